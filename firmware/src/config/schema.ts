@@ -1,0 +1,126 @@
+/**
+ * The configuration schema. Every field documents its unit, range and default. A config is
+ * validated as a whole; a bad one is refused with the path of the failing field, and the
+ * running config is never half-applied.
+ */
+import { z } from 'zod';
+
+const port = z.number().int().min(0).max(65535);
+const secret = z.string().min(1);
+
+export const radiusClientSchema = z.object({
+  name: z.string().min(1),
+  /** Source IP or CIDR (IPv4 or IPv6). */
+  address: z.string().min(1),
+  /** Shared secret; at least 16 characters is recommended, 1 is accepted for lab use. */
+  secret,
+  /** yes | auto | no, default auto: auto becomes yes once the client sends Message-Authenticator. */
+  requireMessageAuthenticator: z.enum(['yes', 'auto', 'no']).default('auto'),
+  /** directory (default): check the AD password; none: NetScaler checked it, the box is the second factor only. */
+  passwordCheck: z.enum(['directory', 'none']).default('directory'),
+  /** A user name whose requests are answered as a health monitor (no bind, no SMS). */
+  monitorUser: z.string().min(1).optional(),
+  /** Password the monitor user must send. */
+  monitorPassword: z.string().min(1).optional(),
+  /** Attributes added to Access-Accept, e.g. [["Class","vpn"],["Session-Timeout",28800]]. */
+  acceptAttributes: z.array(z.tuple([z.string(), z.union([z.string(), z.number()])])).default([]),
+});
+
+export const radiusSchema = z.object({
+  /** Addresses to listen on for authentication; default 0.0.0.0 and :: on 1812. */
+  listen: z.array(z.object({ address: z.string(), port })).default([{ address: '0.0.0.0', port: 1812 }]),
+  /** Accounting port (answered with Accounting-Response); 0 disables. Default 1813. */
+  accountingPort: port.default(1813),
+  clients: z.array(radiusClientSchema).default([]),
+  /** [5...120] s, default 30: completed replies are replayed to retransmits this long. */
+  duplicateCacheSeconds: z.number().int().min(5).max(120).default(30),
+});
+
+export const passcodeSchema = z.object({
+  /** [4...10] digits, default 6. */
+  length: z.number().int().min(4).max(10).default(6),
+  /** [60...1800] s, default 300: how long a passcode is valid. */
+  ttlSeconds: z.number().int().min(60).max(1800).default(300),
+  /** [1...10], default 3: wrong tries before the State is dead. */
+  maxAttempts: z.number().int().min(1).max(10).default(3),
+  /** Reply-Message on the challenge; {masked} is the masked number. */
+  prompt: z.string().min(1).max(200).default('Enter the PASSCODE sent to {masked}'),
+  /** The SMS text; {code} is the passcode, {minutes} its life. */
+  smsTemplate: z
+    .string()
+    .min(1)
+    .max(300)
+    .default('Your MFA Box passcode is {code}. It expires in {minutes} min.'),
+  /** Send as class 0 (flash) SMS. Default false. */
+  flash: z.boolean().default(false),
+});
+
+export const modemSchema = z.object({
+  name: z.string().min(1),
+  /** Serial device; prefer /dev/serial/by-id/... so the name survives re-enumeration. */
+  path: z.string().min(1),
+  /** Baud rate, default 115200. */
+  baudRate: z.number().int().positive().default(115200),
+  /** Hardware flow control (RTS/CTS). Default false. */
+  rtscts: z.boolean().default(false),
+  /** SIM PIN, if the SIM has one. Entered once; never retried after a rejection. */
+  pin: z
+    .string()
+    .regex(/^\d{4,8}$/, 'a SIM PIN is 4–8 digits')
+    .optional(),
+  /** Vendor profile name from hardware/modems/, or "auto" to pick by ATI/+CGMM. */
+  profile: z.string().default('auto'),
+  /** [1...60] SMS per minute per SIM, default 10, so the operator does not block the SIM. */
+  maxPerMinute: z.number().int().min(1).max(60).default(10),
+});
+
+export const directorySchema = z.discriminatedUnion('kind', [
+  z.object({
+    kind: z.literal('demo'),
+  }),
+  z.object({
+    kind: z.literal('ldap'),
+    dialect: z.enum(['ad', 'openldap']).default('ad'),
+    /** ldaps://dc1:636 or ldap://dc1:389 (StartTLS); tried in order, failing over. */
+    urls: z.array(z.string().url()).min(1),
+    /** Use StartTLS on ldap:// URLs. Default true. */
+    startTls: z.boolean().default(true),
+    /** Allow a plain unencrypted bind (logged as a warning). Default false. */
+    allowInsecure: z.boolean().default(false),
+    /** PEM CA bundle path to verify the DCs. */
+    caFile: z.string().optional(),
+    baseDn: z.string().min(1),
+    bindDn: z.string().min(1),
+    bindPassword: secret,
+    /** Group whose members use MFA; default "MFA Users". */
+    group: z.string().default('MFA Users'),
+    /** [500...10000] ms, default 2500: one deadline for the directory part of a login. */
+    timeoutMs: z.number().int().min(500).max(10000).default(2500),
+  }),
+]);
+
+export const webSchema = z.object({
+  address: z.string().default('127.0.0.1'),
+  port: port.default(8080),
+});
+
+export const configSchema = z.object({
+  /** LevelDB directory. */
+  dataDir: z.string().default('/var/lib/mfabox'),
+  radius: radiusSchema.default(radiusSchema.parse({})),
+  directory: directorySchema.default({ kind: 'demo' }),
+  modems: z.array(modemSchema).default([]),
+  passcode: passcodeSchema.default(passcodeSchema.parse({})),
+  web: webSchema.default(webSchema.parse({})),
+  /** Default country for numbers without a + prefix (ISO 3166 alpha-2), default US. */
+  defaultCountry: z.string().length(2).default('US'),
+  log: z
+    .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
+    .default({ level: 'info' }),
+});
+
+export type Config = z.infer<typeof configSchema>;
+export type RadiusClientConfig = z.infer<typeof radiusClientSchema>;
+export type ModemConfig = z.infer<typeof modemSchema>;
+export type DirectoryConfig = z.infer<typeof directorySchema>;
+export type PasscodeConfig = z.infer<typeof passcodeSchema>;

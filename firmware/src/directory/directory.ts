@@ -1,0 +1,47 @@
+/** The directory seam: AD/OpenLDAP in production, an in-memory directory for the demo and unit tests. */
+
+export interface DirectoryUser {
+  /** Canonical login name (sAMAccountName / uid). */
+  username: string;
+  /** Distinguished name exactly as the directory returned it. */
+  dn: string;
+  displayName?: string;
+  /** Raw numbers as stored in the directory, primary first; normalised to E.164 by the caller. */
+  mobiles: string[];
+  /** Group names (CN) the user is a member of, directly or nested where the dialect supports it. */
+  groups: string[];
+  disabled: boolean;
+}
+
+export type PasswordFailureReason =
+  | 'bad-password'
+  | 'unknown-user'
+  | 'disabled'
+  | 'password-expired'
+  | 'account-expired'
+  | 'locked'
+  | 'must-change'
+  | 'not-permitted-now'
+  | 'workstation'
+  | 'unavailable';
+
+export type VerifyResult =
+  { ok: true; user: DirectoryUser } | { ok: false; reason: PasswordFailureReason; detail?: string };
+
+export interface DirectoryHealth {
+  state: 'up' | 'degraded' | 'down';
+  detail?: string;
+  /** The server currently used, e.g. ldaps://dc1:636. */
+  server?: string;
+}
+
+export interface Directory {
+  /** Checks the password and returns the live user (numbers, groups). Never throws for a wrong password. */
+  verifyPassword(username: string, password: string): Promise<VerifyResult>;
+  /** Looks a user up without a password (passwordCheck = none). */
+  findUser(username: string): Promise<DirectoryUser | undefined>;
+  /** Members of a group, paged underneath. */
+  listGroupMembers(group: string): AsyncIterable<DirectoryUser>;
+  health(): DirectoryHealth;
+  close(): Promise<void>;
+}

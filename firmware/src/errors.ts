@@ -1,0 +1,98 @@
+/**
+ * One error class for the whole firmware. Callers branch on `code`, never on message text.
+ * Codes are grouped by area in blocks of 100; README's troubleshooting table lists every code
+ * (test/unit/errors.test.ts keeps the two in sync).
+ */
+export enum ErrorCode {
+  // 100–199: configuration
+  ConfigInvalid = 100,
+  ConfigFileUnreadable = 101,
+  ConfigSecretMissing = 102,
+
+  // 200–299: store
+  StoreOpenFailed = 200,
+  StoreWriteFailed = 201,
+  StoreCorrupt = 202,
+
+  // 300–399: modem and serial transport
+  ModemPortUnavailable = 300,
+  ModemTimeout = 301,
+  ModemClosed = 302,
+  ModemCommandFailed = 303,
+  ModemNotReady = 304,
+  ModemSimPinRejected = 305,
+  ModemSimMissing = 306,
+  ModemNoNetwork = 307,
+  ModemBusy = 308,
+
+  // 400–499: SMS sending and dispatch
+  SmsRetryable = 400,
+  SmsPermanent = 401,
+  SmsSimFailure = 402,
+  SmsUnknown = 403,
+  SmsExpired = 404,
+  SmsNoModem = 405,
+  SmsEncodingFailed = 406,
+  SmsInvalidNumber = 407,
+
+  // 500–599: RADIUS
+  RadiusMalformed = 500,
+  RadiusBadAuthenticator = 501,
+  RadiusUnknownClient = 502,
+  RadiusBindFailed = 503,
+
+  // 600–699: directory
+  DirectoryUnavailable = 600,
+  DirectoryTimeout = 601,
+  DirectoryTlsFailed = 602,
+  DirectoryBindFailed = 603,
+  DirectorySearchFailed = 604,
+  DirectoryInsecureRefused = 605,
+  DirectorySyncAborted = 606,
+
+  // 700–799: authentication engine
+  AuthChallengeUnknown = 700,
+  AuthChallengeExpired = 701,
+
+  // 800–899: web and command line
+  CliUsage = 800,
+  WebBindFailed = 801,
+}
+
+export interface MfaErrorOptions {
+  cause?: unknown;
+  /** Facts a caller may classify on without parsing the message (as node-serialport does). */
+  flags?: { disconnected?: boolean; canceled?: boolean; retryable?: boolean };
+  /** The config field or input that is wrong, for errors that name one. */
+  field?: string;
+}
+
+export class MfaError extends Error {
+  readonly code: ErrorCode;
+  readonly flags: NonNullable<MfaErrorOptions['flags']>;
+  readonly field: string | undefined;
+
+  constructor(message: string, code: ErrorCode, options: MfaErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'MfaError';
+    this.code = code;
+    this.flags = options.flags ?? {};
+    this.field = options.field;
+  }
+
+  /** The stable name of the code, e.g. `ModemTimeout`, for logs and the API. */
+  get codeName(): string {
+    return ErrorCode[this.code] ?? String(this.code);
+  }
+}
+
+export function isMfaError(e: unknown, code?: ErrorCode): e is MfaError {
+  return e instanceof MfaError && (code === undefined || e.code === code);
+}
+
+/** A short, secret-free description of anything thrown, for log fields. */
+export function describeError(e: unknown): string {
+  if (e instanceof MfaError) return `${e.codeName}: ${e.message}`;
+  if (e instanceof Error) return `${e.name}: ${e.message}`;
+  return String(e);
+}

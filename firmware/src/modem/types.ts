@@ -1,0 +1,63 @@
+/**
+ * The seams between the SMS path's layers. The auth engine and dispatch see only `SmsSender`;
+ * the pool and modems sit behind it.
+ */
+import type { EventEmitter } from 'node:events';
+
+export interface SmsSendOptions {
+  /** Wall-clock ms since the epoch after which the message is worthless (the passcode expired). */
+  deadline: number;
+  /** Class 0 "flash" SMS, shown at once and not stored. */
+  flash?: boolean;
+  /** Ask the network for a status report. */
+  statusReport?: boolean;
+}
+
+export interface SmsSendResult {
+  /** One TP-MR per part of a concatenated message. */
+  messageRefs: number[];
+  /** Name of the modem that sent it. */
+  modem: string;
+}
+
+export type ModemState =
+  | 'absent'
+  | 'initialising'
+  | 'no-sim'
+  | 'pin-needed'
+  | 'pin-rejected'
+  | 'searching'
+  | 'sms-refused'
+  | 'registered'
+  | 'sending'
+  | 'failed';
+
+export interface ModemHealth {
+  name: string;
+  state: ModemState;
+  /** Plain-words detail for the UI, e.g. "PIN rejected: 1 try left, not retried". Never a secret. */
+  detail?: string;
+  /** 0–5, when registered. */
+  bars?: number;
+  dbm?: number;
+  operator?: string;
+  roaming?: boolean;
+  identity?: { manufacturer?: string; model?: string; revision?: string; imei?: string; iccid?: string };
+  sentCount: number;
+  failedCount: number;
+}
+
+export interface SmsSender {
+  /** Sends one SMS (possibly several parts); rejects with an MfaError whose code says whether to retry. */
+  send(to: string, text: string, opts: SmsSendOptions): Promise<SmsSendResult>;
+  /** True when at least one modem is registered and able to send. */
+  ready(): boolean;
+  /** Expected ms until a message queued now would start going out; Infinity when nothing can send. */
+  expectedWaitMs(queued: number): number;
+  health(): ModemHealth[];
+}
+
+/** Emits 'health' (ModemHealth[]) whenever any modem changes state. */
+export interface SmsSenderEvents extends EventEmitter {
+  on(event: 'health', listener: (h: ModemHealth[]) => void): this;
+}

@@ -1,0 +1,211 @@
+import { Level } from 'level';
+import type { AbstractSublevel } from 'abstract-level';
+import { mkdir } from 'node:fs/promises';
+import { ErrorCode, MfaError } from '../errors.ts';
+
+/** Every sublevel the firmware uses; one place so names never drift. */
+export const SUBLEVELS = [
+  'config',
+  'users',
+  'challenges',
+  'outbox',
+  'audit',
+  'ip-history',
+  'counters',
+  'modem-state',
+  'radius-state',
+  'meta',
+] as const;
+export type SublevelName = (typeof SUBLEVELS)[number];
+
+type RootDb = Level<string, string>;
+type Sub = AbstractSublevel<RootDb, string | Buffer | Uint8Array, string, string>;
+
+export type TableOp<V> = { type: 'put'; key: string; value: V } | { type: 'del'; key: string };
+
+export interface RangeOptions {
+  gt?: string;
+  gte?: string;
+  lt?: string;
+  lte?: string;
+  limit?: number;
+  reverse?: boolean;
+}
+
+/** A typed, JSON-encoded sublevel. */
+export interface Table<V> {
+  readonly name: SublevelName;
+  get(key: string): Promise<V | undefined>;
+  /** Durable: resolves only after the write reached disk (fsync), shared with concurrent writers. */
+  put(key: string, value: V): Promise<void>;
+  del(key: string): Promise<void>;
+  /** Several writes to this table, atomically and durably. */
+  batch(ops: TableOp<V>[]): Promise<void>;
+  /** A fast write that may be lost on power cut: for counters, caches, history. */
+  putFast(key: string, value: V): Promise<void>;
+  entries(range?: RangeOptions): AsyncIterable<[string, V]>;
+  /** A put for `Store.atomic`, to write several tables in one durable batch. */
+  op(op: TableOp<V>): StoreOp;
+}
+
+/** An operation already bound to its sublevel, ready for `Store.atomic`. */
+export interface StoreOp {
+  readonly sublevel: SublevelName;
+  readonly type: 'put' | 'del';
+  readonly key: string;
+  readonly value?: string;
+}
+
+export interface Store {
+  table<V>(name: SublevelName): Table<V>;
+  /** Writes ops across tables atomically and durably. */
+  atomic(ops: StoreOp[]): Promise<void>;
+  /** Number of fsyncs issued so far (for tests and benchmarks of group commit). */
+  readonly syncCount: number;
+  /** True while the last write succeeded: feeds health ("store writable"). */
+  readonly writable: boolean;
+  close(): Promise<void>;
+}
+
+/**
+ * Group commit. `level` does not fsync unless asked, and a power cut would lose a challenge
+ * or an outbox entry that the NAS was already told about. Every durable write goes through
+ * here: writes that arrive while an fsync is in progress share the next one.
+ */
+class DurableWriter {
+  private pending: { ops: StoreOp[]; resolve: () => void; reject: (e: unknown) => void }[] = [];
+  private flushing = false;
+  syncs = 0;
+  ok = true;
+
+  private readonly subs = new Map<SublevelName, Sub>();
+
+  constructor(private readonly db: RootDb) {}
+
+  sublevel(name: SublevelName): Sub {
+    let s = this.subs.get(name);
+    if (!s) {
+      s = this.db.sublevel<string, string>(name, { valueEncoding: 'utf8', keyEncoding: 'utf8' });
+      this.subs.set(name, s);
+    }
+    return s;
+  }
+
+  write(ops: StoreOp[]): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.pending.push({ ops, resolve, reject });
+      if (!this.flushing) void this.flush();
+    });
+  }
+
+  private async flush(): Promise<void> {
+    this.flushing = true;
+    try {
+      while (this.pending.length > 0) {
+        const group = this.pending;
+        this.pending = [];
+        const batch = this.db.batch();
+        for (const w of group)
+          for (const op of w.ops) {
+            const sub = this.sublevel(op.sublevel);
+            if (op.type === 'put') batch.put(op.key, op.value ?? '', { sublevel: sub });
+            else batch.del(op.key, { sublevel: sub });
+          }
+        try {
+          await batch.write({ sync: true });
+          this.syncs++;
+          this.ok = true;
+          for (const w of group) w.resolve();
+        } catch (e) {
+          this.ok = false;
+          const err = new MfaError('durable store write failed', ErrorCode.StoreWriteFailed, { cause: e });
+          for (const w of group) w.reject(err);
+        }
+      }
+    } finally {
+      this.flushing = false;
+    }
+  }
+}
+
+class JsonTable<V> implements Table<V> {
+  private readonly sub;
+
+  constructor(
+    readonly name: SublevelName,
+    private readonly writer: DurableWriter,
+  ) {
+    this.sub = writer.sublevel(name);
+  }
+
+  async get(key: string): Promise<V | undefined> {
+    const raw = await this.sub.get(key);
+    if (raw === undefined) return undefined;
+    try {
+      return JSON.parse(raw) as V;
+    } catch (e) {
+      throw new MfaError(`store entry ${this.name}/${key} is not valid JSON`, ErrorCode.StoreCorrupt, {
+        cause: e,
+      });
+    }
+  }
+
+  op(op: TableOp<V>): StoreOp {
+    return op.type === 'put'
+      ? { sublevel: this.name, type: 'put', key: op.key, value: JSON.stringify(op.value) }
+      : { sublevel: this.name, type: 'del', key: op.key };
+  }
+
+  put(key: string, value: V): Promise<void> {
+    return this.writer.write([this.op({ type: 'put', key, value })]);
+  }
+
+  del(key: string): Promise<void> {
+    return this.writer.write([this.op({ type: 'del', key })]);
+  }
+
+  batch(ops: TableOp<V>[]): Promise<void> {
+    return this.writer.write(ops.map((o) => this.op(o)));
+  }
+
+  putFast(key: string, value: V): Promise<void> {
+    return this.sub.put(key, JSON.stringify(value));
+  }
+
+  async *entries(range: RangeOptions = {}): AsyncIterable<[string, V]> {
+    for await (const [k, raw] of this.sub.iterator(range)) {
+      yield [k, JSON.parse(raw) as V];
+    }
+  }
+}
+
+export async function openStore(dir: string): Promise<Store> {
+  try {
+    await mkdir(dir, { recursive: true });
+    const db: RootDb = new Level<string, string>(dir, { valueEncoding: 'utf8', keyEncoding: 'utf8' });
+    await db.open();
+    const writer = new DurableWriter(db);
+    const tables = new Map<SublevelName, JsonTable<unknown>>();
+    return {
+      table<V>(name: SublevelName): Table<V> {
+        let t = tables.get(name);
+        if (!t) {
+          t = new JsonTable<unknown>(name, writer);
+          tables.set(name, t);
+        }
+        return t as Table<V>;
+      },
+      atomic: (ops) => writer.write(ops),
+      get syncCount() {
+        return writer.syncs;
+      },
+      get writable() {
+        return writer.ok && db.status === 'open';
+      },
+      close: () => db.close(),
+    };
+  } catch (e) {
+    if (e instanceof MfaError) throw e;
+    throw new MfaError(`cannot open the store at ${dir}`, ErrorCode.StoreOpenFailed, { cause: e });
+  }
+}

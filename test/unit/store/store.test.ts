@@ -1,0 +1,58 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { openStore, type Store } from '../../../firmware/src/store/store.ts';
+
+describe('store', () => {
+  let dir: string;
+  let store: Store;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'mfabox-store-'));
+    store = await openStore(dir);
+  });
+  afterEach(async () => {
+    await store.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('round-trips typed values per sublevel and keeps sublevels apart', async () => {
+    const a = store.table<{ n: number }>('challenges');
+    const b = store.table<{ n: number }>('outbox');
+    await a.put('k', { n: 1 });
+    await b.put('k', { n: 2 });
+    expect(await a.get('k')).toEqual({ n: 1 });
+    expect(await b.get('k')).toEqual({ n: 2 });
+    await a.del('k');
+    expect(await a.get('k')).toBeUndefined();
+  });
+
+  it('shares one fsync between concurrent durable writes (group commit)', async () => {
+    const t = store.table<number>('challenges');
+    const before = store.syncCount;
+    await Promise.all(Array.from({ length: 100 }, (_, i) => t.put(`k${i}`, i)));
+    const used = store.syncCount - before;
+    expect(used).toBeGreaterThanOrEqual(1);
+    expect(used).toBeLessThanOrEqual(2);
+    const got: number[] = [];
+    for await (const [, v] of t.entries()) got.push(v);
+    expect(got.sort((x, y) => x - y)).toEqual(Array.from({ length: 100 }, (_, i) => i));
+  });
+
+  it('survives reopen: durable writes are on disk', async () => {
+    await store.table<string>('outbox').put('x', 'queued');
+    await store.close();
+    store = await openStore(dir);
+    expect(await store.table<string>('outbox').get('x')).toBe('queued');
+  });
+
+  it('writes across sublevels atomically', async () => {
+    const c = store.table<string>('challenges');
+    const o = store.table<string>('outbox');
+    await store.atomic([
+      c.op({ type: 'put', key: '1', value: 'c' }),
+      o.op({ type: 'put', key: '1', value: 'o' }),
+    ]);
+    expect([await c.get('1'), await o.get('1')]).toEqual(['c', 'o']);
+  });
+});
