@@ -1,0 +1,36 @@
+/** The outbox seam the auth engine uses. The SMS goes in the background; the engine never awaits a send. */
+import type { StoreOp } from '../store/store.ts';
+
+export interface OutboxEntryInput {
+  /** One entry per challenge: the key that makes "one send per challenge" enforceable. */
+  challengeId: string;
+  /** E.164 number. */
+  to: string;
+  /** Holds a live passcode: encrypted at rest, deleted once the entry is final, never logged. */
+  text: string;
+  /** Wall-clock ms since the epoch; the message is never sent after this. */
+  expiresAt: number;
+  flash?: boolean;
+  /** For the audit log only. */
+  username?: string;
+}
+
+export type OutboxStatus = 'queued' | 'submitting' | 'sent' | 'failed' | 'expired';
+
+export interface Outbox {
+  /**
+   * The durable writes that create an entry (text already encrypted). The caller commits them
+   * in the same batch as its own records (the challenge), then calls `wake()`.
+   */
+  prepare(entry: OutboxEntryInput): StoreOp[];
+  /** Tells the dispatcher new work is committed. */
+  wake(): void;
+  /** prepare + durable commit + wake. */
+  enqueue(entry: OutboxEntryInput): Promise<void>;
+  /** True when a modem can send now. */
+  ready(): boolean;
+  /** Expected ms before a message queued now starts going out; Infinity when nothing can send. */
+  expectedWaitMs(): number;
+  /** Status of a challenge's message, for the audit and UI. */
+  status(challengeId: string): Promise<OutboxStatus | undefined>;
+}
