@@ -62,7 +62,13 @@ export enum ErrorCode {
 export interface MfaErrorOptions {
   cause?: unknown;
   /** Facts a caller may classify on without parsing the message (as node-serialport does). */
-  flags?: { disconnected?: boolean; canceled?: boolean; retryable?: boolean };
+  flags?: {
+    disconnected?: boolean;
+    canceled?: boolean;
+    retryable?: boolean;
+    /** An SMS failure after Ctrl-Z: the network may or may not have taken the message. */
+    outcomeUnknown?: boolean;
+  };
   /** The config field or input that is wrong, for errors that name one. */
   field?: string;
 }

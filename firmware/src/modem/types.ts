@@ -11,6 +11,12 @@ export interface SmsSendOptions {
   flash?: boolean;
   /** Ask the network for a status report. */
   statusReport?: boolean;
+  /**
+   * Awaited after the modem's `> ` prompt and before the first Ctrl-Z: the outbox persists
+   * `submitting` here, so a power cut after this point is known to have an unknown outcome.
+   * If it rejects, the send is abandoned with ESC and nothing goes out.
+   */
+  beforeSubmit?: () => Promise<void>;
 }
 
 export interface SmsSendResult {
