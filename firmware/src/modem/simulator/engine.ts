@@ -200,7 +200,8 @@ export class ModemEngine {
     this.maybeStartRegistration();
     this.o.event('boot', { profile: this.p.name });
     for (const u of this.p.bootUrcs)
-      this.later(u.afterMs, () => this.urc(u.line.replace('{cpin}', this.cpinWord())));
+      if (!u.afterSimReady || this.simState === 'ready')
+        this.later(u.afterMs, () => this.urc(u.line.replace('{cpin}', this.cpinWord())));
     if (this.p.periodicUrcs) {
       const { everyMs, lines } = this.p.periodicUrcs;
       let i = 0;
@@ -708,12 +709,7 @@ export class ModemEngine {
   private simReady(): void {
     this.simBusyUntil = this.now() + this.p.simBusyAfterPinMs;
     this.maybeStartRegistration();
-    if (this.p.name.startsWith('sim800'))
-      for (const [ms, l] of [
-        [400, 'Call Ready'],
-        [500, 'SMS Ready'],
-      ] as const)
-        this.later(ms, () => this.urc(l));
+    for (const u of this.p.bootUrcs) if (u.afterSimReady) this.later(u.afterMs, () => this.urc(u.line));
   }
 
   private pinTriesQuery(c: AtCommand): Outcome {
