@@ -160,6 +160,7 @@ export class ModemEngine {
   private cmsFault: { code: number; always: boolean } | undefined;
   private midSend: Extract<Fault, { kind: 'reboot-mid-send' | 'unplug-mid-send' }> | undefined;
   private replyUrc: { line: string; mode: 'between' | 'mid-line' } | undefined;
+  private forcedStat: Partial<Record<'creg' | 'cgreg' | 'cereg', number>> | undefined;
   private stopped = false;
 
   constructor(private readonly o: EngineOptions) {
@@ -253,6 +254,14 @@ export class ModemEngine {
       case 'urc':
         this.urc(f.line);
         break;
+      case 'registration':
+        this.forcedStat = {
+          ...(f.creg !== undefined ? { creg: f.creg } : {}),
+          ...(f.cgreg !== undefined ? { cgreg: f.cgreg } : {}),
+          ...(f.cereg !== undefined ? { cereg: f.cereg } : {}),
+        };
+        this.updateRegistration();
+        break;
       case 'urc-in-reply':
         this.replyUrc = { line: f.line, mode: f.mode };
         break;
@@ -263,6 +272,7 @@ export class ModemEngine {
         this.cmsFault = undefined;
         this.midSend = undefined;
         this.replyUrc = undefined;
+        this.forcedStat = undefined;
         this.simBusyUntil = 0;
         this.maybeStartRegistration();
         this.updateRegistration();
@@ -542,7 +552,7 @@ export class ModemEngine {
         if (c.op === 'test') return { lines: ['+CSQ: (0-31,99),(0-7,99)'] };
         return {
           lines: [
-            this.registered() || this.stat('creg') === 2 || this.stat('cereg') === 2
+            !this.noNetwork && this.cfun === 1 && this.regSince !== undefined
               ? `+CSQ: ${this.p.rssi},99`
               : '+CSQ: 99,99',
           ],
@@ -764,6 +774,8 @@ export class ModemEngine {
   private stat(kind: 'creg' | 'cgreg' | 'cereg'): number {
     if (this.regSince === undefined || this.simDead || this.cfun !== 1) return 0;
     if (this.noNetwork) return 2;
+    const forced = this.forcedStat?.[kind];
+    if (forced !== undefined) return forced;
     if (this.now() < this.simBusyUntil || this.now() - this.regSince < this.p.registerAfterMs)
       return this.p.regStat[kind] === 0 ? 0 : 2;
     return this.p.regStat[kind];

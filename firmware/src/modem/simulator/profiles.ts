@@ -283,7 +283,8 @@ const QUECTEL_EC25 = derive(GENERIC, {
 
 const ZTE_MF = derive(GENERIC, {
   name: 'zte-mf',
-  description: 'ZTE MF stick: offline (CD-ROM mode) until AT+ZCDRUN=8 and AT+ZOPRT=5',
+  description:
+    'ZTE MF stick: offline (CD-ROM mode) until AT+ZCDRUN=8 and AT+ZOPRT=5; keeps echoing after ATE0',
   manufacturer: 'ZTE CORPORATION',
   model: 'MF190',
   revision: 'BD_MF190V1.0.0B03',
@@ -292,6 +293,7 @@ const ZTE_MF = derive(GENERIC, {
   regStat: { creg: 1, cgreg: 1, cereg: 0 },
   ccid: { '+ZGETICCID': '+ZGETICCID: ', '+CCID': '+CCID: ' },
   requiresZteInit: true,
+  ignoresAte0: true,
   vendor: {},
 });
 

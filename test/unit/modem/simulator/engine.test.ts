@@ -491,10 +491,23 @@ describe('faults', () => {
     const m = modem();
     m.at('ATE0\r');
     m.fault({ kind: 'no-network' });
-    expect(m.at('AT+CREG?;+CSQ\r')).toContain('+CREG: 0,2');
+    expect(m.at('AT+CREG?;+CSQ\r')).toBe('\r\n+CREG: 0,2\r\n+CSQ: 99,99\r\n\r\nOK\r\n');
     pduSend(m, 'x');
     await sleep(130);
     expect(m.take()).toBe('\r\n+CMS ERROR: 331\r\n');
+  });
+
+  it('registration: forces any 27.007 stat, e.g. 3 (denied) refuses SMS, 8 (emergency only)', async () => {
+    const m = modem();
+    m.at('ATE0;+CREG=1;+CEREG=1\r');
+    m.fault({ kind: 'registration', creg: 3, cereg: 8, cgreg: 0 });
+    expect(m.take()).toBe('\r\n+CREG: 3\r\n\r\n+CEREG: 8\r\n'); // +CGREG URCs are off (n=0)
+    expect(m.at('AT+CREG?;+CEREG?\r')).toContain('+CREG: 1,3\r\n+CEREG: 1,8');
+    pduSend(m, 'x');
+    await sleep(130);
+    expect(m.take()).toBe('\r\n+CMS ERROR: 331\r\n');
+    m.fault({ kind: 'clear' });
+    expect(m.take()).toBe('\r\n+CREG: 1\r\n\r\n+CEREG: 1\r\n');
   });
 
   it('dead-sim: +CME ERROR: 13 and no registration', () => {
