@@ -37,7 +37,7 @@ describe('mfabox sim', () => {
     const seen: Array<{ kind: string; t?: number; text?: string; detail?: { line?: string } }> = [];
     // A SIM800 is busy until "SMS Ready", as the real module is.
     for (let r = await it.next(); !r.done; r = await it.next()) {
-      seen.push(JSON.parse(r.value as string) as (typeof seen)[number]);
+      seen.push(JSON.parse(r.value) as (typeof seen)[number]);
       if (seen.at(-1)?.detail?.line === 'SMS Ready') break;
     }
 
@@ -51,7 +51,7 @@ describe('mfabox sim', () => {
       await c.close();
     }
     for (let r = await it.next(); !r.done; r = await it.next()) {
-      const o = JSON.parse(r.value as string) as (typeof seen)[number];
+      const o = JSON.parse(r.value) as (typeof seen)[number];
       seen.push(o);
       if (seen.some((x) => x.kind === 'sms') && seen.some((x) => x.kind === 'submit-done')) break;
     }
@@ -97,7 +97,7 @@ describe('mfabox sim', () => {
     });
     children.push(child);
     let err = '';
-    child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
     expect(await new Promise((r) => child.once('exit', r))).toBe(1);
     expect(err).toContain('unknown profile "nokia-3310"');
   });
