@@ -564,9 +564,10 @@ export class ModemEngine {
       case '+CSCA': {
         const bad = this.simCheck('cms');
         if (bad) return { final: bad };
+        // String parameters travel in the TE character set: hex UTF-16 after AT+CSCS="UCS2" (Gammu tests/at-smsc).
         if (c.op === 'read')
-          return { lines: [`+CSCA: "${this.smsc}",${this.smsc.startsWith('+') ? 145 : 129}`] };
-        if (c.op === 'set') this.smsc = c.args[0] ?? '';
+          return { lines: [`+CSCA: "${this.teString(this.smsc)}",${this.smsc.startsWith('+') ? 145 : 129}`] };
+        if (c.op === 'set') this.smsc = this.fromTeString(c.args[0] ?? '');
         return OK;
       }
       case '+CSMP':
@@ -631,6 +632,15 @@ export class ModemEngine {
       default:
         return this.unknown();
     }
+  }
+
+  private teString(s: string): string {
+    if (this.cscs !== 'UCS2') return s;
+    return [...s].map((ch) => (ch.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')).join('');
+  }
+
+  private fromTeString(s: string): string {
+    return this.cscs === 'UCS2' && /^([0-9A-Fa-f]{4})+$/.test(s) ? decodeTextModeBody(s, 'UCS2') : s;
   }
 
   private fill(line: string): string {
@@ -767,8 +777,13 @@ export class ModemEngine {
     if (this.regSince !== undefined) return;
     this.regSince = this.now();
     this.updateRegistration();
-    const wait = this.p.registerAfterMs + Math.max(0, this.simBusyUntil - this.now());
-    this.later(wait + 1, () => this.updateRegistration());
+    const at = Math.max(this.regSince + this.p.registerAfterMs, this.simBusyUntil);
+    // Timers may fire a little before the monotonic clock says so: check, and wait again if early.
+    const check = (): void => {
+      if (this.now() < at) this.later(Math.max(1, at - this.now()), check);
+      else this.updateRegistration();
+    };
+    this.later(Math.max(1, at - this.now()), check);
   }
 
   private stat(kind: 'creg' | 'cgreg' | 'cereg'): number {
@@ -905,7 +920,7 @@ export class ModemEngine {
       this.o.event('cmgs-command', { length: len });
       return { prompt: { mode: 'pdu', length: len } };
     }
-    const to = c.args[0] ?? '';
+    const to = this.fromTeString(c.args[0] ?? '');
     if (!/^\+?[0-9*#]{1,20}$/.test(to)) return { final: { kind: 'cms', code: 305 } };
     this.o.event('cmgs-command', { to });
     return { prompt: { mode: 'text', to } };
@@ -977,7 +992,11 @@ export class ModemEngine {
       return;
     }
     this.later(this.o.smsDelayMs, () => {
-      if (this.hung) return;
+      if (this.hung) {
+        // The message is lost with the hang; once cleared the modem takes commands again.
+        this.mode = 'command';
+        return;
+      }
       if (this.p.smsRefusedCode !== undefined && this.stat('creg') !== 1 && this.stat('creg') !== 5)
         return this.finishSend({ kind: 'cms', code: this.p.smsRefusedCode });
       const f = this.cmsFault;

@@ -448,13 +448,14 @@ describe('sending in text mode', () => {
     });
   });
 
-  it('decodes a UCS2 body when +CSCS="UCS2"', async () => {
+  it('decodes a UCS2 body and a hex number when +CSCS="UCS2", and hex-encodes +CSCA', async () => {
     const m = modem();
     m.at('ATE0;+CMGF=1;+CSCS="UCS2";+CSMP=17,167,0,8\r');
-    m.at('AT+CMGS="+15550000001"\r');
+    expect(m.at('AT+CSCA?\r')).toContain('+CSCA: "002B00310035003500350030003000300039003900390039",145');
+    m.at('AT+CMGS="002B00310035003500350030003000300030003000300031"\r');
     m.at('004B006F0064003A0020017C\x1a');
     await sleep(20);
-    expect(m.handset.messages[0]?.text).toBe('Kod: ż');
+    expect(m.handset.messages[0]).toMatchObject({ to: '+15550000001', text: 'Kod: ż' });
   });
 });
 
@@ -476,6 +477,18 @@ describe('faults', () => {
       expect(m.take()).toBe('\r\n+CMS ERROR: 42\r\n');
     }
     expect(m.handset.messages.map((s) => s.text)).toEqual(['b']);
+  });
+
+  it('hang during a send loses the message; after clear the modem answers again', async () => {
+    const m = modem('generic', {}, { smsDelayMs: 10 });
+    m.at('ATE0\r');
+    pduSend(m, 'x');
+    m.fault({ kind: 'hang' });
+    await sleep(30);
+    expect(m.take()).toBe('');
+    m.fault({ kind: 'clear' });
+    expect(m.at('AT\r')).toBe('\r\nOK\r\n');
+    expect(m.handset.parts).toHaveLength(0);
   });
 
   it('hang: silence until cleared', () => {
