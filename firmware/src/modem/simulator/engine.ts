@@ -22,7 +22,8 @@ export type SimEventKind =
   | 'unplug'
   | 'replug'
   | 'fault'
-  | 'status-report';
+  | 'status-report'
+  | 'error';
 
 export interface SimEvent {
   /** performance.timeOrigin + performance.now(): wall-clock ms with sub-ms resolution. */
@@ -282,7 +283,17 @@ export class ModemEngine {
 
   input(chunk: Uint8Array): void {
     if (this.stopped || this.hung) return;
-    for (const b of chunk) this.byte(b);
+    for (const b of chunk) {
+      try {
+        this.byte(b);
+      } catch (e) {
+        // A simulator bug must not take the test process (or `mfabox sim`) down: answer as a
+        // confused modem would, and record it.
+        this.mode = 'command';
+        this.o.event('error', { error: e instanceof Error ? e.message : String(e) });
+        this.write(this.verbose ? '\r\nERROR\r\n' : '4\r');
+      }
+    }
   }
 
   // ---- wire -------------------------------------------------------------------------------

@@ -121,3 +121,14 @@ describe('modem simulator over a real pty', () => {
     await c.waitFor(/RDY\r\n[\s\S]*\+CPIN: SIM PIN\r\n[\s\S]*\+QUSIM: 1\r\n/);
   });
 });
+
+describe('profile overrides', () => {
+  it('tunes a named profile for a test: a SIM800 without its boot-time SIM busy', async () => {
+    const { c } = await start({
+      profile: 'sim800',
+      profileOverrides: { simBusyAfterBootMs: 0, bootUrcs: [] },
+    });
+    await c.send('ATE0;+CMEE=1\r');
+    expect(await c.send('AT+CPIN?\r')).toContain('+CPIN: READY');
+  });
+});
