@@ -2,7 +2,7 @@
  * The simulated modem's brain: bytes in, bytes out, timers. It knows nothing of ptys, so unit
  * tests can drive it in-process; simulator.ts wires it to a real pty.
  */
-import { decodeSubmit, decodeTextModeBody, encodeStatusReport } from '../pdu/index.ts';
+import { decodeSubmit, decodeTextModeBody, encodeStatusReport, vpToSeconds } from '../pdu/index.ts';
 import { parseCommandBody, type AtCommand } from './command-line.ts';
 import type { Fault } from './faults.ts';
 import type { HandsetInbox } from './handset.ts';
@@ -151,7 +151,10 @@ export class ModemEngine {
   private queuedUrcs: string[] = [];
   private replies = 0;
   private mr = 0;
-  private cdsIndex = 0;
+  private cdsIndex = 1;
+  private readonly storedReports = new Map<number, { mr: number; to: string; status: number; at: Date }>();
+  /** TP-ST the simulated network reports (0 = delivered); set with the 'status-report' fault. */
+  private reportStatus = 0;
   private acksOutstanding = 0;
 
   // Faults.
@@ -255,6 +258,9 @@ export class ModemEngine {
       case 'urc':
         this.urc(f.line);
         break;
+      case 'status-report':
+        this.reportStatus = f.status & 0xff;
+        break;
       case 'registration':
         this.forcedStat = {
           ...(f.creg !== undefined ? { creg: f.creg } : {}),
@@ -274,6 +280,7 @@ export class ModemEngine {
         this.midSend = undefined;
         this.replyUrc = undefined;
         this.forcedStat = undefined;
+        this.reportStatus = 0;
         this.simBusyUntil = 0;
         this.maybeStartRegistration();
         this.updateRegistration();
@@ -595,12 +602,14 @@ export class ModemEngine {
         }
         return OK;
       case '+CSDH':
+        return OK;
       case '+CMGD':
+        if (c.op === 'set') this.storedReports.delete(Number(c.args[0]));
         return OK;
       case '+CMGL':
         return this.simCheck('cms') ? { final: this.simCheck('cms') ?? { kind: 'error' } } : OK;
       case '+CMGR':
-        return { final: { kind: 'cms', code: 321 } };
+        return this.cmgr(c);
       case '+CPMS':
         if (c.op === 'read') return { lines: ['+CPMS: "SM",0,30,"SM",0,30,"SM",0,30'] };
         if (c.op === 'test') return { lines: ['+CPMS: ("SM","ME"),("SM","ME"),("SM","ME")'] };
@@ -984,6 +993,7 @@ export class ModemEngine {
         encoding: 'text-mode',
         messageReference: 0,
         statusReport: (this.csmp.fo & 0x20) !== 0,
+        ...((this.csmp.fo & 0x18) === 0x10 ? { validitySeconds: vpToSeconds(this.csmp.vp) } : {}),
       };
     }
 
@@ -1047,25 +1057,52 @@ export class ModemEngine {
     const ds = this.cnmi[3] ?? 0;
     if (ds === 0) return;
     this.later(Math.max(50, Math.min(this.o.smsDelayMs, 2000)), () => {
-      this.o.event('status-report', { mr, ds });
+      const status = this.reportStatus;
+      this.o.event('status-report', { mr, ds, status });
+      const now = new Date();
       if (ds === 2) {
-        this.urc(`+CDSI: "SR",${this.cdsIndex++}`);
+        // Stored in SR memory, announced by index; the host reads it with +CMGR and deletes it.
+        const index = this.cdsIndex++;
+        this.storedReports.set(index, { mr, to, status, at: now });
+        this.urc(`+CDSI: "SR",${index}`);
         return;
       }
       if (this.csms === 1) this.acksOutstanding++;
       if (this.cmgf === 0) {
-        const r = encodeStatusReport({
-          messageReference: mr,
-          recipient: to,
-          status: 0,
-          smsc: this.smsc.startsWith('+') ? this.smsc : '',
-        });
+        const r = this.reportPdu(mr, to, status, now);
         this.urc(`+CDS: ${r.tpduLength}\r\n${r.hex}`);
-      } else {
-        const ts = scts(new Date());
-        this.urc(`+CDS: 6,${mr},"${to}",${to.startsWith('+') ? 145 : 129},"${ts}","${ts}",0`);
-      }
+      } else this.urc(`+CDS: ${this.reportText(mr, to, status, now)}`);
     });
+  }
+
+  private reportPdu(mr: number, to: string, status: number, at: Date): { hex: string; tpduLength: number } {
+    return encodeStatusReport({
+      messageReference: mr,
+      recipient: to,
+      status,
+      submittedAt: at,
+      dischargedAt: at,
+      smsc: this.smsc.startsWith('+') ? this.smsc : '',
+    });
+  }
+
+  private reportText(mr: number, to: string, status: number, at: Date): string {
+    const ts = scts(at);
+    return `6,${mr},"${to}",${to.startsWith('+') ? 145 : 129},"${ts}","${ts}",${status}`;
+  }
+
+  private cmgr(c: AtCommand): Outcome {
+    if (c.op === 'test') return OK;
+    const bad = this.simCheck('cms');
+    if (bad) return { final: bad };
+    const index = Number(c.args[0]);
+    const r = this.storedReports.get(index);
+    if (!r) return { final: { kind: 'cms', code: 321 } };
+    if (this.cmgf === 0) {
+      const p = this.reportPdu(r.mr, r.to, r.status, r.at);
+      return { lines: [`+CMGR: 0,,${p.tpduLength}`, p.hex] };
+    }
+    return { lines: [`+CMGR: "REC UNREAD",${this.reportText(r.mr, r.to, r.status, r.at)}`] };
   }
 
   // ---- timers -----------------------------------------------------------------------------

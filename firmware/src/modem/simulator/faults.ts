@@ -23,5 +23,7 @@ export type Fault =
    * 8 emergency only, …) once the modem would otherwise be registered; URCs follow if enabled.
    */
   | { kind: 'registration'; creg?: number; cgreg?: number; cereg?: number }
+  /** Status reports from now on carry this TP-ST (0x00 delivered, 0x20–0x3F pending, 0x40+ failed). */
+  | { kind: 'status-report'; status: number }
   /** Removes every fault. */
   | { kind: 'clear' };

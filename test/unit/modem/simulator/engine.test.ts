@@ -416,6 +416,37 @@ describe('sending in PDU mode', () => {
     expect(r.tpduLength).toBe(Number(match![1]));
   });
 
+  it('with ds=2 stores the report (+CDSI), serves it with +CMGR and forgets it after +CMGD', async () => {
+    const m = modem('qualcomm-like');
+    m.at('ATE0;+CNMI=2,1,0,2,0\r');
+    m.fault({ kind: 'status-report', status: 0x46 });
+    pduSend(m, 'report me', { statusReport: true });
+    await sleep(80);
+    const idx = /\+CDSI: "SR",(\d+)/.exec(m.take())?.[1];
+    expect(idx).toBeDefined();
+    const read = m.at(`AT+CMGR=${idx}\r`);
+    const [, len, pdu] = /\+CMGR: 0,,(\d+)\r\n([0-9A-F]+)\r\n/.exec(read) ?? [];
+    const r = decodeStatusReport(pdu ?? '', { hasSmsc: true });
+    expect(r).toMatchObject({
+      messageReference: 0,
+      recipient: '+15550000001',
+      status: 0x46,
+      delivered: false,
+    });
+    expect(r.tpduLength).toBe(Number(len));
+    m.at(`AT+CMGD=${idx}\r`);
+    expect(m.at(`AT+CMGR=${idx}\r`)).toBe('\r\n+CMS ERROR: 321\r\n');
+  });
+
+  it('text mode +CDS carries the TP-ST', async () => {
+    const m = modem();
+    m.at('ATE0;+CMGF=1;+CSMP=49,167,0,0;+CNMI=2,1,0,1,0\r');
+    m.at('AT+CMGS="+15550000001"\r');
+    m.at('x\x1a');
+    await sleep(80);
+    expect(m.take()).toMatch(/\r\n\+CDS: 6,0,"\+15550000001",145,"[^"]+","[^"]+",0\r\n/);
+  });
+
   it('sim7600 on LTE without SMS service refuses with +CMS ERROR: 500', async () => {
     const m = modem('sim7600-lte-no-sms');
     m.at('ATE0\r');
@@ -445,6 +476,7 @@ describe('sending in text mode', () => {
       to: '+15550000001',
       text: 'line one\nline two',
       encoding: 'text-mode',
+      validitySeconds: 86_400, // +CSMP default VP 167
     });
   });
 
