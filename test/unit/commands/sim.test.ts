@@ -90,6 +90,22 @@ describe('mfabox sim', () => {
     await new Promise((r) => child.once('exit', r));
   });
 
+  it('leaves no pty (and so no socat) behind when killed with SIGKILL', async () => {
+    const child = spawn(process.execPath, ['scripts/mfabox.mjs', 'sim', '--sms-ms', '10'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, MFABOX_FROM_SOURCE: '1' },
+    });
+    children.push(child);
+    const first = (await lines(child).next()).value as string;
+    const path = /on (\S+)$/.exec(first)?.[1] ?? '';
+    expect(existsSync(path)).toBe(true);
+    child.kill('SIGKILL');
+    // socat runs under a guard that kills it when our pipe closes; socat removes its link on exit.
+    const deadline = Date.now() + 3000;
+    while (existsSync(path) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(existsSync(path)).toBe(false);
+  });
+
   it('refuses an unknown profile with exit code 1', async () => {
     const child = spawn(process.execPath, ['scripts/mfabox.mjs', 'sim', '--profile', 'nokia-3310'], {
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -109,6 +109,9 @@ const CMS_TEXT: Record<number, string> = {
   500: 'unknown error',
 };
 
+/** SIM busy (+CME ERROR: 14) after any restart, at least. */
+export const RESTART_SIM_BUSY_MS = 500;
+
 const ACT: Record<SimProfile['rat'], number> = { gsm: 0, umts: 2, lte: 7 };
 
 export class ModemEngine {
@@ -176,7 +179,7 @@ export class ModemEngine {
   }
 
   /** Power on: settings to defaults, SIM locked again if it has a PIN, boot URCs. */
-  boot(): void {
+  boot(kind: 'power-on' | 'restart' = 'power-on'): void {
     this.clearTimers();
     this.stopped = false;
     this.hung = false;
@@ -200,7 +203,13 @@ export class ModemEngine {
     this.acksOutstanding = 0;
     this.lastStat = { creg: -1, cgreg: -1, cereg: -1 };
     if (this.simState === 'ready' && this.pin !== undefined) this.simState = 'pin';
-    this.simBusyUntil = this.now() + this.p.simBusyAfterBootMs;
+    // A restart (reset, watchdog, replug) always leaves the SIM initialising for a moment, even on
+    // profiles whose first power-on is modelled as long settled.
+    this.simBusyUntil =
+      this.now() +
+      (kind === 'restart'
+        ? Math.max(this.p.simBusyAfterBootMs, RESTART_SIM_BUSY_MS)
+        : this.p.simBusyAfterBootMs);
     this.regSince = undefined;
     this.maybeStartRegistration();
     this.o.event('boot', { profile: this.p.name });
@@ -228,7 +237,7 @@ export class ModemEngine {
   /** A reboot as the firmware does it (AT+CFUN=1,1, a watchdog, a brown-out). */
   reboot(): void {
     this.o.event('reboot');
-    this.boot();
+    this.boot('restart');
   }
 
   fault(f: Fault): void {

@@ -148,7 +148,7 @@ class Simulator implements ModemSimulator {
       await this.pty.start();
       await this.openPort();
       this.event('replug', undefined, Infinity);
-      this.engine.boot();
+      this.engine.boot('restart');
     })().finally(() => {
       this.unplugging = undefined;
     });
