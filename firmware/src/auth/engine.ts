@@ -311,6 +311,14 @@ export function createAuthEngine(deps: AuthEngineDeps): AuthEngine {
       }
       user = found;
     } else {
+      // An empty password is an LDAP "unauthenticated bind" that many servers answer with
+      // success; never let one reach the directory, whatever it does about it.
+      if (req.password.length === 0) {
+        return decide(
+          { ...who, outcome: 'reject', reason: 'bad-password', detail: 'empty password' },
+          reply('Access-Reject', MESSAGES.badCredentials),
+        );
+      }
       const v = await directory.verifyPassword(login.account, req.password);
       if (!v.ok) {
         const r = PASSWORD_REPLY[v.reason];
@@ -507,18 +515,19 @@ export function createAuthEngine(deps: AuthEngineDeps): AuthEngine {
       const r = await challenges.get(found.id);
       if (!r) return unknown();
       const who = { ...base, challengeId: r.id, to: maskNumber(r.to) };
-      const cond = challenges.condition(r);
-      if (cond !== 'live') {
-        const [reason, text, code] = CONDITION_REPLY[cond];
-        return decide({ ...who, outcome: 'reject', reason, code }, reply('Access-Reject', text));
-      }
       // Another name with this State: refuse without looking at the code, so it neither tests
-      // a guess nor burns the real user's tries (that would let anyone lock them out).
+      // a guess nor burns the real user's tries (that would let anyone lock them out). It learns nothing
+      // about the challenge's state either.
       if (!login || (login.account !== r.login && login.account !== r.user)) {
         return decide(
           { ...who, outcome: 'reject', reason: 'user-mismatch', code: ErrorCode.AuthUserMismatch },
           reply('Access-Reject', MESSAGES.denied),
         );
+      }
+      const cond = challenges.condition(r);
+      if (cond !== 'live') {
+        const [reason, text, code] = CONDITION_REPLY[cond];
+        return decide({ ...who, outcome: 'reject', reason, code }, reply('Access-Reject', text));
       }
       if (verifyPasscode(req.password, { hash: r.passcodeHash, salt: r.salt }, secret(cfg))) {
         // Used is on disk before the Accept leaves: a replay after a crash still fails.

@@ -46,11 +46,12 @@ export const passcodeSchema = z.object({
   maxAttempts: z.number().int().min(1).max(10).default(3),
   /** Reply-Message on the challenge; {masked} is the masked number. */
   prompt: z.string().min(1).max(200).default('Enter the PASSCODE sent to {masked}'),
-  /** The SMS text; {code} is the passcode, {minutes} its life. */
+  /** The SMS text; {code} is the passcode (required), {minutes} its life. */
   smsTemplate: z
     .string()
     .min(1)
     .max(300)
+    .refine((t) => t.includes('{code}'), 'the SMS text must contain {code}')
     .default('Your MFA Box passcode is {code}. It expires in {minutes} min.'),
   /** Send as class 0 (flash) SMS. Default false. */
   flash: z.boolean().default(false),

@@ -10,8 +10,8 @@ import {
   type AuthEngineConfig,
 } from '../../../firmware/src/auth/engine.ts';
 import { passcodeSchema, policySchema } from '../../../firmware/src/config/schema.ts';
-import { DEMO_USERS, DemoDirectory } from '../../../firmware/src/directory/demo.ts';
-import { ErrorCode } from '../../../firmware/src/errors.ts';
+import { DEMO_USERS, DemoDirectory, type DemoUser } from '../../../firmware/src/directory/demo.ts';
+import { ErrorCode, MfaError } from '../../../firmware/src/errors.ts';
 import type { AccessRequest, HandlerReply, NasClient } from '../../../firmware/src/radius/types.ts';
 import { openStore, type Store } from '../../../firmware/src/store/store.ts';
 import { FakeClock, FakeOutbox, SeededRandom } from './doubles.ts';
@@ -435,6 +435,141 @@ describe('auth engine', () => {
     expect(message(r)).toBe(MESSAGES.internal);
     expect(engine.stats().errors).toBe(1);
     store = await openStore(dir);
+  });
+
+  it('status words follow the directory reason; a locked account gets the generic reply', async () => {
+    const base = DEMO_USERS[0]!;
+    const mk = (username: string, failure: DemoUser['failure']): DemoUser => ({
+      ...base,
+      username,
+      password: 'pw',
+      ...(failure ? { failure } : {}),
+    });
+    directory = new DemoDirectory([
+      mk('exp', 'password-expired'),
+      mk('chg', 'must-change'),
+      mk('lck', 'locked'),
+      mk('acx', 'account-expired'),
+      mk('now', 'not-permitted-now'),
+      mk('wks', 'workstation'),
+      mk('dwn', 'unavailable'),
+    ]);
+    engine = build();
+    const got: Record<string, string | undefined> = {};
+    for (const u of ['exp', 'chg', 'lck', 'acx', 'now', 'wks', 'dwn']) {
+      got[u] = message(await engine.handle(req(u, 'pw'), client));
+    }
+    expect(got).toEqual({
+      exp: MESSAGES.passwordExpired,
+      chg: MESSAGES.passwordExpired,
+      lck: MESSAGES.badCredentials,
+      acx: MESSAGES.accountExpired,
+      now: MESSAGES.notPermittedNow,
+      wks: MESSAGES.workstation,
+      dwn: MESSAGES.directoryUnavailable,
+    });
+    expect(decisions.find((d) => d.user === 'lck')?.reason).toBe('locked');
+  });
+
+  it('an empty password never reaches the directory', async () => {
+    const r = await engine.handle(req('alice', ''), client);
+    expect(r.code).toBe('Access-Reject');
+    expect(message(r)).toBe(MESSAGES.badCredentials);
+    expect(directory.binds).toBe(0);
+  });
+
+  it('a directory that throws is a Reject saying the directory is unavailable', async () => {
+    directory.verifyPassword = () =>
+      Promise.reject(new MfaError('all DCs down', ErrorCode.DirectoryUnavailable));
+    const r = await engine.handle(req('alice', 'alice-pass'), client);
+    expect(r.code).toBe('Access-Reject');
+    expect(message(r)).toBe(MESSAGES.directoryUnavailable);
+    expect(decisions.at(-1)).toMatchObject({ reason: 'unavailable', code: ErrorCode.DirectoryUnavailable });
+  });
+
+  it('a directory user marked disabled is refused even if the bind succeeded', async () => {
+    directory.verifyPassword = () =>
+      Promise.resolve({
+        ok: true,
+        user: {
+          username: 'alice',
+          dn: 'x',
+          mobiles: ['+15550000001'],
+          groups: ['MFA Users'],
+          disabled: true,
+        },
+      });
+    const r = await engine.handle(req('alice', 'alice-pass'), client);
+    expect(message(r)).toBe(MESSAGES.disabled);
+    expect(await outbox.entries()).toHaveLength(0);
+  });
+
+  it('a failing audit hook does not change the answer', async () => {
+    engine = createAuthEngine({
+      directory,
+      outbox,
+      store,
+      clock,
+      random,
+      config: cfg,
+      onDecision: () => {
+        throw new Error('audit disk full');
+      },
+    });
+    expect((await engine.handle(req('alice', 'alice-pass'), client)).code).toBe('Access-Challenge');
+  });
+
+  it('a pending code about to expire is not reused: a fresh one goes out', async () => {
+    const s1 = stateOf(await engine.handle(req('alice', 'alice-pass'), client));
+    const old = await sentCode();
+    clock.advance(280_000);
+    const r = await engine.handle(req('alice', 'alice-pass'), client);
+    expect(decisions.at(-1)?.reason).toBe('challenge-sent');
+    expect(await outbox.entries()).toHaveLength(2);
+    expect((await engine.handle(req('alice', old, { state: s1 }), client)).code).toBe('Access-Reject');
+    const first = decisions[0]?.challengeId;
+    const fresh = (await outbox.entries()).find((e) => e.challengeId !== first);
+    const code = /is (\d+)/.exec(fresh?.text ?? '')?.[1] ?? '';
+    expect((await engine.handle(req('alice', code, { state: stateOf(r) }), client)).code).toBe(
+      'Access-Accept',
+    );
+  });
+
+  it('keeps at most 16 States per challenge; the oldest stops working', async () => {
+    const states: Buffer[] = [];
+    for (let i = 0; i < 17; i++)
+      states.push(stateOf(await engine.handle(req('alice', 'alice-pass'), client)));
+    expect(await outbox.entries()).toHaveLength(1);
+    const code = await sentCode();
+    expect(message(await engine.handle(req('alice', code, { state: states[0] }), client))).toBe(
+      MESSAGES.unknownState,
+    );
+    expect((await engine.handle(req('alice', code, { state: states[16] }), client)).code).toBe(
+      'Access-Accept',
+    );
+  });
+
+  it('a mismatched user learns nothing, not even that the code expired', async () => {
+    const state = stateOf(await engine.handle(req('alice', 'alice-pass'), client));
+    clock.advance(400_000);
+    expect(message(await engine.handle(req('bob', '000000', { state }), client))).toBe(MESSAGES.denied);
+  });
+
+  it('start() sweeps in the background until stop()', async () => {
+    await engine.handle(req('alice', 'alice-pass'), client);
+    const count = async (): Promise<number> => {
+      let n = 0;
+      for await (const _ of store.table('challenges').entries()) n++;
+      return n;
+    };
+    expect(await count()).toBe(3);
+    clock.advance(3_600_000);
+    engine.start(5);
+    engine.start(5);
+    for (let i = 0; i < 200 && (await count()) > 0; i++) await new Promise((r) => setTimeout(r, 5));
+    engine.stop();
+    engine.stop();
+    expect(await count()).toBe(0);
   });
 
   it('refuses a device secret shorter than 16 bytes', () => {

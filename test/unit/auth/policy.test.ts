@@ -6,7 +6,7 @@ import {
   type PolicyRule,
   type PolicySettings,
 } from '../../../firmware/src/auth/policy.ts';
-import { policySchema } from '../../../firmware/src/config/schema.ts';
+import { passcodeSchema, policySchema } from '../../../firmware/src/config/schema.ts';
 
 const defaults: PolicySettings = policySchema.parse({});
 
@@ -136,5 +136,10 @@ describe('policy', () => {
     const r = policySchema.safeParse({ trustedNetworks: ['10.0.0.0/8', 'bogus'] });
     expect(r.success).toBe(false);
     expect(r.error?.issues[0]?.path).toEqual(['trustedNetworks', 1]);
+  });
+
+  it('the passcode schema refuses an SMS text without {code}', () => {
+    expect(passcodeSchema.safeParse({ smsTemplate: 'Your code is ready' }).success).toBe(false);
+    expect(passcodeSchema.safeParse({ smsTemplate: 'Code: {code}' }).success).toBe(true);
   });
 });
