@@ -32,7 +32,14 @@ import {
   type ChallengeRecord,
 } from './challenges.ts';
 import { normaliseLogin } from './login.ts';
-import { MIN_KEY_BYTES, generatePasscode, hashPasscode, newSalt, verifyPasscode } from './passcode.ts';
+import {
+  MIN_KEY_BYTES,
+  derivePasscodeKey,
+  generatePasscode,
+  hashPasscode,
+  newSalt,
+  verifyPasscode,
+} from './passcode.ts';
 import { buildPolicy, type Policy, type PolicyRuleName } from './policy.ts';
 
 const log = logger('auth');
@@ -149,6 +156,8 @@ export const MESSAGES = {
 
 /** Passcode validity below which a pending code is not worth reusing: a new one goes out. */
 const REUSE_MIN_REMAINING_MS = 30_000;
+/** Queue wait plus this must fit in the passcode's life, or the login is refused up front. */
+const TYPING_MARGIN_MS = 30_000;
 const STATE_BYTES = 16;
 const ID_BYTES = 16;
 const DEFAULT_SWEEP_GRACE_MS = 10 * 60_000;
@@ -219,15 +228,22 @@ export function createAuthEngine(deps: AuthEngineDeps): AuthEngine {
   };
   let timer: NodeJS.Timeout | undefined;
 
+  // Derived once per device secret (a config reload hands the same Buffer unless it changed).
+  const keys = new WeakMap<Buffer, Buffer>();
   function secret(cfg: AuthEngineConfig): Buffer {
-    if (cfg.deviceSecret.length < MIN_KEY_BYTES) {
-      throw new MfaError(
-        `the device secret must be at least ${MIN_KEY_BYTES} bytes`,
-        ErrorCode.AuthDeviceSecretWeak,
-        { field: 'deviceSecret' },
-      );
+    let k = keys.get(cfg.deviceSecret);
+    if (!k) {
+      if (cfg.deviceSecret.length < MIN_KEY_BYTES) {
+        throw new MfaError(
+          `the device secret must be at least ${MIN_KEY_BYTES} bytes`,
+          ErrorCode.AuthDeviceSecretWeak,
+          { field: 'deviceSecret' },
+        );
+      }
+      k = derivePasscodeKey(cfg.deviceSecret);
+      keys.set(cfg.deviceSecret, k);
     }
-    return cfg.deviceSecret;
+    return k;
   }
   secret(config());
 
@@ -417,7 +433,8 @@ export function createAuthEngine(deps: AuthEngineDeps): AuthEngine {
     }
 
     const ttlMs = cfg.passcode.ttlSeconds * 1000;
-    if (!outbox.ready() || !(outbox.expectedWaitMs() < ttlMs)) {
+    // The code must not only arrive before it expires, it must leave the user time to type it.
+    if (!outbox.ready() || !(outbox.expectedWaitMs() < ttlMs - TYPING_MARGIN_MS)) {
       return decide(
         {
           ...who,
