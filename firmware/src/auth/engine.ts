@@ -385,8 +385,10 @@ export function createAuthEngine(deps: AuthEngineDeps): AuthEngine {
         reply('Access-Reject', text),
       );
     }
-    // The policy only challenges with a number in hand (mobile-number rule).
-    const to = mobile as string;
+    // The mobile-number rule runs last, so a challenge always has a number; say so if a future
+    // rule ever breaks that, rather than texting `undefined`.
+    if (mobile === undefined) throw new Error('policy chose a challenge for a user without a number');
+    const to = mobile;
     const userKey = user.username.toLowerCase();
     return locks.run(`u:${userKey}`, () =>
       challengeStep(req, client, cfg, login.account, userKey, user, to, withIp),
