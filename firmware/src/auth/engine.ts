@@ -598,7 +598,8 @@ export function createAuthEngine(deps: AuthEngineDeps): AuthEngine {
           client: client.name,
           outcome: 'reject',
           reason: directoryDown ? 'unavailable' : 'internal-error',
-          code: directoryDown ? thrown : ErrorCode.AuthInternalError,
+          // A coded failure (StoreWriteFailed, a directory error) names its own troubleshooting row.
+          code: thrown > 0 ? thrown : ErrorCode.AuthInternalError,
           detail: describeError(e),
         },
         reply('Access-Reject', directoryDown ? MESSAGES.directoryUnavailable : MESSAGES.internal),

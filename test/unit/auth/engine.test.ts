@@ -431,6 +431,15 @@ describe('auth engine', () => {
     expect(r.code).toBe('Access-Reject');
   });
 
+  it('a failed durable write names StoreWriteFailed and sends nothing', async () => {
+    store.atomic = () => Promise.reject(new MfaError('disk full', ErrorCode.StoreWriteFailed));
+    const r = await engine.handle(req('alice', 'alice-pass'), client);
+    expect(r.code).toBe('Access-Reject');
+    expect(message(r)).toBe(MESSAGES.internal);
+    expect(decisions.at(-1)).toMatchObject({ reason: 'internal-error', code: ErrorCode.StoreWriteFailed });
+    expect(outbox.wakes).toBe(0);
+  });
+
   it('a store failure is a Reject, never a throw', async () => {
     await store.close();
     const r = await engine.handle(req('alice', 'alice-pass'), client);
