@@ -1,5 +1,7 @@
 import type { Command } from './command.ts';
+import { pduEncodeCommand } from './pdu.ts';
 import { demoCommand, startCommand } from './run.ts';
+import { simCommand } from './sim.ts';
 
 /** Every subcommand; each area registers its own line here. */
-export const COMMANDS: Command[] = [startCommand, demoCommand];
+export const COMMANDS: Command[] = [startCommand, demoCommand, simCommand, pduEncodeCommand];
