@@ -400,6 +400,16 @@ export class AtChannel extends EventEmitter {
     }
   }
 
+  /**
+   * Fails the command in flight now (the modem announced a reset: its reply will never come).
+   * A send already past Ctrl-Z keeps its outcomeUnknown flag.
+   */
+  abortInFlight(err: MfaError): void {
+    const w = this.waiter;
+    this.settle();
+    w?.onError(err);
+  }
+
   private onClosed(err: MfaError | undefined): void {
     this.closedError =
       err ?? new MfaError('modem port closed', ErrorCode.ModemClosed, { flags: { disconnected: true } });
