@@ -481,7 +481,7 @@ export class Modem extends EventEmitter {
     return false;
   }
 
-  /** Reads +CPIN?, waiting out SIM busy (CME 14) with 100 ms → 1 s backoff, never a fixed sleep. */
+  /** Reads +CPIN?, waiting out SIM busy (CME 14) with 100 ms → 500 ms backoff, never a fixed sleep. */
   // 'ready' | 'pin' | 'puk' | 'absent', or the modem's words for anything else.
   private async cpin(): Promise<string> {
     const until = performance.now() + this.timings.simBusyMax;
@@ -506,7 +506,7 @@ export class Modem extends EventEmitter {
       if (performance.now() > until) return 'busy for too long';
       this.setState('initialising', 'SIM busy, waiting');
       await sleep(backoff);
-      backoff = Math.min(1000, backoff * 2);
+      backoff = Math.min(500, backoff * 2);
     }
   }
 
