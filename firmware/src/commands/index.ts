@@ -1,7 +1,15 @@
 import type { Command } from './command.ts';
+import { modemProbeCommand, modemSendCommand } from './modem.ts';
 import { pduEncodeCommand } from './pdu.ts';
 import { demoCommand, startCommand } from './run.ts';
 import { simCommand } from './sim.ts';
 
 /** Every subcommand; each area registers its own line here. */
-export const COMMANDS: Command[] = [startCommand, demoCommand, simCommand, pduEncodeCommand];
+export const COMMANDS: Command[] = [
+  startCommand,
+  demoCommand,
+  simCommand,
+  modemProbeCommand,
+  modemSendCommand,
+  pduEncodeCommand,
+];
