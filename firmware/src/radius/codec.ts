@@ -30,6 +30,8 @@ const MA_LENGTH = 16;
 interface RadiusRuntime {
   load_dictionaries(): void;
   attr_name_to_id(name: string, vendor?: number): string | undefined;
+  /** target 2 is the dictionary type ("string", "octets", "integer", ...). */
+  _attr_to(name: string, vendor: number | undefined, target: 2): string | undefined;
   decode_without_secret(args: { packet: Buffer }): { attributes: Record<string, unknown> };
   encode_attributes(out: Buffer, attributes: [string | number, unknown][], vendor: number): number;
 }
@@ -259,6 +261,14 @@ function writeAttribute(out: Buffer, off: number, [name, value]: ReplyAttribute)
     return off + 2 + value.length;
   }
   if (pkg.attr_name_to_id(name) === undefined) throw new RangeError(`unknown attribute ${name}`);
+  if (pkg._attr_to(name, undefined, 2) === 'octets') {
+    // Config files cannot hold a Buffer: octets (Class, State, ...) come as 0x-hex or UTF-8 text.
+    if (typeof value !== 'string') throw new RangeError(`attribute ${name} holds octets, not a number`);
+    const raw = /^0x([0-9a-f]{2})*$/i.test(value)
+      ? Buffer.from(value.slice(2), 'hex')
+      : Buffer.from(value, 'utf8');
+    return writeAttribute(out, off, [name, raw]);
+  }
   if (typeof value === 'string' && Buffer.byteLength(value, 'utf8') > 253)
     throw new RangeError(`attribute ${name} longer than 253 octets`);
   // The package's dictionary-aware encoder writes strings, integers, enum names and addresses.
@@ -333,8 +343,9 @@ export interface RequestInput {
   /** 16 octets; random in real use. Ignored for Accounting-Request, whose authenticator is computed. */
   authenticator: Buffer;
   secret: Buffer;
-  /** Attributes other than User-Password and Message-Authenticator. */
+  /** Attributes other than Message-Authenticator; a string User-Password is hidden in place. */
   attributes?: readonly ReplyAttribute[];
+  /** Shorthand for a User-Password placed first. */
   password?: string;
   /** Default true: Message-Authenticator first, as BlastRADIUS-fixed clients send it. */
   messageAuthenticator?: boolean;
@@ -347,8 +358,12 @@ export interface RequestInput {
 export function encodeRequest(r: RequestInput): Buffer {
   const code = r.code ?? CODE.AccessRequest;
   const withMa = r.messageAuthenticator ?? true;
-  const attrs = [encodeAttributes(r.attributes ?? [])];
   const auth = code === CODE.AccountingRequest ? Buffer.alloc(16) : r.authenticator;
+  // A User-Password given as text among the attributes is hidden in place (RFC 2865 §5.2).
+  const listed = (r.attributes ?? []).map(([k, v]): ReplyAttribute =>
+    k === 'User-Password' && typeof v === 'string' ? [k, encodeUserPassword(v, r.secret, auth)] : [k, v],
+  );
+  const attrs = [encodeAttributes(listed)];
   if (r.password !== undefined) {
     const pw = encodeUserPassword(r.password, r.secret, auth);
     attrs.unshift(Buffer.from([ATTR.UserPassword, 2 + pw.length]), pw);
