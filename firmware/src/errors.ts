@@ -60,6 +60,14 @@ export enum ErrorCode {
   // 700–799: authentication engine
   AuthChallengeUnknown = 700,
   AuthChallengeExpired = 701,
+  AuthDeviceSecretWeak = 702,
+  AuthSmsUnavailable = 703,
+  AuthNoMobileNumber = 704,
+  AuthNotInMfaGroup = 705,
+  AuthPasscodeExhausted = 706,
+  AuthUserMismatch = 707,
+  AuthChallengeUsed = 708,
+  AuthInternalError = 709,
 
   // 800–899: web and command line
   CliUsage = 800,
