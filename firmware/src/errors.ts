@@ -40,6 +40,13 @@ export enum ErrorCode {
   RadiusBadAuthenticator = 501,
   RadiusUnknownClient = 502,
   RadiusBindFailed = 503,
+  RadiusMessageAuthenticatorMissing = 504,
+  RadiusProxyStateWithoutAuthenticator = 505,
+  RadiusPasswordUndecodable = 506,
+  RadiusHandlerFailed = 507,
+  RadiusOverloaded = 508,
+  RadiusClientInvalid = 509,
+  RadiusUnsupportedCode = 510,
 
   // 600–699: directory
   DirectoryUnavailable = 600,
