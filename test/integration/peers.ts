@@ -8,8 +8,29 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+const FACTS = [
+  'LDAP_URL',
+  'LDAPS_URL',
+  'CA_FILE',
+  'WRONG_CA_FILE',
+  'BASE',
+  'ADMIN_DN',
+  'ADMIN_UPN',
+  'ADMIN_PW',
+  'SERVICE_DN',
+  'SERVICE_UPN',
+  'SERVICE_PW',
+  'USER_PW',
+  'GROUP_DN',
+  'REALM',
+  'DOMAIN',
+  'DIR',
+] as const;
+export type Facts = Record<(typeof FACTS)[number], string>;
+
 export interface Peer {
-  facts: Record<string, string>;
+  /** What the script printed; a fact it did not print is ''. */
+  facts: Facts;
   stop(): Promise<void>;
 }
 
@@ -26,7 +47,7 @@ export async function startPeer(
   let out = '';
   let err = '';
   child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
-  const facts = await new Promise<Record<string, string>>((resolve, reject) => {
+  const printed = await new Promise<Record<string, string>>((resolve, reject) => {
     const timer = setTimeout(
       () => reject(new Error(`${script}: not READY after ${timeoutMs} ms\n${err}`)),
       timeoutMs,
@@ -48,6 +69,7 @@ export async function startPeer(
       reject(new Error(`${script} exited (${code}) before READY\n${err}`));
     });
   });
+  const facts = Object.fromEntries(FACTS.map((k) => [k, printed[k] ?? ''])) as Facts;
   return {
     facts,
     stop: async () => {
