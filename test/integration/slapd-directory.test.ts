@@ -7,7 +7,9 @@ import net from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { directorySyncCommand, directoryTestCommand } from '../../firmware/src/commands/directory.ts';
 import { parseConfig } from '../../firmware/src/config/load.ts';
 import type { LdapDirectoryConfig } from '../../firmware/src/config/schema.ts';
 import { ErrorCode, isMfaError } from '../../firmware/src/errors.ts';
@@ -279,5 +281,63 @@ describe('group sync', () => {
       await store.close();
       rmSync(data, { recursive: true, force: true });
     }
+  });
+});
+
+describe('mfabox directory test | sync', () => {
+  async function cli(
+    cmd: typeof directoryTestCommand,
+    dirOver: Record<string, unknown>,
+    args: string[] = [],
+  ) {
+    const data = mkdtempSync(join(tmpdir(), 'mfabox-slapd-cli-'));
+    const file = join(data, 'config.json');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        dataDir: join(data, 'db'),
+        defaultCountry: 'DE',
+        directory: {
+          kind: 'ldap',
+          dialect: 'openldap',
+          urls: [f.LDAP_URL],
+          caFile: f.CA_FILE,
+          baseDn: f.BASE,
+          bindDn: f.SERVICE_DN,
+          bindPassword: f.SERVICE_PW,
+          ...dirOver,
+        },
+      }),
+    );
+    const lines: string[] = [];
+    const spy = vi
+      .spyOn(console, 'log')
+      .mockImplementation((...a: unknown[]) => void lines.push(a.join(' ')));
+    try {
+      const code = await cmd.run(['--config', file, ...args]);
+      return { code, out: lines.join('\n') };
+    } finally {
+      spy.mockRestore();
+      rmSync(data, { recursive: true, force: true });
+    }
+  }
+
+  it('says which step failed: TCP, TLS, bind', async () => {
+    const ok = await cli(directoryTestCommand, {}, ['--user', 'alice']);
+    expect(ok.code).toBe(0);
+    expect(ok.out).toMatch(/ok +search +user uid=alice/);
+    const tcp = await cli(directoryTestCommand, { urls: [`ldap://127.0.0.1:${await closedPort()}`] });
+    expect(tcp.code).toBe(1);
+    expect(tcp.out).toMatch(/FAILED +TCP/);
+    expect((await cli(directoryTestCommand, { caFile: f.WRONG_CA_FILE })).out).toMatch(/FAILED +TLS/);
+    expect((await cli(directoryTestCommand, { bindPassword: 'wrong' })).out).toMatch(/FAILED +bind/);
+    expect((await cli(directoryTestCommand, { group: 'No Such Group' })).out).toMatch(/FAILED +search/);
+  });
+
+  it('sync prints the status with skip reasons', async () => {
+    const r = await cli(directorySyncCommand, {});
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/state: +ok/);
+    expect(r.out).toContain('skipped dave: no-number');
   });
 });
