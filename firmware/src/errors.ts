@@ -56,6 +56,9 @@ export enum ErrorCode {
   DirectorySearchFailed = 604,
   DirectoryInsecureRefused = 605,
   DirectorySyncAborted = 606,
+  DirectoryDnsFailed = 607,
+  DirectoryGroupNotFound = 608,
+  DirectoryUserAmbiguous = 609,
 
   // 700–799: authentication engine
   AuthChallengeUnknown = 700,

@@ -1,4 +1,5 @@
 import type { Command } from './command.ts';
+import { directorySyncCommand, directoryTestCommand } from './directory.ts';
 import { modemProbeCommand, modemSendCommand } from './modem.ts';
 import { pduEncodeCommand } from './pdu.ts';
 import { demoCommand, startCommand } from './run.ts';
@@ -12,4 +13,6 @@ export const COMMANDS: Command[] = [
   modemProbeCommand,
   modemSendCommand,
   pduEncodeCommand,
+  directoryTestCommand,
+  directorySyncCommand,
 ];
