@@ -44,6 +44,8 @@ export function classifySendFailure(e: unknown, submitted: boolean): SendFailure
   if (e.code === ErrorCode.SmsRetryable || e.flags.retryable) return { kind: 'retry', reason };
   // No modem can send right now: nothing went out, and waiting for one is what a queue is for.
   if (e.code === ErrorCode.SmsNoModem) return { kind: 'retry', reason };
+  // Our own `submitting` write failed at the prompt: the modem abandoned with ESC; try again later.
+  if (e.code === ErrorCode.StoreWriteFailed && !submitted) return { kind: 'retry', reason };
   if (e.code === ErrorCode.SmsUnknown) return { kind: 'retry-once', reason };
   return { kind: 'permanent', reason };
 }

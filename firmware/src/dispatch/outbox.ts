@@ -530,10 +530,15 @@ export class DurableOutbox implements Outbox {
         outcome: 'pending',
       };
       // Spend the resend durably before it can happen: a second power cut must not allow a third copy.
-      await this.store.atomic([
-        this.entries.op({ type: 'put', key: entryKey(rec.seq), value: { ...rec, status: 'queued' } }),
-        this.audit.op({ type: 'put', key: auditKey(rec), value: audit }),
-      ]);
+      try {
+        await this.store.atomic([
+          this.entries.op({ type: 'put', key: entryKey(rec.seq), value: { ...rec, status: 'queued' } }),
+          this.audit.op({ type: 'put', key: auditKey(rec), value: audit }),
+        ]);
+      } catch (e) {
+        rec.resentUnknown = false;
+        return this.requeue(it, this.opts.retryMaxMs, describeError(e), ctx);
+      }
       this.log.warn(ctx, 'resending an SMS whose first send has an unknown outcome (audited)');
     }
 

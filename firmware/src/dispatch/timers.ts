@@ -12,7 +12,7 @@ export const realTimers: Timers = {
 /** Lets a housekeeping timer not keep the process alive (a real Node timer has `unref`). */
 export function unrefTimer(handle: unknown): void {
   if (typeof handle === 'object' && handle !== null && 'unref' in handle) {
-    const unref = (handle).unref;
+    const unref = handle.unref;
     if (typeof unref === 'function') (unref as () => void).call(handle);
   }
 }

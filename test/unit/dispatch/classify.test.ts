@@ -25,6 +25,7 @@ describe('classifySendFailure', () => {
     ['bad number', err(ErrorCode.SmsInvalidNumber), false, 'permanent'],
     ['CMS 500', err(ErrorCode.SmsUnknown), true, 'retry-once'],
     ['expired', err(ErrorCode.SmsExpired), false, 'expired'],
+    ['our submitting write failed at the prompt', err(ErrorCode.StoreWriteFailed), false, 'retry'],
   ] as const)('%s → %s', (_name, e, submitted, kind) => {
     expect(classifySendFailure(e, submitted).kind).toBe(kind);
   });
