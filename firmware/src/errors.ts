@@ -34,6 +34,11 @@ export enum ErrorCode {
   SmsNoModem = 405,
   SmsEncodingFailed = 406,
   SmsInvalidNumber = 407,
+  // 420–429: the outbox (dispatch)
+  OutboxKeyInvalid = 420,
+  OutboxDecryptFailed = 421,
+  OutboxDuplicateChallenge = 422,
+  OutboxClosed = 423,
 
   // 500–599: RADIUS
   RadiusMalformed = 500,
