@@ -11,7 +11,7 @@ import { createAuthEngine } from '../../firmware/src/auth/engine.ts';
 import { cryptoRandom, systemClock } from '../../firmware/src/clock.ts';
 import { passcodeSchema, policySchema } from '../../firmware/src/config/schema.ts';
 import { DemoDirectory, type DemoUser } from '../../firmware/src/directory/demo.ts';
-import type { Outbox, OutboxEntryInput } from '../../firmware/src/dispatch/types.ts';
+import type { Outbox, OutboxEntryInput, OutboxStats } from '../../firmware/src/dispatch/types.ts';
 import type { NasClient } from '../../firmware/src/radius/types.ts';
 import { openStore, type Store } from '../../firmware/src/store/store.ts';
 
@@ -35,6 +35,15 @@ class BenchOutbox implements Outbox {
   ready = (): boolean => true;
   expectedWaitMs = (): number => 0;
   status = (): Promise<undefined> => Promise.resolve(undefined);
+  stats = (): OutboxStats => ({
+    queued: 0,
+    inFlight: 0,
+    sent: 0,
+    failed: 0,
+    expired: 0,
+    oldestQueuedAgeMs: null,
+  });
+  close = (): Promise<void> => Promise.resolve();
 }
 
 async function pool<T>(items: T[], work: (t: T) => Promise<void>): Promise<{ rps: number; lat: number[] }> {

@@ -1,7 +1,12 @@
 /** Test doubles for the auth engine: a settable clock, seeded randomness, an in-memory-ready outbox. */
 import { createHash } from 'node:crypto';
 import type { Clock, Random } from '../../../firmware/src/clock.ts';
-import type { Outbox, OutboxEntryInput, OutboxStatus } from '../../../firmware/src/dispatch/types.ts';
+import type {
+  Outbox,
+  OutboxEntryInput,
+  OutboxStats,
+  OutboxStatus,
+} from '../../../firmware/src/dispatch/types.ts';
 import type { Store, StoreOp } from '../../../firmware/src/store/store.ts';
 
 export class FakeClock implements Clock {
@@ -79,6 +84,12 @@ export class FakeOutbox implements Outbox {
   }
   status(challengeId: string): Promise<OutboxStatus | undefined> {
     return Promise.resolve(this.statuses.get(challengeId) ?? 'queued');
+  }
+  stats(): OutboxStats {
+    return { queued: 0, inFlight: 0, sent: 0, failed: 0, expired: 0, oldestQueuedAgeMs: null };
+  }
+  close(): Promise<void> {
+    return Promise.resolve();
   }
   async entries(): Promise<StoredEntry[]> {
     const out: StoredEntry[] = [];
