@@ -29,7 +29,7 @@ function health(): HealthSnapshot {
       clientsWithoutMessageAuthenticator: [],
       counters: {},
     }),
-    outbox: () => ({ queued: 0, inFlight: 0, sent: 7, failed: 1, expired: 0 }),
+    outbox: () => ({ queued: 0, inFlight: 0, sent: 7, failed: 1, expired: 0, oldestQueuedAgeMs: null }),
   });
 }
 

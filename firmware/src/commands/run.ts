@@ -93,6 +93,7 @@ export const demoCommand: Command = {
     const app = await startAppliance(config, {
       simulator: { profile: 'generic', smsDelayMs: smsMs },
       onHandsetSms: (to, text) => console.log(`SMS to ${to}: ${text}`),
+      waitForModemMs: 30_000,
     });
     console.log('MFA Box demo is running.');
     for (const line of app.describe()) console.log(`  ${line}`);

@@ -4,6 +4,7 @@
  */
 import { existsSync } from 'node:fs';
 import type { DirectoryHealth } from '../directory/directory.ts';
+import type { OutboxStats } from '../dispatch/types.ts';
 import type { ModemHealth } from '../modem/types.ts';
 
 export interface RadiusHealth {
@@ -15,14 +16,7 @@ export interface RadiusHealth {
   counters: Record<string, Record<string, number>>;
 }
 
-export interface OutboxHealth {
-  queued: number;
-  inFlight: number;
-  sent: number;
-  failed: number;
-  expired: number;
-  oldestQueuedMs?: number;
-}
+export type OutboxHealth = OutboxStats;
 
 export interface HealthSources {
   modems(): ModemHealth[];
