@@ -106,7 +106,7 @@ describe('mfabox sim', () => {
     expect(existsSync(path)).toBe(false);
   });
 
-  it('refuses an unknown profile with exit code 1', async () => {
+  it('refuses an unknown profile as a usage error (exit code 2)', async () => {
     const child = spawn(process.execPath, ['scripts/mfabox.mjs', 'sim', '--profile', 'nokia-3310'], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, MFABOX_FROM_SOURCE: '1' },
@@ -114,7 +114,7 @@ describe('mfabox sim', () => {
     children.push(child);
     let err = '';
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    expect(await new Promise((r) => child.once('exit', r))).toBe(1);
+    expect(await new Promise((r) => child.once('exit', r))).toBe(2);
     expect(err).toContain('unknown profile "nokia-3310"');
   });
 });
