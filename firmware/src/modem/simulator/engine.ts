@@ -6,6 +6,8 @@ import { decodeSubmit, decodeTextModeBody, encodeStatusReport, vpToSeconds } fro
 import { parseCommandBody, type AtCommand } from './command-line.ts';
 import type { Fault } from './faults.ts';
 import type { HandsetInbox } from './handset.ts';
+import { formatFinal, type Final } from './result-codes.ts';
+import { SimCard } from './sim-card.ts';
 import type { SimProfile } from './profiles.ts';
 
 export type SimEventKind =
@@ -50,14 +52,6 @@ export interface EngineOptions {
   now?: () => number;
 }
 
-type Final =
-  | { kind: 'ok' }
-  | { kind: 'error' }
-  | { kind: 'cme'; code: number }
-  | { kind: 'cms'; code: number }
-  | { kind: 'text'; text: string }
-  | { kind: 'none' };
-
 interface Outcome {
   lines?: string[];
   final?: Final;
@@ -65,49 +59,12 @@ interface Outcome {
   after?: () => void;
 }
 
-type SimState = 'ready' | 'pin' | 'puk' | 'blocked';
-
 const OK: Outcome = {};
 const CTRL_Z = 0x1a;
 const ESC = 0x1b;
 const CR = 0x0d;
 const LF = 0x0a;
 const BS = 0x08;
-
-const CME_TEXT: Record<number, string> = {
-  3: 'operation not allowed',
-  4: 'operation not supported',
-  10: 'SIM not inserted',
-  11: 'SIM PIN required',
-  12: 'SIM PUK required',
-  13: 'SIM failure',
-  14: 'SIM busy',
-  16: 'incorrect password',
-  30: 'no network service',
-  100: 'unknown',
-};
-const CMS_TEXT: Record<number, string> = {
-  38: 'Network out of order',
-  41: 'Temporary failure',
-  42: 'Congestion',
-  47: 'Resources unavailable, unspecified',
-  111: 'Protocol error, unspecified',
-  300: 'ME failure',
-  302: 'operation not allowed',
-  303: 'operation not supported',
-  304: 'invalid PDU mode parameter',
-  305: 'invalid text mode parameter',
-  310: 'SIM not inserted',
-  311: 'SIM PIN required',
-  313: 'SIM failure',
-  314: 'SIM busy',
-  316: 'SIM PUK required',
-  321: 'invalid memory index',
-  330: 'SMSC address unknown',
-  331: 'no network service',
-  340: 'no +CNMA acknowledgement expected',
-  500: 'unknown error',
-};
 
 /** SIM busy (+CME ERROR: 14) after any restart, at least. */
 export const RESTART_SIM_BUSY_MS = 500;
@@ -135,12 +92,7 @@ export class ModemEngine {
   private smsc = '+15550009999';
 
   // The SIM keeps its counters across reboots, as a real card does.
-  private simState: SimState;
-  private pin: string | undefined;
-  private readonly puk: string;
-  private pinTries = 3;
-  private pukTries = 10;
-  private simBusyUntil = 0;
+  private readonly sim: SimCard;
   private regSince: number | undefined;
   private lastStat = { creg: -1, cgreg: -1, cereg: -1 };
 
@@ -162,7 +114,6 @@ export class ModemEngine {
 
   // Faults.
   private hung = false;
-  private simDead = false;
   private noNetwork = false;
   private cmsFault: { code: number; always: boolean } | undefined;
   private midSend: Extract<Fault, { kind: 'reboot-mid-send' | 'unplug-mid-send' }> | undefined;
@@ -173,9 +124,11 @@ export class ModemEngine {
   constructor(private readonly o: EngineOptions) {
     this.p = o.profile;
     this.now = o.now ?? (() => performance.now());
-    this.pin = o.pin ?? (o.profile.pinRequired ? '1234' : undefined);
-    this.puk = o.puk ?? '12345678';
-    this.simState = this.pin === undefined ? 'ready' : 'pin';
+    this.sim = new SimCard(
+      o.pin ?? (o.profile.pinRequired ? '1234' : undefined),
+      o.puk ?? '12345678',
+      this.now,
+    );
   }
 
   /** Power on: settings to defaults, SIM locked again if it has a PIN, boot URCs. */
@@ -202,19 +155,18 @@ export class ModemEngine {
     this.queuedUrcs = [];
     this.acksOutstanding = 0;
     this.lastStat = { creg: -1, cgreg: -1, cereg: -1 };
-    if (this.simState === 'ready' && this.pin !== undefined) this.simState = 'pin';
     // A restart (reset, watchdog, replug) always leaves the SIM initialising for a moment, even on
     // profiles whose first power-on is modelled as long settled.
-    this.simBusyUntil =
-      this.now() +
-      (kind === 'restart'
+    this.sim.powerOn(
+      kind === 'restart'
         ? Math.max(this.p.simBusyAfterBootMs, RESTART_SIM_BUSY_MS)
-        : this.p.simBusyAfterBootMs);
+        : this.p.simBusyAfterBootMs,
+    );
     this.regSince = undefined;
     this.maybeStartRegistration();
     this.o.event('boot', { profile: this.p.name });
     for (const u of this.p.bootUrcs)
-      if (!u.afterSimReady || this.simState === 'ready')
+      if (!u.afterSimReady || this.sim.lock === 'ready')
         this.later(u.afterMs, () => this.urc(u.line.replace('{cpin}', this.cpinWord())));
     if (this.p.periodicUrcs) {
       const { everyMs, lines } = this.p.periodicUrcs;
@@ -254,7 +206,7 @@ export class ModemEngine {
         this.midSend = f;
         break;
       case 'dead-sim':
-        this.simDead = true;
+        this.sim.dead = true;
         this.updateRegistration();
         break;
       case 'no-network':
@@ -262,7 +214,7 @@ export class ModemEngine {
         this.updateRegistration();
         break;
       case 'sim-busy':
-        this.simBusyUntil = this.now() + f.ms;
+        this.sim.busyUntil = this.now() + f.ms;
         break;
       case 'urc':
         this.urc(f.line);
@@ -283,14 +235,14 @@ export class ModemEngine {
         break;
       case 'clear':
         this.hung = false;
-        this.simDead = false;
+        this.sim.dead = false;
         this.noNetwork = false;
         this.cmsFault = undefined;
         this.midSend = undefined;
         this.replyUrc = undefined;
         this.forcedStat = undefined;
         this.reportStatus = 0;
-        this.simBusyUntil = 0;
+        this.sim.busyUntil = 0;
         this.maybeStartRegistration();
         this.updateRegistration();
         break;
@@ -444,23 +396,7 @@ export class ModemEngine {
   }
 
   private finalText(f: Final): string {
-    const v = this.verbose;
-    const wrap = (s: string, code: number): string => (v ? `\r\n${s}\r\n` : `${code}\r`);
-    switch (f.kind) {
-      case 'ok':
-        return wrap('OK', 0);
-      case 'error':
-        return wrap('ERROR', 4);
-      case 'none':
-        return '';
-      case 'text':
-        return wrap(f.text, 4);
-      case 'cme':
-        if (this.cmee === 0) return wrap('ERROR', 4);
-        return wrap(`+CME ERROR: ${this.cmee === 2 ? (CME_TEXT[f.code] ?? 'unknown') : f.code}`, 4);
-      case 'cms':
-        return wrap(`+CMS ERROR: ${this.cmee === 2 ? (CMS_TEXT[f.code] ?? 'unknown error') : f.code}`, 4);
-    }
+    return formatFinal(f, this.verbose, this.cmee);
   }
 
   private unknown(): Outcome {
@@ -697,27 +633,20 @@ export class ModemEngine {
   // ---- SIM --------------------------------------------------------------------------------
 
   private cpinWord(): string {
-    if (this.simDead) return 'NOT READY';
-    return this.simState === 'ready' ? 'READY' : this.simState === 'pin' ? 'SIM PIN' : 'SIM PUK';
+    return this.sim.word();
   }
 
   /** An error a SIM-dependent command gets now, or undefined when the SIM is usable. */
   private simCheck(kind: 'cme' | 'cms'): Final | undefined {
-    const cms = kind === 'cms';
-    if (this.simDead) return cms ? { kind: 'cms', code: 313 } : { kind: 'cme', code: 13 };
-    if (this.now() < this.simBusyUntil) return cms ? { kind: 'cms', code: 314 } : { kind: 'cme', code: 14 };
-    if (this.simState === 'pin') return cms ? { kind: 'cms', code: 311 } : { kind: 'cme', code: 11 };
-    if (this.simState === 'puk') return cms ? { kind: 'cms', code: 316 } : { kind: 'cme', code: 12 };
-    if (this.simState === 'blocked') return cms ? { kind: 'cms', code: 313 } : { kind: 'cme', code: 13 };
-    return undefined;
+    return this.sim.error(kind);
   }
 
   private cpin(c: AtCommand): Outcome {
     if (c.op === 'test') return OK;
-    if (this.simDead) return { final: { kind: 'cme', code: 13 } };
-    if (this.now() < this.simBusyUntil) return { final: { kind: 'cme', code: 14 } };
+    if (this.sim.dead) return { final: { kind: 'cme', code: 13 } };
+    if (this.sim.busy) return { final: { kind: 'cme', code: 14 } };
     if (c.op === 'read' || c.op === 'exec') {
-      if (this.simState === 'blocked') return { final: { kind: 'cme', code: 13 } };
+      if (this.sim.lock === 'blocked') return { final: { kind: 'cme', code: 13 } };
       const w = this.cpinWord();
       const line =
         this.p.cpinStyle === 'quoted'
@@ -728,35 +657,21 @@ export class ModemEngine {
       return this.p.cpinNoOk ? { lines: [line], final: { kind: 'none' } } : { lines: [line] };
     }
     const [code, newPin] = c.args;
-    if (this.simState === 'pin') {
-      if (code === this.pin) {
-        this.simState = 'ready';
-        this.pinTries = 3;
+    switch (this.sim.enter(code, newPin)) {
+      case 'unlocked':
         this.simReady();
         return OK;
-      }
-      this.pinTries--;
-      if (this.pinTries <= 0) this.simState = 'puk';
-      return { final: { kind: 'cme', code: 16 } };
+      case 'wrong':
+        return { final: { kind: 'cme', code: 16 } };
+      case 'blocked':
+        return { final: { kind: 'cme', code: 13 } };
+      case 'not-locked':
+        return { final: { kind: 'cme', code: 3 } };
     }
-    if (this.simState === 'puk') {
-      if (code === this.puk && newPin !== undefined && /^\d{4,8}$/.test(newPin)) {
-        this.pin = newPin;
-        this.simState = 'ready';
-        this.pinTries = 3;
-        this.pukTries = 10;
-        this.simReady();
-        return OK;
-      }
-      this.pukTries--;
-      if (this.pukTries <= 0) this.simState = 'blocked';
-      return { final: { kind: 'cme', code: 16 } };
-    }
-    return { final: { kind: 'cme', code: this.simState === 'blocked' ? 13 : 3 } };
   }
 
   private simReady(): void {
-    this.simBusyUntil = this.now() + this.p.simBusyAfterPinMs;
+    this.sim.busyUntil = this.now() + this.p.simBusyAfterPinMs;
     this.maybeStartRegistration();
     for (const u of this.p.bootUrcs) if (u.afterSimReady) this.later(u.afterMs, () => this.urc(u.line));
   }
@@ -765,13 +680,13 @@ export class ModemEngine {
     const kind = c.name as SimProfile['pinTries'][number];
     if (!this.p.pinTries.includes(kind)) return this.unknown();
     if (c.op === 'test') return OK;
-    if (this.simDead) return { final: { kind: 'cme', code: 13 } };
-    const pin = this.simState === 'puk' || this.simState === 'blocked' ? 0 : this.pinTries;
+    if (this.sim.dead) return { final: { kind: 'cme', code: 13 } };
+    const pin = this.sim.pinTriesLeft;
     switch (kind) {
       case '+CPINR': {
         const all = [
           `+CPINR: SIM PIN,${pin},3`,
-          `+CPINR: SIM PUK,${this.pukTries},10`,
+          `+CPINR: SIM PUK,${this.sim.pukTries},10`,
           '+CPINR: SIM PIN2,3,3',
           '+CPINR: SIM PUK2,10,10',
         ];
@@ -781,24 +696,20 @@ export class ModemEngine {
       case '^CPIN':
         return {
           lines: [
-            `^CPIN: ${this.cpinWord()},${this.simState === 'ready' ? '' : this.simState === 'pin' ? pin : this.pukTries},${this.pukTries},${pin},10,3`,
+            `^CPIN: ${this.cpinWord()},${this.sim.lock === 'ready' ? '' : this.sim.lock === 'pin' ? pin : this.sim.pukTries},${this.sim.pukTries},${pin},10,3`,
           ],
         };
       case '+QPINC':
-        return { lines: [`+QPINC: "SC",${pin},${this.pukTries}`, '+QPINC: "P2",3,10'] };
+        return { lines: [`+QPINC: "SC",${pin},${this.sim.pukTries}`, '+QPINC: "P2",3,10'] };
       case '+SPIC':
-        return { lines: [`+SPIC: ${pin},${this.pukTries},3,10`] };
+        return { lines: [`+SPIC: ${pin},${this.sim.pukTries},3,10`] };
     }
   }
 
   // ---- network ----------------------------------------------------------------------------
 
   private maybeStartRegistration(): void {
-    const can =
-      this.cfun === 1 &&
-      this.simState === 'ready' &&
-      !this.simDead &&
-      (!this.p.requiresZteInit || this.zteOnline);
+    const can = this.cfun === 1 && this.sim.usable && (!this.p.requiresZteInit || this.zteOnline);
     if (!can) {
       this.regSince = undefined;
       return;
@@ -806,7 +717,7 @@ export class ModemEngine {
     if (this.regSince !== undefined) return;
     this.regSince = this.now();
     this.updateRegistration();
-    const at = Math.max(this.regSince + this.p.registerAfterMs, this.simBusyUntil);
+    const at = Math.max(this.regSince + this.p.registerAfterMs, this.sim.busyUntil);
     // Timers may fire a little before the monotonic clock says so: check, and wait again if early.
     const check = (): void => {
       if (this.now() < at) this.later(Math.max(1, at - this.now()), check);
@@ -816,11 +727,11 @@ export class ModemEngine {
   }
 
   private stat(kind: 'creg' | 'cgreg' | 'cereg'): number {
-    if (this.regSince === undefined || this.simDead || this.cfun !== 1) return 0;
+    if (this.regSince === undefined || this.sim.dead || this.cfun !== 1) return 0;
     if (this.noNetwork) return 2;
     const forced = this.forcedStat?.[kind];
     if (forced !== undefined) return forced;
-    if (this.now() < this.simBusyUntil || this.now() - this.regSince < this.p.registerAfterMs)
+    if (this.sim.busy || this.now() - this.regSince < this.p.registerAfterMs)
       return this.p.regStat[kind] === 0 ? 0 : 2;
     return this.p.regStat[kind];
   }
