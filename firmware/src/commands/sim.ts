@@ -46,7 +46,8 @@ export const simCommand: Command = {
     } else console.log(`Modem simulator (${profile}) on ${sim.path}`);
     sim.inbox.on('sms', (m) => {
       if (json) out({ kind: 'sms', t: m.receivedAt, ...m });
-      else console.log(`SMS to ${m.to}: ${m.text}`);
+      // One line per SMS, whatever the text holds.
+      else console.log(`SMS to ${m.to}: ${m.text.replace(/\r/g, '\\r').replace(/\n/g, '\\n')}`);
     });
 
     await new Promise<void>((resolve) => {

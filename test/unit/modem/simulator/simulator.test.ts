@@ -1,5 +1,5 @@
 /** The simulator over a real socat pty, talked to by a raw serialport client as a driver would. */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -69,6 +69,18 @@ describe('modem simulator over a real pty', () => {
       await c.close();
       await sim.stop();
       expect(existsSync(link)).toBe(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a link path that is a real file or device, and never deletes it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mfabox-sim-test-'));
+    try {
+      const file = join(dir, 'ttyUSB0');
+      writeFileSync(file, 'not a pty');
+      await expect(startSimulator({ link: file })).rejects.toMatchObject({ field: 'link' });
+      expect(readFileSync(file, 'utf8')).toBe('not a pty');
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
