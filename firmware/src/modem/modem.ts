@@ -145,6 +145,7 @@ export class Modem extends EventEmitter {
   private noAtPort = false;
   /** Full ladders climbed without the modem coming back: backs off so a dead modem is not reset every few seconds. */
   private ladderFailures = 0;
+  private lastBootUrcAt = -Infinity;
 
   constructor(private readonly opts: ModemOptions) {
     super();
@@ -300,12 +301,16 @@ export class Modem extends EventEmitter {
         this.profile !== undefined &&
         !this.profile.quirks.periodicBootUrc &&
         boot.includes('^BOOT'));
-    if (isBoot && this.state !== 'initialising' && this.state !== 'absent') {
+    // One restart announces itself several times (RDY, +CFUN: 1, Call Ready, SMS Ready over ~10 s).
+    const sameBoot = performance.now() - this.lastBootUrcAt < 10000;
+    if (isBoot) this.lastBootUrcAt = performance.now();
+    if (isBoot && !sameBoot && this.state !== 'initialising' && this.state !== 'absent') {
       this.log.warn({ urc: ev.name }, 'modem restarted on its own: re-initialising');
       this.reinitNeeded = true;
       this.channel?.abortInFlight(
+        // canceled: the restart explains the failure, so the send path does not climb the ladder.
         new MfaError(`${this.name} restarted (${ev.name})`, ErrorCode.ModemClosed, {
-          flags: { disconnected: true },
+          flags: { canceled: true },
         }),
       );
       this.wake?.();
@@ -583,8 +588,7 @@ export class Modem extends EventEmitter {
   private async monitor(): Promise<void> {
     while (!this.stopped) {
       if (this.reinitNeeded) return;
-      if (this.troubled || this.channel?.closed)
-        throw new MfaError(`${this.name} stopped answering`, ErrorCode.ModemTimeout);
+      this.throwIfTroubled();
       const waitMs =
         this.state === 'registered' || this.state === 'sending' || this.state === 'sms-refused'
           ? this.timings.pollRegistered
@@ -593,8 +597,7 @@ export class Modem extends EventEmitter {
             : this.timings.pollRegistered;
       await this.nap(waitMs);
       if (this.stopped || this.reinitNeeded) return;
-      if (this.troubled || this.channel?.closed)
-        throw new MfaError(`${this.name} stopped answering`, ErrorCode.ModemTimeout);
+      this.throwIfTroubled();
       if (this.state === 'pin-needed' || this.state === 'pin-rejected' || this.state === 'no-sim') continue;
       try {
         if (this.sendsInFlight === 0) await this.checkRegistration();
@@ -603,6 +606,11 @@ export class Modem extends EventEmitter {
           throw e;
       }
     }
+  }
+
+  private throwIfTroubled(): void {
+    if (this.channel?.closed) throw new MfaError(`${this.name}: port lost`, ErrorCode.ModemClosed);
+    if (this.troubled) throw new MfaError(`${this.name} stopped answering`, ErrorCode.ModemTimeout);
   }
 
   /** The ladder. Each rung ends as soon as the modem answers AT again. */
@@ -778,8 +786,10 @@ export class Modem extends EventEmitter {
   private sendFailure(e: unknown): unknown {
     if (!(e instanceof MfaError)) return e;
     if (e.code !== ErrorCode.ModemTimeout && e.code !== ErrorCode.ModemClosed) return e;
-    this.troubled = true;
-    this.wake?.();
+    if (!e.flags.canceled) {
+      this.troubled = true;
+      this.wake?.();
+    }
     const unknown = e.flags.outcomeUnknown === true;
     return new MfaError(
       `${this.name}: ${e.message}${unknown ? ' (after Ctrl-Z: the message may have gone)' : ''}`,
