@@ -421,6 +421,8 @@ export class Modem extends EventEmitter {
 
   /** +CPIN? with SIM-busy wait; PIN entry with the never-spend-the-last-try rule. */
   private async unlockSim(): Promise<boolean> {
+    // The ICCID is readable before the PIN on most modems; health shows which SIM is locked.
+    await this.readIccid();
     const status = await this.cpin();
     if (status === 'ready') return true;
     if (status === 'absent') {
@@ -804,8 +806,10 @@ export class Modem extends EventEmitter {
     try {
       await this.connect();
       await this.initialise();
-      const reg =
-        this.state === 'registered'
+      const simLocked = this.state === 'no-sim' || this.state.startsWith('pin');
+      const reg = simLocked
+        ? 'not checked (SIM not ready)'
+        : this.state === 'registered'
           ? `registered${this.roaming ? ' (roaming)' : ''}${this.lteOnly ? ', LTE only' : ''}`
           : `${this.state}${this.detail ? `: ${this.detail}` : ''}`;
       return {
