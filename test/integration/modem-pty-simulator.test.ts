@@ -141,6 +141,21 @@ describe('driver × every simulator profile', () => {
   });
 });
 
+describe('status reports', () => {
+  it('a requested status report comes back as a status-report event for the message reference', async () => {
+    const s = await sim('generic');
+    const p = pool(s);
+    await p.whenReady(10_000);
+    const report = new Promise<{ messageReference: number; delivered: boolean }>((resolve) =>
+      p.once('status-report', resolve),
+    );
+    const r = await p.send(TO, 'report me', { deadline: deadline(), statusReport: true });
+    const got = await report;
+    expect(got.messageReference).toBe(r.messageRefs[0]);
+    expect(got.delivered).toBe(true);
+  });
+});
+
 describe('driver × every simulator fault', () => {
   it('CMS 512 once: retried, costs well under 2 s, delivered once', async () => {
     const s = await sim('generic');

@@ -32,6 +32,7 @@ import {
   parseCsq,
   parseIccid,
   parseReg,
+  parseTextCds,
   parseTriesLeft,
   type Registration,
 } from './at/replies.ts';
@@ -146,6 +147,7 @@ export class Modem extends EventEmitter {
   /** Full ladders climbed without the modem coming back: backs off so a dead modem is not reset every few seconds. */
   private ladderFailures = 0;
   private lastBootUrcAt = -Infinity;
+  private cnmaRequired = false;
 
   constructor(private readonly opts: ModemOptions) {
     super();
@@ -316,22 +318,46 @@ export class Modem extends EventEmitter {
       this.wake?.();
       return;
     }
-    if (ev.name === '+CDS' && ev.data !== undefined) {
-      try {
-        const r = decodeStatusReport(ev.data, { hasSmsc: true });
-        this.emit('status-report', {
-          modem: this.name,
-          messageReference: r.messageReference,
-          delivered: r.delivered,
-          outcome: r.outcome,
-        });
-      } catch (e) {
-        this.log.warn({ err: describeError(e) }, 'undecodable status report');
-      }
-      if (this.profile?.quirks.needsCnma) void this.channel?.exec('AT+CNMA').catch(() => undefined);
+    if (ev.name === '+CDS') {
+      this.statusReport(ev.data ?? ev.line);
+      // With +CSMS=1 (or on modems that insist) a routed report must be acknowledged, or the
+      // network stops sending them.
+      if (this.cnmaRequired) void this.channel?.exec('AT+CNMA').catch(() => undefined);
+      return;
+    }
+    if (ev.name === '+CDSI') {
+      // ds=2 (Qualcomm): the report was stored; read it, then delete it so storage never fills.
+      const idx = /,\s*(\d+)\s*$/.exec(ev.line)?.[1];
+      if (idx !== undefined) void this.readStoredReport(Number(idx));
       return;
     }
     if (ev.name === '+CREG' || ev.name === '+CEREG' || ev.name === '+CGREG') this.wake?.();
+  }
+
+  private statusReport(data: string): void {
+    try {
+      const text = parseTextCds(data);
+      const r = text ?? decodeStatusReport(data, { hasSmsc: true });
+      this.emit('status-report', {
+        modem: this.name,
+        messageReference: r.messageReference,
+        delivered: r.outcome === 'delivered',
+        outcome: r.outcome,
+      });
+    } catch (e) {
+      this.log.warn({ err: describeError(e) }, 'undecodable status report');
+    }
+  }
+
+  private async readStoredReport(index: number): Promise<void> {
+    try {
+      const r = await this.exec(`AT+CMGR=${index}`);
+      const pdu = r.final.ok ? r.lines.find((l) => /^[0-9A-F]{20,}$/i.test(l)) : undefined;
+      if (pdu) this.statusReport(pdu);
+      await this.exec(`AT+CMGD=${index}`);
+    } catch {
+      /* a report is a nicety; never disturb sending for it */
+    }
   }
 
   private async exec(cmd: string, opts: Parameters<AtChannel['exec']>[1] = {}): Promise<AtResponse> {
@@ -539,6 +565,8 @@ export class Modem extends EventEmitter {
     }
     if (this.textMode) await this.tryExec('AT+CMGF=1');
     this.smsc = parseCsca((await this.tryExec('AT+CSCA?'))?.lines ?? []);
+    const csms = /^\+CSMS:\s*(\d)/.exec((await this.tryExec('AT+CSMS?'))?.lines[0] ?? '')?.[1];
+    this.cnmaRequired = (p?.quirks.needsCnma ?? false) || csms === '1';
     for (const cnmi of p?.quirks.cnmiFallbacks ?? ['2,1,0,1,0', '2,1,0,2,0', '2,1,0,0,0']) {
       if (await this.tryExec(`AT+CNMI=${cnmi}`)) break;
     }
