@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -161,6 +161,36 @@ describe('Modem lifecycle', () => {
     await until(m, 'initialising', 1000);
     await until(m, 'registered');
     expect(t.written.split('ATE0\r').length).toBe(before + 1);
+  });
+});
+
+describe('recovery ladder', () => {
+  it('a hung modem gets ESC + AT, a reopen, then AT+CFUN=1,1; no AT port afterwards shows in health', async () => {
+    const { t } = fakeModem({ manufacturer: 'huawei', model: 'E173' });
+    const port = join(dir, 'ttyUSB0');
+    await writeFile(port, '');
+    const m = make(t, { path: port });
+    m.start();
+    await until(m, 'registered');
+    const mark = t.written.length;
+    // The modem hangs: it answers nothing; AT+CFUN=1,1 drops it into CD-ROM mode (the port vanishes).
+    t.setResponder((cmd) => {
+      if (cmd === 'AT+CFUN=1,1') void unlink(port);
+    });
+    await expect(
+      m.send('+15550000001', 'hi', { deadline: Date.now() + 60_000 }, { refs: [], beforeSubmitDone: false }),
+    ).rejects.toMatchObject({ code: ErrorCode.SmsRetryable });
+    await until(m, 'failed', 5000);
+    const end = performance.now() + 5000;
+    while (!/no AT port after reset/.test(m.health().detail ?? '') && performance.now() < end)
+      await new Promise((r) => setTimeout(r, 20));
+    expect(m.health().detail).toMatch(/no AT port after reset: the stick may have switched to CD-ROM mode/);
+    const after = t.written.slice(mark);
+    const esc = after.indexOf('\x1b');
+    const cfun = after.indexOf('AT+CFUN=1,1\r');
+    expect(esc).toBeGreaterThanOrEqual(0);
+    expect(cfun).toBeGreaterThan(esc);
+    expect(after.slice(esc, cfun).split('AT\r').length - 1).toBeGreaterThanOrEqual(2 * TIMINGS.probeTries);
   });
 });
 
