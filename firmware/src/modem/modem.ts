@@ -36,7 +36,7 @@ import {
   parseTriesLeft,
   type Registration,
 } from './at/replies.ts';
-import { decodeStatusReport, encodeSubmit, encodeTextModeBody } from './pdu/index.ts';
+import { decodeStatusReport, encodeSubmit, encodeTextModeBody, secondsToVp } from './pdu/index.ts';
 import { profileByName, selectProfile, type ModemProfile } from './profiles.ts';
 import { serialTransport, waitForPath, type ModemTransport, type TransportFactory } from './transport.ts';
 import type { ModemHealth, ModemState, SmsSendOptions } from './types.ts';
@@ -771,7 +771,8 @@ export class Modem extends EventEmitter {
     await this.tryExec(`AT+CSCS="${body.charset}"`);
     if (!cdma) {
       const dcs = body.dcs | (opts.flash ? 0x10 : 0);
-      const vp = 167; // TP-VP relative, 24 h; text mode sets it per modem, not per message
+      const remainingS = Math.max(0, Math.floor((opts.deadline - this.opts.clock.now()) / 1000));
+      const vp = secondsToVp(remainingS);
       await this.tryExec(`AT+CSMP=${opts.statusReport ? 49 : 17},${vp},0,${dcs}`);
     }
     const da = body.charset === 'UCS2' ? ucs2Hex(to) : to;
