@@ -8,6 +8,11 @@ export interface DirectoryUser {
   displayName?: string;
   /** Raw numbers as stored in the directory, primary first; normalised to E.164 by the caller. */
   mobiles: string[];
+  /**
+   * The numbers in `mobiles` that came from the secondary attribute (otherMobile / telephoneNumber),
+   * so sync can tell primary from secondary. Absent when the directory does not know (demo).
+   */
+  secondaryMobiles?: string[];
   /** Group names (CN) the user is a member of, directly or nested where the dialect supports it. */
   groups: string[];
   disabled: boolean;

@@ -802,7 +802,7 @@ export class Modem extends EventEmitter {
       `${this.name}: ${c.reason}${submitted ? '' : ' (before the prompt)'}`,
       smsErrorCode(c.class),
       {
-        flags: { retryable: c.class === 'retryable' || c.class === 'unknown' },
+        flags: { retryable: c.class === 'retryable' },
         cause: c,
       },
     );

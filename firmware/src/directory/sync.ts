@@ -1,0 +1,354 @@
+/**
+ * Group sync: the members of the MFA group, with their numbers in E.164, into the 'users' table.
+ *
+ * Safety rules, because a wrong base DN or a flaky DC must never lock the whole company out:
+ * - the plan is computed from a complete answer; any failure changes nothing;
+ * - an empty answer never removes anyone, even with confirmation;
+ * - removing more than maxRemovalPercent of the users waits for a confirmed run (adds and updates
+ *   still apply);
+ * - fields not owned by the directory (overrides, OATH tokens, others' fields) are kept.
+ */
+import type { Clock } from '../clock.ts';
+import { systemClock } from '../clock.ts';
+import { ErrorCode, MfaError, describeError } from '../errors.ts';
+import { logger, type Logger } from '../log.ts';
+import { normaliseNumber } from '../phone.ts';
+import type { Store, StoreOp, Table } from '../store/store.ts';
+import type { Directory, DirectoryUser } from './directory.ts';
+import { USERS_TABLE, userKey, type UserRecord } from './users.ts';
+
+export type SkipReason = 'no-number' | 'invalid-number' | 'disabled' | 'duplicate';
+
+export interface SyncNote {
+  username: string;
+  reason: SkipReason;
+  detail?: string;
+}
+
+export interface SyncStatus {
+  /** never run | running | ok | needs-confirmation (removals held back) | failed (nothing changed). */
+  state: 'never' | 'running' | 'ok' | 'needs-confirmation' | 'failed';
+  group: string;
+  /** Wall ms. */
+  startedAt?: number;
+  finishedAt?: number;
+  durationMs?: number;
+  /** Members the directory returned. */
+  seen: number;
+  added: number;
+  updated: number;
+  removed: number;
+  unchanged: number;
+  /** Members not stored, with the reason each. */
+  skipped: SyncNote[];
+  /** Stored, but something was wrong (e.g. an invalid primary number, secondary used instead). */
+  warnings: SyncNote[];
+  /** Set when state is needs-confirmation: what a confirmed run would remove. */
+  pendingRemovals?: { count: number; percent: number; limitPercent: number; sample: string[] };
+  /** Set when state is failed. */
+  error?: string;
+  confirmed: boolean;
+}
+
+export const SYNC_STATUS_KEY = 'directory-sync-status';
+
+export interface PlanOptions {
+  defaultCountry: string;
+  maxRemovalPercent: number;
+  confirm: boolean;
+  now: number;
+}
+
+export interface SyncPlan {
+  puts: UserRecord[];
+  removals: string[];
+  /** Removals held back by the guard. */
+  held: string[];
+  added: number;
+  updated: number;
+  unchanged: number;
+  skipped: SyncNote[];
+  warnings: SyncNote[];
+  removalPercent: number;
+  /** The plan refuses to run at all (empty answer). */
+  refusal?: string;
+}
+
+interface Numbers {
+  mobile?: string;
+  secondaryMobile?: string;
+  invalid: string[];
+}
+
+function pickNumbers(u: DirectoryUser, country: string): Numbers {
+  const secondaryRaw = u.secondaryMobiles ?? u.mobiles.slice(1);
+  const primaryRaw = u.secondaryMobiles
+    ? u.mobiles.filter((m) => !secondaryRaw.includes(m))
+    : u.mobiles.slice(0, 1);
+  const invalid: string[] = [];
+  const firstValid = (list: string[]): string | undefined => {
+    for (const raw of list) {
+      const r = normaliseNumber(raw, country);
+      if (r.ok) return r.e164;
+      invalid.push(`${raw} (${r.reason})`);
+    }
+    return undefined;
+  };
+  const primary = firstValid(primaryRaw);
+  const secondary = firstValid(secondaryRaw);
+  const out: Numbers = { invalid };
+  if (primary !== undefined) out.mobile = primary;
+  if (secondary !== undefined && secondary !== primary) {
+    if (out.mobile === undefined) out.mobile = secondary;
+    else out.secondaryMobile = secondary;
+  }
+  return out;
+}
+
+/** The directory-owned part of a record. */
+function directoryPart(
+  u: DirectoryUser,
+  n: Numbers & { mobile: string },
+): Omit<UserRecord, 'syncedAt' | 'source'> {
+  return {
+    username: u.username,
+    dn: u.dn,
+    ...(u.displayName === undefined ? {} : { displayName: u.displayName }),
+    mobile: n.mobile,
+    ...(n.secondaryMobile === undefined ? {} : { secondaryMobile: n.secondaryMobile }),
+    groups: [...u.groups].sort(),
+  };
+}
+
+function sameDirectoryFields(a: UserRecord, b: Omit<UserRecord, 'syncedAt' | 'source'>): boolean {
+  return (
+    a.username === b.username &&
+    a.dn === b.dn &&
+    a.displayName === b.displayName &&
+    a.mobile === b.mobile &&
+    a.secondaryMobile === b.secondaryMobile &&
+    a.source === 'directory' &&
+    a.groups.length === b.groups.length &&
+    a.groups.every((g, i) => g === b.groups[i])
+  );
+}
+
+/** Pure: what a sync would do, given the stored users and a complete directory answer. */
+export function planSync(
+  existing: ReadonlyMap<string, UserRecord>,
+  members: readonly DirectoryUser[],
+  o: PlanOptions,
+): SyncPlan {
+  const plan: SyncPlan = {
+    puts: [],
+    removals: [],
+    held: [],
+    added: 0,
+    updated: 0,
+    unchanged: 0,
+    skipped: [],
+    warnings: [],
+    removalPercent: 0,
+  };
+  const fromDirectory = [...existing.values()].filter((r) => r.source === 'directory').length;
+  if (members.length === 0 && fromDirectory > 0) {
+    plan.refusal = `the directory returned no members; refusing to remove all ${fromDirectory} users (check baseDn and group)`;
+    return plan;
+  }
+  const keep = new Set<string>();
+  for (const u of members) {
+    const key = userKey(u.username);
+    if (keep.has(key)) {
+      plan.skipped.push({ username: u.username, reason: 'duplicate', detail: u.dn });
+      continue;
+    }
+    if (u.disabled) {
+      plan.skipped.push({ username: u.username, reason: 'disabled' });
+      continue;
+    }
+    const n = pickNumbers(u, o.defaultCountry);
+    if (n.mobile === undefined) {
+      plan.skipped.push(
+        n.invalid.length === 0
+          ? { username: u.username, reason: 'no-number' }
+          : { username: u.username, reason: 'invalid-number', detail: n.invalid.join('; ') },
+      );
+      continue;
+    }
+    if (n.invalid.length > 0)
+      plan.warnings.push({ username: u.username, reason: 'invalid-number', detail: n.invalid.join('; ') });
+    keep.add(key);
+    const dir = directoryPart(u, { ...n, mobile: n.mobile });
+    const old = existing.get(key);
+    if (old && old.source === 'local') {
+      // A user created on the box keeps its record; the directory does not take it over silently.
+      plan.unchanged++;
+      continue;
+    }
+    if (old && sameDirectoryFields(old, dir)) {
+      plan.unchanged++;
+      continue;
+    }
+    // Keep every field the directory does not own; drop directory fields it no longer has.
+    const merged: UserRecord = { ...(old ?? {}), ...dir, source: 'directory', syncedAt: o.now };
+    if (dir.displayName === undefined) delete merged.displayName;
+    if (dir.secondaryMobile === undefined) delete merged.secondaryMobile;
+    plan.puts.push(merged);
+    if (old) plan.updated++;
+    else plan.added++;
+  }
+  const gone = [...existing.entries()]
+    .filter(([k, r]) => r.source === 'directory' && !keep.has(k))
+    .map(([k]) => k);
+  plan.removalPercent = fromDirectory === 0 ? 0 : (gone.length / fromDirectory) * 100;
+  if (gone.length > 0 && plan.removalPercent > o.maxRemovalPercent && !o.confirm) plan.held = gone;
+  else plan.removals = gone;
+  return plan;
+}
+
+export interface SyncDeps {
+  directory: Directory;
+  store: Store;
+  group: string;
+  defaultCountry: string;
+  maxRemovalPercent: number;
+  clock?: Clock;
+  log?: Logger;
+}
+
+export class DirectorySync {
+  private readonly users: Table<UserRecord>;
+  private readonly meta: Table<SyncStatus>;
+  private readonly clock: Clock;
+  private readonly log: Logger;
+  private running: Promise<SyncStatus> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly deps: SyncDeps) {
+    this.users = deps.store.table<UserRecord>(USERS_TABLE);
+    this.meta = deps.store.table<SyncStatus>('meta');
+    this.clock = deps.clock ?? systemClock;
+    this.log = deps.log ?? logger('directory:sync');
+  }
+
+  async status(): Promise<SyncStatus> {
+    return (await this.meta.get(SYNC_STATUS_KEY)) ?? emptyStatus(this.deps.group, 'never');
+  }
+
+  /** One sync; concurrent calls share a run (a confirmed call waits and then runs confirmed). */
+  async run(opts: { confirm?: boolean } = {}): Promise<SyncStatus> {
+    while (this.running) {
+      const current = this.running;
+      if (!opts.confirm) return current;
+      await current.catch(() => undefined);
+    }
+    const p = this.runOnce(opts.confirm === true).finally(() => {
+      this.running = undefined;
+    });
+    this.running = p;
+    return p;
+  }
+
+  /** Runs every `minutes` (0: never); the timer does not keep the process alive. */
+  startSchedule(minutes: number): void {
+    this.stopSchedule();
+    if (minutes <= 0) return;
+    this.timer = setInterval(() => {
+      this.run().catch((e: unknown) => this.log.error({ err: describeError(e) }, 'scheduled sync failed'));
+    }, minutes * 60_000);
+    this.timer.unref();
+  }
+
+  stopSchedule(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  private async runOnce(confirm: boolean): Promise<SyncStatus> {
+    const startedAt = this.clock.now();
+    const t0 = this.clock.monotonic();
+    const status = emptyStatus(this.deps.group, 'running');
+    status.startedAt = startedAt;
+    status.confirmed = confirm;
+    await this.meta.putFast(SYNC_STATUS_KEY, status);
+    const finish = async (s: SyncStatus, ops: StoreOp[] = []): Promise<SyncStatus> => {
+      s.finishedAt = this.clock.now();
+      s.durationMs = Math.round(this.clock.monotonic() - t0);
+      await this.deps.store.atomic([...ops, this.meta.op({ type: 'put', key: SYNC_STATUS_KEY, value: s })]);
+      this.log.info(
+        {
+          state: s.state,
+          seen: s.seen,
+          added: s.added,
+          updated: s.updated,
+          removed: s.removed,
+          skipped: s.skipped.length,
+          ms: s.durationMs,
+        },
+        'directory sync finished',
+      );
+      return s;
+    };
+    try {
+      const members: DirectoryUser[] = [];
+      for await (const u of this.deps.directory.listGroupMembers(this.deps.group)) members.push(u);
+      const existing = new Map<string, UserRecord>();
+      for await (const [k, v] of this.users.entries()) existing.set(k, v);
+      const plan = planSync(existing, members, {
+        defaultCountry: this.deps.defaultCountry,
+        maxRemovalPercent: this.deps.maxRemovalPercent,
+        confirm,
+        now: startedAt,
+      });
+      status.seen = members.length;
+      status.skipped = plan.skipped;
+      status.warnings = plan.warnings;
+      if (plan.refusal !== undefined) {
+        status.state = 'failed';
+        status.error = `${ErrorCode[ErrorCode.DirectorySyncAborted]}: ${plan.refusal}`;
+        return await finish(status);
+      }
+      status.added = plan.added;
+      status.updated = plan.updated;
+      status.unchanged = plan.unchanged;
+      status.removed = plan.removals.length;
+      status.state = plan.held.length > 0 ? 'needs-confirmation' : 'ok';
+      if (plan.held.length > 0)
+        status.pendingRemovals = {
+          count: plan.held.length,
+          percent: Math.round(plan.removalPercent * 10) / 10,
+          limitPercent: this.deps.maxRemovalPercent,
+          sample: plan.held.slice(0, 20),
+        };
+      const ops: StoreOp[] = [
+        ...plan.puts.map((r) => this.users.op({ type: 'put', key: userKey(r.username), value: r })),
+        ...plan.removals.map((k) => this.users.op({ type: 'del', key: k })),
+      ];
+      return await finish(status, ops);
+    } catch (e) {
+      status.state = 'failed';
+      status.error = describeError(e);
+      await finish(status).catch(() => undefined);
+      throw e instanceof MfaError
+        ? e
+        : new MfaError(`directory sync failed: ${describeError(e)}`, ErrorCode.DirectorySyncAborted, {
+            cause: e,
+          });
+    }
+  }
+}
+
+function emptyStatus(group: string, state: SyncStatus['state']): SyncStatus {
+  return {
+    state,
+    group,
+    seen: 0,
+    added: 0,
+    updated: 0,
+    removed: 0,
+    unchanged: 0,
+    skipped: [],
+    warnings: [],
+    confirmed: false,
+  };
+}
