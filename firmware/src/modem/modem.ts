@@ -96,6 +96,7 @@ interface PinRejection {
 }
 
 const GENERIC_BOOT_URCS = ['RDY', 'SMS Ready', '^SYSSTART', '+SYSSTART', 'SMS DONE'];
+const HARD_RESET_URCS = new Set(['RDY', '^SYSSTART', '+SYSSTART', '+CFUN', '^BOOT']);
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -204,6 +205,9 @@ export class Modem extends EventEmitter {
   async stop(): Promise<void> {
     this.stopped = true;
     this.wake?.();
+    this.channel?.abortInFlight(
+      new MfaError(`${this.name} stopping`, ErrorCode.ModemClosed, { flags: { canceled: true } }),
+    );
     await this.transport?.close();
     await this.loop;
   }
@@ -298,23 +302,23 @@ export class Modem extends EventEmitter {
   private onUrc(ev: Extract<FramerEvent, { type: 'urc' }>): void {
     const boot = this.profile?.bootUrcs ?? GENERIC_BOOT_URCS;
     const isBoot =
-      boot.includes(ev.name) ||
-      (ev.name === '^BOOT' &&
-        this.profile !== undefined &&
-        !this.profile.quirks.periodicBootUrc &&
-        boot.includes('^BOOT'));
+      boot.includes(ev.name) && !(ev.name === '^BOOT' && this.profile?.quirks.periodicBootUrc === true);
     // One restart announces itself several times (RDY, +CFUN: 1, Call Ready, SMS Ready over ~10 s).
     const sameBoot = performance.now() - this.lastBootUrcAt < 10000;
     if (isBoot) this.lastBootUrcAt = performance.now();
     if (isBoot && !sameBoot && this.state !== 'initialising' && this.state !== 'absent') {
       this.log.warn({ urc: ev.name }, 'modem restarted on its own: re-initialising');
       this.reinitNeeded = true;
-      this.channel?.abortInFlight(
-        // canceled: the restart explains the failure, so the send path does not climb the ladder.
-        new MfaError(`${this.name} restarted (${ev.name})`, ErrorCode.ModemClosed, {
-          flags: { canceled: true },
-        }),
-      );
+      // RDY / ^SYSSTART / +CFUN: 1 are sent only at power-up: the reply in flight will never come.
+      // Readiness URCs (SMS Ready, SMS DONE) can also follow a boot that happened before the port
+      // was opened, so they schedule a re-init without failing a send that may be going fine.
+      if (HARD_RESET_URCS.has(ev.name))
+        this.channel?.abortInFlight(
+          // canceled: the restart explains the failure, so the send path does not climb the ladder.
+          new MfaError(`${this.name} restarted (${ev.name})`, ErrorCode.ModemClosed, {
+            flags: { canceled: true },
+          }),
+        );
       this.wake?.();
       return;
     }
@@ -666,7 +670,12 @@ export class Modem extends EventEmitter {
     await this.transport?.close().catch(() => undefined);
     this.channel = undefined;
     if (
-      !(await waitForPath(this.cfg.path, this.timings.reenumerate, Math.min(250, this.timings.reopenPoll)))
+      !(await waitForPath(
+        this.cfg.path,
+        this.timings.reenumerate,
+        Math.min(250, this.timings.reopenPoll),
+        () => this.stopped,
+      ))
     ) {
       this.setState('absent', `port ${this.cfg.path} did not come back`);
       return;
@@ -695,7 +704,12 @@ export class Modem extends EventEmitter {
     this.channel = undefined;
     await sleep(Math.min(2000, this.timings.reopenPoll));
     if (
-      !(await waitForPath(this.cfg.path, this.timings.reenumerate, Math.min(250, this.timings.reopenPoll)))
+      !(await waitForPath(
+        this.cfg.path,
+        this.timings.reenumerate,
+        Math.min(250, this.timings.reopenPoll),
+        () => this.stopped,
+      ))
     ) {
       this.noAtPort = true;
       this.setState(
