@@ -141,6 +141,37 @@ describe('driver × every simulator profile', () => {
   });
 });
 
+describe('two modems', () => {
+  it('round robin keeps both busy; a dead modem fails over to the other; every message arrives once', async () => {
+    const a = await sim('quectel-ec25');
+    const b = await sim('sim7600');
+    const p = new ModemPool(
+      [
+        modemSchema.parse({ name: 'a', path: a.path, maxPerMinute: 60 }),
+        modemSchema.parse({ name: 'b', path: b.path, maxPerMinute: 60 }),
+      ],
+      store,
+      systemClock,
+      { timeouts: TIMEOUTS, timings: TIMINGS, retryBackoffMs: 50 },
+    );
+    pools.push(p);
+    p.start();
+    const end = performance.now() + 10_000;
+    while (p.health().some((h) => h.state !== 'registered') && performance.now() < end)
+      await new Promise((r) => setTimeout(r, 20));
+    const texts = Array.from({ length: 6 }, (_, i) => `burst ${i}`);
+    const results = await Promise.all(texts.map((t) => p.send(TO, t, { deadline: deadline() })));
+    expect(new Set(results.map((r) => r.modem))).toEqual(new Set(['a', 'b']));
+
+    a.fault({ kind: 'cms-error', code: 310, times: 'always' });
+    const after = await Promise.all(['fail 1', 'fail 2'].map((t) => p.send(TO, t, { deadline: deadline() })));
+    expect(after.every((r) => r.modem === 'b')).toBe(true);
+    await new Promise((r) => setTimeout(r, 300));
+    const got = [...a.inbox.messages, ...b.inbox.messages].map((m) => m.text).sort();
+    expect(got).toEqual([...texts, 'fail 1', 'fail 2'].sort());
+  });
+});
+
 describe('status reports', () => {
   it('a requested status report comes back as a status-report event for the message reference', async () => {
     const s = await sim('generic');

@@ -812,6 +812,11 @@ export class Modem extends EventEmitter {
     }
     const c = classifyFinal(response.final);
     if (c.class !== 'permanent' && c.class !== 'sim' && this.lteOnly) this.markSmsRefused(c.reason);
+    if (c.class === 'sim') {
+      // The SIM changed under us (removed, locked, failed): re-run init so health says what it is.
+      this.reinitNeeded = true;
+      this.wake?.();
+    }
     throw new MfaError(
       `${this.name}: ${c.reason}${submitted ? '' : ' (before the prompt)'}`,
       smsErrorCode(c.class),

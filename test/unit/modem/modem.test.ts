@@ -164,6 +164,31 @@ describe('Modem lifecycle', () => {
   });
 });
 
+describe('boot URCs during a send', () => {
+  it('RDY fails the send in flight as outcome-unknown; SMS Ready alone lets it finish', async () => {
+    const { t, s } = fakeModem({ sendDelayMs: 80 });
+    const m = make(t);
+    m.start();
+    await until(m, 'registered');
+    const send = () =>
+      m.send('+15550000001', 'hi', { deadline: Date.now() + 60_000 }, { refs: [], beforeSubmitDone: false });
+
+    const ok = send();
+    setTimeout(() => t.emitData('\r\nSMS Ready\r\n'), 20);
+    await expect(ok).resolves.toEqual([1]);
+    await until(m, 'registered');
+
+    await new Promise((r) => setTimeout(r, 50));
+    const lost = send();
+    setTimeout(() => t.emitData('\r\nRDY\r\n'), 20);
+    const err = (await lost.catch((e: unknown) => e)) as MfaError;
+    expect(err.code).toBe(ErrorCode.SmsUnknown);
+    expect(err.flags.outcomeUnknown).toBe(true);
+    await until(m, 'registered');
+    expect(s.submits).toHaveLength(2);
+  });
+});
+
 describe('recovery ladder', () => {
   it('a hung modem gets ESC + AT, a reopen, then AT+CFUN=1,1; no AT port afterwards shows in health', async () => {
     const { t } = fakeModem({ manufacturer: 'huawei', model: 'E173' });
@@ -234,6 +259,9 @@ describe('Modem.send', () => {
     await expect(go()).rejects.toMatchObject({ code: ErrorCode.SmsPermanent });
     await expect(go()).rejects.toMatchObject({ code: ErrorCode.SmsRetryable, flags: { retryable: true } });
     await expect(go()).rejects.toMatchObject({ code: ErrorCode.SmsSimFailure });
+    // A SIM failure re-runs init (so health shows what the SIM is doing), then the modem is back.
+    await until(m, 'initialising', 1000);
+    await until(m, 'registered');
     await expect(go()).rejects.toMatchObject({ code: ErrorCode.SmsUnknown });
     expect(m.health().failedCount).toBe(4);
   });
