@@ -528,6 +528,19 @@ export class DurableOutbox implements Outbox {
     unrefTimer(this.sweepTimer);
   }
 
+  /**
+   * Every dispatcher write. A send can settle after close() gave up waiting for it and the
+   * store was closed: that write is skipped (the entry stays as it was on disk, which the next
+   * start handles), rather than thrown into a store that is gone.
+   */
+  private persist(ops: StoreOp[]): Promise<void> {
+    if (this.closed && !this.store.writable) {
+      this.log.warn({ ops: ops.length }, 'outbox write skipped: the store is closed');
+      return Promise.reject(new MfaError('the outbox is closed', ErrorCode.OutboxClosed));
+    }
+    return this.store.atomic(ops);
+  }
+
   /** One attempt to send one entry, and what follows from its outcome. */
   private async dispatch(it: LiveItem): Promise<void> {
     const rec = it.rec;
@@ -553,7 +566,7 @@ export class DurableOutbox implements Outbox {
       };
       // Spend the resend durably before it can happen: a second power cut must not allow a third copy.
       try {
-        await this.store.atomic([
+        await this.persist([
           this.entries.op({ type: 'put', key: entryKey(rec.seq), value: { ...rec, status: 'queued' } }),
           this.audit.op({ type: 'put', key: auditKey(rec), value: audit }),
         ]);
@@ -588,18 +601,18 @@ export class DurableOutbox implements Outbox {
             rec.status = 'submitting';
             rec.submittingAt = this.clock.now();
             rec.submissions = n;
-            this.entries
-              .put(entryKey(rec.seq), { ...rec })
-              .catch((e: unknown) =>
+            this.persist([this.entries.op({ type: 'put', key: entryKey(rec.seq), value: { ...rec } })]).catch(
+              (e: unknown) =>
                 this.log.error({ err: describeError(e), seq: rec.seq }, 'outbox submitting write failed'),
-              );
+            );
           } else {
-            await this.entries.put(entryKey(rec.seq), {
-              ...rec,
-              status: 'submitting',
-              submittingAt: this.clock.now(),
-              submissions: n,
-            });
+            await this.persist([
+              this.entries.op({
+                type: 'put',
+                key: entryKey(rec.seq),
+                value: { ...rec, status: 'submitting', submittingAt: this.clock.now(), submissions: n },
+              }),
+            ]);
             rec.status = 'submitting';
             rec.submittingAt = this.clock.now();
             rec.submissions = n;
@@ -685,7 +698,7 @@ export class DurableOutbox implements Outbox {
     if (rec.status === 'submitting') {
       rec.status = 'queued';
       // With unknownOutcome set, a power cut from here on still yields at most one resend.
-      await this.entries.put(entryKey(rec.seq), rec);
+      await this.persist([this.entries.op({ type: 'put', key: entryKey(rec.seq), value: rec })]);
     }
     it.notBefore = this.clock.monotonic() + delayMs;
     if (!this.closed) this.addToQueue(it);
@@ -732,7 +745,7 @@ export class DurableOutbox implements Outbox {
     }
     this.totals[status]++;
     it.rec = final;
-    await this.store.atomic(ops);
+    await this.persist(ops);
   }
 }
 
