@@ -309,7 +309,9 @@ export function encodeReply(r: ReplyInput): Buffer {
   let length = HEADER + (withMa ? 2 + MA_LENGTH : 0) + r.attributes.length;
   for (const ps of r.proxyStates ?? []) length += 2 + ps.length;
   if (length > MAX_PACKET) throw new RangeError('reply exceeds 4096 octets');
-  const out = Buffer.alloc(length);
+  // From Node's shared pool: replies live in the reply cache, and a pooled slice costs far less
+  // memory than its own ArrayBuffer. Every octet is written below (the MA value zeroed first).
+  const out = Buffer.allocUnsafe(length);
   out[0] = r.code;
   out[1] = r.identifier;
   out.writeUInt16BE(length, 2);
@@ -318,6 +320,7 @@ export function encodeReply(r: ReplyInput): Buffer {
   if (withMa) {
     out[off] = ATTR.MessageAuthenticator;
     out[off + 1] = 2 + MA_LENGTH;
+    out.fill(0, off + 2, off + 2 + MA_LENGTH);
     off += 2 + MA_LENGTH;
   }
   r.attributes.copy(out, off);
