@@ -55,7 +55,8 @@ thread pool {
 client localhost {
   ipaddr = 127.0.0.1
   secret = $SECRET
-  require_message_authenticator = no
+  # as MFA Box's bench client: every request must carry a valid Message-Authenticator
+  require_message_authenticator = yes
 }
 modules {
   pap {
@@ -75,8 +76,7 @@ modules {
     rcode = ok
   }
 }
-# Status-Server (RFC 5997) on the auth port, as MFA Box answers it.
-# (FreeRADIUS answers it in the built-in Autz-Type New-TCP-Connection-less path when status_server = yes.)
+
 server default {
   listen {
     type = auth
