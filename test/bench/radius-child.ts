@@ -89,7 +89,14 @@ async function shutdown(): Promise<void> {
   stopping = true;
   await new Promise<void>((resolve) =>
     process.stdout.write(
-      JSON.stringify({ counters: server.counters().clients.bench, memory: process.memoryUsage(), afterGc: (() => { (globalThis as { gc?: () => void }).gc?.(); return process.memoryUsage(); })() }) + '\n',
+      JSON.stringify({
+        counters: server.counters().clients.bench,
+        memory: process.memoryUsage(),
+        afterGc: (() => {
+          (globalThis as { gc?: () => void }).gc?.();
+          return process.memoryUsage();
+        })(),
+      }) + '\n',
       () => resolve(),
     ),
   );

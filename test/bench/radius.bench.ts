@@ -42,7 +42,11 @@ const IN_FLIGHT = 100;
 const DISTINCT_FILES = 10;
 const DISTINCT_PER_FILE = 2000;
 const FIXED_SECONDS = 3;
+const FIXED_PROCESSES = 10;
+/** Each of the 200 packets is sent this many times (radclient -c) in a peak run: 100k requests. */
+const PEAK_COUNT = 500;
 const PROBE_EVERY_MS = 10;
+const PROBES = Math.ceil((FIXED_SECONDS * 1000) / PROBE_EVERY_MS) + 200;
 
 interface LoadResult {
   requests: number;
@@ -371,55 +375,107 @@ function fmt(r: LoadResult): string {
   return `${Math.round(r.rate)} req/s (${r.requests} in ${r.seconds.toFixed(2)} s; accepted ${r.accepted}, rejected ${r.rejected}, lost ${r.lost})`;
 }
 
+interface Fixed {
+  load: LoadResult;
+  p50: number;
+  p99: number;
+  probes: number;
+  lost: number;
+  peakRssKb?: number;
+}
+
+/** The fixed-load phase: radclient load at `perProc` req/s per process, probes alongside, RSS sampled. */
+async function fixedLoad(
+  port: number,
+  files: string[],
+  count: number,
+  perProc: number,
+  probes: Buffer[],
+  pid?: number,
+): Promise<Fixed> {
+  let peak = pid ? rssKb(pid, 'VmRSS') : 0;
+  const sampler = pid ? setInterval(() => (peak = Math.max(peak, rssKb(pid, 'VmRSS'))), 50) : undefined;
+  const loadP = radclientLoad(port, files, {
+    count,
+    parallel: IN_FLIGHT / files.length,
+    ratePerProcess: perProc,
+  });
+  const pr = await probe(port, probes, loadP);
+  const load = await loadP;
+  if (sampler) clearInterval(sampler);
+  return {
+    load,
+    p50: pct(pr.rtts, 50),
+    p99: pct(pr.rtts, 99),
+    probes: pr.rtts.length,
+    lost: pr.lost,
+    ...(pid ? { peakRssKb: peak } : {}),
+  };
+}
+
+function probePacket(i: number, user: string, password: string, state: Buffer): Buffer {
+  return encodeRequest({
+    identifier: i & 255,
+    authenticator: randomBytes(16),
+    secret: Buffer.from(SECRET),
+    attributes: [
+      ['User-Name', user],
+      ['User-Password', password],
+      ['State', state],
+    ],
+  });
+}
+
+function fixedLine(name: string, f: Fixed): string {
+  const rss = f.peakRssKb === undefined ? '' : `; peak RSS ${(f.peakRssKb / 1024).toFixed(1)} MB`;
+  return `  ${name}: ${fmt(f.load)}; probe p50 ${f.p50.toFixed(2)} ms, p99 ${f.p99.toFixed(2)} ms (${f.probes} probes, ${f.lost} lost)${rss}`;
+}
+
 export async function run(): Promise<void> {
   configureLogging({ level: process.env.MFABOX_LOG_LEVEL ?? 'warn' });
   const dir = mkdtempSync(join(tmpdir(), 'mfabox-radius-bench-'));
   const killers: (() => void)[] = [];
   const onExit = (): void => killers.forEach((k) => k());
   process.on('exit', onExit);
+  const load0 = loadavg();
   try {
-    // FreeRADIUS
+    // FreeRADIUS: peaks first, since the fixed load is a quarter of its -c peak.
     const fr = await startFreeRadius(dir);
     killers.push(() => fr.proc.kill('SIGKILL'));
-    const c200 = chalPackets(dir, 'fr-c200', 1, 200);
-    await radclientLoad(fr.port, c200, { count: 10, parallel: IN_FLIGHT }); // warm-up
-    const frC = await radclientLoad(fr.port, c200, { count: 100, parallel: IN_FLIGHT });
-    const frDistinctFiles = chalPackets(dir, 'fr-distinct', DISTINCT_FILES, DISTINCT_PER_FILE);
-    const frDistinct = await radclientLoad(fr.port, frDistinctFiles, {
-      count: 1,
-      parallel: IN_FLIGHT / DISTINCT_FILES,
-    });
-    const fixedRate = Math.round(frC.rate / 4);
-    const perProc = Math.ceil(fixedRate / DISTINCT_FILES);
-    const fixedPerFile = perProc * FIXED_SECONDS;
-    const frFixedFiles = chalPackets(dir, 'fr-fixed', DISTINCT_FILES, fixedPerFile);
-    const frProbePackets = Array.from({ length: 1000 }, (_, i) =>
-      encodeRequest({
-        identifier: i & 255,
-        authenticator: randomBytes(16),
-        secret: Buffer.from(SECRET),
-        attributes: [
-          ['User-Name', 'chal'],
-          ['User-Password', '123456'],
-          ['State', Buffer.from('abcd1234')],
-        ],
-      }),
+    const frC200 = chalPackets(dir, 'fr-c200', 1, 200);
+    await radclientLoad(fr.port, frC200, { count: 20, parallel: IN_FLIGHT }); // warm-up
+    const frC = await radclientLoad(fr.port, frC200, { count: PEAK_COUNT, parallel: IN_FLIGHT });
+    const frDistinct = await radclientLoad(
+      fr.port,
+      chalPackets(dir, 'fr-distinct', DISTINCT_FILES, DISTINCT_PER_FILE),
+      {
+        count: 1,
+        parallel: IN_FLIGHT / DISTINCT_FILES,
+      },
     );
-    const frLoad = radclientLoad(fr.port, frFixedFiles, { count: 1, parallel: 10, ratePerProcess: perProc });
-    const frProbe = await probe(fr.port, frProbePackets, frLoad);
-    const frFixed = await frLoad;
+    const fixedRate = Math.round(frC.rate / 4);
+    const perProc = Math.ceil(fixedRate / FIXED_PROCESSES);
+    const fixedCount = Math.ceil((perProc * FIXED_SECONDS) / 200);
+    const frFixed = await fixedLoad(
+      fr.port,
+      Array.from({ length: FIXED_PROCESSES }, () => frC200[0]!),
+      fixedCount,
+      perProc,
+      Array.from({ length: PROBES }, (_, i) => probePacket(i, 'chal', '123456', Buffer.from('abcd1234'))),
+    );
     fr.proc.kill('SIGTERM');
 
     const child = await childCommand();
 
-    // MFA Box A: the -c shape with the durable LevelDB get + update handler.
+    // MFA Box A: the -c shape, durable LevelDB get + update handler.
     const c200mb = join(dir, 'mb-c200.txt');
+    const stateA = (i: number): Buffer => Buffer.from(`st${i}`);
     writeFileSync(
       c200mb,
       Array.from(
         { length: 200 },
         (_, i) =>
-          `User-Name = "u${i}"\nUser-Password = "123456"\nState = 0x${Buffer.from(`st${i}`).toString('hex')}\nMessage-Authenticator = 0x00\n`,
+          `User-Name = "u${i}"\nUser-Password = "123456"\nState = 0x${stateA(i).toString('hex')}\nMessage-Authenticator = 0x00\n`,
       ).join('\n'),
     );
     const a = await startChild(child.args, {
@@ -428,21 +484,29 @@ export async function run(): Promise<void> {
       BENCH_DB: join(dir, 'db-a'),
     });
     killers.push(() => a.proc.kill('SIGKILL'));
-    await radclientLoad(a.port, [c200mb], { count: 10, parallel: IN_FLIGHT });
-    const mbC = await radclientLoad(a.port, [c200mb], { count: 100, parallel: IN_FLIGHT });
+    const idleA = rssKb(a.proc.pid!, 'VmRSS');
+    await radclientLoad(a.port, [c200mb], { count: 20, parallel: IN_FLIGHT });
+    const mbC = await radclientLoad(a.port, [c200mb], { count: PEAK_COUNT, parallel: IN_FLIGHT });
+    const mbFixedA = await fixedLoad(
+      a.port,
+      Array.from({ length: FIXED_PROCESSES }, () => c200mb),
+      fixedCount,
+      perProc,
+      Array.from({ length: PROBES }, (_, i) => probePacket(i, `u${i % 200}`, '123456', stateA(i % 200))),
+      a.proc.pid,
+    );
     await a.stop();
 
-    // MFA Box B: the real engine, one fresh State per request.
-    const probeCount = Math.ceil((FIXED_SECONDS * 1000) / PROBE_EVERY_MS) + 100;
+    // MFA Box B: the real auth engine, one fresh State per request.
     const deviceSecret = randomBytes(32);
     const prepared = await prepareChallenges(
       join(dir, 'db-b'),
       dir,
       [
         { name: 'peak', files: DISTINCT_FILES, per: DISTINCT_PER_FILE },
-        { name: 'fixed', files: DISTINCT_FILES, per: fixedPerFile },
+        { name: 'fixed', files: FIXED_PROCESSES, per: perProc * FIXED_SECONDS },
       ],
-      probeCount,
+      PROBES,
       deviceSecret,
     );
     const b = await startChild(child.args, {
@@ -452,58 +516,41 @@ export async function run(): Promise<void> {
       BENCH_DEVICE_SECRET: deviceSecret.toString('hex'),
     });
     killers.push(() => b.proc.kill('SIGKILL'));
-    const pid = b.proc.pid!;
-    const idleRss = rssKb(pid, 'VmRSS');
     const mbDistinct = await radclientLoad(b.port, prepared.files.peak!, {
       count: 1,
       parallel: IN_FLIGHT / DISTINCT_FILES,
     });
-    const mbProbePackets = prepared.probes.map((p, i) =>
-      encodeRequest({
-        identifier: i & 255,
-        authenticator: randomBytes(16),
-        secret: Buffer.from(SECRET),
-        attributes: [
-          ['User-Name', p.user],
-          ['User-Password', p.code],
-          ['State', Buffer.from(p.state, 'hex')],
-        ],
-      }),
+    const mbFixedB = await fixedLoad(
+      b.port,
+      prepared.files.fixed!,
+      1,
+      perProc,
+      prepared.probes.map((p, i) => probePacket(i, p.user, p.code, Buffer.from(p.state, 'hex'))),
+      b.proc.pid,
     );
-    let peakRss = rssKb(pid, 'VmRSS');
-    const sampler = setInterval(() => (peakRss = Math.max(peakRss, rssKb(pid, 'VmRSS'))), 50);
-    const mbLoad = radclientLoad(b.port, prepared.files.fixed!, {
-      count: 1,
-      parallel: 10,
-      ratePerProcess: perProc,
-    });
-    const mbProbe = await probe(b.port, mbProbePackets, mbLoad);
-    const mbFixed = await mbLoad;
-    clearInterval(sampler);
-    const hwm = rssKb(pid, 'VmHWM');
+    const hwmB = rssKb(b.proc.pid!, 'VmHWM');
     const final = await b.stop();
 
+    const ratio = (x: LoadResult, y: LoadResult): string => (x.rate / y.rate).toFixed(2);
     const lines = [
-      'RADIUS benchmark: passcode verify (State + passcode → Access-Accept), Message-Authenticator on requests and replies',
-      `machine: load average ${loadavg()
-        .map((x) => x.toFixed(2))
-        .join(' ')} at the end (shared cores make every figure noisy)`,
-      `FreeRADIUS ${'(unlang State check, no storage)'}`,
-      `  200 packets × -c 100, -p ${IN_FLIGHT}:            ${fmt(frC)}`,
-      `  ${DISTINCT_FILES} × ${DISTINCT_PER_FILE} distinct packets, -p ${IN_FLIGHT / DISTINCT_FILES} each: ${fmt(frDistinct)}`,
-      'MFA Box',
-      `  A. durable LevelDB get+update handler, 200 × -c 100:   ${fmt(mbC)}`,
-      `  B. real auth engine, fresh State per request, distinct: ${fmt(mbDistinct)}`,
-      `Ratio MFA Box ÷ FreeRADIUS (target ≥ 0.5, aim ≥ 1.0)`,
-      `  A vs FreeRADIUS, same -c load:                       ${(mbC.rate / frC.rate).toFixed(2)}`,
-      `  B (real engine) vs FreeRADIUS, same distinct load:   ${(mbDistinct.rate / frDistinct.rate).toFixed(2)}`,
-      `  B (real engine) vs FreeRADIUS -c peak (conservative): ${(mbDistinct.rate / frC.rate).toFixed(2)}`,
-      `Fixed offered load ${DISTINCT_FILES * perProc} req/s (¼ of FreeRADIUS's -c peak) for ~${FIXED_SECONDS} s, probe every ${PROBE_EVERY_MS} ms:`,
-      `  FreeRADIUS: ${fmt(frFixed)}; probe p50 ${pct(frProbe.rtts, 50).toFixed(2)} ms, p99 ${pct(frProbe.rtts, 99).toFixed(2)} ms (${frProbe.rtts.length} probes, ${frProbe.lost} lost)`,
-      `  MFA Box (real engine): ${fmt(mbFixed)}; probe p50 ${pct(mbProbe.rtts, 50).toFixed(2)} ms, p99 ${pct(mbProbe.rtts, 99).toFixed(2)} ms (${mbProbe.rtts.length} probes, ${mbProbe.lost} lost)`,
-      `  p99 ratio MFA Box ÷ FreeRADIUS: ${(pct(mbProbe.rtts, 99) / pct(frProbe.rtts, 99)).toFixed(2)}`,
-      `MFA Box RSS (${child.how}): idle ${(idleRss / 1024).toFixed(1)} MB, peak under the fixed load ${(peakRss / 1024).toFixed(1)} MB (limit 150 MB: ${((peakRss / 1024 / 150) * 100).toFixed(0)}%), high-water mark ${(hwm / 1024).toFixed(1)} MB`,
-      `MFA Box counters after B: ${final}`,
+      'RADIUS benchmark: passcode verify (State + passcode → Access-Accept); Message-Authenticator on every request and reply',
+      `machine load average ${load0.map((x) => x.toFixed(1)).join(' ')} at start, ${loadavg()
+        .map((x) => x.toFixed(1))
+        .join(' ')} at end (2 shared cores: figures are noisy)`,
+      'Peak, 100 in flight:',
+      `  FreeRADIUS, 200 packets × -c ${PEAK_COUNT}:                 ${fmt(frC)}`,
+      `  MFA Box A (durable LevelDB get+update), same load: ${fmt(mbC)}`,
+      `  FreeRADIUS, ${DISTINCT_FILES} × ${DISTINCT_PER_FILE} distinct packets:          ${fmt(frDistinct)}`,
+      `  MFA Box B (real auth engine), same load:            ${fmt(mbDistinct)}`,
+      'Ratio MFA Box ÷ FreeRADIUS requests/s (target ≥ 0.5, aim ≥ 1.0):',
+      `  A, -c load: ${ratio(mbC, frC)}   B (real engine), distinct load: ${ratio(mbDistinct, frDistinct)}   B vs FreeRADIUS -c peak: ${ratio(mbDistinct, frC)}`,
+      `Fixed load: ${FIXED_PROCESSES} radclient processes × -n ${perProc} (nominal ${perProc * FIXED_PROCESSES} req/s = ¼ of FreeRADIUS's -c peak), ~${FIXED_SECONDS} s, a probe every ${PROBE_EVERY_MS} ms:`,
+      fixedLine('FreeRADIUS (-c shape)', frFixed),
+      fixedLine('MFA Box A  (-c shape)', mbFixedA),
+      fixedLine('MFA Box B  (real engine, distinct)', mbFixedB),
+      `  p99 MFA Box ÷ FreeRADIUS: A ${(mbFixedA.p99 / frFixed.p99).toFixed(2)}, B ${(mbFixedB.p99 / frFixed.p99).toFixed(2)}`,
+      `MFA Box RSS (${child.how}): A idle ${(idleA / 1024).toFixed(1)} MB; peak under the fixed load A ${((mbFixedA.peakRssKb ?? 0) / 1024).toFixed(1)} MB, B ${((mbFixedB.peakRssKb ?? 0) / 1024).toFixed(1)} MB (limit 150 MB); B high-water mark ${(hwmB / 1024).toFixed(1)} MB`,
+      `MFA Box B at exit: ${final}`,
     ];
     console.log(lines.join('\n'));
   } finally {
