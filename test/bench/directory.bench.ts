@@ -21,6 +21,12 @@ import { startPeer } from '../integration/peers.ts';
 
 const USERS = Number(process.env.MFABOX_BENCH_USERS ?? 10_000);
 const PAGE = 1000;
+const RUNS = 3;
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] ?? 0;
+}
 
 function timeLdapsearch(
   args: string[],
@@ -92,50 +98,67 @@ export async function run(): Promise<void> {
     ];
     const env = { LDAPTLS_CACERT: f.CA_FILE, LDAPTLS_REQCERT: 'demand' };
     await timeLdapsearch(args, env); // warm slapd's caches, so both sides read hot data
-    const ls = await timeLdapsearch(args, env);
+    // Medians of several runs: the build machine is shared, single runs are noisy.
+    const lsRuns = [];
+    for (let i = 0; i < RUNS; i++) lsRuns.push(await timeLdapsearch(args, env));
+    const ls = { ms: median(lsRuns.map((r) => r.ms)), entries: lsRuns[0]?.entries ?? 0 };
 
-    const store = await openStore(join(data, 'db'));
     const directory = await createLdapDirectory(parsed);
-    const sync = new DirectorySync({
-      directory,
-      store,
-      group: 'MFA Users',
-      defaultCountry: 'DE',
-      maxRemovalPercent: 10,
-    });
-    const rssBefore = process.memoryUsage.rss();
-    let peak = rssBefore;
-    const sampler = setInterval(() => {
-      peak = Math.max(peak, process.memoryUsage.rss());
-    }, 5);
-    const t0 = performance.now();
-    const status = await sync.run();
-    const syncMs = performance.now() - t0;
-    clearInterval(sampler);
-    peak = Math.max(peak, process.memoryUsage.rss());
-    const t1 = performance.now();
-    const again = await sync.run();
-    const resyncMs = performance.now() - t1;
-    await directory.close();
-    await store.close();
-
-    const ratio = syncMs / ls.ms;
     const mb = (n: number) => (n / 1024 / 1024).toFixed(0);
+    /** One full sync into a fresh LevelDB, timed, with RSS sampled every 5 ms. */
+    const timedSync = async (name: string) => {
+      const store = await openStore(join(data, name));
+      const sync = new DirectorySync({
+        directory,
+        store,
+        group: 'MFA Users',
+        defaultCountry: 'DE',
+        maxRemovalPercent: 10,
+      });
+      const rssBefore = process.memoryUsage.rss();
+      let peak = rssBefore;
+      const sampler = setInterval(() => {
+        peak = Math.max(peak, process.memoryUsage.rss());
+      }, 5);
+      const t0 = performance.now();
+      const status = await sync.run();
+      const ms = performance.now() - t0;
+      clearInterval(sampler);
+      peak = Math.max(peak, process.memoryUsage.rss());
+      const t1 = performance.now();
+      const again = await sync.run();
+      const resyncMs = performance.now() - t1;
+      await store.close();
+      return { status, ms, rssBefore, peak, resyncMs, unchanged: again.unchanged };
+    };
+    // The first sync in a fresh process pays for JIT warm-up; the appliance syncs every 15 min in a
+    // long-running process, so the second (into another empty store) is the steady-state figure.
+    const cold = await timedSync('cold');
+    const warmRuns = [];
+    for (let i = 0; i < RUNS; i++) warmRuns.push(await timedSync(`warm${i}`));
+    warmRuns.sort((a, b) => a.ms - b.ms);
+    const warm = warmRuns[Math.floor(warmRuns.length / 2)] ?? cold;
+    await directory.close();
+
     console.log(
       `  ldapsearch dump (StartTLS, paged ${PAGE}): ${ls.entries} entries in ${ls.ms.toFixed(0)} ms`,
     );
-    console.log(
-      `  sync into LevelDB: ${status.seen} members, ${status.added} added, ${status.skipped.length} skipped in ${syncMs.toFixed(0)} ms`,
-    );
-    console.log(
-      `  ratio sync / ldapsearch: ${ratio.toFixed(2)} (target ≤ 2.0) ${ratio <= 2 ? 'PASS' : 'FAIL'}`,
-    );
-    console.log(
-      `  peak RSS during sync: ${mb(peak)} MiB (before: ${mb(rssBefore)} MiB, +${mb(peak - rssBefore)} MiB)`,
-    );
-    console.log(
-      `  re-sync with nothing changed: ${resyncMs.toFixed(0)} ms (${again.unchanged} unchanged) = ${(resyncMs / ls.ms).toFixed(2)} × ldapsearch`,
-    );
+    for (const [label, r] of [
+      ['first sync, cold process', cold],
+      [`sync, warm process (median of ${RUNS})`, warm],
+    ] as const) {
+      const ratio = r.ms / ls.ms;
+      console.log(
+        `  ${label}: ${r.status.seen} members, ${r.status.added} added, ${r.status.skipped.length} skipped into an empty LevelDB in ${r.ms.toFixed(0)} ms` +
+          ` → ratio sync / ldapsearch ${ratio.toFixed(2)} (target ≤ 2.0) ${ratio <= 2 ? 'PASS' : 'FAIL'}`,
+      );
+      console.log(
+        `    peak RSS during sync: ${mb(r.peak)} MiB (before: ${mb(r.rssBefore)} MiB, +${mb(r.peak - r.rssBefore)} MiB)`,
+      );
+      console.log(
+        `    re-sync, nothing changed: ${r.resyncMs.toFixed(0)} ms (${r.unchanged} unchanged) = ${(r.resyncMs / ls.ms).toFixed(2)} × ldapsearch`,
+      );
+    }
   } finally {
     rmSync(data, { recursive: true, force: true });
     await peer.stop();
