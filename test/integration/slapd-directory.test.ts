@@ -200,6 +200,21 @@ describe('DC failover', () => {
     expect(performance.now() - t0).toBeLessThan(1300);
   });
 
+  it('discovers DCs from DNS SRV records (_ldap._tcp.dc._msdcs.<domain>)', async () => {
+    const asked: string[] = [];
+    const port = Number(new URL(f.LDAP_URL).port);
+    const d = await createLdapDirectory(config({ urls: [], srvDomain: 'corp.example', srvUseLdaps: false }), {
+      resolveSrv: (name) => {
+        asked.push(name);
+        return Promise.resolve([{ name: '127.0.0.1', port, priority: 0, weight: 100 }]);
+      },
+    });
+    open.push(d);
+    expect((await d.verifyPassword('alice', f.USER_PW)).ok).toBe(true);
+    expect(asked).toEqual(['_ldap._tcp.dc._msdcs.corp.example']);
+    expect(d.health().server).toBe(f.LDAP_URL);
+  });
+
   it('re-probes a DC marked down in the background and takes it back', async () => {
     const port = await closedPort();
     const first = `ldap://127.0.0.1:${port}`;
