@@ -189,6 +189,17 @@ describe('DC failover', () => {
     expect(performance.now() - t1).toBeLessThan(500);
   });
 
+  it('a login arriving while the background probe is stuck on a black hole keeps its own deadline', async () => {
+    const d = await dir({ urls: [`ldaps://127.0.0.1:${await blackHole()}`, f.LDAPS_URL], timeoutMs: 2500 });
+    d.start();
+    await new Promise((r) => setTimeout(r, 300));
+    const t0 = performance.now();
+    const r = await d.verifyPassword('alice', f.USER_PW);
+    const ms = performance.now() - t0;
+    expect(r.ok).toBe(true);
+    expect(ms).toBeLessThan(2500);
+  });
+
   it('with only black holes the answer is "unavailable", still inside the deadline', async () => {
     const d = await dir({
       urls: [`ldaps://127.0.0.1:${await blackHole()}`, `ldap://127.0.0.1:${await blackHole()}`],

@@ -263,7 +263,9 @@ export class LdapDirectory implements Directory {
     this.connecting ??= this.openBound(deadline).finally(() => {
       this.connecting = undefined;
     });
-    const b = await this.connecting;
+    // The attempt may have been started by someone with more time (the background probe): wait
+    // for it only as long as this caller's own deadline allows.
+    const b = await raceDeadline(this.connecting, deadline.remaining());
     if (this.closed) {
       await b.conn.close();
       throw new MfaError('directory closed', ErrorCode.DirectoryUnavailable);
@@ -455,7 +457,7 @@ export class LdapDirectory implements Directory {
       }
       if (!this.service?.conn.alive) {
         try {
-          const b = await this.serviceConn(new Deadline(this.clock, this.cfg.timeoutMs * 2));
+          const b = await this.serviceConn(new Deadline(this.clock, this.cfg.timeoutMs));
           if (this.s.nestedGroups) await this.cachedGroupDn(b.conn, this.cfg.timeoutMs);
         } catch (e) {
           this.lastError = brief(e);
@@ -480,6 +482,22 @@ export class LdapDirectory implements Directory {
       this.probing = false;
     }
   }
+}
+
+function raceDeadline<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const t = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new MfaError(`no domain controller answered within ${ms} ms`, ErrorCode.DirectoryTimeout, {
+            flags: { retryable: true },
+          }),
+        ),
+      Math.max(0, ms),
+    );
+  });
+  return Promise.race([p, t]).finally(() => clearTimeout(timer));
 }
 
 async function serviceBind(c: Client, dn: string, password: string): Promise<void> {
