@@ -53,6 +53,7 @@ export interface LdapDirectoryDeps {
 /** A sync page may take long on a big domain; it never runs on the login path. */
 const PAGE_TIMEOUT_MS = 30_000;
 const SRV_REFRESH_MS = 10 * 60_000;
+const GROUP_RETRY_MS = 5 * 60_000;
 
 class Deadline {
   private readonly end: number;
@@ -80,6 +81,7 @@ export class LdapDirectory implements Directory {
   private service: Bound | undefined;
   private connecting: Promise<Bound> | undefined;
   private groupDn: string | undefined;
+  private groupRetryAt = -Infinity;
   private timer: NodeJS.Timeout | undefined;
   private probing = false;
   private closed = false;
@@ -128,7 +130,12 @@ export class LdapDirectory implements Directory {
     }
     if (!found) return { ok: false, reason: 'unknown-user' };
     const { user } = found;
-    const bind = await this.userBind(found.url, user.dn, password, deadline);
+    let bind: Awaited<ReturnType<LdapDirectory['userBind']>>;
+    try {
+      bind = await this.userBind(found.url, user.dn, password, deadline);
+    } catch (e) {
+      return { ok: false, reason: 'unavailable', detail: brief(e) };
+    }
     if (bind !== 'ok') {
       if (bind.reason === 'bad-password' && this.s.dialect === 'openldap') {
         // OpenLDAP answers 49 for every cause; ppolicy's lock marker tells the real one.
@@ -345,10 +352,13 @@ export class LdapDirectory implements Directory {
   /** The MFA group's DN, looked up once and cached (a DN in config is used as is). */
   private async cachedGroupDn(conn: LdapConnection, budgetMs: number): Promise<string | undefined> {
     if (this.groupDn !== undefined) return this.groupDn;
+    // A missing group is looked up again only now and then, not on every login.
+    if (this.clock.monotonic() < this.groupRetryAt) return undefined;
     try {
       this.groupDn = await this.resolveGroup(conn, this.cfg.group, budgetMs);
     } catch (e) {
       if (isTransportFailure(e)) throw e;
+      this.groupRetryAt = this.clock.monotonic() + GROUP_RETRY_MS;
       // A missing group must not block logins; group checks then see direct memberships only.
       this.log.warn(
         { group: this.cfg.group, err: brief(e) },
@@ -451,6 +461,15 @@ export class LdapDirectory implements Directory {
           await svc.conn.within('keep-alive', this.cfg.timeoutMs, (c) =>
             c.search('', { scope: 'base', filter: '(objectClass=*)', attributes: ['1.1'] }),
           );
+          // Follow a renamed or moved MFA group without a restart.
+          if (this.s.nestedGroups && !isDn(this.cfg.group)) {
+            this.groupDn = await this.resolveGroup(svc.conn, this.cfg.group, this.cfg.timeoutMs).catch(
+              (e: unknown) => {
+                if (isTransportFailure(e)) throw e;
+                return undefined;
+              },
+            );
+          }
         } catch (e) {
           this.dropService(svc, e);
         }
