@@ -288,11 +288,11 @@ export class DirectorySync {
   }
 
   /** One sync; concurrent calls share a run (a confirmed call waits and then runs confirmed). */
-  async run(opts: { confirm?: boolean } = {}): Promise<SyncStatus> {
-    while (this.running) {
-      const current = this.running;
+  run(opts: { confirm?: boolean } = {}): Promise<SyncStatus> {
+    const current = this.running;
+    if (current) {
       if (!opts.confirm) return current;
-      await current.catch(() => undefined);
+      return current.catch(() => undefined).then(() => this.run(opts));
     }
     const p = this.runOnce(opts.confirm === true).finally(() => {
       this.running = undefined;
