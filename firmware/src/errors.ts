@@ -34,12 +34,24 @@ export enum ErrorCode {
   SmsNoModem = 405,
   SmsEncodingFailed = 406,
   SmsInvalidNumber = 407,
+  // 420–429: the outbox (dispatch)
+  OutboxKeyInvalid = 420,
+  OutboxDecryptFailed = 421,
+  OutboxDuplicateChallenge = 422,
+  OutboxClosed = 423,
 
   // 500–599: RADIUS
   RadiusMalformed = 500,
   RadiusBadAuthenticator = 501,
   RadiusUnknownClient = 502,
   RadiusBindFailed = 503,
+  RadiusMessageAuthenticatorMissing = 504,
+  RadiusProxyStateWithoutAuthenticator = 505,
+  RadiusPasswordUndecodable = 506,
+  RadiusHandlerFailed = 507,
+  RadiusOverloaded = 508,
+  RadiusClientInvalid = 509,
+  RadiusUnsupportedCode = 510,
 
   // 600–699: directory
   DirectoryUnavailable = 600,
@@ -56,6 +68,14 @@ export enum ErrorCode {
   // 700–799: authentication engine
   AuthChallengeUnknown = 700,
   AuthChallengeExpired = 701,
+  AuthDeviceSecretWeak = 702,
+  AuthSmsUnavailable = 703,
+  AuthNoMobileNumber = 704,
+  AuthNotInMfaGroup = 705,
+  AuthPasscodeExhausted = 706,
+  AuthUserMismatch = 707,
+  AuthChallengeUsed = 708,
+  AuthInternalError = 709,
 
   // 800–899: web and command line
   CliUsage = 800,

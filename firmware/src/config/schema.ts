@@ -4,6 +4,7 @@
  * running config is never half-applied.
  */
 import { z } from 'zod';
+import { parseCidr } from '../auth/cidr.ts';
 
 const port = z.number().int().min(0).max(65535);
 const secret = z.string().min(1);
@@ -45,14 +46,49 @@ export const passcodeSchema = z.object({
   maxAttempts: z.number().int().min(1).max(10).default(3),
   /** Reply-Message on the challenge; {masked} is the masked number. */
   prompt: z.string().min(1).max(200).default('Enter the PASSCODE sent to {masked}'),
-  /** The SMS text; {code} is the passcode, {minutes} its life. */
+  /** The SMS text; {code} is the passcode (required), {minutes} its life. */
   smsTemplate: z
     .string()
     .min(1)
     .max(300)
+    .refine((t) => t.includes('{code}'), 'the SMS text must contain {code}')
     .default('Your MFA Box passcode is {code}. It expires in {minutes} min.'),
   /** Send as class 0 (flash) SMS. Default false. */
   flash: z.boolean().default(false),
+});
+
+/** Where the NAS can pick AD groups out of an Access-Accept (NetScaler "RADIUS group extraction"). */
+export const groupAttributeSchema = z.object({
+  /** vendor: one or more Vendor-Specific attributes holding prefix + groups; off: none. Default vendor. */
+  mode: z.enum(['vendor', 'off']).default('vendor'),
+  /** [1...16777215], default 66 (Citrix): NetScaler radiusAction -radVendorID. */
+  vendorId: z.number().int().min(1).max(0xffffff).default(66),
+  /** [1...255], default 16 (Citrix-User-Groups): NetScaler -radAttributeType. */
+  attributeType: z.number().int().min(1).max(255).default(16),
+  /** Text before the list, default "CTXSUserGroups=": NetScaler -radGroupsPrefix. */
+  prefix: z.string().max(64).default('CTXSUserGroups='),
+  /** Between group names, default ";": NetScaler -radGroupSeparator. */
+  separator: z.string().min(1).max(8).default(';'),
+  /** Only these groups are sent (case-insensitive); empty (default) sends every group the user is in. */
+  include: z.array(z.string().min(1)).default([]),
+});
+
+const cidr = z
+  .string()
+  .refine((s) => parseCidr(s) !== undefined, 'an IPv4/IPv6 address or CIDR, e.g. 10.0.0.0/8');
+
+export const policySchema = z.object({
+  /** End-user networks (CIDR, matched against Calling-Station-Id) that skip the passcode. Default none. */
+  trustedNetworks: z.array(cidr).default([]),
+  /** Members of this AD group use MFA; "" means every user. Default "MFA Users". */
+  mfaGroup: z.string().default('MFA Users'),
+  /** Reject users outside mfaGroup (true, default) or let them in on the password alone (false). */
+  rejectOutsideGroup: z.boolean().default(true),
+  /** Reject users with no usable mobile number (true, default) or let them in on the password alone. */
+  rejectWithoutNumber: z.boolean().default(true),
+  /** Members of these groups skip the passcode (break-glass, service accounts). Default none. */
+  exemptGroups: z.array(z.string().min(1)).default([]),
+  groupAttribute: groupAttributeSchema.default(groupAttributeSchema.parse({})),
 });
 
 export const modemSchema = z.object({
@@ -186,6 +222,7 @@ export const configSchema = z.object({
   directory: directorySchema.prefault({ kind: 'demo' }),
   modems: z.array(modemSchema).default([]),
   passcode: passcodeSchema.default(passcodeSchema.parse({})),
+  policy: policySchema.default(policySchema.parse({})),
   web: webSchema.default(webSchema.parse({})),
   /** Default country for numbers without a + prefix (ISO 3166 alpha-2), default US. */
   defaultCountry: z.string().length(2).default('US'),
@@ -200,3 +237,5 @@ export type ModemConfig = z.infer<typeof modemSchema>;
 export type DirectoryConfig = z.infer<typeof directorySchema>;
 export type LdapDirectoryConfig = z.infer<typeof ldapDirectorySchema>;
 export type PasscodeConfig = z.infer<typeof passcodeSchema>;
+export type PolicyConfig = z.infer<typeof policySchema>;
+export type GroupAttributeConfig = z.infer<typeof groupAttributeSchema>;

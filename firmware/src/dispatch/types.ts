@@ -17,10 +17,24 @@ export interface OutboxEntryInput {
 
 export type OutboxStatus = 'queued' | 'submitting' | 'sent' | 'failed' | 'expired';
 
+/** Counters for health and the UI. Totals cover the entries still retained (a few days). */
+export interface OutboxStats {
+  /** Waiting for a modem, including entries waiting out a retry backoff. */
+  queued: number;
+  /** Handed to the modem pool and not yet settled. */
+  inFlight: number;
+  sent: number;
+  failed: number;
+  expired: number;
+  /** Age in ms of the oldest entry not yet final (queued or in flight); null when there is none. */
+  oldestQueuedAgeMs: number | null;
+}
+
 export interface Outbox {
   /**
    * The durable writes that create an entry (text already encrypted). The caller commits them
    * in the same batch as its own records (the challenge), then calls `wake()`.
+   * Throws MfaError OutboxDuplicateChallenge if the challenge already has an entry.
    */
   prepare(entry: OutboxEntryInput): StoreOp[];
   /** Tells the dispatcher new work is committed. */
@@ -33,4 +47,8 @@ export interface Outbox {
   expectedWaitMs(): number;
   /** Status of a challenge's message, for the audit and UI. */
   status(challengeId: string): Promise<OutboxStatus | undefined>;
+  /** Counters for health and the UI; cheap, from memory. */
+  stats(): OutboxStats;
+  /** Stops picking up work and waits (up to `timeoutMs`, default 5000) for sends in flight to settle. */
+  close(timeoutMs?: number): Promise<void>;
 }

@@ -1,0 +1,707 @@
+/**
+ * The persistent outbox: LevelDB table 'outbox' → the modem pool. Entries go
+ * queued → submitting (written durably before Ctrl-Z, from the modem's `beforeSubmit`) →
+ * sent | failed | expired. One send per challenge: only failures that happened before Ctrl-Z
+ * are retried; an unknown outcome (a power cut in `submitting`, or a failure after Ctrl-Z) is
+ * resent at most once, with the same text, and audited.
+ *
+ * Keys in the table: `q!<seq>` holds an entry (seq: 16 zero-padded digits, so key order is
+ * arrival order), `c!<challengeId>` → `{ seq }` is the index by challenge.
+ */
+import { EventEmitter } from 'node:events';
+import type { Clock, Random } from '../clock.ts';
+import { cryptoRandom, systemClock } from '../clock.ts';
+import { describeError, ErrorCode, MfaError } from '../errors.ts';
+import { logger } from '../log.ts';
+import type { Logger } from '../log.ts';
+import type { SmsSender } from '../modem/types.ts';
+import { maskNumber } from '../phone.ts';
+import type { Store, StoreOp, Table } from '../store/store.ts';
+import { backoffMs, classifySendFailure } from './classify.ts';
+import { openText, sealText, type SealedText } from './sealed-text.ts';
+import { realTimers, unrefTimer, type Timers } from './timers.ts';
+import type { Outbox, OutboxEntryInput, OutboxStats, OutboxStatus } from './types.ts';
+
+export interface OutboxRecord {
+  v: 1;
+  seq: string;
+  challengeId: string;
+  /** E.164 while live; masked once final (the UI needs no more). */
+  to: string;
+  /** Wall ms. */
+  expiresAt: number;
+  /** Wall ms. */
+  createdAt: number;
+  flash?: boolean;
+  username?: string;
+  status: OutboxStatus;
+  /** The text, sealed with the device key; removed when the entry becomes final. */
+  sealed?: SealedText;
+  /** Times handed to the sender. */
+  attempts: number;
+  /** Times `beforeSubmit` ran, i.e. the modem got as far as Ctrl-Z. */
+  submissions: number;
+  /** A submission's outcome is unknown (power cut in `submitting`, or a failure after Ctrl-Z). */
+  unknownOutcome?: boolean;
+  /** The one resend allowed for an unknown outcome has been spent. */
+  resentUnknown?: boolean;
+  submittingAt?: number;
+  messageRefs?: number[];
+  modem?: string;
+  /** Why it failed or expired: an ErrorCode name or a short phrase; never text. */
+  reason?: string;
+  finalAt?: number;
+}
+
+interface IndexRow {
+  seq: string;
+}
+
+/** Audit record for the one resend of an unknown-outcome SMS. Updated in place when it settles. */
+export interface SmsResendAudit {
+  t: number;
+  kind: 'sms-resend-unknown-outcome';
+  challengeId: string;
+  /** Masked number. */
+  to: string;
+  /** The modem that resent it, once known. */
+  modem?: string;
+  outcome: 'pending' | 'sent' | 'failed' | 'expired' | 'unknown';
+  messageRefs?: number[];
+  reason?: string;
+}
+
+export interface OutboxOptions {
+  /** [0...60000] ms, default 5000: an entry with less life left than this is expired, not sent. */
+  expiryMarginMs: number;
+  /** [1...20], default 6: sends per entry for failures before Ctrl-Z (retryable codes only). */
+  maxAttempts: number;
+  /** [10...10000] ms, default 200: first retry backoff, doubling per attempt. */
+  retryBaseMs: number;
+  /** [100...60000] ms, default 5000: backoff cap. */
+  retryMaxMs: number;
+  /**
+   * [0...8], default 1: sends handed to the pool beyond the number of modems able to send, so a
+   * modem that finishes finds the next message already waiting. Safe: `submitting` is written
+   * only when a modem reaches the `> ` prompt.
+   */
+  lookahead: number;
+  /** [1 h...30 d] ms, default 3 days: how long a final entry (status, refs, no text) is kept. */
+  retentionMs: number;
+  /** [1 min...1 d] ms, default 1 h: how often final entries are compacted. */
+  sweepIntervalMs: number;
+  /** [100...60000] ms, default 1000: recheck for a ready modem when the sender emits no health events. */
+  idleRecheckMs: number;
+}
+
+export const DEFAULT_OUTBOX_OPTIONS: OutboxOptions = {
+  expiryMarginMs: 5000,
+  maxAttempts: 6,
+  retryBaseMs: 200,
+  retryMaxMs: 5000,
+  lookahead: 1,
+  retentionMs: 3 * 24 * 3600_000,
+  sweepIntervalMs: 3600_000,
+  idleRecheckMs: 1000,
+};
+
+export interface OutboxDeps {
+  store: Store;
+  sender: SmsSender;
+  /** 32 bytes, from `loadOrCreateDeviceKey`. */
+  deviceKey: Buffer;
+  clock?: Clock;
+  random?: Random;
+  timers?: Timers;
+  options?: Partial<OutboxOptions>;
+  log?: Logger;
+}
+
+/** An entry not yet final, held in memory with what the dispatcher needs. */
+interface LiveItem {
+  rec: OutboxRecord;
+  /** Monotonic ms after which it must not go out: survives a wall-clock step backwards. */
+  deadlineMono: number;
+  /** Monotonic ms before which it is not retried (backoff). */
+  notBefore: number;
+  /** Retries granted for SmsUnknown (CMS 500); one. */
+  unknownRetries: number;
+}
+
+const SEQ_DIGITS = 16;
+const PENDING_GIVE_UP_MS = 60_000;
+const entryKey = (seq: string): string => `q!${seq}`;
+const indexKey = (challengeId: string): string => `c!${challengeId}`;
+const FINAL: ReadonlySet<OutboxStatus> = new Set(['sent', 'failed', 'expired']);
+
+export class DurableOutbox implements Outbox {
+  private readonly store: Store;
+  private readonly sender: SmsSender;
+  private readonly key: Buffer;
+  private readonly clock: Clock;
+  private readonly random: Random;
+  private readonly timers: Timers;
+  private readonly opts: OutboxOptions;
+  private readonly log: Logger;
+  private readonly entries: Table<OutboxRecord>;
+  private readonly index: Table<IndexRow>;
+  private readonly audit: Table<SmsResendAudit>;
+
+  private nextSeq = 1;
+  /** Challenge ids with an entry (live or retained): refuses a second entry per challenge. */
+  private readonly known = new Set<string>();
+  /** Prepared, maybe not yet committed: seq → item and when it was prepared (monotonic). */
+  private readonly pending = new Map<string, { item: LiveItem; at: number }>();
+  /** Waiting to go out, in arrival (seq) order. */
+  private queue: LiveItem[] = [];
+  private readonly inFlight = new Map<string, Promise<void>>();
+  /** createdAt of in-flight entries (they left the queue), for the oldest-age figure. */
+  private readonly inFlightCreated = new Map<string, number>();
+  /** Sends handed to the sender and not settled: the slots counted against the pool. */
+  private busySlots = 0;
+  private totals = { sent: 0, failed: 0, expired: 0 };
+
+  private closed = false;
+  private ingesting = false;
+  private ingestAgain = false;
+  private wakeTimer: unknown;
+  private wakeAt = Infinity;
+  private expiryTimer: unknown;
+  private expiryAt = Infinity;
+  private sweepTimer: unknown;
+  private readonly onHealth = (): void => this.pump();
+
+  constructor(deps: OutboxDeps) {
+    if (deps.deviceKey.length !== 32)
+      throw new MfaError('the device key must be 32 bytes', ErrorCode.OutboxKeyInvalid);
+    this.store = deps.store;
+    this.sender = deps.sender;
+    this.key = deps.deviceKey;
+    this.clock = deps.clock ?? systemClock;
+    this.random = deps.random ?? cryptoRandom;
+    this.timers = deps.timers ?? realTimers;
+    this.opts = { ...DEFAULT_OUTBOX_OPTIONS, ...deps.options };
+    this.log = deps.log ?? logger('dispatch:outbox');
+    this.entries = this.store.table<OutboxRecord>('outbox');
+    this.index = this.store.table<IndexRow>('outbox');
+    this.audit = this.store.table<SmsResendAudit>('audit');
+  }
+
+  /** Loads the table (recovering from a power cut), then starts dispatching. */
+  async start(): Promise<void> {
+    const resumed: OutboxRecord[] = [];
+    let maxSeq = 0;
+    for await (const [k, rec] of this.entries.entries({ gte: 'q!', lt: 'q"' })) {
+      maxSeq = Math.max(maxSeq, Number(k.slice(2)));
+      this.known.add(rec.challengeId);
+      if (rec.status === 'sent') this.totals.sent++;
+      else if (rec.status === 'failed') this.totals.failed++;
+      else if (rec.status === 'expired') this.totals.expired++;
+      else resumed.push(rec);
+    }
+    this.nextSeq = maxSeq + 1;
+
+    for (const rec of resumed) {
+      if (rec.status === 'submitting') {
+        // A power cut between `> ` and the modem's answer: the network may have the message.
+        if (rec.resentUnknown) {
+          await this.finish(
+            this.itemFor(rec),
+            'failed',
+            { reason: 'outcome unknown after resend' },
+            'unknown',
+          );
+          continue;
+        }
+        rec.unknownOutcome = true;
+        rec.status = 'queued';
+        this.log.warn(
+          { challengeId: rec.challengeId, to: maskNumber(rec.to), seq: rec.seq },
+          'found an SMS in submitting after a restart: outcome unknown, will resend once',
+        );
+      }
+      this.queue.push(this.itemFor(rec));
+    }
+    this.queue.sort((a, b) => (a.rec.seq < b.rec.seq ? -1 : 1));
+    if (this.sender instanceof EventEmitter) this.sender.on('health', this.onHealth);
+    this.log.info({ queued: this.queue.length, ...this.totals }, 'outbox started');
+    this.armSweep(0);
+    this.pump();
+  }
+
+  prepare(entry: OutboxEntryInput): StoreOp[] {
+    if (this.closed) throw new MfaError('the outbox is closed', ErrorCode.OutboxClosed);
+    if (this.known.has(entry.challengeId))
+      throw new MfaError(
+        `challenge ${entry.challengeId} already has an outbox entry`,
+        ErrorCode.OutboxDuplicateChallenge,
+      );
+    const seq = String(this.nextSeq++).padStart(SEQ_DIGITS, '0');
+    const rec: OutboxRecord = {
+      v: 1,
+      seq,
+      challengeId: entry.challengeId,
+      to: entry.to,
+      expiresAt: entry.expiresAt,
+      createdAt: this.clock.now(),
+      status: 'queued',
+      sealed: sealText(this.key, entry.challengeId, entry.text, this.random),
+      attempts: 0,
+      submissions: 0,
+    };
+    if (entry.flash) rec.flash = true;
+    if (entry.username !== undefined) rec.username = entry.username;
+    this.known.add(entry.challengeId);
+    this.pending.set(seq, { item: this.itemFor(rec), at: this.clock.monotonic() });
+    return [
+      this.entries.op({ type: 'put', key: entryKey(seq), value: rec }),
+      this.index.op({ type: 'put', key: indexKey(entry.challengeId), value: { seq } }),
+    ];
+  }
+
+  wake(): void {
+    if (this.closed) return;
+    void this.ingest();
+  }
+
+  async enqueue(entry: OutboxEntryInput): Promise<void> {
+    const ops = this.prepare(entry);
+    const seq = (ops[0]?.key ?? '').slice(2);
+    try {
+      await this.store.atomic(ops);
+    } catch (e) {
+      this.pending.delete(seq);
+      this.known.delete(entry.challengeId);
+      throw e;
+    }
+    // Committed by us, so no need to read it back: straight onto the queue.
+    const p = this.pending.get(seq);
+    if (p) {
+      this.pending.delete(seq);
+      this.addToQueue(p.item);
+    }
+    this.pump();
+  }
+
+  ready(): boolean {
+    return this.sender.ready();
+  }
+
+  expectedWaitMs(): number {
+    return this.sender.expectedWaitMs(this.queue.length + this.busySlots);
+  }
+
+  async status(challengeId: string): Promise<OutboxStatus | undefined> {
+    const idx = await this.index.get(indexKey(challengeId));
+    if (!idx) return undefined;
+    return (await this.entries.get(entryKey(idx.seq)))?.status;
+  }
+
+  stats(): OutboxStats {
+    let oldest = Infinity;
+    for (const it of this.queue) oldest = Math.min(oldest, it.rec.createdAt);
+    for (const c of this.inFlightCreated.values()) oldest = Math.min(oldest, c);
+    return {
+      queued: this.queue.length,
+      inFlight: this.inFlight.size,
+      ...this.totals,
+      oldestQueuedAgeMs: oldest === Infinity ? null : Math.max(0, this.clock.now() - oldest),
+    };
+  }
+
+  async close(timeoutMs = 5000): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.timers.clearTimeout(this.wakeTimer);
+    this.timers.clearTimeout(this.expiryTimer);
+    this.timers.clearTimeout(this.sweepTimer);
+    if (this.sender instanceof EventEmitter) this.sender.off('health', this.onHealth);
+    if (this.inFlight.size === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.allSettled([...this.inFlight.values()]),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, timeoutMs);
+      }),
+    ]);
+    clearTimeout(timer);
+  }
+
+  /** Compacts final entries older than the retention period; returns how many were removed. */
+  async sweep(): Promise<number> {
+    const cutoff = this.clock.now() - this.opts.retentionMs;
+    const ops: StoreOp[] = [];
+    let removed = 0;
+    for await (const [k, rec] of this.entries.entries({ gte: 'q!', lt: 'q"' })) {
+      if (!FINAL.has(rec.status) || (rec.finalAt ?? rec.createdAt) > cutoff) continue;
+      ops.push(this.entries.op({ type: 'del', key: k }));
+      ops.push(this.index.op({ type: 'del', key: indexKey(rec.challengeId) }));
+      this.known.delete(rec.challengeId);
+      if (rec.status === 'sent') this.totals.sent--;
+      else if (rec.status === 'failed') this.totals.failed--;
+      else this.totals.expired--;
+      removed++;
+      if (ops.length >= 500) {
+        await this.store.atomic(ops.splice(0));
+      }
+    }
+    if (ops.length > 0) await this.store.atomic(ops);
+    if (removed > 0) this.log.info({ removed }, 'compacted final outbox entries');
+    return removed;
+  }
+
+  // ---- internals -------------------------------------------------------------------------
+
+  private itemFor(rec: OutboxRecord): LiveItem {
+    const left = rec.expiresAt - this.opts.expiryMarginMs - this.clock.now();
+    return { rec, deadlineMono: this.clock.monotonic() + left, notBefore: 0, unknownRetries: 0 };
+  }
+
+  private isExpired(it: LiveItem): boolean {
+    return (
+      this.clock.now() >= it.rec.expiresAt - this.opts.expiryMarginMs ||
+      this.clock.monotonic() >= it.deadlineMono
+    );
+  }
+
+  private addToQueue(it: LiveItem): void {
+    // Almost always the newest: append, and only search when it arrived out of order.
+    const q = this.queue;
+    const last = q[q.length - 1];
+    if (!last || last.rec.seq < it.rec.seq) q.push(it);
+    else {
+      const i = q.findIndex((x) => x.rec.seq > it.rec.seq);
+      q.splice(i < 0 ? q.length : i, 0, it);
+    }
+  }
+
+  /** Moves committed prepared entries onto the queue (read back: only committed ones go out). */
+  private async ingest(): Promise<void> {
+    if (this.ingesting) {
+      this.ingestAgain = true;
+      return;
+    }
+    this.ingesting = true;
+    try {
+      do {
+        this.ingestAgain = false;
+        const snapshot = [...this.pending.entries()];
+        const found = await Promise.all(snapshot.map(([seq]) => this.entries.get(entryKey(seq))));
+        const now = this.clock.monotonic();
+        snapshot.forEach(([seq, p], i) => {
+          if (found[i]) {
+            this.pending.delete(seq);
+            this.addToQueue(p.item);
+          } else if (now - p.at > PENDING_GIVE_UP_MS) {
+            // The caller's commit never landed. If it lands later, the next start picks it up.
+            this.pending.delete(seq);
+            this.known.delete(p.item.rec.challengeId);
+            this.log.warn(
+              { challengeId: p.item.rec.challengeId, seq },
+              'prepared outbox entry never committed',
+            );
+          }
+        });
+        this.pump();
+      } while (this.ingestAgain && !this.closed);
+    } catch (e) {
+      this.log.error({ err: describeError(e) }, 'outbox ingest failed');
+    } finally {
+      this.ingesting = false;
+    }
+  }
+
+  /** How many sends the pool can take now: modems able to send, plus a lookahead. */
+  private capacity(): number {
+    let able = 0;
+    for (const h of this.sender.health()) if (h.state === 'registered' || h.state === 'sending') able++;
+    if (able === 0 && this.sender.ready()) able = 1;
+    return able === 0 ? 0 : able + this.opts.lookahead;
+  }
+
+  /** Hands eligible entries to the sender, oldest first, up to capacity. Never awaits. */
+  private pump(): void {
+    if (this.closed) return;
+    const now = this.clock.monotonic();
+    // Expire first: an expired entry must not wait for a modem to be dropped.
+    if (this.queue.some((it) => this.isExpired(it))) {
+      const keep: LiveItem[] = [];
+      for (const it of this.queue) {
+        if (this.isExpired(it)) this.track(it, this.expire(it, 'expired while queued'));
+        else keep.push(it);
+      }
+      this.queue = keep;
+    }
+    let cap = this.queue.length > 0 ? this.capacity() - this.busySlots : 0;
+    let nextRetry = Infinity;
+    for (let i = 0; i < this.queue.length && cap > 0;) {
+      const it = this.queue[i] as LiveItem;
+      if (it.notBefore > now) {
+        nextRetry = Math.min(nextRetry, it.notBefore);
+        i++;
+        continue;
+      }
+      this.queue.splice(i, 1);
+      cap--;
+      this.track(it, this.dispatch(it));
+    }
+    for (const it of this.queue) if (it.notBefore > now) nextRetry = Math.min(nextRetry, it.notBefore);
+    const stalled = this.queue.length > 0 && cap <= 0 && this.busySlots === 0;
+    // With nothing in flight and no capacity, no completion will call pump again: poll slowly
+    // (the pool's 'health' events usually come first).
+    if (stalled) nextRetry = Math.min(nextRetry, now + this.opts.idleRecheckMs);
+    this.armWake(nextRetry);
+    this.armExpiry();
+  }
+
+  private track(it: LiveItem, p: Promise<void>): void {
+    const seq = it.rec.seq;
+    this.inFlightCreated.set(seq, it.rec.createdAt);
+    const done = p
+      .catch((e: unknown) => this.log.error({ err: describeError(e), seq }, 'outbox dispatch failed'))
+      .finally(() => {
+        this.inFlight.delete(seq);
+        this.inFlightCreated.delete(seq);
+      });
+    this.inFlight.set(seq, done);
+  }
+
+  private armWake(atMono: number): void {
+    if (atMono === this.wakeAt) return;
+    this.timers.clearTimeout(this.wakeTimer);
+    this.wakeAt = atMono;
+    if (atMono === Infinity) return;
+    this.wakeTimer = this.timers.setTimeout(
+      () => {
+        this.wakeAt = Infinity;
+        this.pump();
+      },
+      Math.max(0, atMono - this.clock.monotonic()),
+    );
+  }
+
+  private armExpiry(): void {
+    let first = Infinity;
+    for (const it of this.queue) first = Math.min(first, it.deadlineMono);
+    if (first === this.expiryAt) return;
+    this.timers.clearTimeout(this.expiryTimer);
+    this.expiryAt = first;
+    if (first === Infinity) return;
+    this.expiryTimer = this.timers.setTimeout(
+      () => {
+        this.expiryAt = Infinity;
+        this.pump();
+      },
+      Math.max(0, first - this.clock.monotonic()),
+    );
+  }
+
+  private armSweep(delayMs: number): void {
+    if (this.closed) return;
+    this.sweepTimer = this.timers.setTimeout(() => {
+      this.sweep()
+        .catch((e: unknown) => this.log.error({ err: describeError(e) }, 'outbox sweep failed'))
+        .finally(() => this.armSweep(this.opts.sweepIntervalMs));
+    }, delayMs);
+    unrefTimer(this.sweepTimer);
+  }
+
+  /** One attempt to send one entry, and what follows from its outcome. */
+  private async dispatch(it: LiveItem): Promise<void> {
+    const rec = it.rec;
+    const ctx = { challengeId: rec.challengeId, to: maskNumber(rec.to), seq: rec.seq };
+    if (this.isExpired(it)) return this.expire(it, 'expired while queued');
+    if (!rec.sealed) return this.finish(it, 'failed', { reason: 'text missing' });
+    let text: string;
+    try {
+      text = openText(this.key, rec.challengeId, rec.sealed);
+    } catch (e) {
+      return this.finish(it, 'failed', { reason: describeError(e) });
+    }
+
+    const isResend = rec.unknownOutcome === true;
+    if (isResend && !rec.resentUnknown) {
+      rec.resentUnknown = true;
+      const audit: SmsResendAudit = {
+        t: this.clock.now(),
+        kind: 'sms-resend-unknown-outcome',
+        challengeId: rec.challengeId,
+        to: maskNumber(rec.to),
+        outcome: 'pending',
+      };
+      // Spend the resend durably before it can happen: a second power cut must not allow a third copy.
+      try {
+        await this.store.atomic([
+          this.entries.op({ type: 'put', key: entryKey(rec.seq), value: { ...rec, status: 'queued' } }),
+          this.audit.op({ type: 'put', key: auditKey(rec), value: audit }),
+        ]);
+      } catch (e) {
+        rec.resentUnknown = false;
+        return this.requeue(it, this.opts.retryMaxMs, describeError(e), ctx);
+      }
+      this.log.warn(ctx, 'resending an SMS whose first send has an unknown outcome (audited)');
+    }
+
+    rec.attempts++;
+    let submitted = false;
+    this.busySlots++;
+    let slotHeld = true;
+    const releaseSlot = (): void => {
+      if (slotHeld) {
+        slotHeld = false;
+        this.busySlots--;
+      }
+    };
+    try {
+      const result = await this.sender.send(rec.to, text, {
+        deadline: rec.expiresAt,
+        ...(rec.flash ? { flash: true } : {}),
+        beforeSubmit: async () => {
+          if (this.isExpired(it)) throw new MfaError('passcode expired before submit', ErrorCode.SmsExpired);
+          rec.status = 'submitting';
+          rec.submittingAt = this.clock.now();
+          rec.submissions++;
+          await this.entries.put(entryKey(rec.seq), rec);
+          submitted = true;
+        },
+      });
+      // Free the slot before the durable write, so the next message starts at once.
+      releaseSlot();
+      this.pump();
+      this.log.info({ ...ctx, modem: result.modem, refs: result.messageRefs }, 'SMS sent');
+      await this.finish(it, 'sent', { messageRefs: result.messageRefs, modem: result.modem }, 'sent');
+    } catch (e) {
+      releaseSlot();
+      await this.afterFailure(it, e, submitted, ctx);
+      this.pump();
+    }
+  }
+
+  private async afterFailure(
+    it: LiveItem,
+    e: unknown,
+    submitted: boolean,
+    ctx: Record<string, string>,
+  ): Promise<void> {
+    const rec = it.rec;
+    const f = classifySendFailure(e, submitted);
+    const wasResend = rec.resentUnknown === true;
+    switch (f.kind) {
+      case 'expired':
+        return this.expire(it, f.reason);
+      case 'permanent':
+        this.log.warn({ ...ctx, reason: f.reason }, 'SMS failed permanently');
+        return this.finish(it, 'failed', { reason: f.reason }, wasResend ? 'failed' : undefined);
+      case 'unknown':
+        if (rec.resentUnknown) {
+          this.log.error({ ...ctx, reason: f.reason }, 'SMS outcome unknown after its one resend; giving up');
+          return this.finish(it, 'failed', { reason: `outcome unknown: ${f.reason}` }, 'unknown');
+        }
+        rec.unknownOutcome = true;
+        return this.requeue(it, 0, f.reason, ctx);
+      case 'retry-once':
+        if (it.unknownRetries >= 1) {
+          return this.finish(it, 'failed', { reason: f.reason }, wasResend ? 'failed' : undefined);
+        }
+        it.unknownRetries++;
+        return this.requeue(
+          it,
+          backoffMs(rec.attempts, this.opts.retryBaseMs, this.opts.retryMaxMs),
+          f.reason,
+          ctx,
+        );
+      case 'retry':
+        if (rec.attempts >= this.opts.maxAttempts) {
+          this.log.warn(
+            { ...ctx, reason: f.reason, attempts: String(rec.attempts) },
+            'SMS retries exhausted',
+          );
+          return this.finish(it, 'failed', { reason: f.reason }, wasResend ? 'failed' : undefined);
+        }
+        return this.requeue(
+          it,
+          backoffMs(rec.attempts, this.opts.retryBaseMs, this.opts.retryMaxMs),
+          f.reason,
+          ctx,
+        );
+    }
+  }
+
+  /** Back to the queue (durably back to `queued` if it had reached `submitting`). */
+  private async requeue(
+    it: LiveItem,
+    delayMs: number,
+    reason: string,
+    ctx: Record<string, string>,
+  ): Promise<void> {
+    const rec = it.rec;
+    if (this.isExpired(it)) return this.expire(it, reason);
+    this.log.info(
+      { ...ctx, reason, retryInMs: delayMs, unknownOutcome: rec.unknownOutcome === true },
+      'SMS will be retried',
+    );
+    if (rec.status === 'submitting') {
+      rec.status = 'queued';
+      // With unknownOutcome set, a power cut from here on still yields at most one resend.
+      await this.entries.put(entryKey(rec.seq), rec);
+    }
+    it.notBefore = this.clock.monotonic() + delayMs;
+    if (!this.closed) this.addToQueue(it);
+  }
+
+  private expire(it: LiveItem, reason: string): Promise<void> {
+    this.log.warn(
+      { challengeId: it.rec.challengeId, to: maskNumber(it.rec.to), seq: it.rec.seq, reason },
+      'passcode SMS expired before it could be sent: dropped',
+    );
+    return this.finish(it, 'expired', { reason }, it.rec.resentUnknown ? 'expired' : undefined);
+  }
+
+  /** Final state: durable, text removed, number masked; the audit record settled if this was a resend. */
+  private async finish(
+    it: LiveItem,
+    status: 'sent' | 'failed' | 'expired',
+    extra: Pick<OutboxRecord, 'messageRefs' | 'modem' | 'reason'>,
+    auditOutcome?: SmsResendAudit['outcome'],
+  ): Promise<void> {
+    const rec = it.rec;
+    const final: OutboxRecord = {
+      ...rec,
+      ...extra,
+      status,
+      to: maskNumber(rec.to),
+      finalAt: this.clock.now(),
+    };
+    delete final.sealed;
+    const ops = [this.entries.op({ type: 'put', key: entryKey(rec.seq), value: final })];
+    if (auditOutcome && rec.resentUnknown) {
+      const prev = await this.audit.get(auditKey(rec));
+      const audit: SmsResendAudit = {
+        t: prev?.t ?? this.clock.now(),
+        kind: 'sms-resend-unknown-outcome',
+        challengeId: rec.challengeId,
+        to: maskNumber(rec.to),
+        outcome: auditOutcome,
+      };
+      if (extra.modem !== undefined) audit.modem = extra.modem;
+      if (extra.messageRefs) audit.messageRefs = extra.messageRefs;
+      if (extra.reason !== undefined) audit.reason = extra.reason;
+      ops.push(this.audit.op({ type: 'put', key: auditKey(rec), value: audit }));
+    }
+    this.totals[status]++;
+    it.rec = final;
+    await this.store.atomic(ops);
+  }
+}
+
+/** One audit key per resend, sortable by the entry's arrival. */
+function auditKey(rec: OutboxRecord): string {
+  return `sms-resend!${rec.seq}!${rec.challengeId}`;
+}
+
+/** Builds and starts an outbox over the store and the sender. */
+export async function openOutbox(deps: OutboxDeps): Promise<DurableOutbox> {
+  const outbox = new DurableOutbox(deps);
+  await outbox.start();
+  return outbox;
+}

@@ -1,0 +1,422 @@
+/**
+ * The AT channel: one command in flight per modem (a queue of concurrency 1, like
+ * zigbee-herdsman's Queue), a waiter that matches the final result to the command that asked
+ * (its Waitress), and a timeout per command class.
+ *
+ * Sending holds the channel from `AT+CMGS=` until the final result: anything written before
+ * Ctrl-Z would become message text, and a late reply could satisfy the next command. A send that
+ * has not gone out is abandoned with ESC only (Ctrl-Z would *send* the buffer), then the input is
+ * drained so a late `OK` or `+CMS ERROR` cannot be taken for the next command's result.
+ */
+import { EventEmitter } from 'node:events';
+import { ErrorCode, MfaError } from '../../errors.ts';
+import { logger } from '../../log.ts';
+import type { ModemTransport } from '../transport.ts';
+import { AtFramer, type FinalResult, type FramerEvent } from './framer.ts';
+
+const log = logger('modem:at');
+
+export const ESC = '\x1b';
+
+function asError(e: unknown): Error {
+  return e instanceof Error ? e : new MfaError(String(e), ErrorCode.ModemClosed, { cause: e });
+}
+export const CTRL_Z = '\x1a';
+
+/** Timeouts per command class, all in ms. */
+export interface ChannelTimeouts {
+  /** [500...30000] ms, default 5000: ordinary commands (AT, +CSQ, +CREG?). */
+  basic: number;
+  /** [2000...60000] ms, default 10000: from AT+CMGS= to the `> ` prompt. */
+  prompt: number;
+  /** [10000...300000] ms, default 90000: from Ctrl-Z to +CMGS/+CMS ERROR (the network's time). */
+  send: number;
+  /** [5000...300000] ms, default 60000: AT+CFUN, AT+COPS, PIN entry (the radio or SIM restarts). */
+  slow: number;
+  /** [50...2000] ms, default 250: silence that ends a drain after an abandoned command. */
+  drainQuiet: number;
+  /** [100...10000] ms, default 2000: longest drain, in case the modem never goes quiet. */
+  drainMax: number;
+}
+
+export const DEFAULT_TIMEOUTS: ChannelTimeouts = {
+  basic: 5000,
+  prompt: 10000,
+  send: 90000,
+  slow: 60000,
+  drainQuiet: 250,
+  drainMax: 2000,
+};
+
+export type CommandClass = 'basic' | 'slow';
+
+export interface CommandOptions {
+  /** Which timeout applies; default basic. */
+  class?: CommandClass;
+  /** Overrides the class timeout, ms. */
+  timeoutMs?: number;
+  /** The command carries a secret (AT+CPIN="1234"): log its verb only. */
+  secret?: boolean;
+  /**
+   * Some modems answer this command without a final OK (Wavecom, Sierra: +CPIN? → +CPIN: READY).
+   * Lines starting with this prefix, followed by `noFinalGraceMs` of silence, count as success.
+   */
+  finalOptionalAfter?: string;
+  /** [50...2000] ms, default 300: see finalOptionalAfter. */
+  noFinalGraceMs?: number;
+}
+
+export interface AtResponse {
+  /** Information-text lines of the reply, in order (echo and URCs removed). */
+  lines: string[];
+  final: FinalResult;
+}
+
+export interface SubmitResult {
+  response: AtResponse;
+  /** True once Ctrl-Z was written: from then on, a failure has an unknown outcome. */
+  submitted: boolean;
+}
+
+export interface SubmitOptions {
+  promptTimeoutMs?: number;
+  sendTimeoutMs?: number;
+  /** Awaited between the prompt and Ctrl-Z; a rejection abandons the send with ESC. */
+  beforeSubmit?: () => Promise<void>;
+}
+
+interface Waiter {
+  lines: string[];
+  wantPrompt: boolean;
+  onPrompt?: () => void;
+  onFinal: (r: AtResponse) => void;
+  /** The port went away while waiting. */
+  onError: (e: MfaError) => void;
+  /** Called on every chunk of input while waiting. */
+  onData?: () => void;
+}
+
+/**
+ * Emits 'urc' (FramerEvent of type urc) for every unsolicited code, and 'stray' (string) for
+ * lines and finals that arrived with nothing waiting (logged, then ignored).
+ */
+export class AtChannel extends EventEmitter {
+  readonly timeouts: ChannelTimeouts;
+  private readonly framer = new AtFramer();
+  private tail: Promise<unknown> = Promise.resolve();
+  private waiter: Waiter | undefined;
+  private lastByteAt = 0;
+  private closedError: MfaError | undefined;
+  /** Commands run, for tests and the bench. */
+  commandCount = 0;
+
+  constructor(
+    private readonly transport: ModemTransport,
+    timeouts: Partial<ChannelTimeouts> = {},
+  ) {
+    super();
+    this.timeouts = { ...DEFAULT_TIMEOUTS, ...timeouts };
+    transport.on('data', (chunk) => this.onData(chunk));
+    transport.on('close', (err) => this.onClosed(err));
+  }
+
+  get closed(): boolean {
+    return this.closedError !== undefined;
+  }
+
+  /** Runs one command (without the trailing CR). Resolves with the final, even an error final. */
+  exec(command: string, opts: CommandOptions = {}): Promise<AtResponse> {
+    return this.enqueue(() => this.runCommand(command, opts));
+  }
+
+  /**
+   * AT+CMGS (or +CMGW): waits for the prompt, awaits beforeSubmit, writes the payload and Ctrl-Z,
+   * waits for the final. A final instead of the prompt resolves with that final (nothing sent).
+   */
+  submit(command: string, payload: string, opts: SubmitOptions = {}): Promise<SubmitResult> {
+    return this.enqueue(() => this.runSubmit(command, payload, opts));
+  }
+
+  /** Writes ESC (leaves a stuck prompt without sending) and drains; queued like a command. */
+  escape(): Promise<void> {
+    return this.enqueue(async () => {
+      await this.write(ESC);
+      await this.drain();
+    });
+  }
+
+  private enqueue<T>(job: () => Promise<T>): Promise<T> {
+    const run = this.tail.then(job, job);
+    this.tail = run.catch(() => undefined);
+    return run;
+  }
+
+  private async write(data: string): Promise<void> {
+    if (this.closedError) throw this.closedError;
+    await this.transport.write(Buffer.from(data, 'latin1'));
+  }
+
+  private timeoutFor(opts: CommandOptions): number {
+    return opts.timeoutMs ?? (opts.class === 'slow' ? this.timeouts.slow : this.timeouts.basic);
+  }
+
+  private async runCommand(command: string, opts: CommandOptions): Promise<AtResponse> {
+    this.commandCount++;
+    const shown = opts.secret ? command.replace(/=.*$/, '=[redacted]') : command;
+    log.debug({ cmd: shown }, 'at command');
+    const timeoutMs = this.timeoutFor(opts);
+    const started = performance.now();
+    try {
+      return await new Promise<AtResponse>((resolve, reject) => {
+        let graceTimer: NodeJS.Timeout | undefined;
+        const timer = setTimeout(() => {
+          this.settle();
+          reject(
+            new MfaError(`${shown}: no answer in ${timeoutMs} ms`, ErrorCode.ModemTimeout, {
+              flags: { retryable: true },
+            }),
+          );
+        }, timeoutMs);
+        const waiter: Waiter = {
+          lines: [],
+          wantPrompt: false,
+          onFinal: (r) => {
+            clearTimeout(timer);
+            clearTimeout(graceTimer);
+            resolve(r);
+          },
+          onError: (e) => {
+            clearTimeout(timer);
+            clearTimeout(graceTimer);
+            reject(e);
+          },
+        };
+        if (opts.finalOptionalAfter !== undefined) {
+          const prefix = opts.finalOptionalAfter;
+          // The framer holds a reply line until the next one arrives; after a quiet spell,
+          // release it and accept the reply if it is the one that may come without OK.
+          waiter.onData = () => {
+            clearTimeout(graceTimer);
+            graceTimer = setTimeout(() => {
+              if (this.waiter !== waiter) return;
+              this.emitAll(this.framer.flush());
+              if (this.waiter !== waiter || !waiter.lines.some((l) => l.startsWith(prefix))) return;
+              clearTimeout(timer);
+              this.settle();
+              resolve({ lines: waiter.lines, final: { ok: true, text: 'OK' } });
+            }, opts.noFinalGraceMs ?? 300);
+          };
+        }
+        this.waiter = waiter;
+        this.framer.expect({ echo: command });
+        this.write(`${command}\r`).catch((e: unknown) => {
+          clearTimeout(timer);
+          this.settle();
+          reject(asError(e));
+        });
+      });
+    } catch (e) {
+      if (e instanceof MfaError && e.code === ErrorCode.ModemTimeout) await this.drain();
+      throw e;
+    } finally {
+      log.trace({ cmd: shown, ms: Math.round(performance.now() - started) }, 'at done');
+    }
+  }
+
+  private async runSubmit(command: string, payload: string, opts: SubmitOptions): Promise<SubmitResult> {
+    this.commandCount++;
+    log.debug({ cmd: command }, 'at submit');
+    const promptMs = opts.promptTimeoutMs ?? this.timeouts.prompt;
+    const sendMs = opts.sendTimeoutMs ?? this.timeouts.send;
+
+    // Phase 1: the command, until the prompt (or a final: the modem refused).
+    const first = await new Promise<'prompt' | AtResponse>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.settle();
+        reject(
+          new MfaError(`${command}: no prompt in ${promptMs} ms`, ErrorCode.ModemTimeout, {
+            flags: { retryable: true },
+          }),
+        );
+      }, promptMs);
+      this.waiter = {
+        lines: [],
+        wantPrompt: true,
+        onPrompt: () => {
+          clearTimeout(timer);
+          resolve('prompt');
+        },
+        onFinal: (r) => {
+          clearTimeout(timer);
+          resolve(r);
+        },
+        onError: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      };
+      this.framer.expect({ echo: command, prompt: true });
+      this.write(`${command}\r`).catch((e: unknown) => {
+        clearTimeout(timer);
+        this.settle();
+        reject(asError(e));
+      });
+    }).catch(async (e: unknown) => {
+      // No prompt: the modem may still be in text entry. ESC leaves it without sending.
+      await this.abandon();
+      throw e;
+    });
+    if (first !== 'prompt') {
+      this.settle();
+      return { response: first, submitted: false };
+    }
+
+    // Phase 2: the caller's last word before the message can go out.
+    try {
+      await opts.beforeSubmit?.();
+    } catch (e) {
+      await this.abandon();
+      throw e;
+    }
+
+    // Phase 3: payload + Ctrl-Z. From the write on, the outcome is unknown until the final.
+    const response = await new Promise<AtResponse>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.settle();
+        reject(
+          new MfaError(`${command}: no result ${sendMs} ms after Ctrl-Z`, ErrorCode.ModemTimeout, {
+            flags: { outcomeUnknown: true },
+          }),
+        );
+      }, sendMs);
+      this.waiter = {
+        lines: [],
+        wantPrompt: false,
+        onFinal: (r) => {
+          clearTimeout(timer);
+          resolve(r);
+        },
+        onError: (e) => {
+          clearTimeout(timer);
+          reject(
+            new MfaError(`${command}: port lost after Ctrl-Z`, e.code, {
+              cause: e,
+              flags: { ...e.flags, outcomeUnknown: true },
+            }),
+          );
+        },
+      };
+      this.framer.expect({ echo: payload });
+      this.write(payload + CTRL_Z).catch((e: unknown) => {
+        clearTimeout(timer);
+        this.settle();
+        reject(
+          e instanceof MfaError
+            ? new MfaError(e.message, e.code, { cause: e, flags: { ...e.flags, outcomeUnknown: true } })
+            : asError(e),
+        );
+      });
+    }).catch(async (e: unknown) => {
+      if (e instanceof MfaError && e.code === ErrorCode.ModemTimeout) await this.drain();
+      throw e;
+    });
+    return { response, submitted: true };
+  }
+
+  /** ESC, then drain. Never Ctrl-Z: that would send whatever the modem holds. */
+  private async abandon(): Promise<void> {
+    this.settle();
+    if (this.closedError) return;
+    try {
+      await this.write(ESC);
+    } catch {
+      return;
+    }
+    await this.drain();
+  }
+
+  /**
+   * Discards replies until the modem has been quiet for drainQuiet ms (at most drainMax), so a
+   * late final cannot be matched to the next command. URCs still flow.
+   */
+  async drain(): Promise<void> {
+    this.settle();
+    const start = performance.now();
+    this.lastByteAt = Math.max(this.lastByteAt, start);
+    for (;;) {
+      const now = performance.now();
+      if (now - this.lastByteAt >= this.timeouts.drainQuiet || now - start >= this.timeouts.drainMax) break;
+      if (this.closedError) break;
+      await new Promise((r) => setTimeout(r, Math.min(50, this.timeouts.drainQuiet)));
+    }
+    this.emitAll(this.framer.flush());
+  }
+
+  private settle(): void {
+    this.waiter = undefined;
+    this.framer.expect(null);
+  }
+
+  private onData(chunk: Buffer): void {
+    this.lastByteAt = performance.now();
+    this.emitAll(this.framer.push(chunk));
+    this.waiter?.onData?.();
+  }
+
+  private emitAll(events: FramerEvent[]): void {
+    for (const ev of events) this.dispatch(ev);
+  }
+
+  private dispatch(ev: FramerEvent): void {
+    const w = this.waiter;
+    switch (ev.type) {
+      case 'urc':
+        this.emit('urc', ev);
+        return;
+      case 'echo':
+        return;
+      case 'prompt':
+        if (w?.wantPrompt && w.onPrompt) {
+          w.wantPrompt = false;
+          w.onPrompt();
+        }
+        return;
+      case 'line':
+        if (!w || !ev.solicited) {
+          log.debug({ line: ev.text.slice(0, 80) }, 'unexpected line');
+          this.emit('stray', ev.text);
+          return;
+        }
+        w.lines.push(ev.text);
+        return;
+      case 'final':
+        if (!w) {
+          this.emit('stray', ev.line);
+          return;
+        }
+        this.settle();
+        w.onFinal({ lines: w.lines, final: ev.result });
+        return;
+    }
+  }
+
+  /**
+   * Fails the command in flight now (the modem announced a reset: its reply will never come).
+   * A send already past Ctrl-Z keeps its outcomeUnknown flag.
+   */
+  abortInFlight(err: MfaError): void {
+    const w = this.waiter;
+    this.settle();
+    w?.onError(err);
+  }
+
+  private onClosed(err: MfaError | undefined): void {
+    this.closedError =
+      err ?? new MfaError('modem port closed', ErrorCode.ModemClosed, { flags: { disconnected: true } });
+    const w = this.waiter;
+    this.settle();
+    // Fail the command in flight at once rather than after its (possibly 90 s) timeout.
+    w?.onError(this.closedError);
+    this.emit('closed', this.closedError);
+  }
+}

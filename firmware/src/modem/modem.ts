@@ -1,0 +1,866 @@
+/**
+ * One modem: open → init → SIM/PIN → registered → ready, kept there by a supervisor loop and a
+ * recovery ladder, with health as events.
+ *
+ * Where retries live: a Modem makes ONE attempt per part and reports a classified MfaError; the
+ * pool decides on retries, because only the pool can move a retry to another modem, knows the
+ * per-SIM rate budget and the message deadline. The one thing a modem waits out by itself is
+ * SIM busy (CME 14) during init, with a short backoff.
+ *
+ * Recovery ladder when the modem stops answering: AT probe → ESC (leave a stuck prompt) →
+ * reopen the port → AT+CFUN=1,1 → wait for USB re-enumeration. A boot URC (RDY, SMS Ready,
+ * ^SYSSTART…) seen mid-run means the modem reset: the command in flight fails and init reruns.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import type { Clock } from '../clock.ts';
+import type { ModemConfig } from '../config/schema.ts';
+import { ErrorCode, MfaError, describeError } from '../errors.ts';
+import { logger } from '../log.ts';
+import type { Store, Table } from '../store/store.ts';
+import { AtChannel, type AtResponse, type ChannelTimeouts } from './at/channel.ts';
+import { classifyFinal, isSimBusy, smsErrorCode, type AtErrorClass } from './at/errors.ts';
+import type { FramerEvent } from './at/framer.ts';
+import {
+  identityValue,
+  isRegistered,
+  isRoaming,
+  parseCmgs,
+  parseCops,
+  parseCpin,
+  parseCsca,
+  parseCsq,
+  parseIccid,
+  parseReg,
+  parseTriesLeft,
+  type Registration,
+} from './at/replies.ts';
+import { decodeStatusReport, encodeSubmit, encodeTextModeBody } from './pdu/index.ts';
+import { profileByName, selectProfile, type ModemProfile } from './profiles.ts';
+import { serialTransport, waitForPath, type ModemTransport, type TransportFactory } from './transport.ts';
+import type { ModemHealth, ModemState, SmsSendOptions } from './types.ts';
+
+/** Supervisor timings, all ms. */
+export interface ModemTimings {
+  /** [200...10000] ms, default 1500: one AT probe. */
+  probe: number;
+  /** [1...20], default 5: AT probes before a rung of the ladder is declared failed. */
+  probeTries: number;
+  /** [1000...120000] ms, default 30000: longest wait for SIM busy (CME 14) to clear. */
+  simBusyMax: number;
+  /** [1000...60000] ms, default 2000: registration poll while searching. */
+  pollSearching: number;
+  /** [5000...600000] ms, default 30000: registration and signal poll while registered. */
+  pollRegistered: number;
+  /** [5000...300000] ms, default 60000: wait for the port to come back after a reset or unplug. */
+  reenumerate: number;
+  /** [100...10000] ms, default 1000: gap between reopen attempts while the port is absent. */
+  reopenPoll: number;
+  /** [60000...3600000] ms, default 600000: how long a modem stays "SMS refused" before a retry. */
+  smsRefusedHold: number;
+}
+
+export const DEFAULT_TIMINGS: ModemTimings = {
+  probe: 1500,
+  probeTries: 5,
+  simBusyMax: 30000,
+  pollSearching: 2000,
+  pollRegistered: 30000,
+  reenumerate: 60000,
+  reopenPoll: 1000,
+  smsRefusedHold: 600000,
+};
+
+export interface ModemOptions {
+  config: ModemConfig;
+  store: Store;
+  clock: Clock;
+  transportFactory?: TransportFactory;
+  timeouts?: Partial<ChannelTimeouts>;
+  timings?: Partial<ModemTimings>;
+}
+
+/** Progress of one message across attempts, so a retry never resends a part that went out. */
+export interface SendProgress {
+  refs: number[];
+  beforeSubmitDone: boolean;
+}
+
+interface PinRejection {
+  /** sha256(salt + pin): tells whether the configured PIN changed since, without storing it. */
+  hash: string;
+  salt: string;
+  at: number;
+  triesLeft?: number;
+}
+
+const GENERIC_BOOT_URCS = ['RDY', 'SMS Ready', '^SYSSTART', '+SYSSTART', 'SMS DONE'];
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export interface ProbeReport {
+  identity: NonNullable<ModemHealth['identity']>;
+  profile: string;
+  sim: string;
+  registration: string;
+  operator?: string;
+  dbm?: number;
+  bars?: number;
+  smsc?: string;
+  textMode: boolean;
+}
+
+/**
+ * Emits 'health' (ModemHealth) on every change and 'status-report' ({ modem, messageReference,
+ * delivered, outcome }) for +CDS reports.
+ */
+export class Modem extends EventEmitter {
+  readonly name: string;
+  private readonly cfg: ModemConfig;
+  private readonly timings: ModemTimings;
+  private readonly log;
+  private readonly table: Table<PinRejection>;
+  private transport: ModemTransport | undefined;
+  private channel: AtChannel | undefined;
+  private profile: ModemProfile | undefined;
+  private textMode = false;
+  private state: ModemState = 'absent';
+  private detail: string | undefined;
+  private identity: NonNullable<ModemHealth['identity']> = {};
+  private signal: { dbm?: number; bars?: number } = {};
+  private operator: string | undefined;
+  private roaming: boolean | undefined;
+  private lteOnly = false;
+  private smsc: string | undefined;
+  private sentCount = 0;
+  private failedCount = 0;
+  private stopped = true;
+  private loop: Promise<void> | undefined;
+  private wake: (() => void) | undefined;
+  private reinitNeeded = false;
+  private troubled = false;
+  private smsRefusedUntil = 0;
+  private sendsInFlight = 0;
+  /** Set after a reset when the port did not come back: the E173 modeswitch trap. */
+  private noAtPort = false;
+  /** Full ladders climbed without the modem coming back: backs off so a dead modem is not reset every few seconds. */
+  private ladderFailures = 0;
+
+  constructor(private readonly opts: ModemOptions) {
+    super();
+    this.cfg = opts.config;
+    this.name = opts.config.name;
+    this.timings = { ...DEFAULT_TIMINGS, ...opts.timings };
+    this.log = logger('modem').child({ modem: this.name });
+    this.table = opts.store.table<PinRejection>('modem-state');
+  }
+
+  health(): ModemHealth {
+    const h: ModemHealth = {
+      name: this.name,
+      state: this.state,
+      sentCount: this.sentCount,
+      failedCount: this.failedCount,
+      identity: { ...this.identity },
+    };
+    if (this.detail !== undefined) h.detail = this.detail;
+    if (this.state === 'registered' || this.state === 'sending' || this.state === 'sms-refused') {
+      if (this.signal.bars !== undefined) h.bars = this.signal.bars;
+      if (this.signal.dbm !== undefined) h.dbm = this.signal.dbm;
+      if (this.operator !== undefined) h.operator = this.operator;
+      if (this.roaming !== undefined) h.roaming = this.roaming;
+    }
+    return h;
+  }
+
+  /** Registered and able to take a send now. */
+  canSend(): boolean {
+    if (this.state === 'sms-refused' && performance.now() >= this.smsRefusedUntil) return !this.troubled;
+    return (this.state === 'registered' || this.state === 'sending') && !this.troubled && !this.reinitNeeded;
+  }
+
+  get busy(): boolean {
+    return this.sendsInFlight > 0;
+  }
+
+  private setState(state: ModemState, detail?: string): void {
+    if (state === this.state && detail === this.detail) return;
+    this.state = state;
+    this.detail = detail;
+    this.log.info({ state, detail }, 'modem state');
+    this.emit('health', this.health());
+  }
+
+  /** Starts the supervisor loop in the background; resolves at once. */
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    this.loop = this.supervise();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.wake?.();
+    await this.transport?.close();
+    await this.loop;
+  }
+
+  /** Resolves when the modem can send, or rejects after timeoutMs. */
+  async whenReady(timeoutMs: number): Promise<void> {
+    const until = performance.now() + timeoutMs;
+    while (!this.canSend()) {
+      if (performance.now() > until)
+        throw new MfaError(
+          `${this.name} not ready: ${this.state} ${this.detail ?? ''}`,
+          ErrorCode.ModemNotReady,
+        );
+      await sleep(25);
+    }
+  }
+
+  // ───────────────────────── supervisor ─────────────────────────
+
+  private async supervise(): Promise<void> {
+    while (!this.stopped) {
+      try {
+        await this.connect();
+        await this.initialise();
+        await this.monitor();
+      } catch (e) {
+        if (this.stopped) break;
+        this.log.warn({ err: describeError(e) }, 'modem trouble');
+        await this.recover(e);
+        if (this.troubled) {
+          this.ladderFailures++;
+          await this.nap(Math.min(300000, this.timings.reopenPoll * 2 ** Math.min(8, this.ladderFailures)));
+        }
+      }
+    }
+  }
+
+  /** Waits for the path, opens it and builds a fresh channel. */
+  private async connect(): Promise<void> {
+    if (this.channel && !this.channel.closed && this.transport?.isOpen) return;
+    await this.transport?.close().catch(() => undefined);
+    this.channel = undefined;
+    for (;;) {
+      if (this.stopped) throw new MfaError('stopped', ErrorCode.ModemClosed);
+      try {
+        const t = (this.opts.transportFactory ?? serialTransport)({
+          path: this.cfg.path,
+          baudRate: this.cfg.baudRate,
+          rtscts: this.cfg.rtscts,
+        });
+        await t.open();
+        this.transport = t;
+        break;
+      } catch (e) {
+        this.setState(
+          'absent',
+          this.noAtPort ? 'no AT port after reset (modeswitch?)' : `port ${this.cfg.path} not found`,
+        );
+        this.log.debug({ err: describeError(e) }, 'open failed');
+        await this.nap(this.timings.reopenPoll);
+      }
+    }
+    const ch = new AtChannel(this.transport, this.opts.timeouts);
+    ch.on('urc', (ev: Extract<FramerEvent, { type: 'urc' }>) => this.onUrc(ev));
+    ch.on('closed', () => {
+      this.troubled = true;
+      this.wake?.();
+    });
+    this.channel = ch;
+    this.noAtPort = false;
+  }
+
+  private ch(): AtChannel {
+    if (!this.channel) throw new MfaError('modem port not open', ErrorCode.ModemClosed);
+    return this.channel;
+  }
+
+  private async nap(ms: number): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(() => {
+        this.wake = undefined;
+        resolve();
+      }, ms);
+      this.wake = () => {
+        clearTimeout(t);
+        this.wake = undefined;
+        resolve();
+      };
+    });
+  }
+
+  private onUrc(ev: Extract<FramerEvent, { type: 'urc' }>): void {
+    const boot = this.profile?.bootUrcs ?? GENERIC_BOOT_URCS;
+    const isBoot =
+      boot.includes(ev.name) ||
+      (ev.name === '^BOOT' &&
+        this.profile !== undefined &&
+        !this.profile.quirks.periodicBootUrc &&
+        boot.includes('^BOOT'));
+    if (isBoot && this.state !== 'initialising' && this.state !== 'absent') {
+      this.log.warn({ urc: ev.name }, 'modem restarted on its own: re-initialising');
+      this.reinitNeeded = true;
+      this.channel?.abortInFlight(
+        new MfaError(`${this.name} restarted (${ev.name})`, ErrorCode.ModemClosed, {
+          flags: { disconnected: true },
+        }),
+      );
+      this.wake?.();
+      return;
+    }
+    if (ev.name === '+CDS' && ev.data !== undefined) {
+      try {
+        const r = decodeStatusReport(ev.data, { hasSmsc: true });
+        this.emit('status-report', {
+          modem: this.name,
+          messageReference: r.messageReference,
+          delivered: r.delivered,
+          outcome: r.outcome,
+        });
+      } catch (e) {
+        this.log.warn({ err: describeError(e) }, 'undecodable status report');
+      }
+      if (this.profile?.quirks.needsCnma) void this.channel?.exec('AT+CNMA').catch(() => undefined);
+      return;
+    }
+    if (ev.name === '+CREG' || ev.name === '+CEREG' || ev.name === '+CGREG') this.wake?.();
+  }
+
+  private async exec(cmd: string, opts: Parameters<AtChannel['exec']>[1] = {}): Promise<AtResponse> {
+    return this.ch().exec(cmd, opts);
+  }
+
+  /** Runs a command that may fail harmlessly (vendor init, URC switches). */
+  private async tryExec(cmd: string): Promise<AtResponse | undefined> {
+    try {
+      const r = await this.exec(cmd);
+      return r.final.ok ? r : undefined;
+    } catch (e) {
+      if (e instanceof MfaError && e.code === ErrorCode.ModemClosed) throw e;
+      return undefined;
+    }
+  }
+
+  /** AT until OK, probeTries times. ESC first: the modem may still sit in a CMGS prompt. */
+  private async probe(): Promise<boolean> {
+    const ch = this.ch();
+    await ch.escape();
+    for (let i = 0; i < this.timings.probeTries; i++) {
+      try {
+        const r = await ch.exec('AT', { timeoutMs: this.timings.probe });
+        if (r.final.ok) return true;
+      } catch (e) {
+        if (e instanceof MfaError && e.code === ErrorCode.ModemClosed) throw e;
+      }
+    }
+    return false;
+  }
+
+  private async initialise(): Promise<void> {
+    this.reinitNeeded = false;
+    this.troubled = false;
+    this.setState('initialising');
+    if (!(await this.probe()))
+      throw new MfaError(`${this.name} does not answer AT`, ErrorCode.ModemTimeout, {
+        flags: { retryable: true },
+      });
+    await this.tryExec('ATE0');
+    await this.tryExec('ATV1');
+    if (!(await this.tryExec('AT+CMEE=1'))) await this.tryExec('AT+CMEE=2');
+    await this.identify();
+    for (const c of this.profile?.init ?? []) await this.tryExec(c);
+    if (!(await this.unlockSim())) return;
+    for (const c of this.profile?.disableUrcs ?? []) await this.tryExec(c);
+    await this.readIccid();
+    await this.configureSms();
+    await this.checkRegistration();
+    this.ladderFailures = 0;
+  }
+
+  private async identify(): Promise<void> {
+    const ati = (await this.tryExec('ATI'))?.lines.join(' ');
+    const manufacturer = identityValue((await this.tryExec('AT+CGMI'))?.lines ?? []);
+    const model = identityValue((await this.tryExec('AT+CGMM'))?.lines ?? []);
+    const revision = identityValue((await this.tryExec('AT+CGMR'))?.lines ?? []);
+    const imei = identityValue((await this.tryExec('AT+CGSN'))?.lines ?? []);
+    const gcap = (await this.tryExec('AT+GCAP'))?.lines.join(' ');
+    this.identity = {
+      ...(manufacturer ? { manufacturer } : {}),
+      ...(model ? { model } : {}),
+      ...(revision ? { revision } : {}),
+      ...(imei ? { imei } : {}),
+      ...(this.identity.iccid ? { iccid: this.identity.iccid } : {}),
+    };
+    this.profile =
+      this.cfg.profile === 'auto'
+        ? selectProfile({ ati, manufacturer, model, gcap })
+        : profileByName(this.cfg.profile);
+    this.log.info({ profile: this.profile.name, manufacturer, model, revision }, 'modem identified');
+  }
+
+  private async readIccid(): Promise<string | undefined> {
+    if (this.identity.iccid) return this.identity.iccid;
+    for (const c of [...(this.profile?.iccid ?? []), 'AT+CCID']) {
+      const r = await this.tryExec(c);
+      const iccid = r ? parseIccid(r.lines) : undefined;
+      if (iccid) {
+        this.identity = { ...this.identity, iccid };
+        return iccid;
+      }
+    }
+    return undefined;
+  }
+
+  /** +CPIN? with SIM-busy wait; PIN entry with the never-spend-the-last-try rule. */
+  private async unlockSim(): Promise<boolean> {
+    const status = await this.cpin();
+    if (status === 'ready') return true;
+    if (status === 'absent') {
+      this.setState('no-sim', 'no SIM card (or SIM failure)');
+      return false;
+    }
+    if (status === 'puk') {
+      this.setState('pin-rejected', 'SIM is locked and needs its PUK; not touched');
+      return false;
+    }
+    if (status !== 'pin') {
+      this.setState('pin-needed', `SIM wants ${status}; not handled automatically`);
+      return false;
+    }
+    const pin = this.cfg.pin;
+    if (pin === undefined) {
+      this.setState('pin-needed', 'SIM needs a PIN: set it in the modem settings');
+      return false;
+    }
+    const iccid = await this.readIccid();
+    const key = `pin-rejected:${iccid ?? `imei:${this.identity.imei ?? this.cfg.path}`}`;
+    const earlier = await this.table.get(key);
+    if (earlier && earlier.hash === hashPin(earlier.salt, pin)) {
+      this.setState(
+        'pin-rejected',
+        'PIN rejected earlier for this SIM; not retried until the PIN setting changes',
+      );
+      return false;
+    }
+    const tries = await this.triesLeft();
+    if (tries !== undefined && tries <= 1) {
+      this.setState(
+        'pin-rejected',
+        `${tries} PIN ${tries === 1 ? 'try' : 'tries'} left: not spent automatically; unlock the SIM in a phone`,
+      );
+      return false;
+    }
+    this.log.info({ triesLeft: tries }, 'entering SIM PIN');
+    const r = await this.exec(`AT+CPIN="${pin}"`, { secret: true, class: 'slow' });
+    if (!r.final.ok) {
+      const c = classifyFinal(r.final);
+      if (isSimBusy(c)) return this.unlockSim();
+      const left = await this.triesLeft();
+      const salt = randomBytes(8).toString('hex');
+      await this.table.put(key, {
+        hash: hashPin(salt, pin),
+        salt,
+        at: this.opts.clock.now(),
+        ...(left === undefined ? {} : { triesLeft: left }),
+      });
+      this.setState(
+        'pin-rejected',
+        `PIN rejected${left === undefined ? '' : ` (${left} ${left === 1 ? 'try' : 'tries'} left)`}; not retried`,
+      );
+      return false;
+    }
+    await this.table.del(key).catch(() => undefined);
+    return (await this.cpin()) === 'ready' || this.fail('SIM not ready after PIN');
+  }
+
+  private fail(detail: string): false {
+    this.setState('failed', detail);
+    return false;
+  }
+
+  /** Reads +CPIN?, waiting out SIM busy (CME 14) with 100 ms → 500 ms backoff, never a fixed sleep. */
+  // 'ready' | 'pin' | 'puk' | 'absent', or the modem's words for anything else.
+  private async cpin(): Promise<string> {
+    const until = performance.now() + this.timings.simBusyMax;
+    let backoff = 100;
+    for (;;) {
+      const r = await this.exec('AT+CPIN?', { finalOptionalAfter: '+CPIN:' });
+      if (r.final.ok) {
+        const s = parseCpin(r.lines);
+        if (s?.kind === 'ready' || s?.kind === 'pin' || s?.kind === 'puk' || s?.kind === 'absent')
+          return s.kind;
+        if (s?.kind === 'other-lock') return s.what;
+        if (s?.kind === 'unknown' && s.text.includes('NOT READY')) {
+          /* fall through to wait */
+        } else return s?.kind === 'unknown' ? s.text : 'unreadable';
+      } else {
+        const c = classifyFinal(r.final);
+        if (c.code === 10 || c.code === 13 || c.code === 310 || c.code === 313) return 'absent';
+        if (c.code === 11) return 'pin';
+        if (c.code === 12) return 'puk';
+        if (!isSimBusy(c) && c.code !== 515) return c.reason;
+      }
+      if (performance.now() > until) return 'busy for too long';
+      this.setState('initialising', 'SIM busy, waiting');
+      await sleep(backoff);
+      backoff = Math.min(500, backoff * 2);
+    }
+  }
+
+  private async triesLeft(): Promise<number | undefined> {
+    const t = this.profile?.triesLeft;
+    const cmds = t ? [t] : [];
+    if (t?.command !== 'AT+CPINR="SIM PIN"')
+      cmds.push({ command: 'AT+CPINR="SIM PIN"', pattern: '^\\+CPINR: ?"?SIM PIN"?,(\\d+)' });
+    for (const c of cmds) {
+      const r = await this.tryExec(c.command);
+      const n = r ? parseTriesLeft(r.lines, c.pattern) : undefined;
+      if (n !== undefined) return n;
+    }
+    return undefined;
+  }
+
+  private async configureSms(): Promise<void> {
+    const p = this.profile;
+    this.textMode = p?.quirks.textModeOnly ?? false;
+    if (!this.textMode && !(await this.tryExec('AT+CMGF=0'))) {
+      this.log.warn('PDU mode refused: falling back to text mode');
+      this.textMode = true;
+    }
+    if (this.textMode) await this.tryExec('AT+CMGF=1');
+    this.smsc = parseCsca((await this.tryExec('AT+CSCA?'))?.lines ?? []);
+    for (const cnmi of p?.quirks.cnmiFallbacks ?? ['2,1,0,1,0', '2,1,0,2,0', '2,1,0,0,0']) {
+      if (await this.tryExec(`AT+CNMI=${cnmi}`)) break;
+    }
+  }
+
+  /** Registration from +CREG/+CGREG/+CEREG; signal and operator when registered. */
+  private async checkRegistration(): Promise<void> {
+    const regs: Partial<Record<'+CREG' | '+CGREG' | '+CEREG', Registration>> = {};
+    for (const p of ['+CREG', '+CGREG', '+CEREG'] as const) {
+      const r = await this.tryExec(`AT${p}?`);
+      const reg = r ? parseReg(r.lines, p) : undefined;
+      if (reg) regs[p] = reg;
+    }
+    const cs = regs['+CREG']?.stat;
+    const ps = regs['+CGREG']?.stat;
+    const eps = regs['+CEREG']?.stat;
+    const any = [cs, eps, ps].find(isRegistered);
+    if (any === undefined) {
+      const denied = [cs, ps, eps].includes('denied');
+      this.setState('searching', denied ? 'registration denied by the network' : 'looking for a network');
+      return;
+    }
+    this.lteOnly = !isRegistered(cs) && isRegistered(eps);
+    this.roaming = isRoaming(any);
+    const sig = parseCsq((await this.tryExec('AT+CSQ'))?.lines ?? []);
+    this.signal = sig ? { bars: sig.bars, ...(sig.dbm === undefined ? {} : { dbm: sig.dbm }) } : {};
+    this.operator = parseCops((await this.tryExec('AT+COPS?'))?.lines ?? []);
+    if (this.state === 'sms-refused' && performance.now() < this.smsRefusedUntil) {
+      this.emit('health', this.health());
+      return;
+    }
+    const smsOnly =
+      cs === 'sms-only-home' ||
+      cs === 'sms-only-roaming' ||
+      eps === 'sms-only-home' ||
+      eps === 'sms-only-roaming';
+    const detail = [
+      this.roaming ? 'roaming' : undefined,
+      smsOnly ? 'SMS only' : undefined,
+      this.lteOnly ? 'LTE only (no CS registration)' : undefined,
+    ]
+      .filter(Boolean)
+      .join(', ');
+    if (this.state !== 'sending') this.setState('registered', detail || undefined);
+    else this.emit('health', this.health());
+  }
+
+  /** Polls registration and signal; returns when the modem needs init or recovery. */
+  private async monitor(): Promise<void> {
+    while (!this.stopped) {
+      if (this.reinitNeeded) return;
+      if (this.troubled || this.channel?.closed)
+        throw new MfaError(`${this.name} stopped answering`, ErrorCode.ModemTimeout);
+      const waitMs =
+        this.state === 'registered' || this.state === 'sending' || this.state === 'sms-refused'
+          ? this.timings.pollRegistered
+          : this.state === 'searching' || this.state === 'initialising'
+            ? this.timings.pollSearching
+            : this.timings.pollRegistered;
+      await this.nap(waitMs);
+      if (this.stopped || this.reinitNeeded) return;
+      if (this.troubled || this.channel?.closed)
+        throw new MfaError(`${this.name} stopped answering`, ErrorCode.ModemTimeout);
+      if (this.state === 'pin-needed' || this.state === 'pin-rejected' || this.state === 'no-sim') continue;
+      try {
+        if (this.sendsInFlight === 0) await this.checkRegistration();
+      } catch (e) {
+        if (e instanceof MfaError && (e.code === ErrorCode.ModemTimeout || e.code === ErrorCode.ModemClosed))
+          throw e;
+      }
+    }
+  }
+
+  /** The ladder. Each rung ends as soon as the modem answers AT again. */
+  private async recover(cause: unknown): Promise<void> {
+    this.troubled = true;
+    const closed = this.channel?.closed || !this.transport?.isOpen;
+    if (!closed && this.channel) {
+      // Rungs 1+2: the probe sends ESC first, then AT.
+      try {
+        if (await this.probe()) {
+          this.log.info('recovered with ESC + AT probe');
+          this.troubled = false;
+          this.ladderFailures = 0;
+          return;
+        }
+      } catch {
+        /* fall through */
+      }
+    }
+    // Rung 3: reopen the port (also the path for an unplug: wait for the device to come back).
+    if (closed) this.setState('absent', `port lost: ${describeError(cause)}`);
+    else this.setState('failed', 'not answering: reopening the port');
+    await this.transport?.close().catch(() => undefined);
+    this.channel = undefined;
+    if (
+      !(await waitForPath(this.cfg.path, this.timings.reenumerate, Math.min(250, this.timings.reopenPoll)))
+    ) {
+      this.setState('absent', `port ${this.cfg.path} did not come back`);
+      return;
+    }
+    try {
+      await this.connect();
+      if (await this.probe()) {
+        this.log.info('recovered by reopening the port');
+        this.troubled = false;
+        this.ladderFailures = 0;
+        return;
+      }
+    } catch {
+      /* next rung */
+    }
+    // Rung 4: full functionality reset; the modem re-enumerates, so the port goes away and back.
+    this.setState('failed', 'not answering after reopen: resetting the modem (AT+CFUN=1,1)');
+    try {
+      // connect() above replaced the channel; TS cannot see that through the await.
+      const ch = this.channel as AtChannel | undefined;
+      await ch?.exec('AT+CFUN=1,1', { timeoutMs: this.timings.probe });
+    } catch {
+      /* the modem may reset before answering */
+    }
+    await this.transport?.close().catch(() => undefined);
+    this.channel = undefined;
+    await sleep(Math.min(2000, this.timings.reopenPoll));
+    if (
+      !(await waitForPath(this.cfg.path, this.timings.reenumerate, Math.min(250, this.timings.reopenPoll)))
+    ) {
+      this.noAtPort = true;
+      this.setState(
+        'failed',
+        this.profile?.quirks.resetMayModeswitch
+          ? 'no AT port after reset: the stick may have switched to CD-ROM mode (usb_modeswitch)'
+          : 'no AT port after reset',
+      );
+    }
+  }
+
+  // ───────────────────────── sending ─────────────────────────
+
+  /**
+   * Sends all parts not yet in `progress.refs`. One attempt; see the file comment for retries.
+   * Rejects with SmsRetryable | SmsPermanent | SmsSimFailure | SmsUnknown | SmsExpired |
+   * SmsEncodingFailed; `flags.outcomeUnknown` when a failure came after a Ctrl-Z.
+   */
+  async send(to: string, text: string, opts: SmsSendOptions, progress: SendProgress): Promise<number[]> {
+    if (!this.canSend())
+      throw new MfaError(`${this.name} cannot send: ${this.state}`, ErrorCode.SmsRetryable, {
+        flags: { retryable: true },
+      });
+    const remainingS = Math.floor((opts.deadline - this.opts.clock.now()) / 1000);
+    if (remainingS <= 0) throw new MfaError('passcode expired before sending', ErrorCode.SmsExpired);
+    this.sendsInFlight++;
+    if (this.state === 'registered') this.setState('sending', this.detail);
+    try {
+      const payloads = this.textMode
+        ? await this.textPayloads(to, text, opts)
+        : encodeSubmit({
+            to,
+            text,
+            ...(opts.flash ? { flash: true } : {}),
+            ...(opts.statusReport ? { statusReport: true } : {}),
+            validitySeconds: remainingS,
+          }).map((p) => ({ command: `AT+CMGS=${p.tpduLength}`, payload: p.hex.toUpperCase() }));
+      for (let i = progress.refs.length; i < payloads.length; i++) {
+        const p = payloads[i];
+        if (!p) break;
+        const before = progress.beforeSubmitDone ? undefined : opts.beforeSubmit;
+        const ref = await this.submitOne(p.command, p.payload, async () => {
+          await before?.();
+          progress.beforeSubmitDone = true;
+        });
+        progress.refs.push(ref);
+      }
+      this.sentCount++;
+      this.smsRefusedUntil = 0;
+      if (this.state === 'sms-refused') this.setState('sending');
+      return progress.refs;
+    } catch (e) {
+      this.failedCount++;
+      throw e;
+    } finally {
+      this.sendsInFlight--;
+      if (this.sendsInFlight === 0 && this.state === 'sending') this.setState('registered', this.detail);
+      else this.emit('health', this.health());
+    }
+  }
+
+  private async textPayloads(
+    to: string,
+    text: string,
+    opts: SmsSendOptions,
+  ): Promise<{ command: string; payload: string }[]> {
+    const body = encodeTextModeBody(text);
+    // Text mode has no concatenation: each ≤160 (ASCII) / ≤70 (UCS2) chunk goes as its own SMS.
+    const per = body.charset === 'IRA' ? 160 : 70 * 4;
+    const chunks: string[] = [];
+    for (let i = 0; i < body.body.length; i += per) chunks.push(body.body.slice(i, i + per));
+    const cdma = this.profile?.generation === 'cdma';
+    await this.tryExec(`AT+CSCS="${body.charset}"`);
+    if (!cdma) {
+      const dcs = body.dcs | (opts.flash ? 0x10 : 0);
+      const vp = 167; // TP-VP relative, 24 h; text mode sets it per modem, not per message
+      await this.tryExec(`AT+CSMP=${opts.statusReport ? 49 : 17},${vp},0,${dcs}`);
+    }
+    const da = body.charset === 'UCS2' ? ucs2Hex(to) : to;
+    const toa = to.startsWith('+') ? 145 : 129;
+    return chunks.map((payload) => ({ command: `AT+CMGS="${da}",${toa}`, payload }));
+  }
+
+  private async submitOne(
+    command: string,
+    payload: string,
+    beforeSubmit: () => Promise<void>,
+  ): Promise<number> {
+    let res;
+    try {
+      res = await this.ch().submit(command, payload, { beforeSubmit });
+    } catch (e) {
+      throw this.sendFailure(e);
+    }
+    const { response, submitted } = res;
+    if (response.final.ok) {
+      // +CMGS is optional on a few old phones (Gammu notes mr=-1); the network took the message.
+      return parseCmgs(response.lines) ?? -1;
+    }
+    const c = classifyFinal(response.final);
+    if (c.class !== 'permanent' && c.class !== 'sim' && this.lteOnly) this.markSmsRefused(c.reason);
+    throw new MfaError(
+      `${this.name}: ${c.reason}${submitted ? '' : ' (before the prompt)'}`,
+      smsErrorCode(c.class),
+      {
+        flags: { retryable: c.class === 'retryable' || c.class === 'unknown' },
+        cause: c,
+      },
+    );
+  }
+
+  private markSmsRefused(reason: string): void {
+    this.smsRefusedUntil = performance.now() + this.timings.smsRefusedHold;
+    this.setState('sms-refused', `registered on LTE but the network refuses SMS (${reason})`);
+  }
+
+  /** Timeouts and lost ports: the outcome is unknown after Ctrl-Z; the supervisor recovers. */
+  private sendFailure(e: unknown): unknown {
+    if (!(e instanceof MfaError)) return e;
+    if (e.code !== ErrorCode.ModemTimeout && e.code !== ErrorCode.ModemClosed) return e;
+    this.troubled = true;
+    this.wake?.();
+    const unknown = e.flags.outcomeUnknown === true;
+    return new MfaError(
+      `${this.name}: ${e.message}${unknown ? ' (after Ctrl-Z: the message may have gone)' : ''}`,
+      unknown ? ErrorCode.SmsUnknown : ErrorCode.SmsRetryable,
+      { cause: e, flags: { ...e.flags, retryable: !unknown } },
+    );
+  }
+
+  /** For `mfabox modem probe`: a one-shot read without the supervisor. */
+  async probeOnce(): Promise<ProbeReport> {
+    this.stopped = false;
+    try {
+      await this.connect();
+      await this.initialise();
+      const reg =
+        this.state === 'registered'
+          ? `registered${this.roaming ? ' (roaming)' : ''}${this.lteOnly ? ', LTE only' : ''}`
+          : `${this.state}${this.detail ? `: ${this.detail}` : ''}`;
+      return {
+        identity: this.identity,
+        profile: this.profile?.name ?? 'unknown',
+        sim:
+          this.state === 'no-sim' || this.state.startsWith('pin')
+            ? `${this.state}: ${this.detail ?? ''}`
+            : 'ready',
+        registration: reg,
+        ...(this.operator ? { operator: this.operator } : {}),
+        ...(this.signal.dbm === undefined ? {} : { dbm: this.signal.dbm }),
+        ...(this.signal.bars === undefined ? {} : { bars: this.signal.bars }),
+        ...(this.smsc ? { smsc: this.smsc } : {}),
+        textMode: this.textMode,
+      };
+    } finally {
+      this.stopped = true;
+      await this.transport?.close();
+    }
+  }
+
+  /** For `mfabox modem send`: init once, send, close. */
+  async sendOnce(to: string, text: string, opts: SmsSendOptions): Promise<number[]> {
+    this.stopped = false;
+    try {
+      await this.connect();
+      await this.initialise();
+      if (!this.canSend())
+        throw new MfaError(`${this.name}: ${this.state} ${this.detail ?? ''}`, ErrorCode.ModemNotReady);
+      return await this.send(to, text, opts, { refs: [], beforeSubmitDone: false });
+    } finally {
+      this.stopped = true;
+      await this.transport?.close();
+    }
+  }
+
+  /** Class of the last failure, for the pool's retry decision. */
+  static classOf(e: unknown): AtErrorClass | 'expired' | 'other' {
+    if (!(e instanceof MfaError)) return 'other';
+    switch (e.code) {
+      case ErrorCode.SmsRetryable:
+        return 'retryable';
+      case ErrorCode.SmsPermanent:
+      case ErrorCode.SmsEncodingFailed:
+      case ErrorCode.SmsInvalidNumber:
+        return 'permanent';
+      case ErrorCode.SmsSimFailure:
+        return 'sim';
+      case ErrorCode.SmsUnknown:
+        return 'unknown';
+      case ErrorCode.SmsExpired:
+        return 'expired';
+      default:
+        return 'other';
+    }
+  }
+}
+
+function hashPin(salt: string, pin: string): string {
+  return createHash('sha256').update(`${salt}:${pin}`).digest('hex');
+}
+
+function ucs2Hex(s: string): string {
+  let out = '';
+  for (let i = 0; i < s.length; i++) out += s.charCodeAt(i).toString(16).padStart(4, '0').toUpperCase();
+  return out;
+}

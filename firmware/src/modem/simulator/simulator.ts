@@ -1,0 +1,191 @@
+/**
+ * startSimulator: a simulated AT modem on a real pty. The host side (`path`) is opened by the
+ * driver, gammu or smstools exactly like a USB modem's tty.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SerialPort } from 'serialport';
+import { ErrorCode, MfaError } from '../../errors.ts';
+import { ModemEngine, type SimEvent, type SimEventKind } from './engine.ts';
+import type { Fault } from './faults.ts';
+import { HandsetInbox } from './handset.ts';
+import { PROFILES, profileNames } from './profiles.ts';
+import { SocatPty } from './pty.ts';
+
+export interface SimulatorOptions {
+  /** A name from PROFILES; default 'generic'. */
+  profile?: string;
+  /** Host-side pty path; default a path in a fresh temp directory. */
+  link?: string;
+  /** Network time per SMS part in ms [0…600000], default 3000. */
+  smsDelayMs?: number;
+  /** The SIM PIN; without it the SIM has PIN checking off (unless the profile needs "1234"). */
+  pin?: string;
+  iccid?: string;
+  imei?: string;
+  /** Keep at most this many wire events in `log` (oldest dropped), default 100000. */
+  maxLogEvents?: number;
+}
+
+export interface ModemSimulator {
+  /** Host-side pty path to open with serialport, gammu or smstools. */
+  readonly path: string;
+  readonly profile: string;
+  readonly inbox: HandsetInbox;
+  readonly log: SimEvent[];
+  /** Called for every wire event as it happens (for `mfabox sim --json` and benchmarks). */
+  onEvent?: (e: SimEvent) => void;
+  fault(f: Fault): void;
+  /** The pty disappears (socat killed) and reappears at the same path after `ms`; the modem power-cycles. */
+  unplug(ms?: number): Promise<void>;
+  /** Boot URCs, settings forgotten (echo on, PIN needed again, SIM busy for a while). */
+  reboot(): void;
+  stop(): Promise<void>;
+}
+
+class Simulator implements ModemSimulator {
+  readonly inbox = new HandsetInbox();
+  readonly log: SimEvent[] = [];
+  onEvent?: (e: SimEvent) => void;
+  private readonly engine: ModemEngine;
+  private readonly pty: SocatPty;
+  private port: SerialPort | undefined;
+  private stopped = false;
+  private gone = false;
+  private unplugging: Promise<void> | undefined;
+
+  constructor(
+    readonly path: string,
+    simSide: string,
+    readonly profile: string,
+    private readonly dir: string | undefined,
+    opts: SimulatorOptions,
+  ) {
+    const p = PROFILES.get(profile);
+    if (!p)
+      throw new MfaError(`unknown simulator profile "${profile}"`, ErrorCode.CliUsage, { field: 'profile' });
+    this.pty = new SocatPty(path, simSide);
+    const maxLog = opts.maxLogEvents ?? 100_000;
+    this.engine = new ModemEngine({
+      profile: p,
+      smsDelayMs: opts.smsDelayMs ?? 3000,
+      ...(opts.pin !== undefined ? { pin: opts.pin } : {}),
+      iccid: opts.iccid ?? '8901260000000000019',
+      imei: opts.imei ?? '356938035643809',
+      handset: this.inbox,
+      write: (s) => this.write(s),
+      event: (kind, detail) => this.event(kind, detail, maxLog),
+      unplug: (ms) => {
+        this.unplug(ms === 'forever' ? Infinity : ms).catch(() => undefined);
+      },
+    });
+  }
+
+  private event(kind: SimEventKind, detail: Record<string, unknown> | undefined, max: number): void {
+    const e: SimEvent = {
+      t: performance.timeOrigin + performance.now(),
+      kind,
+      ...(detail ? { detail } : {}),
+    };
+    this.log.push(e);
+    if (this.log.length > max) this.log.splice(0, this.log.length - max);
+    this.onEvent?.(e);
+  }
+
+  private write(s: string): void {
+    const port = this.port;
+    if (!port?.isOpen) return;
+    port.write(Buffer.from(s, 'latin1'));
+  }
+
+  async start(): Promise<void> {
+    await this.pty.start();
+    await this.openPort();
+    this.engine.boot();
+  }
+
+  private async openPort(): Promise<void> {
+    const port = new SerialPort({ path: this.pty.simPath, baudRate: 115200, autoOpen: false });
+    await new Promise<void>((resolve, reject) => port.open((e) => (e ? reject(e) : resolve())));
+    port.on('data', (d: Buffer) => this.engine.input(d));
+    // An unplug closes the port under us; nothing to do but stop feeding the engine.
+    port.on('error', () => undefined);
+    this.port = port;
+  }
+
+  private async closePort(): Promise<void> {
+    const port = this.port;
+    this.port = undefined;
+    if (!port?.isOpen) return;
+    await new Promise<void>((resolve) => port.close(() => resolve()));
+  }
+
+  fault(f: Fault): void {
+    this.engine.fault(f);
+  }
+
+  reboot(): void {
+    this.engine.reboot();
+  }
+
+  unplug(ms = 2000): Promise<void> {
+    if (this.unplugging) return this.unplugging;
+    this.unplugging = (async () => {
+      this.engine.stop();
+      this.event('unplug', { ms: Number.isFinite(ms) ? ms : 'forever' }, Infinity);
+      await this.closePort();
+      await this.pty.stop();
+      if (!Number.isFinite(ms)) {
+        this.gone = true;
+        return;
+      }
+      await new Promise((r) => setTimeout(r, ms));
+      if (this.stopped) return;
+      await this.pty.start();
+      await this.openPort();
+      this.event('replug', undefined, Infinity);
+      this.engine.boot();
+    })().finally(() => {
+      this.unplugging = undefined;
+    });
+    return this.unplugging;
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.engine.stop();
+    await this.unplugging?.catch(() => undefined);
+    await this.closePort();
+    await this.pty.stop();
+    if (this.dir) rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  /** True after a reset that left no AT port (the huawei-e173-modeswitch profile). */
+  get atPortGone(): boolean {
+    return this.gone;
+  }
+}
+
+export async function startSimulator(opts: SimulatorOptions = {}): Promise<ModemSimulator> {
+  const profile = opts.profile ?? 'generic';
+  if (!PROFILES.has(profile))
+    throw new MfaError(
+      `unknown simulator profile "${profile}"; one of: ${profileNames().join(', ')}`,
+      ErrorCode.CliUsage,
+      {
+        field: 'profile',
+      },
+    );
+  const dir = mkdtempSync(join(tmpdir(), 'mfabox-sim-'));
+  const hostPath = opts.link ?? join(dir, 'modem');
+  const sim = new Simulator(hostPath, join(dir, 'sim-side'), profile, dir, opts);
+  try {
+    await sim.start();
+  } catch (e) {
+    await sim.stop();
+    throw e;
+  }
+  return sim;
+}

@@ -1,0 +1,88 @@
+/**
+ * RFC 5080 §2.2.2 duplicate detection. A NAS that times out resends the same packet (same
+ * source, ID and Request Authenticator); running it again would mean a second LDAP bind and a
+ * second SMS. While the first is in flight the copy is ignored; once answered, the copy gets the
+ * byte-identical reply for `ttlMs`. Bounded: the oldest entries go first when the cap is reached,
+ * so a flood cannot grow memory.
+ */
+import type { Clock } from '../clock.ts';
+
+export type DedupeResult = { kind: 'new' } | { kind: 'in-flight' } | { kind: 'replay'; reply: Buffer };
+
+export interface ReplyCacheOptions {
+  /** How long a completed reply is replayed, ms (radius.duplicateCacheSeconds × 1000). */
+  ttlMs: number;
+  /** [1...1e6] entries, in flight and completed together. */
+  capacity: number;
+  /** How long an unanswered request blocks its copies, ms; after that a copy runs anew. */
+  inFlightTimeoutMs: number;
+  clock: Clock;
+}
+
+interface Entry {
+  reply: Buffer | undefined;
+  expires: number;
+}
+
+export function dedupeKey(address: string, port: number, identifier: number, authenticator: Buffer): string {
+  return `${address}|${port}|${identifier}|${authenticator.toString('base64')}`;
+}
+
+export class ReplyCache {
+  private readonly entries = new Map<string, Entry>();
+
+  constructor(private readonly opts: ReplyCacheOptions) {}
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  get capacity(): number {
+    return this.opts.capacity;
+  }
+
+  /** Looks the key up; a miss registers it as in flight. */
+  begin(key: string): DedupeResult {
+    const now = this.opts.clock.monotonic();
+    this.sweep(now);
+    const e = this.entries.get(key);
+    if (e && e.expires > now) return e.reply ? { kind: 'replay', reply: e.reply } : { kind: 'in-flight' };
+    if (e) this.entries.delete(key);
+    while (this.entries.size >= this.opts.capacity) {
+      const oldest = this.entries.keys().next();
+      if (oldest.done) break;
+      this.entries.delete(oldest.value);
+    }
+    this.entries.set(key, { reply: undefined, expires: now + this.opts.inFlightTimeoutMs });
+    return { kind: 'new' };
+  }
+
+  /** Stores the reply for replay; moves the entry to the young end. */
+  complete(key: string, reply: Buffer): void {
+    this.entries.delete(key);
+    if (this.entries.size >= this.opts.capacity) {
+      const oldest = this.entries.keys().next();
+      if (!oldest.done) this.entries.delete(oldest.value);
+    }
+    this.entries.set(key, { reply, expires: this.opts.clock.monotonic() + this.opts.ttlMs });
+  }
+
+  /** Forgets a request that got no reply, so the NAS's next retransmit is handled afresh. */
+  abandon(key: string): void {
+    const e = this.entries.get(key);
+    if (e && !e.reply) this.entries.delete(key);
+  }
+
+  /** Drops expired entries from the old end; amortised O(1) per call. */
+  private sweep(now: number): void {
+    let budget = 64;
+    for (const [k, e] of this.entries) {
+      if (budget-- === 0 || e.expires > now) break;
+      this.entries.delete(k);
+    }
+  }
+
+  setTtl(ttlMs: number): void {
+    this.opts.ttlMs = ttlMs;
+  }
+}

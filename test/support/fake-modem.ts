@@ -1,0 +1,102 @@
+/**
+ * A scripted in-memory modem for unit tests of Modem and ModemPool (the pty simulator covers the
+ * real serial path in test/integration). It answers the commands the driver sends, with knobs for
+ * the cases the unit tests need.
+ */
+import { MemoryTransport } from './memory-transport.ts';
+
+export interface FakeModemState {
+  manufacturer: string;
+  model: string;
+  /** 'READY' | 'SIM PIN' | 'SIM PUK' | 'absent' */
+  sim: string;
+  correctPin: string;
+  triesLeft: number;
+  /** +CPIN? answers CME 14 this many times first. */
+  simBusy: number;
+  creg: number;
+  cereg: number;
+  /** Final for each successive CMGS submit; undefined → +CMGS: <mr> OK. 'hang' → no answer. */
+  cmgsFinals: (string | undefined)[];
+  cmgsAlways?: string;
+  mr: number;
+  pinAttempts: number;
+  submits: string[];
+  /** Delay before the +CMGS answer, ms. */
+  sendDelayMs: number;
+  cnmiRefuseDs1: boolean;
+}
+
+export function fakeModem(over: Partial<FakeModemState> = {}): { t: MemoryTransport; s: FakeModemState } {
+  const s: FakeModemState = {
+    manufacturer: 'Quectel',
+    model: 'EC25',
+    sim: 'READY',
+    correctPin: '1234',
+    triesLeft: 3,
+    simBusy: 0,
+    creg: 1,
+    cereg: 1,
+    cmgsFinals: [],
+    mr: 0,
+    pinAttempts: 0,
+    submits: [],
+    sendDelayMs: 1,
+    cnmiRefuseDs1: true,
+    ...over,
+  };
+  const ok = (t: MemoryTransport, body = '') => t.emitData(`${body ? `\r\n${body}\r\n` : ''}\r\nOK\r\n`);
+  const t = new MemoryTransport((cmd, tr) => {
+    if (cmd.endsWith('\x1b')) return void tr.emitData('\r\nOK\r\n');
+    if (cmd.endsWith('\x1a')) {
+      s.submits.push(cmd.slice(0, -1));
+      const f = s.cmgsFinals.length > 0 ? s.cmgsFinals.shift() : s.cmgsAlways;
+      if (f === 'hang') return;
+      setTimeout(() => {
+        if (f) tr.emitData(`\r\n${f}\r\n`);
+        else tr.emitData(`\r\n+CMGS: ${++s.mr}\r\n\r\nOK\r\n`);
+      }, s.sendDelayMs);
+      return;
+    }
+    const c = cmd.toUpperCase();
+    if (c.startsWith('AT+CMGS=')) return void tr.emitData('\r\n> ');
+    if (c === 'AT+CPIN?') {
+      if (s.simBusy > 0) {
+        s.simBusy--;
+        return void tr.emitData('\r\n+CME ERROR: 14\r\n');
+      }
+      if (s.sim === 'absent') return void tr.emitData('\r\n+CME ERROR: 10\r\n');
+      return ok(tr, `+CPIN: ${s.sim}`);
+    }
+    if (c.startsWith('AT+CPIN=')) {
+      s.pinAttempts++;
+      const pin = /"(\d+)"/.exec(cmd)?.[1];
+      if (pin === s.correctPin) {
+        s.sim = 'READY';
+        s.triesLeft = 3;
+        return ok(tr);
+      }
+      s.triesLeft--;
+      if (s.triesLeft === 0) s.sim = 'SIM PUK';
+      return void tr.emitData('\r\n+CME ERROR: 16\r\n');
+    }
+    if (c === 'AT+QPINC="SC"') return ok(tr, `+QPINC: "SC",${s.triesLeft},10`);
+    if (c === 'AT+QCCID') return ok(tr, '+QCCID: 89441000301234567890');
+    if (c === 'AT+CGMI') return ok(tr, s.manufacturer);
+    if (c === 'AT+CGMM') return ok(tr, s.model);
+    if (c === 'AT+CGMR') return ok(tr, 'R1');
+    if (c === 'AT+CGSN') return ok(tr, '867000000000001');
+    if (c === 'ATI') return ok(tr, `${s.manufacturer}\r\n${s.model}`);
+    if (c === 'AT+CREG?') return ok(tr, `+CREG: 0,${s.creg}`);
+    if (c === 'AT+CGREG?') return ok(tr, `+CGREG: 0,${s.cereg}`);
+    if (c === 'AT+CEREG?') return ok(tr, `+CEREG: 0,${s.cereg}`);
+    if (c === 'AT+CSQ') return ok(tr, '+CSQ: 20,99');
+    if (c === 'AT+COPS?') return ok(tr, '+COPS: 0,0,"Test Net",7');
+    if (c === 'AT+CSCA?') return ok(tr, '+CSCA: "+15550000000",145');
+    if (c.startsWith('AT+CNMI=') && s.cnmiRefuseDs1 && c === 'AT+CNMI=2,1,0,1,0')
+      return void tr.emitData('\r\n+CMS ERROR: 303\r\n');
+    if (c === 'AT+GCAP') return ok(tr, '+GCAP: +CGSM');
+    return ok(tr);
+  });
+  return { t, s };
+}

@@ -1,0 +1,440 @@
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { ErrorCode, MfaError, isMfaError } from '../../../firmware/src/errors.ts';
+import {
+  openOutbox,
+  type DurableOutbox,
+  type OutboxOptions,
+  type OutboxRecord,
+  type SmsResendAudit,
+} from '../../../firmware/src/dispatch/outbox.ts';
+import { openStore, type Store } from '../../../firmware/src/store/store.ts';
+import { FakeClock, FakeSender, health } from './fakes.ts';
+
+const MIN = 60_000;
+const retryable = (): MfaError =>
+  new MfaError('CMS 512', ErrorCode.SmsRetryable, { flags: { retryable: true } });
+
+describe('outbox', () => {
+  let dir: string;
+  let store: Store;
+  let clock: FakeClock;
+  let sender: FakeSender;
+  let outbox: DurableOutbox | undefined;
+  const key = randomBytes(32);
+
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'mfabox-outbox-'));
+    store = await openStore(join(dir, 'db'));
+    clock = new FakeClock();
+    sender = new FakeSender();
+  });
+  afterEach(async () => {
+    await outbox?.close(100);
+    outbox = undefined;
+    await store.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  async function open(options: Partial<OutboxOptions> = {}): Promise<DurableOutbox> {
+    outbox = await openOutbox({ store, sender, deviceKey: key, clock, timers: clock, options });
+    return outbox;
+  }
+  const entry = (id: string, lifeMs = 5 * MIN) => ({
+    challengeId: id,
+    to: '+15550000001',
+    text: `code for ${id}: 123456`,
+    expiresAt: clock.now() + lifeMs,
+  });
+  async function record(id: string): Promise<OutboxRecord | undefined> {
+    const idx = await store.table<{ seq: string }>('outbox').get(`c!${id}`);
+    return idx ? store.table<OutboxRecord>('outbox').get(`q!${idx.seq}`) : undefined;
+  }
+  async function audits(): Promise<SmsResendAudit[]> {
+    const out: SmsResendAudit[] = [];
+    for await (const [, v] of store.table<SmsResendAudit>('audit').entries()) out.push(v);
+    return out;
+  }
+  const settle = (id: string, status: string) =>
+    vi.waitFor(async () => expect(await outbox?.status(id)).toBe(status));
+
+  it('sends a queued entry, records refs and modem, and removes the text and full number', async () => {
+    const ob = await open();
+    const e = { ...entry('c1'), flash: true };
+    await ob.enqueue(e);
+    await settle('c1', 'sent');
+    expect(sender.calls).toHaveLength(1);
+    expect(sender.calls[0]?.text).toBe(e.text);
+    expect(sender.calls[0]?.opts.deadline).toBe(e.expiresAt);
+    expect(sender.calls[0]?.opts.flash).toBe(true);
+    const rec = await record('c1');
+    expect(rec).toMatchObject({
+      status: 'sent',
+      messageRefs: [1],
+      modem: 'm1',
+      to: '******0001',
+      submissions: 1,
+    });
+    expect(rec?.sealed).toBeUndefined();
+    expect(ob.stats()).toMatchObject({ queued: 0, inFlight: 0, sent: 1, failed: 0, expired: 0 });
+  });
+
+  it('keeps the text encrypted at rest: the plaintext never reaches the database files', async () => {
+    sender.modems = [health('m1', 'searching')];
+    const ob = await open();
+    const e = entry('secret-1');
+    e.text = 'Your passcode is 918273';
+    await ob.enqueue(e);
+    const rec = await record('secret-1');
+    expect(rec?.status).toBe('queued');
+    expect(rec?.sealed?.ct).toBeTruthy();
+    expect(JSON.stringify(rec)).not.toContain('918273');
+    await store.close();
+    for (const f of await readdir(join(dir, 'db'))) {
+      const raw = await readFile(join(dir, 'db', f));
+      expect(raw.includes(Buffer.from('918273'))).toBe(false);
+    }
+    store = await openStore(join(dir, 'db'));
+    outbox = undefined;
+  });
+
+  it('writes submitting durably before Ctrl-Z (in beforeSubmit)', async () => {
+    sender.script = [{ kind: 'hold', afterSubmit: true }];
+    await open();
+    await outbox?.enqueue(entry('c1'));
+    await vi.waitFor(() => expect(sender.held).toBe(1));
+    expect((await record('c1'))?.status).toBe('submitting');
+    sender.release();
+    await settle('c1', 'sent');
+  });
+
+  it('picks up an idle wake at once: no polling interval, no timer needed', async () => {
+    const ob = await open();
+    const ops = ob.prepare(entry('c1'));
+    await store.atomic(ops);
+    ob.wake();
+    await vi.waitFor(() => expect(sender.calls).toHaveLength(1));
+    await settle('c1', 'sent');
+  });
+
+  it('does not send a prepared entry whose commit has not landed', async () => {
+    const ob = await open();
+    const ops = ob.prepare(entry('c1'));
+    ob.wake();
+    await new Promise((r) => setTimeout(r, 50));
+    expect(sender.calls).toHaveLength(0);
+    await store.atomic(ops);
+    ob.wake();
+    await settle('c1', 'sent');
+  });
+
+  it('refuses a second entry for the same challenge', async () => {
+    const ob = await open();
+    await ob.enqueue(entry('c1'));
+    expect(() => ob.prepare(entry('c1'))).toThrow(
+      expect.objectContaining({ code: ErrorCode.OutboxDuplicateChallenge }),
+    );
+  });
+
+  it('sends in arrival order', async () => {
+    sender.script = Array.from({ length: 5 }, () => ({ kind: 'hold' as const }));
+    const ob = await open({ lookahead: 0 });
+    for (const id of ['a', 'b', 'c', 'd', 'e']) await ob.enqueue(entry(id));
+    for (let i = 1; i <= 5; i++) {
+      await vi.waitFor(() => expect(sender.held).toBe(1));
+      expect(sender.calls).toHaveLength(i);
+      sender.release();
+    }
+    expect(sender.calls.map((c) => c.text.slice(9, 10))).toEqual(['a', 'b', 'c', 'd', 'e']);
+  });
+
+  it('keeps as many sends in flight as modems can take, plus the lookahead', async () => {
+    sender.modems = [health('m1', 'registered'), health('m2', 'registered')];
+    sender.script = Array.from({ length: 10 }, () => ({ kind: 'hold' as const }));
+    const ob = await open({ lookahead: 1 });
+    for (let i = 0; i < 10; i++) await ob.enqueue(entry(`c${i}`));
+    await vi.waitFor(() => expect(sender.held).toBe(3));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(sender.calls).toHaveLength(3);
+    expect(ob.stats()).toMatchObject({ queued: 7, inFlight: 3 });
+    sender.release();
+    await vi.waitFor(() => expect(sender.calls).toHaveLength(4));
+    await vi.waitFor(() => expect(sender.held).toBe(3));
+    sender.release(20);
+    await vi.waitFor(() => expect(ob.stats().sent).toBe(4));
+  });
+
+  it('waits while no modem can send and starts on the health event', async () => {
+    sender.modems = [health('m1', 'searching')];
+    const ob = await open();
+    await ob.enqueue(entry('c1'));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(sender.calls).toHaveLength(0);
+    expect(ob.ready()).toBe(false);
+    expect(ob.expectedWaitMs()).toBe(Infinity);
+    sender.setModems([health('m1', 'registered')]);
+    await settle('c1', 'sent');
+  });
+
+  it('retries a retryable failure before Ctrl-Z with backoff, and sends once', async () => {
+    sender.script = [
+      { kind: 'fail', error: retryable() },
+      { kind: 'fail', error: new MfaError('x', ErrorCode.SmsNoModem, { flags: { retryable: true } }) },
+    ];
+    const ob = await open({ retryBaseMs: 200 });
+    await ob.enqueue(entry('c1'));
+    await vi.waitFor(() => expect(sender.calls).toHaveLength(1));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(sender.calls).toHaveLength(1); // backoff: not before the clock moves
+    clock.advance(200);
+    await vi.waitFor(() => expect(sender.calls).toHaveLength(2));
+    await vi.waitFor(async () => {
+      clock.advance(100);
+      expect(await outbox?.status('c1')).toBe('sent');
+    });
+    expect(sender.submittedTexts()).toHaveLength(1);
+    expect((await record('c1'))?.attempts).toBe(3);
+  });
+
+  it('fails a permanent error without retrying', async () => {
+    sender.script = [{ kind: 'fail', error: new MfaError('bad number', ErrorCode.SmsPermanent) }];
+    const ob = await open();
+    await ob.enqueue(entry('c1'));
+    await settle('c1', 'failed');
+    clock.advance(60_000);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(sender.calls).toHaveLength(1);
+    const rec = await record('c1');
+    expect(rec).toMatchObject({ status: 'failed', reason: 'SmsPermanent' });
+    expect(rec?.sealed).toBeUndefined();
+    expect(ob.stats().failed).toBe(1);
+  });
+
+  it('gives up after maxAttempts retryable failures', async () => {
+    sender.script = Array.from({ length: 5 }, () => ({ kind: 'fail' as const, error: retryable() }));
+    const ob = await open({ maxAttempts: 3, retryBaseMs: 10 });
+    await ob.enqueue(entry('c1'));
+    for (let i = 0; i < 5; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+      clock.advance(100);
+    }
+    await settle('c1', 'failed');
+    expect(sender.calls).toHaveLength(3);
+  });
+
+  it('does not retry a retryable code that came after Ctrl-Z with an unknown outcome more than once', async () => {
+    const unknown = () =>
+      new MfaError('timeout after ^Z', ErrorCode.ModemTimeout, { flags: { outcomeUnknown: true } });
+    sender.script = [
+      { kind: 'fail', error: unknown(), afterSubmit: true },
+      { kind: 'fail', error: unknown(), afterSubmit: true },
+    ];
+    const ob = await open();
+    const e = entry('c1');
+    await ob.enqueue(e);
+    await settle('c1', 'failed');
+    expect(sender.submittedTexts()).toEqual([e.text, e.text]);
+    const [a] = await audits();
+    expect(a).toMatchObject({
+      kind: 'sms-resend-unknown-outcome',
+      challengeId: 'c1',
+      to: '******0001',
+      outcome: 'unknown',
+    });
+    expect((await record('c1'))?.reason).toMatch(/outcome unknown/);
+  });
+
+  it('resends an unknown outcome once with identical text and audits it with the modem', async () => {
+    sender.script = [
+      {
+        kind: 'fail',
+        error: new MfaError('port gone', ErrorCode.ModemClosed, { flags: { outcomeUnknown: true } }),
+        afterSubmit: true,
+      },
+      { kind: 'ok', modem: 'm2' },
+    ];
+    const ob = await open();
+    const e = entry('c1');
+    await ob.enqueue(e);
+    await settle('c1', 'sent');
+    expect(sender.submittedTexts()).toEqual([e.text, e.text]);
+    expect(await audits()).toEqual([
+      expect.objectContaining({ challengeId: 'c1', outcome: 'sent', modem: 'm2', messageRefs: [1] }),
+    ]);
+  });
+
+  it('treats an unclassified error after beforeSubmit as an unknown outcome', async () => {
+    sender.script = [{ kind: 'fail', error: new Error('EIO'), afterSubmit: true }];
+    const ob = await open();
+    await ob.enqueue(entry('c1'));
+    await settle('c1', 'sent');
+    expect(sender.submittedTexts()).toHaveLength(2);
+    expect(await audits()).toHaveLength(1);
+  });
+
+  describe('expiry at each stage', () => {
+    it('drops an entry already expired on arrival', async () => {
+      const ob = await open({ expiryMarginMs: 5000 });
+      await ob.enqueue(entry('c1', 4000)); // inside the margin
+      await settle('c1', 'expired');
+      expect(sender.calls).toHaveLength(0);
+      expect((await record('c1'))?.sealed).toBeUndefined();
+    });
+
+    it('drops an entry that expires while waiting for a modem (timer, not polling)', async () => {
+      sender.modems = [health('m1', 'no-sim')];
+      const ob = await open({ expiryMarginMs: 0 });
+      await ob.enqueue(entry('c1', MIN));
+      clock.advance(MIN - 1);
+      await new Promise((r) => setTimeout(r, 20));
+      expect(await ob.status('c1')).toBe('queued');
+      clock.advance(1);
+      await settle('c1', 'expired');
+      expect(sender.calls).toHaveLength(0);
+      expect(ob.stats()).toMatchObject({ expired: 1, queued: 0 });
+    });
+
+    it('abandons at the prompt when the passcode expired while the modem was busy', async () => {
+      sender.script = [{ kind: 'hold' }];
+      const ob = await open({ expiryMarginMs: 0 });
+      await ob.enqueue(entry('c1', MIN));
+      await vi.waitFor(() => expect(sender.held).toBe(1));
+      clock.advance(MIN);
+      sender.release();
+      await settle('c1', 'expired');
+      expect(sender.submittedTexts()).toHaveLength(0);
+    });
+
+    it('marks expired when the modem refuses because the deadline passed', async () => {
+      sender.script = [{ kind: 'fail', error: new MfaError('deadline', ErrorCode.SmsExpired) }];
+      const ob = await open();
+      await ob.enqueue(entry('c1'));
+      await settle('c1', 'expired');
+    });
+
+    it('does not retry once the passcode expired during the backoff', async () => {
+      sender.script = [{ kind: 'fail', error: retryable() }];
+      const ob = await open({ expiryMarginMs: 0, retryBaseMs: 5000 });
+      await ob.enqueue(entry('c1', 3000));
+      await vi.waitFor(() => expect(sender.calls).toHaveLength(1));
+      clock.advance(3000);
+      await settle('c1', 'expired');
+      clock.advance(10_000);
+      await new Promise((r) => setTimeout(r, 20));
+      expect(sender.calls).toHaveLength(1);
+    });
+
+    it('does not resend an unknown outcome once expired', async () => {
+      sender.script = [
+        {
+          kind: 'fail',
+          error: new MfaError('t', ErrorCode.ModemTimeout, { flags: { outcomeUnknown: true } }),
+          afterSubmit: true,
+        },
+      ];
+      const ob = await open({ expiryMarginMs: 0 });
+      await ob.enqueue(entry('c1', 1000));
+      await vi.waitFor(() => expect(sender.calls).toHaveLength(1));
+      clock.advance(1000);
+      await settle('c1', 'expired');
+      expect(sender.calls).toHaveLength(1);
+    });
+
+    it('uses monotonic time too: a wall clock stepped back does not revive an expired passcode', async () => {
+      sender.modems = [health('m1', 'searching')];
+      const ob = await open({ expiryMarginMs: 0 });
+      await ob.enqueue(entry('c1', MIN));
+      clock.wall -= 10 * MIN; // NTP steps the clock back
+      clock.advance(MIN);
+      sender.setModems([health('m1', 'registered')]);
+      await settle('c1', 'expired');
+      expect(sender.calls).toHaveLength(0);
+    });
+  });
+
+  describe('restart', () => {
+    it('sends queued entries after a restart, in order, and continues the sequence', async () => {
+      sender.modems = [health('m1', 'searching')];
+      let ob = await open();
+      await ob.enqueue(entry('a'));
+      await ob.enqueue(entry('b'));
+      await ob.close();
+      sender.modems = [health('m1', 'registered')];
+      sender.script = [{ kind: 'hold' }, { kind: 'hold' }, { kind: 'hold' }];
+      ob = await open({ lookahead: 0 });
+      await ob.enqueue(entry('c'));
+      for (let i = 1; i <= 3; i++) {
+        await vi.waitFor(() => expect(sender.held).toBe(1));
+        expect(sender.calls).toHaveLength(i);
+        sender.release();
+      }
+      expect(sender.calls.map((c) => c.text.slice(9, 10))).toEqual(['a', 'b', 'c']);
+      expect(Number((await record('c'))?.seq)).toBe(3);
+      expect(() => ob.prepare(entry('a'))).toThrow();
+    });
+
+    it('resends an entry found in submitting once, with identical text, and audits it', async () => {
+      sender.script = [{ kind: 'hold', afterSubmit: true }];
+      const ob = await open();
+      const e = entry('c1');
+      await ob.enqueue(e);
+      await vi.waitFor(() => expect(sender.held).toBe(1));
+      // Simulate the power cut: drop the outbox without letting the send settle.
+      await ob.close(0);
+      sender.script = [];
+      await open();
+      await settle('c1', 'sent');
+      expect(sender.submittedTexts()).toEqual([e.text, e.text]);
+      expect(await audits()).toEqual([expect.objectContaining({ challengeId: 'c1', outcome: 'sent' })]);
+    });
+
+    it('never resends twice: submitting again after the resend was spent means failed', async () => {
+      sender.script = [{ kind: 'hold', afterSubmit: true }];
+      let ob = await open();
+      await ob.enqueue(entry('c1'));
+      await vi.waitFor(() => expect(sender.held).toBe(1));
+      await ob.close(0);
+      sender.script = [{ kind: 'hold', afterSubmit: true }];
+      ob = await open();
+      await vi.waitFor(() => expect(sender.held).toBe(2));
+      await ob.close(0);
+      sender.script = [];
+      await open();
+      await settle('c1', 'failed');
+      expect(sender.submittedTexts()).toHaveLength(2);
+      expect(await audits()).toEqual([expect.objectContaining({ outcome: 'unknown' })]);
+    });
+  });
+
+  it('compacts final entries after the retention period, keeping live ones', async () => {
+    const ob = await open({ retentionMs: 3 * 24 * 3600_000 });
+    await ob.enqueue(entry('old'));
+    await settle('old', 'sent');
+    clock.advance(3 * 24 * 3600_000 + 1);
+    sender.modems = [health('m1', 'searching')];
+    await ob.enqueue(entry('live', 10 * MIN));
+    expect(await ob.sweep()).toBe(1);
+    expect(await ob.status('old')).toBeUndefined();
+    expect(await ob.status('live')).toBe('queued');
+    expect(ob.stats().sent).toBe(0);
+  });
+
+  it('reports the oldest unsent age', async () => {
+    sender.modems = [health('m1', 'searching')];
+    const ob = await open();
+    expect(ob.stats().oldestQueuedAgeMs).toBeNull();
+    await ob.enqueue(entry('c1'));
+    clock.wall += 1234;
+    expect(ob.stats().oldestQueuedAgeMs).toBe(1234);
+  });
+
+  it('refuses work after close', async () => {
+    const ob = await open();
+    await ob.close();
+    expect(() => ob.prepare(entry('x'))).toThrow(expect.objectContaining({ code: ErrorCode.OutboxClosed }));
+    expect(isMfaError(new MfaError('x', ErrorCode.OutboxClosed))).toBe(true);
+  });
+});

@@ -1,0 +1,250 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { systemClock } from '../../../firmware/src/clock.ts';
+import { modemSchema } from '../../../firmware/src/config/schema.ts';
+import { ErrorCode, MfaError } from '../../../firmware/src/errors.ts';
+import { Modem } from '../../../firmware/src/modem/modem.ts';
+import { decodeSubmit } from '../../../firmware/src/modem/pdu/index.ts';
+import { openStore, type Store } from '../../../firmware/src/store/store.ts';
+import { fakeModem } from '../../support/fake-modem.ts';
+import type { MemoryTransport } from '../../support/memory-transport.ts';
+
+const TIMEOUTS = { basic: 300, prompt: 300, send: 400, slow: 400, drainQuiet: 20, drainMax: 100 };
+const TIMINGS = {
+  probe: 200,
+  probeTries: 2,
+  pollSearching: 50,
+  pollRegistered: 200,
+  reopenPoll: 20,
+  reenumerate: 200,
+};
+
+let dir: string;
+let store: Store;
+const modems: Modem[] = [];
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'mfabox-modem-'));
+  store = await openStore(dir);
+});
+afterEach(async () => {
+  await Promise.all(modems.splice(0).map((m) => m.stop()));
+  await store.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+function make(t: MemoryTransport, over: Record<string, unknown> = {}): Modem {
+  const m = new Modem({
+    config: modemSchema.parse({ name: 'm1', path: '/dev/null', ...over }),
+    store,
+    clock: systemClock,
+    transportFactory: () => t,
+    timeouts: TIMEOUTS,
+    timings: TIMINGS,
+  });
+  modems.push(m);
+  return m;
+}
+
+async function until(m: Modem, state: string, ms = 3000): Promise<void> {
+  const end = performance.now() + ms;
+  while (m.health().state !== state) {
+    if (performance.now() > end)
+      throw new Error(`state ${m.health().state} (${m.health().detail}), wanted ${state}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+describe('Modem lifecycle', () => {
+  it('initialises to registered with identity, profile, signal and operator', async () => {
+    const { t } = fakeModem();
+    const m = make(t);
+    m.start();
+    await until(m, 'registered');
+    const h = m.health();
+    expect(h.identity).toMatchObject({
+      manufacturer: 'Quectel',
+      model: 'EC25',
+      imei: '867000000000001',
+      iccid: '89441000301234567890',
+    });
+    expect(h).toMatchObject({ dbm: -73, bars: 5, operator: 'Test Net', roaming: false });
+    expect(t.written).toContain('AT+CMEE=1\r');
+    expect(t.written).toContain('AT+CMGF=0\r');
+    // Quectel rejects ds=1: the driver falls back to ds=2.
+    expect(t.written).toContain('AT+CNMI=2,1,0,2,0\r');
+    expect(t.written.startsWith('\x1b')).toBe(true);
+  });
+
+  it('enters the configured PIN once and comes up', async () => {
+    const { t, s } = fakeModem({ sim: 'SIM PIN' });
+    const m = make(t, { pin: '1234' });
+    m.start();
+    await until(m, 'registered');
+    expect(s.pinAttempts).toBe(1);
+  });
+
+  it('a rejected PIN is persisted per ICCID and never retried after a restart; a changed PIN is tried', async () => {
+    const { t, s } = fakeModem({ sim: 'SIM PIN' });
+    const m = make(t, { pin: '9999' });
+    m.start();
+    await until(m, 'pin-rejected');
+    expect(m.health().detail).toMatch(/PIN rejected \(2 tries left\)/);
+    await m.stop();
+    expect(s.pinAttempts).toBe(1);
+
+    const again = make(t, { pin: '9999' });
+    again.start();
+    await until(again, 'pin-rejected');
+    expect(again.health().detail).toMatch(/rejected earlier/);
+    await again.stop();
+    expect(s.pinAttempts).toBe(1);
+
+    const fixed = make(t, { pin: '1234' });
+    fixed.start();
+    await until(fixed, 'registered');
+    expect(s.pinAttempts).toBe(2);
+  });
+
+  it('never spends the last PIN try', async () => {
+    const { t, s } = fakeModem({ sim: 'SIM PIN', triesLeft: 1 });
+    const m = make(t, { pin: '1234' });
+    m.start();
+    await until(m, 'pin-rejected');
+    expect(m.health().detail).toMatch(/1 PIN try left/);
+    expect(s.pinAttempts).toBe(0);
+  });
+
+  it('reports pin-needed without a configured PIN, no-sim without a SIM, PUK as pin-rejected', async () => {
+    const a = make(fakeModem({ sim: 'SIM PIN' }).t);
+    a.start();
+    await until(a, 'pin-needed');
+    const b = make(fakeModem({ sim: 'absent' }).t);
+    b.start();
+    await until(b, 'no-sim');
+    const c = make(fakeModem({ sim: 'SIM PUK' }).t, { pin: '1234' });
+    c.start();
+    await until(c, 'pin-rejected');
+    expect(c.health().detail).toMatch(/PUK/);
+  });
+
+  it('waits out SIM busy (CME 14) with a short backoff, not a fixed sleep', async () => {
+    const { t, s } = fakeModem({ simBusy: 4 });
+    const m = make(t);
+    const started = performance.now();
+    m.start();
+    await until(m, 'registered');
+    expect(s.simBusy).toBe(0);
+    expect(performance.now() - started).toBeLessThan(2000);
+  });
+
+  it('searching while not registered, registered once the network appears', async () => {
+    const { t, s } = fakeModem({ creg: 2, cereg: 2 });
+    const m = make(t);
+    m.start();
+    await until(m, 'searching');
+    expect(m.canSend()).toBe(false);
+    s.creg = 5;
+    await until(m, 'registered');
+    expect(m.health().roaming).toBe(true);
+  });
+
+  it('a boot URC mid-run re-initialises the modem', async () => {
+    const { t } = fakeModem();
+    const m = make(t);
+    m.start();
+    await until(m, 'registered');
+    const before = t.written.split('ATE0\r').length;
+    t.emitData('\r\nRDY\r\n');
+    await until(m, 'initialising', 1000);
+    await until(m, 'registered');
+    expect(t.written.split('ATE0\r').length).toBe(before + 1);
+  });
+});
+
+describe('Modem.send', () => {
+  it('writes AT+CMGS=<tpdu length>, awaits beforeSubmit before Ctrl-Z, returns one ref per part', async () => {
+    const { t, s } = fakeModem();
+    const m = make(t);
+    m.start();
+    await until(m, 'registered');
+    let ctrlZBefore = -1;
+    const refs = await m.send(
+      '+15550000001',
+      'x'.repeat(200),
+      {
+        deadline: Date.now() + 300_000,
+        beforeSubmit: () => {
+          ctrlZBefore = s.submits.length;
+          return Promise.resolve();
+        },
+      },
+      { refs: [], beforeSubmitDone: false },
+    );
+    expect(refs).toEqual([1, 2]);
+    expect(ctrlZBefore).toBe(0);
+    const d = decodeSubmit(s.submits[0] ?? '');
+    expect(d.to).toBe('+15550000001');
+    expect(d.validitySeconds).toBeGreaterThan(0);
+    expect(d.validitySeconds).toBeLessThanOrEqual(300);
+    expect(t.written).toMatch(/AT\+CMGS=\d+\r/);
+    expect(m.health().sentCount).toBe(1);
+  });
+
+  it('maps CMS errors to SMS error codes', async () => {
+    const { t, s } = fakeModem();
+    const m = make(t);
+    m.start();
+    await until(m, 'registered');
+    const go = () =>
+      m.send('+15550000001', 'hi', { deadline: Date.now() + 60_000 }, { refs: [], beforeSubmitDone: false });
+    s.cmgsFinals = ['+CMS ERROR: 304', '+CMS ERROR: 512', '+CMS ERROR: 310', '+CMS ERROR: 500'];
+    await expect(go()).rejects.toMatchObject({ code: ErrorCode.SmsPermanent });
+    await expect(go()).rejects.toMatchObject({ code: ErrorCode.SmsRetryable, flags: { retryable: true } });
+    await expect(go()).rejects.toMatchObject({ code: ErrorCode.SmsSimFailure });
+    await expect(go()).rejects.toMatchObject({ code: ErrorCode.SmsUnknown });
+    expect(m.health().failedCount).toBe(4);
+  });
+
+  it('refuses an already expired message without touching the modem', async () => {
+    const { t, s } = fakeModem();
+    const m = make(t);
+    m.start();
+    await until(m, 'registered');
+    await expect(
+      m.send('+15550000001', 'hi', { deadline: Date.now() - 1 }, { refs: [], beforeSubmitDone: false }),
+    ).rejects.toMatchObject({ code: ErrorCode.SmsExpired });
+    expect(s.submits).toEqual([]);
+  });
+
+  it('a timeout after Ctrl-Z is SmsUnknown with outcomeUnknown, and the modem recovers', async () => {
+    const { t, s } = fakeModem();
+    const m = make(t);
+    m.start();
+    await until(m, 'registered');
+    s.cmgsFinals = ['hang'];
+    const err = (await m
+      .send('+15550000001', 'hi', { deadline: Date.now() + 60_000 }, { refs: [], beforeSubmitDone: false })
+      .catch((e: unknown) => e)) as MfaError;
+    expect(err.code).toBe(ErrorCode.SmsUnknown);
+    expect(err.flags.outcomeUnknown).toBe(true);
+    await until(m, 'registered');
+  });
+
+  it('LTE-only registration plus a refused SMS shows sms-refused in health', async () => {
+    const { t, s } = fakeModem({ creg: 0, cereg: 1 });
+    const m = make(t);
+    m.start();
+    await until(m, 'registered');
+    expect(m.health().detail).toMatch(/LTE only/);
+    s.cmgsAlways = '+CMS ERROR: 500';
+    await expect(
+      m.send('+15550000001', 'hi', { deadline: Date.now() + 60_000 }, { refs: [], beforeSubmitDone: false }),
+    ).rejects.toBeInstanceOf(MfaError);
+    expect(m.health().state).toBe('sms-refused');
+    expect(m.health().detail).toMatch(/refuses SMS/);
+    expect(m.canSend()).toBe(false);
+  });
+});

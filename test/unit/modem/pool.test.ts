@@ -1,0 +1,165 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { systemClock } from '../../../firmware/src/clock.ts';
+import { modemSchema } from '../../../firmware/src/config/schema.ts';
+import { ErrorCode, type MfaError } from '../../../firmware/src/errors.ts';
+import { ModemPool } from '../../../firmware/src/modem/pool.ts';
+import type { ModemHealth } from '../../../firmware/src/modem/types.ts';
+import { openStore, type Store } from '../../../firmware/src/store/store.ts';
+import { fakeModem, type FakeModemState } from '../../support/fake-modem.ts';
+import type { MemoryTransport } from '../../support/memory-transport.ts';
+
+const TIMEOUTS = { basic: 300, prompt: 300, send: 400, slow: 400, drainQuiet: 20, drainMax: 100 };
+const TIMINGS = {
+  probe: 200,
+  probeTries: 2,
+  pollSearching: 50,
+  pollRegistered: 500,
+  reopenPoll: 20,
+  reenumerate: 200,
+};
+
+let dir: string;
+let store: Store;
+const pools: ModemPool[] = [];
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'mfabox-pool-'));
+  store = await openStore(dir);
+});
+afterEach(async () => {
+  await Promise.all(pools.splice(0).map((p) => p.stop()));
+  await store.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+function pool(fakes: { t: MemoryTransport; s: FakeModemState }[], maxPerMinute = 60): ModemPool {
+  const byPath = new Map(fakes.map((f, i) => [`/fake/${i}`, f.t]));
+  const p = new ModemPool(
+    fakes.map((_, i) => modemSchema.parse({ name: `m${i}`, path: `/fake/${i}`, maxPerMinute })),
+    store,
+    systemClock,
+    {
+      transportFactory: (o) => byPath.get(o.path) as MemoryTransport,
+      timeouts: TIMEOUTS,
+      timings: TIMINGS,
+      retryBackoffMs: 20,
+    },
+  );
+  pools.push(p);
+  p.start();
+  return p;
+}
+
+const opts = () => ({ deadline: Date.now() + 120_000 });
+
+describe('ModemPool', () => {
+  it('sends round robin across ready modems and reports health events', async () => {
+    const a = fakeModem();
+    const b = fakeModem();
+    const p = pool([a, b]);
+    const events: ModemHealth[][] = [];
+    p.on('health', (h: ModemHealth[]) => events.push(h));
+    await p.whenReady(3000);
+    await new Promise((r) => setTimeout(r, 100));
+    const r1 = await p.send('+15550000001', 'one', opts());
+    const r2 = await p.send('+15550000001', 'two', opts());
+    expect(new Set([r1.modem, r2.modem])).toEqual(new Set(['m0', 'm1']));
+    expect(a.s.submits.length + b.s.submits.length).toBe(2);
+    expect(events.some((h) => h.some((m) => m.state === 'sending'))).toBe(true);
+    expect(p.health().map((h) => h.sentCount)).toEqual([1, 1]);
+  });
+
+  it('retries a one-off CMS 512 quickly on another modem', async () => {
+    const a = fakeModem({ cmgsFinals: ['+CMS ERROR: 512'] });
+    const b = fakeModem({ cmgsFinals: ['+CMS ERROR: 512'] });
+    const p = pool([a, b]);
+    await p.whenReady(3000);
+    await new Promise((r) => setTimeout(r, 100));
+    const started = performance.now();
+    const r = await p.send('+15550000001', 'hi', opts());
+    expect(performance.now() - started).toBeLessThan(2000);
+    expect(r.messageRefs).toHaveLength(1);
+    // Each modem fails once; the second attempt moves to the other modem, the third succeeds.
+    expect([a.s.submits.length, b.s.submits.length].sort()).toEqual([1, 2]);
+  });
+
+  it('never retries a permanent error, and a CMS 500 only once', async () => {
+    const a = fakeModem({ cmgsFinals: ['+CMS ERROR: 304'] });
+    const p = pool([a]);
+    await p.whenReady(3000);
+    await expect(p.send('+15550000001', 'hi', opts())).rejects.toMatchObject({
+      code: ErrorCode.SmsPermanent,
+    });
+    expect(a.s.submits).toHaveLength(1);
+    a.s.cmgsAlways = '+CMS ERROR: 500';
+    await expect(p.send('+15550000001', 'hi', opts())).rejects.toMatchObject({ code: ErrorCode.SmsUnknown });
+    expect(a.s.submits).toHaveLength(3);
+  });
+
+  it('gives up after 3 attempts of a retryable error', async () => {
+    const a = fakeModem({ cmgsAlways: '+CMS ERROR: 42' });
+    const p = pool([a]);
+    await p.whenReady(3000);
+    await expect(p.send('+15550000001', 'hi', opts())).rejects.toMatchObject({
+      code: ErrorCode.SmsRetryable,
+    });
+    expect(a.s.submits).toHaveLength(3);
+  });
+
+  it('a multipart retry resends only the parts that did not go', async () => {
+    const a = fakeModem({ cmgsFinals: [undefined, '+CMS ERROR: 41'] });
+    const p = pool([a]);
+    await p.whenReady(3000);
+    let before = 0;
+    const r = await p.send('+15550000001', 'y'.repeat(300), {
+      ...opts(),
+      beforeSubmit: () => {
+        before++;
+        return Promise.resolve();
+      },
+    });
+    expect(r.messageRefs).toEqual([1, 2]);
+    expect(a.s.submits).toHaveLength(3);
+    expect(a.s.submits[1]).toBe(a.s.submits[2]);
+    expect(before).toBe(1);
+  });
+
+  it('does not retry when the outcome is unknown (no answer after Ctrl-Z)', async () => {
+    const a = fakeModem({ cmgsFinals: ['hang'] });
+    const p = pool([a]);
+    await p.whenReady(3000);
+    const err = (await p.send('+15550000001', 'hi', opts()).catch((e: unknown) => e)) as MfaError;
+    expect(err.flags.outcomeUnknown).toBe(true);
+    expect(a.s.submits).toHaveLength(1);
+  });
+
+  it('no modem: not ready, Infinity wait, SmsNoModem; expired: SmsExpired', async () => {
+    const a = fakeModem({ sim: 'absent' });
+    const p = pool([a]);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(p.ready()).toBe(false);
+    expect(p.expectedWaitMs(0)).toBe(Infinity);
+    await expect(p.send('+15550000001', 'hi', opts())).rejects.toMatchObject({ code: ErrorCode.SmsNoModem });
+    await expect(p.send('+15550000001', 'hi', { deadline: Date.now() - 1 })).rejects.toMatchObject({
+      code: ErrorCode.SmsExpired,
+    });
+  });
+
+  it('respects the per-SIM rate and estimates waits from it', async () => {
+    const a = fakeModem();
+    const p = pool([a], 1);
+    await p.whenReady(3000);
+    expect(p.expectedWaitMs(0)).toBe(0);
+    expect(p.expectedWaitMs(2)).toBe(120_000);
+    await p.send('+15550000001', 'hi', opts());
+    expect(p.expectedWaitMs(0)).toBeGreaterThan(55_000);
+    // The next slot is a minute away: past this deadline, so it fails fast rather than sending late.
+    await expect(p.send('+15550000001', 'hi', { deadline: Date.now() + 5_000 })).rejects.toMatchObject({
+      code: ErrorCode.SmsRetryable,
+    });
+    expect(a.s.submits).toHaveLength(1);
+  });
+});
