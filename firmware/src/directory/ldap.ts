@@ -5,6 +5,7 @@
  * numbers, groups; for AD a parallel in-chain test of the MFA group) and a simple bind as the user's
  * DN on a connection of its own, so the service connection is never rebound.
  */
+import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { resolveSrv as dnsResolveSrv } from 'node:dns/promises';
 import type { SrvRecord } from 'node:dns';
@@ -120,7 +121,7 @@ export class LdapDirectory implements Directory {
     if (password.length === 0) return { ok: false, reason: 'bad-password', detail: 'empty password' };
     const login = parseLogin(username);
     if (!login) return { ok: false, reason: 'unknown-user', detail: 'not a valid login name' };
-    let found: { url: string; user: MappedUser } | undefined;
+    let found: { url: string; user: MappedUser | undefined };
     try {
       found = await this.lookup(login, deadline);
     } catch (e) {
@@ -128,8 +129,14 @@ export class LdapDirectory implements Directory {
         return { ok: false, reason: 'unknown-user', detail: e.message };
       return { ok: false, reason: 'unavailable', detail: brief(e) };
     }
-    if (!found) return { ok: false, reason: 'unknown-user' };
     const { user } = found;
+    if (!user) {
+      // Answer an unknown name no faster than a wrong password, so timing does not tell an
+      // attacker which names exist: the same bind round trip, to a DN that cannot exist.
+      const decoy = `cn=mfabox-no-such-user-${randomBytes(12).toString('hex')},${this.cfg.baseDn}`;
+      await this.userBind(found.url, decoy, password, deadline).catch(() => undefined);
+      return { ok: false, reason: 'unknown-user' };
+    }
     let bind: Awaited<ReturnType<LdapDirectory['userBind']>>;
     try {
       bind = await this.userBind(found.url, user.dn, password, deadline);
@@ -152,8 +159,8 @@ export class LdapDirectory implements Directory {
   async findUser(username: string): Promise<DirectoryUser | undefined> {
     const login = parseLogin(username);
     if (!login) return undefined;
-    const found = await this.lookup(login, new Deadline(this.clock, this.cfg.timeoutMs));
-    return found ? publicView(found.user) : undefined;
+    const { user } = await this.lookup(login, new Deadline(this.clock, this.cfg.timeoutMs));
+    return user ? publicView(user) : undefined;
   }
 
   async *listGroupMembers(group: string): AsyncIterable<DirectoryUser> {
@@ -294,7 +301,7 @@ export class LdapDirectory implements Directory {
   private async lookup(
     login: LoginName,
     deadline: Deadline,
-  ): Promise<{ url: string; user: MappedUser } | undefined> {
+  ): Promise<{ url: string; user: MappedUser | undefined }> {
     const filter = userSearchFilter(this.s, login);
     let last: MfaError | undefined;
     for (let attempt = 0; attempt < Math.max(1, this.pool.size); attempt++) {
@@ -325,7 +332,7 @@ export class LdapDirectory implements Directory {
             ]),
         );
         const entries = found.searchEntries as RawEntry[];
-        if (entries.length === 0) return undefined;
+        if (entries.length === 0) return { url: svc.url, user: undefined };
         const entry = pickEntry(this.s, login, entries);
         if (!entry)
           throw new MfaError(
