@@ -94,7 +94,7 @@ export async function run(): Promise<void> {
       '-E',
       `pr=${PAGE}/noprompt`,
       groupMembersFilter(s, f.GROUP_DN),
-      ...userAttributes(s),
+      ...userAttributes(s, 'sync'),
     ];
     const env = { LDAPTLS_CACERT: f.CA_FILE, LDAPTLS_REQCERT: 'demand' };
     await timeLdapsearch(args, env); // warm slapd's caches, so both sides read hot data

@@ -125,9 +125,13 @@ export function groupMembersFilter(s: DialectSettings, groupDn: string): string 
   return and(s.userFilter, inChainClause(s, groupDn));
 }
 
-/** Attributes read for a user; memberOf and pwdAccountLockedTime are operational in OpenLDAP, so named. */
-export function userAttributes(s: DialectSettings): string[] {
-  const attrs = [s.login, s.altLogin, s.mobile, s.displayName, s.memberOf];
+/**
+ * Attributes read for a user; memberOf and pwdAccountLockedTime are operational in OpenLDAP, so
+ * named. A sync does not need the second login attribute, and skipping it saves parsing at scale.
+ */
+export function userAttributes(s: DialectSettings, purpose: 'login' | 'sync' = 'login'): string[] {
+  const attrs = [s.login, s.mobile, s.displayName, s.memberOf];
+  if (purpose === 'login') attrs.splice(1, 0, s.altLogin);
   if (s.secondaryMobile !== undefined) attrs.push(s.secondaryMobile);
   attrs.push(s.dialect === 'ad' ? UAC : PWD_LOCKED);
   return [...new Set(attrs)];

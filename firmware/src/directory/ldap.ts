@@ -170,7 +170,7 @@ export class LdapDirectory implements Directory {
       const pages = bound.conn.client.searchPaginated(this.cfg.baseDn, {
         scope: 'sub',
         filter: groupMembersFilter(this.s, groupDn),
-        attributes: userAttributes(this.s),
+        attributes: userAttributes(this.s, 'sync'),
         paged: { pageSize: this.cfg.pageSize },
       });
       const it = pages[Symbol.asyncIterator]();
