@@ -12,7 +12,8 @@
 #
 # Prints KEY=VALUE facts (LDAP_URL, LDAPS_URL, CA_FILE, WRONG_CA_FILE, BASE, ADMIN_DN, ADMIN_PW,
 # USER_PW, GROUP_DN, SLAPD_PID) and then a line READY. Stays in the foreground; SIGTERM/SIGINT/EXIT
-# stop slapd. Data: memberof (+refint) overlays, ppolicy (carol is locked = the disabled equivalent);
+# stop slapd. Data: memberof (+refint) overlays, ppolicy (carol is locked = the disabled equivalent;
+# gina's password was reset by an admin: pwdReset, she must change it);
 # OpenLDAP's memberOf is direct membership only, so no nested groups here.
 set -euo pipefail
 command -v slapd >/dev/null || PATH=$PATH:/usr/sbin
@@ -119,6 +120,7 @@ objectClass: pwdPolicy
 cn: default
 pwdAttribute: userPassword
 pwdLockout: TRUE
+pwdMustChange: TRUE
 
 dn: cn=mfabox,ou=service,$BASE
 objectClass: person
@@ -184,11 +186,21 @@ mobile: +4915100000006
 userPassword: $PW
 memberOf: cn=Staff,ou=groups,$BASE
 
+dn: uid=gina,ou=people,$BASE
+objectClass: inetOrgPerson
+uid: gina
+cn: Gina MustChange
+sn: MustChange
+mobile: +4915100000007
+userPassword: $PW
+memberOf: cn=MFA Users,ou=groups,$BASE
+pwdReset: TRUE
+
 L
   awk -v n="$BULK_USERS" -v base="$BASE" -v pw="$PW" 'BEGIN { for (i = 1; i <= n; i++)
     printf "dn: uid=bulk%05d,ou=people,%s\nobjectClass: inetOrgPerson\nuid: bulk%05d\ncn: Bulk %05d\nsn: Bulk\nmobile: +4915199%06d\nuserPassword: %s\nmemberOf: cn=MFA Users,ou=groups,%s\n\n", i, base, i, i, i, pw, base }'
   printf 'dn: cn=MFA Users,ou=groups,%s\nobjectClass: groupOfNames\ncn: MFA Users\n' "$BASE"
-  for u in alice bob carol dave erin; do printf 'member: uid=%s,ou=people,%s\n' "$u" "$BASE"; done
+  for u in alice bob carol dave erin gina; do printf 'member: uid=%s,ou=people,%s\n' "$u" "$BASE"; done
   awk -v n="$BULK_USERS" -v base="$BASE" 'BEGIN { for (i = 1; i <= n; i++) printf "member: uid=bulk%05d,ou=people,%s\n", i, base }'
   printf '\ndn: cn=Staff,ou=groups,%s\nobjectClass: groupOfNames\ncn: Staff\nmember: uid=frank,ou=people,%s\nmember: uid=alice,ou=people,%s\n\n' "$BASE" "$BASE" "$BASE"
 } > "$DIR/data.ldif"

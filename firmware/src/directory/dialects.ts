@@ -56,6 +56,8 @@ const UAC = 'userAccountControl';
 /** ppolicy's lock marker (operational): 000001010000Z means locked for good, i.e. disabled. */
 const PWD_LOCKED = 'pwdAccountLockedTime';
 const PWD_LOCKED_FOREVER = '000001010000Z';
+/** ppolicy: set when an admin reset the password and the policy demands a change before use. */
+const PWD_RESET = 'pwdReset';
 
 export function dialectSettings(
   cfg: Pick<LdapDirectoryConfig, 'dialect' | 'attributes' | 'userFilter'>,
@@ -133,7 +135,8 @@ export function userAttributes(s: DialectSettings, purpose: 'login' | 'sync' = '
   const attrs = [s.login, s.mobile, s.displayName, s.memberOf];
   if (purpose === 'login') attrs.splice(1, 0, s.altLogin);
   if (s.secondaryMobile !== undefined) attrs.push(s.secondaryMobile);
-  attrs.push(s.dialect === 'ad' ? UAC : PWD_LOCKED);
+  if (s.dialect === 'ad') attrs.push(UAC);
+  else attrs.push(PWD_LOCKED, PWD_RESET);
   return [...new Set(attrs)];
 }
 
@@ -197,9 +200,14 @@ export function first(entry: RawEntry, attr: string): string | undefined {
   return values(entry, attr)[0];
 }
 
-/** What the login path needs beyond DirectoryUser: lock state for the OpenLDAP ppolicy case. */
+/** What the login path needs beyond DirectoryUser: ppolicy state in OpenLDAP (AD says it at bind). */
 export interface MappedUser extends DirectoryUser {
   locked: boolean;
+  /**
+   * ppolicy lets a user whose password was reset bind, but allows nothing but a password change;
+   * a login on that password must not pass.
+   */
+  mustChange: boolean;
 }
 
 export function entryToUser(s: DialectSettings, entry: RawEntry): MappedUser {
@@ -223,6 +231,7 @@ export function entryToUser(s: DialectSettings, entry: RawEntry): MappedUser {
     groups: get(s.memberOf).map(firstRdnValue),
     disabled,
     locked: lockedAt !== undefined && lockedAt !== PWD_LOCKED_FOREVER,
+    mustChange: s.dialect === 'openldap' && get(PWD_RESET)[0]?.toUpperCase() === 'TRUE',
   };
 }
 

@@ -153,6 +153,7 @@ export class LdapDirectory implements Directory {
     }
     // AD refuses a disabled account's bind itself (533); this covers directories that do not.
     if (user.disabled) return { ok: false, reason: 'disabled' };
+    if (user.mustChange) return { ok: false, reason: 'must-change' };
     return { ok: true, user: publicView(user) };
   }
 
@@ -543,7 +544,7 @@ function searchError(what: string, e: unknown): MfaError {
 }
 
 function publicView(u: MappedUser): DirectoryUser {
-  const { locked: _locked, ...rest } = u;
+  const { locked: _locked, mustChange: _mustChange, ...rest } = u;
   return rest;
 }
 
