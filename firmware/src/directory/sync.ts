@@ -39,10 +39,12 @@ export interface SyncStatus {
   updated: number;
   removed: number;
   unchanged: number;
-  /** Members not stored, with the reason each. */
+  /** Members not stored, with the reason each (the first MAX_NOTES; skippedCount has them all). */
   skipped: SyncNote[];
+  skippedCount: number;
   /** Stored, but something was wrong (e.g. an invalid primary number, secondary used instead). */
   warnings: SyncNote[];
+  warningCount: number;
   /** Set when state is needs-confirmation: what a confirmed run would remove. */
   pendingRemovals?: { count: number; percent: number; limitPercent: number; sample: string[] };
   /** Set when state is failed. */
@@ -240,6 +242,9 @@ export function planSync(
   return p.finish();
 }
 
+/** Per-user notes kept in the status; the counts are always complete. */
+export const MAX_NOTES = 1000;
+
 /** Members per write while the next page is fetched. */
 const WRITE_CHUNK = 1000;
 
@@ -346,7 +351,7 @@ export class DirectorySync {
           added: s.added,
           updated: s.updated,
           removed: s.removed,
-          skipped: s.skipped.length,
+          skipped: s.skippedCount,
           ms: s.durationMs,
         },
         'directory sync finished',
@@ -388,8 +393,11 @@ export class DirectorySync {
       await writes;
       const plan = (await planner()).finish();
       status.seen = seen;
-      status.skipped = plan.skipped;
-      status.warnings = plan.warnings;
+      // The status is one store record read by the dashboard: keep it bounded on a big domain.
+      status.skipped = plan.skipped.slice(0, MAX_NOTES);
+      status.skippedCount = plan.skipped.length;
+      status.warnings = plan.warnings.slice(0, MAX_NOTES);
+      status.warningCount = plan.warnings.length;
       if (plan.refusal !== undefined) {
         status.state = 'failed';
         status.error = `${ErrorCode[ErrorCode.DirectorySyncAborted]}: ${plan.refusal}`;
@@ -432,7 +440,9 @@ function emptyStatus(group: string, state: SyncStatus['state']): SyncStatus {
     removed: 0,
     unchanged: 0,
     skipped: [],
+    skippedCount: 0,
     warnings: [],
+    warningCount: 0,
     confirmed: false,
   };
 }

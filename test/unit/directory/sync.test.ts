@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Directory, DirectoryUser } from '../../../firmware/src/directory/directory.ts';
 import { DemoDirectory } from '../../../firmware/src/directory/demo.ts';
-import { DirectorySync, planSync, type SyncStatus } from '../../../firmware/src/directory/sync.ts';
+import { DirectorySync, MAX_NOTES, planSync, type SyncStatus } from '../../../firmware/src/directory/sync.ts';
 import type { UserRecord } from '../../../firmware/src/directory/users.ts';
 import { openStore, type Store } from '../../../firmware/src/store/store.ts';
 
@@ -47,7 +47,9 @@ function emptyStatus(): SyncStatus {
     removed: 0,
     unchanged: 0,
     skipped: [],
+    skippedCount: 0,
     warnings: [],
+    warningCount: 0,
     confirmed: false,
   };
 }
@@ -225,6 +227,15 @@ describe('DirectorySync with LevelDB', () => {
     } finally {
       vi.useRealTimers();
     }
+  });
+
+  it('keeps the status bounded: at most MAX_NOTES notes, the counts complete', async () => {
+    fake.members = Array.from({ length: MAX_NOTES + 5 }, (_, i) => member(`n${i}`, []));
+    fake.members.push(member('ok', ['+4915100000001']));
+    const s = await sync().run();
+    expect(s.skipped).toHaveLength(MAX_NOTES);
+    expect(s.skippedCount).toBe(MAX_NOTES + 5);
+    expect(s.added).toBe(1);
   });
 
   it('works with the demo directory (npm run demo)', async () => {
