@@ -19,6 +19,7 @@ import { radiusClientSchema, passcodeSchema, policySchema } from '../../firmware
 import { DemoDirectory } from '../../firmware/src/directory/demo.ts';
 import type { Outbox } from '../../firmware/src/dispatch/types.ts';
 import { createAuthEngine } from '../../firmware/src/auth/engine.ts';
+import { quietOutboxParts } from '../helpers/outbox.ts';
 
 configureLogging({ level: 'warn' });
 
@@ -48,6 +49,7 @@ if (mode === 'leveldb') {
     ready: () => true,
     expectedWaitMs: () => 0,
     status: () => Promise.resolve('queued'),
+    ...quietOutboxParts,
   };
   handler = createAuthEngine({
     directory: new DemoDirectory([]),

@@ -34,6 +34,7 @@ import type { DemoUser } from '../../firmware/src/directory/demo.ts';
 import type { Outbox } from '../../firmware/src/dispatch/types.ts';
 import { configureLogging } from '../../firmware/src/log.ts';
 import type { NasClient } from '../../firmware/src/radius/types.ts';
+import { quietOutboxParts } from '../helpers/outbox.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..', '..');
@@ -251,6 +252,7 @@ export async function prepareChallenges(
     ready: () => true,
     expectedWaitMs: () => 0,
     status: () => Promise.resolve('queued'),
+    ...quietOutboxParts,
   };
   const engine = createAuthEngine({
     directory: new DemoDirectory(users),

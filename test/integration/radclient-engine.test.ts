@@ -20,6 +20,7 @@ import { DemoDirectory } from '../../firmware/src/directory/demo.ts';
 import type { Outbox, OutboxEntryInput } from '../../firmware/src/dispatch/types.ts';
 import { createAuthEngine } from '../../firmware/src/auth/engine.ts';
 import { radclient } from './helpers/radclient.ts';
+import { quietOutboxParts } from '../helpers/outbox.ts';
 
 const SECRET = 'engine-secret-123';
 
@@ -48,6 +49,7 @@ describe('RADIUS server + real auth engine against radclient', () => {
       ready: () => modemReady,
       expectedWaitMs: () => 0,
       status: () => Promise.resolve('queued'),
+      ...quietOutboxParts,
     };
     const engine = createAuthEngine({
       directory,
