@@ -43,6 +43,6 @@ describe('mfabox modem (CLI) against the simulator', () => {
   });
 
   it('usage errors exit non-zero', async () => {
-    await expect(mfabox(['modem', 'send', '--port', sim.path])).rejects.toMatchObject({ code: 1 });
+    await expect(mfabox(['modem', 'send', '--port', sim.path])).rejects.toMatchObject({ code: 2 });
   });
 });
