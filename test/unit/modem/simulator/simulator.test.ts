@@ -80,6 +80,7 @@ describe('modem simulator over a real pty', () => {
       const file = join(dir, 'ttyUSB0');
       writeFileSync(file, 'not a pty');
       await expect(startSimulator({ link: file })).rejects.toMatchObject({ field: 'link' });
+      await expect(startSimulator({ link: join(dir, 'a,b') })).rejects.toMatchObject({ field: 'link' });
       expect(readFileSync(file, 'utf8')).toBe('not a pty');
     } finally {
       rmSync(dir, { recursive: true, force: true });
