@@ -299,7 +299,7 @@ export class AtChannel extends EventEmitter {
         onError: (e) => {
           clearTimeout(timer);
           reject(
-            new MfaError(`${command}: port lost after Ctrl-Z`, e.code, {
+            new MfaError(`${command}: ${e.message}, after Ctrl-Z`, e.code, {
               cause: e,
               flags: { ...e.flags, outcomeUnknown: true },
             }),
