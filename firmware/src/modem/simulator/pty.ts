@@ -34,6 +34,16 @@ export class SocatPty {
   /** Starts socat and resolves once both links exist and data flows. */
   start(timeoutMs = 5000): Promise<void> {
     try {
+      for (const p of [this.hostPath, this.simPath])
+        // socat reads these inside an address spec, where these characters mean something.
+        if (/[,:!"'\\\s]/.test(p))
+          throw new MfaError(
+            `pty path "${p}" must not contain , : ! quotes, backslashes or spaces`,
+            ErrorCode.ModemPortUnavailable,
+            {
+              field: 'link',
+            },
+          );
       removeStaleLink(this.hostPath);
       removeStaleLink(this.simPath);
     } catch (e) {

@@ -80,6 +80,7 @@ describe('modem simulator over a real pty', () => {
       const file = join(dir, 'ttyUSB0');
       writeFileSync(file, 'not a pty');
       await expect(startSimulator({ link: file })).rejects.toMatchObject({ field: 'link' });
+      await expect(startSimulator({ link: join(dir, 'a,b') })).rejects.toMatchObject({ field: 'link' });
       expect(readFileSync(file, 'utf8')).toBe('not a pty');
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -131,6 +132,20 @@ describe('modem simulator over a real pty', () => {
     c.buf = '';
     sim.reboot();
     await c.waitFor(/RDY\r\n[\s\S]*\+CPIN: SIM PIN\r\n[\s\S]*\+QUSIM: 1\r\n/);
+  });
+});
+
+describe('modeswitch', () => {
+  it('huawei-e173-modeswitch: AT+CFUN=1,1 answers OK, then the pty is gone for good', async () => {
+    const { sim, c } = await start({
+      profile: 'huawei-e173-modeswitch',
+      profileOverrides: { periodicUrcs: undefined, urcInReply: undefined },
+    });
+    expect(await c.send('AT+CFUN=1,1\r')).toContain('OK');
+    const deadline = Date.now() + 2000;
+    while (!sim.atPortGone && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(sim.atPortGone).toBe(true);
+    expect(existsSync(sim.path)).toBe(false);
   });
 });
 
