@@ -2,7 +2,8 @@
  * Group sync: the members of the MFA group, with their numbers in E.164, into the 'users' table.
  *
  * Safety rules, because a wrong base DN or a flaky DC must never lock the whole company out:
- * - the plan is computed from a complete answer; any failure changes nothing;
+ * - removals follow only a complete answer: a failure mid-way removes no one (members already read
+ *   are stored or updated, which is true data);
  * - an empty answer never removes anyone, even with confirmation;
  * - removing more than maxRemovalPercent of the users waits for a confirmed run (adds and updates
  *   still apply);
@@ -26,7 +27,7 @@ export interface SyncNote {
 }
 
 export interface SyncStatus {
-  /** never run | running | ok | needs-confirmation (removals held back) | failed (nothing changed). */
+  /** never run | running | ok | needs-confirmation (removals held back) | failed (no one removed). */
   state: 'never' | 'running' | 'ok' | 'needs-confirmation' | 'failed';
   group: string;
   /** Wall ms. */
