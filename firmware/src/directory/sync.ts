@@ -290,7 +290,11 @@ export class DirectorySync {
   }
 
   async status(): Promise<SyncStatus> {
-    return (await this.meta.get(SYNC_STATUS_KEY)) ?? emptyStatus(this.deps.group, 'never');
+    const s = (await this.meta.get(SYNC_STATUS_KEY)) ?? emptyStatus(this.deps.group, 'never');
+    // A 'running' left by a process that died mid-sync is not running any more.
+    if (s.state === 'running' && !this.running)
+      return { ...s, state: 'failed', error: 'interrupted (restart or power cut)' };
+    return s;
   }
 
   /** One sync; concurrent calls share a run (a confirmed call waits and then runs confirmed). */

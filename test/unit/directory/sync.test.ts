@@ -180,7 +180,7 @@ describe('DirectorySync with LevelDB', () => {
     expect([...(await users()).keys()]).toEqual(['u0', 'u1', 'u2', 'u3', 'u4']);
   });
 
-  it('an empty answer or a failure mid-way changes nothing', async () => {
+  it('an empty answer or a failure mid-way removes no one', async () => {
     fake.members = [member('a', ['+4915100000001']), member('b', ['+4915100000002'])];
     await sync().run();
     fake.members = [];
@@ -227,6 +227,14 @@ describe('DirectorySync with LevelDB', () => {
     } finally {
       vi.useRealTimers();
     }
+  });
+
+  it('a run left "running" by a dead process reads as failed (interrupted)', async () => {
+    await store.table('meta').put('directory-sync-status', { ...emptyStatus(), state: 'running' });
+    expect(await sync().status()).toMatchObject({
+      state: 'failed',
+      error: expect.stringMatching(/interrupted/),
+    });
   });
 
   it('keeps the status bounded: at most MAX_NOTES notes, the counts complete', async () => {
