@@ -246,6 +246,9 @@ export function planSync(
 /** Per-user notes kept in the status; the counts are always complete. */
 export const MAX_NOTES = 1000;
 
+/** The first scheduled sync runs this long after start, once the DC connection is warm. */
+const FIRST_RUN_MS = 10_000;
+
 /** Members per write while the next page is fetched. */
 const WRITE_CHUNK = 1000;
 
@@ -281,6 +284,7 @@ export class DirectorySync {
     return r;
   };
   private timer: NodeJS.Timeout | undefined;
+  private first: NodeJS.Timeout | undefined;
 
   constructor(private readonly deps: SyncDeps) {
     this.users = deps.store.table<UserRecord>(USERS_TABLE);
@@ -311,19 +315,32 @@ export class DirectorySync {
     return p;
   }
 
-  /** Runs every `minutes` (0: never); the timer does not keep the process alive. */
-  startSchedule(minutes: number): void {
+  /**
+   * Runs every `minutes` (0: never), and once `firstRunMs` after the start, so a box that was off
+   * for a while does not wait a whole interval for fresh numbers. The timers keep no process alive.
+   */
+  startSchedule(minutes: number, firstRunMs = FIRST_RUN_MS): void {
     this.stopSchedule();
     if (minutes <= 0) return;
-    this.timer = setInterval(() => {
+    const tick = () => {
       this.run().catch((e: unknown) => this.log.error({ err: describeError(e) }, 'scheduled sync failed'));
-    }, minutes * 60_000);
+    };
+    this.first = setTimeout(tick, firstRunMs);
+    this.first.unref();
+    this.timer = setInterval(tick, minutes * 60_000);
     this.timer.unref();
   }
 
   stopSchedule(): void {
     if (this.timer) clearInterval(this.timer);
+    if (this.first) clearTimeout(this.first);
     this.timer = undefined;
+    this.first = undefined;
+  }
+
+  /** Waits for a sync in progress, e.g. before closing the store. */
+  async idle(): Promise<void> {
+    await this.running?.catch(() => undefined);
   }
 
   private async fetchMembers(): Promise<DirectoryUser[]> {

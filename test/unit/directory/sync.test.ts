@@ -206,8 +206,8 @@ describe('DirectorySync with LevelDB', () => {
     expect((await r3).confirmed).toBe(true);
   });
 
-  it('runs on its schedule, and not at all with 0 minutes', () => {
-    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+  it('runs soon after start, then on its schedule, and not at all with 0 minutes', () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'setTimeout', 'clearTimeout'] });
     try {
       const s = sync();
       let runs = 0;
@@ -218,12 +218,14 @@ describe('DirectorySync with LevelDB', () => {
       s.startSchedule(0);
       vi.advanceTimersByTime(60 * 60_000);
       expect(runs).toBe(0);
-      s.startSchedule(15);
-      vi.advanceTimersByTime(45 * 60_000);
-      expect(runs).toBe(3);
+      s.startSchedule(15, 10_000);
+      vi.advanceTimersByTime(10_000);
+      expect(runs).toBe(1);
+      vi.advanceTimersByTime(45 * 60_000 - 10_000);
+      expect(runs).toBe(4);
       s.stopSchedule();
       vi.advanceTimersByTime(60 * 60_000);
-      expect(runs).toBe(3);
+      expect(runs).toBe(4);
     } finally {
       vi.useRealTimers();
     }
