@@ -89,8 +89,12 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
     const sync = createSync(config, directory, store);
     if (config.directory.syncIntervalMinutes > 0) {
       sync.startSchedule(config.directory.syncIntervalMinutes);
-      stops.push(() => sync.stopSchedule());
     }
+    // A sync in progress finishes its chunk before the store closes.
+    stops.push(async () => {
+      sync.stopSchedule();
+      await sync.idle();
+    });
 
     const engine = createAuthEngine({
       directory,
