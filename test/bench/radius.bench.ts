@@ -338,7 +338,9 @@ async function childCommand(): Promise<{ args: string[]; how: string }> {
 }
 
 export async function startChild(cmd: string[], env: Record<string, string>): Promise<Child> {
-  const proc = spawn(process.execPath, cmd, {
+  // MFABOX_BENCH_NODE_FLAGS: node flags for the child, e.g. the ones the systemd unit uses.
+  const flags = (process.env.MFABOX_BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+  const proc = spawn(process.execPath, [...flags, ...cmd], {
     env: { ...process.env, ...env, MFABOX_LOG_LEVEL: 'warn' },
     stdio: ['pipe', 'pipe', 'inherit'],
   });
@@ -549,7 +551,7 @@ export async function run(): Promise<void> {
       fixedLine('MFA Box A  (-c shape)', mbFixedA),
       fixedLine('MFA Box B  (real engine, distinct)', mbFixedB),
       `  p99 MFA Box ÷ FreeRADIUS: A ${(mbFixedA.p99 / frFixed.p99).toFixed(2)}, B ${(mbFixedB.p99 / frFixed.p99).toFixed(2)}`,
-      `MFA Box RSS (${child.how}): A idle ${(idleA / 1024).toFixed(1)} MB; peak under the fixed load A ${((mbFixedA.peakRssKb ?? 0) / 1024).toFixed(1)} MB, B ${((mbFixedB.peakRssKb ?? 0) / 1024).toFixed(1)} MB (limit 150 MB); B high-water mark ${(hwmB / 1024).toFixed(1)} MB`,
+      `MFA Box RSS (${child.how}${process.env.MFABOX_BENCH_NODE_FLAGS ? `, node ${process.env.MFABOX_BENCH_NODE_FLAGS}` : ''}): A idle ${(idleA / 1024).toFixed(1)} MB; peak under the fixed load A ${((mbFixedA.peakRssKb ?? 0) / 1024).toFixed(1)} MB, B ${((mbFixedB.peakRssKb ?? 0) / 1024).toFixed(1)} MB (limit 150 MB); B high-water mark ${(hwmB / 1024).toFixed(1)} MB`,
       `MFA Box B at exit: ${final}`,
     ];
     console.log(lines.join('\n'));

@@ -138,6 +138,11 @@ export interface RadiusServer {
   clientsWithoutMessageAuthenticator(): string[];
   /** Live reload of the NAS table; validates the whole list first (throws, keeping the old one). */
   updateClients(clients: readonly RadiusClientConfig[]): void;
+  /**
+   * Applies a changed `radius` config section live: clients, cache TTL and caps, pending limit,
+   * handler timeout. Listener addresses and ports need a restart: `restartNeeded` says so.
+   */
+  reconfigure(cfg: RadiusConfig): { restartNeeded: boolean };
   /** Forgets that an `auto` client sends Message-Authenticator (e.g. after replacing the NAS). */
   forgetLearnedMessageAuthenticator(name: string): Promise<void>;
   /**
@@ -220,8 +225,8 @@ export function createRadiusServer(opts: RadiusServerOptions): RadiusServer {
   const clock = opts.clock ?? systemClock;
   const log = opts.log ?? logger('radius');
   const ratelog = new RateLimitedLog(log, clock);
-  const handlerTimeoutMs = opts.handlerTimeoutMs ?? 30_000;
-  const maxPending = opts.maxPending ?? 2048;
+  let handlerTimeoutMs = opts.handlerTimeoutMs ?? 30_000;
+  let maxPending = opts.maxPending ?? 2048;
   const unknownCap = opts.unknownSourceEntries ?? 256;
   const cache = new ReplyCache({
     ttlMs: (opts.duplicateCacheSeconds ?? 30) * 1000,
@@ -621,6 +626,13 @@ export function createRadiusServer(opts: RadiusServerOptions): RadiusServer {
       learned.set(k.slice(STATE_PREFIX.length), v);
   }
 
+  function updateClients(clients: readonly RadiusClientConfig[]): void {
+    const next = ClientTable.fromConfig(clients);
+    table = next;
+    const names = new Set(next.list().map((e) => e.client.name));
+    for (const n of [...counters.keys()]) if (!names.has(n)) counters.delete(n);
+  }
+
   const clientsWithoutMessageAuthenticator = (): string[] =>
     table
       .list()
@@ -695,11 +707,23 @@ export function createRadiusServer(opts: RadiusServerOptions): RadiusServer {
 
     clientsWithoutMessageAuthenticator,
 
-    updateClients(clients) {
-      const next = ClientTable.fromConfig(clients);
-      table = next;
-      const names = new Set(next.list().map((e) => e.client.name));
-      for (const n of [...counters.keys()]) if (!names.has(n)) counters.delete(n);
+    updateClients,
+
+    reconfigure(cfg) {
+      const o = radiusServerOptions(cfg);
+      updateClients(o.clients);
+      handlerTimeoutMs = o.handlerTimeoutMs ?? handlerTimeoutMs;
+      maxPending = o.maxPending ?? maxPending;
+      cache.configure({
+        ttlMs: cfg.duplicateCacheSeconds * 1000,
+        capacity: cfg.duplicateCacheEntries,
+        inFlightTimeoutMs: handlerTimeoutMs,
+      });
+      const key = (l: readonly ListenAddress[] | undefined): string =>
+        JSON.stringify((l ?? []).map((x) => [x.address, x.port]));
+      return {
+        restartNeeded: key(o.listen) !== key(opts.listen) || key(o.accounting) !== key(opts.accounting),
+      };
     },
 
     async forgetLearnedMessageAuthenticator(name) {
