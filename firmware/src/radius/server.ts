@@ -253,9 +253,12 @@ export function createRadiusServer(opts: RadiusServerOptions): RadiusServer {
     return c;
   };
 
+  /** What an `auto` client learned holds for that name at that address: a re-pointed entry learns anew. */
+  const hasLearned = (e: ClientEntry): boolean => learned.get(e.client.name)?.match === e.client.match;
+
   const required = (e: ClientEntry): boolean =>
     e.client.requireMessageAuthenticator === 'yes' ||
-    (e.client.requireMessageAuthenticator === 'auto' && learned.has(e.client.name));
+    (e.client.requireMessageAuthenticator === 'auto' && hasLearned(e));
 
   const drop = (
     e: ClientEntry,
@@ -387,7 +390,7 @@ export function createRadiusServer(opts: RadiusServerOptions): RadiusServer {
     const hasMa = p.messageAuthenticatorOffset !== undefined;
     if (hasMa) {
       if (!verifyMessageAuthenticator(p, e.secret)) return drop(e, 'bad-message-authenticator', source);
-      if (e.client.requireMessageAuthenticator === 'auto' && !learned.has(e.client.name)) learn(e);
+      if (e.client.requireMessageAuthenticator === 'auto' && !hasLearned(e)) learn(e);
     } else if (required(e) || p.code === CODE.StatusServer) {
       return drop(e, 'missing-message-authenticator', source);
     }
