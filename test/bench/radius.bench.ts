@@ -437,6 +437,7 @@ async function fixedLoad(
     count,
     parallel: IN_FLIGHT / files.length,
     ratePerProcess: perProc,
+    ...(serverPid ? { serverPid } : {}),
   });
   const pr = await probe(port, probes, loadP);
   const load = await loadP;
