@@ -32,7 +32,14 @@ import {
   type ChallengeRecord,
 } from './challenges.ts';
 import { normaliseLogin } from './login.ts';
-import { MIN_KEY_BYTES, generatePasscode, hashPasscode, newSalt, verifyPasscode } from './passcode.ts';
+import {
+  MIN_KEY_BYTES,
+  derivePasscodeKey,
+  generatePasscode,
+  hashPasscode,
+  newSalt,
+  verifyPasscode,
+} from './passcode.ts';
 import { buildPolicy, type Policy, type PolicyRuleName } from './policy.ts';
 
 const log = logger('auth');
@@ -149,6 +156,8 @@ export const MESSAGES = {
 
 /** Passcode validity below which a pending code is not worth reusing: a new one goes out. */
 const REUSE_MIN_REMAINING_MS = 30_000;
+/** Queue wait plus this must fit in the passcode's life, or the login is refused up front. */
+const TYPING_MARGIN_MS = 30_000;
 const STATE_BYTES = 16;
 const ID_BYTES = 16;
 const DEFAULT_SWEEP_GRACE_MS = 10 * 60_000;
@@ -219,15 +228,22 @@ export function createAuthEngine(deps: AuthEngineDeps): AuthEngine {
   };
   let timer: NodeJS.Timeout | undefined;
 
+  // Derived once per device secret (a config reload hands the same Buffer unless it changed).
+  const keys = new WeakMap<Buffer, Buffer>();
   function secret(cfg: AuthEngineConfig): Buffer {
-    if (cfg.deviceSecret.length < MIN_KEY_BYTES) {
-      throw new MfaError(
-        `the device secret must be at least ${MIN_KEY_BYTES} bytes`,
-        ErrorCode.AuthDeviceSecretWeak,
-        { field: 'deviceSecret' },
-      );
+    let k = keys.get(cfg.deviceSecret);
+    if (!k) {
+      if (cfg.deviceSecret.length < MIN_KEY_BYTES) {
+        throw new MfaError(
+          `the device secret must be at least ${MIN_KEY_BYTES} bytes`,
+          ErrorCode.AuthDeviceSecretWeak,
+          { field: 'deviceSecret' },
+        );
+      }
+      k = derivePasscodeKey(cfg.deviceSecret);
+      keys.set(cfg.deviceSecret, k);
     }
-    return cfg.deviceSecret;
+    return k;
   }
   secret(config());
 
@@ -369,8 +385,10 @@ export function createAuthEngine(deps: AuthEngineDeps): AuthEngine {
         reply('Access-Reject', text),
       );
     }
-    // The policy only challenges with a number in hand (mobile-number rule).
-    const to = mobile as string;
+    // The mobile-number rule runs last, so a challenge always has a number; say so if a future
+    // rule ever breaks that, rather than texting `undefined`.
+    if (mobile === undefined) throw new Error('policy chose a challenge for a user without a number');
+    const to = mobile;
     const userKey = user.username.toLowerCase();
     return locks.run(`u:${userKey}`, () =>
       challengeStep(req, client, cfg, login.account, userKey, user, to, withIp),
@@ -417,7 +435,8 @@ export function createAuthEngine(deps: AuthEngineDeps): AuthEngine {
     }
 
     const ttlMs = cfg.passcode.ttlSeconds * 1000;
-    if (!outbox.ready() || !(outbox.expectedWaitMs() < ttlMs)) {
+    // The code must not only arrive before it expires, it must leave the user time to type it.
+    if (!outbox.ready() || !(outbox.expectedWaitMs() < ttlMs - TYPING_MARGIN_MS)) {
       return decide(
         {
           ...who,
@@ -579,7 +598,8 @@ export function createAuthEngine(deps: AuthEngineDeps): AuthEngine {
           client: client.name,
           outcome: 'reject',
           reason: directoryDown ? 'unavailable' : 'internal-error',
-          code: directoryDown ? thrown : ErrorCode.AuthInternalError,
+          // A coded failure (StoreWriteFailed, a directory error) names its own troubleshooting row.
+          code: thrown > 0 ? thrown : ErrorCode.AuthInternalError,
           detail: describeError(e),
         },
         reply('Access-Reject', directoryDown ? MESSAGES.directoryUnavailable : MESSAGES.internal),

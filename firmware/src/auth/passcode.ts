@@ -7,7 +7,7 @@
  * code. A dump of the challenges table alone then says nothing about the code during its few
  * minutes of life, and the salt keeps two challenges with the same code from looking alike.
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
 import type { Random } from '../clock.ts';
 
 export const MIN_LENGTH = 4;
@@ -34,6 +34,17 @@ export function generatePasscode(random: Random, length: number): string {
     const draw = random.bytes(DRAW_BYTES).readUIntBE(0, DRAW_BYTES);
     if (draw < limit) return String(draw % space).padStart(length, '0');
   }
+}
+
+/**
+ * The HMAC key, derived from the device secret for this one purpose (HKDF-SHA256), so the same
+ * secret can key other things (the outbox's encryption at rest) without the uses meeting.
+ */
+export function derivePasscodeKey(deviceSecret: Buffer): Buffer {
+  if (deviceSecret.length < MIN_KEY_BYTES) {
+    throw new RangeError(`the device secret must be at least ${MIN_KEY_BYTES} bytes`);
+  }
+  return Buffer.from(hkdfSync('sha256', deviceSecret, Buffer.alloc(0), 'mfabox passcode hmac v1', 32));
 }
 
 export function newSalt(random: Random): Buffer {

@@ -267,7 +267,10 @@ describe('auth engine', () => {
     outbox.waitMs = Infinity;
     expect(message(await engine.handle(req('alice', 'alice-pass'), client))).toBe('SMS service unavailable');
     expect(await outbox.entries()).toHaveLength(0);
-    outbox.waitMs = 299_000;
+    // The code must arrive with time left to type it (30 s).
+    outbox.waitMs = 270_000;
+    expect(message(await engine.handle(req('alice', 'alice-pass'), client))).toBe('SMS service unavailable');
+    outbox.waitMs = 269_999;
     expect((await engine.handle(req('alice', 'alice-pass'), client)).code).toBe('Access-Challenge');
   });
 
@@ -426,6 +429,15 @@ describe('auth engine', () => {
     const r = await engine.handle(req('alice', '123456', { state: s1 }), client);
     expect(decisions.at(-1)?.reason).toBe('state-unknown');
     expect(r.code).toBe('Access-Reject');
+  });
+
+  it('a failed durable write names StoreWriteFailed and sends nothing', async () => {
+    store.atomic = () => Promise.reject(new MfaError('disk full', ErrorCode.StoreWriteFailed));
+    const r = await engine.handle(req('alice', 'alice-pass'), client);
+    expect(r.code).toBe('Access-Reject');
+    expect(message(r)).toBe(MESSAGES.internal);
+    expect(decisions.at(-1)).toMatchObject({ reason: 'internal-error', code: ErrorCode.StoreWriteFailed });
+    expect(outbox.wakes).toBe(0);
   });
 
   it('a store failure is a Reject, never a throw', async () => {

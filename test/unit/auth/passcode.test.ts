@@ -3,6 +3,7 @@ import {
   MAX_LENGTH,
   MIN_LENGTH,
   SALT_BYTES,
+  derivePasscodeKey,
   generatePasscode,
   hashPasscode,
   newSalt,
@@ -110,5 +111,19 @@ describe('hash and verify', () => {
     expect(normaliseInput('12-34')).toBeUndefined();
     expect(normaliseInput('')).toBeUndefined();
     expect(normaliseInput('1'.repeat(65))).toBeUndefined();
+  });
+});
+
+describe('derivePasscodeKey', () => {
+  it('derives a 32-byte key that differs from the secret and per secret', () => {
+    const a = derivePasscodeKey(Buffer.alloc(32, 1));
+    expect(a).toHaveLength(32);
+    expect(a.equals(Buffer.alloc(32, 1))).toBe(false);
+    expect(derivePasscodeKey(Buffer.alloc(32, 1)).equals(a)).toBe(true);
+    expect(derivePasscodeKey(Buffer.alloc(32, 2)).equals(a)).toBe(false);
+  });
+
+  it('refuses a secret shorter than 16 bytes', () => {
+    expect(() => derivePasscodeKey(Buffer.alloc(15))).toThrow(RangeError);
   });
 });
