@@ -95,6 +95,14 @@ export interface RadiusCounters {
   caches: Record<'duplicates' | 'logKeys' | 'unknownSources' | 'pending', { size: number; capacity: number }>;
 }
 
+export interface RadiusStatus {
+  /** "udp 127.0.0.1:1812 (auth)" etc. */
+  listening: string[];
+  clientsWithoutMessageAuthenticator: string[];
+  /** Per client name: requests, accepts, …, and `drops.<reason>`. */
+  counters: Record<string, Record<string, number>>;
+}
+
 export interface HealthReport {
   healthy: boolean;
   reasons: string[];
@@ -136,6 +144,8 @@ export interface RadiusServer {
   counters(): RadiusCounters;
   /** Clients still accepted without Message-Authenticator: open to BlastRADIUS forgery. */
   clientsWithoutMessageAuthenticator(): string[];
+  /** What the health model (health.ts RadiusHealth) reads: listeners, exposed clients, flat counters. */
+  status(): RadiusStatus;
   /** Live reload of the NAS table; validates the whole list first (throws, keeping the old one). */
   updateClients(clients: readonly RadiusClientConfig[]): void;
   /**
@@ -243,6 +253,7 @@ export function createRadiusServer(opts: RadiusServerOptions): RadiusServer {
   let sendErrors = 0;
   let pending = 0;
   let sockets: dgram.Socket[] = [];
+  let listening: string[] = [];
 
   const countersFor = (name: string): ClientCounters => {
     let c = counters.get(name);
@@ -654,15 +665,18 @@ export function createRadiusServer(opts: RadiusServerOptions): RadiusServer {
           const s = await bindOne('auth', at);
           sockets.push(s);
           auth.push(s.address());
+          listening.push(`udp ${s.address().address}:${s.address().port} (auth)`);
         }
         for (const at of opts.accounting ?? []) {
           const s = await bindOne('acct', at);
           sockets.push(s);
           acct.push(s.address());
+          listening.push(`udp ${s.address().address}:${s.address().port} (accounting)`);
         }
       } catch (err) {
         for (const s of sockets) s.close();
         sockets = [];
+        listening = [];
         throw err;
       }
       const exposed = clientsWithoutMessageAuthenticator();
@@ -678,6 +692,7 @@ export function createRadiusServer(opts: RadiusServerOptions): RadiusServer {
     async stop() {
       const closing = sockets.map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
       sockets = [];
+      listening = [];
       await Promise.all(closing);
     },
 
@@ -709,6 +724,22 @@ export function createRadiusServer(opts: RadiusServerOptions): RadiusServer {
     },
 
     clientsWithoutMessageAuthenticator,
+
+    status() {
+      const flat: Record<string, Record<string, number>> = {};
+      for (const e of table.list()) {
+        const { drops, ...rest } = countersFor(e.client.name);
+        const row: Record<string, number> = { ...rest };
+        for (const [reason, n] of Object.entries(drops)) row[`drops.${reason}`] = n ?? 0;
+        flat[e.client.name] = row;
+      }
+      if (unknownDrops > 0) flat['(unknown clients)'] = { 'drops.unknown-client': unknownDrops };
+      return {
+        listening: [...listening],
+        clientsWithoutMessageAuthenticator: clientsWithoutMessageAuthenticator(),
+        counters: flat,
+      };
+    },
 
     updateClients,
 
