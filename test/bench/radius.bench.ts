@@ -26,14 +26,7 @@ import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { loadavg } from 'node:os';
 import { encodeRequest } from '../../firmware/src/radius/codec.ts';
-import { cryptoRandom, systemClock } from '../../firmware/src/clock.ts';
-import { openStore } from '../../firmware/src/store/store.ts';
-import { passcodeSchema, policySchema } from '../../firmware/src/config/schema.ts';
-import { DemoDirectory } from '../../firmware/src/directory/demo.ts';
-import type { DemoUser } from '../../firmware/src/directory/demo.ts';
-import type { Outbox } from '../../firmware/src/dispatch/types.ts';
 import { configureLogging } from '../../firmware/src/log.ts';
-import type { NasClient } from '../../firmware/src/radius/types.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..', '..');
@@ -236,98 +229,38 @@ interface Probe {
 }
 
 /**
- * Step 1 of the real engine for one user per future request, in this (the bench's) process, into
- * the store the MFA Box child will serve from. Writes radclient packet files for step 2.
+ * Step 1 of the real engine for one user per future request, into the store the MFA Box child
+ * will serve from, in a process of its own (radius-child.ts, BENCH_MODE=prepare) so neither its
+ * memory nor its logs land here. Returns radclient packet files for step 2 and probe packets.
  */
-export async function prepareChallenges(
+async function prepareChallenges(
+  cmd: string[],
   dbDir: string,
   fileDir: string,
   groups: { name: string; files: number; per: number }[],
   probeCount: number,
   deviceSecret: Buffer,
 ): Promise<{ files: Record<string, string[]>; probes: Probe[] }> {
-  const total = groups.reduce((n, g) => n + g.files * g.per, 0) + probeCount;
-  const users: DemoUser[] = Array.from({ length: total }, (_, i) => ({
-    username: `u${i}`,
-    dn: `CN=u${i},DC=bench`,
-    password: 'pw',
-    mobiles: [`+1555${String(i).padStart(7, '0')}`],
-    groups: ['MFA Users'],
-    disabled: false,
-  }));
-  // Imported here, after run() quietened the logs: the engine makes its logger when loaded.
-  const { createAuthEngine } = await import('../../firmware/src/auth/engine.ts');
-  const store = await openStore(dbDir);
-  const codes = new Map<string, string>();
-  const outbox: Outbox = {
-    prepare(entry) {
-      const code = /\b(\d{4,10})\b/.exec(entry.text)?.[1];
-      if (entry.username && code) codes.set(entry.username, code);
-      // The real outbox writes its entry in the challenge's durable batch; so does this one.
-      return [
-        store
-          .table<{ to: string; expiresAt: number }>('outbox')
-          .op({ type: 'put', key: entry.challengeId, value: { to: entry.to, expiresAt: entry.expiresAt } }),
-      ];
-    },
-    wake: () => undefined,
-    enqueue: () => Promise.resolve(),
-    ready: () => true,
-    expectedWaitMs: () => 0,
-    status: () => Promise.resolve('queued'),
-  };
-  const engine = createAuthEngine({
-    directory: new DemoDirectory(users),
-    outbox,
-    store,
-    clock: systemClock,
-    random: cryptoRandom,
-    config: {
-      passcode: passcodeSchema.parse({ ttlSeconds: 1800 }),
-      policy: policySchema.parse({}),
-      defaultCountry: 'US',
-      deviceSecret,
-    },
+  const out = await new Promise<string>((resolve, reject) => {
+    const proc = spawn(process.execPath, cmd, {
+      env: {
+        ...process.env,
+        MFABOX_LOG_LEVEL: 'warn',
+        BENCH_MODE: 'prepare',
+        BENCH_DB: dbDir,
+        BENCH_DIR: fileDir,
+        BENCH_GROUPS: JSON.stringify(groups),
+        BENCH_PROBES: String(probeCount),
+        BENCH_DEVICE_SECRET: deviceSecret.toString('hex'),
+      },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let buf = '';
+    proc.stdout.on('data', (d: Buffer) => (buf += d.toString()));
+    proc.on('error', reject);
+    proc.on('exit', (code) => (code === 0 ? resolve(buf) : reject(new Error(`prepare exited ${code}`))));
   });
-  const client: NasClient = {
-    name: 'bench',
-    match: '127.0.0.1',
-    requireMessageAuthenticator: 'yes',
-    passwordCheck: 'directory',
-    acceptAttributes: [],
-  };
-  const states: string[] = new Array<string>(total);
-  for (let i = 0; i < total; i += 500) {
-    await Promise.all(
-      users.slice(i, i + 500).map(async (u, j) => {
-        const r = await engine.handle(
-          { source: { address: '127.0.0.1', port: 1 }, identifier: 0, userName: u.username, password: 'pw' },
-          client,
-        );
-        const st = r.attributes.find(([k]) => k === 'State')?.[1];
-        if (r.code !== 'Access-Challenge' || !Buffer.isBuffer(st))
-          throw new Error(`step 1 for ${u.username}: ${r.code}`);
-        states[i + j] = st.toString('hex');
-      }),
-    );
-  }
-  await store.close();
-  let n = 0;
-  const packet = (k: number): string =>
-    `User-Name = "u${k}"\nUser-Password = "${codes.get(`u${k}`)}"\nState = 0x${states[k]}\nMessage-Authenticator = 0x00\n`;
-  const files: Record<string, string[]> = {};
-  for (const g of groups) {
-    files[g.name] = [];
-    for (let f = 0; f < g.files; f++) {
-      const path = join(fileDir, `mb-${g.name}-${f}.txt`);
-      writeFileSync(path, Array.from({ length: g.per }, () => packet(n++)).join('\n'));
-      files[g.name]!.push(path);
-    }
-  }
-  const probes: Probe[] = [];
-  for (let p = 0; p < probeCount; p++, n++)
-    probes.push({ user: `u${n}`, state: states[n]!, code: codes.get(`u${n}`)! });
-  return { files, probes };
+  return JSON.parse(out) as { files: Record<string, string[]>; probes: Probe[] };
 }
 
 interface Child {
@@ -546,6 +479,7 @@ export async function run(): Promise<void> {
     // MFA Box B: the real auth engine, one fresh State per request.
     const deviceSecret = randomBytes(32);
     const prepared = await prepareChallenges(
+      child.args,
       join(dir, 'db-b'),
       dir,
       [
