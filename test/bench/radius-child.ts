@@ -164,14 +164,17 @@ if (mode === 'leveldb') {
     status: () => Promise.resolve('queued'),
     ...quietOutboxParts,
   };
-  handler = createAuthEngine({
+  const engine = createAuthEngine({
     directory: new DemoDirectory([]),
     outbox,
     store,
     clock: systemClock,
     random: cryptoRandom,
     config: engineConfig(),
-  }).handle;
+  });
+  // As main.ts does: the sweep timer, and the live challenges loaded into memory.
+  engine.start();
+  handler = engine.handle;
 }
 
 const server = createRadiusServer({

@@ -233,7 +233,7 @@ interface Probe {
  * will serve from, in a process of its own (radius-child.ts, BENCH_MODE=prepare) so neither its
  * memory nor its logs land here. Returns radclient packet files for step 2 and probe packets.
  */
-async function prepareChallenges(
+export async function prepareChallenges(
   cmd: string[],
   dbDir: string,
   fileDir: string,
@@ -273,7 +273,7 @@ interface Child {
  * A release runs compiled JavaScript, not tsx (whose loader alone adds ~30 MB of RSS), so the
  * child is bundled with esbuild (tsx's own dependency) when it is there; tsx otherwise.
  */
-async function childCommand(): Promise<{ args: string[]; how: string }> {
+export async function childCommand(): Promise<{ args: string[]; how: string }> {
   const src = join(here, 'radius-child.ts');
   try {
     const esbuild = await import('esbuild');

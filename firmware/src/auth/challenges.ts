@@ -5,6 +5,11 @@
  *              (a user who logs in again while the code is pending gets a new State, same code)
  *   u:<user>   the user's latest challenge, to find a pending one on re-login
  * Every write that a reply depends on is durable (fsync) before the reply leaves.
+ *
+ * Live records are also kept in memory (bounded, write-through): the passcode step then reads
+ * nothing from LevelDB when the challenge was made or read by this process, and one key when
+ * it was not. Durability still comes from the store alone: a record enters the cache only once
+ * its write is on disk, and a failed write drops it, so the cache is never ahead of the disk.
  */
 import type { Clock } from '../clock.ts';
 import type { Store, StoreOp, Table } from '../store/store.ts';
@@ -53,6 +58,12 @@ const C = 'c:';
 const S = 's:';
 const U = 'u:';
 
+/**
+ * Records kept in memory. A live challenge lives minutes; this covers thousands of logins in
+ * flight (~1 KB each), and past it the least recently used ones are read from disk again.
+ */
+export const MAX_CACHED_CHALLENGES = 8192;
+
 export type ChallengeCondition = 'live' | 'used' | 'exhausted' | 'expired' | 'superseded';
 
 export class ChallengeStore {
@@ -64,10 +75,22 @@ export class ChallengeStore {
    * monotonically. After a restart only the persisted wall-time expiry is left.
    */
   private readonly monoDeadline = new Map<string, number>();
+  /** id → record as it is on disk; Map order is recency (oldest first). */
+  private readonly cache = new Map<string, ChallengeRecord>();
+  /** State → id for every State of a cached record: a hint, checked against the record's stateIds. */
+  private readonly stateIndex = new Map<string, string>();
+  /**
+   * Disk reads in progress, by id. A write to that id meanwhile marks them stale, so a read that
+   * started before the write cannot put the older record back in the cache after it.
+   */
+  private readonly reads = new Map<string, { stale: boolean }[]>();
+  /** Ids written while warm() runs: its snapshot may hold an older version of them. */
+  private writtenDuringWarm: Set<string> | undefined;
 
   constructor(
     private readonly store: Store,
     private readonly clock: Clock,
+    private readonly maxCached = MAX_CACHED_CHALLENGES,
   ) {
     this.records = store.table<ChallengeRecord>('challenges');
     this.refs = store.table<StateRef>('challenges');
@@ -87,7 +110,6 @@ export class ChallengeStore {
 
   /** Ops that create a challenge (record, its State, the user index); commit with the outbox's. */
   createOps(r: ChallengeRecord): StoreOp[] {
-    this.monoDeadline.set(r.id, this.clock.monotonic() + (r.expiresAt - this.clock.now()));
     return [
       this.records.op({ type: 'put', key: C + r.id, value: r }),
       ...r.stateIds.map((s) => this.refs.op({ type: 'put', key: S + s, value: { challengeId: r.id } })),
@@ -95,37 +117,78 @@ export class ChallengeStore {
     ];
   }
 
-  /** Binds one more State to a live challenge, durably; drops the oldest past the cap. */
-  async addState(r: ChallengeRecord, state: string): Promise<ChallengeRecord> {
-    const stateIds = [...r.stateIds, state];
-    const dropped = stateIds.length > MAX_STATES_PER_CHALLENGE ? stateIds.splice(0, 1) : [];
-    const next = { ...r, stateIds };
-    await this.store.atomic([
-      this.records.op({ type: 'put', key: C + r.id, value: next }),
-      this.refs.op({ type: 'put', key: S + state, value: { challengeId: r.id } }),
-      ...dropped.map((s) => this.refs.op({ type: 'del', key: S + s })),
-    ]);
-    return next;
-  }
-
   /** Ops that retire a challenge for good; commit with its replacement's. */
   supersedeOps(r: ChallengeRecord): StoreOp[] {
     return [this.records.op({ type: 'put', key: C + r.id, value: { ...r, superseded: true } })];
   }
 
+  /**
+   * Creates `r` durably in one batch with `ops` (the outbox entry) and, when given, retires
+   * `supersede`.
+   */
+  async create(r: ChallengeRecord, ops: StoreOp[], supersede?: ChallengeRecord): Promise<void> {
+    const retired = supersede ? { ...supersede, superseded: true } : undefined;
+    await this.written([r, ...(retired ? [retired] : [])], () =>
+      this.store.atomic([...this.createOps(r), ...(supersede ? this.supersedeOps(supersede) : []), ...ops]),
+    );
+    this.monoDeadline.set(r.id, this.clock.monotonic() + (r.expiresAt - this.clock.now()));
+  }
+
+  /** Binds one more State to a live challenge, durably; drops the oldest past the cap. */
+  async addState(r: ChallengeRecord, state: string): Promise<ChallengeRecord> {
+    const stateIds = [...r.stateIds, state];
+    const dropped = stateIds.length > MAX_STATES_PER_CHALLENGE ? stateIds.splice(0, 1) : [];
+    const next = { ...r, stateIds };
+    await this.written([next], () =>
+      this.store.atomic([
+        this.records.op({ type: 'put', key: C + r.id, value: next }),
+        this.refs.op({ type: 'put', key: S + state, value: { challengeId: r.id } }),
+        ...dropped.map((s) => this.refs.op({ type: 'del', key: S + s })),
+      ]),
+    );
+    return next;
+  }
+
   /** Durable update of a record (attempts, used, superseded). */
   async save(r: ChallengeRecord): Promise<void> {
-    await this.records.put(C + r.id, r);
+    await this.written([r], () => this.records.put(C + r.id, r));
   }
 
   async get(id: string): Promise<ChallengeRecord | undefined> {
-    return this.records.get(C + id);
+    const hit = this.cache.get(id);
+    if (hit) {
+      this.cache.delete(id);
+      this.cache.set(id, hit);
+      return hit;
+    }
+    const token = { stale: false };
+    const pending = this.reads.get(id);
+    if (pending) pending.push(token);
+    else this.reads.set(id, [token]);
+    try {
+      const r = await this.records.get(C + id);
+      if (r && !token.stale && !this.cache.has(id)) this.remember(r);
+      return r;
+    } finally {
+      const list = this.reads.get(id);
+      if (list) {
+        list.splice(list.indexOf(token), 1);
+        if (list.length === 0) this.reads.delete(id);
+      }
+    }
+  }
+
+  /** The id of the challenge a State belongs to, without reading the record when it is cached. */
+  async idForState(state: string): Promise<string | undefined> {
+    const id = this.stateIndex.get(state);
+    if (id !== undefined) return id;
+    return (await this.refs.get(S + state))?.challengeId;
   }
 
   async byState(state: string): Promise<ChallengeRecord | undefined> {
-    const ref = await this.refs.get(S + state);
-    if (!ref) return undefined;
-    const r = await this.get(ref.challengeId);
+    const id = await this.idForState(state);
+    if (id === undefined) return undefined;
+    const r = await this.get(id);
     // A State that the record no longer lists (evicted past the cap) is as good as unknown.
     return r?.stateIds.includes(state) ? r : undefined;
   }
@@ -136,23 +199,93 @@ export class ChallengeStore {
   }
 
   /**
+   * Loads live challenges into the cache (after a restart, so the logins in flight don't each
+   * read the disk). Returns how many.
+   */
+  async warm(): Promise<number> {
+    let n = 0;
+    const now = this.clock.now();
+    const written = (this.writtenDuringWarm = new Set());
+    try {
+      for await (const [, r] of this.records.entries({ gte: C, lt: 'c;' })) {
+        if (n >= this.maxCached) break;
+        if (r.used || r.superseded || r.attempts >= r.maxAttempts || r.expiresAt <= now) continue;
+        if (this.cache.has(r.id) || this.reads.has(r.id) || written.has(r.id)) continue;
+        this.remember(r);
+        n++;
+      }
+    } finally {
+      this.writtenDuringWarm = undefined;
+    }
+    return n;
+  }
+
+  /**
    * Deletes challenges that expired more than `graceMs` ago (wall time), with their States and
    * user index. The grace keeps a just-expired State answering "expired" rather than "unknown".
    */
   async sweep(graceMs: number): Promise<number> {
     const cutoff = this.clock.now() - graceMs;
     const ops: StoreOp[] = [];
-    let removed = 0;
+    const gone: string[] = [];
     for await (const [key, r] of this.records.entries({ gte: C, lt: 'c;' })) {
       if (r.expiresAt > cutoff) continue;
-      removed++;
+      gone.push(r.id);
       ops.push(this.records.op({ type: 'del', key }));
       for (const s of r.stateIds) ops.push(this.refs.op({ type: 'del', key: S + s }));
       const latest = await this.refs.get(U + r.user);
       if (latest?.challengeId === r.id) ops.push(this.refs.op({ type: 'del', key: U + r.user }));
-      this.monoDeadline.delete(r.id);
     }
-    if (ops.length > 0) await this.store.atomic(ops);
-    return removed;
+    if (ops.length > 0) {
+      for (const id of gone) this.forget(id);
+      await this.store.atomic(ops);
+      for (const id of gone) this.monoDeadline.delete(id);
+    }
+    return gone.length;
+  }
+
+  /**
+   * Runs a durable write of `rs` and keeps the cache in step: the new records once the write is
+   * on disk; none of them if it failed (what is on disk is then unknown; the next read asks it).
+   */
+  private async written(rs: ChallengeRecord[], write: () => Promise<void>): Promise<void> {
+    for (const r of rs) {
+      for (const t of this.reads.get(r.id) ?? []) t.stale = true;
+      this.writtenDuringWarm?.add(r.id);
+    }
+    try {
+      await write();
+    } catch (e) {
+      for (const r of rs) this.forget(r.id);
+      throw e;
+    }
+    for (const r of rs) {
+      // Reads that began while the write was in flight may have seen either version.
+      for (const t of this.reads.get(r.id) ?? []) t.stale = true;
+      this.remember(r);
+    }
+  }
+
+  private remember(r: ChallengeRecord): void {
+    const old = this.cache.get(r.id);
+    if (old) this.unindex(old);
+    this.cache.delete(r.id);
+    this.cache.set(r.id, r);
+    for (const s of r.stateIds) this.stateIndex.set(s, r.id);
+    while (this.cache.size > this.maxCached) {
+      const oldest = this.cache.keys().next().value as string;
+      this.forget(oldest);
+    }
+  }
+
+  private forget(id: string): void {
+    const r = this.cache.get(id);
+    if (!r) return;
+    this.cache.delete(id);
+    this.unindex(r);
+  }
+
+  private unindex(r: ChallengeRecord): void {
+    for (const s of r.stateIds) if (this.stateIndex.get(s) === r.id) this.stateIndex.delete(s);
   }
 }

@@ -474,11 +474,11 @@ export function createAuthEngine(deps: AuthEngineDeps): AuthEngine {
       code,
       minutes: String(Math.ceil(cfg.passcode.ttlSeconds / 60)),
     });
-    const ops = [
-      ...challenges.createOps(record),
-      // A pending code that is not being reused (number changed, SMS failed) must stop working.
-      ...(pending && challenges.condition(pending) === 'live' ? challenges.supersedeOps(pending) : []),
-      ...outbox.prepare({
+    // A pending code that is not being reused (number changed, SMS failed) must stop working.
+    const retire = pending && challenges.condition(pending) === 'live' ? pending : undefined;
+    await challenges.create(
+      record,
+      outbox.prepare({
         challengeId: record.id,
         to,
         text,
@@ -486,8 +486,8 @@ export function createAuthEngine(deps: AuthEngineDeps): AuthEngine {
         flash: cfg.passcode.flash,
         username: user.username,
       }),
-    ];
-    await store.atomic(ops);
+      retire,
+    );
     outbox.wake();
     counters.smsQueued++;
     return decide(
@@ -527,12 +527,15 @@ export function createAuthEngine(deps: AuthEngineDeps): AuthEngine {
       );
     if (state.length < MIN_STATE_BYTES || state.length > MAX_STATE_BYTES) return unknown();
     const stateHex = state.toString('hex');
-    const found = await challenges.byState(stateHex);
-    if (!found) return unknown();
+    // One lookup outside the lock (State → id, from memory when the challenge is cached), and the
+    // record itself read once, inside it: two requests for one challenge see each other's writes.
+    const id = await challenges.idForState(stateHex);
+    if (id === undefined) return unknown();
 
-    return locks.run(`c:${found.id}`, async () => {
-      const r = await challenges.get(found.id);
-      if (!r) return unknown();
+    return locks.run(`c:${id}`, async () => {
+      const r = await challenges.get(id);
+      // A State that the record no longer lists (evicted past the cap) is as good as unknown.
+      if (!r || !r.stateIds.includes(stateHex)) return unknown();
       const who = { ...base, challengeId: r.id, to: maskNumber(r.to) };
       // Another name with this State: refuse without looking at the code, so it neither tests
       // a guess nor burns the real user's tries (that would let anyone lock them out). It learns nothing
@@ -612,6 +615,10 @@ export function createAuthEngine(deps: AuthEngineDeps): AuthEngine {
     sweep: (graceMs = DEFAULT_SWEEP_GRACE_MS) => challenges.sweep(graceMs),
     start(intervalMs = 60_000) {
       if (timer) return;
+      // Logins in flight across a restart then cost no disk read each.
+      challenges.warm().catch((e: unknown) => {
+        log.warn({ err: describeError(e) }, 'loading live challenges failed');
+      });
       timer = setInterval(() => {
         challenges.sweep(DEFAULT_SWEEP_GRACE_MS).catch((e: unknown) => {
           log.warn({ err: describeError(e) }, 'challenge sweep failed');
