@@ -36,6 +36,12 @@ export interface RangeOptions {
 export interface Table<V> {
   readonly name: SublevelName;
   get(key: string): Promise<V | undefined>;
+  /**
+   * A read on the calling thread: no threadpool hop and no promise, for small keys on a hot
+   * path. It blocks the event loop for the read itself, microseconds while the key is in the
+   * memtable or the OS page cache; use `get` for anything that may be cold or large.
+   */
+  getSync(key: string): V | undefined;
   /** Durable: resolves only after the write reached disk (fsync), shared with concurrent writers. */
   put(key: string, value: V): Promise<void>;
   del(key: string): Promise<void>;
@@ -139,7 +145,14 @@ class JsonTable<V> implements Table<V> {
   }
 
   async get(key: string): Promise<V | undefined> {
-    const raw = await this.sub.get(key);
+    return this.parse(key, await this.sub.get(key));
+  }
+
+  getSync(key: string): V | undefined {
+    return this.parse(key, this.sub.getSync(key));
+  }
+
+  private parse(key: string, raw: string | undefined): V | undefined {
     if (raw === undefined) return undefined;
     try {
       return JSON.parse(raw) as V;
@@ -185,6 +198,8 @@ export async function openStore(dir: string): Promise<Store> {
     const db: RootDb = new Level<string, string>(dir, { valueEncoding: 'utf8', keyEncoding: 'utf8' });
     await db.open();
     const writer = new DurableWriter(db);
+    // Sublevels open asynchronously once created; getSync() needs them open already.
+    await Promise.all(SUBLEVELS.map((name) => writer.sublevel(name).open()));
     const tables = new Map<SublevelName, JsonTable<unknown>>();
     return {
       table<V>(name: SublevelName): Table<V> {

@@ -69,6 +69,7 @@ describe('ChallengeStore cache (write-through, never ahead of the disk)', () => 
           ...t,
           name: t.name,
           get: (k: string) => t.get(k),
+          getSync: (k: string) => t.getSync(k),
           op: (o) => t.op(o),
           entries: (r) => t.entries(r),
           put: (k: string, v: V) => (fail ? Promise.reject(new Error('disk full')) : t.put(k, v)),

@@ -27,6 +27,19 @@ describe('store', () => {
     expect(await a.get('k')).toBeUndefined();
   });
 
+  it('getSync reads what a durable write left, in its own sublevel, right after a reopen', async () => {
+    await store.table<{ n: number }>('challenges').put('k', { n: 1 });
+    await store.table<{ n: number }>('outbox').put('k', { n: 2 });
+    await store.close();
+    store = await openStore(dir);
+    const a = store.table<{ n: number }>('challenges');
+    expect(a.getSync('k')).toEqual({ n: 1 });
+    expect(store.table<{ n: number }>('outbox').getSync('k')).toEqual({ n: 2 });
+    expect(a.getSync('missing')).toBeUndefined();
+    await a.put('k', { n: 3 });
+    expect(a.getSync('k')).toEqual({ n: 3 });
+  });
+
   it('shares one fsync between concurrent durable writes (group commit)', async () => {
     const t = store.table<number>('challenges');
     const before = store.syncCount;
