@@ -127,7 +127,7 @@ async function prepare(): Promise<void> {
   for (const g of groups) {
     files[g.name] = [];
     for (let f = 0; f < g.files; f++) {
-      const path = join(fileDir, `mb-${g.name}-${f}.txt`);
+      const path = join(fileDir, `${process.env.BENCH_PREFIX ?? 'mb'}-${g.name}-${f}.txt`);
       writeFileSync(path, Array.from({ length: g.per }, () => packet(n++)).join('\n'));
       files[g.name]!.push(path);
     }
