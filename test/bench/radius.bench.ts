@@ -189,7 +189,7 @@ function pct(xs: number[], p: number): number {
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
 }
 
-function rssKb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
+function rssKb(pid: number, field: 'VmRSS' | 'VmHWM' | 'RssAnon'): number {
   try {
     const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
     return m ? Number(m[1]) : 0;
@@ -415,6 +415,11 @@ interface Fixed {
   probes: number;
   lost: number;
   peakRssKb?: number;
+  /**
+   * Peak anonymous (private) RSS: VmRSS also counts file-backed pages, the node binary's ~40 MB
+   * of text (shared by every node process) and LevelDB's mmapped tables (page cache).
+   */
+  peakAnonKb?: number;
 }
 
 /** The fixed-load phase: radclient load at `perProc` req/s per process, probes alongside, RSS sampled. */
@@ -428,7 +433,13 @@ async function fixedLoad(
   serverPid = pid,
 ): Promise<Fixed> {
   let peak = pid ? rssKb(pid, 'VmRSS') : 0;
-  const sampler = pid ? setInterval(() => (peak = Math.max(peak, rssKb(pid, 'VmRSS'))), 50) : undefined;
+  let anon = pid ? rssKb(pid, 'RssAnon') : 0;
+  const sampler = pid
+    ? setInterval(() => {
+        peak = Math.max(peak, rssKb(pid, 'VmRSS'));
+        anon = Math.max(anon, rssKb(pid, 'RssAnon'));
+      }, 50)
+    : undefined;
   const loadP = radclientLoad(port, files, {
     count,
     parallel: IN_FLIGHT / files.length,
@@ -444,7 +455,7 @@ async function fixedLoad(
     p99: pct(pr.rtts, 99),
     probes: pr.rtts.length,
     lost: pr.lost,
-    ...(pid ? { peakRssKb: peak } : {}),
+    ...(pid ? { peakRssKb: peak, peakAnonKb: anon } : {}),
   };
 }
 
@@ -462,7 +473,10 @@ function probePacket(i: number, user: string, password: string, state: Buffer): 
 }
 
 function fixedLine(name: string, f: Fixed): string {
-  const rss = f.peakRssKb === undefined ? '' : `; peak RSS ${(f.peakRssKb / 1024).toFixed(1)} MB`;
+  const rss =
+    f.peakRssKb === undefined
+      ? ''
+      : `; peak RSS ${(f.peakRssKb / 1024).toFixed(1)} MB (anonymous ${((f.peakAnonKb ?? 0) / 1024).toFixed(1)} MB)`;
   return `  ${name}: ${fmt(f.load)}; probe p50 ${f.p50.toFixed(2)} ms, p99 ${f.p99.toFixed(2)} ms (${f.probes} probes, ${f.lost} lost)${rss}`;
 }
 
@@ -663,7 +677,7 @@ export async function run(): Promise<void> {
       `MFA Box RSS (${child.how}; limit 150 MB under load):`,
       ...bs.map(
         (b, i) =>
-          `  ${b.name}: idle ${mb(idleB[i])}, peak under the fixed load ${mb(mbFixed[i]!.peakRssKb)}, high-water mark ${mb(hwm[i])}`,
+          `  ${b.name}: idle ${mb(idleB[i])}, peak under the fixed load ${mb(mbFixed[i]!.peakRssKb)} (of it anonymous, i.e. not the node binary or LevelDB's mmapped tables: ${mb(mbFixed[i]!.peakAnonKb)}), high-water mark ${mb(hwm[i])}`,
       ),
       `  A (service env): idle ${mb(idleA)}`,
       ...bs.map((b, i) => `MFA Box B (${b.name}) at exit: ${finals[i]}`),
