@@ -66,6 +66,11 @@ export const MAX_CACHED_CHALLENGES = 8192;
 
 export type ChallengeCondition = 'live' | 'used' | 'exhausted' | 'expired' | 'superseded';
 
+/** Can never pass again, whatever the clock says. */
+function finished(r: ChallengeRecord): boolean {
+  return r.used || r.superseded === true || r.attempts >= r.maxAttempts;
+}
+
 export class ChallengeStore {
   private readonly records: Table<ChallengeRecord>;
   private readonly refs: Table<StateRef>;
@@ -168,7 +173,7 @@ export class ChallengeStore {
       return hit;
     }
     const r = this.records.getSync(C + id);
-    if (r) this.remember(r);
+    if (r && !finished(r)) this.remember(r);
     return r;
   }
 
@@ -201,7 +206,7 @@ export class ChallengeStore {
     try {
       for await (const [, r] of this.records.entries({ gte: C, lt: 'c;' })) {
         if (n >= this.maxCached) break;
-        if (r.used || r.superseded || r.attempts >= r.maxAttempts || r.expiresAt <= now) continue;
+        if (finished(r) || r.expiresAt <= now) continue;
         if (this.cache.has(r.id) || written.has(r.id)) continue;
         this.remember(r);
         n++;
@@ -248,7 +253,11 @@ export class ChallengeStore {
       for (const r of rs) this.forget(r.id);
       throw e;
     }
-    for (const r of rs) this.remember(r);
+    // A record that can never pass again (used, superseded, out of tries) leaves memory: the
+    // rare replay of its State reads the disk, and the cache keeps room for live logins.
+    for (const r of rs)
+      if (finished(r)) this.forget(r.id);
+      else this.remember(r);
   }
 
   private remember(r: ChallengeRecord): void {

@@ -142,6 +142,16 @@ describe('ChallengeStore cache (write-through, never ahead of the disk)', () => 
     expect(await cs.idForState('used-s1')).toBe('used');
   });
 
+  it('a record that can never pass again leaves memory once durable; its State still resolves from disk', async () => {
+    const cs = new ChallengeStore(store, clock);
+    await cs.create(record('a'), []);
+    await cs.save({ ...record('a'), used: true });
+    // Not cached: a write behind its back is what a read returns.
+    await store.table<ChallengeRecord>('challenges').put('c:a', record('a', { used: true, attempts: 1 }));
+    expect(await cs.get('a')).toMatchObject({ used: true, attempts: 1 });
+    expect((await cs.byState('a-s1'))?.used).toBe(true);
+  });
+
   it('sweep() drops swept records from memory too', async () => {
     const cs = new ChallengeStore(store, clock);
     await cs.create(record('a'), []);
