@@ -7,9 +7,10 @@
  * Every write that a reply depends on is durable (fsync) before the reply leaves.
  *
  * Live records are also kept in memory (bounded, write-through): the passcode step then reads
- * nothing from LevelDB when the challenge was made or read by this process, and one key when
- * it was not. Durability still comes from the store alone: a record enters the cache only once
- * its write is on disk, and a failed write drops it, so the cache is never ahead of the disk.
+ * nothing from LevelDB when the challenge was made or read by this process, and its State key
+ * and record (getSync) when it was not. Durability still comes from the store alone: a record
+ * enters the cache only as read from disk or once its write is on disk, and a failed write drops
+ * it, so the cache is never ahead of the disk.
  */
 import type { Clock } from '../clock.ts';
 import type { Store, StoreOp, Table } from '../store/store.ts';
