@@ -42,7 +42,7 @@ describe('mfabox modem (CLI) against the simulator', () => {
     expect(sms.messageRefs).toEqual(refs);
   });
 
-  it('usage errors exit non-zero', async () => {
-    await expect(mfabox(['modem', 'send', '--port', sim.path])).rejects.toMatchObject({ code: 1 });
+  it('usage errors exit 2', async () => {
+    await expect(mfabox(['modem', 'send', '--port', sim.path])).rejects.toMatchObject({ code: 2 });
   });
 });
