@@ -11,6 +11,8 @@ export interface DemoProcess {
   /** Every `SMS to <number>: <text>` line printed so far. */
   sms: { to: string; text: string }[];
   stdout: () => string;
+  /** Everything logged so far (pino JSON lines on stderr). */
+  stderr: () => string;
   waitForSms(count: number, timeoutMs?: number): Promise<{ to: string; text: string }>;
   stop(): Promise<number | null>;
 }
@@ -64,6 +66,7 @@ export async function startDemo(extraArgs: string[] = [], env: NodeJS.ProcessEnv
     ...ready,
     sms,
     stdout: () => out,
+    stderr: () => err,
     waitForSms(count, timeoutMs = 20_000) {
       return new Promise((resolve, reject) => {
         const timer = setTimeout(

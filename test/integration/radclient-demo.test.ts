@@ -12,7 +12,8 @@ describe('demo appliance driven by radclient', () => {
   let demo: DemoProcess;
   let target: string;
   beforeAll(async () => {
-    demo = await startDemo(['--sms-ms', '100']);
+    // Trace level: the most verbose logging must still hold no secret (checked last).
+    demo = await startDemo(['--sms-ms', '100'], { MFABOX_LOG_LEVEL: 'trace' });
     target = `127.0.0.1:${demo.radiusPort}`;
   });
   afterAll(async () => {
@@ -77,6 +78,18 @@ describe('demo appliance driven by radclient', () => {
     expect(r.code).toBe('Access-Reject');
     await new Promise((res) => setTimeout(res, 500));
     expect(demo.sms.length).toBe(before);
+  });
+
+  it('never logs or serves a password, passcode or shared secret, even at trace level', async () => {
+    const logs = demo.stderr();
+    expect(logs.length).toBeGreaterThan(0);
+    const health = await (await fetch(`${demo.webUrl}/api/health`)).text();
+    const passcodes = demo.sms.map((m) => /\b(\d{6})\b/.exec(m.text)?.[1] ?? '').filter((c) => c.length > 0);
+    expect(passcodes.length).toBeGreaterThan(0);
+    for (const secret of ['alice-pass', 'bob-pass', 'demo-secret', 'monitor-pass', ...passcodes]) {
+      expect(logs).not.toContain(secret);
+      expect(health).not.toContain(secret);
+    }
   });
 
   it('serves the status page', async () => {

@@ -40,11 +40,14 @@ export const simCommand: Command = {
     const out = (o: Record<string, unknown>): void => console.log(JSON.stringify(o));
     if (json) {
       out({ kind: 'ready', path: sim.path, profile, smsDelayMs });
-      sim.onEvent = (e) => out({ ...e, kind: e.kind });
+      // The boot happened inside startSimulator: replay it so the stream is complete.
+      for (const e of sim.log) out({ ...e });
+      sim.onEvent = (e) => out({ ...e });
     } else console.log(`Modem simulator (${profile}) on ${sim.path}`);
     sim.inbox.on('sms', (m) => {
       if (json) out({ kind: 'sms', t: m.receivedAt, ...m });
-      else console.log(`SMS to ${m.to}: ${m.text}`);
+      // One line per SMS, whatever the text holds.
+      else console.log(`SMS to ${m.to}: ${m.text.replace(/\r/g, '\\r').replace(/\n/g, '\\n')}`);
     });
 
     await new Promise<void>((resolve) => {
