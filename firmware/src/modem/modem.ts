@@ -397,7 +397,9 @@ export class Modem extends EventEmitter {
   private async initialise(): Promise<void> {
     this.reinitNeeded = false;
     this.troubled = false;
-    this.setState('initialising');
+    // A periodic re-check of a locked or missing SIM should not make the LEDs flicker.
+    if (this.state !== 'no-sim' && this.state !== 'pin-needed' && this.state !== 'pin-rejected')
+      this.setState('initialising');
     if (!(await this.probe()))
       throw new MfaError(`${this.name} does not answer AT`, ErrorCode.ModemTimeout, {
         flags: { retryable: true },
@@ -427,7 +429,7 @@ export class Modem extends EventEmitter {
       ...(model ? { model } : {}),
       ...(revision ? { revision } : {}),
       ...(imei ? { imei } : {}),
-      ...(this.identity.iccid ? { iccid: this.identity.iccid } : {}),
+      // No ICCID carried over: the SIM may have been swapped while the modem was away.
     };
     this.profile =
       this.cfg.profile === 'auto'
@@ -478,7 +480,7 @@ export class Modem extends EventEmitter {
     if (earlier && earlier.hash === hashPin(earlier.salt, pin)) {
       this.setState(
         'pin-rejected',
-        'PIN rejected earlier for this SIM; not retried until the PIN setting changes',
+        `PIN rejected earlier for this SIM${earlier.triesLeft === undefined ? '' : ` (${earlier.triesLeft} ${earlier.triesLeft === 1 ? 'try' : 'tries'} left)`}; not retried until the PIN setting changes`,
       );
       return false;
     }
@@ -632,7 +634,11 @@ export class Modem extends EventEmitter {
       await this.nap(waitMs);
       if (this.stopped || this.reinitNeeded) return;
       this.throwIfTroubled();
-      if (this.state === 'pin-needed' || this.state === 'pin-rejected' || this.state === 'no-sim') continue;
+      if (this.state === 'pin-needed' || this.state === 'pin-rejected' || this.state === 'no-sim') {
+        // A SIM inserted or unlocked by hand is noticed; init never re-enters a rejected PIN.
+        this.reinitNeeded = true;
+        return;
+      }
       try {
         if (this.sendsInFlight === 0) await this.checkRegistration();
       } catch (e) {

@@ -130,6 +130,24 @@ describe('Modem lifecycle', () => {
     expect(c.health().detail).toMatch(/PUK/);
   });
 
+  it('notices a SIM inserted later, and re-checks a rejected PIN without ever entering it again', async () => {
+    const { t, s } = fakeModem({ sim: 'absent' });
+    const m = make(t, { pin: '9999' });
+    const states: string[] = [];
+    m.on('health', (h: { state: string }) => states.push(h.state));
+    m.start();
+    await until(m, 'no-sim');
+    s.sim = 'SIM PIN';
+    await until(m, 'pin-rejected');
+    const seen = t.written.split('AT+CPIN?\r').length;
+    await new Promise((r) => setTimeout(r, 3 * TIMINGS.pollRegistered + 200));
+    expect(t.written.split('AT+CPIN?\r').length).toBeGreaterThan(seen);
+    expect(s.pinAttempts).toBe(1);
+    expect(m.health().state).toBe('pin-rejected');
+    // No flicker through 'initialising' while the locked SIM is re-checked.
+    expect(states.slice(states.indexOf('pin-rejected'))).not.toContain('initialising');
+  });
+
   it('waits out SIM busy (CME 14) with a short backoff, not a fixed sleep', async () => {
     const { t, s } = fakeModem({ simBusy: 4 });
     const m = make(t);
