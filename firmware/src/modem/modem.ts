@@ -149,6 +149,8 @@ export class Modem extends EventEmitter {
   private ladderFailures = 0;
   private lastBootUrcAt = -Infinity;
   private cnmaRequired = false;
+  /** AT+CMMS=2 support: undefined until tried. */
+  private cmms: boolean | undefined;
 
   constructor(private readonly opts: ModemOptions) {
     super();
@@ -753,6 +755,10 @@ export class Modem extends EventEmitter {
             ...(opts.statusReport ? { statusReport: true } : {}),
             validitySeconds: remainingS,
           }).map((p) => ({ command: `AT+CMGS=${p.tpduLength}`, payload: p.hex.toUpperCase() }));
+      // AT+CMMS=2 keeps the radio link up between the parts of a concatenated message (saves a
+      // link set-up per part on GSM). Some sticks (Huawei E1752/E173) refuse it: asked once.
+      if (payloads.length - progress.refs.length > 1 && this.cmms !== false)
+        this.cmms = (await this.tryExec('AT+CMMS=2')) !== undefined;
       for (let i = progress.refs.length; i < payloads.length; i++) {
         const p = payloads[i];
         if (!p) break;

@@ -263,6 +263,8 @@ describe('Modem.send', () => {
     expect(d.validitySeconds).toBeGreaterThan(0);
     expect(d.validitySeconds).toBeLessThanOrEqual(300);
     expect(t.written).toMatch(/AT\+CMGS=\d+\r/);
+    // Concatenated: the link is held open between parts, asked for right before the first part.
+    expect(t.written).toMatch(/AT\+CMMS=2\rAT\+CMGS=\d+\r/);
     expect(m.health().sentCount).toBe(1);
   });
 
