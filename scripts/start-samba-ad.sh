@@ -16,7 +16,7 @@
 #   bob    member through the nested group "VPN Team" (member of "MFA Users"), national-format mobile
 #   carol  disabled (userAccountControl 0x2)          dave   must change password (pwdLastSet=0 → 773)
 #   erin   account expired (accountExpires → 701)     gina   in the group, no mobile
-#   frank  not in the group
+#   henry  locked out (lockoutTime now → 775)         frank  not in the group
 # Everything is added with one ldbadd LDIF: samba-tool costs ~0.45 s per call.
 set -euo pipefail
 PATH=$PATH:/usr/sbin
@@ -84,19 +84,38 @@ user() { # sam, extra attribute lines
   user erin "mobile: +4915100000005"
   user frank "mobile: +4915100000006"
   user gina ""
+  user henry "mobile: +4915100000008"
   awk -v n="$BULK_USERS" -v base="$BASE" 'BEGIN { for (i = 1; i <= n; i++)
     printf "dn: CN=bulk%05d,CN=Users,%s\nobjectClass: user\nsAMAccountName: bulk%05d\nuserAccountControl: 544\nmobile: +4915199%06d\n\n", i, base, i, i }'
   printf 'dn: CN=VPN Team,CN=Users,%s\nobjectClass: group\nsAMAccountName: VPN Team\nmember: CN=bob,CN=Users,%s\n' "$BASE" "$BASE"
   awk -v n="$BULK_USERS" -v base="$BASE" 'BEGIN { for (i = 1; i <= n; i++) printf "member: CN=bulk%05d,CN=Users,%s\n", i, base }'
   printf '\ndn: CN=MFA Users,CN=Users,%s\nobjectClass: group\nsAMAccountName: MFA Users\n' "$BASE"
-  for u in alice carol dave erin gina; do printf 'member: CN=%s,CN=Users,%s\n' "$u" "$BASE"; done
+  for u in alice carol dave erin gina henry; do printf 'member: CN=%s,CN=Users,%s\n' "$u" "$BASE"; done
   printf 'member: CN=VPN Team,CN=Users,%s\n\n' "$BASE"
   printf 'dn: CN=mfabox-svc,CN=Users,%s\nobjectClass: user\nsAMAccountName: mfabox-svc\nuserPrincipalName: mfabox-svc@%s\nunicodePwd:: %s\nuserAccountControl: 66048\n\n' \
     "$BASE" "$REALM_LC" "$(upwd 'Svc-Passw0rd!')"
 } >"$DIR/data.ldif"
 ldbadd -H "$SAM" "$DIR/data.ldif" >"$DIR/load.log" 2>&1 || { cat "$DIR/load.log" >&2; exit 1; }
-# carol disabled, dave must change at next logon, erin expired in 2012 (FILETIME).
+# carol disabled, dave must change at next logon, erin expired in 2012 (FILETIME), henry locked out
+# now (lockoutTime, with a domain lockout policy so it counts).
+NOW_FILETIME=$(( ($(date +%s) + 11644473600) * 10000000 ))
 ldbmodify -H "$SAM" >>"$DIR/load.log" 2>&1 <<L
+dn: $BASE
+changetype: modify
+replace: lockoutThreshold
+lockoutThreshold: 5
+-
+replace: lockoutDuration
+lockoutDuration: -18000000000
+-
+replace: lockOutObservationWindow
+lockOutObservationWindow: -18000000000
+
+dn: CN=henry,CN=Users,$BASE
+changetype: modify
+replace: lockoutTime
+lockoutTime: $NOW_FILETIME
+
 dn: CN=carol,CN=Users,$BASE
 changetype: modify
 replace: userAccountControl

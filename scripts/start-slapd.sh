@@ -12,7 +12,8 @@
 #
 # Prints KEY=VALUE facts (LDAP_URL, LDAPS_URL, CA_FILE, WRONG_CA_FILE, BASE, ADMIN_DN, ADMIN_PW,
 # USER_PW, GROUP_DN, SLAPD_PID) and then a line READY. Stays in the foreground; SIGTERM/SIGINT/EXIT
-# stop slapd. Data: memberof (+refint) overlays, ppolicy (carol is locked = the disabled equivalent);
+# stop slapd. Data: memberof (+refint) overlays, ppolicy (carol is locked = the disabled equivalent;
+# gina's password was reset by an admin: pwdReset, she must change it);
 # OpenLDAP's memberOf is direct membership only, so no nested groups here.
 set -euo pipefail
 command -v slapd >/dev/null || PATH=$PATH:/usr/sbin
@@ -87,15 +88,6 @@ limits dn.exact="cn=mfabox,ou=service,$BASE" size.soft=500 size.hard=unlimited s
 C
 slaptest -u -f "$DIR/slapd.conf" >/dev/null 2>&1
 
-slapd -f "$DIR/slapd.conf" -h "ldap://127.0.0.1:$LDAP_PORT/ ldaps://127.0.0.1:$LDAPS_PORT/" -d 0 >"$DIR/slapd.log" 2>&1 &
-SLAPD_PID=$!
-echo "$SLAPD_PID" > "$DIR/slapd.bgpid"
-for _ in $(seq 1 100); do
-  ldapsearch -x -H "ldap://127.0.0.1:$LDAP_PORT" -s base -b "" namingContexts >/dev/null 2>&1 && break
-  kill -0 "$SLAPD_PID" 2>/dev/null || { echo "slapd died: $(cat "$DIR/slapd.log")" >&2; exit 1; }
-  sleep 0.05
-done
-
 PW=$(slappasswd -s "$USER_PW")
 {
   cat <<L
@@ -128,6 +120,7 @@ objectClass: pwdPolicy
 cn: default
 pwdAttribute: userPassword
 pwdLockout: TRUE
+pwdMustChange: TRUE
 
 dn: cn=mfabox,ou=service,$BASE
 objectClass: person
@@ -145,6 +138,8 @@ mail: alice@example.com
 mobile: +49 151 12345678
 telephoneNumber: +49 30 1234567
 userPassword: $PW
+memberOf: cn=MFA Users,ou=groups,$BASE
+memberOf: cn=Staff,ou=groups,$BASE
 
 dn: uid=bob,ou=people,$BASE
 objectClass: inetOrgPerson
@@ -153,6 +148,7 @@ cn: Bob Example
 sn: Example
 mobile: 0151 87654321
 userPassword: $PW
+memberOf: cn=MFA Users,ou=groups,$BASE
 
 dn: uid=carol,ou=people,$BASE
 objectClass: inetOrgPerson
@@ -161,6 +157,8 @@ cn: Carol Locked
 sn: Locked
 mobile: +4915100000003
 userPassword: $PW
+memberOf: cn=MFA Users,ou=groups,$BASE
+pwdAccountLockedTime: 000001010000Z
 
 dn: uid=dave,ou=people,$BASE
 objectClass: inetOrgPerson
@@ -168,6 +166,7 @@ uid: dave
 cn: Dave NoMobile
 sn: NoMobile
 userPassword: $PW
+memberOf: cn=MFA Users,ou=groups,$BASE
 
 dn: uid=erin,ou=people,$BASE
 objectClass: inetOrgPerson
@@ -176,6 +175,7 @@ cn: Erin BadNumber
 sn: BadNumber
 mobile: 12
 userPassword: $PW
+memberOf: cn=MFA Users,ou=groups,$BASE
 
 dn: uid=frank,ou=people,$BASE
 objectClass: inetOrgPerson
@@ -184,23 +184,39 @@ cn: Frank Outside
 sn: Outside
 mobile: +4915100000006
 userPassword: $PW
+memberOf: cn=Staff,ou=groups,$BASE
+
+dn: uid=gina,ou=people,$BASE
+objectClass: inetOrgPerson
+uid: gina
+cn: Gina MustChange
+sn: MustChange
+mobile: +4915100000007
+userPassword: $PW
+memberOf: cn=MFA Users,ou=groups,$BASE
+pwdReset: TRUE
 
 L
   awk -v n="$BULK_USERS" -v base="$BASE" -v pw="$PW" 'BEGIN { for (i = 1; i <= n; i++)
-    printf "dn: uid=bulk%05d,ou=people,%s\nobjectClass: inetOrgPerson\nuid: bulk%05d\ncn: Bulk %05d\nsn: Bulk\nmobile: +4915199%06d\nuserPassword: %s\n\n", i, base, i, i, i, pw }'
+    printf "dn: uid=bulk%05d,ou=people,%s\nobjectClass: inetOrgPerson\nuid: bulk%05d\ncn: Bulk %05d\nsn: Bulk\nmobile: +4915199%06d\nuserPassword: %s\nmemberOf: cn=MFA Users,ou=groups,%s\n\n", i, base, i, i, i, pw, base }'
   printf 'dn: cn=MFA Users,ou=groups,%s\nobjectClass: groupOfNames\ncn: MFA Users\n' "$BASE"
-  for u in alice bob carol dave erin; do printf 'member: uid=%s,ou=people,%s\n' "$u" "$BASE"; done
+  for u in alice bob carol dave erin gina; do printf 'member: uid=%s,ou=people,%s\n' "$u" "$BASE"; done
   awk -v n="$BULK_USERS" -v base="$BASE" 'BEGIN { for (i = 1; i <= n; i++) printf "member: uid=bulk%05d,ou=people,%s\n", i, base }'
   printf '\ndn: cn=Staff,ou=groups,%s\nobjectClass: groupOfNames\ncn: Staff\nmember: uid=frank,ou=people,%s\nmember: uid=alice,ou=people,%s\n\n' "$BASE" "$BASE" "$BASE"
 } > "$DIR/data.ldif"
-ldapadd -x -H "ldap://127.0.0.1:$LDAP_PORT" -D "cn=admin,$BASE" -w "$ADMIN_PW" -f "$DIR/data.ldif" >"$DIR/load.log"
-# carol is locked for good: ppolicy's "disabled" (000001010000Z = permanently locked).
-ldapmodify -x -H "ldap://127.0.0.1:$LDAP_PORT" -D "cn=admin,$BASE" -w "$ADMIN_PW" >>"$DIR/load.log" <<L
-dn: uid=carol,ou=people,$BASE
-changetype: modify
-add: pwdAccountLockedTime
-pwdAccountLockedTime: 000001010000Z
-L
+# Loaded offline with slapadd before slapd starts: seconds faster than ldapadd through the memberof
+# overlay for 10,000 members. Tool mode runs no overlays, so memberOf (operational) and carol's
+# ppolicy lock are written directly, exactly as the overlays would have stored them.
+slapadd -q -f "$DIR/slapd.conf" -l "$DIR/data.ldif" >"$DIR/load.log" 2>&1 || { cat "$DIR/load.log" >&2; exit 1; }
+
+slapd -f "$DIR/slapd.conf" -h "ldap://127.0.0.1:$LDAP_PORT/ ldaps://127.0.0.1:$LDAPS_PORT/" -d 0 >"$DIR/slapd.log" 2>&1 &
+SLAPD_PID=$!
+echo "$SLAPD_PID" > "$DIR/slapd.bgpid"
+for _ in $(seq 1 100); do
+  ldapsearch -x -H "ldap://127.0.0.1:$LDAP_PORT" -s base -b "" namingContexts >/dev/null 2>&1 && break
+  kill -0 "$SLAPD_PID" 2>/dev/null || { echo "slapd died: $(cat "$DIR/slapd.log")" >&2; exit 1; }
+  sleep 0.05
+done
 
 cat <<F
 LDAP_URL=ldap://127.0.0.1:$LDAP_PORT

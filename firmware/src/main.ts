@@ -129,6 +129,9 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
           ? config.radius.listen.map((l) => ({ address: l.address, port: config.radius.accountingPort }))
           : [],
       duplicateCacheSeconds: config.radius.duplicateCacheSeconds,
+      duplicateCacheEntries: config.radius.duplicateCacheEntries,
+      maxPending: config.radius.maxPendingRequests,
+      handlerTimeoutMs: config.radius.handlerTimeoutSeconds * 1000,
     });
     health = () =>
       takeSnapshot({

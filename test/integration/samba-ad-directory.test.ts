@@ -94,12 +94,13 @@ describe.skipIf(!root)('Samba AD password check', () => {
     expect(r.ok && [...r.user.groups].sort()).toEqual(['MFA Users', 'VPN Team']);
   });
 
-  it('maps the AD sub-codes Samba sends: 52e, 533, 773, 701', async () => {
+  it('maps the AD sub-codes Samba sends: 52e, 533, 773, 701, 775', async () => {
     const d = await dir();
     expect(await d.verifyPassword('alice', 'Wrong-Passw0rd!')).toEqual({ ok: false, reason: 'bad-password' });
     expect(await d.verifyPassword('carol', f.USER_PW)).toEqual({ ok: false, reason: 'disabled' });
     expect(await d.verifyPassword('dave', f.USER_PW)).toEqual({ ok: false, reason: 'must-change' });
     expect(await d.verifyPassword('erin', f.USER_PW)).toEqual({ ok: false, reason: 'account-expired' });
+    expect(await d.verifyPassword('henry', f.USER_PW)).toEqual({ ok: false, reason: 'locked' });
     expect(await d.verifyPassword('nobody', f.USER_PW)).toEqual({ ok: false, reason: 'unknown-user' });
     expect(await d.verifyPassword('alice', '')).toMatchObject({ ok: false, reason: 'bad-password' });
   });
@@ -172,7 +173,7 @@ describe.skipIf(!root)('Samba AD group sync', () => {
       });
       const s = await sync.run();
       console.log(`Samba sync of ${s.seen} members took ${s.durationMs} ms`);
-      expect(s).toMatchObject({ state: 'ok', seen: BULK + 6, added: BULK + 4, removed: 0 });
+      expect(s).toMatchObject({ state: 'ok', seen: BULK + 7, added: BULK + 5, removed: 0 });
       expect(s.skipped.map((k) => `${k.username}:${k.reason}`).sort()).toEqual([
         'carol:disabled',
         'gina:no-number',

@@ -106,11 +106,13 @@ describe('password check (StartTLS, CA pinned)', () => {
     expect((await d.verifyPassword('EXAMPLE\\bob', f.USER_PW)).ok).toBe(true);
   });
 
-  it('maps failures: bad password, unknown user, locked-for-good (ppolicy) as disabled, empty password', async () => {
+  it('maps failures: bad password, unknown user, locked-for-good (ppolicy) as disabled, reset as must-change, empty password', async () => {
     const d = await dir();
     expect(await d.verifyPassword('alice', 'wrong')).toEqual({ ok: false, reason: 'bad-password' });
     expect(await d.verifyPassword('nobody', f.USER_PW)).toEqual({ ok: false, reason: 'unknown-user' });
     expect(await d.verifyPassword('carol', f.USER_PW)).toEqual({ ok: false, reason: 'disabled' });
+    // ppolicy lets gina bind after an admin reset, but a login must not pass on that password.
+    expect(await d.verifyPassword('gina', f.USER_PW)).toEqual({ ok: false, reason: 'must-change' });
     expect(await d.verifyPassword('alice', '')).toMatchObject({ ok: false, reason: 'bad-password' });
   });
 
@@ -189,6 +191,17 @@ describe('DC failover', () => {
     expect(performance.now() - t1).toBeLessThan(500);
   });
 
+  it('a login arriving while the background probe is stuck on a black hole keeps its own deadline', async () => {
+    const d = await dir({ urls: [`ldaps://127.0.0.1:${await blackHole()}`, f.LDAPS_URL], timeoutMs: 2500 });
+    d.start();
+    await new Promise((r) => setTimeout(r, 300));
+    const t0 = performance.now();
+    const r = await d.verifyPassword('alice', f.USER_PW);
+    const ms = performance.now() - t0;
+    expect(r.ok).toBe(true);
+    expect(ms).toBeLessThan(2500);
+  });
+
   it('with only black holes the answer is "unavailable", still inside the deadline', async () => {
     const d = await dir({
       urls: [`ldaps://127.0.0.1:${await blackHole()}`, `ldap://127.0.0.1:${await blackHole()}`],
@@ -198,6 +211,21 @@ describe('DC failover', () => {
     const r = await d.verifyPassword('alice', f.USER_PW);
     expect(r).toMatchObject({ ok: false, reason: 'unavailable' });
     expect(performance.now() - t0).toBeLessThan(1300);
+  });
+
+  it('discovers DCs from DNS SRV records (_ldap._tcp.dc._msdcs.<domain>)', async () => {
+    const asked: string[] = [];
+    const port = Number(new URL(f.LDAP_URL).port);
+    const d = await createLdapDirectory(config({ urls: [], srvDomain: 'corp.example', srvUseLdaps: false }), {
+      resolveSrv: (name) => {
+        asked.push(name);
+        return Promise.resolve([{ name: '127.0.0.1', port, priority: 0, weight: 100 }]);
+      },
+    });
+    open.push(d);
+    expect((await d.verifyPassword('alice', f.USER_PW)).ok).toBe(true);
+    expect(asked).toEqual(['_ldap._tcp.dc._msdcs.corp.example']);
+    expect(d.health().server).toBe(f.LDAP_URL);
   });
 
   it('re-probes a DC marked down in the background and takes it back', async () => {
@@ -223,7 +251,7 @@ describe('DC failover', () => {
 });
 
 describe('group sync', () => {
-  it(`pages through ${BULK + 5} members into LevelDB, skipping with reasons`, async () => {
+  it(`pages through ${BULK + 6} members into LevelDB, skipping with reasons`, async () => {
     const data = mkdtempSync(join(tmpdir(), 'mfabox-slapd-sync-'));
     const store = await openStore(data);
     try {
@@ -237,7 +265,7 @@ describe('group sync', () => {
       });
       const s = await sync.run();
       console.log(`sync of ${s.seen} members took ${s.durationMs} ms`);
-      expect(s).toMatchObject({ state: 'ok', seen: BULK + 5, added: BULK + 2, removed: 0 });
+      expect(s).toMatchObject({ state: 'ok', seen: BULK + 6, added: BULK + 3, removed: 0 });
       expect(s.skipped.map((k) => `${k.username}:${k.reason}`).sort()).toEqual([
         'carol:disabled',
         'dave:no-number',

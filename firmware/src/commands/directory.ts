@@ -220,10 +220,12 @@ function printStatus(s: SyncStatus): void {
   console.log(`group:     ${s.group}`);
   console.log(`duration:  ${s.durationMs ?? 0} ms`);
   console.log(
-    `members:   ${s.seen}  added ${s.added}  updated ${s.updated}  removed ${s.removed}  unchanged ${s.unchanged}  skipped ${s.skipped.length}`,
+    `members:   ${s.seen}  added ${s.added}  updated ${s.updated}  removed ${s.removed}  unchanged ${s.unchanged}  skipped ${s.skippedCount}`,
   );
   for (const k of s.skipped)
     console.log(`  skipped ${k.username}: ${k.reason}${k.detail ? ` (${k.detail})` : ''}`);
+  if (s.skippedCount > s.skipped.length)
+    console.log(`  … and ${s.skippedCount - s.skipped.length} more skipped`);
   for (const k of s.warnings)
     console.log(`  warning ${k.username}: ${k.reason}${k.detail ? ` (${k.detail})` : ''}`);
   if (s.pendingRemovals)

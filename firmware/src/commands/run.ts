@@ -1,8 +1,8 @@
 /** `mfabox start` (production) and `mfabox demo` (everything on embedded defaults). */
 import { resolve } from 'node:path';
 import { loadConfigFile, parseConfig } from '../config/load.ts';
-import { ErrorCode, MfaError } from '../errors.ts';
-import { configureLogging } from '../log.ts';
+import { ErrorCode, MfaError, describeError } from '../errors.ts';
+import { configureLogging, logger } from '../log.ts';
 import { startAppliance, type Appliance } from '../main.ts';
 import { parseFlags, type Command } from './command.ts';
 
@@ -15,6 +15,18 @@ function untilSignal(): Promise<string> {
     };
     process.once('SIGINT', () => on('SIGINT'));
     process.once('SIGTERM', () => on('SIGTERM'));
+  });
+}
+
+/**
+ * A long-running server must not die on one stray rejected promise (Node 20 exits on them by
+ * default): log it and keep serving. An uncaught exception may have left state inconsistent,
+ * so that one still exits, and systemd (Restart=always) brings the box back in seconds.
+ */
+function guardProcess(): void {
+  const log = logger('process');
+  process.on('unhandledRejection', (reason) => {
+    log.error({ err: describeError(reason) }, 'unhandled promise rejection (kept running)');
   });
 }
 
@@ -52,6 +64,7 @@ export const startCommand: Command = {
       throw new MfaError('start needs --config FILE', ErrorCode.CliUsage, { field: 'config' });
     const config = await loadConfigFile(file);
     configureLogging({ level: config.log.level });
+    guardProcess();
     const app = await startAppliance(config);
     for (const line of app.describe()) console.log(line);
     return runUntilSignal(app);
@@ -70,6 +83,7 @@ export const demoCommand: Command = {
     const webPort = intFlag(flags, 'web-port', 'MFABOX_WEB_PORT', 8080);
     const smsMs = intFlag(flags, 'sms-ms', 'MFABOX_SMS_MS', 3000);
     configureLogging({ level: process.env.MFABOX_LOG_LEVEL ?? 'warn' });
+    guardProcess();
     const config = parseConfig({
       dataDir,
       radius: {

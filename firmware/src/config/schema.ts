@@ -4,38 +4,79 @@
  * running config is never half-applied.
  */
 import { z } from 'zod';
+import { isIP } from 'node:net';
 import { parseCidr } from '../auth/cidr.ts';
+import { parseCidr as parseRadiusCidr } from '../radius/address.ts';
 
 const port = z.number().int().min(0).max(65535);
 const secret = z.string().min(1);
 
-export const radiusClientSchema = z.object({
-  name: z.string().min(1),
-  /** Source IP or CIDR (IPv4 or IPv6). */
-  address: z.string().min(1),
-  /** Shared secret; at least 16 characters is recommended, 1 is accepted for lab use. */
-  secret,
-  /** yes | auto | no, default auto: auto becomes yes once the client sends Message-Authenticator. */
-  requireMessageAuthenticator: z.enum(['yes', 'auto', 'no']).default('auto'),
-  /** directory (default): check the AD password; none: NetScaler checked it, the box is the second factor only. */
-  passwordCheck: z.enum(['directory', 'none']).default('directory'),
-  /** A user name whose requests are answered as a health monitor (no bind, no SMS). */
-  monitorUser: z.string().min(1).optional(),
-  /** Password the monitor user must send. */
-  monitorPassword: z.string().min(1).optional(),
-  /** Attributes added to Access-Accept, e.g. [["Class","vpn"],["Session-Timeout",28800]]. */
-  acceptAttributes: z.array(z.tuple([z.string(), z.union([z.string(), z.number()])])).default([]),
+export const radiusClientSchema = z
+  .object({
+    /** Shown in logs, counters and health; unique. */
+    name: z.string().min(1),
+    /** Source IP or CIDR (IPv4 or IPv6); the most specific entry wins. NetScaler: its SNIP or NSIP (both NSIPs of an HA pair). */
+    address: z
+      .string()
+      .min(1)
+      .refine(
+        (s) => parseRadiusCidr(s) !== undefined,
+        'an IPv4/IPv6 address or CIDR, e.g. 10.0.0.5 or 10.0.0.0/24',
+      ),
+    /** Shared secret; at least 16 characters is recommended, 1 is accepted for lab use. */
+    secret,
+    /** yes | auto | no, default auto: auto becomes yes (persisted) once the client sends a valid Message-Authenticator. */
+    requireMessageAuthenticator: z.enum(['yes', 'auto', 'no']).default('auto'),
+    /** directory (default): check the AD password; none: NetScaler checked it, the box is the second factor only. */
+    passwordCheck: z.enum(['directory', 'none']).default('directory'),
+    /** A user name whose requests are answered as a health monitor (no bind, no SMS, no lockout). */
+    monitorUser: z.string().min(1).optional(),
+    /** Password the monitor user must send (required with monitorUser). */
+    monitorPassword: z.string().min(1).optional(),
+    /** Attributes added to Access-Accept, e.g. [["Class","vpn"],["Session-Timeout",28800]]; octets as text or 0x-hex; "26:<vendor>:<type>" for a vendor attribute. */
+    acceptAttributes: z.array(z.tuple([z.string(), z.union([z.string(), z.number()])])).default([]),
+  })
+  .refine((c) => c.monitorUser === undefined || c.monitorPassword !== undefined, {
+    message: 'a monitor user needs a monitor password',
+    path: ['monitorPassword'],
+  });
+
+const listenSchema = z.object({
+  address: z.string().refine((s) => isIP(s) !== 0, 'an IPv4 or IPv6 address'),
+  port,
 });
 
-export const radiusSchema = z.object({
-  /** Addresses to listen on for authentication; default 0.0.0.0 and :: on 1812. */
-  listen: z.array(z.object({ address: z.string(), port })).default([{ address: '0.0.0.0', port: 1812 }]),
-  /** Accounting port (answered with Accounting-Response); 0 disables. Default 1813. */
-  accountingPort: port.default(1813),
-  clients: z.array(radiusClientSchema).default([]),
-  /** [5...120] s, default 30: completed replies are replayed to retransmits this long. */
-  duplicateCacheSeconds: z.number().int().min(5).max(120).default(30),
-});
+export const radiusSchema = z
+  .object({
+    /** Addresses to listen on for authentication; default 0.0.0.0 on 1812. Add {"address":"::","port":1812} for IPv6. */
+    listen: z
+      .array(listenSchema)
+      .min(1)
+      .default([{ address: '0.0.0.0', port: 1812 }]),
+    /** Accounting port on the same addresses (answered with Accounting-Response); 0 disables. Default 1813. */
+    accountingPort: port.default(1813),
+    clients: z.array(radiusClientSchema).default([]),
+    /** [5...120] s, default 30: completed replies are replayed to retransmits this long (RFC 5080). */
+    duplicateCacheSeconds: z.number().int().min(5).max(120).default(30),
+    /** [1000...1000000] entries, default 65536: the reply cache's cap (oldest dropped first). */
+    duplicateCacheEntries: z.number().int().min(1000).max(1_000_000).default(65_536),
+    /** [16...100000], default 2048: requests waiting for the auth engine; more are dropped and counted. */
+    maxPendingRequests: z.number().int().min(16).max(100_000).default(2048),
+    /** [1...120] s, default 30: a request the engine has not answered by then is dropped (the NAS retries). */
+    handlerTimeoutSeconds: z.number().int().min(1).max(120).default(30),
+  })
+  .superRefine((r, ctx) => {
+    const seen = new Map<string, number>();
+    r.clients.forEach((c, i) => {
+      if (seen.has(c.name))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['clients', i, 'name'],
+          message: `"${c.name}" is already used by clients[${seen.get(c.name)}]`,
+        });
+      else seen.set(c.name, i);
+    });
+  });
 
 export const passcodeSchema = z.object({
   /** [4...10] digits, default 6. */
@@ -233,6 +274,7 @@ export const configSchema = z.object({
 
 export type Config = z.infer<typeof configSchema>;
 export type RadiusClientConfig = z.infer<typeof radiusClientSchema>;
+export type RadiusConfig = z.infer<typeof radiusSchema>;
 export type ModemConfig = z.infer<typeof modemSchema>;
 export type DirectoryConfig = z.infer<typeof directorySchema>;
 export type LdapDirectoryConfig = z.infer<typeof ldapDirectorySchema>;

@@ -56,6 +56,8 @@ const UAC = 'userAccountControl';
 /** ppolicy's lock marker (operational): 000001010000Z means locked for good, i.e. disabled. */
 const PWD_LOCKED = 'pwdAccountLockedTime';
 const PWD_LOCKED_FOREVER = '000001010000Z';
+/** ppolicy: set when an admin reset the password and the policy demands a change before use. */
+const PWD_RESET = 'pwdReset';
 
 export function dialectSettings(
   cfg: Pick<LdapDirectoryConfig, 'dialect' | 'attributes' | 'userFilter'>,
@@ -125,11 +127,16 @@ export function groupMembersFilter(s: DialectSettings, groupDn: string): string 
   return and(s.userFilter, inChainClause(s, groupDn));
 }
 
-/** Attributes read for a user; memberOf and pwdAccountLockedTime are operational in OpenLDAP, so named. */
-export function userAttributes(s: DialectSettings): string[] {
-  const attrs = [s.login, s.altLogin, s.mobile, s.displayName, s.memberOf];
+/**
+ * Attributes read for a user; memberOf and pwdAccountLockedTime are operational in OpenLDAP, so
+ * named. A sync does not need the second login attribute, and skipping it saves parsing at scale.
+ */
+export function userAttributes(s: DialectSettings, purpose: 'login' | 'sync' = 'login'): string[] {
+  const attrs = [s.login, s.mobile, s.displayName, s.memberOf];
+  if (purpose === 'login') attrs.splice(1, 0, s.altLogin);
   if (s.secondaryMobile !== undefined) attrs.push(s.secondaryMobile);
-  attrs.push(s.dialect === 'ad' ? UAC : PWD_LOCKED);
+  if (s.dialect === 'ad') attrs.push(UAC);
+  else attrs.push(PWD_LOCKED, PWD_RESET);
   return [...new Set(attrs)];
 }
 
@@ -165,16 +172,27 @@ export function firstRdnValue(dn: string): string {
 /** An entry as ldapts returns it: one value is a string, several an array. */
 export type RawEntry = Readonly<Record<string, unknown>> & { dn: string };
 
-/** All string values of an attribute, matched case-insensitively (servers vary the case). */
+function asStrings(v: unknown): string[] {
+  const list = Array.isArray(v) ? (v as unknown[]) : [v];
+  const out: string[] = [];
+  for (const x of list) {
+    const t = Buffer.isBuffer(x) ? x.toString('utf8') : typeof x === 'string' ? x : '';
+    if (t.length > 0) out.push(t);
+  }
+  return out;
+}
+
+/** Attribute values by lower-cased name: servers vary the case, and a sync maps 10,000s of entries. */
+function attributeMap(entry: RawEntry): Map<string, unknown> {
+  const m = new Map<string, unknown>();
+  for (const k in entry) if (k !== 'dn') m.set(k.toLowerCase(), entry[k]);
+  return m;
+}
+
+/** All string values of an attribute, matched case-insensitively. */
 export function values(entry: RawEntry, attr: string): string[] {
   const want = attr.toLowerCase();
-  for (const [k, v] of Object.entries(entry)) {
-    if (k.toLowerCase() !== want || k === 'dn') continue;
-    const list = Array.isArray(v) ? (v as unknown[]) : [v];
-    return list
-      .map((x) => (Buffer.isBuffer(x) ? x.toString('utf8') : typeof x === 'string' ? x : ''))
-      .filter((x) => x.length > 0);
-  }
+  for (const k in entry) if (k !== 'dn' && k.toLowerCase() === want) return asStrings(entry[k]);
   return [];
 }
 
@@ -182,27 +200,38 @@ export function first(entry: RawEntry, attr: string): string | undefined {
   return values(entry, attr)[0];
 }
 
-/** What the login path needs beyond DirectoryUser: lock state for the OpenLDAP ppolicy case. */
+/** What the login path needs beyond DirectoryUser: ppolicy state in OpenLDAP (AD says it at bind). */
 export interface MappedUser extends DirectoryUser {
   locked: boolean;
+  /**
+   * ppolicy lets a user whose password was reset bind, but allows nothing but a password change;
+   * a login on that password must not pass.
+   */
+  mustChange: boolean;
 }
 
 export function entryToUser(s: DialectSettings, entry: RawEntry): MappedUser {
-  const primary = values(entry, s.mobile);
-  const secondary = s.secondaryMobile === undefined ? [] : values(entry, s.secondaryMobile);
-  const lockedAt = s.dialect === 'openldap' ? first(entry, PWD_LOCKED) : undefined;
-  const disabled = s.dialect === 'ad' ? uacDisabled(first(entry, UAC)) : lockedAt === PWD_LOCKED_FOREVER;
-  const displayName = first(entry, s.displayName);
-  const mobiles = [...new Set([...primary, ...secondary])];
+  const m = attributeMap(entry);
+  const get = (attr: string): string[] => {
+    const v = m.get(attr.toLowerCase());
+    return v === undefined ? [] : asStrings(v);
+  };
+  const primary = get(s.mobile);
+  const secondary = s.secondaryMobile === undefined ? [] : get(s.secondaryMobile);
+  const lockedAt = s.dialect === 'openldap' ? get(PWD_LOCKED)[0] : undefined;
+  const disabled = s.dialect === 'ad' ? uacDisabled(get(UAC)[0]) : lockedAt === PWD_LOCKED_FOREVER;
+  const displayName = get(s.displayName)[0];
+  const mobiles = secondary.length === 0 ? primary : [...new Set([...primary, ...secondary])];
   return {
-    username: first(entry, s.login) ?? firstRdnValue(entry.dn),
+    username: get(s.login)[0] ?? firstRdnValue(entry.dn),
     dn: entry.dn,
     ...(displayName === undefined ? {} : { displayName }),
     mobiles,
     secondaryMobiles: secondary.filter((n) => !primary.includes(n)),
-    groups: values(entry, s.memberOf).map(firstRdnValue),
+    groups: get(s.memberOf).map(firstRdnValue),
     disabled,
     locked: lockedAt !== undefined && lockedAt !== PWD_LOCKED_FOREVER,
+    mustChange: s.dialect === 'openldap' && get(PWD_RESET)[0]?.toUpperCase() === 'TRUE',
   };
 }
 

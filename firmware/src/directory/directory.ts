@@ -43,7 +43,11 @@ export interface DirectoryHealth {
 export interface Directory {
   /** Checks the password and returns the live user (numbers, groups). Never throws for a wrong password. */
   verifyPassword(username: string, password: string): Promise<VerifyResult>;
-  /** Looks a user up without a password (passwordCheck = none). */
+  /**
+   * Looks a user up without a password (passwordCheck = none). Undefined when the directory has no
+   * such user; throws an MfaError (Directory…) when no DC answers, so "unknown" and "unavailable"
+   * never look alike.
+   */
   findUser(username: string): Promise<DirectoryUser | undefined>;
   /** Members of a group, paged underneath. */
   listGroupMembers(group: string): AsyncIterable<DirectoryUser>;

@@ -5,6 +5,7 @@
  * numbers, groups; for AD a parallel in-chain test of the MFA group) and a simple bind as the user's
  * DN on a connection of its own, so the service connection is never rebound.
  */
+import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { resolveSrv as dnsResolveSrv } from 'node:dns/promises';
 import type { SrvRecord } from 'node:dns';
@@ -53,6 +54,7 @@ export interface LdapDirectoryDeps {
 /** A sync page may take long on a big domain; it never runs on the login path. */
 const PAGE_TIMEOUT_MS = 30_000;
 const SRV_REFRESH_MS = 10 * 60_000;
+const GROUP_RETRY_MS = 5 * 60_000;
 
 class Deadline {
   private readonly end: number;
@@ -80,6 +82,7 @@ export class LdapDirectory implements Directory {
   private service: Bound | undefined;
   private connecting: Promise<Bound> | undefined;
   private groupDn: string | undefined;
+  private groupRetryAt = -Infinity;
   private timer: NodeJS.Timeout | undefined;
   private probing = false;
   private closed = false;
@@ -118,7 +121,7 @@ export class LdapDirectory implements Directory {
     if (password.length === 0) return { ok: false, reason: 'bad-password', detail: 'empty password' };
     const login = parseLogin(username);
     if (!login) return { ok: false, reason: 'unknown-user', detail: 'not a valid login name' };
-    let found: { url: string; user: MappedUser } | undefined;
+    let found: { url: string; user: MappedUser | undefined };
     try {
       found = await this.lookup(login, deadline);
     } catch (e) {
@@ -126,9 +129,20 @@ export class LdapDirectory implements Directory {
         return { ok: false, reason: 'unknown-user', detail: e.message };
       return { ok: false, reason: 'unavailable', detail: brief(e) };
     }
-    if (!found) return { ok: false, reason: 'unknown-user' };
     const { user } = found;
-    const bind = await this.userBind(found.url, user.dn, password, deadline);
+    if (!user) {
+      // Answer an unknown name no faster than a wrong password, so timing does not tell an
+      // attacker which names exist: the same bind round trip, to a DN that cannot exist.
+      const decoy = `cn=mfabox-no-such-user-${randomBytes(12).toString('hex')},${this.cfg.baseDn}`;
+      await this.userBind(found.url, decoy, password, deadline).catch(() => undefined);
+      return { ok: false, reason: 'unknown-user' };
+    }
+    let bind: Awaited<ReturnType<LdapDirectory['userBind']>>;
+    try {
+      bind = await this.userBind(found.url, user.dn, password, deadline);
+    } catch (e) {
+      return { ok: false, reason: 'unavailable', detail: brief(e) };
+    }
     if (bind !== 'ok') {
       if (bind.reason === 'bad-password' && this.s.dialect === 'openldap') {
         // OpenLDAP answers 49 for every cause; ppolicy's lock marker tells the real one.
@@ -139,14 +153,15 @@ export class LdapDirectory implements Directory {
     }
     // AD refuses a disabled account's bind itself (533); this covers directories that do not.
     if (user.disabled) return { ok: false, reason: 'disabled' };
+    if (user.mustChange) return { ok: false, reason: 'must-change' };
     return { ok: true, user: publicView(user) };
   }
 
   async findUser(username: string): Promise<DirectoryUser | undefined> {
     const login = parseLogin(username);
     if (!login) return undefined;
-    const found = await this.lookup(login, new Deadline(this.clock, this.cfg.timeoutMs));
-    return found ? publicView(found.user) : undefined;
+    const { user } = await this.lookup(login, new Deadline(this.clock, this.cfg.timeoutMs));
+    return user ? publicView(user) : undefined;
   }
 
   async *listGroupMembers(group: string): AsyncIterable<DirectoryUser> {
@@ -156,7 +171,7 @@ export class LdapDirectory implements Directory {
       const pages = bound.conn.client.searchPaginated(this.cfg.baseDn, {
         scope: 'sub',
         filter: groupMembersFilter(this.s, groupDn),
-        attributes: userAttributes(this.s),
+        attributes: userAttributes(this.s, 'sync'),
         paged: { pageSize: this.cfg.pageSize },
       });
       const it = pages[Symbol.asyncIterator]();
@@ -263,7 +278,9 @@ export class LdapDirectory implements Directory {
     this.connecting ??= this.openBound(deadline).finally(() => {
       this.connecting = undefined;
     });
-    const b = await this.connecting;
+    // The attempt may have been started by someone with more time (the background probe): wait
+    // for it only as long as this caller's own deadline allows.
+    const b = await raceDeadline(this.connecting, deadline.remaining());
     if (this.closed) {
       await b.conn.close();
       throw new MfaError('directory closed', ErrorCode.DirectoryUnavailable);
@@ -285,7 +302,7 @@ export class LdapDirectory implements Directory {
   private async lookup(
     login: LoginName,
     deadline: Deadline,
-  ): Promise<{ url: string; user: MappedUser } | undefined> {
+  ): Promise<{ url: string; user: MappedUser | undefined }> {
     const filter = userSearchFilter(this.s, login);
     let last: MfaError | undefined;
     for (let attempt = 0; attempt < Math.max(1, this.pool.size); attempt++) {
@@ -316,7 +333,7 @@ export class LdapDirectory implements Directory {
             ]),
         );
         const entries = found.searchEntries as RawEntry[];
-        if (entries.length === 0) return undefined;
+        if (entries.length === 0) return { url: svc.url, user: undefined };
         const entry = pickEntry(this.s, login, entries);
         if (!entry)
           throw new MfaError(
@@ -343,10 +360,13 @@ export class LdapDirectory implements Directory {
   /** The MFA group's DN, looked up once and cached (a DN in config is used as is). */
   private async cachedGroupDn(conn: LdapConnection, budgetMs: number): Promise<string | undefined> {
     if (this.groupDn !== undefined) return this.groupDn;
+    // A missing group is looked up again only now and then, not on every login.
+    if (this.clock.monotonic() < this.groupRetryAt) return undefined;
     try {
       this.groupDn = await this.resolveGroup(conn, this.cfg.group, budgetMs);
     } catch (e) {
       if (isTransportFailure(e)) throw e;
+      this.groupRetryAt = this.clock.monotonic() + GROUP_RETRY_MS;
       // A missing group must not block logins; group checks then see direct memberships only.
       this.log.warn(
         { group: this.cfg.group, err: brief(e) },
@@ -449,13 +469,22 @@ export class LdapDirectory implements Directory {
           await svc.conn.within('keep-alive', this.cfg.timeoutMs, (c) =>
             c.search('', { scope: 'base', filter: '(objectClass=*)', attributes: ['1.1'] }),
           );
+          // Follow a renamed or moved MFA group without a restart.
+          if (this.s.nestedGroups && !isDn(this.cfg.group)) {
+            this.groupDn = await this.resolveGroup(svc.conn, this.cfg.group, this.cfg.timeoutMs).catch(
+              (e: unknown) => {
+                if (isTransportFailure(e)) throw e;
+                return undefined;
+              },
+            );
+          }
         } catch (e) {
           this.dropService(svc, e);
         }
       }
       if (!this.service?.conn.alive) {
         try {
-          const b = await this.serviceConn(new Deadline(this.clock, this.cfg.timeoutMs * 2));
+          const b = await this.serviceConn(new Deadline(this.clock, this.cfg.timeoutMs));
           if (this.s.nestedGroups) await this.cachedGroupDn(b.conn, this.cfg.timeoutMs);
         } catch (e) {
           this.lastError = brief(e);
@@ -482,6 +511,22 @@ export class LdapDirectory implements Directory {
   }
 }
 
+function raceDeadline<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const t = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new MfaError(`no domain controller answered within ${ms} ms`, ErrorCode.DirectoryTimeout, {
+            flags: { retryable: true },
+          }),
+        ),
+      Math.max(0, ms),
+    );
+  });
+  return Promise.race([p, t]).finally(() => clearTimeout(timer));
+}
+
 async function serviceBind(c: Client, dn: string, password: string): Promise<void> {
   try {
     await c.bind(dn, password);
@@ -499,7 +544,7 @@ function searchError(what: string, e: unknown): MfaError {
 }
 
 function publicView(u: MappedUser): DirectoryUser {
-  const { locked: _locked, ...rest } = u;
+  const { locked: _locked, mustChange: _mustChange, ...rest } = u;
   return rest;
 }
 

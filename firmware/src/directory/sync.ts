@@ -12,7 +12,7 @@ import type { Clock } from '../clock.ts';
 import { systemClock } from '../clock.ts';
 import { ErrorCode, MfaError, describeError } from '../errors.ts';
 import { logger, type Logger } from '../log.ts';
-import { normaliseNumber } from '../phone.ts';
+import { normaliseNumber, type PhoneResult } from '../phone.ts';
 import type { Store, StoreOp, Table } from '../store/store.ts';
 import type { Directory, DirectoryUser } from './directory.ts';
 import { USERS_TABLE, userKey, type UserRecord } from './users.ts';
@@ -39,10 +39,12 @@ export interface SyncStatus {
   updated: number;
   removed: number;
   unchanged: number;
-  /** Members not stored, with the reason each. */
+  /** Members not stored, with the reason each (the first MAX_NOTES; skippedCount has them all). */
   skipped: SyncNote[];
+  skippedCount: number;
   /** Stored, but something was wrong (e.g. an invalid primary number, secondary used instead). */
   warnings: SyncNote[];
+  warningCount: number;
   /** Set when state is needs-confirmation: what a confirmed run would remove. */
   pendingRemovals?: { count: number; percent: number; limitPercent: number; sample: string[] };
   /** Set when state is failed. */
@@ -52,8 +54,12 @@ export interface SyncStatus {
 
 export const SYNC_STATUS_KEY = 'directory-sync-status';
 
+export type Normaliser = (raw: string, defaultCountry: string) => PhoneResult;
+
 export interface PlanOptions {
   defaultCountry: string;
+  /** Number normalisation; DirectorySync passes a memoised normaliseNumber. */
+  normalise?: Normaliser;
   maxRemovalPercent: number;
   confirm: boolean;
   now: number;
@@ -80,7 +86,7 @@ interface Numbers {
   invalid: string[];
 }
 
-function pickNumbers(u: DirectoryUser, country: string): Numbers {
+function pickNumbers(u: DirectoryUser, country: string, normalise: Normaliser): Numbers {
   const secondaryRaw = u.secondaryMobiles ?? u.mobiles.slice(1);
   const primaryRaw = u.secondaryMobiles
     ? u.mobiles.filter((m) => !secondaryRaw.includes(m))
@@ -88,7 +94,7 @@ function pickNumbers(u: DirectoryUser, country: string): Numbers {
   const invalid: string[] = [];
   const firstValid = (list: string[]): string | undefined => {
     for (const raw of list) {
-      const r = normaliseNumber(raw, country);
+      const r = normalise(raw, country);
       if (r.ok) return r.e164;
       invalid.push(`${raw} (${r.reason})`);
     }
@@ -133,13 +139,13 @@ function sameDirectoryFields(a: UserRecord, b: Omit<UserRecord, 'syncedAt' | 'so
   );
 }
 
-/** Pure: what a sync would do, given the stored users and a complete directory answer. */
-export function planSync(
-  existing: ReadonlyMap<string, UserRecord>,
-  members: readonly DirectoryUser[],
-  o: PlanOptions,
-): SyncPlan {
-  const plan: SyncPlan = {
+/**
+ * Pure, incremental planning: members arrive in chunks (`add` returns the records to write now),
+ * and `finish` decides removals once the answer is complete. Adds and updates can thus be written
+ * while the next page is still on the wire; removals only ever follow a complete answer.
+ */
+export class SyncPlanner {
+  readonly plan: SyncPlan = {
     puts: [],
     removals: [],
     held: [],
@@ -150,61 +156,97 @@ export function planSync(
     warnings: [],
     removalPercent: 0,
   };
-  const fromDirectory = [...existing.values()].filter((r) => r.source === 'directory').length;
-  if (members.length === 0 && fromDirectory > 0) {
-    plan.refusal = `the directory returned no members; refusing to remove all ${fromDirectory} users (check baseDn and group)`;
+  private readonly keep = new Set<string>();
+  private seen = 0;
+
+  constructor(
+    private readonly existing: ReadonlyMap<string, UserRecord>,
+    private readonly o: PlanOptions,
+  ) {}
+
+  add(members: readonly DirectoryUser[]): UserRecord[] {
+    const out: UserRecord[] = [];
+    const { plan, o } = this;
+    for (const u of members) {
+      this.seen++;
+      const key = userKey(u.username);
+      if (this.keep.has(key)) {
+        plan.skipped.push({ username: u.username, reason: 'duplicate', detail: u.dn });
+        continue;
+      }
+      if (u.disabled) {
+        plan.skipped.push({ username: u.username, reason: 'disabled' });
+        continue;
+      }
+      const n = pickNumbers(u, o.defaultCountry, o.normalise ?? normaliseNumber);
+      if (n.mobile === undefined) {
+        plan.skipped.push(
+          n.invalid.length === 0
+            ? { username: u.username, reason: 'no-number' }
+            : { username: u.username, reason: 'invalid-number', detail: n.invalid.join('; ') },
+        );
+        continue;
+      }
+      if (n.invalid.length > 0)
+        plan.warnings.push({ username: u.username, reason: 'invalid-number', detail: n.invalid.join('; ') });
+      this.keep.add(key);
+      const dir = directoryPart(u, { ...n, mobile: n.mobile });
+      const old = this.existing.get(key);
+      if (old && old.source === 'local') {
+        // A user created on the box keeps its record; the directory does not take it over silently.
+        plan.unchanged++;
+        continue;
+      }
+      if (old && sameDirectoryFields(old, dir)) {
+        plan.unchanged++;
+        continue;
+      }
+      // Keep every field the directory does not own; drop directory fields it no longer has.
+      const merged: UserRecord = { ...(old ?? {}), ...dir, source: 'directory', syncedAt: o.now };
+      if (dir.displayName === undefined) delete merged.displayName;
+      if (dir.secondaryMobile === undefined) delete merged.secondaryMobile;
+      out.push(merged);
+      if (old) plan.updated++;
+      else plan.added++;
+    }
+    plan.puts.push(...out);
+    return out;
+  }
+
+  /** Call once the directory answer is complete. */
+  finish(): SyncPlan {
+    const { plan, o } = this;
+    const fromDirectory = [...this.existing.values()].filter((r) => r.source === 'directory').length;
+    if (this.seen === 0 && fromDirectory > 0) {
+      plan.refusal = `the directory returned no members; refusing to remove all ${fromDirectory} users (check baseDn and group)`;
+      return plan;
+    }
+    const gone = [...this.existing.entries()]
+      .filter(([k, r]) => r.source === 'directory' && !this.keep.has(k))
+      .map(([k]) => k);
+    plan.removalPercent = fromDirectory === 0 ? 0 : (gone.length / fromDirectory) * 100;
+    if (gone.length > 0 && plan.removalPercent > o.maxRemovalPercent && !o.confirm) plan.held = gone;
+    else plan.removals = gone;
     return plan;
   }
-  const keep = new Set<string>();
-  for (const u of members) {
-    const key = userKey(u.username);
-    if (keep.has(key)) {
-      plan.skipped.push({ username: u.username, reason: 'duplicate', detail: u.dn });
-      continue;
-    }
-    if (u.disabled) {
-      plan.skipped.push({ username: u.username, reason: 'disabled' });
-      continue;
-    }
-    const n = pickNumbers(u, o.defaultCountry);
-    if (n.mobile === undefined) {
-      plan.skipped.push(
-        n.invalid.length === 0
-          ? { username: u.username, reason: 'no-number' }
-          : { username: u.username, reason: 'invalid-number', detail: n.invalid.join('; ') },
-      );
-      continue;
-    }
-    if (n.invalid.length > 0)
-      plan.warnings.push({ username: u.username, reason: 'invalid-number', detail: n.invalid.join('; ') });
-    keep.add(key);
-    const dir = directoryPart(u, { ...n, mobile: n.mobile });
-    const old = existing.get(key);
-    if (old && old.source === 'local') {
-      // A user created on the box keeps its record; the directory does not take it over silently.
-      plan.unchanged++;
-      continue;
-    }
-    if (old && sameDirectoryFields(old, dir)) {
-      plan.unchanged++;
-      continue;
-    }
-    // Keep every field the directory does not own; drop directory fields it no longer has.
-    const merged: UserRecord = { ...(old ?? {}), ...dir, source: 'directory', syncedAt: o.now };
-    if (dir.displayName === undefined) delete merged.displayName;
-    if (dir.secondaryMobile === undefined) delete merged.secondaryMobile;
-    plan.puts.push(merged);
-    if (old) plan.updated++;
-    else plan.added++;
-  }
-  const gone = [...existing.entries()]
-    .filter(([k, r]) => r.source === 'directory' && !keep.has(k))
-    .map(([k]) => k);
-  plan.removalPercent = fromDirectory === 0 ? 0 : (gone.length / fromDirectory) * 100;
-  if (gone.length > 0 && plan.removalPercent > o.maxRemovalPercent && !o.confirm) plan.held = gone;
-  else plan.removals = gone;
-  return plan;
 }
+
+/** Pure: what a sync would do, given the stored users and a complete directory answer. */
+export function planSync(
+  existing: ReadonlyMap<string, UserRecord>,
+  members: readonly DirectoryUser[],
+  o: PlanOptions,
+): SyncPlan {
+  const p = new SyncPlanner(existing, o);
+  p.add(members);
+  return p.finish();
+}
+
+/** Per-user notes kept in the status; the counts are always complete. */
+export const MAX_NOTES = 1000;
+
+/** Members per write while the next page is fetched. */
+const WRITE_CHUNK = 1000;
 
 export interface SyncDeps {
   directory: Directory;
@@ -222,6 +264,21 @@ export class DirectorySync {
   private readonly clock: Clock;
   private readonly log: Logger;
   private running: Promise<SyncStatus> | undefined;
+  /**
+   * Normalised numbers from earlier runs: a scheduled sync sees the same numbers every 15 min, and
+   * libphonenumber costs ~5 µs each. Bounded; cleared when full.
+   */
+  private readonly numbers = new Map<string, PhoneResult>();
+  private readonly normalise: Normaliser = (raw, country) => {
+    const key = `${country}\u0000${raw}`;
+    let r = this.numbers.get(key);
+    if (r === undefined) {
+      if (this.numbers.size >= 200_000) this.numbers.clear();
+      r = normaliseNumber(raw, country);
+      this.numbers.set(key, r);
+    }
+    return r;
+  };
   private timer: NodeJS.Timeout | undefined;
 
   constructor(private readonly deps: SyncDeps) {
@@ -236,11 +293,11 @@ export class DirectorySync {
   }
 
   /** One sync; concurrent calls share a run (a confirmed call waits and then runs confirmed). */
-  async run(opts: { confirm?: boolean } = {}): Promise<SyncStatus> {
-    while (this.running) {
-      const current = this.running;
+  run(opts: { confirm?: boolean } = {}): Promise<SyncStatus> {
+    const current = this.running;
+    if (current) {
       if (!opts.confirm) return current;
-      await current.catch(() => undefined);
+      return current.catch(() => undefined).then(() => this.run(opts));
     }
     const p = this.runOnce(opts.confirm === true).finally(() => {
       this.running = undefined;
@@ -264,6 +321,18 @@ export class DirectorySync {
     this.timer = undefined;
   }
 
+  private async fetchMembers(): Promise<DirectoryUser[]> {
+    const members: DirectoryUser[] = [];
+    for await (const u of this.deps.directory.listGroupMembers(this.deps.group)) members.push(u);
+    return members;
+  }
+
+  private async readUsers(): Promise<Map<string, UserRecord>> {
+    const existing = new Map<string, UserRecord>();
+    for await (const [k, v] of this.users.entries()) existing.set(k, v);
+    return existing;
+  }
+
   private async runOnce(confirm: boolean): Promise<SyncStatus> {
     const startedAt = this.clock.now();
     const t0 = this.clock.monotonic();
@@ -282,7 +351,7 @@ export class DirectorySync {
           added: s.added,
           updated: s.updated,
           removed: s.removed,
-          skipped: s.skipped.length,
+          skipped: s.skippedCount,
           ms: s.durationMs,
         },
         'directory sync finished',
@@ -290,19 +359,45 @@ export class DirectorySync {
       return s;
     };
     try {
-      const members: DirectoryUser[] = [];
-      for await (const u of this.deps.directory.listGroupMembers(this.deps.group)) members.push(u);
-      const existing = new Map<string, UserRecord>();
-      for await (const [k, v] of this.users.entries()) existing.set(k, v);
-      const plan = planSync(existing, members, {
-        defaultCountry: this.deps.defaultCountry,
-        maxRemovalPercent: this.deps.maxRemovalPercent,
-        confirm,
-        now: startedAt,
-      });
-      status.seen = members.length;
-      status.skipped = plan.skipped;
-      status.warnings = plan.warnings;
+      // The stored list is read while the first page is on the wire; each chunk of adds and
+      // updates is written while the next one is fetched. Removals wait for the complete answer.
+      const existingP = this.readUsers();
+      existingP.catch(() => undefined);
+      let made: SyncPlanner | undefined;
+      const planner = async (): Promise<SyncPlanner> =>
+        (made ??= new SyncPlanner(await existingP, {
+          defaultCountry: this.deps.defaultCountry,
+          maxRemovalPercent: this.deps.maxRemovalPercent,
+          confirm,
+          now: startedAt,
+          normalise: this.normalise,
+        }));
+      let writes: Promise<void> = Promise.resolve();
+      let seen = 0;
+      let buf: DirectoryUser[] = [];
+      const flush = async () => {
+        const puts = (await planner()).add(buf);
+        buf = [];
+        if (puts.length === 0) return;
+        const ops = puts.map((r) => this.users.op({ type: 'put', key: userKey(r.username), value: r }));
+        const prev = writes;
+        writes = prev.then(() => this.deps.store.atomic(ops));
+        writes.catch(() => undefined);
+      };
+      for await (const u of this.deps.directory.listGroupMembers(this.deps.group)) {
+        seen++;
+        buf.push(u);
+        if (buf.length >= WRITE_CHUNK) await flush();
+      }
+      await flush();
+      await writes;
+      const plan = (await planner()).finish();
+      status.seen = seen;
+      // The status is one store record read by the dashboard: keep it bounded on a big domain.
+      status.skipped = plan.skipped.slice(0, MAX_NOTES);
+      status.skippedCount = plan.skipped.length;
+      status.warnings = plan.warnings.slice(0, MAX_NOTES);
+      status.warningCount = plan.warnings.length;
       if (plan.refusal !== undefined) {
         status.state = 'failed';
         status.error = `${ErrorCode[ErrorCode.DirectorySyncAborted]}: ${plan.refusal}`;
@@ -320,10 +415,7 @@ export class DirectorySync {
           limitPercent: this.deps.maxRemovalPercent,
           sample: plan.held.slice(0, 20),
         };
-      const ops: StoreOp[] = [
-        ...plan.puts.map((r) => this.users.op({ type: 'put', key: userKey(r.username), value: r })),
-        ...plan.removals.map((k) => this.users.op({ type: 'del', key: k })),
-      ];
+      const ops: StoreOp[] = plan.removals.map((k) => this.users.op({ type: 'del', key: k }));
       return await finish(status, ops);
     } catch (e) {
       status.state = 'failed';
@@ -348,7 +440,9 @@ function emptyStatus(group: string, state: SyncStatus['state']): SyncStatus {
     removed: 0,
     unchanged: 0,
     skipped: [],
+    skippedCount: 0,
     warnings: [],
+    warningCount: 0,
     confirmed: false,
   };
 }

@@ -19,6 +19,7 @@ import { maskNumber } from '../phone.ts';
 import type { Store, StoreOp, Table } from '../store/store.ts';
 import { backoffMs, classifySendFailure } from './classify.ts';
 import { openText, sealText, type SealedText } from './sealed-text.ts';
+import { SubmitJournal } from './submit-journal.ts';
 import { realTimers, unrefTimer, type Timers } from './timers.ts';
 import type { Outbox, OutboxEntryInput, OutboxStats, OutboxStatus } from './types.ts';
 
@@ -81,8 +82,8 @@ export interface OutboxOptions {
   /** [100...60000] ms, default 5000: backoff cap. */
   retryMaxMs: number;
   /**
-   * [0...8], default 1: sends handed to the pool beyond the number of modems able to send, so a
-   * modem that finishes finds the next message already waiting. Safe: `submitting` is written
+   * [0...4], default 1: sends handed to the pool per able modem beyond the one it is sending, so
+   * a modem that finishes finds the next message already waiting. Safe: `submitting` is written
    * only when a modem reaches the `> ` prompt.
    */
   lookahead: number;
@@ -110,6 +111,11 @@ export interface OutboxDeps {
   sender: SmsSender;
   /** 32 bytes, from `loadOrCreateDeviceKey`. */
   deviceKey: Buffer;
+  /**
+   * The data directory: holds the submit journal (see submit-journal.ts), the fast durable
+   * `submitting` mark. Without it, `submitting` is a LevelDB durable write at the prompt.
+   */
+  dataDir?: string;
   clock?: Clock;
   random?: Random;
   timers?: Timers;
@@ -146,6 +152,7 @@ export class DurableOutbox implements Outbox {
   private readonly entries: Table<OutboxRecord>;
   private readonly index: Table<IndexRow>;
   private readonly audit: Table<SmsResendAudit>;
+  private readonly journal: SubmitJournal | undefined;
 
   private nextSeq = 1;
   /** Challenge ids with an entry (live or retained): refuses a second entry per challenge. */
@@ -185,6 +192,7 @@ export class DurableOutbox implements Outbox {
     this.entries = this.store.table<OutboxRecord>('outbox');
     this.index = this.store.table<IndexRow>('outbox');
     this.audit = this.store.table<SmsResendAudit>('audit');
+    this.journal = deps.dataDir === undefined ? undefined : SubmitJournal.open(deps.dataDir);
   }
 
   /** Loads the table (recovering from a power cut), then starts dispatching. */
@@ -200,6 +208,16 @@ export class DurableOutbox implements Outbox {
       else resumed.push(rec);
     }
     this.nextSeq = maxSeq + 1;
+
+    // The journal may know of a Ctrl-Z that the entry's own (background) write did not keep.
+    const marks = this.journal?.readAll() ?? new Map<number, number>();
+    for (const rec of resumed) {
+      const marked = marks.get(Number(rec.seq));
+      if (marked !== undefined && marked > rec.submissions) {
+        rec.submissions = marked;
+        rec.status = 'submitting';
+      }
+    }
 
     for (const rec of resumed) {
       if (rec.status === 'submitting') {
@@ -316,15 +334,19 @@ export class DurableOutbox implements Outbox {
     this.timers.clearTimeout(this.expiryTimer);
     this.timers.clearTimeout(this.sweepTimer);
     if (this.sender instanceof EventEmitter) this.sender.off('health', this.onHealth);
-    if (this.inFlight.size === 0) return;
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      Promise.allSettled([...this.inFlight.values()]),
-      new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, timeoutMs);
-      }),
-    ]);
-    clearTimeout(timer);
+    if (this.inFlight.size > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.allSettled([...this.inFlight.values()]),
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, timeoutMs);
+        }),
+      ]);
+      clearTimeout(timer);
+    }
+    // A send still in flight may reach its prompt later: it then finds the journal closed and
+    // the modem abandons it with ESC, which is what a stopping box should do.
+    this.journal?.close();
   }
 
   /** Compacts final entries older than the retention period; returns how many were removed. */
@@ -411,12 +433,12 @@ export class DurableOutbox implements Outbox {
     }
   }
 
-  /** How many sends the pool can take now: modems able to send, plus a lookahead. */
+  /** How many sends the pool can take now: one per modem able to send, plus a lookahead each. */
   private capacity(): number {
     let able = 0;
     for (const h of this.sender.health()) if (h.state === 'registered' || h.state === 'sending') able++;
     if (able === 0 && this.sender.ready()) able = 1;
-    return able === 0 ? 0 : able + this.opts.lookahead;
+    return able * (1 + this.opts.lookahead);
   }
 
   /** Hands eligible entries to the sender, oldest first, up to capacity. Never awaits. */
@@ -506,6 +528,19 @@ export class DurableOutbox implements Outbox {
     unrefTimer(this.sweepTimer);
   }
 
+  /**
+   * Every dispatcher write. A send can settle after close() gave up waiting for it and the
+   * store was closed: that write is skipped (the entry stays as it was on disk, which the next
+   * start handles), rather than thrown into a store that is gone.
+   */
+  private persist(ops: StoreOp[]): Promise<void> {
+    if (this.closed && !this.store.writable) {
+      this.log.warn({ ops: ops.length }, 'outbox write skipped: the store is closed');
+      return Promise.reject(new MfaError('the outbox is closed', ErrorCode.OutboxClosed));
+    }
+    return this.store.atomic(ops);
+  }
+
   /** One attempt to send one entry, and what follows from its outcome. */
   private async dispatch(it: LiveItem): Promise<void> {
     const rec = it.rec;
@@ -531,7 +566,7 @@ export class DurableOutbox implements Outbox {
       };
       // Spend the resend durably before it can happen: a second power cut must not allow a third copy.
       try {
-        await this.store.atomic([
+        await this.persist([
           this.entries.op({ type: 'put', key: entryKey(rec.seq), value: { ...rec, status: 'queued' } }),
           this.audit.op({ type: 'put', key: auditKey(rec), value: audit }),
         ]);
@@ -558,10 +593,30 @@ export class DurableOutbox implements Outbox {
         ...(rec.flash ? { flash: true } : {}),
         beforeSubmit: async () => {
           if (this.isExpired(it)) throw new MfaError('passcode expired before submit', ErrorCode.SmsExpired);
-          rec.status = 'submitting';
-          rec.submittingAt = this.clock.now();
-          rec.submissions++;
-          await this.entries.put(entryKey(rec.seq), rec);
+          const n = rec.submissions + 1;
+          if (this.journal) {
+            // Durable before Ctrl-Z via the journal; the entry's own copy follows in the
+            // background, ordered before its final write by the store's write queue.
+            this.journal.mark(Number(rec.seq), n);
+            rec.status = 'submitting';
+            rec.submittingAt = this.clock.now();
+            rec.submissions = n;
+            this.persist([this.entries.op({ type: 'put', key: entryKey(rec.seq), value: { ...rec } })]).catch(
+              (e: unknown) =>
+                this.log.error({ err: describeError(e), seq: rec.seq }, 'outbox submitting write failed'),
+            );
+          } else {
+            await this.persist([
+              this.entries.op({
+                type: 'put',
+                key: entryKey(rec.seq),
+                value: { ...rec, status: 'submitting', submittingAt: this.clock.now(), submissions: n },
+              }),
+            ]);
+            rec.status = 'submitting';
+            rec.submittingAt = this.clock.now();
+            rec.submissions = n;
+          }
           submitted = true;
         },
       });
@@ -643,7 +698,7 @@ export class DurableOutbox implements Outbox {
     if (rec.status === 'submitting') {
       rec.status = 'queued';
       // With unknownOutcome set, a power cut from here on still yields at most one resend.
-      await this.entries.put(entryKey(rec.seq), rec);
+      await this.persist([this.entries.op({ type: 'put', key: entryKey(rec.seq), value: rec })]);
     }
     it.notBefore = this.clock.monotonic() + delayMs;
     if (!this.closed) this.addToQueue(it);
@@ -690,7 +745,7 @@ export class DurableOutbox implements Outbox {
     }
     this.totals[status]++;
     it.rec = final;
-    await this.store.atomic(ops);
+    await this.persist(ops);
   }
 }
 

@@ -144,21 +144,27 @@ export function firstAttribute(p: ParsedPacket, type: number): Buffer | undefine
  * and Status-Server use the Request Authenticator as sent; Accounting-Request (RFC 5176 style, as
  * radclient and FreeRADIUS do) uses 16 zero octets in its place.
  */
+const ZEROS = Buffer.alloc(16);
+
 export function verifyMessageAuthenticator(p: ParsedPacket, secret: Buffer): boolean {
   const at = p.messageAuthenticatorOffset;
   if (at === undefined) return false;
-  const copy = Buffer.from(p.bytes);
-  copy.fill(0, at + 2, at + 2 + MA_LENGTH);
-  if (p.code === CODE.AccountingRequest) copy.fill(0, 4, HEADER);
-  const expected = createHmac('md5', secret).update(copy).digest();
-  return timingSafeEqual(expected, p.bytes.subarray(at + 2, at + 2 + MA_LENGTH));
+  // Hashed in pieces with the zeroed parts fed separately: no copy of the packet.
+  const h = createHmac('md5', secret);
+  if (p.code === CODE.AccountingRequest)
+    h.update(p.bytes.subarray(0, 4))
+      .update(ZEROS)
+      .update(p.bytes.subarray(HEADER, at + 2));
+  else h.update(p.bytes.subarray(0, at + 2));
+  h.update(ZEROS).update(p.bytes.subarray(at + 2 + MA_LENGTH));
+  return timingSafeEqual(h.digest(), p.bytes.subarray(at + 2, at + 2 + MA_LENGTH));
 }
 
 /** RFC 2866 §3: Request Authenticator = MD5(Code|ID|Length|16 zero octets|Attributes|Secret). */
 export function verifyAccountingAuthenticator(p: ParsedPacket, secret: Buffer): boolean {
   const h = createHash('md5');
   h.update(p.bytes.subarray(0, 4));
-  h.update(Buffer.alloc(16));
+  h.update(ZEROS);
   h.update(p.bytes.subarray(HEADER));
   h.update(secret);
   return timingSafeEqual(h.digest(), p.authenticator);
@@ -276,8 +282,12 @@ function writeAttribute(out: Buffer, off: number, [name, value]: ReplyAttribute)
 }
 
 /** Encodes attributes on their own (no header); throws if any is unknown or too long. */
+/** Scratch space for encodeAttributes: synchronous, so one buffer serves every call. */
+const scratch = Buffer.alloc(MAX_PACKET);
+
 export function encodeAttributes(attributes: readonly ReplyAttribute[]): Buffer {
-  const out = Buffer.alloc(MAX_PACKET);
+  if (attributes.length === 0) return Buffer.alloc(0);
+  const out = scratch;
   let off = 0;
   for (const a of attributes) {
     if (off + 2 + 255 > MAX_PACKET) throw new RangeError('attributes exceed 4096 octets');
@@ -309,7 +319,9 @@ export function encodeReply(r: ReplyInput): Buffer {
   let length = HEADER + (withMa ? 2 + MA_LENGTH : 0) + r.attributes.length;
   for (const ps of r.proxyStates ?? []) length += 2 + ps.length;
   if (length > MAX_PACKET) throw new RangeError('reply exceeds 4096 octets');
-  const out = Buffer.alloc(length);
+  // From Node's shared pool: replies live in the reply cache, and a pooled slice costs far less
+  // memory than its own ArrayBuffer. Every octet is written below (the MA value zeroed first).
+  const out = Buffer.allocUnsafe(length);
   out[0] = r.code;
   out[1] = r.identifier;
   out.writeUInt16BE(length, 2);
@@ -318,6 +330,7 @@ export function encodeReply(r: ReplyInput): Buffer {
   if (withMa) {
     out[off] = ATTR.MessageAuthenticator;
     out[off + 1] = 2 + MA_LENGTH;
+    out.fill(0, off + 2, off + 2 + MA_LENGTH);
     off += 2 + MA_LENGTH;
   }
   r.attributes.copy(out, off);

@@ -18,7 +18,7 @@ import { ErrorCode, MfaError, describeError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { logger } from '../log.ts';
 import type { Store } from '../store/store.ts';
-import type { RadiusClientConfig } from '../config/schema.ts';
+import type { RadiusClientConfig, RadiusConfig } from '../config/schema.ts';
 import {
   ATTR,
   CODE,
@@ -188,6 +188,33 @@ const REPLY_CODE: Record<HandlerReply['code'], number> = {
   'Access-Reject': CODE.AccessReject,
   'Access-Challenge': CODE.AccessChallenge,
 };
+
+/** The config's `radius` section as server options (main.ts adds handler, store, health). */
+export function radiusServerOptions(
+  cfg: RadiusConfig,
+): Pick<
+  RadiusServerOptions,
+  | 'clients'
+  | 'listen'
+  | 'accounting'
+  | 'duplicateCacheSeconds'
+  | 'duplicateCacheEntries'
+  | 'maxPending'
+  | 'handlerTimeoutMs'
+> {
+  return {
+    clients: cfg.clients,
+    listen: cfg.listen,
+    accounting:
+      cfg.accountingPort === 0
+        ? []
+        : cfg.listen.map((l) => ({ address: l.address, port: cfg.accountingPort })),
+    duplicateCacheSeconds: cfg.duplicateCacheSeconds,
+    duplicateCacheEntries: cfg.duplicateCacheEntries,
+    maxPending: cfg.maxPendingRequests,
+    handlerTimeoutMs: cfg.handlerTimeoutSeconds * 1000,
+  };
+}
 
 export function createRadiusServer(opts: RadiusServerOptions): RadiusServer {
   const clock = opts.clock ?? systemClock;

@@ -82,7 +82,17 @@ describe('filters', () => {
       'memberOf',
       'userAccountControl',
     ]);
-    expect(userAttributes(ol)).toContain('pwdAccountLockedTime');
+    expect(userAttributes(ol)).toEqual([
+      'uid',
+      'mail',
+      'mobile',
+      'cn',
+      'memberOf',
+      'telephoneNumber',
+      'pwdAccountLockedTime',
+      'pwdReset',
+    ]);
+    expect(userAttributes(ol, 'sync')).not.toContain('mail');
   });
 });
 

@@ -1,10 +1,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Directory, DirectoryUser } from '../../../firmware/src/directory/directory.ts';
 import { DemoDirectory } from '../../../firmware/src/directory/demo.ts';
-import { DirectorySync, planSync } from '../../../firmware/src/directory/sync.ts';
+import { DirectorySync, MAX_NOTES, planSync, type SyncStatus } from '../../../firmware/src/directory/sync.ts';
 import type { UserRecord } from '../../../firmware/src/directory/users.ts';
 import { openStore, type Store } from '../../../firmware/src/store/store.ts';
 
@@ -35,6 +35,23 @@ class FakeDirectory implements Directory {
   close(): Promise<void> {
     return Promise.resolve();
   }
+}
+
+function emptyStatus(): SyncStatus {
+  return {
+    state: 'ok',
+    group: 'MFA Users',
+    seen: 0,
+    added: 0,
+    updated: 0,
+    removed: 0,
+    unchanged: 0,
+    skipped: [],
+    skippedCount: 0,
+    warnings: [],
+    warningCount: 0,
+    confirmed: false,
+  };
 }
 
 const opts = { defaultCountry: 'DE', maxRemovalPercent: 10, confirm: false, now: 1000 };
@@ -177,6 +194,48 @@ describe('DirectorySync with LevelDB', () => {
     await expect(sync().run({ confirm: true })).rejects.toThrow(/DC went away/);
     expect([...(await users()).keys()]).toEqual(['a', 'b']);
     expect((await sync().status()).state).toBe('failed');
+  });
+
+  it('shares one run between concurrent callers; a confirmed call runs after it, confirmed', async () => {
+    fake.members = [member('a', ['+4915100000001'])];
+    const s = sync();
+    const [r1, r2] = [s.run(), s.run()];
+    expect(r1).toBe(r2);
+    const r3 = s.run({ confirm: true });
+    expect((await r1).confirmed).toBe(false);
+    expect((await r3).confirmed).toBe(true);
+  });
+
+  it('runs on its schedule, and not at all with 0 minutes', () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    try {
+      const s = sync();
+      let runs = 0;
+      s.run = () => {
+        runs++;
+        return Promise.resolve(emptyStatus());
+      };
+      s.startSchedule(0);
+      vi.advanceTimersByTime(60 * 60_000);
+      expect(runs).toBe(0);
+      s.startSchedule(15);
+      vi.advanceTimersByTime(45 * 60_000);
+      expect(runs).toBe(3);
+      s.stopSchedule();
+      vi.advanceTimersByTime(60 * 60_000);
+      expect(runs).toBe(3);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('keeps the status bounded: at most MAX_NOTES notes, the counts complete', async () => {
+    fake.members = Array.from({ length: MAX_NOTES + 5 }, (_, i) => member(`n${i}`, []));
+    fake.members.push(member('ok', ['+4915100000001']));
+    const s = await sync().run();
+    expect(s.skipped).toHaveLength(MAX_NOTES);
+    expect(s.skippedCount).toBe(MAX_NOTES + 5);
+    expect(s.added).toBe(1);
   });
 
   it('works with the demo directory (npm run demo)', async () => {

@@ -12,13 +12,17 @@ import {
   type SmsResendAudit,
 } from '../../../firmware/src/dispatch/outbox.ts';
 import { openStore, type Store } from '../../../firmware/src/store/store.ts';
+import { SubmitJournal } from '../../../firmware/src/dispatch/submit-journal.ts';
 import { FakeClock, FakeSender, health } from './fakes.ts';
 
 const MIN = 60_000;
 const retryable = (): MfaError =>
   new MfaError('CMS 512', ErrorCode.SmsRetryable, { flags: { retryable: true } });
 
-describe('outbox', () => {
+describe.each([
+  ['submit journal', true],
+  ['LevelDB only', false],
+])('outbox (%s)', (_mode, withJournal) => {
   let dir: string;
   let store: Store;
   let clock: FakeClock;
@@ -40,7 +44,15 @@ describe('outbox', () => {
   });
 
   async function open(options: Partial<OutboxOptions> = {}): Promise<DurableOutbox> {
-    outbox = await openOutbox({ store, sender, deviceKey: key, clock, timers: clock, options });
+    outbox = await openOutbox({
+      store,
+      sender,
+      deviceKey: key,
+      clock,
+      timers: clock,
+      options,
+      ...(withJournal ? { dataDir: dir } : {}),
+    });
     return outbox;
   }
   const entry = (id: string, lifeMs = 5 * MIN) => ({
@@ -106,7 +118,12 @@ describe('outbox', () => {
     await open();
     await outbox?.enqueue(entry('c1'));
     await vi.waitFor(() => expect(sender.held).toBe(1));
-    expect((await record('c1'))?.status).toBe('submitting');
+    if (withJournal) {
+      const j = SubmitJournal.open(dir);
+      expect(j.readAll().get(1)).toBe(1); // durable before Ctrl-Z
+      j.close();
+    }
+    await vi.waitFor(async () => expect((await record('c1'))?.status).toBe('submitting'));
     sender.release();
     await settle('c1', 'sent');
   });
@@ -151,20 +168,20 @@ describe('outbox', () => {
     expect(sender.calls.map((c) => c.text.slice(9, 10))).toEqual(['a', 'b', 'c', 'd', 'e']);
   });
 
-  it('keeps as many sends in flight as modems can take, plus the lookahead', async () => {
+  it('keeps as many sends in flight as modems can take, plus a lookahead per modem', async () => {
     sender.modems = [health('m1', 'registered'), health('m2', 'registered')];
     sender.script = Array.from({ length: 10 }, () => ({ kind: 'hold' as const }));
     const ob = await open({ lookahead: 1 });
     for (let i = 0; i < 10; i++) await ob.enqueue(entry(`c${i}`));
-    await vi.waitFor(() => expect(sender.held).toBe(3));
+    await vi.waitFor(() => expect(sender.held).toBe(4));
     await new Promise((r) => setTimeout(r, 20));
-    expect(sender.calls).toHaveLength(3);
-    expect(ob.stats()).toMatchObject({ queued: 7, inFlight: 3 });
+    expect(sender.calls).toHaveLength(4);
+    expect(ob.stats()).toMatchObject({ queued: 6, inFlight: 4 });
     sender.release();
-    await vi.waitFor(() => expect(sender.calls).toHaveLength(4));
-    await vi.waitFor(() => expect(sender.held).toBe(3));
+    await vi.waitFor(() => expect(sender.calls).toHaveLength(5));
+    await vi.waitFor(() => expect(sender.held).toBe(4));
     sender.release(20);
-    await vi.waitFor(() => expect(ob.stats().sent).toBe(4));
+    await vi.waitFor(() => expect(ob.stats().sent).toBe(5));
   });
 
   it('waits while no modem can send and starts on the health event', async () => {
@@ -389,6 +406,25 @@ describe('outbox', () => {
       await settle('c1', 'sent');
       expect(sender.submittedTexts()).toEqual([e.text, e.text]);
       expect(await audits()).toEqual([expect.objectContaining({ challengeId: 'c1', outcome: 'sent' })]);
+    });
+
+    it.runIf(withJournal)('trusts the journal when the entry lost its submitting write', async () => {
+      sender.modems = [health('m1', 'searching')];
+      const ob = await open();
+      const e = entry('c1');
+      await ob.enqueue(e);
+      await ob.close();
+      // A power cut right after Ctrl-Z: the journal has the mark, the entry still says queued.
+      const j = SubmitJournal.open(dir);
+      j.mark(1, 1);
+      j.close();
+      expect((await record('c1'))?.status).toBe('queued');
+      sender.modems = [health('m1', 'registered')];
+      await open();
+      await settle('c1', 'sent');
+      expect(sender.submittedTexts()).toEqual([e.text]); // the resend: one more copy, never two
+      expect(await audits()).toEqual([expect.objectContaining({ challengeId: 'c1', outcome: 'sent' })]);
+      expect((await record('c1'))?.submissions).toBe(2);
     });
 
     it('never resends twice: submitting again after the resend was spent means failed', async () => {

@@ -1,10 +1,23 @@
 import { describe, expect, it } from 'vitest';
 import { ClientTable, parseCidr, parseIp } from '../../../firmware/src/radius/clients.ts';
-import { radiusClientSchema } from '../../../firmware/src/config/schema.ts';
+import { radiusClientSchema, radiusSchema } from '../../../firmware/src/config/schema.ts';
+import type { RadiusClientConfig } from '../../../firmware/src/config/schema.ts';
 import { ErrorCode, isMfaError } from '../../../firmware/src/errors.ts';
 
-const client = (name: string, address: string, extra: Record<string, unknown> = {}) =>
-  radiusClientSchema.parse({ name, address, secret: `secret-${name}`, ...extra });
+// Built without the schema, so the table's own checks are what is tested.
+const client = (
+  name: string,
+  address: string,
+  extra: Partial<RadiusClientConfig> = {},
+): RadiusClientConfig => ({
+  name,
+  address,
+  secret: `secret-${name}`,
+  requireMessageAuthenticator: 'auto',
+  passwordCheck: 'directory',
+  acceptAttributes: [],
+  ...extra,
+});
 
 describe('parseIp / parseCidr', () => {
   it('parses IPv4, IPv6 (compressed, embedded IPv4) and maps ::ffff:a.b.c.d to IPv4', () => {
@@ -80,5 +93,43 @@ describe('ClientTable', () => {
       expect(isMfaError(e, ErrorCode.RadiusClientInvalid)).toBe(true);
       expect((e as { field: string }).field).toBe(field);
     }
+  });
+});
+
+describe('radius config schema', () => {
+  it('applies the defaults and refuses bad clients naming the field', () => {
+    const ok = radiusSchema.parse({ clients: [{ name: 'ns', address: '10.0.0.5', secret: 's' }] });
+    expect(ok.clients[0]).toMatchObject({
+      requireMessageAuthenticator: 'auto',
+      passwordCheck: 'directory',
+      acceptAttributes: [],
+    });
+    expect(ok).toMatchObject({
+      accountingPort: 1813,
+      duplicateCacheSeconds: 30,
+      listen: [{ address: '0.0.0.0', port: 1812 }],
+    });
+    const paths = (input: unknown): string[] => {
+      const r = radiusSchema.safeParse(input);
+      return r.success ? [] : r.error.issues.map((i) => i.path.join('.'));
+    };
+    expect(paths({ clients: [{ name: 'ns', address: 'nas.example', secret: 's' }] })).toEqual([
+      'clients.0.address',
+    ]);
+    expect(paths({ clients: [{ name: 'ns', address: '10.0.0.5', secret: 's', monitorUser: 'm' }] })).toEqual([
+      'clients.0.monitorPassword',
+    ]);
+    expect(
+      paths({
+        clients: [
+          { name: 'ns', address: '10.0.0.5', secret: 's' },
+          { name: 'ns', address: '10.0.0.6', secret: 's' },
+        ],
+      }),
+    ).toEqual(['clients.1.name']);
+    expect(paths({ listen: [{ address: 'localhost', port: 1812 }] })).toEqual(['listen.0.address']);
+    expect(radiusClientSchema.safeParse({ name: 'v6', address: '2001:db8::/32', secret: 's' }).success).toBe(
+      true,
+    );
   });
 });
