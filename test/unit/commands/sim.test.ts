@@ -106,6 +106,21 @@ describe('mfabox sim', () => {
     expect(existsSync(path)).toBe(false);
   });
 
+  it('--list prints every profile with what it reproduces', async () => {
+    const { simCommand } = await import('../../../firmware/src/commands/sim.ts');
+    const { PROFILES } = await import('../../../firmware/src/modem/simulator/index.ts');
+    const out: string[] = [];
+    const log = console.log;
+    console.log = (s: unknown) => void out.push(String(s));
+    try {
+      expect(await simCommand.run(['--list'])).toBe(0);
+    } finally {
+      console.log = log;
+    }
+    expect(out).toHaveLength(PROFILES.size);
+    expect(out.find((l) => l.startsWith('wavecom '))).toContain('without a final OK');
+  });
+
   it('refuses an unknown profile as a usage error (exit code 2)', async () => {
     const child = spawn(process.execPath, ['scripts/mfabox.mjs', 'sim', '--profile', 'nokia-3310'], {
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -43,6 +43,8 @@ export interface ModemSimulator {
   unplug(ms?: number): Promise<void>;
   /** Boot URCs, settings forgotten (echo on, PIN needed again, SIM busy for a while). */
   reboot(): void;
+  /** True once a reset left no AT port (the huawei-e173-modeswitch profile after AT+CFUN=1,1). */
+  readonly atPortGone: boolean;
   stop(): Promise<void>;
 }
 

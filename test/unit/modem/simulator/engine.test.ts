@@ -610,3 +610,31 @@ describe('faults', () => {
     expect(b.unplugs).toEqual(['forever']);
   });
 });
+
+describe('robustness', () => {
+  it('survives random bytes without an internal error and answers AT afterwards', async () => {
+    let a = 12345;
+    const rand = (): number => {
+      a = (Math.imul(a, 1103515245) + 12345) >>> 0;
+      return a >>> 16;
+    };
+    // Bias towards bytes that matter to the parser: "AT", "+", "=", ";", quotes, CR, ESC, Ctrl-Z.
+    const alphabet = 'ATat+=;?,"0123456789CMGSFEVZ^&/\r\r\x1b\x1a\x08 ';
+    for (let round = 0; round < 20; round++) {
+      const m = modem('huawei-e3372', {}, { smsDelayMs: 1 });
+      let junk = '';
+      for (let i = 0; i < 400; i++)
+        junk +=
+          rand() % 4 === 0 ? String.fromCharCode(rand() & 0xff) : alphabet.charAt(rand() % alphabet.length);
+      m.at(junk);
+      await sleep(5);
+      m.at('\x1b\r');
+      await sleep(5);
+      m.fault({ kind: 'clear' });
+      m.at('ATZ\r');
+      m.at('ATE0\r');
+      expect(m.at('AT\r'), JSON.stringify(junk)).toMatch(/\r\nOK\r\n$/);
+      expect(m.events.filter((e) => e.kind === 'error')).toEqual([]);
+    }
+  });
+});

@@ -135,6 +135,20 @@ describe('modem simulator over a real pty', () => {
   });
 });
 
+describe('modeswitch', () => {
+  it('huawei-e173-modeswitch: AT+CFUN=1,1 answers OK, then the pty is gone for good', async () => {
+    const { sim, c } = await start({
+      profile: 'huawei-e173-modeswitch',
+      profileOverrides: { periodicUrcs: undefined, urcInReply: undefined },
+    });
+    expect(await c.send('AT+CFUN=1,1\r')).toContain('OK');
+    const deadline = Date.now() + 2000;
+    while (!sim.atPortGone && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(sim.atPortGone).toBe(true);
+    expect(existsSync(sim.path)).toBe(false);
+  });
+});
+
 describe('profile overrides', () => {
   it('tunes a named profile for a test: a SIM800 without its boot-time SIM busy', async () => {
     const { c } = await start({
