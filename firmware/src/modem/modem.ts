@@ -149,6 +149,7 @@ export class Modem extends EventEmitter {
   private ladderFailures = 0;
   private lastBootUrcAt = -Infinity;
   private cnmaRequired = false;
+  private smscMissing = false;
   /** AT+CMMS=2 support: undefined until tried. */
   private cmms: boolean | undefined;
 
@@ -572,7 +573,10 @@ export class Modem extends EventEmitter {
       this.textMode = true;
     }
     if (this.textMode) await this.tryExec('AT+CMGF=1');
-    this.smsc = parseCsca((await this.tryExec('AT+CSCA?'))?.lines ?? []);
+    const csca = await this.tryExec('AT+CSCA?');
+    this.smsc = parseCsca(csca?.lines ?? []);
+    // The PDUs carry no SMSC (the "00" octet): an empty +CSCA means every send fails with CMS 330.
+    this.smscMissing = csca !== undefined && this.smsc === undefined;
     const csms = /^\+CSMS:\s*(\d)/.exec((await this.tryExec('AT+CSMS?'))?.lines[0] ?? '')?.[1];
     this.cnmaRequired = (p?.quirks.needsCnma ?? false) || csms === '1';
     for (const cnmi of p?.quirks.cnmiFallbacks ?? ['2,1,0,1,0', '2,1,0,2,0', '2,1,0,0,0']) {
@@ -615,6 +619,7 @@ export class Modem extends EventEmitter {
       this.roaming ? 'roaming' : undefined,
       smsOnly ? 'SMS only' : undefined,
       this.lteOnly ? 'LTE only (no CS registration)' : undefined,
+      this.smscMissing ? 'no SMS centre number on the SIM (set it with AT+CSCA)' : undefined,
     ]
       .filter(Boolean)
       .join(', ');

@@ -158,6 +158,14 @@ describe('Modem lifecycle', () => {
     expect(performance.now() - started).toBeLessThan(2000);
   });
 
+  it('warns in health when the SIM has no SMS centre number', async () => {
+    const { t } = fakeModem({ smsc: '' });
+    const m = make(t);
+    m.start();
+    await until(m, 'registered');
+    expect(m.health().detail).toMatch(/no SMS centre number/);
+  });
+
   it('searching while not registered, registered once the network appears', async () => {
     const { t, s } = fakeModem({ creg: 2, cereg: 2 });
     const m = make(t);
