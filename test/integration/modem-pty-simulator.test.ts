@@ -104,6 +104,16 @@ describe('driver × every simulator profile', () => {
     });
   }
 
+  it('cdma-text: concurrent text-mode sends (ASCII and UCS2) do not mix their charset settings', async () => {
+    const s = await sim('cdma-text');
+    const p = pool(s);
+    await p.whenReady(10_000);
+    const texts = ['Code 111111', 'Código 222222 ✓', 'Code 333333', 'Ψ 444444'];
+    const got = Promise.all(texts.map((t) => s.inbox.next((m) => m.text === t, 8000)));
+    await Promise.all(texts.map((t) => p.send(TO, t, { deadline: deadline() })));
+    expect((await got).map((m) => m.text)).toEqual(texts);
+  });
+
   it('pin-required: enters the configured PIN once', async () => {
     const s = await sim('pin-required');
     const p = pool(s, { pin: '1234' });

@@ -150,6 +150,7 @@ export class Modem extends EventEmitter {
   private lastBootUrcAt = -Infinity;
   private cnmaRequired = false;
   private smscMissing = false;
+  private textChain: Promise<unknown> = Promise.resolve();
   /** AT+CMMS=2 support: undefined until tried. */
   private cmms: boolean | undefined;
 
@@ -751,29 +752,10 @@ export class Modem extends EventEmitter {
     this.sendsInFlight++;
     if (this.state === 'registered') this.setState('sending', this.detail);
     try {
-      const payloads = this.textMode
-        ? await this.textPayloads(to, text, opts)
-        : encodeSubmit({
-            to,
-            text,
-            ...(opts.flash ? { flash: true } : {}),
-            ...(opts.statusReport ? { statusReport: true } : {}),
-            validitySeconds: remainingS,
-          }).map((p) => ({ command: `AT+CMGS=${p.tpduLength}`, payload: p.hex.toUpperCase() }));
-      // AT+CMMS=2 keeps the radio link up between the parts of a concatenated message (saves a
-      // link set-up per part on GSM). Some sticks (Huawei E1752/E173) refuse it: asked once.
-      if (payloads.length - progress.refs.length > 1 && this.cmms !== false)
-        this.cmms = (await this.tryExec('AT+CMMS=2')) !== undefined;
-      for (let i = progress.refs.length; i < payloads.length; i++) {
-        const p = payloads[i];
-        if (!p) break;
-        const before = progress.beforeSubmitDone ? undefined : opts.beforeSubmit;
-        const ref = await this.submitOne(p.command, p.payload, async () => {
-          await before?.();
-          progress.beforeSubmitDone = true;
-        });
-        progress.refs.push(ref);
-      }
+      // Text mode keeps the charset and DCS in modem-wide settings (+CSCS, +CSMP), so a whole
+      // message holds the modem; PDU mode carries everything in each PDU and interleaves freely.
+      if (this.textMode) await this.textLocked(() => this.sendParts(to, text, opts, progress, remainingS));
+      else await this.sendParts(to, text, opts, progress, remainingS);
       this.sentCount++;
       this.smsRefusedUntil = 0;
       if (this.state === 'sms-refused') this.setState('sending');
@@ -786,6 +768,46 @@ export class Modem extends EventEmitter {
       if (this.sendsInFlight === 0 && this.state === 'sending') this.setState('registered', this.detail);
       else this.emit('health', this.health());
     }
+  }
+
+  private async sendParts(
+    to: string,
+    text: string,
+    opts: SmsSendOptions,
+    progress: SendProgress,
+    remainingS: number,
+  ): Promise<void> {
+    const payloads = this.textMode
+      ? await this.textPayloads(to, text, opts)
+      : encodeSubmit({
+          to,
+          text,
+          ...(opts.flash ? { flash: true } : {}),
+          ...(opts.statusReport ? { statusReport: true } : {}),
+          validitySeconds: remainingS,
+        }).map((p) => ({ command: `AT+CMGS=${p.tpduLength}`, payload: p.hex.toUpperCase() }));
+    // AT+CMMS=2 keeps the radio link up between the parts of a concatenated message (saves a
+    // link set-up per part on GSM). Some sticks (Huawei E1752/E173) refuse it: asked once.
+    if (payloads.length - progress.refs.length > 1 && this.cmms !== false)
+      this.cmms = (await this.tryExec('AT+CMMS=2')) !== undefined;
+    for (let i = progress.refs.length; i < payloads.length; i++) {
+      const p = payloads[i];
+      if (!p) break;
+      const before = progress.beforeSubmitDone ? undefined : opts.beforeSubmit;
+      const ref = await this.submitOne(p.command, p.payload, async () => {
+        await before?.();
+        progress.beforeSubmitDone = true;
+      });
+      progress.refs.push(ref);
+    }
+    // Back to plain text, so replies such as +COPS are not hex-encoded UCS2.
+    if (this.textMode) await this.tryExec('AT+CSCS="IRA"');
+  }
+
+  private textLocked(fn: () => Promise<void>): Promise<void> {
+    const run = this.textChain.then(fn, fn);
+    this.textChain = run.catch(() => undefined);
+    return run;
   }
 
   private async textPayloads(
