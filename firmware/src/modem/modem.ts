@@ -150,6 +150,8 @@ export class Modem extends EventEmitter {
   private lastBootUrcAt = -Infinity;
   private cnmaRequired = false;
   private smscMissing = false;
+  /** Set when the modem has no SMS mode at all; cleared on the next init. */
+  private smsImpossible = false;
   private textChain: Promise<unknown> = Promise.resolve();
   /** AT+CMMS=2 support: undefined until tried. */
   private cmms: boolean | undefined;
@@ -220,13 +222,31 @@ export class Modem extends EventEmitter {
   async whenReady(timeoutMs: number): Promise<void> {
     const until = performance.now() + timeoutMs;
     while (!this.canSend()) {
-      if (performance.now() > until)
-        throw new MfaError(
-          `${this.name} not ready: ${this.state} ${this.detail ?? ''}`,
-          ErrorCode.ModemNotReady,
-        );
+      if (performance.now() > until) throw this.notReady();
       await sleep(25);
     }
+  }
+
+  /** Why the modem cannot send, as the most specific code (the CLI exits with its message). */
+  notReady(): MfaError {
+    const code =
+      this.state === 'no-sim'
+        ? ErrorCode.ModemSimMissing
+        : this.state === 'pin-needed' || this.state === 'pin-rejected'
+          ? ErrorCode.ModemSimPinRejected
+          : this.state === 'searching' || this.state === 'sms-refused'
+            ? ErrorCode.ModemNoNetwork
+            : this.state === 'absent'
+              ? ErrorCode.ModemPortUnavailable
+              : this.smsImpossible
+                ? ErrorCode.ModemCommandFailed
+                : this.detail?.includes('SIM busy')
+                  ? ErrorCode.ModemBusy
+                  : ErrorCode.ModemNotReady;
+    return new MfaError(
+      `${this.name} not ready: ${this.state}${this.detail ? ` (${this.detail})` : ''}`,
+      code,
+    );
   }
 
   // ───────────────────────── supervisor ─────────────────────────
@@ -401,6 +421,7 @@ export class Modem extends EventEmitter {
   private async initialise(): Promise<void> {
     this.reinitNeeded = false;
     this.troubled = false;
+    this.smsImpossible = false;
     // A periodic re-check of a locked or missing SIM should not make the LEDs flicker.
     if (this.state !== 'no-sim' && this.state !== 'pin-needed' && this.state !== 'pin-rejected')
       this.setState('initialising');
@@ -573,7 +594,10 @@ export class Modem extends EventEmitter {
       this.log.warn('PDU mode refused: falling back to text mode');
       this.textMode = true;
     }
-    if (this.textMode) await this.tryExec('AT+CMGF=1');
+    if (this.textMode && !(await this.tryExec('AT+CMGF=1'))) {
+      this.setState('failed', 'the modem refuses both PDU and text mode (AT+CMGF): it cannot send SMS');
+      this.smsImpossible = true;
+    }
     const csca = await this.tryExec('AT+CSCA?');
     this.smsc = parseCsca(csca?.lines ?? []);
     // The PDUs carry no SMSC (the "00" octet): an empty +CSCA means every send fails with CMS 330.
@@ -587,6 +611,7 @@ export class Modem extends EventEmitter {
 
   /** Registration from +CREG/+CGREG/+CEREG; signal and operator when registered. */
   private async checkRegistration(): Promise<void> {
+    if (this.smsImpossible) return;
     const regs: Partial<Record<'+CREG' | '+CGREG' | '+CEREG', Registration>> = {};
     for (const p of ['+CREG', '+CGREG', '+CEREG'] as const) {
       const r = await this.tryExec(`AT${p}?`);
@@ -925,8 +950,7 @@ export class Modem extends EventEmitter {
     try {
       await this.connect();
       await this.initialise();
-      if (!this.canSend())
-        throw new MfaError(`${this.name}: ${this.state} ${this.detail ?? ''}`, ErrorCode.ModemNotReady);
+      if (!this.canSend()) throw this.notReady();
       return await this.send(to, text, opts, { refs: [], beforeSubmitDone: false });
     } finally {
       this.stopped = true;
