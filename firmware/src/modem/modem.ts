@@ -270,7 +270,7 @@ export class Modem extends EventEmitter {
   }
 
   /** Waits for the path, opens it and builds a fresh channel. */
-  private async connect(): Promise<void> {
+  private async connect(once = false): Promise<void> {
     if (this.channel && !this.channel.closed && this.transport?.isOpen) return;
     await this.transport?.close().catch(() => undefined);
     this.channel = undefined;
@@ -286,6 +286,8 @@ export class Modem extends EventEmitter {
         this.transport = t;
         break;
       } catch (e) {
+        // One-shot commands report a missing port at once instead of waiting for it.
+        if (once) throw e;
         this.setState(
           'absent',
           this.noAtPort ? 'no AT port after reset (modeswitch?)' : `port ${this.cfg.path} not found`,
@@ -916,7 +918,7 @@ export class Modem extends EventEmitter {
   async probeOnce(): Promise<ProbeReport> {
     this.stopped = false;
     try {
-      await this.connect();
+      await this.connect(true);
       await this.initialise();
       const simLocked = this.state === 'no-sim' || this.state.startsWith('pin');
       const reg = simLocked
@@ -948,7 +950,7 @@ export class Modem extends EventEmitter {
   async sendOnce(to: string, text: string, opts: SmsSendOptions): Promise<number[]> {
     this.stopped = false;
     try {
-      await this.connect();
+      await this.connect(true);
       await this.initialise();
       if (!this.canSend()) throw this.notReady();
       return await this.send(to, text, opts, { refs: [], beforeSubmitDone: false });
