@@ -152,6 +152,7 @@ export class Modem extends EventEmitter {
   private smscMissing = false;
   /** Set when the modem has no SMS mode at all; cleared on the next init. */
   private smsImpossible = false;
+  private lastHangupAt = -Infinity;
   private textChain: Promise<unknown> = Promise.resolve();
   /** AT+CMMS=2 support: undefined until tried. */
   private cmms: boolean | undefined;
@@ -359,6 +360,14 @@ export class Modem extends EventEmitter {
       // ds=2 (Qualcomm): the report was stored; read it, then delete it so storage never fills.
       const idx = /,\s*(\d+)\s*$/.exec(ev.line)?.[1];
       if (idx !== undefined) void this.readStoredReport(Number(idx));
+      return;
+    }
+    if (ev.name === 'RING' || ev.name === '+CRING') {
+      // Nobody answers the box: reject the call so a caller does not ring on and tie up a 2G radio.
+      if (performance.now() - this.lastHangupAt > 5000) {
+        this.lastHangupAt = performance.now();
+        void this.channel?.exec('ATH').catch(() => undefined);
+      }
       return;
     }
     if (ev.name === '+CREG' || ev.name === '+CEREG' || ev.name === '+CGREG') this.wake?.();

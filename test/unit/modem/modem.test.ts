@@ -200,6 +200,18 @@ describe('Modem lifecycle', () => {
     expect(m.health().roaming).toBe(true);
   });
 
+  it('an incoming call is rejected once per ring burst', async () => {
+    const { t } = fakeModem();
+    const m = make(t);
+    m.start();
+    await until(m, 'registered');
+    t.emitData('\r\nRING\r\n\r\n+CLIP: "+15550009999",145\r\n');
+    await new Promise((r) => setTimeout(r, 50));
+    t.emitData('\r\nRING\r\n');
+    await new Promise((r) => setTimeout(r, 50));
+    expect(t.written.split('ATH\r').length - 1).toBe(1);
+  });
+
   it('a boot URC mid-run re-initialises the modem', async () => {
     const { t } = fakeModem();
     const m = make(t);
