@@ -263,8 +263,10 @@ export class LdapDirectory implements Directory {
 
   private noteFailure(url: string, e: unknown): void {
     this.lastError = `${url}: ${brief(e)}`;
+    const wasUp = this.pool.list().find((x) => x.url === url)?.up ?? false;
     this.pool.markDown(url, brief(e), this.clock.monotonic());
-    this.log.warn({ url, err: brief(e) }, 'domain controller failed');
+    // Log the change, not every failed attempt: an outage must not flood the log.
+    if (wasUp) this.log.warn({ url, err: brief(e) }, 'domain controller marked down');
   }
 
   /** The warm service connection, (re)opened when needed; concurrent callers share one attempt. */
