@@ -5,6 +5,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { SerialPort } from 'serialport';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { systemClock } from '../../firmware/src/clock.ts';
 import { modemSchema } from '../../firmware/src/config/schema.ts';
@@ -102,6 +103,16 @@ describe('driver × every simulator profile', () => {
       expect(r.messageRefs.length).toBeGreaterThan(0);
     });
   }
+
+  it('cdma-text: concurrent text-mode sends (ASCII and UCS2) do not mix their charset settings', async () => {
+    const s = await sim('cdma-text');
+    const p = pool(s);
+    await p.whenReady(10_000);
+    const texts = ['Code 111111', 'Código 222222 ✓', 'Code 333333', 'Ψ 444444'];
+    const got = Promise.all(texts.map((t) => s.inbox.next((m) => m.text === t, 8000)));
+    await Promise.all(texts.map((t) => p.send(TO, t, { deadline: deadline() })));
+    expect((await got).map((m) => m.text)).toEqual(texts);
+  });
 
   it('pin-required: enters the configured PIN once', async () => {
     const s = await sim('pin-required');
@@ -252,6 +263,20 @@ describe('driver × every simulator fault', () => {
     const got = s.inbox.next((m) => m.text === 'after reboot', 5000);
     await p.send(TO, 'after reboot', { deadline: deadline() });
     await got;
+  });
+
+  it('a modem left at a CMGS prompt (box restarted mid-send) is released with ESC: nothing goes out', async () => {
+    const s = await sim('generic');
+    const port = new SerialPort({ path: s.path, baudRate: 115200, autoOpen: false });
+    await new Promise<void>((res, rej) => port.open((e) => (e ? rej(e) : res())));
+    await new Promise<void>((res) => port.write('AT+CMGS=19\r0011000B91', () => port.drain(() => res())));
+    await new Promise((r) => setTimeout(r, 100));
+    await new Promise<void>((res) => port.close(() => res()));
+    const p = pool(s);
+    await p.whenReady(10_000);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(s.log.filter((e) => e.kind === 'submit-start')).toHaveLength(0);
+    expect(s.inbox.parts).toHaveLength(0);
   });
 
   it('dead SIM: no-sim in health, nothing sent', async () => {

@@ -149,6 +149,13 @@ export class Modem extends EventEmitter {
   private ladderFailures = 0;
   private lastBootUrcAt = -Infinity;
   private cnmaRequired = false;
+  private smscMissing = false;
+  /** Set when the modem has no SMS mode at all; cleared on the next init. */
+  private smsImpossible = false;
+  private lastHangupAt = -Infinity;
+  private textChain: Promise<unknown> = Promise.resolve();
+  /** AT+CMMS=2 support: undefined until tried. */
+  private cmms: boolean | undefined;
 
   constructor(private readonly opts: ModemOptions) {
     super();
@@ -216,13 +223,31 @@ export class Modem extends EventEmitter {
   async whenReady(timeoutMs: number): Promise<void> {
     const until = performance.now() + timeoutMs;
     while (!this.canSend()) {
-      if (performance.now() > until)
-        throw new MfaError(
-          `${this.name} not ready: ${this.state} ${this.detail ?? ''}`,
-          ErrorCode.ModemNotReady,
-        );
+      if (performance.now() > until) throw this.notReady();
       await sleep(25);
     }
+  }
+
+  /** Why the modem cannot send, as the most specific code (the CLI exits with its message). */
+  notReady(): MfaError {
+    const code =
+      this.state === 'no-sim'
+        ? ErrorCode.ModemSimMissing
+        : this.state === 'pin-needed' || this.state === 'pin-rejected'
+          ? ErrorCode.ModemSimPinRejected
+          : this.state === 'searching' || this.state === 'sms-refused'
+            ? ErrorCode.ModemNoNetwork
+            : this.state === 'absent'
+              ? ErrorCode.ModemPortUnavailable
+              : this.smsImpossible
+                ? ErrorCode.ModemCommandFailed
+                : this.detail?.includes('SIM busy')
+                  ? ErrorCode.ModemBusy
+                  : ErrorCode.ModemNotReady;
+    return new MfaError(
+      `${this.name} not ready: ${this.state}${this.detail ? ` (${this.detail})` : ''}`,
+      code,
+    );
   }
 
   // ───────────────────────── supervisor ─────────────────────────
@@ -246,7 +271,7 @@ export class Modem extends EventEmitter {
   }
 
   /** Waits for the path, opens it and builds a fresh channel. */
-  private async connect(): Promise<void> {
+  private async connect(once = false): Promise<void> {
     if (this.channel && !this.channel.closed && this.transport?.isOpen) return;
     await this.transport?.close().catch(() => undefined);
     this.channel = undefined;
@@ -262,6 +287,8 @@ export class Modem extends EventEmitter {
         this.transport = t;
         break;
       } catch (e) {
+        // One-shot commands report a missing port at once instead of waiting for it.
+        if (once) throw e;
         this.setState(
           'absent',
           this.noAtPort ? 'no AT port after reset (modeswitch?)' : `port ${this.cfg.path} not found`,
@@ -335,6 +362,14 @@ export class Modem extends EventEmitter {
       if (idx !== undefined) void this.readStoredReport(Number(idx));
       return;
     }
+    if (ev.name === 'RING' || ev.name === '+CRING') {
+      // Nobody answers the box: reject the call so a caller does not ring on and tie up a 2G radio.
+      if (performance.now() - this.lastHangupAt > 5000) {
+        this.lastHangupAt = performance.now();
+        void this.channel?.exec('ATH').catch(() => undefined);
+      }
+      return;
+    }
     if (ev.name === '+CREG' || ev.name === '+CEREG' || ev.name === '+CGREG') this.wake?.();
   }
 
@@ -397,7 +432,10 @@ export class Modem extends EventEmitter {
   private async initialise(): Promise<void> {
     this.reinitNeeded = false;
     this.troubled = false;
-    this.setState('initialising');
+    this.smsImpossible = false;
+    // A periodic re-check of a locked or missing SIM should not make the LEDs flicker.
+    if (this.state !== 'no-sim' && this.state !== 'pin-needed' && this.state !== 'pin-rejected')
+      this.setState('initialising');
     if (!(await this.probe()))
       throw new MfaError(`${this.name} does not answer AT`, ErrorCode.ModemTimeout, {
         flags: { retryable: true },
@@ -427,7 +465,7 @@ export class Modem extends EventEmitter {
       ...(model ? { model } : {}),
       ...(revision ? { revision } : {}),
       ...(imei ? { imei } : {}),
-      ...(this.identity.iccid ? { iccid: this.identity.iccid } : {}),
+      // No ICCID carried over: the SIM may have been swapped while the modem was away.
     };
     this.profile =
       this.cfg.profile === 'auto'
@@ -478,7 +516,7 @@ export class Modem extends EventEmitter {
     if (earlier && earlier.hash === hashPin(earlier.salt, pin)) {
       this.setState(
         'pin-rejected',
-        'PIN rejected earlier for this SIM; not retried until the PIN setting changes',
+        `PIN rejected earlier for this SIM${earlier.triesLeft === undefined ? '' : ` (${earlier.triesLeft} ${earlier.triesLeft === 1 ? 'try' : 'tries'} left)`}; not retried until the PIN setting changes`,
       );
       return false;
     }
@@ -567,8 +605,14 @@ export class Modem extends EventEmitter {
       this.log.warn('PDU mode refused: falling back to text mode');
       this.textMode = true;
     }
-    if (this.textMode) await this.tryExec('AT+CMGF=1');
-    this.smsc = parseCsca((await this.tryExec('AT+CSCA?'))?.lines ?? []);
+    if (this.textMode && !(await this.tryExec('AT+CMGF=1'))) {
+      this.setState('failed', 'the modem refuses both PDU and text mode (AT+CMGF): it cannot send SMS');
+      this.smsImpossible = true;
+    }
+    const csca = await this.tryExec('AT+CSCA?');
+    this.smsc = parseCsca(csca?.lines ?? []);
+    // The PDUs carry no SMSC (the "00" octet): an empty +CSCA means every send fails with CMS 330.
+    this.smscMissing = csca !== undefined && this.smsc === undefined;
     const csms = /^\+CSMS:\s*(\d)/.exec((await this.tryExec('AT+CSMS?'))?.lines[0] ?? '')?.[1];
     this.cnmaRequired = (p?.quirks.needsCnma ?? false) || csms === '1';
     for (const cnmi of p?.quirks.cnmiFallbacks ?? ['2,1,0,1,0', '2,1,0,2,0', '2,1,0,0,0']) {
@@ -578,6 +622,7 @@ export class Modem extends EventEmitter {
 
   /** Registration from +CREG/+CGREG/+CEREG; signal and operator when registered. */
   private async checkRegistration(): Promise<void> {
+    if (this.smsImpossible) return;
     const regs: Partial<Record<'+CREG' | '+CGREG' | '+CEREG', Registration>> = {};
     for (const p of ['+CREG', '+CGREG', '+CEREG'] as const) {
       const r = await this.tryExec(`AT${p}?`);
@@ -611,6 +656,7 @@ export class Modem extends EventEmitter {
       this.roaming ? 'roaming' : undefined,
       smsOnly ? 'SMS only' : undefined,
       this.lteOnly ? 'LTE only (no CS registration)' : undefined,
+      this.smscMissing ? 'no SMS centre number on the SIM (set it with AT+CSCA)' : undefined,
     ]
       .filter(Boolean)
       .join(', ');
@@ -632,7 +678,11 @@ export class Modem extends EventEmitter {
       await this.nap(waitMs);
       if (this.stopped || this.reinitNeeded) return;
       this.throwIfTroubled();
-      if (this.state === 'pin-needed' || this.state === 'pin-rejected' || this.state === 'no-sim') continue;
+      if (this.state === 'pin-needed' || this.state === 'pin-rejected' || this.state === 'no-sim') {
+        // A SIM inserted or unlocked by hand is noticed; init never re-enters a rejected PIN.
+        this.reinitNeeded = true;
+        return;
+      }
       try {
         if (this.sendsInFlight === 0) await this.checkRegistration();
       } catch (e) {
@@ -738,25 +788,10 @@ export class Modem extends EventEmitter {
     this.sendsInFlight++;
     if (this.state === 'registered') this.setState('sending', this.detail);
     try {
-      const payloads = this.textMode
-        ? await this.textPayloads(to, text, opts)
-        : encodeSubmit({
-            to,
-            text,
-            ...(opts.flash ? { flash: true } : {}),
-            ...(opts.statusReport ? { statusReport: true } : {}),
-            validitySeconds: remainingS,
-          }).map((p) => ({ command: `AT+CMGS=${p.tpduLength}`, payload: p.hex.toUpperCase() }));
-      for (let i = progress.refs.length; i < payloads.length; i++) {
-        const p = payloads[i];
-        if (!p) break;
-        const before = progress.beforeSubmitDone ? undefined : opts.beforeSubmit;
-        const ref = await this.submitOne(p.command, p.payload, async () => {
-          await before?.();
-          progress.beforeSubmitDone = true;
-        });
-        progress.refs.push(ref);
-      }
+      // Text mode keeps the charset and DCS in modem-wide settings (+CSCS, +CSMP), so a whole
+      // message holds the modem; PDU mode carries everything in each PDU and interleaves freely.
+      if (this.textMode) await this.textLocked(() => this.sendParts(to, text, opts, progress, remainingS));
+      else await this.sendParts(to, text, opts, progress, remainingS);
       this.sentCount++;
       this.smsRefusedUntil = 0;
       if (this.state === 'sms-refused') this.setState('sending');
@@ -769,6 +804,46 @@ export class Modem extends EventEmitter {
       if (this.sendsInFlight === 0 && this.state === 'sending') this.setState('registered', this.detail);
       else this.emit('health', this.health());
     }
+  }
+
+  private async sendParts(
+    to: string,
+    text: string,
+    opts: SmsSendOptions,
+    progress: SendProgress,
+    remainingS: number,
+  ): Promise<void> {
+    const payloads = this.textMode
+      ? await this.textPayloads(to, text, opts)
+      : encodeSubmit({
+          to,
+          text,
+          ...(opts.flash ? { flash: true } : {}),
+          ...(opts.statusReport ? { statusReport: true } : {}),
+          validitySeconds: remainingS,
+        }).map((p) => ({ command: `AT+CMGS=${p.tpduLength}`, payload: p.hex.toUpperCase() }));
+    // AT+CMMS=2 keeps the radio link up between the parts of a concatenated message (saves a
+    // link set-up per part on GSM). Some sticks (Huawei E1752/E173) refuse it: asked once.
+    if (payloads.length - progress.refs.length > 1 && this.cmms !== false)
+      this.cmms = (await this.tryExec('AT+CMMS=2')) !== undefined;
+    for (let i = progress.refs.length; i < payloads.length; i++) {
+      const p = payloads[i];
+      if (!p) break;
+      const before = progress.beforeSubmitDone ? undefined : opts.beforeSubmit;
+      const ref = await this.submitOne(p.command, p.payload, async () => {
+        await before?.();
+        progress.beforeSubmitDone = true;
+      });
+      progress.refs.push(ref);
+    }
+    // Back to plain text, so replies such as +COPS are not hex-encoded UCS2.
+    if (this.textMode) await this.tryExec('AT+CSCS="IRA"');
+  }
+
+  private textLocked(fn: () => Promise<void>): Promise<void> {
+    const run = this.textChain.then(fn, fn);
+    this.textChain = run.catch(() => undefined);
+    return run;
   }
 
   private async textPayloads(
@@ -852,7 +927,7 @@ export class Modem extends EventEmitter {
   async probeOnce(): Promise<ProbeReport> {
     this.stopped = false;
     try {
-      await this.connect();
+      await this.connect(true);
       await this.initialise();
       const simLocked = this.state === 'no-sim' || this.state.startsWith('pin');
       const reg = simLocked
@@ -884,10 +959,9 @@ export class Modem extends EventEmitter {
   async sendOnce(to: string, text: string, opts: SmsSendOptions): Promise<number[]> {
     this.stopped = false;
     try {
-      await this.connect();
+      await this.connect(true);
       await this.initialise();
-      if (!this.canSend())
-        throw new MfaError(`${this.name}: ${this.state} ${this.detail ?? ''}`, ErrorCode.ModemNotReady);
+      if (!this.canSend()) throw this.notReady();
       return await this.send(to, text, opts, { refs: [], beforeSubmitDone: false });
     } finally {
       this.stopped = true;

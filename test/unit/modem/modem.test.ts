@@ -130,6 +130,24 @@ describe('Modem lifecycle', () => {
     expect(c.health().detail).toMatch(/PUK/);
   });
 
+  it('notices a SIM inserted later, and re-checks a rejected PIN without ever entering it again', async () => {
+    const { t, s } = fakeModem({ sim: 'absent' });
+    const m = make(t, { pin: '9999' });
+    const states: string[] = [];
+    m.on('health', (h: { state: string }) => states.push(h.state));
+    m.start();
+    await until(m, 'no-sim');
+    s.sim = 'SIM PIN';
+    await until(m, 'pin-rejected');
+    const seen = t.written.split('AT+CPIN?\r').length;
+    await new Promise((r) => setTimeout(r, 3 * TIMINGS.pollRegistered + 200));
+    expect(t.written.split('AT+CPIN?\r').length).toBeGreaterThan(seen);
+    expect(s.pinAttempts).toBe(1);
+    expect(m.health().state).toBe('pin-rejected');
+    // No flicker through 'initialising' while the locked SIM is re-checked.
+    expect(states.slice(states.indexOf('pin-rejected'))).not.toContain('initialising');
+  });
+
   it('waits out SIM busy (CME 14) with a short backoff, not a fixed sleep', async () => {
     const { t, s } = fakeModem({ simBusy: 4 });
     const m = make(t);
@@ -138,6 +156,37 @@ describe('Modem lifecycle', () => {
     await until(m, 'registered');
     expect(s.simBusy).toBe(0);
     expect(performance.now() - started).toBeLessThan(2000);
+  });
+
+  it('a modem without any SMS mode is failed in health, with the command-failed code', async () => {
+    const { t } = fakeModem({ refuse: ['AT+CMGF=0', 'AT+CMGF=1'] });
+    const m = make(t);
+    m.start();
+    await until(m, 'failed');
+    expect(m.health().detail).toMatch(/AT\+CMGF/);
+    await new Promise((r) => setTimeout(r, 2 * TIMINGS.pollRegistered));
+    expect(m.health().state).toBe('failed');
+    expect(m.notReady().code).toBe(ErrorCode.ModemCommandFailed);
+  });
+
+  it('not-ready errors name the reason', async () => {
+    const a = make(fakeModem({ sim: 'absent' }).t);
+    a.start();
+    await until(a, 'no-sim');
+    expect(a.notReady().code).toBe(ErrorCode.ModemSimMissing);
+    const b = make(fakeModem({ creg: 2, cereg: 2 }).t);
+    b.start();
+    await until(b, 'searching');
+    expect(b.notReady().code).toBe(ErrorCode.ModemNoNetwork);
+    await expect(b.whenReady(50)).rejects.toMatchObject({ code: ErrorCode.ModemNoNetwork });
+  });
+
+  it('warns in health when the SIM has no SMS centre number', async () => {
+    const { t } = fakeModem({ smsc: '' });
+    const m = make(t);
+    m.start();
+    await until(m, 'registered');
+    expect(m.health().detail).toMatch(/no SMS centre number/);
   });
 
   it('searching while not registered, registered once the network appears', async () => {
@@ -149,6 +198,18 @@ describe('Modem lifecycle', () => {
     s.creg = 5;
     await until(m, 'registered');
     expect(m.health().roaming).toBe(true);
+  });
+
+  it('an incoming call is rejected once per ring burst', async () => {
+    const { t } = fakeModem();
+    const m = make(t);
+    m.start();
+    await until(m, 'registered');
+    t.emitData('\r\nRING\r\n\r\n+CLIP: "+15550009999",145\r\n');
+    await new Promise((r) => setTimeout(r, 50));
+    t.emitData('\r\nRING\r\n');
+    await new Promise((r) => setTimeout(r, 50));
+    expect(t.written.split('ATH\r').length - 1).toBe(1);
   });
 
   it('a boot URC mid-run re-initialises the modem', async () => {
@@ -245,6 +306,8 @@ describe('Modem.send', () => {
     expect(d.validitySeconds).toBeGreaterThan(0);
     expect(d.validitySeconds).toBeLessThanOrEqual(300);
     expect(t.written).toMatch(/AT\+CMGS=\d+\r/);
+    // Concatenated: the link is held open between parts, asked for right before the first part.
+    expect(t.written).toMatch(/AT\+CMMS=2\rAT\+CMGS=\d+\r/);
     expect(m.health().sentCount).toBe(1);
   });
 
