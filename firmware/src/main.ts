@@ -12,6 +12,7 @@ import { loadOrCreateDeviceKey } from './dispatch/device-key.ts';
 import { openOutbox } from './dispatch/outbox.ts';
 import { createDirectory, createSync } from './directory/factory.ts';
 import { describeError } from './errors.ts';
+import { DeliveryWatch } from './health/delivery.ts';
 import { monitorVerdict, takeSnapshot, type HealthSnapshot } from './health/health.ts';
 import { logger } from './log.ts';
 import { ModemPool } from './modem/pool.ts';
@@ -127,8 +128,10 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
       store,
       health: () => monitorVerdict(health()),
     });
+    const delivery = new DeliveryWatch();
     health = () =>
       takeSnapshot({
+        delivery: () => delivery.observe(outbox.stats()).problem,
         modems: () => pool.health(),
         directory: () => directory.health(),
         storeWritable: () => store.writable,
