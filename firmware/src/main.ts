@@ -63,6 +63,8 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
     stops.push(() => store.close());
     const deviceKey = await loadOrCreateDeviceKey(config.dataDir);
     const audit = new AuditLog(store, systemClock);
+    audit.start();
+    stops.push(() => audit.stop());
 
     let simulator: ModemSimulator | undefined;
     let modems: ModemConfig[] = config.modems;

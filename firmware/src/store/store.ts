@@ -47,6 +47,8 @@ export interface Table<V> {
   /** A fast write that may be lost on power cut: for counters, caches, history. */
   putFast(key: string, value: V): Promise<void>;
   entries(range?: RangeOptions): AsyncIterable<[string, V]>;
+  /** Keys only: for sweeps and counts that need no values. */
+  keys(range?: RangeOptions): AsyncIterable<string>;
   /** A put for `Store.atomic`, to write several tables in one durable batch. */
   op(op: TableOp<V>): StoreOp;
 }
@@ -175,6 +177,10 @@ class JsonTable<V> implements Table<V> {
 
   putFast(key: string, value: V): Promise<void> {
     return this.sub.put(key, JSON.stringify(value));
+  }
+
+  async *keys(range: RangeOptions = {}): AsyncIterable<string> {
+    for await (const k of this.sub.keys(range)) yield k;
   }
 
   /** Skips (and logs) a row that is not valid JSON: one bad row must not stop a start-up scan. */
