@@ -18,6 +18,7 @@ import { logger } from './log.ts';
 import { ModemPool } from './modem/pool.ts';
 import { startSimulator, type ModemSimulator } from './modem/simulator/index.ts';
 import { createRadiusServer, radiusServerOptions } from './radius/server.ts';
+import type { RadiusHandler } from './radius/types.ts';
 import { openStore } from './store/store.ts';
 import { buildApp } from './web-api/app.ts';
 
@@ -124,9 +125,22 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
     let health: () => HealthSnapshot = () => {
       throw new Error('health read before start');
     };
+    // Requests still in the engine when the service stops finish before the store closes:
+    // otherwise a challenge could be committed half-way, or its write hang on a closed store.
+    const inFlight = new Set<Promise<unknown>>();
+    const handler: RadiusHandler = (req, client) => {
+      const p = engine.handle(req, client);
+      inFlight.add(p);
+      void p.finally(() => inFlight.delete(p)).catch(() => undefined);
+      return p;
+    };
+    stops.push(async () => {
+      if (inFlight.size === 0) return;
+      await Promise.race([Promise.allSettled([...inFlight]), new Promise((r) => setTimeout(r, 5000))]);
+    });
     const radius = createRadiusServer({
       ...radiusServerOptions(config.radius),
-      handler: engine.handle,
+      handler,
       store,
       health: () => monitorVerdict(health()),
     });
