@@ -175,9 +175,18 @@ export class LdapDirectory implements Directory {
         paged: { pageSize: this.cfg.pageSize },
       });
       const it = pages[Symbol.asyncIterator]();
+      const fetchPage = () => {
+        const p = bound.conn.within('search (group members page)', PAGE_TIMEOUT_MS, () => it.next());
+        p.catch(() => undefined); // a prefetch the caller never reaches is not an unhandled rejection
+        return p;
+      };
+      // One page ahead: the server builds page n+1 (and ldapts parses it as it arrives) while the
+      // caller maps and stores page n, instead of both sides taking turns to wait.
+      let next = fetchPage();
       for (;;) {
-        const page = await bound.conn.within('search (group members page)', PAGE_TIMEOUT_MS, () => it.next());
+        const page = await next;
         if (page.done) break;
+        next = fetchPage();
         for (const e of page.value.searchEntries) yield publicView(entryToUser(this.s, e));
       }
     } catch (e) {
