@@ -28,6 +28,7 @@ import {
 import {
   dialectSettings,
   entryToUser,
+  memberMapper,
   firstRdnValue,
   groupLookupFilter,
   groupMembersFilter,
@@ -165,6 +166,10 @@ export class LdapDirectory implements Directory {
   }
 
   async *listGroupMembers(group: string): AsyncIterable<DirectoryUser> {
+    for await (const page of this.listGroupMemberPages(group)) yield* page;
+  }
+
+  async *listGroupMemberPages(group: string): AsyncIterable<readonly DirectoryUser[]> {
     const bound = await this.openBound(new Deadline(this.clock, Math.max(this.cfg.timeoutMs, 10_000)));
     try {
       const groupDn = await this.resolveGroup(bound.conn, group, PAGE_TIMEOUT_MS);
@@ -180,6 +185,7 @@ export class LdapDirectory implements Directory {
         p.catch(() => undefined); // a prefetch the caller never reaches is not an unhandled rejection
         return p;
       };
+      const map = memberMapper(this.s);
       // One page ahead: the server builds page n+1 (and ldapts parses it as it arrives) while the
       // caller maps and stores page n, instead of both sides taking turns to wait.
       let next = fetchPage();
@@ -187,7 +193,7 @@ export class LdapDirectory implements Directory {
         const page = await next;
         if (page.done) break;
         next = fetchPage();
-        for (const e of page.value.searchEntries) yield publicView(entryToUser(this.s, e));
+        yield page.value.searchEntries.map(map);
       }
     } catch (e) {
       throw searchError(`members of ${group}`, e);
