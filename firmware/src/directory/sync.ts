@@ -64,9 +64,15 @@ export interface PlanOptions {
   maxRemovalPercent: number;
   confirm: boolean;
   now: number;
+  /**
+   * Keep every record to write in `plan.puts` (default). The incremental sync writes each chunk
+   * as it goes and turns this off, so 10,000 records are not held (and copied by the GC) to the end.
+   */
+  collectPuts?: boolean;
 }
 
 export interface SyncPlan {
+  /** Records to write; left empty when the planner was told not to collect them. */
   puts: UserRecord[];
   removals: string[];
   /** Removals held back by the guard. */
@@ -226,7 +232,7 @@ export class SyncPlanner {
       if (old) plan.updated++;
       else plan.added++;
     }
-    plan.puts.push(...out);
+    if (o.collectPuts !== false) for (const r of out) plan.puts.push(r);
     return out;
   }
 
@@ -413,6 +419,7 @@ export class DirectorySync {
           confirm,
           now: startedAt,
           normalise: this.normalise,
+          collectPuts: false,
         }));
       // Chunks are not chained: writes issued while the store's fsync runs share the next one
       // (group commit), so a slow disk costs a few fsyncs per sync, not one per chunk.
