@@ -129,14 +129,18 @@ export function groupMembersFilter(s: DialectSettings, groupDn: string): string 
 
 /**
  * Attributes read for a user; memberOf and pwdAccountLockedTime are operational in OpenLDAP, so
- * named. A sync does not need the second login attribute, and skipping it saves parsing at scale.
+ * named. A sync needs neither the second login attribute nor pwdReset (login-only), and every
+ * requested attribute costs parsing at scale: ldapts adds an empty value for each one an entry lacks.
  */
 export function userAttributes(s: DialectSettings, purpose: 'login' | 'sync' = 'login'): string[] {
   const attrs = [s.login, s.mobile, s.displayName, s.memberOf];
   if (purpose === 'login') attrs.splice(1, 0, s.altLogin);
   if (s.secondaryMobile !== undefined) attrs.push(s.secondaryMobile);
   if (s.dialect === 'ad') attrs.push(UAC);
-  else attrs.push(PWD_LOCKED, PWD_RESET);
+  else {
+    attrs.push(PWD_LOCKED);
+    if (purpose === 'login') attrs.push(PWD_RESET);
+  }
   return [...new Set(attrs)];
 }
 
