@@ -28,6 +28,7 @@ import {
 import {
   dialectSettings,
   entryToUser,
+  memberMapper,
   firstRdnValue,
   groupLookupFilter,
   groupMembersFilter,
@@ -172,6 +173,10 @@ export class LdapDirectory implements Directory {
   }
 
   async *listGroupMembers(group: string): AsyncIterable<DirectoryUser> {
+    for await (const page of this.listGroupMemberPages(group)) yield* page;
+  }
+
+  async *listGroupMemberPages(group: string): AsyncIterable<readonly DirectoryUser[]> {
     const bound = await this.openBound(new Deadline(this.clock, Math.max(this.cfg.timeoutMs, 10_000)));
     try {
       const groupDn = await this.resolveGroup(bound.conn, group, PAGE_TIMEOUT_MS);
@@ -182,10 +187,20 @@ export class LdapDirectory implements Directory {
         paged: { pageSize: this.cfg.pageSize },
       });
       const it = pages[Symbol.asyncIterator]();
+      const fetchPage = () => {
+        const p = bound.conn.within('search (group members page)', PAGE_TIMEOUT_MS, () => it.next());
+        p.catch(() => undefined); // a prefetch the caller never reaches is not an unhandled rejection
+        return p;
+      };
+      const map = memberMapper(this.s);
+      // One page ahead: the server builds page n+1 (and ldapts parses it as it arrives) while the
+      // caller maps and stores page n, instead of both sides taking turns to wait.
+      let next = fetchPage();
       for (;;) {
-        const page = await bound.conn.within('search (group members page)', PAGE_TIMEOUT_MS, () => it.next());
+        const page = await next;
         if (page.done) break;
-        for (const e of page.value.searchEntries) yield publicView(entryToUser(this.s, e));
+        next = fetchPage();
+        yield page.value.searchEntries.map(map);
       }
     } catch (e) {
       throw searchError(`members of ${group}`, e);
