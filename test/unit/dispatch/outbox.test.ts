@@ -120,10 +120,13 @@ describe.each([
     await vi.waitFor(() => expect(sender.held).toBe(1));
     if (withJournal) {
       const j = SubmitJournal.open(dir);
-      expect(j.readAll().get(1)).toBe(1); // durable before Ctrl-Z
+      expect(j.readAll().get(1)).toBe(1); // durable before Ctrl-Z, in the journal
       j.close();
+      expect((await record('c1'))?.status).toBe('queued'); // the entry catches up when final
+    } else {
+      expect((await record('c1'))?.status).toBe('submitting');
     }
-    await vi.waitFor(async () => expect((await record('c1'))?.status).toBe('submitting'));
+    expect(await outbox?.status('c1')).toBe('submitting');
     sender.release();
     await settle('c1', 'sent');
   });
