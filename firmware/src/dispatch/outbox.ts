@@ -603,7 +603,7 @@ export class DurableOutbox implements Outbox {
             // Durable before Ctrl-Z via the journal. The entry itself is not rewritten here:
             // a second fsync per SMS would compete with the journal's for the disk. Its next
             // write (final, or back to queued) carries the new submission count.
-            this.journal.mark(Number(rec.seq), n);
+            await this.journal.mark(Number(rec.seq), n);
             rec.status = 'submitting';
             rec.submittingAt = this.clock.now();
             rec.submissions = n;

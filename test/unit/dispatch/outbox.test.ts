@@ -419,7 +419,7 @@ describe.each([
       await ob.close();
       // A power cut right after Ctrl-Z: the journal has the mark, the entry still says queued.
       const j = SubmitJournal.open(dir);
-      j.mark(1, 1);
+      await j.mark(1, 1);
       j.close();
       expect((await record('c1'))?.status).toBe('queued');
       sender.modems = [health('m1', 'registered')];
