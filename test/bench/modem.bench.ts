@@ -121,7 +121,9 @@ async function waitUntil(cond: () => boolean, ms: number, what: string): Promise
   const end = now() + ms;
   while (!cond()) {
     if (now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(5);
+    // Coarse on purpose: the figures come from the wire logs, and a tight poll here would steal
+    // the event loop from the driver under test.
+    await sleep(50);
   }
 }
 
