@@ -10,8 +10,8 @@
  * Recovery costs are measured end to end through the outbox and compared with the 2 s limit.
  */
 import { spawn } from 'node:child_process';
+import { closeSync, openSync, readSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { createInterface } from 'node:readline';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ModemConfig } from '../../firmware/src/config/schema.ts';
@@ -54,15 +54,20 @@ interface SimLike {
   path: string;
   log: SimEvent[];
   inbox: { messages: { text: string; receivedAt: number }[] };
+  /** Reads what an out-of-process simulator wrote since the last call (no-op in process). */
+  sync?(): void;
   stop(): Promise<void>;
 }
 
 /**
  * A simulator in its own process (`mfabox sim --json --link PATH`), used for every throughput
- * figure, ours and smstools' alike: in-process, the simulator's own work would land on the
- * event loop of the driver under test and count as its overhead.
+ * figure, ours and smstools' alike: in process, the simulator's work would land on the event
+ * loop of the driver under test and count as its overhead. Its JSON lines go to a file, read
+ * only when a figure or a wait needs them, so no pipe wakes the process under test either.
  */
 async function externalSim(link: string): Promise<SimLike> {
+  const file = `${link}.jsonl`;
+  const out = openSync(file, 'w');
   const child = spawn(
     process.execPath,
     [
@@ -76,34 +81,55 @@ async function externalSim(link: string): Promise<SimLike> {
       '--link',
       link,
     ],
-    { stdio: ['ignore', 'pipe', 'ignore'], env: { ...process.env, MFABOX_LOG_LEVEL: 'silent' } },
+    { stdio: ['ignore', out, 'ignore'], env: { ...process.env, MFABOX_LOG_LEVEL: 'silent' } },
   );
+  closeSync(out);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const fd = openSync(file, 'r');
+  let offset = 0;
+  let partial = '';
+  let ready = false;
   const sim: SimLike = {
     path: link,
     log: [],
     inbox: { messages: [] },
+    sync() {
+      const buf = Buffer.alloc(1 << 20);
+      for (;;) {
+        const n = readSync(fd, buf, 0, buf.length, offset);
+        if (n <= 0) break;
+        offset += n;
+        const lines = (partial + buf.subarray(0, n).toString('utf8')).split('\n');
+        partial = lines.pop() ?? '';
+        for (const line of lines) {
+          let o: Record<string, unknown>;
+          try {
+            o = JSON.parse(line) as Record<string, unknown>;
+          } catch {
+            continue;
+          }
+          if (o.kind === 'ready') ready = true;
+          else if (o.kind === 'sms')
+            sim.inbox.messages.push({ text: String(o.text), receivedAt: Number(o.receivedAt) });
+          else sim.log.push(o as unknown as SimEvent);
+        }
+      }
+    },
     async stop() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
       await exited;
+      closeSync(fd);
     },
   };
-  const ready = new Promise<void>((resolve, reject) => {
-    createInterface({ input: child.stdout }).on('line', (line) => {
-      let o: Record<string, unknown>;
-      try {
-        o = JSON.parse(line) as Record<string, unknown>;
-      } catch {
-        return;
-      }
-      if (o.kind === 'ready') resolve();
-      else if (o.kind === 'sms')
-        sim.inbox.messages.push({ text: String(o.text), receivedAt: Number(o.receivedAt) });
-      else sim.log.push(o as unknown as SimEvent);
-    });
-    child.once('exit', () => reject(new Error('mfabox sim exited before it was ready')));
-  });
-  await ready;
+  await waitUntil(
+    () => {
+      if (child.exitCode !== null) throw new Error('mfabox sim exited before it was ready');
+      sim.sync?.();
+      return ready;
+    },
+    30_000,
+    'mfabox sim',
+  );
   return sim;
 }
 
@@ -144,6 +170,7 @@ interface Throughput {
 
 /** Throughput figures from the wire logs of the given simulators, for events after `since`. */
 function throughput(sims: SimLike[], since: number): Throughput {
+  for (const s of sims) s.sync?.();
   let sendingMs = 0;
   let sms = 0;
   // Each modem's own window, first AT+CMGS → last answer: when the queue runs dry one modem
@@ -189,6 +216,7 @@ interface Phases {
 
 /** Where the host's time per SMS goes, from the wire log (for a breakdown line). */
 function phases(sims: SimLike[], since: number): Phases {
+  for (const s of sims) s.sync?.();
   const out: Phases = { doneToCmd: [], promptToSubmit: [] };
   for (const s of sims) {
     let done: number | undefined;
@@ -214,8 +242,19 @@ const breakdown = (p: Phases): string =>
   `done→next AT+CMGS median ${pctl(p.doneToCmd, 0.5).toFixed(2)} / p90 ${pctl(p.doneToCmd, 0.9).toFixed(2)} / max ${pctl(p.doneToCmd, 1).toFixed(1)} ms; ` +
   `prompt→Ctrl-Z median ${pctl(p.promptToSubmit, 0.5).toFixed(2)} / p90 ${pctl(p.promptToSubmit, 0.9).toFixed(2)} / max ${pctl(p.promptToSubmit, 1).toFixed(1)} ms`;
 
+/** SMS the handsets received so far. */
+function delivered(sims: SimLike[]): number {
+  let n = 0;
+  for (const s of sims) {
+    s.sync?.();
+    n += s.inbox.messages.length;
+  }
+  return n;
+}
+
 /** The first `AT+CMGS` any of the simulators saw at or after `t0`. */
 function firstCmgsAfter(sims: SimLike[], t0: number): number | undefined {
+  for (const s of sims) s.sync?.();
   let best: number | undefined;
   for (const s of sims)
     for (const e of s.log)
@@ -291,7 +330,7 @@ async function benchOurs(dir: string): Promise<{
   const box = await startBox(dir, sims);
   try {
     await waitUntil(() => box.pool.health().every((h) => h.state === 'registered'), 30_000, 'both modems');
-    const sent = (): number => sims.reduce((n, s) => n + s.inbox.messages.length, 0);
+    const sent = (): number => delivered(sims);
 
     // Idle pickup: one passcode at a time on an idle box.
     const idleMs: number[] = [];
@@ -350,23 +389,23 @@ async function benchSmstools(
   try {
     // smstools initialises the modem on its first message; warm it up so idle pickup is fair.
     await smsd.queue(TO, 'warm-up');
-    await waitUntil(() => sim.inbox.messages.length >= 1, 60_000, 'smsd warm-up');
+    await waitUntil(() => delivered([sim]) >= 1, 60_000, 'smsd warm-up');
     const idleMs: number[] = [];
     for (let i = 0; i < IDLE_SAMPLES; i++) {
       await sleep(300 + Math.random() * 700);
-      const before = sim.inbox.messages.length;
+      const before = delivered([sim]);
       const t0 = now();
       await smsd.queue(TO, `idle${i} Your MFA Box passcode is 123456.`);
-      await waitUntil(() => sim.inbox.messages.length > before, 30_000, 'smsd idle send');
+      await waitUntil(() => delivered([sim]) > before, 30_000, 'smsd idle send');
       const t1 = firstCmgsAfter([sim], t0);
       if (t1 !== undefined) idleMs.push(t1 - t0);
     }
     await sleep(300);
     const since = now();
-    const before = sim.inbox.messages.length;
+    const before = delivered([sim]);
     for (let i = 0; i < PEER_BURST; i++) await smsd.queue(TO, `p${i} Your MFA Box passcode is 123456.`);
     await waitUntil(
-      () => sim.inbox.messages.length >= before + PEER_BURST,
+      () => delivered([sim]) >= before + PEER_BURST,
       PEER_BURST * NETWORK_MS * 3,
       'the smsd burst',
     );
@@ -374,7 +413,7 @@ async function benchSmstools(
       tp: throughput([sim], since),
       ph: phases([sim], since),
       idleMs,
-      sent: sim.inbox.messages.length - before,
+      sent: delivered([sim]) - before,
     };
   } finally {
     await smsd.stop();

@@ -19,7 +19,7 @@ import {
   ftruncateSync,
   openSync,
   readSync,
-  write,
+  writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
 import { ErrorCode, MfaError } from '../errors.ts';
@@ -34,7 +34,8 @@ function checksum(buf: Buffer): Buffer {
 }
 
 export class SubmitJournal {
-  private pending = 0;
+  private waiting: { resolve: () => void; reject: (e: unknown) => void }[] = [];
+  private syncing = false;
   private closing = false;
 
   private constructor(private fd: number | undefined) {}
@@ -65,9 +66,11 @@ export class SubmitJournal {
   }
 
   /**
-   * Durably records that entry `seq` reached Ctrl-Z for the `submissions`-th time. Off the
-   * event loop (the thread pool does the write and fdatasync), so a slow disk delays only this
-   * SMS, not the other modems' traffic.
+   * Durably records that entry `seq` reached Ctrl-Z for the `submissions`-th time. The 32-byte
+   * write goes to the page cache at once; the fdatasync runs on the thread pool, one at a time,
+   * covering every mark written before it started (group commit). One thread at most, because
+   * serialport does its reads and writes on that same pool: fsyncs piling up there would stall
+   * every modem's traffic behind a slow disk.
    */
   mark(seq: number, submissions: number): Promise<void> {
     const fd = this.fd;
@@ -79,19 +82,32 @@ export class SubmitJournal {
     buf.writeBigUInt64BE(BigInt(seq), 4);
     buf.writeUInt32BE(submissions, 12);
     checksum(buf).copy(buf, 16);
-    this.pending++;
+    try {
+      writeSync(fd, buf, 0, SLOT, (seq % SLOTS) * SLOT);
+    } catch (e) {
+      return Promise.reject(
+        new MfaError('cannot write the outbox submit journal', ErrorCode.StoreWriteFailed, { cause: e }),
+      );
+    }
     return new Promise<void>((resolve, reject) => {
-      const fail = (e: unknown): void =>
-        reject(
-          new MfaError('cannot write the outbox submit journal', ErrorCode.StoreWriteFailed, { cause: e }),
-        );
-      write(fd, buf, 0, SLOT, (seq % SLOTS) * SLOT, (err) => {
-        if (err) return fail(err);
-        fdatasync(fd, (err2) => (err2 ? fail(err2) : resolve()));
-      });
-    }).finally(() => {
-      this.pending--;
-      if (this.pending === 0 && this.closing) this.finishClose();
+      this.waiting.push({ resolve, reject });
+      if (!this.syncing) this.sync(fd);
+    });
+  }
+
+  private sync(fd: number): void {
+    this.syncing = true;
+    const batch = this.waiting.splice(0);
+    fdatasync(fd, (err) => {
+      for (const w of batch)
+        if (err)
+          w.reject(
+            new MfaError('cannot sync the outbox submit journal', ErrorCode.StoreWriteFailed, { cause: err }),
+          );
+        else w.resolve();
+      this.syncing = false;
+      if (this.waiting.length > 0) this.sync(fd);
+      else if (this.closing) this.finishClose();
     });
   }
 
@@ -116,7 +132,7 @@ export class SubmitJournal {
   close(): void {
     if (this.fd === undefined || this.closing) return;
     this.closing = true;
-    if (this.pending === 0) this.finishClose();
+    if (!this.syncing) this.finishClose();
   }
 
   private finishClose(): void {
