@@ -1,6 +1,6 @@
 /** The `mfabox` command line. */
 import { COMMANDS } from './commands/index.ts';
-import { describeError, isMfaError } from './errors.ts';
+import { ErrorCode, describeError, isMfaError } from './errors.ts';
 
 function help(): string {
   const lines = ['Usage: mfabox <command> [options]', '', 'Commands:'];
@@ -37,6 +37,6 @@ main(process.argv.slice(2)).then(
   },
   (e: unknown) => {
     console.error(`mfabox: ${isMfaError(e) ? e.message : describeError(e)}`);
-    process.exitCode = 1;
+    process.exitCode = isMfaError(e, ErrorCode.CliUsage) ? 2 : 1;
   },
 );

@@ -45,6 +45,13 @@ export enum ErrorCode {
   RadiusBadAuthenticator = 501,
   RadiusUnknownClient = 502,
   RadiusBindFailed = 503,
+  RadiusMessageAuthenticatorMissing = 504,
+  RadiusProxyStateWithoutAuthenticator = 505,
+  RadiusPasswordUndecodable = 506,
+  RadiusHandlerFailed = 507,
+  RadiusOverloaded = 508,
+  RadiusClientInvalid = 509,
+  RadiusUnsupportedCode = 510,
 
   // 600–699: directory
   DirectoryUnavailable = 600,
@@ -54,10 +61,21 @@ export enum ErrorCode {
   DirectorySearchFailed = 604,
   DirectoryInsecureRefused = 605,
   DirectorySyncAborted = 606,
+  DirectoryDnsFailed = 607,
+  DirectoryGroupNotFound = 608,
+  DirectoryUserAmbiguous = 609,
 
   // 700–799: authentication engine
   AuthChallengeUnknown = 700,
   AuthChallengeExpired = 701,
+  AuthDeviceSecretWeak = 702,
+  AuthSmsUnavailable = 703,
+  AuthNoMobileNumber = 704,
+  AuthNotInMfaGroup = 705,
+  AuthPasscodeExhausted = 706,
+  AuthUserMismatch = 707,
+  AuthChallengeUsed = 708,
+  AuthInternalError = 709,
 
   // 800–899: web and command line
   CliUsage = 800,

@@ -33,30 +33,47 @@ function redactPaths(): string[] {
 }
 
 let root: Logger | undefined;
+/** One logger per area, created on first use: module-level loggers exist before the config is read. */
+const children = new Map<string, Logger>();
 
 export interface LogOptions {
   level?: string;
-  /** Where log lines go; stderr by default so stdout stays for command output. */
+  /** Where log lines go; stderr by default so stdout stays for command output. Only the first call sets it. */
   destination?: NodeJS.WritableStream;
 }
 
-export function configureLogging(opts: LogOptions = {}): Logger {
-  root = pino(
+function defaultLevel(): string {
+  return process.env.MFABOX_LOG_LEVEL ?? (process.env.VITEST ? 'silent' : 'info');
+}
+
+function createRoot(opts: LogOptions): Logger {
+  return pino(
     {
-      level: opts.level ?? process.env.MFABOX_LOG_LEVEL ?? 'info',
+      level: opts.level ?? defaultLevel(),
       redact: { paths: redactPaths(), censor: '[redacted]' },
       base: undefined,
       timestamp: pino.stdTimeFunctions.isoTime,
     },
     (opts.destination ?? process.stderr) as pino.DestinationStream,
   );
+}
+
+/** Sets the level of every logger, including those modules created at import time. */
+export function configureLogging(opts: LogOptions = {}): Logger {
+  root ??= createRoot(opts);
+  const level = opts.level ?? defaultLevel();
+  root.level = level;
+  for (const c of children.values()) c.level = level;
   return root;
 }
 
 /** A namespaced logger, e.g. `logger('modem:at')` logs with name `mfabox:modem:at`. */
 export function logger(area: string): Logger {
-  root ??= configureLogging({
-    level: process.env.MFABOX_LOG_LEVEL ?? (process.env.VITEST ? 'silent' : 'info'),
-  });
-  return root.child({ name: `mfabox:${area}` });
+  root ??= createRoot({});
+  let child = children.get(area);
+  if (!child) {
+    child = root.child({ name: `mfabox:${area}` });
+    children.set(area, child);
+  }
+  return child;
 }

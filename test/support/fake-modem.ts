@@ -25,6 +25,8 @@ export interface FakeModemState {
   /** Delay before the +CMGS answer, ms. */
   sendDelayMs: number;
   cnmiRefuseDs1: boolean;
+  /** What +CSCA? reports; '' for a SIM without an SMS centre number. */
+  smsc: string;
 }
 
 export function fakeModem(over: Partial<FakeModemState> = {}): { t: MemoryTransport; s: FakeModemState } {
@@ -43,6 +45,7 @@ export function fakeModem(over: Partial<FakeModemState> = {}): { t: MemoryTransp
     submits: [],
     sendDelayMs: 1,
     cnmiRefuseDs1: true,
+    smsc: '+15550000000',
     ...over,
   };
   const ok = (t: MemoryTransport, body = '') => t.emitData(`${body ? `\r\n${body}\r\n` : ''}\r\nOK\r\n`);
@@ -92,7 +95,7 @@ export function fakeModem(over: Partial<FakeModemState> = {}): { t: MemoryTransp
     if (c === 'AT+CEREG?') return ok(tr, `+CEREG: 0,${s.cereg}`);
     if (c === 'AT+CSQ') return ok(tr, '+CSQ: 20,99');
     if (c === 'AT+COPS?') return ok(tr, '+COPS: 0,0,"Test Net",7');
-    if (c === 'AT+CSCA?') return ok(tr, '+CSCA: "+15550000000",145');
+    if (c === 'AT+CSCA?') return ok(tr, `+CSCA: "${s.smsc}",${s.smsc ? 145 : 129}`);
     if (c.startsWith('AT+CNMI=') && s.cnmiRefuseDs1 && c === 'AT+CNMI=2,1,0,1,0')
       return void tr.emitData('\r\n+CMS ERROR: 303\r\n');
     if (c === 'AT+GCAP') return ok(tr, '+GCAP: +CGSM');

@@ -1,7 +1,18 @@
 import type { Command } from './command.ts';
+import { directorySyncCommand, directoryTestCommand } from './directory.ts';
 import { modemProbeCommand, modemSendCommand } from './modem.ts';
 import { pduEncodeCommand } from './pdu.ts';
+import { demoCommand, startCommand } from './run.ts';
 import { simCommand } from './sim.ts';
 
 /** Every subcommand; each area registers its own line here. */
-export const COMMANDS: Command[] = [pduEncodeCommand, simCommand, modemProbeCommand, modemSendCommand];
+export const COMMANDS: Command[] = [
+  startCommand,
+  demoCommand,
+  simCommand,
+  modemProbeCommand,
+  modemSendCommand,
+  pduEncodeCommand,
+  directoryTestCommand,
+  directorySyncCommand,
+];

@@ -1,14 +1,18 @@
 /** `mfabox sim`: runs the modem simulator in the foreground on a pty. */
 import { ErrorCode, MfaError } from '../errors.ts';
-import { profileNames, startSimulator } from '../modem/simulator/index.ts';
+import { PROFILES, profileNames, startSimulator } from '../modem/simulator/index.ts';
 import { parseFlags, type Command } from './command.ts';
 
 export const simCommand: Command = {
   name: 'sim',
-  usage: 'sim [--profile NAME] [--link PATH] [--sms-ms N] [--pin P] [--json]',
+  usage: 'sim [--profile NAME] [--link PATH] [--sms-ms N] [--pin P] [--json] | sim --list',
   summary: 'Run the AT modem simulator on a pty; print its path and every SMS the handset receives',
   async run(args) {
-    const { flags } = parseFlags(args, ['json']);
+    const { flags } = parseFlags(args, ['json', 'list']);
+    if (flags.get('list') === true) {
+      for (const [name, p] of PROFILES) console.log(`${name.padEnd(24)} ${p.description}`);
+      return 0;
+    }
     const str = (k: string): string | undefined => {
       const v = flags.get(k);
       if (v === true) throw new MfaError(`--${k} needs a value`, ErrorCode.CliUsage, { field: k });
@@ -40,11 +44,14 @@ export const simCommand: Command = {
     const out = (o: Record<string, unknown>): void => console.log(JSON.stringify(o));
     if (json) {
       out({ kind: 'ready', path: sim.path, profile, smsDelayMs });
-      sim.onEvent = (e) => out({ ...e, kind: e.kind });
+      // The boot happened inside startSimulator: replay it so the stream is complete.
+      for (const e of sim.log) out({ ...e });
+      sim.onEvent = (e) => out({ ...e });
     } else console.log(`Modem simulator (${profile}) on ${sim.path}`);
     sim.inbox.on('sms', (m) => {
       if (json) out({ kind: 'sms', t: m.receivedAt, ...m });
-      else console.log(`SMS to ${m.to}: ${m.text}`);
+      // One line per SMS, whatever the text holds.
+      else console.log(`SMS to ${m.to}: ${m.text.replace(/\r/g, '\\r').replace(/\n/g, '\\n')}`);
     });
 
     await new Promise<void>((resolve) => {

@@ -4,37 +4,79 @@
  * running config is never half-applied.
  */
 import { z } from 'zod';
+import { isIP } from 'node:net';
+import { parseCidr } from '../auth/cidr.ts';
+import { parseCidr as parseRadiusCidr } from '../radius/address.ts';
 
 const port = z.number().int().min(0).max(65535);
 const secret = z.string().min(1);
 
-export const radiusClientSchema = z.object({
-  name: z.string().min(1),
-  /** Source IP or CIDR (IPv4 or IPv6). */
-  address: z.string().min(1),
-  /** Shared secret; at least 16 characters is recommended, 1 is accepted for lab use. */
-  secret,
-  /** yes | auto | no, default auto: auto becomes yes once the client sends Message-Authenticator. */
-  requireMessageAuthenticator: z.enum(['yes', 'auto', 'no']).default('auto'),
-  /** directory (default): check the AD password; none: NetScaler checked it, the box is the second factor only. */
-  passwordCheck: z.enum(['directory', 'none']).default('directory'),
-  /** A user name whose requests are answered as a health monitor (no bind, no SMS). */
-  monitorUser: z.string().min(1).optional(),
-  /** Password the monitor user must send. */
-  monitorPassword: z.string().min(1).optional(),
-  /** Attributes added to Access-Accept, e.g. [["Class","vpn"],["Session-Timeout",28800]]. */
-  acceptAttributes: z.array(z.tuple([z.string(), z.union([z.string(), z.number()])])).default([]),
+export const radiusClientSchema = z
+  .object({
+    /** Shown in logs, counters and health; unique. */
+    name: z.string().min(1),
+    /** Source IP or CIDR (IPv4 or IPv6); the most specific entry wins. NetScaler: its SNIP or NSIP (both NSIPs of an HA pair). */
+    address: z
+      .string()
+      .min(1)
+      .refine(
+        (s) => parseRadiusCidr(s) !== undefined,
+        'an IPv4/IPv6 address or CIDR, e.g. 10.0.0.5 or 10.0.0.0/24',
+      ),
+    /** Shared secret; at least 16 characters is recommended, 1 is accepted for lab use. */
+    secret,
+    /** yes | auto | no, default auto: auto becomes yes (persisted) once the client sends a valid Message-Authenticator. */
+    requireMessageAuthenticator: z.enum(['yes', 'auto', 'no']).default('auto'),
+    /** directory (default): check the AD password; none: NetScaler checked it, the box is the second factor only. */
+    passwordCheck: z.enum(['directory', 'none']).default('directory'),
+    /** A user name whose requests are answered as a health monitor (no bind, no SMS, no lockout). */
+    monitorUser: z.string().min(1).optional(),
+    /** Password the monitor user must send (required with monitorUser). */
+    monitorPassword: z.string().min(1).optional(),
+    /** Attributes added to Access-Accept, e.g. [["Class","vpn"],["Session-Timeout",28800]]; octets as text or 0x-hex; "26:<vendor>:<type>" for a vendor attribute. */
+    acceptAttributes: z.array(z.tuple([z.string(), z.union([z.string(), z.number()])])).default([]),
+  })
+  .refine((c) => c.monitorUser === undefined || c.monitorPassword !== undefined, {
+    message: 'a monitor user needs a monitor password',
+    path: ['monitorPassword'],
+  });
+
+const listenSchema = z.object({
+  address: z.string().refine((s) => isIP(s) !== 0, 'an IPv4 or IPv6 address'),
+  port,
 });
 
-export const radiusSchema = z.object({
-  /** Addresses to listen on for authentication; default 0.0.0.0 and :: on 1812. */
-  listen: z.array(z.object({ address: z.string(), port })).default([{ address: '0.0.0.0', port: 1812 }]),
-  /** Accounting port (answered with Accounting-Response); 0 disables. Default 1813. */
-  accountingPort: port.default(1813),
-  clients: z.array(radiusClientSchema).default([]),
-  /** [5...120] s, default 30: completed replies are replayed to retransmits this long. */
-  duplicateCacheSeconds: z.number().int().min(5).max(120).default(30),
-});
+export const radiusSchema = z
+  .object({
+    /** Addresses to listen on for authentication; default 0.0.0.0 on 1812. Add {"address":"::","port":1812} for IPv6. */
+    listen: z
+      .array(listenSchema)
+      .min(1)
+      .default([{ address: '0.0.0.0', port: 1812 }]),
+    /** Accounting port on the same addresses (answered with Accounting-Response); 0 disables. Default 1813. */
+    accountingPort: port.default(1813),
+    clients: z.array(radiusClientSchema).default([]),
+    /** [5...120] s, default 30: completed replies are replayed to retransmits this long (RFC 5080). */
+    duplicateCacheSeconds: z.number().int().min(5).max(120).default(30),
+    /** [1000...1000000] entries, default 65536: the reply cache's cap (oldest dropped first). */
+    duplicateCacheEntries: z.number().int().min(1000).max(1_000_000).default(65_536),
+    /** [16...100000], default 2048: requests waiting for the auth engine; more are dropped and counted. */
+    maxPendingRequests: z.number().int().min(16).max(100_000).default(2048),
+    /** [1...120] s, default 30: a request the engine has not answered by then is dropped (the NAS retries). */
+    handlerTimeoutSeconds: z.number().int().min(1).max(120).default(30),
+  })
+  .superRefine((r, ctx) => {
+    const seen = new Map<string, number>();
+    r.clients.forEach((c, i) => {
+      if (seen.has(c.name))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['clients', i, 'name'],
+          message: `"${c.name}" is already used by clients[${seen.get(c.name)}]`,
+        });
+      else seen.set(c.name, i);
+    });
+  });
 
 export const passcodeSchema = z.object({
   /** [4...10] digits, default 6. */
@@ -45,14 +87,49 @@ export const passcodeSchema = z.object({
   maxAttempts: z.number().int().min(1).max(10).default(3),
   /** Reply-Message on the challenge; {masked} is the masked number. */
   prompt: z.string().min(1).max(200).default('Enter the PASSCODE sent to {masked}'),
-  /** The SMS text; {code} is the passcode, {minutes} its life. */
+  /** The SMS text; {code} is the passcode (required), {minutes} its life. */
   smsTemplate: z
     .string()
     .min(1)
     .max(300)
+    .refine((t) => t.includes('{code}'), 'the SMS text must contain {code}')
     .default('Your MFA Box passcode is {code}. It expires in {minutes} min.'),
   /** Send as class 0 (flash) SMS. Default false. */
   flash: z.boolean().default(false),
+});
+
+/** Where the NAS can pick AD groups out of an Access-Accept (NetScaler "RADIUS group extraction"). */
+export const groupAttributeSchema = z.object({
+  /** vendor: one or more Vendor-Specific attributes holding prefix + groups; off: none. Default vendor. */
+  mode: z.enum(['vendor', 'off']).default('vendor'),
+  /** [1...16777215], default 66 (Citrix): NetScaler radiusAction -radVendorID. */
+  vendorId: z.number().int().min(1).max(0xffffff).default(66),
+  /** [1...255], default 16 (Citrix-User-Groups): NetScaler -radAttributeType. */
+  attributeType: z.number().int().min(1).max(255).default(16),
+  /** Text before the list, default "CTXSUserGroups=": NetScaler -radGroupsPrefix. */
+  prefix: z.string().max(64).default('CTXSUserGroups='),
+  /** Between group names, default ";": NetScaler -radGroupSeparator. */
+  separator: z.string().min(1).max(8).default(';'),
+  /** Only these groups are sent (case-insensitive); empty (default) sends every group the user is in. */
+  include: z.array(z.string().min(1)).default([]),
+});
+
+const cidr = z
+  .string()
+  .refine((s) => parseCidr(s) !== undefined, 'an IPv4/IPv6 address or CIDR, e.g. 10.0.0.0/8');
+
+export const policySchema = z.object({
+  /** End-user networks (CIDR, matched against Calling-Station-Id) that skip the passcode. Default none. */
+  trustedNetworks: z.array(cidr).default([]),
+  /** Members of this AD group use MFA; "" means every user. Default "MFA Users". */
+  mfaGroup: z.string().default('MFA Users'),
+  /** Reject users outside mfaGroup (true, default) or let them in on the password alone (false). */
+  rejectOutsideGroup: z.boolean().default(true),
+  /** Reject users with no usable mobile number (true, default) or let them in on the password alone. */
+  rejectWithoutNumber: z.boolean().default(true),
+  /** Members of these groups skip the passcode (break-glass, service accounts). Default none. */
+  exemptGroups: z.array(z.string().min(1)).default([]),
+  groupAttribute: groupAttributeSchema.default(groupAttributeSchema.parse({})),
 });
 
 export const modemSchema = z.object({
@@ -74,29 +151,104 @@ export const modemSchema = z.object({
   maxPerMinute: z.number().int().min(1).max(60).default(10),
 });
 
+/** An LDAP attribute name or OID, so a config value can never smuggle filter syntax in. */
+const ldapAttribute = z
+  .string()
+  .regex(
+    /^(?:[A-Za-z][A-Za-z0-9-]*|\d+(?:\.\d+)+)$/,
+    'an LDAP attribute name (letters, digits, -) or an OID',
+  );
+
+/** Attribute names; each defaults per dialect (ad | openldap). */
+export const directoryAttributesSchema = z.object({
+  /** Login name: sAMAccountName | uid. */
+  login: ldapAttribute.optional(),
+  /** Second login form for `user@domain`: userPrincipalName | mail. */
+  altLogin: ldapAttribute.optional(),
+  /** Primary SMS number: mobile | mobile. */
+  mobile: ldapAttribute.optional(),
+  /** Secondary number: otherMobile | telephoneNumber. Set to "" to ignore secondary numbers. */
+  secondaryMobile: z.union([ldapAttribute, z.literal('')]).optional(),
+  /** displayName | cn. */
+  displayName: ldapAttribute.optional(),
+  /** Group membership: memberOf (OpenLDAP: the memberof overlay's operational attribute). */
+  memberOf: ldapAttribute.optional(),
+});
+
+export const ldapDirectorySchema = z
+  .object({
+    kind: z.literal('ldap'),
+    /** ad (Active Directory, Samba AD) | openldap. Default ad. */
+    dialect: z.enum(['ad', 'openldap']).default('ad'),
+    /**
+     * ldaps://dc1.corp.example:636 or ldap://dc1.corp.example:389 (StartTLS); tried in order, failing
+     * over. May be empty when srvDomain is set. Default [].
+     */
+    urls: z
+      .array(
+        z.string().regex(/^ldaps?:\/\/[^/?#\s]+\/?$/i, 'an ldap:// or ldaps:// URL (host and port only)'),
+      )
+      .default([]),
+    /** AD DNS domain: DCs are also discovered from _ldap._tcp.dc._msdcs.<srvDomain> (after urls). */
+    srvDomain: z
+      .string()
+      .regex(/^[A-Za-z0-9.-]+$/, 'a DNS domain name')
+      .optional(),
+    /** Discovered DCs are used as ldaps://host:636 (true, default) or ldap://host:port + StartTLS (false). */
+    srvUseLdaps: z.boolean().default(true),
+    /** Upgrade ldap:// URLs with StartTLS. Default true. */
+    startTls: z.boolean().default(true),
+    /** Allow a plain unencrypted bind on ldap:// without StartTLS (passwords cross the wire in clear; logged as a warning). Default false. */
+    allowInsecure: z.boolean().default(false),
+    /** PEM CA bundle that signs the DCs' certificates; when set, only these CAs are trusted (pinned). Default: the system CAs. */
+    caFile: z.string().min(1).optional(),
+    /** Name to check the DC certificate against when the URLs use IP addresses. Default: the URL's host. */
+    tlsServerName: z.string().min(1).optional(),
+    /** Where users and the group are searched (subtree), e.g. DC=corp,DC=example. */
+    baseDn: z.string().min(1),
+    /** Service account: a DN, or for AD a UPN (svc-mfabox@corp.example). Needs read access only. */
+    bindDn: z.string().min(1),
+    bindPassword: secret,
+    /** Extra filter ANDed to every user search. Default ad: (&(objectCategory=person)(objectClass=user)), openldap: (objectClass=inetOrgPerson). */
+    userFilter: z.string().min(1).optional(),
+    attributes: directoryAttributesSchema.default({}),
+    /** Group whose members use MFA: a CN ("MFA Users", default) or a full DN. AD counts nested members. */
+    group: z.string().min(1).default('MFA Users'),
+    /** [10...1000] entries per page in a sync; AD caps pages at 1000 (MaxPageSize). Default 500. */
+    pageSize: z.number().int().min(10).max(1000).default(500),
+    /** [500...10000] ms, default 2500: one deadline for the whole directory part of a login (NetScaler's RADIUS timeout is 3 s). */
+    timeoutMs: z.number().int().min(500).max(10000).default(2500),
+    /** [5...600] s, default 30: keep-alive of the service connection and re-probe of DCs marked down. */
+    probeIntervalSeconds: z.number().int().min(5).max(600).default(30),
+    /** [0...1440] min, default 15: group sync schedule; 0 = only on demand. */
+    syncIntervalMinutes: z.number().int().min(0).max(1440).default(15),
+    /** [0...100] %, default 10: a sync that would remove more users than this stops and asks for confirmation. */
+    maxRemovalPercent: z.number().min(0).max(100).default(10),
+  })
+  .superRefine((d, ctx) => {
+    if (d.urls.length === 0 && d.srvDomain === undefined)
+      ctx.addIssue({ code: 'custom', path: ['urls'], message: 'give at least one DC URL or srvDomain' });
+    const plain = d.urls.some((u) => u.toLowerCase().startsWith('ldap://'));
+    if (plain && !d.startTls && !d.allowInsecure)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['startTls'],
+        message:
+          'ldap:// without StartTLS would send passwords in clear: enable startTls, use ldaps://, or set allowInsecure',
+      });
+  });
+
 export const directorySchema = z.discriminatedUnion('kind', [
   z.object({
     kind: z.literal('demo'),
+    /** [0...1440] min, default 15: group sync schedule of the demo directory; 0 = only on demand. */
+    syncIntervalMinutes: z.number().int().min(0).max(1440).default(15),
+    /** [0...100] %, default 10: see the ldap kind. */
+    maxRemovalPercent: z.number().min(0).max(100).default(10),
+    /** Group whose members use MFA. Default "MFA Users". */
+    group: z.string().min(1).default('MFA Users'),
   }),
-  z.object({
-    kind: z.literal('ldap'),
-    dialect: z.enum(['ad', 'openldap']).default('ad'),
-    /** ldaps://dc1:636 or ldap://dc1:389 (StartTLS); tried in order, failing over. */
-    urls: z.array(z.string().url()).min(1),
-    /** Use StartTLS on ldap:// URLs. Default true. */
-    startTls: z.boolean().default(true),
-    /** Allow a plain unencrypted bind (logged as a warning). Default false. */
-    allowInsecure: z.boolean().default(false),
-    /** PEM CA bundle path to verify the DCs. */
-    caFile: z.string().optional(),
-    baseDn: z.string().min(1),
-    bindDn: z.string().min(1),
-    bindPassword: secret,
-    /** Group whose members use MFA; default "MFA Users". */
-    group: z.string().default('MFA Users'),
-    /** [500...10000] ms, default 2500: one deadline for the directory part of a login. */
-    timeoutMs: z.number().int().min(500).max(10000).default(2500),
-  }),
+  ldapDirectorySchema,
 ]);
 
 export const webSchema = z.object({
@@ -108,9 +260,10 @@ export const configSchema = z.object({
   /** LevelDB directory. */
   dataDir: z.string().default('/var/lib/mfabox'),
   radius: radiusSchema.default(radiusSchema.parse({})),
-  directory: directorySchema.default({ kind: 'demo' }),
+  directory: directorySchema.prefault({ kind: 'demo' }),
   modems: z.array(modemSchema).default([]),
   passcode: passcodeSchema.default(passcodeSchema.parse({})),
+  policy: policySchema.default(policySchema.parse({})),
   web: webSchema.default(webSchema.parse({})),
   /** Default country for numbers without a + prefix (ISO 3166 alpha-2), default US. */
   defaultCountry: z.string().length(2).default('US'),
@@ -121,6 +274,10 @@ export const configSchema = z.object({
 
 export type Config = z.infer<typeof configSchema>;
 export type RadiusClientConfig = z.infer<typeof radiusClientSchema>;
+export type RadiusConfig = z.infer<typeof radiusSchema>;
 export type ModemConfig = z.infer<typeof modemSchema>;
 export type DirectoryConfig = z.infer<typeof directorySchema>;
+export type LdapDirectoryConfig = z.infer<typeof ldapDirectorySchema>;
 export type PasscodeConfig = z.infer<typeof passcodeSchema>;
+export type PolicyConfig = z.infer<typeof policySchema>;
+export type GroupAttributeConfig = z.infer<typeof groupAttributeSchema>;

@@ -8,6 +8,11 @@ export interface DirectoryUser {
   displayName?: string;
   /** Raw numbers as stored in the directory, primary first; normalised to E.164 by the caller. */
   mobiles: string[];
+  /**
+   * The numbers in `mobiles` that came from the secondary attribute (otherMobile / telephoneNumber),
+   * so sync can tell primary from secondary. Absent when the directory does not know (demo).
+   */
+  secondaryMobiles?: string[];
   /** Group names (CN) the user is a member of, directly or nested where the dialect supports it. */
   groups: string[];
   disabled: boolean;
@@ -38,7 +43,11 @@ export interface DirectoryHealth {
 export interface Directory {
   /** Checks the password and returns the live user (numbers, groups). Never throws for a wrong password. */
   verifyPassword(username: string, password: string): Promise<VerifyResult>;
-  /** Looks a user up without a password (passwordCheck = none). */
+  /**
+   * Looks a user up without a password (passwordCheck = none). Undefined when the directory has no
+   * such user; throws an MfaError (Directory…) when no DC answers, so "unknown" and "unavailable"
+   * never look alike.
+   */
   findUser(username: string): Promise<DirectoryUser | undefined>;
   /** Members of a group, paged underneath. */
   listGroupMembers(group: string): AsyncIterable<DirectoryUser>;

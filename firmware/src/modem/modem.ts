@@ -32,10 +32,11 @@ import {
   parseCsq,
   parseIccid,
   parseReg,
+  parseTextCds,
   parseTriesLeft,
   type Registration,
 } from './at/replies.ts';
-import { decodeStatusReport, encodeSubmit, encodeTextModeBody } from './pdu/index.ts';
+import { decodeStatusReport, encodeSubmit, encodeTextModeBody, secondsToVp } from './pdu/index.ts';
 import { profileByName, selectProfile, type ModemProfile } from './profiles.ts';
 import { serialTransport, waitForPath, type ModemTransport, type TransportFactory } from './transport.ts';
 import type { ModemHealth, ModemState, SmsSendOptions } from './types.ts';
@@ -95,6 +96,7 @@ interface PinRejection {
 }
 
 const GENERIC_BOOT_URCS = ['RDY', 'SMS Ready', '^SYSSTART', '+SYSSTART', 'SMS DONE'];
+const HARD_RESET_URCS = new Set(['RDY', '^SYSSTART', '+SYSSTART', '+CFUN', '^BOOT']);
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -145,6 +147,12 @@ export class Modem extends EventEmitter {
   private noAtPort = false;
   /** Full ladders climbed without the modem coming back: backs off so a dead modem is not reset every few seconds. */
   private ladderFailures = 0;
+  private lastBootUrcAt = -Infinity;
+  private cnmaRequired = false;
+  private smscMissing = false;
+  private textChain: Promise<unknown> = Promise.resolve();
+  /** AT+CMMS=2 support: undefined until tried. */
+  private cmms: boolean | undefined;
 
   constructor(private readonly opts: ModemOptions) {
     super();
@@ -201,6 +209,9 @@ export class Modem extends EventEmitter {
   async stop(): Promise<void> {
     this.stopped = true;
     this.wake?.();
+    this.channel?.abortInFlight(
+      new MfaError(`${this.name} stopping`, ErrorCode.ModemClosed, { flags: { canceled: true } }),
+    );
     await this.transport?.close();
     await this.loop;
   }
@@ -295,38 +306,66 @@ export class Modem extends EventEmitter {
   private onUrc(ev: Extract<FramerEvent, { type: 'urc' }>): void {
     const boot = this.profile?.bootUrcs ?? GENERIC_BOOT_URCS;
     const isBoot =
-      boot.includes(ev.name) ||
-      (ev.name === '^BOOT' &&
-        this.profile !== undefined &&
-        !this.profile.quirks.periodicBootUrc &&
-        boot.includes('^BOOT'));
-    if (isBoot && this.state !== 'initialising' && this.state !== 'absent') {
+      boot.includes(ev.name) && !(ev.name === '^BOOT' && this.profile?.quirks.periodicBootUrc === true);
+    // One restart announces itself several times (RDY, +CFUN: 1, Call Ready, SMS Ready over ~10 s).
+    const sameBoot = performance.now() - this.lastBootUrcAt < 10000;
+    if (isBoot) this.lastBootUrcAt = performance.now();
+    if (isBoot && !sameBoot && this.state !== 'initialising' && this.state !== 'absent') {
       this.log.warn({ urc: ev.name }, 'modem restarted on its own: re-initialising');
       this.reinitNeeded = true;
-      this.channel?.abortInFlight(
-        new MfaError(`${this.name} restarted (${ev.name})`, ErrorCode.ModemClosed, {
-          flags: { disconnected: true },
-        }),
-      );
+      // RDY / ^SYSSTART / +CFUN: 1 are sent only at power-up: the reply in flight will never come.
+      // Readiness URCs (SMS Ready, SMS DONE) can also follow a boot that happened before the port
+      // was opened, so they schedule a re-init without failing a send that may be going fine.
+      if (HARD_RESET_URCS.has(ev.name))
+        this.channel?.abortInFlight(
+          // canceled: the restart explains the failure, so the send path does not climb the ladder.
+          new MfaError(`${this.name} restarted (${ev.name})`, ErrorCode.ModemClosed, {
+            flags: { canceled: true },
+          }),
+        );
       this.wake?.();
       return;
     }
-    if (ev.name === '+CDS' && ev.data !== undefined) {
-      try {
-        const r = decodeStatusReport(ev.data, { hasSmsc: true });
-        this.emit('status-report', {
-          modem: this.name,
-          messageReference: r.messageReference,
-          delivered: r.delivered,
-          outcome: r.outcome,
-        });
-      } catch (e) {
-        this.log.warn({ err: describeError(e) }, 'undecodable status report');
-      }
-      if (this.profile?.quirks.needsCnma) void this.channel?.exec('AT+CNMA').catch(() => undefined);
+    if (ev.name === '+CDS') {
+      this.statusReport(ev.data ?? ev.line);
+      // With +CSMS=1 (or on modems that insist) a routed report must be acknowledged, or the
+      // network stops sending them.
+      if (this.cnmaRequired) void this.channel?.exec('AT+CNMA').catch(() => undefined);
+      return;
+    }
+    if (ev.name === '+CDSI') {
+      // ds=2 (Qualcomm): the report was stored; read it, then delete it so storage never fills.
+      const idx = /,\s*(\d+)\s*$/.exec(ev.line)?.[1];
+      if (idx !== undefined) void this.readStoredReport(Number(idx));
       return;
     }
     if (ev.name === '+CREG' || ev.name === '+CEREG' || ev.name === '+CGREG') this.wake?.();
+  }
+
+  private statusReport(data: string): void {
+    try {
+      const text = parseTextCds(data);
+      const r = text ?? decodeStatusReport(data, { hasSmsc: true });
+      this.emit('status-report', {
+        modem: this.name,
+        messageReference: r.messageReference,
+        delivered: r.outcome === 'delivered',
+        outcome: r.outcome,
+      });
+    } catch (e) {
+      this.log.warn({ err: describeError(e) }, 'undecodable status report');
+    }
+  }
+
+  private async readStoredReport(index: number): Promise<void> {
+    try {
+      const r = await this.exec(`AT+CMGR=${index}`);
+      const pdu = r.final.ok ? r.lines.find((l) => /^[0-9A-F]{20,}$/i.test(l)) : undefined;
+      if (pdu) this.statusReport(pdu);
+      await this.exec(`AT+CMGD=${index}`);
+    } catch {
+      /* a report is a nicety; never disturb sending for it */
+    }
   }
 
   private async exec(cmd: string, opts: Parameters<AtChannel['exec']>[1] = {}): Promise<AtResponse> {
@@ -362,7 +401,9 @@ export class Modem extends EventEmitter {
   private async initialise(): Promise<void> {
     this.reinitNeeded = false;
     this.troubled = false;
-    this.setState('initialising');
+    // A periodic re-check of a locked or missing SIM should not make the LEDs flicker.
+    if (this.state !== 'no-sim' && this.state !== 'pin-needed' && this.state !== 'pin-rejected')
+      this.setState('initialising');
     if (!(await this.probe()))
       throw new MfaError(`${this.name} does not answer AT`, ErrorCode.ModemTimeout, {
         flags: { retryable: true },
@@ -392,7 +433,7 @@ export class Modem extends EventEmitter {
       ...(model ? { model } : {}),
       ...(revision ? { revision } : {}),
       ...(imei ? { imei } : {}),
-      ...(this.identity.iccid ? { iccid: this.identity.iccid } : {}),
+      // No ICCID carried over: the SIM may have been swapped while the modem was away.
     };
     this.profile =
       this.cfg.profile === 'auto'
@@ -416,6 +457,8 @@ export class Modem extends EventEmitter {
 
   /** +CPIN? with SIM-busy wait; PIN entry with the never-spend-the-last-try rule. */
   private async unlockSim(): Promise<boolean> {
+    // The ICCID is readable before the PIN on most modems; health shows which SIM is locked.
+    await this.readIccid();
     const status = await this.cpin();
     if (status === 'ready') return true;
     if (status === 'absent') {
@@ -441,7 +484,7 @@ export class Modem extends EventEmitter {
     if (earlier && earlier.hash === hashPin(earlier.salt, pin)) {
       this.setState(
         'pin-rejected',
-        'PIN rejected earlier for this SIM; not retried until the PIN setting changes',
+        `PIN rejected earlier for this SIM${earlier.triesLeft === undefined ? '' : ` (${earlier.triesLeft} ${earlier.triesLeft === 1 ? 'try' : 'tries'} left)`}; not retried until the PIN setting changes`,
       );
       return false;
     }
@@ -531,7 +574,12 @@ export class Modem extends EventEmitter {
       this.textMode = true;
     }
     if (this.textMode) await this.tryExec('AT+CMGF=1');
-    this.smsc = parseCsca((await this.tryExec('AT+CSCA?'))?.lines ?? []);
+    const csca = await this.tryExec('AT+CSCA?');
+    this.smsc = parseCsca(csca?.lines ?? []);
+    // The PDUs carry no SMSC (the "00" octet): an empty +CSCA means every send fails with CMS 330.
+    this.smscMissing = csca !== undefined && this.smsc === undefined;
+    const csms = /^\+CSMS:\s*(\d)/.exec((await this.tryExec('AT+CSMS?'))?.lines[0] ?? '')?.[1];
+    this.cnmaRequired = (p?.quirks.needsCnma ?? false) || csms === '1';
     for (const cnmi of p?.quirks.cnmiFallbacks ?? ['2,1,0,1,0', '2,1,0,2,0', '2,1,0,0,0']) {
       if (await this.tryExec(`AT+CNMI=${cnmi}`)) break;
     }
@@ -572,6 +620,7 @@ export class Modem extends EventEmitter {
       this.roaming ? 'roaming' : undefined,
       smsOnly ? 'SMS only' : undefined,
       this.lteOnly ? 'LTE only (no CS registration)' : undefined,
+      this.smscMissing ? 'no SMS centre number on the SIM (set it with AT+CSCA)' : undefined,
     ]
       .filter(Boolean)
       .join(', ');
@@ -583,8 +632,7 @@ export class Modem extends EventEmitter {
   private async monitor(): Promise<void> {
     while (!this.stopped) {
       if (this.reinitNeeded) return;
-      if (this.troubled || this.channel?.closed)
-        throw new MfaError(`${this.name} stopped answering`, ErrorCode.ModemTimeout);
+      this.throwIfTroubled();
       const waitMs =
         this.state === 'registered' || this.state === 'sending' || this.state === 'sms-refused'
           ? this.timings.pollRegistered
@@ -593,9 +641,12 @@ export class Modem extends EventEmitter {
             : this.timings.pollRegistered;
       await this.nap(waitMs);
       if (this.stopped || this.reinitNeeded) return;
-      if (this.troubled || this.channel?.closed)
-        throw new MfaError(`${this.name} stopped answering`, ErrorCode.ModemTimeout);
-      if (this.state === 'pin-needed' || this.state === 'pin-rejected' || this.state === 'no-sim') continue;
+      this.throwIfTroubled();
+      if (this.state === 'pin-needed' || this.state === 'pin-rejected' || this.state === 'no-sim') {
+        // A SIM inserted or unlocked by hand is noticed; init never re-enters a rejected PIN.
+        this.reinitNeeded = true;
+        return;
+      }
       try {
         if (this.sendsInFlight === 0) await this.checkRegistration();
       } catch (e) {
@@ -603,6 +654,11 @@ export class Modem extends EventEmitter {
           throw e;
       }
     }
+  }
+
+  private throwIfTroubled(): void {
+    if (this.channel?.closed) throw new MfaError(`${this.name}: port lost`, ErrorCode.ModemClosed);
+    if (this.troubled) throw new MfaError(`${this.name} stopped answering`, ErrorCode.ModemTimeout);
   }
 
   /** The ladder. Each rung ends as soon as the modem answers AT again. */
@@ -628,7 +684,12 @@ export class Modem extends EventEmitter {
     await this.transport?.close().catch(() => undefined);
     this.channel = undefined;
     if (
-      !(await waitForPath(this.cfg.path, this.timings.reenumerate, Math.min(250, this.timings.reopenPoll)))
+      !(await waitForPath(
+        this.cfg.path,
+        this.timings.reenumerate,
+        Math.min(250, this.timings.reopenPoll),
+        () => this.stopped,
+      ))
     ) {
       this.setState('absent', `port ${this.cfg.path} did not come back`);
       return;
@@ -657,7 +718,12 @@ export class Modem extends EventEmitter {
     this.channel = undefined;
     await sleep(Math.min(2000, this.timings.reopenPoll));
     if (
-      !(await waitForPath(this.cfg.path, this.timings.reenumerate, Math.min(250, this.timings.reopenPoll)))
+      !(await waitForPath(
+        this.cfg.path,
+        this.timings.reenumerate,
+        Math.min(250, this.timings.reopenPoll),
+        () => this.stopped,
+      ))
     ) {
       this.noAtPort = true;
       this.setState(
@@ -686,25 +752,10 @@ export class Modem extends EventEmitter {
     this.sendsInFlight++;
     if (this.state === 'registered') this.setState('sending', this.detail);
     try {
-      const payloads = this.textMode
-        ? await this.textPayloads(to, text, opts)
-        : encodeSubmit({
-            to,
-            text,
-            ...(opts.flash ? { flash: true } : {}),
-            ...(opts.statusReport ? { statusReport: true } : {}),
-            validitySeconds: remainingS,
-          }).map((p) => ({ command: `AT+CMGS=${p.tpduLength}`, payload: p.hex.toUpperCase() }));
-      for (let i = progress.refs.length; i < payloads.length; i++) {
-        const p = payloads[i];
-        if (!p) break;
-        const before = progress.beforeSubmitDone ? undefined : opts.beforeSubmit;
-        const ref = await this.submitOne(p.command, p.payload, async () => {
-          await before?.();
-          progress.beforeSubmitDone = true;
-        });
-        progress.refs.push(ref);
-      }
+      // Text mode keeps the charset and DCS in modem-wide settings (+CSCS, +CSMP), so a whole
+      // message holds the modem; PDU mode carries everything in each PDU and interleaves freely.
+      if (this.textMode) await this.textLocked(() => this.sendParts(to, text, opts, progress, remainingS));
+      else await this.sendParts(to, text, opts, progress, remainingS);
       this.sentCount++;
       this.smsRefusedUntil = 0;
       if (this.state === 'sms-refused') this.setState('sending');
@@ -717,6 +768,46 @@ export class Modem extends EventEmitter {
       if (this.sendsInFlight === 0 && this.state === 'sending') this.setState('registered', this.detail);
       else this.emit('health', this.health());
     }
+  }
+
+  private async sendParts(
+    to: string,
+    text: string,
+    opts: SmsSendOptions,
+    progress: SendProgress,
+    remainingS: number,
+  ): Promise<void> {
+    const payloads = this.textMode
+      ? await this.textPayloads(to, text, opts)
+      : encodeSubmit({
+          to,
+          text,
+          ...(opts.flash ? { flash: true } : {}),
+          ...(opts.statusReport ? { statusReport: true } : {}),
+          validitySeconds: remainingS,
+        }).map((p) => ({ command: `AT+CMGS=${p.tpduLength}`, payload: p.hex.toUpperCase() }));
+    // AT+CMMS=2 keeps the radio link up between the parts of a concatenated message (saves a
+    // link set-up per part on GSM). Some sticks (Huawei E1752/E173) refuse it: asked once.
+    if (payloads.length - progress.refs.length > 1 && this.cmms !== false)
+      this.cmms = (await this.tryExec('AT+CMMS=2')) !== undefined;
+    for (let i = progress.refs.length; i < payloads.length; i++) {
+      const p = payloads[i];
+      if (!p) break;
+      const before = progress.beforeSubmitDone ? undefined : opts.beforeSubmit;
+      const ref = await this.submitOne(p.command, p.payload, async () => {
+        await before?.();
+        progress.beforeSubmitDone = true;
+      });
+      progress.refs.push(ref);
+    }
+    // Back to plain text, so replies such as +COPS are not hex-encoded UCS2.
+    if (this.textMode) await this.tryExec('AT+CSCS="IRA"');
+  }
+
+  private textLocked(fn: () => Promise<void>): Promise<void> {
+    const run = this.textChain.then(fn, fn);
+    this.textChain = run.catch(() => undefined);
+    return run;
   }
 
   private async textPayloads(
@@ -733,7 +824,8 @@ export class Modem extends EventEmitter {
     await this.tryExec(`AT+CSCS="${body.charset}"`);
     if (!cdma) {
       const dcs = body.dcs | (opts.flash ? 0x10 : 0);
-      const vp = 167; // TP-VP relative, 24 h; text mode sets it per modem, not per message
+      const remainingS = Math.max(0, Math.floor((opts.deadline - this.opts.clock.now()) / 1000));
+      const vp = secondsToVp(remainingS);
       await this.tryExec(`AT+CSMP=${opts.statusReport ? 49 : 17},${vp},0,${dcs}`);
     }
     const da = body.charset === 'UCS2' ? ucs2Hex(to) : to;
@@ -759,11 +851,16 @@ export class Modem extends EventEmitter {
     }
     const c = classifyFinal(response.final);
     if (c.class !== 'permanent' && c.class !== 'sim' && this.lteOnly) this.markSmsRefused(c.reason);
+    if (c.class === 'sim') {
+      // The SIM changed under us (removed, locked, failed): re-run init so health says what it is.
+      this.reinitNeeded = true;
+      this.wake?.();
+    }
     throw new MfaError(
       `${this.name}: ${c.reason}${submitted ? '' : ' (before the prompt)'}`,
       smsErrorCode(c.class),
       {
-        flags: { retryable: c.class === 'retryable' || c.class === 'unknown' },
+        flags: { retryable: c.class === 'retryable' },
         cause: c,
       },
     );
@@ -778,8 +875,10 @@ export class Modem extends EventEmitter {
   private sendFailure(e: unknown): unknown {
     if (!(e instanceof MfaError)) return e;
     if (e.code !== ErrorCode.ModemTimeout && e.code !== ErrorCode.ModemClosed) return e;
-    this.troubled = true;
-    this.wake?.();
+    if (!e.flags.canceled) {
+      this.troubled = true;
+      this.wake?.();
+    }
     const unknown = e.flags.outcomeUnknown === true;
     return new MfaError(
       `${this.name}: ${e.message}${unknown ? ' (after Ctrl-Z: the message may have gone)' : ''}`,
@@ -794,8 +893,10 @@ export class Modem extends EventEmitter {
     try {
       await this.connect();
       await this.initialise();
-      const reg =
-        this.state === 'registered'
+      const simLocked = this.state === 'no-sim' || this.state.startsWith('pin');
+      const reg = simLocked
+        ? 'not checked (SIM not ready)'
+        : this.state === 'registered'
           ? `registered${this.roaming ? ' (roaming)' : ''}${this.lteOnly ? ', LTE only' : ''}`
           : `${this.state}${this.detail ? `: ${this.detail}` : ''}`;
       return {

@@ -124,11 +124,16 @@ export const serialTransport: TransportFactory = (opts) => new SerialTransport(o
  * modeswitched into a CD-ROM never comes back as the same path).
  * @param timeoutMs [1000...300000] ms; pollMs [50...5000] ms, default 250.
  */
-export async function waitForPath(path: string, timeoutMs: number, pollMs = 250): Promise<boolean> {
+export async function waitForPath(
+  path: string,
+  timeoutMs: number,
+  pollMs = 250,
+  cancelled: () => boolean = () => false,
+): Promise<boolean> {
   const until = performance.now() + timeoutMs;
   for (;;) {
     if (existsSync(path)) return true;
-    if (performance.now() >= until) return false;
+    if (performance.now() >= until || cancelled()) return false;
     await new Promise((r) => setTimeout(r, pollMs));
   }
 }

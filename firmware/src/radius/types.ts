@@ -27,6 +27,8 @@ export interface AccessRequest {
   callingStationId?: string;
   nasIdentifier?: string;
   nasIpAddress?: string;
+  /** True when the request carried a valid Message-Authenticator (integrity-protected). */
+  messageAuthenticator?: boolean;
 }
 
 export type ReplyCode = 'Access-Accept' | 'Access-Reject' | 'Access-Challenge';

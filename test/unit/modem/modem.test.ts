@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -130,6 +130,24 @@ describe('Modem lifecycle', () => {
     expect(c.health().detail).toMatch(/PUK/);
   });
 
+  it('notices a SIM inserted later, and re-checks a rejected PIN without ever entering it again', async () => {
+    const { t, s } = fakeModem({ sim: 'absent' });
+    const m = make(t, { pin: '9999' });
+    const states: string[] = [];
+    m.on('health', (h: { state: string }) => states.push(h.state));
+    m.start();
+    await until(m, 'no-sim');
+    s.sim = 'SIM PIN';
+    await until(m, 'pin-rejected');
+    const seen = t.written.split('AT+CPIN?\r').length;
+    await new Promise((r) => setTimeout(r, 3 * TIMINGS.pollRegistered + 200));
+    expect(t.written.split('AT+CPIN?\r').length).toBeGreaterThan(seen);
+    expect(s.pinAttempts).toBe(1);
+    expect(m.health().state).toBe('pin-rejected');
+    // No flicker through 'initialising' while the locked SIM is re-checked.
+    expect(states.slice(states.indexOf('pin-rejected'))).not.toContain('initialising');
+  });
+
   it('waits out SIM busy (CME 14) with a short backoff, not a fixed sleep', async () => {
     const { t, s } = fakeModem({ simBusy: 4 });
     const m = make(t);
@@ -138,6 +156,14 @@ describe('Modem lifecycle', () => {
     await until(m, 'registered');
     expect(s.simBusy).toBe(0);
     expect(performance.now() - started).toBeLessThan(2000);
+  });
+
+  it('warns in health when the SIM has no SMS centre number', async () => {
+    const { t } = fakeModem({ smsc: '' });
+    const m = make(t);
+    m.start();
+    await until(m, 'registered');
+    expect(m.health().detail).toMatch(/no SMS centre number/);
   });
 
   it('searching while not registered, registered once the network appears', async () => {
@@ -161,6 +187,61 @@ describe('Modem lifecycle', () => {
     await until(m, 'initialising', 1000);
     await until(m, 'registered');
     expect(t.written.split('ATE0\r').length).toBe(before + 1);
+  });
+});
+
+describe('boot URCs during a send', () => {
+  it('RDY fails the send in flight as outcome-unknown; SMS Ready alone lets it finish', async () => {
+    const { t, s } = fakeModem({ sendDelayMs: 80 });
+    const m = make(t);
+    m.start();
+    await until(m, 'registered');
+    const send = () =>
+      m.send('+15550000001', 'hi', { deadline: Date.now() + 60_000 }, { refs: [], beforeSubmitDone: false });
+
+    const ok = send();
+    setTimeout(() => t.emitData('\r\nSMS Ready\r\n'), 20);
+    await expect(ok).resolves.toEqual([1]);
+    await until(m, 'registered');
+
+    await new Promise((r) => setTimeout(r, 50));
+    const lost = send();
+    setTimeout(() => t.emitData('\r\nRDY\r\n'), 20);
+    const err = (await lost.catch((e: unknown) => e)) as MfaError;
+    expect(err.code).toBe(ErrorCode.SmsUnknown);
+    expect(err.flags.outcomeUnknown).toBe(true);
+    await until(m, 'registered');
+    expect(s.submits).toHaveLength(2);
+  });
+});
+
+describe('recovery ladder', () => {
+  it('a hung modem gets ESC + AT, a reopen, then AT+CFUN=1,1; no AT port afterwards shows in health', async () => {
+    const { t } = fakeModem({ manufacturer: 'huawei', model: 'E173' });
+    const port = join(dir, 'ttyUSB0');
+    await writeFile(port, '');
+    const m = make(t, { path: port });
+    m.start();
+    await until(m, 'registered');
+    const mark = t.written.length;
+    // The modem hangs: it answers nothing; AT+CFUN=1,1 drops it into CD-ROM mode (the port vanishes).
+    t.setResponder((cmd) => {
+      if (cmd === 'AT+CFUN=1,1') void unlink(port);
+    });
+    await expect(
+      m.send('+15550000001', 'hi', { deadline: Date.now() + 60_000 }, { refs: [], beforeSubmitDone: false }),
+    ).rejects.toMatchObject({ code: ErrorCode.SmsRetryable });
+    await until(m, 'failed', 5000);
+    const end = performance.now() + 5000;
+    while (!/no AT port after reset/.test(m.health().detail ?? '') && performance.now() < end)
+      await new Promise((r) => setTimeout(r, 20));
+    expect(m.health().detail).toMatch(/no AT port after reset: the stick may have switched to CD-ROM mode/);
+    const after = t.written.slice(mark);
+    const esc = after.indexOf('\x1b');
+    const cfun = after.indexOf('AT+CFUN=1,1\r');
+    expect(esc).toBeGreaterThanOrEqual(0);
+    expect(cfun).toBeGreaterThan(esc);
+    expect(after.slice(esc, cfun).split('AT\r').length - 1).toBeGreaterThanOrEqual(2 * TIMINGS.probeTries);
   });
 });
 
@@ -190,6 +271,8 @@ describe('Modem.send', () => {
     expect(d.validitySeconds).toBeGreaterThan(0);
     expect(d.validitySeconds).toBeLessThanOrEqual(300);
     expect(t.written).toMatch(/AT\+CMGS=\d+\r/);
+    // Concatenated: the link is held open between parts, asked for right before the first part.
+    expect(t.written).toMatch(/AT\+CMMS=2\rAT\+CMGS=\d+\r/);
     expect(m.health().sentCount).toBe(1);
   });
 
@@ -204,6 +287,9 @@ describe('Modem.send', () => {
     await expect(go()).rejects.toMatchObject({ code: ErrorCode.SmsPermanent });
     await expect(go()).rejects.toMatchObject({ code: ErrorCode.SmsRetryable, flags: { retryable: true } });
     await expect(go()).rejects.toMatchObject({ code: ErrorCode.SmsSimFailure });
+    // A SIM failure re-runs init (so health shows what the SIM is doing), then the modem is back.
+    await until(m, 'initialising', 1000);
+    await until(m, 'registered');
     await expect(go()).rejects.toMatchObject({ code: ErrorCode.SmsUnknown });
     expect(m.health().failedCount).toBe(4);
   });

@@ -299,7 +299,7 @@ export class AtChannel extends EventEmitter {
         onError: (e) => {
           clearTimeout(timer);
           reject(
-            new MfaError(`${command}: port lost after Ctrl-Z`, e.code, {
+            new MfaError(`${command}: ${e.message}, after Ctrl-Z`, e.code, {
               cause: e,
               flags: { ...e.flags, outcomeUnknown: true },
             }),
@@ -383,7 +383,11 @@ export class AtChannel extends EventEmitter {
         return;
       case 'line':
         if (!w || !ev.solicited) {
-          log.debug({ line: ev.text.slice(0, 80) }, 'unexpected line');
+          // Only the prefix: a late echo could carry a PIN (AT+CPIN="…") or a passcode (text mode).
+          log.debug(
+            { prefix: ev.text.split(/[:=,\s]/)[0]?.slice(0, 16), len: ev.text.length },
+            'unexpected line',
+          );
           this.emit('stray', ev.text);
           return;
         }

@@ -87,7 +87,6 @@ const URC_PREFIXES: readonly string[] = [
   '^SMMEMFULL:',
   '^ACTIVEBAND:',
   '^RFSWITCH:',
-  '*EMRDY:',
   '#STN:',
 ];
 
@@ -113,7 +112,15 @@ const URC_WORDS: readonly string[] = [
  * Prefixes that are a reply when the command in flight asked for them and a URC otherwise
  * (+CPIN: READY after boot, +CFUN: 1, network registration changes).
  */
-const CONTEXT_PREFIXES: readonly string[] = ['+CREG:', '+CGREG:', '+CEREG:', '+C5GREG:', '+CPIN:', '+CFUN:'];
+const CONTEXT_PREFIXES: readonly string[] = [
+  '+CREG:',
+  '+CGREG:',
+  '+CEREG:',
+  '+C5GREG:',
+  '+CPIN:',
+  '+CFUN:',
+  '*EMRDY:',
+];
 
 /** Registration replies have `<n>,<stat>` first; the URC forms start with `<stat>` alone or a quoted LAC. */
 const SOLICITED_REG = /^\+C(?:G|E|5G)?REG: ?\d+,\d+(?:,|$)/;
@@ -259,9 +266,19 @@ export class AtFramer {
 
   private flushPending(out: FramerEvent[]): void {
     if (this.pending !== undefined) {
-      out.push({ type: 'line', text: this.pending, solicited: true });
+      // A held line may be an echo that a URC cut in two and the merge made whole again.
+      out.push(
+        this.isEcho(this.pending)
+          ? { type: 'echo', text: this.pending }
+          : { type: 'line', text: this.pending, solicited: true },
+      );
       this.pending = undefined;
     }
+  }
+
+  private isEcho(text: string): boolean {
+    const echo = this.expecting?.echo;
+    return echo !== undefined && text.toUpperCase() === clean(echo).toUpperCase();
   }
 
   private endLine(out: FramerEvent[]): void {
@@ -291,7 +308,7 @@ export class AtFramer {
   private classify(text: string, sep: number, out: FramerEvent[]): void {
     const exp = this.expecting;
 
-    if (exp?.echo !== undefined && text.toUpperCase() === clean(exp.echo).toUpperCase()) {
+    if (this.isEcho(text)) {
       out.push({ type: 'echo', text });
       return;
     }

@@ -186,3 +186,17 @@ export function parseTriesLeft(lines: string[], pattern: string): number | undef
   }
   return undefined;
 }
+
+/**
+ * Text-mode `+CDS: <fo>,<mr>,"<ra>",<tora>,"<scts>","<dt>",<st>` → reference and outcome; undefined
+ * for anything else (a PDU-mode report is hex on its own line).
+ */
+export function parseTextCds(
+  line: string,
+): { messageReference: number; status: number; outcome: 'delivered' | 'pending' | 'failed' } | undefined {
+  const m = /^\+CDS:\s*\d+\s*,\s*(\d+)\s*,.*,\s*(\d+)\s*$/.exec(line);
+  if (!m) return undefined;
+  const status = Number(m[2]);
+  const outcome = status <= 0x1f ? 'delivered' : status <= 0x3f ? 'pending' : 'failed';
+  return { messageReference: Number(m[1]), status, outcome };
+}

@@ -4,6 +4,7 @@
  */
 import { ErrorCode, MfaError } from '../../errors.ts';
 import type { OctetReader } from './bytes.ts';
+import { gsm7Decode, unpackSeptets } from './gsm7.ts';
 
 /** TON international, NPI ISDN/E.164. */
 export const TOA_INTERNATIONAL = 0x91;
@@ -77,9 +78,8 @@ export function readSmsc(r: OctetReader): string {
 
 function decodeAddressDigits(octets: Uint8Array, digitCount: number, toa: number): string {
   if ((toa & 0x70) === 0x50) {
-    // Alphanumeric (TON 101): GSM 7-bit packed; seen as the sender of status reports on some networks.
-    // Kept simple: hex, since a submit never carries one and a status report's recipient is ours.
-    return Array.from(octets, (b) => b.toString(16).padStart(2, '0')).join('');
+    // Alphanumeric (TON 101, TS 23.040 §9.1.2.5): GSM 7-bit packed; the length counts semi-octets.
+    return gsm7Decode(unpackSeptets(octets, Math.floor((digitCount * 4) / 7)));
   }
   let digits = '';
   for (let i = 0; i < digitCount; i++) {

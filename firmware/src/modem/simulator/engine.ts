@@ -2,10 +2,12 @@
  * The simulated modem's brain: bytes in, bytes out, timers. It knows nothing of ptys, so unit
  * tests can drive it in-process; simulator.ts wires it to a real pty.
  */
-import { decodeSubmit, decodeTextModeBody, encodeStatusReport } from '../pdu/index.ts';
+import { decodeSubmit, decodeTextModeBody, encodeStatusReport, vpToSeconds } from '../pdu/index.ts';
 import { parseCommandBody, type AtCommand } from './command-line.ts';
 import type { Fault } from './faults.ts';
 import type { HandsetInbox } from './handset.ts';
+import { formatFinal, type Final } from './result-codes.ts';
+import { SimCard } from './sim-card.ts';
 import type { SimProfile } from './profiles.ts';
 
 export type SimEventKind =
@@ -22,7 +24,8 @@ export type SimEventKind =
   | 'unplug'
   | 'replug'
   | 'fault'
-  | 'status-report';
+  | 'status-report'
+  | 'error';
 
 export interface SimEvent {
   /** performance.timeOrigin + performance.now(): wall-clock ms with sub-ms resolution. */
@@ -49,22 +52,12 @@ export interface EngineOptions {
   now?: () => number;
 }
 
-type Final =
-  | { kind: 'ok' }
-  | { kind: 'error' }
-  | { kind: 'cme'; code: number }
-  | { kind: 'cms'; code: number }
-  | { kind: 'text'; text: string }
-  | { kind: 'none' };
-
 interface Outcome {
   lines?: string[];
   final?: Final;
   prompt?: { mode: 'pdu'; length: number } | { mode: 'text'; to: string };
   after?: () => void;
 }
-
-type SimState = 'ready' | 'pin' | 'puk' | 'blocked';
 
 const OK: Outcome = {};
 const CTRL_Z = 0x1a;
@@ -73,40 +66,8 @@ const CR = 0x0d;
 const LF = 0x0a;
 const BS = 0x08;
 
-const CME_TEXT: Record<number, string> = {
-  3: 'operation not allowed',
-  4: 'operation not supported',
-  10: 'SIM not inserted',
-  11: 'SIM PIN required',
-  12: 'SIM PUK required',
-  13: 'SIM failure',
-  14: 'SIM busy',
-  16: 'incorrect password',
-  30: 'no network service',
-  100: 'unknown',
-};
-const CMS_TEXT: Record<number, string> = {
-  38: 'Network out of order',
-  41: 'Temporary failure',
-  42: 'Congestion',
-  47: 'Resources unavailable, unspecified',
-  111: 'Protocol error, unspecified',
-  300: 'ME failure',
-  302: 'operation not allowed',
-  303: 'operation not supported',
-  304: 'invalid PDU mode parameter',
-  305: 'invalid text mode parameter',
-  310: 'SIM not inserted',
-  311: 'SIM PIN required',
-  313: 'SIM failure',
-  314: 'SIM busy',
-  316: 'SIM PUK required',
-  321: 'invalid memory index',
-  330: 'SMSC address unknown',
-  331: 'no network service',
-  340: 'no +CNMA acknowledgement expected',
-  500: 'unknown error',
-};
+/** SIM busy (+CME ERROR: 14) after any restart, at least. */
+export const RESTART_SIM_BUSY_MS = 500;
 
 const ACT: Record<SimProfile['rat'], number> = { gsm: 0, umts: 2, lte: 7 };
 
@@ -131,12 +92,7 @@ export class ModemEngine {
   private smsc = '+15550009999';
 
   // The SIM keeps its counters across reboots, as a real card does.
-  private simState: SimState;
-  private pin: string | undefined;
-  private readonly puk: string;
-  private pinTries = 3;
-  private pukTries = 10;
-  private simBusyUntil = 0;
+  private readonly sim: SimCard;
   private regSince: number | undefined;
   private lastStat = { creg: -1, cgreg: -1, cereg: -1 };
 
@@ -150,28 +106,33 @@ export class ModemEngine {
   private queuedUrcs: string[] = [];
   private replies = 0;
   private mr = 0;
-  private cdsIndex = 0;
+  private cdsIndex = 1;
+  private readonly storedReports = new Map<number, { mr: number; to: string; status: number; at: Date }>();
+  /** TP-ST the simulated network reports (0 = delivered); set with the 'status-report' fault. */
+  private reportStatus = 0;
   private acksOutstanding = 0;
 
   // Faults.
   private hung = false;
-  private simDead = false;
   private noNetwork = false;
   private cmsFault: { code: number; always: boolean } | undefined;
   private midSend: Extract<Fault, { kind: 'reboot-mid-send' | 'unplug-mid-send' }> | undefined;
   private replyUrc: { line: string; mode: 'between' | 'mid-line' } | undefined;
+  private forcedStat: Partial<Record<'creg' | 'cgreg' | 'cereg', number>> | undefined;
   private stopped = false;
 
   constructor(private readonly o: EngineOptions) {
     this.p = o.profile;
     this.now = o.now ?? (() => performance.now());
-    this.pin = o.pin ?? (o.profile.pinRequired ? '1234' : undefined);
-    this.puk = o.puk ?? '12345678';
-    this.simState = this.pin === undefined ? 'ready' : 'pin';
+    this.sim = new SimCard(
+      o.pin ?? (o.profile.pinRequired ? '1234' : undefined),
+      o.puk ?? '12345678',
+      this.now,
+    );
   }
 
   /** Power on: settings to defaults, SIM locked again if it has a PIN, boot URCs. */
-  boot(): void {
+  boot(kind: 'power-on' | 'restart' = 'power-on'): void {
     this.clearTimers();
     this.stopped = false;
     this.hung = false;
@@ -194,13 +155,19 @@ export class ModemEngine {
     this.queuedUrcs = [];
     this.acksOutstanding = 0;
     this.lastStat = { creg: -1, cgreg: -1, cereg: -1 };
-    if (this.simState === 'ready' && this.pin !== undefined) this.simState = 'pin';
-    this.simBusyUntil = this.now() + this.p.simBusyAfterBootMs;
+    // A restart (reset, watchdog, replug) always leaves the SIM initialising for a moment, even on
+    // profiles whose first power-on is modelled as long settled.
+    this.sim.powerOn(
+      kind === 'restart'
+        ? Math.max(this.p.simBusyAfterBootMs, RESTART_SIM_BUSY_MS)
+        : this.p.simBusyAfterBootMs,
+    );
     this.regSince = undefined;
     this.maybeStartRegistration();
     this.o.event('boot', { profile: this.p.name });
     for (const u of this.p.bootUrcs)
-      this.later(u.afterMs, () => this.urc(u.line.replace('{cpin}', this.cpinWord())));
+      if (!u.afterSimReady || this.sim.lock === 'ready')
+        this.later(u.afterMs, () => this.urc(u.line.replace('{cpin}', this.cpinWord())));
     if (this.p.periodicUrcs) {
       const { everyMs, lines } = this.p.periodicUrcs;
       let i = 0;
@@ -222,7 +189,7 @@ export class ModemEngine {
   /** A reboot as the firmware does it (AT+CFUN=1,1, a watchdog, a brown-out). */
   reboot(): void {
     this.o.event('reboot');
-    this.boot();
+    this.boot('restart');
   }
 
   fault(f: Fault): void {
@@ -239,7 +206,7 @@ export class ModemEngine {
         this.midSend = f;
         break;
       case 'dead-sim':
-        this.simDead = true;
+        this.sim.dead = true;
         this.updateRegistration();
         break;
       case 'no-network':
@@ -247,22 +214,35 @@ export class ModemEngine {
         this.updateRegistration();
         break;
       case 'sim-busy':
-        this.simBusyUntil = this.now() + f.ms;
+        this.sim.busyUntil = this.now() + f.ms;
         break;
       case 'urc':
         this.urc(f.line);
+        break;
+      case 'status-report':
+        this.reportStatus = f.status & 0xff;
+        break;
+      case 'registration':
+        this.forcedStat = {
+          ...(f.creg !== undefined ? { creg: f.creg } : {}),
+          ...(f.cgreg !== undefined ? { cgreg: f.cgreg } : {}),
+          ...(f.cereg !== undefined ? { cereg: f.cereg } : {}),
+        };
+        this.updateRegistration();
         break;
       case 'urc-in-reply':
         this.replyUrc = { line: f.line, mode: f.mode };
         break;
       case 'clear':
         this.hung = false;
-        this.simDead = false;
+        this.sim.dead = false;
         this.noNetwork = false;
         this.cmsFault = undefined;
         this.midSend = undefined;
         this.replyUrc = undefined;
-        this.simBusyUntil = 0;
+        this.forcedStat = undefined;
+        this.reportStatus = 0;
+        this.sim.busyUntil = 0;
         this.maybeStartRegistration();
         this.updateRegistration();
         break;
@@ -271,7 +251,17 @@ export class ModemEngine {
 
   input(chunk: Uint8Array): void {
     if (this.stopped || this.hung) return;
-    for (const b of chunk) this.byte(b);
+    for (const b of chunk) {
+      try {
+        this.byte(b);
+      } catch (e) {
+        // A simulator bug must not take the test process (or `mfabox sim`) down: answer as a
+        // confused modem would, and record it.
+        this.mode = 'command';
+        this.o.event('error', { error: e instanceof Error ? e.message : String(e) });
+        this.write(this.verbose ? '\r\nERROR\r\n' : '4\r');
+      }
+    }
   }
 
   // ---- wire -------------------------------------------------------------------------------
@@ -406,23 +396,7 @@ export class ModemEngine {
   }
 
   private finalText(f: Final): string {
-    const v = this.verbose;
-    const wrap = (s: string, code: number): string => (v ? `\r\n${s}\r\n` : `${code}\r`);
-    switch (f.kind) {
-      case 'ok':
-        return wrap('OK', 0);
-      case 'error':
-        return wrap('ERROR', 4);
-      case 'none':
-        return '';
-      case 'text':
-        return wrap(f.text, 4);
-      case 'cme':
-        if (this.cmee === 0) return wrap('ERROR', 4);
-        return wrap(`+CME ERROR: ${this.cmee === 2 ? (CME_TEXT[f.code] ?? 'unknown') : f.code}`, 4);
-      case 'cms':
-        return wrap(`+CMS ERROR: ${this.cmee === 2 ? (CMS_TEXT[f.code] ?? 'unknown error') : f.code}`, 4);
-    }
+    return formatFinal(f, this.verbose, this.cmee);
   }
 
   private unknown(): Outcome {
@@ -541,7 +515,7 @@ export class ModemEngine {
         if (c.op === 'test') return { lines: ['+CSQ: (0-31,99),(0-7,99)'] };
         return {
           lines: [
-            this.registered() || this.stat('creg') === 2 || this.stat('cereg') === 2
+            !this.noNetwork && this.cfun === 1 && this.regSince !== undefined
               ? `+CSQ: ${this.p.rssi},99`
               : '+CSQ: 99,99',
           ],
@@ -553,9 +527,10 @@ export class ModemEngine {
       case '+CSCA': {
         const bad = this.simCheck('cms');
         if (bad) return { final: bad };
+        // String parameters travel in the TE character set: hex UTF-16 after AT+CSCS="UCS2" (Gammu tests/at-smsc).
         if (c.op === 'read')
-          return { lines: [`+CSCA: "${this.smsc}",${this.smsc.startsWith('+') ? 145 : 129}`] };
-        if (c.op === 'set') this.smsc = c.args[0] ?? '';
+          return { lines: [`+CSCA: "${this.teString(this.smsc)}",${this.smsc.startsWith('+') ? 145 : 129}`] };
+        if (c.op === 'set') this.smsc = this.fromTeString(c.args[0] ?? '');
         return OK;
       }
       case '+CSMP':
@@ -572,12 +547,14 @@ export class ModemEngine {
         }
         return OK;
       case '+CSDH':
+        return OK;
       case '+CMGD':
+        if (c.op === 'set') this.storedReports.delete(Number(c.args[0]));
         return OK;
       case '+CMGL':
         return this.simCheck('cms') ? { final: this.simCheck('cms') ?? { kind: 'error' } } : OK;
       case '+CMGR':
-        return { final: { kind: 'cms', code: 321 } };
+        return this.cmgr(c);
       case '+CPMS':
         if (c.op === 'read') return { lines: ['+CPMS: "SM",0,30,"SM",0,30,"SM",0,30'] };
         if (c.op === 'test') return { lines: ['+CPMS: ("SM","ME"),("SM","ME"),("SM","ME")'] };
@@ -622,6 +599,15 @@ export class ModemEngine {
     }
   }
 
+  private teString(s: string): string {
+    if (this.cscs !== 'UCS2') return s;
+    return [...s].map((ch) => (ch.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')).join('');
+  }
+
+  private fromTeString(s: string): string {
+    return this.cscs === 'UCS2' && /^([0-9A-Fa-f]{4})+$/.test(s) ? decodeTextModeBody(s, 'UCS2') : s;
+  }
+
   private fill(line: string): string {
     return line.replace('{imei}', this.o.imei).replace('{iccid}', this.o.iccid);
   }
@@ -647,27 +633,20 @@ export class ModemEngine {
   // ---- SIM --------------------------------------------------------------------------------
 
   private cpinWord(): string {
-    if (this.simDead) return 'NOT READY';
-    return this.simState === 'ready' ? 'READY' : this.simState === 'pin' ? 'SIM PIN' : 'SIM PUK';
+    return this.sim.word();
   }
 
   /** An error a SIM-dependent command gets now, or undefined when the SIM is usable. */
   private simCheck(kind: 'cme' | 'cms'): Final | undefined {
-    const cms = kind === 'cms';
-    if (this.simDead) return cms ? { kind: 'cms', code: 313 } : { kind: 'cme', code: 13 };
-    if (this.now() < this.simBusyUntil) return cms ? { kind: 'cms', code: 314 } : { kind: 'cme', code: 14 };
-    if (this.simState === 'pin') return cms ? { kind: 'cms', code: 311 } : { kind: 'cme', code: 11 };
-    if (this.simState === 'puk') return cms ? { kind: 'cms', code: 316 } : { kind: 'cme', code: 12 };
-    if (this.simState === 'blocked') return cms ? { kind: 'cms', code: 313 } : { kind: 'cme', code: 13 };
-    return undefined;
+    return this.sim.error(kind);
   }
 
   private cpin(c: AtCommand): Outcome {
     if (c.op === 'test') return OK;
-    if (this.simDead) return { final: { kind: 'cme', code: 13 } };
-    if (this.now() < this.simBusyUntil) return { final: { kind: 'cme', code: 14 } };
+    if (this.sim.dead) return { final: { kind: 'cme', code: 13 } };
+    if (this.sim.busy) return { final: { kind: 'cme', code: 14 } };
     if (c.op === 'read' || c.op === 'exec') {
-      if (this.simState === 'blocked') return { final: { kind: 'cme', code: 13 } };
+      if (this.sim.lock === 'blocked') return { final: { kind: 'cme', code: 13 } };
       const w = this.cpinWord();
       const line =
         this.p.cpinStyle === 'quoted'
@@ -678,55 +657,36 @@ export class ModemEngine {
       return this.p.cpinNoOk ? { lines: [line], final: { kind: 'none' } } : { lines: [line] };
     }
     const [code, newPin] = c.args;
-    if (this.simState === 'pin') {
-      if (code === this.pin) {
-        this.simState = 'ready';
-        this.pinTries = 3;
+    switch (this.sim.enter(code, newPin)) {
+      case 'unlocked':
         this.simReady();
         return OK;
-      }
-      this.pinTries--;
-      if (this.pinTries <= 0) this.simState = 'puk';
-      return { final: { kind: 'cme', code: 16 } };
+      case 'wrong':
+        return { final: { kind: 'cme', code: 16 } };
+      case 'blocked':
+        return { final: { kind: 'cme', code: 13 } };
+      case 'not-locked':
+        return { final: { kind: 'cme', code: 3 } };
     }
-    if (this.simState === 'puk') {
-      if (code === this.puk && newPin !== undefined && /^\d{4,8}$/.test(newPin)) {
-        this.pin = newPin;
-        this.simState = 'ready';
-        this.pinTries = 3;
-        this.pukTries = 10;
-        this.simReady();
-        return OK;
-      }
-      this.pukTries--;
-      if (this.pukTries <= 0) this.simState = 'blocked';
-      return { final: { kind: 'cme', code: 16 } };
-    }
-    return { final: { kind: 'cme', code: this.simState === 'blocked' ? 13 : 3 } };
   }
 
   private simReady(): void {
-    this.simBusyUntil = this.now() + this.p.simBusyAfterPinMs;
+    this.sim.busyUntil = this.now() + this.p.simBusyAfterPinMs;
     this.maybeStartRegistration();
-    if (this.p.name.startsWith('sim800'))
-      for (const [ms, l] of [
-        [400, 'Call Ready'],
-        [500, 'SMS Ready'],
-      ] as const)
-        this.later(ms, () => this.urc(l));
+    for (const u of this.p.bootUrcs) if (u.afterSimReady) this.later(u.afterMs, () => this.urc(u.line));
   }
 
   private pinTriesQuery(c: AtCommand): Outcome {
     const kind = c.name as SimProfile['pinTries'][number];
     if (!this.p.pinTries.includes(kind)) return this.unknown();
     if (c.op === 'test') return OK;
-    if (this.simDead) return { final: { kind: 'cme', code: 13 } };
-    const pin = this.simState === 'puk' || this.simState === 'blocked' ? 0 : this.pinTries;
+    if (this.sim.dead) return { final: { kind: 'cme', code: 13 } };
+    const pin = this.sim.pinTriesLeft;
     switch (kind) {
       case '+CPINR': {
         const all = [
           `+CPINR: SIM PIN,${pin},3`,
-          `+CPINR: SIM PUK,${this.pukTries},10`,
+          `+CPINR: SIM PUK,${this.sim.pukTries},10`,
           '+CPINR: SIM PIN2,3,3',
           '+CPINR: SIM PUK2,10,10',
         ];
@@ -736,24 +696,20 @@ export class ModemEngine {
       case '^CPIN':
         return {
           lines: [
-            `^CPIN: ${this.cpinWord()},${this.simState === 'ready' ? '' : this.simState === 'pin' ? pin : this.pukTries},${this.pukTries},${pin},10,3`,
+            `^CPIN: ${this.cpinWord()},${this.sim.lock === 'ready' ? '' : this.sim.lock === 'pin' ? pin : this.sim.pukTries},${this.sim.pukTries},${pin},10,3`,
           ],
         };
       case '+QPINC':
-        return { lines: [`+QPINC: "SC",${pin},${this.pukTries}`, '+QPINC: "P2",3,10'] };
+        return { lines: [`+QPINC: "SC",${pin},${this.sim.pukTries}`, '+QPINC: "P2",3,10'] };
       case '+SPIC':
-        return { lines: [`+SPIC: ${pin},${this.pukTries},3,10`] };
+        return { lines: [`+SPIC: ${pin},${this.sim.pukTries},3,10`] };
     }
   }
 
   // ---- network ----------------------------------------------------------------------------
 
   private maybeStartRegistration(): void {
-    const can =
-      this.cfun === 1 &&
-      this.simState === 'ready' &&
-      !this.simDead &&
-      (!this.p.requiresZteInit || this.zteOnline);
+    const can = this.cfun === 1 && this.sim.usable && (!this.p.requiresZteInit || this.zteOnline);
     if (!can) {
       this.regSince = undefined;
       return;
@@ -761,14 +717,21 @@ export class ModemEngine {
     if (this.regSince !== undefined) return;
     this.regSince = this.now();
     this.updateRegistration();
-    const wait = this.p.registerAfterMs + Math.max(0, this.simBusyUntil - this.now());
-    this.later(wait + 1, () => this.updateRegistration());
+    const at = Math.max(this.regSince + this.p.registerAfterMs, this.sim.busyUntil);
+    // Timers may fire a little before the monotonic clock says so: check, and wait again if early.
+    const check = (): void => {
+      if (this.now() < at) this.later(Math.max(1, at - this.now()), check);
+      else this.updateRegistration();
+    };
+    this.later(Math.max(1, at - this.now()), check);
   }
 
   private stat(kind: 'creg' | 'cgreg' | 'cereg'): number {
-    if (this.regSince === undefined || this.simDead || this.cfun !== 1) return 0;
+    if (this.regSince === undefined || this.sim.dead || this.cfun !== 1) return 0;
     if (this.noNetwork) return 2;
-    if (this.now() < this.simBusyUntil || this.now() - this.regSince < this.p.registerAfterMs)
+    const forced = this.forcedStat?.[kind];
+    if (forced !== undefined) return forced;
+    if (this.sim.busy || this.now() - this.regSince < this.p.registerAfterMs)
       return this.p.regStat[kind] === 0 ? 0 : 2;
     return this.p.regStat[kind];
   }
@@ -897,7 +860,7 @@ export class ModemEngine {
       this.o.event('cmgs-command', { length: len });
       return { prompt: { mode: 'pdu', length: len } };
     }
-    const to = c.args[0] ?? '';
+    const to = this.fromTeString(c.args[0] ?? '');
     if (!/^\+?[0-9*#]{1,20}$/.test(to)) return { final: { kind: 'cms', code: 305 } };
     this.o.event('cmgs-command', { to });
     return { prompt: { mode: 'text', to } };
@@ -950,6 +913,7 @@ export class ModemEngine {
         encoding: 'text-mode',
         messageReference: 0,
         statusReport: (this.csmp.fo & 0x20) !== 0,
+        ...((this.csmp.fo & 0x18) === 0x10 ? { validitySeconds: vpToSeconds(this.csmp.vp) } : {}),
       };
     }
 
@@ -969,7 +933,11 @@ export class ModemEngine {
       return;
     }
     this.later(this.o.smsDelayMs, () => {
-      if (this.hung) return;
+      if (this.hung) {
+        // The message is lost with the hang; once cleared the modem takes commands again.
+        this.mode = 'command';
+        return;
+      }
       if (this.p.smsRefusedCode !== undefined && this.stat('creg') !== 1 && this.stat('creg') !== 5)
         return this.finishSend({ kind: 'cms', code: this.p.smsRefusedCode });
       const f = this.cmsFault;
@@ -1009,25 +977,52 @@ export class ModemEngine {
     const ds = this.cnmi[3] ?? 0;
     if (ds === 0) return;
     this.later(Math.max(50, Math.min(this.o.smsDelayMs, 2000)), () => {
-      this.o.event('status-report', { mr, ds });
+      const status = this.reportStatus;
+      this.o.event('status-report', { mr, ds, status });
+      const now = new Date();
       if (ds === 2) {
-        this.urc(`+CDSI: "SR",${this.cdsIndex++}`);
+        // Stored in SR memory, announced by index; the host reads it with +CMGR and deletes it.
+        const index = this.cdsIndex++;
+        this.storedReports.set(index, { mr, to, status, at: now });
+        this.urc(`+CDSI: "SR",${index}`);
         return;
       }
       if (this.csms === 1) this.acksOutstanding++;
       if (this.cmgf === 0) {
-        const r = encodeStatusReport({
-          messageReference: mr,
-          recipient: to,
-          status: 0,
-          smsc: this.smsc.startsWith('+') ? this.smsc : '',
-        });
+        const r = this.reportPdu(mr, to, status, now);
         this.urc(`+CDS: ${r.tpduLength}\r\n${r.hex}`);
-      } else {
-        const ts = scts(new Date());
-        this.urc(`+CDS: 6,${mr},"${to}",${to.startsWith('+') ? 145 : 129},"${ts}","${ts}",0`);
-      }
+      } else this.urc(`+CDS: ${this.reportText(mr, to, status, now)}`);
     });
+  }
+
+  private reportPdu(mr: number, to: string, status: number, at: Date): { hex: string; tpduLength: number } {
+    return encodeStatusReport({
+      messageReference: mr,
+      recipient: to,
+      status,
+      submittedAt: at,
+      dischargedAt: at,
+      smsc: this.smsc.startsWith('+') ? this.smsc : '',
+    });
+  }
+
+  private reportText(mr: number, to: string, status: number, at: Date): string {
+    const ts = scts(at);
+    return `6,${mr},"${to}",${to.startsWith('+') ? 145 : 129},"${ts}","${ts}",${status}`;
+  }
+
+  private cmgr(c: AtCommand): Outcome {
+    if (c.op === 'test') return OK;
+    const bad = this.simCheck('cms');
+    if (bad) return { final: bad };
+    const index = Number(c.args[0]);
+    const r = this.storedReports.get(index);
+    if (!r) return { final: { kind: 'cms', code: 321 } };
+    if (this.cmgf === 0) {
+      const p = this.reportPdu(r.mr, r.to, r.status, r.at);
+      return { lines: [`+CMGR: 0,,${p.tpduLength}`, p.hex] };
+    }
+    return { lines: [`+CMGR: "REC UNREAD",${this.reportText(r.mr, r.to, r.status, r.at)}`] };
   }
 
   // ---- timers -----------------------------------------------------------------------------

@@ -18,5 +18,12 @@ export type Fault =
   | { kind: 'urc'; line: string }
   /** Puts a URC into the next reply that has information lines, between lines or inside one. */
   | { kind: 'urc-in-reply'; line: string; mode: 'between' | 'mid-line' }
+  /**
+   * Forces 27.007 registration stats (0–11: 3 denied, 4 unknown, 5 roaming, 6/7 SMS only,
+   * 8 emergency only, …) once the modem would otherwise be registered; URCs follow if enabled.
+   */
+  | { kind: 'registration'; creg?: number; cgreg?: number; cereg?: number }
+  /** Status reports from now on carry this TP-ST (0x00 delivered, 0x20–0x3F pending, 0x40+ failed). */
+  | { kind: 'status-report'; status: number }
   /** Removes every fault. */
   | { kind: 'clear' };

@@ -9,6 +9,11 @@ export interface TimedUrc {
   afterMs: number;
   /** "{cpin}" is replaced with the SIM state at that moment ("READY", "SIM PIN"). */
   line: string;
+  /**
+   * Sent only once the SIM is unlocked: `afterMs` after boot when it has no PIN, else `afterMs`
+   * after the PIN is accepted (SIM800's "Call Ready"/"SMS Ready", Quectel's "SMS DONE").
+   */
+  afterSimReady?: boolean;
 }
 
 export interface SimProfile {
@@ -186,8 +191,8 @@ const SIM800 = derive(GENERIC, {
     { afterMs: 100, line: 'RDY' },
     { afterMs: 150, line: '+CFUN: 1' },
     { afterMs: 250, line: '+CPIN: {cpin}' },
-    { afterMs: 900, line: 'Call Ready' },
-    { afterMs: 1000, line: 'SMS Ready' },
+    { afterMs: 900, line: 'Call Ready', afterSimReady: true },
+    { afterMs: 1000, line: 'SMS Ready', afterSimReady: true },
   ],
   regStat: { creg: 1, cgreg: 1, cereg: 0 },
   simBusyAfterBootMs: 800,
@@ -229,8 +234,8 @@ const SIM7600 = derive(GENERIC, {
   bootUrcs: [
     { afterMs: 200, line: 'RDY' },
     { afterMs: 300, line: '+CPIN: {cpin}' },
-    { afterMs: 700, line: 'SMS DONE' },
-    { afterMs: 800, line: 'PB DONE' },
+    { afterMs: 700, line: 'SMS DONE', afterSimReady: true },
+    { afterMs: 800, line: 'PB DONE', afterSimReady: true },
   ],
   simBusyAfterBootMs: 700,
   vendor: {
@@ -263,8 +268,8 @@ const QUECTEL_EC25 = derive(GENERIC, {
     { afterMs: 150, line: 'RDY' },
     { afterMs: 300, line: '+CPIN: {cpin}' },
     { afterMs: 400, line: '+QUSIM: 1' },
-    { afterMs: 500, line: '+QIND: PB DONE' },
-    { afterMs: 600, line: '+QIND: SMS DONE' },
+    { afterMs: 500, line: '+QIND: PB DONE', afterSimReady: true },
+    { afterMs: 600, line: '+QIND: SMS DONE', afterSimReady: true },
   ],
   simBusyAfterBootMs: 500,
   vendor: {
@@ -278,7 +283,8 @@ const QUECTEL_EC25 = derive(GENERIC, {
 
 const ZTE_MF = derive(GENERIC, {
   name: 'zte-mf',
-  description: 'ZTE MF stick: offline (CD-ROM mode) until AT+ZCDRUN=8 and AT+ZOPRT=5',
+  description:
+    'ZTE MF stick: offline (CD-ROM mode) until AT+ZCDRUN=8 and AT+ZOPRT=5; keeps echoing after ATE0',
   manufacturer: 'ZTE CORPORATION',
   model: 'MF190',
   revision: 'BD_MF190V1.0.0B03',
@@ -287,6 +293,7 @@ const ZTE_MF = derive(GENERIC, {
   regStat: { creg: 1, cgreg: 1, cereg: 0 },
   ccid: { '+ZGETICCID': '+ZGETICCID: ', '+CCID': '+CCID: ' },
   requiresZteInit: true,
+  ignoresAte0: true,
   vendor: {},
 });
 

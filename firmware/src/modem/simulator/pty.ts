@@ -5,7 +5,7 @@
  * one killed with SIGKILL.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { lstatSync, readlinkSync, rmSync } from 'node:fs';
 import { ErrorCode, MfaError } from '../../errors.ts';
 
 const GUARD = `exec 3<&0
@@ -33,8 +33,22 @@ export class SocatPty {
 
   /** Starts socat and resolves once both links exist and data flows. */
   start(timeoutMs = 5000): Promise<void> {
-    rmSync(this.hostPath, { force: true });
-    rmSync(this.simPath, { force: true });
+    try {
+      for (const p of [this.hostPath, this.simPath])
+        // socat reads these inside an address spec, where these characters mean something.
+        if (/[,:!"'\\\s]/.test(p))
+          throw new MfaError(
+            `pty path "${p}" must not contain , : ! quotes, backslashes or spaces`,
+            ErrorCode.ModemPortUnavailable,
+            {
+              field: 'link',
+            },
+          );
+      removeStaleLink(this.hostPath);
+      removeStaleLink(this.simPath);
+    } catch (e) {
+      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
+    }
     const child = spawn('sh', ['-c', GUARD, 'mfabox-sim-pty', this.hostPath, this.simPath], {
       stdio: ['pipe', 'ignore', 'pipe'],
     });
@@ -76,7 +90,36 @@ export class SocatPty {
       child.kill('SIGTERM');
       await exited;
     }
-    rmSync(this.hostPath, { force: true });
-    rmSync(this.simPath, { force: true });
+    for (const p of [this.hostPath, this.simPath]) {
+      try {
+        removeStaleLink(p);
+      } catch {
+        /* not ours: leave it */
+      }
+    }
   }
+}
+
+/**
+ * Removes a link left by a simulator that died, and nothing else: `--link /dev/ttyUSB0` must
+ * never delete a real device node or a user's file.
+ */
+function removeStaleLink(path: string): void {
+  let st;
+  try {
+    st = lstatSync(path);
+  } catch {
+    return; // nothing there
+  }
+  if (st.isSymbolicLink() && readlinkSync(path).startsWith('/dev/pts/')) {
+    rmSync(path, { force: true });
+    return;
+  }
+  throw new MfaError(
+    `${path} exists and is not a pty link; choose another --link path`,
+    ErrorCode.ModemPortUnavailable,
+    {
+      field: 'link',
+    },
+  );
 }

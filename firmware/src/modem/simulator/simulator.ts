@@ -10,7 +10,7 @@ import { ErrorCode, MfaError } from '../../errors.ts';
 import { ModemEngine, type SimEvent, type SimEventKind } from './engine.ts';
 import type { Fault } from './faults.ts';
 import { HandsetInbox } from './handset.ts';
-import { PROFILES, profileNames } from './profiles.ts';
+import { PROFILES, profileNames, type SimProfile } from './profiles.ts';
 import { SocatPty } from './pty.ts';
 
 export interface SimulatorOptions {
@@ -24,6 +24,8 @@ export interface SimulatorOptions {
   pin?: string;
   iccid?: string;
   imei?: string;
+  /** Behaviour tweaks on top of the named profile (e.g. `{ simBusyAfterBootMs: 0 }` in tests). */
+  profileOverrides?: Partial<Omit<SimProfile, 'name'>>;
   /** Keep at most this many wire events in `log` (oldest dropped), default 100000. */
   maxLogEvents?: number;
 }
@@ -41,6 +43,8 @@ export interface ModemSimulator {
   unplug(ms?: number): Promise<void>;
   /** Boot URCs, settings forgotten (echo on, PIN needed again, SIM busy for a while). */
   reboot(): void;
+  /** True once a reset left no AT port (the huawei-e173-modeswitch profile after AT+CFUN=1,1). */
+  readonly atPortGone: boolean;
   stop(): Promise<void>;
 }
 
@@ -62,7 +66,8 @@ class Simulator implements ModemSimulator {
     private readonly dir: string | undefined,
     opts: SimulatorOptions,
   ) {
-    const p = PROFILES.get(profile);
+    const named = PROFILES.get(profile);
+    const p = named ? { ...named, ...opts.profileOverrides, name: named.name } : undefined;
     if (!p)
       throw new MfaError(`unknown simulator profile "${profile}"`, ErrorCode.CliUsage, { field: 'profile' });
     this.pty = new SocatPty(path, simSide);
@@ -145,7 +150,7 @@ class Simulator implements ModemSimulator {
       await this.pty.start();
       await this.openPort();
       this.event('replug', undefined, Infinity);
-      this.engine.boot();
+      this.engine.boot('restart');
     })().finally(() => {
       this.unplugging = undefined;
     });

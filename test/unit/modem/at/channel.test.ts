@@ -162,4 +162,66 @@ describe('AtChannel', () => {
     setTimeout(() => t.unplug(), 5);
     await expect(p).rejects.toMatchObject({ code: ErrorCode.ModemClosed, flags: { disconnected: true } });
   });
+
+  it('slow-class commands get the slow timeout', async () => {
+    const { ch } = await channel((_c, t) => setTimeout(() => t.emitData('\r\nOK\r\n'), 250));
+    expect((await ch.exec('AT+CFUN=1', { class: 'slow' })).final.ok).toBe(true);
+    await expect(ch.exec('AT+CFUN=1')).rejects.toMatchObject({ code: ErrorCode.ModemTimeout });
+  });
+
+  it('abortInFlight fails the waiting command at once; a stray prompt is ignored', async () => {
+    const { t, ch } = await channel(() => undefined);
+    const p = ch.exec('AT+CSQ');
+    setTimeout(() => {
+      t.emitData('\r\n> ');
+      ch.abortInFlight(new MfaError('restarted', ErrorCode.ModemClosed, { flags: { canceled: true } }));
+    }, 5);
+    await expect(p).rejects.toMatchObject({ flags: { canceled: true } });
+    ch.abortInFlight(new MfaError('nothing in flight', ErrorCode.ModemClosed));
+  });
+
+  it('a failing write rejects the command, the prompt phase and the payload phase', async () => {
+    const t = new MemoryTransport((cmd, tr) => {
+      if (cmd.startsWith('AT+CMGS')) {
+        tr.emitData('\r\n> ');
+        tr.isOpen = false;
+      }
+    });
+    const ch = new AtChannel(t, FAST);
+    await expect(ch.exec('AT')).rejects.toMatchObject({ code: ErrorCode.ModemClosed });
+    await expect(ch.submit('AT+CMGS=5', '00')).rejects.toMatchObject({ code: ErrorCode.ModemClosed });
+    t.isOpen = true;
+    const err = (await ch.submit('AT+CMGS=5', '00').catch((e: unknown) => e)) as MfaError;
+    expect(err.code).toBe(ErrorCode.ModemClosed);
+    expect(err.flags.outcomeUnknown).toBe(true);
+  });
+
+  it('the port closing while waiting for the prompt fails the send with a known outcome', async () => {
+    const { t, ch } = await channel((cmd, tr) => {
+      if (cmd.startsWith('AT+CMGS')) tr.unplug();
+    });
+    const err = (await ch.submit('AT+CMGS=5', '00').catch((e: unknown) => e)) as MfaError;
+    expect(err.code).toBe(ErrorCode.ModemClosed);
+    expect(err.flags.outcomeUnknown).toBeFalsy();
+    expect(t.written).not.toContain(CTRL_Z);
+    await ch.drain();
+  });
+
+  it('finalOptionalAfter does not accept a reply without the expected line', async () => {
+    const { ch } = await channel((_c, t) => t.emitData('\r\n+OTHER: 1\r\n'));
+    await expect(
+      ch.exec('AT+CPIN?', { finalOptionalAfter: '+CPIN:', noFinalGraceMs: 20 }),
+    ).rejects.toMatchObject({
+      code: ErrorCode.ModemTimeout,
+    });
+  });
+
+  it('a transport that closes without an error still fails the channel', async () => {
+    const { t, ch } = await channel(() => undefined);
+    t.emit('close', undefined);
+    await expect(ch.exec('AT')).rejects.toMatchObject({
+      code: ErrorCode.ModemClosed,
+      flags: { disconnected: true },
+    });
+  });
 });

@@ -71,7 +71,7 @@ const FIXTURES: Fixture[] = [
     steps: [
       { expect: { echo: 'AT*EMRDY?' }, bytes: 'AT*EMRD\r\n^RSSI:9\r\nY?\r\r\n*EMRDY: 1\r\n\r\nOK\r\n' },
     ],
-    events: [urc('^RSSI', '^RSSI:9'), urc('*EMRDY', '*EMRDY: 1'), line('AT*EMRDY?'), OK],
+    events: [urc('^RSSI', '^RSSI:9'), { type: 'echo', text: 'AT*EMRDY?' }, line('*EMRDY: 1'), OK],
   },
   {
     name: 'glued +CME ERROR: 25 followed by a URC without CRLF',
@@ -353,6 +353,60 @@ describe('AtFramer', () => {
     expect(framer.push('\r\n>')).toEqual([{ type: 'prompt' }]);
     framer.expect({ echo: 'ABCD' });
     expect(framer.push(' ABCD\x1a\r\n')).toEqual([{ type: 'echo', text: 'ABCD' }]);
+  });
+});
+
+describe('AtFramer on random modem-like streams', () => {
+  const TOKENS = [
+    '\r\n',
+    '\r',
+    '\n',
+    'OK',
+    'ERROR',
+    '+CME ERROR: 14',
+    '+CMS ERROR: 500',
+    '+CSQ: 20,99',
+    '+CMTI: "SM",1',
+    '+CMT: ,20',
+    '0791AB',
+    '+CDS: 25',
+    '> ',
+    '>',
+    'AT+CSQ',
+    '^RSSI:9',
+    'RDY',
+    '+CREG: 1',
+    '+CREG: 0,1',
+    'COMMAND NOT SUPPORT',
+    ' ',
+    '\x1a',
+  ];
+  const EXPECTS = [null, { echo: 'AT+CSQ' }, { echo: 'AT+CMGS=5', prompt: true }, { echo: 'AT+CREG?' }];
+
+  it('chunking never changes the events, and nothing throws', () => {
+    const rnd = prng(12345);
+    for (let trial = 0; trial < 300; trial++) {
+      const steps: Step[] = [];
+      for (let k = 0; k < 1 + Math.floor(rnd() * 4); k++) {
+        let bytes = '';
+        for (let n = 0; n < 5 + Math.floor(rnd() * 25); n++)
+          bytes += TOKENS[Math.floor(rnd() * TOKENS.length)];
+        steps.push({ expect: EXPECTS[Math.floor(rnd() * EXPECTS.length)] ?? null, bytes });
+      }
+      const f: Fixture = { name: `random ${trial}`, steps, events: [] };
+      const whole = run(f, (b) => [b]);
+      const cut = run(f, (b) => {
+        const parts: string[] = [];
+        let i = 0;
+        while (i < b.length) {
+          const len = 1 + Math.floor(rnd() * 7);
+          parts.push(b.slice(i, i + len));
+          i += len;
+        }
+        return parts;
+      });
+      expect(cut, JSON.stringify(steps)).toEqual(whole);
+    }
   });
 });
 

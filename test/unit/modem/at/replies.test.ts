@@ -11,6 +11,7 @@ import {
   parseCsq,
   parseIccid,
   parseReg,
+  parseTextCds,
   parseTriesLeft,
 } from '../../../../firmware/src/modem/at/replies.ts';
 
@@ -95,5 +96,16 @@ describe('other replies', () => {
     expect(parseTriesLeft(['+QPINC: "SC",2,10', '+QPINC: "P2",3,10'], '^\\+QPINC: ?"SC",(\\d+)')).toBe(2);
     expect(parseTriesLeft(['^CPIN: SIM PIN,3,10,3,10,3'], '^\\^CPIN: ?[^,]*,\\d*,\\d+,(\\d+)')).toBe(3);
     expect(parseTriesLeft(['nothing'], '^\\+SPIC: ?(\\d+)')).toBeUndefined();
+  });
+});
+
+describe('parseTextCds', () => {
+  it('reads the reference and outcome of a text-mode status report', () => {
+    const l = (st: number) =>
+      `+CDS: 6,12,"+15550001",145,"24/01/01,00:00:00+00","24/01/01,00:00:05+00",${st}`;
+    expect(parseTextCds(l(0))).toEqual({ messageReference: 12, status: 0, outcome: 'delivered' });
+    expect(parseTextCds(l(32))).toMatchObject({ outcome: 'pending' });
+    expect(parseTextCds(l(70))).toMatchObject({ outcome: 'failed' });
+    expect(parseTextCds('07914477790706520006D6')).toBeUndefined();
   });
 });

@@ -202,6 +202,11 @@ describe('decodeSubmit', () => {
     expect(d.text).toBe('AB');
   });
 
+  it('reads an alphanumeric address (TON 101)', () => {
+    // DA: 7 semi-octets, TOA 0xD0, "Test" in packed GSM 7-bit; then PID, DCS, UDL 1, "a".
+    expect(decodeSubmit('00010007D0D4F29C0E00000161').to).toBe('Test');
+  });
+
   it('throws a coded error on garbage, truncation and other message types', () => {
     const [p] = encodeSubmit({ to: TO, text: 'hello' });
     for (const bad of ['zz', '0', p!.hex.slice(0, -2), `${p!.hex}00`, '0004'])

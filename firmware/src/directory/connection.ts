@@ -1,0 +1,250 @@
+/**
+ * One LDAP connection to one DC (ldapts), with the security rules and time limits applied:
+ * ldaps:// or ldap:// + StartTLS with the CA pinned, plain binds only when allowed, and every step
+ * raced against a budget. On a timeout the sockets are destroyed, so a DC that accepted TCP and then
+ * went silent (a black hole) cannot hold a login past its deadline.
+ */
+import net from 'node:net';
+import tls from 'node:tls';
+import { Client, InvalidCredentialsError, ResultCodeError } from 'ldapts';
+import { ErrorCode, MfaError, describeError } from '../errors.ts';
+
+export interface TlsSettings {
+  /** PEM CA bundle; when set, only these CAs are trusted. */
+  ca?: string;
+  /** Name the certificate must carry when the URL host is an IP or an alias. */
+  servername?: string;
+}
+
+export interface ConnectOptions {
+  url: string;
+  startTls: boolean;
+  allowInsecure: boolean;
+  tls: TlsSettings;
+  /** ms for TCP + TLS (+ StartTLS). */
+  budgetMs: number;
+}
+
+/** The step a failure belongs to, in the words `mfabox directory test` prints. */
+export type Step = 'DNS' | 'TCP' | 'TLS' | 'bind' | 'search' | 'timeout' | 'config';
+
+export function stepOf(e: unknown): Step {
+  if (!(e instanceof MfaError)) return 'TCP';
+  switch (e.code) {
+    case ErrorCode.DirectoryDnsFailed:
+      return 'DNS';
+    case ErrorCode.DirectoryTlsFailed:
+      return 'TLS';
+    case ErrorCode.DirectoryBindFailed:
+      return 'bind';
+    case ErrorCode.DirectorySearchFailed:
+    case ErrorCode.DirectoryGroupNotFound:
+    case ErrorCode.DirectoryUserAmbiguous:
+      return 'search';
+    case ErrorCode.DirectoryTimeout:
+      return 'timeout';
+    case ErrorCode.DirectoryInsecureRefused:
+      return 'config';
+    default:
+      return 'TCP';
+  }
+}
+
+const DNS_CODES = new Set(['ENOTFOUND', 'EAI_AGAIN', 'EAI_FAIL', 'EAI_NONAME', 'ENODATA']);
+
+/** Turns whatever ldapts or node threw while connecting into an MfaError naming the step. */
+export function connectError(url: string, e: unknown): MfaError {
+  if (e instanceof MfaError) return e;
+  const code = (e as { code?: unknown } | undefined)?.code;
+  const msg = e instanceof Error ? e.message : String(e);
+  if (typeof code === 'string' && DNS_CODES.has(code))
+    return new MfaError(`DNS: cannot resolve the host of ${url} (${code})`, ErrorCode.DirectoryDnsFailed, {
+      cause: e,
+      flags: { retryable: true },
+    });
+  const tlsish =
+    (typeof code === 'string' &&
+      (code.startsWith('ERR_TLS') || code.startsWith('ERR_SSL') || /CERT|SIGNATURE|ISSUER/.test(code))) ||
+    /certificate|SSL|TLS|handshake/i.test(msg);
+  if (tlsish) return new MfaError(`TLS: ${url}: ${msg}`, ErrorCode.DirectoryTlsFailed, { cause: e });
+  if (/Connection timeout/i.test(msg))
+    return new MfaError(`TCP: ${url}: no connection within the time budget`, ErrorCode.DirectoryTimeout, {
+      cause: e,
+      flags: { retryable: true },
+    });
+  return new MfaError(
+    `TCP: ${url}: ${typeof code === 'string' ? code : msg}`,
+    ErrorCode.DirectoryUnavailable,
+    {
+      cause: e,
+      flags: { retryable: true, disconnected: true },
+    },
+  );
+}
+
+/** True for failures that say "this DC is unreachable or silent", as opposed to an LDAP answer. */
+export function isTransportFailure(e: unknown): boolean {
+  if (e instanceof MfaError)
+    return [
+      ErrorCode.DirectoryUnavailable,
+      ErrorCode.DirectoryTimeout,
+      ErrorCode.DirectoryDnsFailed,
+      ErrorCode.DirectoryTlsFailed,
+    ].includes(e.code);
+  return !(e instanceof ResultCodeError);
+}
+
+export function isInvalidCredentials(e: unknown): e is InvalidCredentialsError {
+  return e instanceof InvalidCredentialsError;
+}
+
+function tlsConnectionOptions(host: string, s: TlsSettings): tls.ConnectionOptions {
+  const opts: tls.ConnectionOptions = { rejectUnauthorized: true, minVersion: 'TLSv1.2' };
+  if (s.ca !== undefined) opts.ca = s.ca;
+  const name = s.servername ?? host;
+  // SNI must be a host name, never an IP (RFC 6066); the identity check still runs against `name`.
+  if (net.isIP(name) === 0) opts.servername = name;
+  opts.checkServerIdentity = (_host, cert) => tls.checkServerIdentity(name, cert);
+  return opts;
+}
+
+export class LdapConnection {
+  readonly client: Client;
+  private readonly sockets = new Set<net.Socket>();
+  private destroyed = false;
+
+  private constructor(
+    readonly url: string,
+    private readonly host: string,
+    private readonly secure: boolean,
+    private readonly settings: TlsSettings,
+    connectTimeout: number,
+  ) {
+    const track = <S extends net.Socket>(s: S): S => {
+      this.sockets.add(s);
+      s.once('close', () => this.sockets.delete(s));
+      return s;
+    };
+    const createConnection = ((port: number, h: string) =>
+      track(net.connect({ port, host: h }))) as unknown as typeof net.connect;
+    const createSecureConnection = ((
+      a: number | tls.ConnectionOptions,
+      h?: string,
+      o?: tls.ConnectionOptions,
+    ) =>
+      track(
+        typeof a === 'number' ? tls.connect(a, h ?? host, o) : tls.connect(a),
+      )) as unknown as typeof tls.connect;
+    this.client = new Client({
+      url,
+      connectTimeout,
+      // Only ldaps:// gets tlsOptions: ldapts treats any tlsOptions as "connect with TLS".
+      ...(secure ? { tlsOptions: tlsConnectionOptions(host, settings) } : {}),
+      createConnection,
+      createSecureConnection,
+      strictDN: false,
+    });
+  }
+
+  /** Connects (TCP, TLS or StartTLS) within `budgetMs`; throws an MfaError naming the step. */
+  static async open(o: ConnectOptions): Promise<LdapConnection> {
+    let parsed: URL;
+    try {
+      parsed = new URL(o.url);
+    } catch (e) {
+      throw new MfaError(`not an LDAP URL: ${o.url}`, ErrorCode.ConfigInvalid, {
+        cause: e,
+        field: 'directory.urls',
+      });
+    }
+    const secure = parsed.protocol === 'ldaps:';
+    const host = parsed.hostname.replace(/^\[|\]$/g, '');
+    if (!secure && !o.startTls && !o.allowInsecure)
+      throw new MfaError(
+        `${o.url}: plain LDAP without StartTLS would send passwords in clear (set startTls, use ldaps://, or allowInsecure)`,
+        ErrorCode.DirectoryInsecureRefused,
+        { field: 'directory.startTls' },
+      );
+    const conn = new LdapConnection(o.url, host, secure, o.tls, Math.max(1, o.budgetMs));
+    await conn.within('connect', o.budgetMs, async (c) => {
+      try {
+        if (!secure && o.startTls) {
+          await c.startTLS({ ...tlsConnectionOptions(host, o.tls), host });
+        } else {
+          // A rootDSE-free connect: ldapts connects lazily, so force it with a harmless base search.
+          await c.search('', { scope: 'base', filter: '(objectClass=*)', attributes: ['1.1'] });
+        }
+      } catch (e) {
+        throw connectError(o.url, e);
+      }
+    });
+    return conn;
+  }
+
+  /**
+   * Runs one operation with a time budget. On timeout the connection is destroyed (its sockets
+   * closed) and a DirectoryTimeout is thrown; the abandoned promise is silenced.
+   */
+  async within<T>(what: string, ms: number, fn: (c: Client) => Promise<T>): Promise<T> {
+    if (this.destroyed)
+      throw new MfaError(`${this.url}: connection already closed`, ErrorCode.DirectoryUnavailable, {
+        flags: { disconnected: true, retryable: true },
+      });
+    if (ms <= 0) {
+      this.destroy();
+      throw new MfaError(`${what} on ${this.url}: deadline already passed`, ErrorCode.DirectoryTimeout, {
+        flags: { retryable: true },
+      });
+    }
+    const p = fn(this.client);
+    p.catch(() => undefined);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        this.destroy();
+        reject(
+          new MfaError(`${what} on ${this.url}: no answer within ${ms} ms`, ErrorCode.DirectoryTimeout, {
+            flags: { retryable: true },
+          }),
+        );
+      }, ms);
+    });
+    try {
+      return await Promise.race([p, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Usable for another operation (not destroyed, socket still connected). */
+  get alive(): boolean {
+    return !this.destroyed && this.client.isConnected;
+  }
+
+  get isSecure(): boolean {
+    return this.secure;
+  }
+
+  get tlsName(): string {
+    return this.settings.servername ?? this.host;
+  }
+
+  destroy(): void {
+    this.destroyed = true;
+    for (const s of this.sockets) s.destroy();
+    this.sockets.clear();
+  }
+
+  /** Polite close: unbind if it answers quickly, then destroy regardless. */
+  async close(): Promise<void> {
+    if (this.destroyed) return;
+    const unbind = this.client.unbind().catch(() => undefined);
+    await Promise.race([unbind, new Promise((r) => setTimeout(r, 200).unref())]);
+    this.destroy();
+  }
+}
+
+/** A secret-free one-liner for logs and health. */
+export function brief(e: unknown): string {
+  return describeError(e).split('\n')[0] ?? '';
+}

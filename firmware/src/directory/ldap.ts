@@ -1,0 +1,573 @@
+/**
+ * The real directory: AD or OpenLDAP over ldapts, with DC failover and one deadline per login.
+ *
+ * A login costs two round trips on a warm path: a search on the service account's connection (user,
+ * numbers, groups; for AD a parallel in-chain test of the MFA group) and a simple bind as the user's
+ * DN on a connection of its own, so the service connection is never rebound.
+ */
+import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { resolveSrv as dnsResolveSrv } from 'node:dns/promises';
+import type { SrvRecord } from 'node:dns';
+import type { Client } from 'ldapts';
+import type { LdapDirectoryConfig } from '../config/schema.ts';
+import type { Clock } from '../clock.ts';
+import { systemClock } from '../clock.ts';
+import { ErrorCode, MfaError, describeError } from '../errors.ts';
+import { logger, type Logger } from '../log.ts';
+import type { Directory, DirectoryHealth, DirectoryUser, VerifyResult } from './directory.ts';
+import { reasonForInvalidCredentials } from './ad-errors.ts';
+import {
+  LdapConnection,
+  brief,
+  connectError as connectErrorOf,
+  isInvalidCredentials,
+  isTransportFailure,
+  type TlsSettings,
+} from './connection.ts';
+import {
+  dialectSettings,
+  entryToUser,
+  firstRdnValue,
+  groupLookupFilter,
+  groupMembersFilter,
+  inChainClause,
+  isDn,
+  parseLogin,
+  pickEntry,
+  userAttributes,
+  userSearchFilter,
+  type DialectSettings,
+  type LoginName,
+  type MappedUser,
+  type RawEntry,
+} from './dialects.ts';
+import { and } from './escape.ts';
+import { ServerPool, attemptBudget, srvToUrls } from './failover.ts';
+
+export interface LdapDirectoryDeps {
+  clock?: Clock;
+  resolveSrv?: (name: string) => Promise<SrvRecord[]>;
+  log?: Logger;
+}
+
+/** A sync page may take long on a big domain; it never runs on the login path. */
+const PAGE_TIMEOUT_MS = 30_000;
+const SRV_REFRESH_MS = 10 * 60_000;
+const GROUP_RETRY_MS = 5 * 60_000;
+
+class Deadline {
+  private readonly end: number;
+  constructor(
+    private readonly clock: Clock,
+    ms: number,
+  ) {
+    this.end = clock.monotonic() + ms;
+  }
+  remaining(): number {
+    return Math.max(0, Math.floor(this.end - this.clock.monotonic()));
+  }
+}
+
+interface Bound {
+  url: string;
+  conn: LdapConnection;
+}
+
+export class LdapDirectory implements Directory {
+  private readonly s: DialectSettings;
+  private readonly pool: ServerPool;
+  private readonly clock: Clock;
+  private readonly log: Logger;
+  private service: Bound | undefined;
+  private connecting: Promise<Bound> | undefined;
+  private groupDn: string | undefined;
+  private groupRetryAt = -Infinity;
+  private timer: NodeJS.Timeout | undefined;
+  private probing = false;
+  private closed = false;
+  private srvAt = -Infinity;
+  private lastError: string | undefined;
+
+  constructor(
+    private readonly cfg: LdapDirectoryConfig,
+    private readonly tls: TlsSettings,
+    private readonly deps: LdapDirectoryDeps = {},
+  ) {
+    this.s = dialectSettings(cfg);
+    this.clock = deps.clock ?? systemClock;
+    this.log = deps.log ?? logger('directory:ldap');
+    this.pool = new ServerPool(cfg.urls, this.clock.monotonic());
+    if (cfg.allowInsecure && cfg.urls.some((u) => u.toLowerCase().startsWith('ldap://')) && !cfg.startTls)
+      this.log.warn(
+        { urls: cfg.urls },
+        'directory.allowInsecure: binds on ldap:// without StartTLS send passwords in clear',
+      );
+  }
+
+  /** Warms the service connection and starts the keep-alive / re-probe timer. Never throws. */
+  start(): void {
+    if (this.timer) return;
+    this.timer = setInterval(() => void this.probe(), this.cfg.probeIntervalSeconds * 1000);
+    this.timer.unref();
+    void this.probe();
+  }
+
+  // ---------------------------------------------------------------- the seam
+
+  async verifyPassword(username: string, password: string): Promise<VerifyResult> {
+    const deadline = new Deadline(this.clock, this.cfg.timeoutMs);
+    // An empty password makes a simple bind "unauthenticated" (RFC 4513 §5.1.2): success without a check.
+    if (password.length === 0) return { ok: false, reason: 'bad-password', detail: 'empty password' };
+    const login = parseLogin(username);
+    if (!login) return { ok: false, reason: 'unknown-user', detail: 'not a valid login name' };
+    let found: { url: string; user: MappedUser | undefined };
+    try {
+      found = await this.lookup(login, deadline);
+    } catch (e) {
+      if (e instanceof MfaError && e.code === ErrorCode.DirectoryUserAmbiguous)
+        return { ok: false, reason: 'unknown-user', detail: e.message };
+      return { ok: false, reason: 'unavailable', detail: brief(e) };
+    }
+    const { user } = found;
+    if (!user) {
+      // Answer an unknown name no faster than a wrong password, so timing does not tell an
+      // attacker which names exist: the same bind round trip, to a DN that cannot exist.
+      const decoy = `cn=mfabox-no-such-user-${randomBytes(12).toString('hex')},${this.cfg.baseDn}`;
+      await this.userBind(found.url, decoy, password, deadline).catch(() => undefined);
+      return { ok: false, reason: 'unknown-user' };
+    }
+    let bind: Awaited<ReturnType<LdapDirectory['userBind']>>;
+    try {
+      bind = await this.userBind(found.url, user.dn, password, deadline);
+    } catch (e) {
+      return { ok: false, reason: 'unavailable', detail: brief(e) };
+    }
+    if (bind !== 'ok') {
+      if (bind.reason === 'bad-password' && this.s.dialect === 'openldap') {
+        // OpenLDAP answers 49 for every cause; ppolicy's lock marker tells the real one.
+        if (user.disabled) return { ok: false, reason: 'disabled' };
+        if (user.locked) return { ok: false, reason: 'locked' };
+      }
+      return bind;
+    }
+    // AD refuses a disabled account's bind itself (533); this covers directories that do not.
+    if (user.disabled) return { ok: false, reason: 'disabled' };
+    if (user.mustChange) return { ok: false, reason: 'must-change' };
+    return { ok: true, user: publicView(user) };
+  }
+
+  async findUser(username: string): Promise<DirectoryUser | undefined> {
+    const login = parseLogin(username);
+    if (!login) return undefined;
+    const { user } = await this.lookup(login, new Deadline(this.clock, this.cfg.timeoutMs));
+    return user ? publicView(user) : undefined;
+  }
+
+  async *listGroupMembers(group: string): AsyncIterable<DirectoryUser> {
+    const bound = await this.openBound(new Deadline(this.clock, Math.max(this.cfg.timeoutMs, 10_000)));
+    try {
+      const groupDn = await this.resolveGroup(bound.conn, group, PAGE_TIMEOUT_MS);
+      const pages = bound.conn.client.searchPaginated(this.cfg.baseDn, {
+        scope: 'sub',
+        filter: groupMembersFilter(this.s, groupDn),
+        attributes: userAttributes(this.s, 'sync'),
+        paged: { pageSize: this.cfg.pageSize },
+      });
+      const it = pages[Symbol.asyncIterator]();
+      for (;;) {
+        const page = await bound.conn.within('search (group members page)', PAGE_TIMEOUT_MS, () => it.next());
+        if (page.done) break;
+        for (const e of page.value.searchEntries) yield publicView(entryToUser(this.s, e));
+      }
+    } catch (e) {
+      throw searchError(`members of ${group}`, e);
+    } finally {
+      await bound.conn.close();
+    }
+  }
+
+  health(): DirectoryHealth {
+    const servers = this.pool.list();
+    const up = servers.filter((s) => s.up);
+    const current = this.service?.url ?? this.pool.current()?.url;
+    const down = servers.filter((s) => !s.up).map((s) => `${s.url}: ${s.lastError ?? 'down'}`);
+    if (servers.length === 0)
+      return { state: 'down', detail: this.lastError ?? 'no domain controller configured or discovered' };
+    if (!this.service && up.length === 0)
+      return { state: 'down', detail: down.join('; '), ...(current ? { server: current } : {}) };
+    if (!this.service)
+      return {
+        state: 'degraded',
+        detail: this.lastError ?? 'not connected yet',
+        ...(current ? { server: current } : {}),
+      };
+    return down.length > 0
+      ? { state: 'degraded', detail: down.join('; '), server: this.service.url }
+      : { state: 'up', server: this.service.url };
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    const svc = this.service;
+    this.service = undefined;
+    if (svc) await svc.conn.close();
+  }
+
+  // ---------------------------------------------------------------- connections
+
+  private settingsFor(url: string, budgetMs: number) {
+    return {
+      url,
+      startTls: this.cfg.startTls,
+      allowInsecure: this.cfg.allowInsecure,
+      tls: this.tls,
+      budgetMs,
+    };
+  }
+
+  /** Opens a connection bound as the service account, failing over across DCs within the deadline. */
+  private async openBound(deadline: Deadline): Promise<Bound> {
+    await this.refreshSrv();
+    const order = this.pool.order();
+    let last: unknown = new MfaError(
+      'no domain controller configured or discovered',
+      ErrorCode.DirectoryUnavailable,
+    );
+    for (let i = 0; i < order.length; i++) {
+      const url = order[i] ?? '';
+      const budget = attemptBudget(deadline.remaining(), order.length - i);
+      if (budget <= 0) break;
+      const t0 = this.clock.monotonic();
+      let conn: LdapConnection | undefined;
+      try {
+        conn = await LdapConnection.open(this.settingsFor(url, budget));
+        const left = budget - (this.clock.monotonic() - t0);
+        await conn.within('bind (service account)', left, (c) =>
+          serviceBind(c, this.cfg.bindDn, this.cfg.bindPassword),
+        );
+        this.pool.markUp(url, this.clock.monotonic());
+        return { url, conn };
+      } catch (e) {
+        conn?.destroy();
+        last = e instanceof MfaError ? e : connectErrorOf(url, e);
+        this.noteFailure(url, e);
+        // A refused service account is the same on every DC: do not spend the deadline on it.
+        if (e instanceof MfaError && e.code === ErrorCode.DirectoryBindFailed) throw e;
+      }
+    }
+    throw last;
+  }
+
+  private noteFailure(url: string, e: unknown): void {
+    this.lastError = `${url}: ${brief(e)}`;
+    this.pool.markDown(url, brief(e), this.clock.monotonic());
+    this.log.warn({ url, err: brief(e) }, 'domain controller failed');
+  }
+
+  /** The warm service connection, (re)opened when needed; concurrent callers share one attempt. */
+  private async serviceConn(deadline: Deadline): Promise<Bound> {
+    const svc = this.service;
+    if (svc && svc.conn.alive && svc.conn.client.isBound) return svc;
+    if (svc) {
+      this.service = undefined;
+      svc.conn.destroy();
+    }
+    this.connecting ??= this.openBound(deadline).finally(() => {
+      this.connecting = undefined;
+    });
+    // The attempt may have been started by someone with more time (the background probe): wait
+    // for it only as long as this caller's own deadline allows.
+    const b = await raceDeadline(this.connecting, deadline.remaining());
+    if (this.closed) {
+      await b.conn.close();
+      throw new MfaError('directory closed', ErrorCode.DirectoryUnavailable);
+    }
+    this.service = b;
+    return b;
+  }
+
+  private dropService(b: Bound, e: unknown): void {
+    if (this.service === b) this.service = undefined;
+    b.conn.destroy();
+    this.noteFailure(b.url, e);
+  }
+
+  /**
+   * Finds a login's entry with the service account, failing over on transport failures (never on
+   * an LDAP answer). Returns the DC that answered, so the password bind goes to the same data.
+   */
+  private async lookup(
+    login: LoginName,
+    deadline: Deadline,
+  ): Promise<{ url: string; user: MappedUser | undefined }> {
+    const filter = userSearchFilter(this.s, login);
+    let last: MfaError | undefined;
+    for (let attempt = 0; attempt < Math.max(1, this.pool.size); attempt++) {
+      if (deadline.remaining() <= 0) break;
+      const svc = await this.serviceConn(deadline);
+      try {
+        const budget = attemptBudget(deadline.remaining(), Math.max(1, this.pool.size - attempt));
+        const groupDn = this.s.nestedGroups ? await this.cachedGroupDn(svc.conn, budget) : undefined;
+        const [found, nested] = await svc.conn.within(
+          'search (user)',
+          Math.min(budget, deadline.remaining()),
+          (c) =>
+            Promise.all([
+              c.search(this.cfg.baseDn, {
+                scope: 'sub',
+                filter,
+                attributes: userAttributes(this.s),
+                sizeLimit: 2,
+              }),
+              groupDn === undefined
+                ? Promise.resolve(undefined)
+                : c.search(this.cfg.baseDn, {
+                    scope: 'sub',
+                    filter: and(filter, inChainClause(this.s, groupDn)),
+                    attributes: ['1.1'],
+                    sizeLimit: 2,
+                  }),
+            ]),
+        );
+        const entries = found.searchEntries as RawEntry[];
+        if (entries.length === 0) return { url: svc.url, user: undefined };
+        const entry = pickEntry(this.s, login, entries);
+        if (!entry)
+          throw new MfaError(
+            'the login name matches more than one directory entry',
+            ErrorCode.DirectoryUserAmbiguous,
+          );
+        const user = entryToUser(this.s, entry);
+        if (groupDn !== undefined && nested?.searchEntries.some((e) => e.dn === entry.dn)) {
+          const name = firstRdnValue(groupDn);
+          if (!user.groups.includes(name)) user.groups.push(name);
+        }
+        this.pool.markUp(svc.url, this.clock.monotonic());
+        return { url: svc.url, user };
+      } catch (e) {
+        if (e instanceof MfaError && e.code === ErrorCode.DirectoryUserAmbiguous) throw e;
+        if (!isTransportFailure(e)) throw searchError('user', e);
+        last = searchError('user', e);
+        this.dropService(svc, e);
+      }
+    }
+    throw last ?? new MfaError('directory deadline passed', ErrorCode.DirectoryTimeout);
+  }
+
+  /** The MFA group's DN, looked up once and cached (a DN in config is used as is). */
+  private async cachedGroupDn(conn: LdapConnection, budgetMs: number): Promise<string | undefined> {
+    if (this.groupDn !== undefined) return this.groupDn;
+    // A missing group is looked up again only now and then, not on every login.
+    if (this.clock.monotonic() < this.groupRetryAt) return undefined;
+    try {
+      this.groupDn = await this.resolveGroup(conn, this.cfg.group, budgetMs);
+    } catch (e) {
+      if (isTransportFailure(e)) throw e;
+      this.groupRetryAt = this.clock.monotonic() + GROUP_RETRY_MS;
+      // A missing group must not block logins; group checks then see direct memberships only.
+      this.log.warn(
+        { group: this.cfg.group, err: brief(e) },
+        'MFA group not found; nested membership not checked',
+      );
+      return undefined;
+    }
+    return this.groupDn;
+  }
+
+  private async resolveGroup(conn: LdapConnection, group: string, budgetMs: number): Promise<string> {
+    if (isDn(group)) return group.trim();
+    const r = await conn.within('search (group)', budgetMs, (c) =>
+      c.search(this.cfg.baseDn, {
+        scope: 'sub',
+        filter: groupLookupFilter(this.s, group),
+        attributes: ['1.1'],
+        sizeLimit: 2,
+      }),
+    );
+    const first = r.searchEntries[0];
+    if (r.searchEntries.length !== 1 || !first)
+      throw new MfaError(
+        r.searchEntries.length === 0
+          ? `group "${group}" not found under ${this.cfg.baseDn}`
+          : `group name "${group}" is ambiguous under ${this.cfg.baseDn}: give its DN`,
+        ErrorCode.DirectoryGroupNotFound,
+        { field: 'directory.group' },
+      );
+    return first.dn;
+  }
+
+  /**
+   * The password check: a simple bind as the user's DN on a fresh connection. Only a failure to
+   * connect moves to another DC; once the bind was sent, a second try could count twice towards
+   * the account lockout.
+   */
+  private async userBind(
+    url: string,
+    dn: string,
+    password: string,
+    deadline: Deadline,
+  ): Promise<'ok' | Extract<VerifyResult, { ok: false }>> {
+    const order = [url, ...this.pool.order().filter((u) => u !== url)];
+    for (let i = 0; i < order.length; i++) {
+      const target = order[i] ?? url;
+      const budget = attemptBudget(deadline.remaining(), order.length - i);
+      if (budget <= 0) break;
+      let conn: LdapConnection | undefined;
+      try {
+        conn = await LdapConnection.open(this.settingsFor(target, budget));
+      } catch (e) {
+        this.noteFailure(target, e);
+        continue;
+      }
+      try {
+        await conn.within('bind (user)', deadline.remaining(), (c) => c.bind(dn, password));
+        return 'ok';
+      } catch (e) {
+        if (isInvalidCredentials(e)) return { ok: false, reason: reasonForInvalidCredentials(e.message) };
+        if (isTransportFailure(e)) {
+          this.noteFailure(target, e);
+          return { ok: false, reason: 'unavailable', detail: brief(e) };
+        }
+        return { ok: false, reason: 'bad-password', detail: brief(e) };
+      } finally {
+        void conn.close();
+      }
+    }
+    return { ok: false, reason: 'unavailable', detail: 'no domain controller answered within the deadline' };
+  }
+
+  // ---------------------------------------------------------------- background
+
+  private async refreshSrv(): Promise<void> {
+    const domain = this.cfg.srvDomain;
+    if (domain === undefined || this.clock.monotonic() - this.srvAt < SRV_REFRESH_MS) return;
+    this.srvAt = this.clock.monotonic();
+    const name = `_ldap._tcp.dc._msdcs.${domain}`;
+    try {
+      const records = await (this.deps.resolveSrv ?? dnsResolveSrv)(name);
+      this.pool.setUrls(
+        [...this.cfg.urls, ...srvToUrls(records, this.cfg.srvUseLdaps)],
+        this.clock.monotonic(),
+      );
+    } catch (e) {
+      this.lastError = `DNS SRV ${name}: ${brief(e)}`;
+      this.log.warn({ name, err: brief(e) }, 'DC discovery by DNS SRV failed; using the configured URLs');
+    }
+  }
+
+  /** Keep-alive of the service connection and re-probe of DCs marked down. */
+  async probe(): Promise<void> {
+    if (this.probing || this.closed) return;
+    this.probing = true;
+    try {
+      const svc = this.service;
+      if (svc?.conn.alive) {
+        try {
+          await svc.conn.within('keep-alive', this.cfg.timeoutMs, (c) =>
+            c.search('', { scope: 'base', filter: '(objectClass=*)', attributes: ['1.1'] }),
+          );
+          // Follow a renamed or moved MFA group without a restart.
+          if (this.s.nestedGroups && !isDn(this.cfg.group)) {
+            this.groupDn = await this.resolveGroup(svc.conn, this.cfg.group, this.cfg.timeoutMs).catch(
+              (e: unknown) => {
+                if (isTransportFailure(e)) throw e;
+                return undefined;
+              },
+            );
+          }
+        } catch (e) {
+          this.dropService(svc, e);
+        }
+      }
+      if (!this.service?.conn.alive) {
+        try {
+          const b = await this.serviceConn(new Deadline(this.clock, this.cfg.timeoutMs));
+          if (this.s.nestedGroups) await this.cachedGroupDn(b.conn, this.cfg.timeoutMs);
+        } catch (e) {
+          this.lastError = brief(e);
+        }
+      }
+      for (const s of this.pool.down()) {
+        if (this.closed) break;
+        if (s.url === this.service?.url) continue;
+        try {
+          const conn = await LdapConnection.open(this.settingsFor(s.url, this.cfg.timeoutMs));
+          await conn.within('bind (probe)', this.cfg.timeoutMs, (c) =>
+            serviceBind(c, this.cfg.bindDn, this.cfg.bindPassword),
+          );
+          await conn.close();
+          this.pool.markUp(s.url, this.clock.monotonic());
+          this.log.info({ url: s.url }, 'domain controller answers again');
+        } catch (e) {
+          this.pool.markDown(s.url, brief(e), this.clock.monotonic());
+        }
+      }
+    } finally {
+      this.probing = false;
+    }
+  }
+}
+
+function raceDeadline<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const t = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new MfaError(`no domain controller answered within ${ms} ms`, ErrorCode.DirectoryTimeout, {
+            flags: { retryable: true },
+          }),
+        ),
+      Math.max(0, ms),
+    );
+  });
+  return Promise.race([p, t]).finally(() => clearTimeout(timer));
+}
+
+async function serviceBind(c: Client, dn: string, password: string): Promise<void> {
+  try {
+    await c.bind(dn, password);
+  } catch (e) {
+    if (isTransportFailure(e)) throw e;
+    throw new MfaError(`bind: the service account was refused: ${brief(e)}`, ErrorCode.DirectoryBindFailed, {
+      cause: e,
+    });
+  }
+}
+
+function searchError(what: string, e: unknown): MfaError {
+  if (e instanceof MfaError) return e;
+  return new MfaError(`search: ${what}: ${describeError(e)}`, ErrorCode.DirectorySearchFailed, { cause: e });
+}
+
+function publicView(u: MappedUser): DirectoryUser {
+  const { locked: _locked, mustChange: _mustChange, ...rest } = u;
+  return rest;
+}
+
+/** Builds the directory from config: reads the CA bundle once (a missing file is a config error). */
+export async function createLdapDirectory(
+  cfg: LdapDirectoryConfig,
+  deps: LdapDirectoryDeps = {},
+): Promise<LdapDirectory> {
+  const settings: TlsSettings = {};
+  if (cfg.caFile !== undefined) {
+    try {
+      settings.ca = await readFile(cfg.caFile, 'utf8');
+    } catch (e) {
+      throw new MfaError(`cannot read the CA bundle ${cfg.caFile}`, ErrorCode.ConfigFileUnreadable, {
+        cause: e,
+        field: 'directory.caFile',
+      });
+    }
+    if (!settings.ca.includes('-----BEGIN CERTIFICATE-----'))
+      throw new MfaError(`${cfg.caFile} holds no PEM certificate`, ErrorCode.ConfigInvalid, {
+        field: 'directory.caFile',
+      });
+  }
+  if (cfg.tlsServerName !== undefined) settings.servername = cfg.tlsServerName;
+  return new LdapDirectory(cfg, settings, deps);
+}

@@ -1,0 +1,448 @@
+/**
+ * Group sync: the members of the MFA group, with their numbers in E.164, into the 'users' table.
+ *
+ * Safety rules, because a wrong base DN or a flaky DC must never lock the whole company out:
+ * - the plan is computed from a complete answer; any failure changes nothing;
+ * - an empty answer never removes anyone, even with confirmation;
+ * - removing more than maxRemovalPercent of the users waits for a confirmed run (adds and updates
+ *   still apply);
+ * - fields not owned by the directory (overrides, OATH tokens, others' fields) are kept.
+ */
+import type { Clock } from '../clock.ts';
+import { systemClock } from '../clock.ts';
+import { ErrorCode, MfaError, describeError } from '../errors.ts';
+import { logger, type Logger } from '../log.ts';
+import { normaliseNumber, type PhoneResult } from '../phone.ts';
+import type { Store, StoreOp, Table } from '../store/store.ts';
+import type { Directory, DirectoryUser } from './directory.ts';
+import { USERS_TABLE, userKey, type UserRecord } from './users.ts';
+
+export type SkipReason = 'no-number' | 'invalid-number' | 'disabled' | 'duplicate';
+
+export interface SyncNote {
+  username: string;
+  reason: SkipReason;
+  detail?: string;
+}
+
+export interface SyncStatus {
+  /** never run | running | ok | needs-confirmation (removals held back) | failed (nothing changed). */
+  state: 'never' | 'running' | 'ok' | 'needs-confirmation' | 'failed';
+  group: string;
+  /** Wall ms. */
+  startedAt?: number;
+  finishedAt?: number;
+  durationMs?: number;
+  /** Members the directory returned. */
+  seen: number;
+  added: number;
+  updated: number;
+  removed: number;
+  unchanged: number;
+  /** Members not stored, with the reason each (the first MAX_NOTES; skippedCount has them all). */
+  skipped: SyncNote[];
+  skippedCount: number;
+  /** Stored, but something was wrong (e.g. an invalid primary number, secondary used instead). */
+  warnings: SyncNote[];
+  warningCount: number;
+  /** Set when state is needs-confirmation: what a confirmed run would remove. */
+  pendingRemovals?: { count: number; percent: number; limitPercent: number; sample: string[] };
+  /** Set when state is failed. */
+  error?: string;
+  confirmed: boolean;
+}
+
+export const SYNC_STATUS_KEY = 'directory-sync-status';
+
+export type Normaliser = (raw: string, defaultCountry: string) => PhoneResult;
+
+export interface PlanOptions {
+  defaultCountry: string;
+  /** Number normalisation; DirectorySync passes a memoised normaliseNumber. */
+  normalise?: Normaliser;
+  maxRemovalPercent: number;
+  confirm: boolean;
+  now: number;
+}
+
+export interface SyncPlan {
+  puts: UserRecord[];
+  removals: string[];
+  /** Removals held back by the guard. */
+  held: string[];
+  added: number;
+  updated: number;
+  unchanged: number;
+  skipped: SyncNote[];
+  warnings: SyncNote[];
+  removalPercent: number;
+  /** The plan refuses to run at all (empty answer). */
+  refusal?: string;
+}
+
+interface Numbers {
+  mobile?: string;
+  secondaryMobile?: string;
+  invalid: string[];
+}
+
+function pickNumbers(u: DirectoryUser, country: string, normalise: Normaliser): Numbers {
+  const secondaryRaw = u.secondaryMobiles ?? u.mobiles.slice(1);
+  const primaryRaw = u.secondaryMobiles
+    ? u.mobiles.filter((m) => !secondaryRaw.includes(m))
+    : u.mobiles.slice(0, 1);
+  const invalid: string[] = [];
+  const firstValid = (list: string[]): string | undefined => {
+    for (const raw of list) {
+      const r = normalise(raw, country);
+      if (r.ok) return r.e164;
+      invalid.push(`${raw} (${r.reason})`);
+    }
+    return undefined;
+  };
+  const primary = firstValid(primaryRaw);
+  const secondary = firstValid(secondaryRaw);
+  const out: Numbers = { invalid };
+  if (primary !== undefined) out.mobile = primary;
+  if (secondary !== undefined && secondary !== primary) {
+    if (out.mobile === undefined) out.mobile = secondary;
+    else out.secondaryMobile = secondary;
+  }
+  return out;
+}
+
+/** The directory-owned part of a record. */
+function directoryPart(
+  u: DirectoryUser,
+  n: Numbers & { mobile: string },
+): Omit<UserRecord, 'syncedAt' | 'source'> {
+  return {
+    username: u.username,
+    dn: u.dn,
+    ...(u.displayName === undefined ? {} : { displayName: u.displayName }),
+    mobile: n.mobile,
+    ...(n.secondaryMobile === undefined ? {} : { secondaryMobile: n.secondaryMobile }),
+    groups: [...u.groups].sort(),
+  };
+}
+
+function sameDirectoryFields(a: UserRecord, b: Omit<UserRecord, 'syncedAt' | 'source'>): boolean {
+  return (
+    a.username === b.username &&
+    a.dn === b.dn &&
+    a.displayName === b.displayName &&
+    a.mobile === b.mobile &&
+    a.secondaryMobile === b.secondaryMobile &&
+    a.source === 'directory' &&
+    a.groups.length === b.groups.length &&
+    a.groups.every((g, i) => g === b.groups[i])
+  );
+}
+
+/**
+ * Pure, incremental planning: members arrive in chunks (`add` returns the records to write now),
+ * and `finish` decides removals once the answer is complete. Adds and updates can thus be written
+ * while the next page is still on the wire; removals only ever follow a complete answer.
+ */
+export class SyncPlanner {
+  readonly plan: SyncPlan = {
+    puts: [],
+    removals: [],
+    held: [],
+    added: 0,
+    updated: 0,
+    unchanged: 0,
+    skipped: [],
+    warnings: [],
+    removalPercent: 0,
+  };
+  private readonly keep = new Set<string>();
+  private seen = 0;
+
+  constructor(
+    private readonly existing: ReadonlyMap<string, UserRecord>,
+    private readonly o: PlanOptions,
+  ) {}
+
+  add(members: readonly DirectoryUser[]): UserRecord[] {
+    const out: UserRecord[] = [];
+    const { plan, o } = this;
+    for (const u of members) {
+      this.seen++;
+      const key = userKey(u.username);
+      if (this.keep.has(key)) {
+        plan.skipped.push({ username: u.username, reason: 'duplicate', detail: u.dn });
+        continue;
+      }
+      if (u.disabled) {
+        plan.skipped.push({ username: u.username, reason: 'disabled' });
+        continue;
+      }
+      const n = pickNumbers(u, o.defaultCountry, o.normalise ?? normaliseNumber);
+      if (n.mobile === undefined) {
+        plan.skipped.push(
+          n.invalid.length === 0
+            ? { username: u.username, reason: 'no-number' }
+            : { username: u.username, reason: 'invalid-number', detail: n.invalid.join('; ') },
+        );
+        continue;
+      }
+      if (n.invalid.length > 0)
+        plan.warnings.push({ username: u.username, reason: 'invalid-number', detail: n.invalid.join('; ') });
+      this.keep.add(key);
+      const dir = directoryPart(u, { ...n, mobile: n.mobile });
+      const old = this.existing.get(key);
+      if (old && old.source === 'local') {
+        // A user created on the box keeps its record; the directory does not take it over silently.
+        plan.unchanged++;
+        continue;
+      }
+      if (old && sameDirectoryFields(old, dir)) {
+        plan.unchanged++;
+        continue;
+      }
+      // Keep every field the directory does not own; drop directory fields it no longer has.
+      const merged: UserRecord = { ...(old ?? {}), ...dir, source: 'directory', syncedAt: o.now };
+      if (dir.displayName === undefined) delete merged.displayName;
+      if (dir.secondaryMobile === undefined) delete merged.secondaryMobile;
+      out.push(merged);
+      if (old) plan.updated++;
+      else plan.added++;
+    }
+    plan.puts.push(...out);
+    return out;
+  }
+
+  /** Call once the directory answer is complete. */
+  finish(): SyncPlan {
+    const { plan, o } = this;
+    const fromDirectory = [...this.existing.values()].filter((r) => r.source === 'directory').length;
+    if (this.seen === 0 && fromDirectory > 0) {
+      plan.refusal = `the directory returned no members; refusing to remove all ${fromDirectory} users (check baseDn and group)`;
+      return plan;
+    }
+    const gone = [...this.existing.entries()]
+      .filter(([k, r]) => r.source === 'directory' && !this.keep.has(k))
+      .map(([k]) => k);
+    plan.removalPercent = fromDirectory === 0 ? 0 : (gone.length / fromDirectory) * 100;
+    if (gone.length > 0 && plan.removalPercent > o.maxRemovalPercent && !o.confirm) plan.held = gone;
+    else plan.removals = gone;
+    return plan;
+  }
+}
+
+/** Pure: what a sync would do, given the stored users and a complete directory answer. */
+export function planSync(
+  existing: ReadonlyMap<string, UserRecord>,
+  members: readonly DirectoryUser[],
+  o: PlanOptions,
+): SyncPlan {
+  const p = new SyncPlanner(existing, o);
+  p.add(members);
+  return p.finish();
+}
+
+/** Per-user notes kept in the status; the counts are always complete. */
+export const MAX_NOTES = 1000;
+
+/** Members per write while the next page is fetched. */
+const WRITE_CHUNK = 1000;
+
+export interface SyncDeps {
+  directory: Directory;
+  store: Store;
+  group: string;
+  defaultCountry: string;
+  maxRemovalPercent: number;
+  clock?: Clock;
+  log?: Logger;
+}
+
+export class DirectorySync {
+  private readonly users: Table<UserRecord>;
+  private readonly meta: Table<SyncStatus>;
+  private readonly clock: Clock;
+  private readonly log: Logger;
+  private running: Promise<SyncStatus> | undefined;
+  /**
+   * Normalised numbers from earlier runs: a scheduled sync sees the same numbers every 15 min, and
+   * libphonenumber costs ~5 µs each. Bounded; cleared when full.
+   */
+  private readonly numbers = new Map<string, PhoneResult>();
+  private readonly normalise: Normaliser = (raw, country) => {
+    const key = `${country}\u0000${raw}`;
+    let r = this.numbers.get(key);
+    if (r === undefined) {
+      if (this.numbers.size >= 200_000) this.numbers.clear();
+      r = normaliseNumber(raw, country);
+      this.numbers.set(key, r);
+    }
+    return r;
+  };
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly deps: SyncDeps) {
+    this.users = deps.store.table<UserRecord>(USERS_TABLE);
+    this.meta = deps.store.table<SyncStatus>('meta');
+    this.clock = deps.clock ?? systemClock;
+    this.log = deps.log ?? logger('directory:sync');
+  }
+
+  async status(): Promise<SyncStatus> {
+    return (await this.meta.get(SYNC_STATUS_KEY)) ?? emptyStatus(this.deps.group, 'never');
+  }
+
+  /** One sync; concurrent calls share a run (a confirmed call waits and then runs confirmed). */
+  run(opts: { confirm?: boolean } = {}): Promise<SyncStatus> {
+    const current = this.running;
+    if (current) {
+      if (!opts.confirm) return current;
+      return current.catch(() => undefined).then(() => this.run(opts));
+    }
+    const p = this.runOnce(opts.confirm === true).finally(() => {
+      this.running = undefined;
+    });
+    this.running = p;
+    return p;
+  }
+
+  /** Runs every `minutes` (0: never); the timer does not keep the process alive. */
+  startSchedule(minutes: number): void {
+    this.stopSchedule();
+    if (minutes <= 0) return;
+    this.timer = setInterval(() => {
+      this.run().catch((e: unknown) => this.log.error({ err: describeError(e) }, 'scheduled sync failed'));
+    }, minutes * 60_000);
+    this.timer.unref();
+  }
+
+  stopSchedule(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  private async fetchMembers(): Promise<DirectoryUser[]> {
+    const members: DirectoryUser[] = [];
+    for await (const u of this.deps.directory.listGroupMembers(this.deps.group)) members.push(u);
+    return members;
+  }
+
+  private async readUsers(): Promise<Map<string, UserRecord>> {
+    const existing = new Map<string, UserRecord>();
+    for await (const [k, v] of this.users.entries()) existing.set(k, v);
+    return existing;
+  }
+
+  private async runOnce(confirm: boolean): Promise<SyncStatus> {
+    const startedAt = this.clock.now();
+    const t0 = this.clock.monotonic();
+    const status = emptyStatus(this.deps.group, 'running');
+    status.startedAt = startedAt;
+    status.confirmed = confirm;
+    await this.meta.putFast(SYNC_STATUS_KEY, status);
+    const finish = async (s: SyncStatus, ops: StoreOp[] = []): Promise<SyncStatus> => {
+      s.finishedAt = this.clock.now();
+      s.durationMs = Math.round(this.clock.monotonic() - t0);
+      await this.deps.store.atomic([...ops, this.meta.op({ type: 'put', key: SYNC_STATUS_KEY, value: s })]);
+      this.log.info(
+        {
+          state: s.state,
+          seen: s.seen,
+          added: s.added,
+          updated: s.updated,
+          removed: s.removed,
+          skipped: s.skippedCount,
+          ms: s.durationMs,
+        },
+        'directory sync finished',
+      );
+      return s;
+    };
+    try {
+      // The stored list is read while the first page is on the wire; each chunk of adds and
+      // updates is written while the next one is fetched. Removals wait for the complete answer.
+      const existingP = this.readUsers();
+      existingP.catch(() => undefined);
+      let made: SyncPlanner | undefined;
+      const planner = async (): Promise<SyncPlanner> =>
+        (made ??= new SyncPlanner(await existingP, {
+          defaultCountry: this.deps.defaultCountry,
+          maxRemovalPercent: this.deps.maxRemovalPercent,
+          confirm,
+          now: startedAt,
+          normalise: this.normalise,
+        }));
+      let writes: Promise<void> = Promise.resolve();
+      let seen = 0;
+      let buf: DirectoryUser[] = [];
+      const flush = async () => {
+        const puts = (await planner()).add(buf);
+        buf = [];
+        if (puts.length === 0) return;
+        const ops = puts.map((r) => this.users.op({ type: 'put', key: userKey(r.username), value: r }));
+        const prev = writes;
+        writes = prev.then(() => this.deps.store.atomic(ops));
+        writes.catch(() => undefined);
+      };
+      for await (const u of this.deps.directory.listGroupMembers(this.deps.group)) {
+        seen++;
+        buf.push(u);
+        if (buf.length >= WRITE_CHUNK) await flush();
+      }
+      await flush();
+      await writes;
+      const plan = (await planner()).finish();
+      status.seen = seen;
+      // The status is one store record read by the dashboard: keep it bounded on a big domain.
+      status.skipped = plan.skipped.slice(0, MAX_NOTES);
+      status.skippedCount = plan.skipped.length;
+      status.warnings = plan.warnings.slice(0, MAX_NOTES);
+      status.warningCount = plan.warnings.length;
+      if (plan.refusal !== undefined) {
+        status.state = 'failed';
+        status.error = `${ErrorCode[ErrorCode.DirectorySyncAborted]}: ${plan.refusal}`;
+        return await finish(status);
+      }
+      status.added = plan.added;
+      status.updated = plan.updated;
+      status.unchanged = plan.unchanged;
+      status.removed = plan.removals.length;
+      status.state = plan.held.length > 0 ? 'needs-confirmation' : 'ok';
+      if (plan.held.length > 0)
+        status.pendingRemovals = {
+          count: plan.held.length,
+          percent: Math.round(plan.removalPercent * 10) / 10,
+          limitPercent: this.deps.maxRemovalPercent,
+          sample: plan.held.slice(0, 20),
+        };
+      const ops: StoreOp[] = plan.removals.map((k) => this.users.op({ type: 'del', key: k }));
+      return await finish(status, ops);
+    } catch (e) {
+      status.state = 'failed';
+      status.error = describeError(e);
+      await finish(status).catch(() => undefined);
+      throw e instanceof MfaError
+        ? e
+        : new MfaError(`directory sync failed: ${describeError(e)}`, ErrorCode.DirectorySyncAborted, {
+            cause: e,
+          });
+    }
+  }
+}
+
+function emptyStatus(group: string, state: SyncStatus['state']): SyncStatus {
+  return {
+    state,
+    group,
+    seen: 0,
+    added: 0,
+    updated: 0,
+    removed: 0,
+    unchanged: 0,
+    skipped: [],
+    skippedCount: 0,
+    warnings: [],
+    warningCount: 0,
+    confirmed: false,
+  };
+}

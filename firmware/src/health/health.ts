@@ -1,0 +1,100 @@
+/**
+ * One health model. The LEDs, the web dashboard, /metrics and the RADIUS monitor user all read
+ * this snapshot, so they can never disagree about whether the box is healthy.
+ */
+import { existsSync } from 'node:fs';
+import type { DirectoryHealth } from '../directory/directory.ts';
+import type { OutboxStats } from '../dispatch/types.ts';
+import type { ModemHealth } from '../modem/types.ts';
+
+export interface RadiusHealth {
+  /** "udp 127.0.0.1:1812" etc. */
+  listening: string[];
+  /** Clients still accepting requests without Message-Authenticator: open to BlastRADIUS. */
+  clientsWithoutMessageAuthenticator: string[];
+  /** Counters per client name: requests, accepts, rejects, challenges, duplicates, drops by reason. */
+  counters: Record<string, Record<string, number>>;
+}
+
+export type OutboxHealth = OutboxStats;
+
+export interface HealthSources {
+  modems(): ModemHealth[];
+  directory(): DirectoryHealth;
+  storeWritable(): boolean;
+  radius(): RadiusHealth;
+  outbox(): OutboxHealth | undefined;
+}
+
+export interface HealthSnapshot {
+  status: 'ok' | 'degraded' | 'down';
+  /** Plain-words reasons for anything not ok. Never contains a secret. */
+  problems: string[];
+  modems: ModemHealth[];
+  directory: DirectoryHealth;
+  store: { writable: boolean };
+  radius: RadiusHealth;
+  outbox?: OutboxHealth;
+  /** TLS checks against the DCs depend on the clock; a Pi has no battery clock. */
+  clock: { synced: boolean | 'unknown'; now: string };
+  uptimeSeconds: number;
+}
+
+/** systemd-timesyncd touches this file once NTP has synchronised the clock. */
+export function clockSynced(path = '/run/systemd/timesync/synchronized'): boolean | 'unknown' {
+  if (existsSync(path)) return true;
+  return existsSync('/run/systemd/system') ? false : 'unknown';
+}
+
+const SENDABLE = new Set(['registered', 'sending']);
+
+export function takeSnapshot(src: HealthSources, now = new Date()): HealthSnapshot {
+  const modems = src.modems();
+  const directory = src.directory();
+  const radius = src.radius();
+  const writable = src.storeWritable();
+  const synced = clockSynced();
+  const problems: string[] = [];
+  let down = false;
+
+  if (modems.length === 0) {
+    problems.push('no modem configured');
+    down = true;
+  } else if (!modems.some((m) => SENDABLE.has(m.state))) {
+    problems.push(
+      `no modem can send SMS (${modems.map((m) => `${m.name}: ${m.detail ?? m.state}`).join('; ')})`,
+    );
+    down = true;
+  } else {
+    for (const m of modems)
+      if (!SENDABLE.has(m.state)) problems.push(`modem ${m.name}: ${m.detail ?? m.state}`);
+  }
+  if (directory.state === 'down') {
+    problems.push(`directory down${directory.detail ? `: ${directory.detail}` : ''}`);
+    down = true;
+  } else if (directory.state === 'degraded') problems.push(`directory degraded: ${directory.detail ?? ''}`);
+  if (!writable) {
+    problems.push('store not writable');
+    down = true;
+  }
+  for (const c of radius.clientsWithoutMessageAuthenticator)
+    problems.push(`RADIUS client ${c} does not send Message-Authenticator (BlastRADIUS)`);
+  if (synced === false) problems.push('clock not synced');
+
+  return {
+    status: down ? 'down' : problems.length > 0 ? 'degraded' : 'ok',
+    problems,
+    modems,
+    directory,
+    store: { writable },
+    radius,
+    ...(src.outbox() === undefined ? {} : { outbox: src.outbox() }),
+    clock: { synced, now: now.toISOString() },
+    uptimeSeconds: Math.round(process.uptime()),
+  };
+}
+
+/** What the RADIUS monitor user answers: Accept only when a login could succeed end to end. */
+export function monitorVerdict(s: HealthSnapshot): { healthy: boolean; reasons: string[] } {
+  return { healthy: s.status !== 'down', reasons: s.problems };
+}

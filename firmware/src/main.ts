@@ -1,0 +1,204 @@
+/**
+ * The composition root: the only place that builds real IO (serial, UDP, LDAP, LevelDB, GPIO).
+ * Everything below it receives its dependencies.
+ */
+import type { AddressInfo } from 'node:net';
+import { AuditLog } from './audit/audit.ts';
+import { auditRecordOf } from './auth/audit-record.ts';
+import { createAuthEngine } from './auth/engine.ts';
+import { cryptoRandom, systemClock } from './clock.ts';
+import { modemSchema, type Config, type ModemConfig } from './config/schema.ts';
+import { loadOrCreateDeviceKey } from './dispatch/device-key.ts';
+import { openOutbox } from './dispatch/outbox.ts';
+import { createDirectory, createSync } from './directory/factory.ts';
+import { describeError } from './errors.ts';
+import { monitorVerdict, takeSnapshot, type HealthSnapshot } from './health/health.ts';
+import { logger } from './log.ts';
+import { ModemPool } from './modem/pool.ts';
+import { startSimulator, type ModemSimulator } from './modem/simulator/index.ts';
+import { createRadiusServer } from './radius/server.ts';
+import { openStore } from './store/store.ts';
+import { buildApp } from './web-api/app.ts';
+
+export interface ApplianceOptions {
+  /** Demo and tests: run the modem simulator behind a real pty and use it as the only modem. */
+  simulator?: { profile: string; smsDelayMs: number };
+  /** Called for every SMS the simulated handset receives (the demo prints it). */
+  onHandsetSms?: (to: string, text: string) => void;
+  /** [0...120000] ms: wait this long for a modem to be ready before returning (the demo does). Default 0. */
+  waitForModemMs?: number;
+}
+
+export interface Appliance {
+  /** One line per service: where it listens. */
+  describe(): string[];
+  radiusPort: number;
+  accountingPort: number | undefined;
+  webUrl: string;
+  simulator: ModemSimulator | undefined;
+  health(): HealthSnapshot;
+  stop(): Promise<void>;
+}
+
+const log = logger('main');
+
+const fmt = (a: AddressInfo): string =>
+  a.family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
+
+export async function startAppliance(config: Config, opts: ApplianceOptions = {}): Promise<Appliance> {
+  const stops: (() => Promise<void> | void)[] = [];
+  const stopAll = async (): Promise<void> => {
+    // Reverse order of start: stop taking requests first, close the store last.
+    for (const s of stops.splice(0).reverse()) {
+      try {
+        await s();
+      } catch (e) {
+        log.warn({ err: describeError(e) }, 'error while stopping');
+      }
+    }
+  };
+  try {
+    const store = await openStore(config.dataDir);
+    stops.push(() => store.close());
+    const deviceKey = await loadOrCreateDeviceKey(config.dataDir);
+    const audit = new AuditLog(store, systemClock);
+
+    let simulator: ModemSimulator | undefined;
+    let modems: ModemConfig[] = config.modems;
+    if (opts.simulator) {
+      simulator = await startSimulator({
+        profile: opts.simulator.profile,
+        smsDelayMs: opts.simulator.smsDelayMs,
+      });
+      const sim = simulator;
+      stops.push(() => sim.stop());
+      const onSms = opts.onHandsetSms;
+      if (onSms) sim.inbox.on('sms', (m) => onSms(m.to, m.text));
+      modems = [modemSchema.parse({ name: 'sim0', path: sim.path, profile: 'auto' })];
+    }
+
+    const pool = new ModemPool(modems, store, systemClock);
+    pool.start();
+    stops.push(() => pool.stop());
+
+    const outbox = await openOutbox({ store, sender: pool, deviceKey });
+    stops.push(() => outbox.close());
+
+    const directory = await createDirectory(config.directory);
+    stops.push(() => directory.close());
+    const sync = createSync(config, directory, store);
+    if (config.directory.syncIntervalMinutes > 0) {
+      sync.startSchedule(config.directory.syncIntervalMinutes);
+      stops.push(() => sync.stopSchedule());
+    }
+
+    const engine = createAuthEngine({
+      directory,
+      outbox,
+      store,
+      clock: systemClock,
+      random: cryptoRandom,
+      config: {
+        passcode: config.passcode,
+        policy: config.policy,
+        defaultCountry: config.defaultCountry,
+        deviceSecret: deviceKey,
+      },
+      onDecision: (d) => {
+        audit
+          .record(auditRecordOf(d))
+          .catch((e: unknown) => log.warn({ err: describeError(e) }, 'audit write failed'));
+      },
+    });
+    engine.start();
+    stops.push(() => engine.stop());
+
+    let listening: string[] = [];
+    // The server is created before health exists; health reads the server lazily.
+    let health: () => HealthSnapshot = () => {
+      throw new Error('health read before start');
+    };
+    const radius = createRadiusServer({
+      clients: config.radius.clients,
+      handler: engine.handle,
+      store,
+      health: () => monitorVerdict(health()),
+      listen: config.radius.listen,
+      accounting:
+        config.radius.accountingPort > 0
+          ? config.radius.listen.map((l) => ({ address: l.address, port: config.radius.accountingPort }))
+          : [],
+      duplicateCacheSeconds: config.radius.duplicateCacheSeconds,
+      duplicateCacheEntries: config.radius.duplicateCacheEntries,
+      maxPending: config.radius.maxPendingRequests,
+      handlerTimeoutMs: config.radius.handlerTimeoutSeconds * 1000,
+    });
+    health = () =>
+      takeSnapshot({
+        modems: () => pool.health(),
+        directory: () => directory.health(),
+        storeWritable: () => store.writable,
+        radius: () => {
+          const c = radius.counters();
+          const counters: Record<string, Record<string, number>> = {};
+          for (const [name, s] of Object.entries(c.clients)) {
+            const flat: Record<string, number> = {
+              requests: s.requests,
+              accepts: s.accepts,
+              rejects: s.rejects,
+              challenges: s.challenges,
+              duplicates: s.duplicates,
+            };
+            for (const [reason, n] of Object.entries(s.drops)) flat[`drop:${reason}`] = n;
+            counters[name] = flat;
+          }
+          return {
+            listening,
+            clientsWithoutMessageAuthenticator: radius.clientsWithoutMessageAuthenticator(),
+            counters,
+          };
+        },
+        outbox: () => outbox.stats(),
+      });
+
+    if (opts.waitForModemMs) await pool.whenReady(opts.waitForModemMs);
+
+    const bound = await radius.start();
+    stops.push(() => radius.stop());
+    listening = [
+      ...bound.auth.map((a) => `udp ${fmt(a)} (auth)`),
+      ...bound.acct.map((a) => `udp ${fmt(a)} (acct)`),
+    ];
+
+    const web = await buildApp({ health });
+    await web.listen({ host: config.web.address, port: config.web.port });
+    stops.push(() => web.close());
+    const webAddr = web.server.address() as AddressInfo;
+    const webUrl = `http://${fmt({ ...webAddr, address: config.web.address })}`;
+
+    const radiusPort = bound.auth[0]?.port ?? 0;
+    const accountingPort = bound.acct[0]?.port;
+    log.info({ radius: listening, web: webUrl }, 'MFA Box started');
+    return {
+      describe: () => [
+        ...bound.auth.map((a) => `RADIUS      udp ${fmt(a)}`),
+        ...bound.acct.map((a) => `Accounting  udp ${fmt(a)}`),
+        `Web         ${webUrl}`,
+        ...(simulator
+          ? [`Modem       simulator (${simulator.profile}) on ${simulator.path}`]
+          : modems.map((m) => `Modem       ${m.name} on ${m.path}`)),
+        `Directory   ${directory.health().server ?? config.directory.kind}`,
+        `Data        ${config.dataDir}`,
+      ],
+      radiusPort,
+      accountingPort,
+      webUrl,
+      simulator,
+      health,
+      stop: stopAll,
+    };
+  } catch (e) {
+    await stopAll();
+    throw e;
+  }
+}

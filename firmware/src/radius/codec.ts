@@ -1,0 +1,428 @@
+/**
+ * The RADIUS wire format: the only importer of npm `radius`. Pure: no sockets, no clock.
+ *
+ * The package gives us its dictionary (names, types, enum values) and its attribute decoding
+ * and encoding. Packets themselves are framed here, because the package appends
+ * Message-Authenticator last and BlastRADIUS advice (draft-ietf-radext-deprecating-radius)
+ * wants it first in every reply; we build replies in that order instead of rearranging its
+ * output.
+ */
+import radius from 'radius';
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { isUtf8 } from 'node:buffer';
+
+export const CODE = {
+  AccessRequest: 1,
+  AccessAccept: 2,
+  AccessReject: 3,
+  AccountingRequest: 4,
+  AccountingResponse: 5,
+  AccessChallenge: 11,
+  StatusServer: 12,
+} as const;
+
+export const MIN_PACKET = 20;
+export const MAX_PACKET = 4096;
+const HEADER = 20;
+const MA_LENGTH = 16;
+
+/** The slice of the package's runtime we use; @types/radius leaves these out. */
+interface RadiusRuntime {
+  load_dictionaries(): void;
+  attr_name_to_id(name: string, vendor?: number): string | undefined;
+  /** target 2 is the dictionary type ("string", "octets", "integer", ...). */
+  _attr_to(name: string, vendor: number | undefined, target: 2): string | undefined;
+  decode_without_secret(args: { packet: Buffer }): { attributes: Record<string, unknown> };
+  encode_attributes(out: Buffer, attributes: [string | number, unknown][], vendor: number): number;
+}
+const pkg = radius as unknown as RadiusRuntime;
+pkg.load_dictionaries();
+
+function attrId(name: string): number {
+  const id = pkg.attr_name_to_id(name);
+  if (id === undefined) throw new Error(`radius dictionary lacks ${name}`);
+  return Number(id);
+}
+
+/** Attribute numbers, taken from the package's dictionary once. */
+export const ATTR = {
+  UserName: attrId('User-Name'),
+  UserPassword: attrId('User-Password'),
+  ChapPassword: attrId('CHAP-Password'),
+  NasIpAddress: attrId('NAS-IP-Address'),
+  ReplyMessage: attrId('Reply-Message'),
+  State: attrId('State'),
+  CallingStationId: attrId('Calling-Station-Id'),
+  NasIdentifier: attrId('NAS-Identifier'),
+  ProxyState: attrId('Proxy-State'),
+  MessageAuthenticator: attrId('Message-Authenticator'),
+} as const;
+
+export interface RawAttribute {
+  type: number;
+  /** Offset of the attribute's type octet inside the packet. */
+  offset: number;
+  value: Buffer;
+}
+
+export interface ParsedPacket {
+  code: number;
+  identifier: number;
+  /** The packet up to its Length field (octets past it are UDP padding, ignored per RFC 2865 §3). */
+  bytes: Buffer;
+  authenticator: Buffer;
+  attributes: RawAttribute[];
+  /** Offset of the Message-Authenticator attribute, if present. */
+  messageAuthenticatorOffset: number | undefined;
+  proxyStates: Buffer[];
+}
+
+export type ParseFailure =
+  | 'too-short'
+  | 'too-long'
+  | 'length-mismatch'
+  | 'bad-attribute-length'
+  | 'bad-message-authenticator-length'
+  | 'duplicate-message-authenticator';
+
+export type ParseResult = { ok: true; packet: ParsedPacket } | { ok: false; reason: ParseFailure };
+
+/**
+ * Frames a datagram: Length within 20–4096 and not past the datagram, attribute lengths ≥ 2 and
+ * summing exactly to Length. O(attributes), at most 2038 of them.
+ */
+export function parsePacket(datagram: Buffer): ParseResult {
+  if (datagram.length < MIN_PACKET) return { ok: false, reason: 'too-short' };
+  if (datagram.length > MAX_PACKET) return { ok: false, reason: 'too-long' };
+  const length = datagram.readUInt16BE(2);
+  if (length < MIN_PACKET) return { ok: false, reason: 'too-short' };
+  if (length > MAX_PACKET) return { ok: false, reason: 'too-long' };
+  if (length > datagram.length) return { ok: false, reason: 'length-mismatch' };
+  const bytes = length === datagram.length ? datagram : datagram.subarray(0, length);
+  const attributes: RawAttribute[] = [];
+  const proxyStates: Buffer[] = [];
+  let messageAuthenticatorOffset: number | undefined;
+  let off = HEADER;
+  while (off < length) {
+    if (off + 2 > length) return { ok: false, reason: 'bad-attribute-length' };
+    const type = bytes[off] as number;
+    const alen = bytes[off + 1] as number;
+    if (alen < 2 || off + alen > length) return { ok: false, reason: 'bad-attribute-length' };
+    const value = bytes.subarray(off + 2, off + alen);
+    if (type === ATTR.MessageAuthenticator) {
+      if (alen !== 2 + MA_LENGTH) return { ok: false, reason: 'bad-message-authenticator-length' };
+      if (messageAuthenticatorOffset !== undefined)
+        return { ok: false, reason: 'duplicate-message-authenticator' };
+      messageAuthenticatorOffset = off;
+    } else if (type === ATTR.ProxyState) {
+      proxyStates.push(value);
+    }
+    attributes.push({ type, offset: off, value });
+    off += alen;
+  }
+  return {
+    ok: true,
+    packet: {
+      code: bytes[0] as number,
+      identifier: bytes[1] as number,
+      bytes,
+      authenticator: bytes.subarray(4, HEADER),
+      attributes,
+      messageAuthenticatorOffset,
+      proxyStates,
+    },
+  };
+}
+
+export function firstAttribute(p: ParsedPacket, type: number): Buffer | undefined {
+  for (const a of p.attributes) if (a.type === type) return a.value;
+  return undefined;
+}
+
+/**
+ * RFC 3579 §3.2: HMAC-MD5 over the packet with the Message-Authenticator value zeroed. Access-Request
+ * and Status-Server use the Request Authenticator as sent; Accounting-Request (RFC 5176 style, as
+ * radclient and FreeRADIUS do) uses 16 zero octets in its place.
+ */
+const ZEROS = Buffer.alloc(16);
+
+export function verifyMessageAuthenticator(p: ParsedPacket, secret: Buffer): boolean {
+  const at = p.messageAuthenticatorOffset;
+  if (at === undefined) return false;
+  // Hashed in pieces with the zeroed parts fed separately: no copy of the packet.
+  const h = createHmac('md5', secret);
+  if (p.code === CODE.AccountingRequest)
+    h.update(p.bytes.subarray(0, 4))
+      .update(ZEROS)
+      .update(p.bytes.subarray(HEADER, at + 2));
+  else h.update(p.bytes.subarray(0, at + 2));
+  h.update(ZEROS).update(p.bytes.subarray(at + 2 + MA_LENGTH));
+  return timingSafeEqual(h.digest(), p.bytes.subarray(at + 2, at + 2 + MA_LENGTH));
+}
+
+/** RFC 2866 §3: Request Authenticator = MD5(Code|ID|Length|16 zero octets|Attributes|Secret). */
+export function verifyAccountingAuthenticator(p: ParsedPacket, secret: Buffer): boolean {
+  const h = createHash('md5');
+  h.update(p.bytes.subarray(0, 4));
+  h.update(ZEROS);
+  h.update(p.bytes.subarray(HEADER));
+  h.update(secret);
+  return timingSafeEqual(h.digest(), p.authenticator);
+}
+
+export type PasswordResult =
+  { ok: true; password: string } | { ok: false; reason: 'bad-length' | 'undecodable' };
+
+/**
+ * RFC 2865 §5.2 User-Password hiding, reversed. The trailing NUL padding is removed; a NUL before
+ * it, or bytes that are not UTF-8, almost always mean the NAS uses another shared secret, so the
+ * caller drops the request instead of binding with garbage and locking the AD account.
+ */
+export function decodeUserPassword(
+  cipher: Buffer,
+  secret: Buffer,
+  requestAuthenticator: Buffer,
+): PasswordResult {
+  if (cipher.length < 16 || cipher.length > 128 || cipher.length % 16 !== 0)
+    return { ok: false, reason: 'bad-length' };
+  const plain = Buffer.allocUnsafe(cipher.length);
+  let prev = requestAuthenticator;
+  for (let i = 0; i < cipher.length; i += 16) {
+    const b = createHash('md5').update(secret).update(prev).digest();
+    for (let j = 0; j < 16; j++) plain[i + j] = (cipher[i + j] as number) ^ (b[j] as number);
+    prev = cipher.subarray(i, i + 16);
+  }
+  let end = plain.length;
+  while (end > 0 && plain[end - 1] === 0) end--;
+  const body = plain.subarray(0, end);
+  if (body.includes(0) || !isUtf8(body)) return { ok: false, reason: 'undecodable' };
+  return { ok: true, password: body.toString('utf8') };
+}
+
+/** RFC 2865 §5.2 in the forward direction, for test peers and the benchmark's own client. */
+export function encodeUserPassword(password: string, secret: Buffer, requestAuthenticator: Buffer): Buffer {
+  const raw = Buffer.from(password, 'utf8');
+  const len = Math.max(16, Math.ceil(raw.length / 16) * 16);
+  if (len > 128) throw new RangeError('User-Password longer than 128 octets');
+  const out = Buffer.alloc(len);
+  raw.copy(out);
+  let prev = requestAuthenticator;
+  for (let i = 0; i < len; i += 16) {
+    const b = createHash('md5').update(secret).update(prev).digest();
+    for (let j = 0; j < 16; j++) out[i + j] = (out[i + j] as number) ^ (b[j] as number);
+    prev = out.subarray(i, i + 16);
+  }
+  return out;
+}
+
+/**
+ * The package's own decoding of every attribute to dictionary names and typed values (strings,
+ * dotted IPs, enum names). User-Password comes back null: it is decoded by `decodeUserPassword`.
+ * Throws on content the package cannot type (e.g. a 2-octet integer); callers treat that as malformed.
+ */
+export function decodeAttributes(p: ParsedPacket): Record<string, unknown> {
+  return pkg.decode_without_secret({ packet: p.bytes }).attributes;
+}
+
+/** A reply attribute: a dictionary name, or `26:<vendorId>:<type>` for a vendor-specific one. */
+export type AttributeValue = string | number | Buffer;
+export type ReplyAttribute = [string, AttributeValue];
+
+const VSA = /^26:(\d{1,10}):(\d{1,3})$/;
+
+function vsaValue(v: AttributeValue): Buffer {
+  if (Buffer.isBuffer(v)) return v;
+  if (typeof v === 'number') {
+    const b = Buffer.alloc(4);
+    b.writeUInt32BE(v >>> 0);
+    return b;
+  }
+  return Buffer.from(v, 'utf8');
+}
+
+/** Writes one attribute at `off` and returns the new offset. Throws on unknown names or values. */
+function writeAttribute(out: Buffer, off: number, [name, value]: ReplyAttribute): number {
+  const vsa = VSA.exec(name);
+  if (vsa) {
+    const vendor = Number(vsa[1]);
+    const type = Number(vsa[2]);
+    const data = vsaValue(value);
+    if (vendor > 0xffffffff || type > 255 || data.length > 255 - 8)
+      throw new RangeError(`bad vendor attribute ${name}`);
+    out[off] = 26;
+    out[off + 1] = 8 + data.length;
+    out.writeUInt32BE(vendor, off + 2);
+    out[off + 6] = type;
+    out[off + 7] = 2 + data.length;
+    data.copy(out, off + 8);
+    return off + 8 + data.length;
+  }
+  if (Buffer.isBuffer(value)) {
+    const id = pkg.attr_name_to_id(name) ?? (/^\d{1,3}$/.test(name) ? name : undefined);
+    if (id === undefined || Number(id) > 255) throw new RangeError(`unknown attribute ${name}`);
+    if (value.length > 253) throw new RangeError(`attribute ${name} longer than 253 octets`);
+    out[off] = Number(id);
+    out[off + 1] = 2 + value.length;
+    value.copy(out, off + 2);
+    return off + 2 + value.length;
+  }
+  if (pkg.attr_name_to_id(name) === undefined) throw new RangeError(`unknown attribute ${name}`);
+  if (pkg._attr_to(name, undefined, 2) === 'octets') {
+    // Config files cannot hold a Buffer: octets (Class, State, ...) come as 0x-hex or UTF-8 text.
+    if (typeof value !== 'string') throw new RangeError(`attribute ${name} holds octets, not a number`);
+    const raw = /^0x([0-9a-f]{2})*$/i.test(value)
+      ? Buffer.from(value.slice(2), 'hex')
+      : Buffer.from(value, 'utf8');
+    return writeAttribute(out, off, [name, raw]);
+  }
+  if (typeof value === 'string' && Buffer.byteLength(value, 'utf8') > 253)
+    throw new RangeError(`attribute ${name} longer than 253 octets`);
+  // The package's dictionary-aware encoder writes strings, integers, enum names and addresses.
+  return off + pkg.encode_attributes(out.subarray(off), [[name, value]], -1);
+}
+
+/** Encodes attributes on their own (no header); throws if any is unknown or too long. */
+/** Scratch space for encodeAttributes: synchronous, so one buffer serves every call. */
+const scratch = Buffer.alloc(MAX_PACKET);
+
+export function encodeAttributes(attributes: readonly ReplyAttribute[]): Buffer {
+  if (attributes.length === 0) return Buffer.alloc(0);
+  const out = scratch;
+  let off = 0;
+  for (const a of attributes) {
+    if (off + 2 + 255 > MAX_PACKET) throw new RangeError('attributes exceed 4096 octets');
+    off = writeAttribute(out, off, a);
+  }
+  return Buffer.from(out.subarray(0, off));
+}
+
+export interface ReplyInput {
+  code: number;
+  identifier: number;
+  requestAuthenticator: Buffer;
+  secret: Buffer;
+  /** Already encoded attributes (see `encodeAttributes`), placed after Message-Authenticator. */
+  attributes: Buffer;
+  /** Proxy-State values from the request, copied back last and in order (RFC 2865 §5.33). */
+  proxyStates?: readonly Buffer[];
+  /** Default true. False only to reproduce historic packets (RFC 2865 §7 examples) in tests. */
+  messageAuthenticator?: boolean;
+}
+
+/**
+ * Access-Accept / Reject / Challenge (and Accounting-Response, with messageAuthenticator false):
+ * Message-Authenticator first, computed over the reply with the Request Authenticator in place
+ * (RFC 3579 §3.2), then the Response Authenticator MD5(Code|ID|Length|ReqAuth|Attributes|Secret).
+ */
+export function encodeReply(r: ReplyInput): Buffer {
+  const withMa = r.messageAuthenticator ?? true;
+  let length = HEADER + (withMa ? 2 + MA_LENGTH : 0) + r.attributes.length;
+  for (const ps of r.proxyStates ?? []) length += 2 + ps.length;
+  if (length > MAX_PACKET) throw new RangeError('reply exceeds 4096 octets');
+  // From Node's shared pool: replies live in the reply cache, and a pooled slice costs far less
+  // memory than its own ArrayBuffer. Every octet is written below (the MA value zeroed first).
+  const out = Buffer.allocUnsafe(length);
+  out[0] = r.code;
+  out[1] = r.identifier;
+  out.writeUInt16BE(length, 2);
+  r.requestAuthenticator.copy(out, 4, 0, 16);
+  let off = HEADER;
+  if (withMa) {
+    out[off] = ATTR.MessageAuthenticator;
+    out[off + 1] = 2 + MA_LENGTH;
+    out.fill(0, off + 2, off + 2 + MA_LENGTH);
+    off += 2 + MA_LENGTH;
+  }
+  r.attributes.copy(out, off);
+  off += r.attributes.length;
+  for (const ps of r.proxyStates ?? []) {
+    out[off] = ATTR.ProxyState;
+    out[off + 1] = 2 + ps.length;
+    ps.copy(out, off + 2);
+    off += 2 + ps.length;
+  }
+  if (withMa)
+    createHmac('md5', r.secret)
+      .update(out)
+      .digest()
+      .copy(out, HEADER + 2);
+  createHash('md5').update(out).update(r.secret).digest().copy(out, 4);
+  return out;
+}
+
+export interface RequestInput {
+  code?: number;
+  identifier: number;
+  /** 16 octets; random in real use. Ignored for Accounting-Request, whose authenticator is computed. */
+  authenticator: Buffer;
+  secret: Buffer;
+  /** Attributes other than Message-Authenticator; a string User-Password is hidden in place. */
+  attributes?: readonly ReplyAttribute[];
+  /** Shorthand for a User-Password placed first. */
+  password?: string;
+  /** Default true: Message-Authenticator first, as BlastRADIUS-fixed clients send it. */
+  messageAuthenticator?: boolean;
+}
+
+/**
+ * Builds a request the way a NAS does (Access-Request, Status-Server, Accounting-Request). The
+ * server never sends requests; tests, the fuzzer and the benchmark do.
+ */
+export function encodeRequest(r: RequestInput): Buffer {
+  const code = r.code ?? CODE.AccessRequest;
+  const withMa = r.messageAuthenticator ?? true;
+  const auth = code === CODE.AccountingRequest ? Buffer.alloc(16) : r.authenticator;
+  // A User-Password given as text among the attributes is hidden in place (RFC 2865 §5.2).
+  const listed = (r.attributes ?? []).map(([k, v]): ReplyAttribute =>
+    k === 'User-Password' && typeof v === 'string' ? [k, encodeUserPassword(v, r.secret, auth)] : [k, v],
+  );
+  const attrs = [encodeAttributes(listed)];
+  if (r.password !== undefined) {
+    const pw = encodeUserPassword(r.password, r.secret, auth);
+    attrs.unshift(Buffer.from([ATTR.UserPassword, 2 + pw.length]), pw);
+  }
+  const body = Buffer.concat(attrs);
+  const length = HEADER + (withMa ? 2 + MA_LENGTH : 0) + body.length;
+  if (length > MAX_PACKET) throw new RangeError('request exceeds 4096 octets');
+  const out = Buffer.alloc(length);
+  out[0] = code;
+  out[1] = r.identifier;
+  out.writeUInt16BE(length, 2);
+  auth.copy(out, 4, 0, 16);
+  let off = HEADER;
+  if (withMa) {
+    out[off] = ATTR.MessageAuthenticator;
+    out[off + 1] = 2 + MA_LENGTH;
+    off += 2 + MA_LENGTH;
+  }
+  body.copy(out, off);
+  if (withMa)
+    createHmac('md5', r.secret)
+      .update(out)
+      .digest()
+      .copy(out, HEADER + 2);
+  if (code === CODE.AccountingRequest) createHash('md5').update(out).update(r.secret).digest().copy(out, 4);
+  return out;
+}
+
+/** Checks a reply the way a NAS does: Response Authenticator and, if present, Message-Authenticator. */
+export function verifyReply(reply: Buffer, requestAuthenticator: Buffer, secret: Buffer): boolean {
+  const parsed = parsePacket(reply);
+  if (!parsed.ok) return false;
+  const p = parsed.packet;
+  const copy = Buffer.from(p.bytes);
+  requestAuthenticator.copy(copy, 4);
+  const expected = createHash('md5').update(copy).update(secret).digest();
+  if (!expected.equals(p.authenticator)) return false;
+  const at = p.messageAuthenticatorOffset;
+  if (at === undefined) return true;
+  copy.fill(0, at + 2, at + 2 + MA_LENGTH);
+  const ma = createHmac('md5', secret).update(copy).digest();
+  return ma.equals(p.bytes.subarray(at + 2, at + 2 + MA_LENGTH));
+}
+
+/** Code name for logs. */
+export function codeName(code: number): string {
+  for (const [k, v] of Object.entries(CODE)) if (v === code) return k;
+  return `code-${code}`;
+}

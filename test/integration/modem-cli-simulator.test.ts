@@ -1,0 +1,48 @@
+/** `mfabox modem probe` and `mfabox modem send` as a user runs them, against the pty simulator. */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startSimulator, type ModemSimulator } from '../../firmware/src/modem/simulator/index.ts';
+
+const run = promisify(execFile);
+let sim: ModemSimulator;
+
+beforeAll(async () => {
+  sim = await startSimulator({ profile: 'quectel-ec25', smsDelayMs: 30 });
+});
+afterAll(async () => {
+  await sim.stop();
+});
+
+const mfabox = (args: string[]) =>
+  run(process.execPath, ['scripts/mfabox.mjs', ...args], {
+    env: { ...process.env, MFABOX_FROM_SOURCE: '1', MFABOX_LOG_LEVEL: 'silent' },
+    timeout: 30_000,
+  });
+
+describe('mfabox modem (CLI) against the simulator', () => {
+  it('probe prints identity, SIM, registration, operator and signal', async () => {
+    const { stdout } = await mfabox(['modem', 'probe', '--port', sim.path]);
+    expect(stdout).toMatch(/^manufacturer\s+Quectel$/m);
+    expect(stdout).toMatch(/^model\s+EC25$/m);
+    expect(stdout).toMatch(/^profile\s+quectel-ec25$/m);
+    expect(stdout).toMatch(/^sim\s+ready$/m);
+    expect(stdout).toMatch(/^registration\s+registered/m);
+    expect(stdout).toMatch(/^signal\s+-\d+ dBm, [0-5]\/5 bars$/m);
+    expect(stdout).toMatch(/^operator\s+\S+/m);
+  });
+
+  it('send prints one message reference per part and the handset gets the text', async () => {
+    const text = `CLI test ${'y'.repeat(170)}`;
+    const got = sim.inbox.next((m) => m.text === text, 20_000);
+    const { stdout } = await mfabox(['modem', 'send', '--port', sim.path, '--to', '+15550009999', text]);
+    const refs = stdout.trim().split('\n').map(Number);
+    const sms = await got;
+    expect(refs).toHaveLength(2);
+    expect(sms.messageRefs).toEqual(refs);
+  });
+
+  it('usage errors exit 2', async () => {
+    await expect(mfabox(['modem', 'send', '--port', sim.path])).rejects.toMatchObject({ code: 2 });
+  });
+});

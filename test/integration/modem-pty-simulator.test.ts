@@ -1,0 +1,323 @@
+/**
+ * The driver (real serialport on the host side of a socat pty) against every simulator profile
+ * and every fault. Each case runs with a small network time (smsDelayMs) so it stays fast.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SerialPort } from 'serialport';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { systemClock } from '../../firmware/src/clock.ts';
+import { modemSchema } from '../../firmware/src/config/schema.ts';
+import { ErrorCode, type MfaError } from '../../firmware/src/errors.ts';
+import { ModemPool } from '../../firmware/src/modem/pool.ts';
+import {
+  profileNames,
+  startSimulator,
+  type ModemSimulator,
+} from '../../firmware/src/modem/simulator/index.ts';
+import type { ModemState } from '../../firmware/src/modem/types.ts';
+import { openStore, type Store } from '../../firmware/src/store/store.ts';
+
+const TIMEOUTS = { basic: 1500, prompt: 1500, send: 2500, slow: 3000, drainQuiet: 60, drainMax: 400 };
+const TIMINGS = {
+  probe: 600,
+  probeTries: 3,
+  pollSearching: 150,
+  pollRegistered: 400,
+  reopenPoll: 100,
+  reenumerate: 5000,
+};
+const TO = '+15550001234';
+
+let dir: string;
+let store: Store;
+let sims: ModemSimulator[] = [];
+let pools: ModemPool[] = [];
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'mfabox-modem-it-'));
+  store = await openStore(dir);
+});
+afterEach(async () => {
+  await Promise.all(pools.map((p) => p.stop()));
+  await Promise.all(sims.map((s) => s.stop()));
+  pools = [];
+  sims = [];
+  await store.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function sim(profile: string, opts: { pin?: string } = {}): Promise<ModemSimulator> {
+  const s = await startSimulator({ profile, smsDelayMs: 40, ...opts });
+  sims.push(s);
+  return s;
+}
+
+function pool(s: ModemSimulator, over: Record<string, unknown> = {}): ModemPool {
+  const p = new ModemPool([modemSchema.parse({ name: 'sim', path: s.path, ...over })], store, systemClock, {
+    timeouts: TIMEOUTS,
+    timings: TIMINGS,
+    retryBackoffMs: 50,
+  });
+  pools.push(p);
+  p.start();
+  return p;
+}
+
+async function until(p: ModemPool, states: ModemState[], ms = 8000): Promise<void> {
+  const end = performance.now() + ms;
+  for (;;) {
+    const h = p.health()[0];
+    if (h && states.includes(h.state)) return;
+    if (performance.now() > end)
+      throw new Error(`modem is ${h?.state} (${h?.detail ?? ''}), wanted ${states.join('|')}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+const deadline = () => Date.now() + 300_000;
+
+describe('driver × every simulator profile', () => {
+  const special = new Set(['sim7600-lte-no-sms', 'pin-required']);
+  for (const profile of profileNames().filter((n) => !special.has(n))) {
+    it(`${profile}: initialises, registers and sends a concatenated SMS`, async () => {
+      const s = await sim(profile);
+      const p = pool(s);
+      await p.whenReady(10_000);
+      const h = p.health()[0];
+      expect(h?.bars).toBeGreaterThanOrEqual(0);
+      const text = profile === 'cdma-text' ? 'Your passcode is 123456' : `Passcode 123456 ${'x'.repeat(160)}`;
+      const got = s.inbox.next((m) => m.to === TO, 8000);
+      const r = await p.send(TO, text, { deadline: deadline() });
+      const sms = await got;
+      if (profile === 'cdma-text') {
+        expect(sms.text).toBe(text);
+        expect(sms.encoding).toBe('text-mode');
+      } else {
+        expect(sms.text).toBe(text);
+        expect(sms.parts).toBe(2);
+        expect(sms.messageRefs).toEqual(r.messageRefs);
+        expect(sms.validitySeconds).toBeGreaterThan(0);
+      }
+      expect(r.messageRefs.length).toBeGreaterThan(0);
+    });
+  }
+
+  it('cdma-text: concurrent text-mode sends (ASCII and UCS2) do not mix their charset settings', async () => {
+    const s = await sim('cdma-text');
+    const p = pool(s);
+    await p.whenReady(10_000);
+    const texts = ['Code 111111', 'Código 222222 ✓', 'Code 333333', 'Ψ 444444'];
+    const got = Promise.all(texts.map((t) => s.inbox.next((m) => m.text === t, 8000)));
+    await Promise.all(texts.map((t) => p.send(TO, t, { deadline: deadline() })));
+    expect((await got).map((m) => m.text)).toEqual(texts);
+  });
+
+  it('pin-required: enters the configured PIN once', async () => {
+    const s = await sim('pin-required');
+    const p = pool(s, { pin: '1234' });
+    await p.whenReady(10_000);
+    const pinCmds = s.log.filter(
+      (e) => e.kind === 'cmd' && String(e.detail?.line).toUpperCase().startsWith('AT+CPIN='),
+    );
+    expect(pinCmds).toHaveLength(1);
+  });
+
+  it('pin-required with a wrong PIN: pin-rejected, and a restart never tries it again', async () => {
+    const s = await sim('pin-required');
+    const p = pool(s, { pin: '0000' });
+    await until(p, ['pin-rejected']);
+    expect(p.health()[0]?.detail).toMatch(/PIN rejected/);
+    await p.stop();
+    const p2 = pool(s, { pin: '0000' });
+    await until(p2, ['pin-rejected']);
+    expect(p2.health()[0]?.detail).toMatch(/earlier/);
+    const pinCmds = s.log.filter(
+      (e) => e.kind === 'cmd' && String(e.detail?.line).toUpperCase().startsWith('AT+CPIN='),
+    );
+    expect(pinCmds).toHaveLength(1);
+  });
+
+  it('sim7600-lte-no-sms: registered on LTE, SMS refused shows in health', async () => {
+    const s = await sim('sim7600-lte-no-sms');
+    const p = pool(s);
+    await p.whenReady(10_000);
+    const err = (await p.send(TO, 'hi', { deadline: deadline() }).catch((e: unknown) => e)) as MfaError;
+    expect(err.code).toBeGreaterThanOrEqual(400);
+    await until(p, ['sms-refused'], 1000);
+    expect(p.health()[0]?.detail).toMatch(/refuses SMS/);
+    expect(p.ready()).toBe(false);
+    expect(s.inbox.messages).toHaveLength(0);
+  });
+});
+
+describe('two modems', () => {
+  it('round robin keeps both busy; a dead modem fails over to the other; every message arrives once', async () => {
+    const a = await sim('quectel-ec25');
+    const b = await sim('sim7600');
+    const p = new ModemPool(
+      [
+        modemSchema.parse({ name: 'a', path: a.path, maxPerMinute: 60 }),
+        modemSchema.parse({ name: 'b', path: b.path, maxPerMinute: 60 }),
+      ],
+      store,
+      systemClock,
+      { timeouts: TIMEOUTS, timings: TIMINGS, retryBackoffMs: 50 },
+    );
+    pools.push(p);
+    p.start();
+    const end = performance.now() + 10_000;
+    while (p.health().some((h) => h.state !== 'registered') && performance.now() < end)
+      await new Promise((r) => setTimeout(r, 20));
+    const texts = Array.from({ length: 6 }, (_, i) => `burst ${i}`);
+    const results = await Promise.all(texts.map((t) => p.send(TO, t, { deadline: deadline() })));
+    expect(new Set(results.map((r) => r.modem))).toEqual(new Set(['a', 'b']));
+
+    a.fault({ kind: 'cms-error', code: 310, times: 'always' });
+    const after = await Promise.all(['fail 1', 'fail 2'].map((t) => p.send(TO, t, { deadline: deadline() })));
+    expect(after.every((r) => r.modem === 'b')).toBe(true);
+    await new Promise((r) => setTimeout(r, 300));
+    const got = [...a.inbox.messages, ...b.inbox.messages].map((m) => m.text).sort();
+    expect(got).toEqual([...texts, 'fail 1', 'fail 2'].sort());
+  });
+});
+
+describe('status reports', () => {
+  it('a requested status report comes back as a status-report event for the message reference', async () => {
+    const s = await sim('generic');
+    const p = pool(s);
+    await p.whenReady(10_000);
+    const report = new Promise<{ messageReference: number; delivered: boolean }>((resolve) =>
+      p.once('status-report', resolve),
+    );
+    const r = await p.send(TO, 'report me', { deadline: deadline(), statusReport: true });
+    const got = await report;
+    expect(got.messageReference).toBe(r.messageRefs[0]);
+    expect(got.delivered).toBe(true);
+  });
+});
+
+describe('driver × every simulator fault', () => {
+  it('CMS 512 once: retried, costs well under 2 s, delivered once', async () => {
+    const s = await sim('generic');
+    const p = pool(s);
+    await p.whenReady(10_000);
+    s.fault({ kind: 'cms-error', code: 512, times: 'once' });
+    const started = performance.now();
+    await p.send(TO, 'hi', { deadline: deadline() });
+    expect(performance.now() - started).toBeLessThan(2000);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(s.inbox.messages).toHaveLength(1);
+  });
+
+  it('CMS 304 always: permanent, sent once, not retried', async () => {
+    const s = await sim('generic');
+    const p = pool(s);
+    await p.whenReady(10_000);
+    s.fault({ kind: 'cms-error', code: 304, times: 'always' });
+    await expect(p.send(TO, 'hi', { deadline: deadline() })).rejects.toMatchObject({
+      code: ErrorCode.SmsPermanent,
+    });
+    expect(s.log.filter((e) => e.kind === 'submit-start')).toHaveLength(1);
+  });
+
+  it('hang: the send fails without going out, the ladder recovers once the modem answers again', async () => {
+    const s = await sim('generic');
+    const p = pool(s);
+    await p.whenReady(10_000);
+    s.fault({ kind: 'hang' });
+    const err = (await p.send(TO, 'hi', { deadline: deadline() }).catch((e: unknown) => e)) as MfaError;
+    expect(err.flags.outcomeUnknown).toBeFalsy();
+    expect(s.inbox.messages).toHaveLength(0);
+    s.fault({ kind: 'clear' });
+    await p.whenReady(15_000);
+    const got = s.inbox.next((m) => m.text === 'after hang', 5000);
+    await p.send(TO, 'after hang', { deadline: deadline() });
+    await got;
+  });
+
+  it('unplug mid-send: outcome unknown, the port reappears and is reopened without a restart', async () => {
+    const s = await sim('generic');
+    const p = pool(s);
+    await p.whenReady(10_000);
+    s.fault({ kind: 'unplug-mid-send', ms: 600 });
+    const err = (await p.send(TO, 'hi', { deadline: deadline() }).catch((e: unknown) => e)) as MfaError;
+    expect(err.code).toBe(ErrorCode.SmsUnknown);
+    expect(err.flags.outcomeUnknown).toBe(true);
+    await until(p, ['absent', 'initialising', 'failed'], 2000);
+    await p.whenReady(15_000);
+    const got = s.inbox.next((m) => m.text === 'after unplug', 5000);
+    await p.send(TO, 'after unplug', { deadline: deadline() });
+    await got;
+  });
+
+  it('reboot mid-send: outcome unknown, boot URCs re-initialise, next send works', async () => {
+    const s = await sim('sim800');
+    const p = pool(s);
+    await p.whenReady(10_000);
+    s.fault({ kind: 'reboot-mid-send' });
+    const err = (await p.send(TO, 'hi', { deadline: deadline() }).catch((e: unknown) => e)) as MfaError;
+    expect(err.flags.outcomeUnknown).toBe(true);
+    await p.whenReady(15_000);
+    const got = s.inbox.next((m) => m.text === 'after reboot', 5000);
+    await p.send(TO, 'after reboot', { deadline: deadline() });
+    await got;
+  });
+
+  it('a modem left at a CMGS prompt (box restarted mid-send) is released with ESC: nothing goes out', async () => {
+    const s = await sim('generic');
+    const port = new SerialPort({ path: s.path, baudRate: 115200, autoOpen: false });
+    await new Promise<void>((res, rej) => port.open((e) => (e ? rej(e) : res())));
+    await new Promise<void>((res) => port.write('AT+CMGS=19\r0011000B91', () => port.drain(() => res())));
+    await new Promise((r) => setTimeout(r, 100));
+    await new Promise<void>((res) => port.close(() => res()));
+    const p = pool(s);
+    await p.whenReady(10_000);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(s.log.filter((e) => e.kind === 'submit-start')).toHaveLength(0);
+    expect(s.inbox.parts).toHaveLength(0);
+  });
+
+  it('dead SIM: no-sim in health, nothing sent', async () => {
+    const s = await sim('generic');
+    s.fault({ kind: 'dead-sim' });
+    const p = pool(s);
+    await until(p, ['no-sim']);
+    expect(p.ready()).toBe(false);
+    await expect(p.send(TO, 'hi', { deadline: deadline() })).rejects.toMatchObject({
+      code: ErrorCode.SmsNoModem,
+    });
+  });
+
+  it('no network: searching, then registered when coverage returns', async () => {
+    const s = await sim('generic');
+    s.fault({ kind: 'no-network' });
+    const p = pool(s);
+    await until(p, ['searching']);
+    expect(p.expectedWaitMs(0)).toBe(Infinity);
+    s.fault({ kind: 'clear' });
+    await p.whenReady(5000);
+  });
+
+  it('SIM busy after boot is waited out with a short backoff (well under 2 s extra)', async () => {
+    const s = await sim('generic');
+    s.fault({ kind: 'sim-busy', ms: 800 });
+    const started = performance.now();
+    const p = pool(s);
+    await p.whenReady(10_000);
+    expect(performance.now() - started).toBeLessThan(800 + 2000);
+  });
+
+  it('URCs inside replies (between lines and mid-line) do not disturb init or sending', async () => {
+    const s = await sim('generic');
+    s.fault({ kind: 'urc-in-reply', line: '+CMTI: "SM",3', mode: 'mid-line' });
+    const p = pool(s);
+    await p.whenReady(10_000);
+    s.fault({ kind: 'urc-in-reply', line: '^RSSI: 12', mode: 'between' });
+    const got = s.inbox.next((m) => m.text === 'with urcs', 5000);
+    await p.send(TO, 'with urcs', { deadline: deadline() });
+    await got;
+    expect(p.health()[0]?.operator).toBeTruthy();
+  });
+});

@@ -1,0 +1,83 @@
+/**
+ * NetScaler's load-balancer monitor against the whole appliance, in process so the test can
+ * pull the (simulated) modem's USB plug: radclient → RADIUS → health model → simulator over a pty.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseConfig } from '../../firmware/src/config/load.ts';
+import { startAppliance, type Appliance } from '../../firmware/src/main.ts';
+import { q, radclient } from '../helpers/radclient.ts';
+
+const SECRET = 'monitor-test-secret';
+
+describe('monitor user (radclient, simulator over a pty)', () => {
+  let app: Appliance;
+  let dir: string;
+  const sms: string[] = [];
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'mfabox-monitor-'));
+    const config = parseConfig({
+      dataDir: dir,
+      radius: {
+        listen: [{ address: '127.0.0.1', port: 0 }],
+        accountingPort: 0,
+        clients: [
+          {
+            name: 'netscaler',
+            address: '127.0.0.0/8',
+            secret: SECRET,
+            requireMessageAuthenticator: 'yes',
+            monitorUser: 'nsmonitor',
+            monitorPassword: 'monitor-pass',
+          },
+        ],
+      },
+      directory: { kind: 'demo', syncIntervalMinutes: 0 },
+      web: { address: '127.0.0.1', port: 0 },
+    });
+    app = await startAppliance(config, {
+      simulator: { profile: 'generic', smsDelayMs: 50 },
+      onHandsetSms: (to) => sms.push(to),
+      waitForModemMs: 20_000,
+    });
+  });
+  afterAll(async () => {
+    await app?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const probe = (password = 'monitor-pass') =>
+    radclient(`127.0.0.1:${app.radiusPort}`, SECRET, [
+      ['User-Name', q('nsmonitor')],
+      ['User-Password', q(password)],
+      ['Message-Authenticator', '0x00'],
+    ]);
+
+  it('answers Accept while healthy, with no SMS', async () => {
+    expect(app.health().status).not.toBe('down');
+    expect((await probe()).code).toBe('Access-Accept');
+    expect(sms).toEqual([]);
+  });
+
+  it('answers Reject for a wrong monitor password', async () => {
+    expect((await probe('wrong')).code).toBe('Access-Reject');
+  });
+
+  it('answers Reject while the modem is unplugged, and Accept again once it is back', async () => {
+    const sim = app.simulator;
+    if (!sim) throw new Error('no simulator');
+    const unplugged = sim.unplug(3000);
+    // The pool notices the port closing; poll health rather than sleeping a fixed time.
+    for (let i = 0; i < 100 && app.health().status !== 'down'; i++)
+      await new Promise((r) => setTimeout(r, 50));
+    expect(app.health().status).toBe('down');
+    expect((await probe()).code).toBe('Access-Reject');
+    await unplugged;
+    for (let i = 0; i < 300 && app.health().status === 'down'; i++)
+      await new Promise((r) => setTimeout(r, 50));
+    expect((await probe()).code).toBe('Access-Accept');
+    expect(sms).toEqual([]);
+  });
+});

@@ -1,0 +1,371 @@
+/**
+ * The LDAP directory against a real OpenLDAP (scripts/start-slapd.sh): password checks, injection,
+ * StartTLS / LDAPS with a pinned CA, a wrong CA, paged sync of 1100+ users, and DC failover with a
+ * dead and a black-holed first DC inside the login deadline.
+ */
+import net from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { writeFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { directorySyncCommand, directoryTestCommand } from '../../firmware/src/commands/directory.ts';
+import { parseConfig } from '../../firmware/src/config/load.ts';
+import type { LdapDirectoryConfig } from '../../firmware/src/config/schema.ts';
+import { ErrorCode, isMfaError } from '../../firmware/src/errors.ts';
+import { createLdapDirectory, type LdapDirectory } from '../../firmware/src/directory/ldap.ts';
+import { DirectorySync } from '../../firmware/src/directory/sync.ts';
+import { openStore } from '../../firmware/src/store/store.ts';
+import { startPeer, type Facts, type Peer } from './peers.ts';
+
+const BULK = 1100;
+let peer: Peer;
+let f: Facts;
+const open: LdapDirectory[] = [];
+const servers: net.Server[] = [];
+
+function config(over: Record<string, unknown> = {}): LdapDirectoryConfig {
+  const c = parseConfig({
+    directory: {
+      kind: 'ldap',
+      dialect: 'openldap',
+      urls: [f.LDAP_URL],
+      caFile: f.CA_FILE,
+      baseDn: f.BASE,
+      bindDn: f.SERVICE_DN,
+      bindPassword: f.SERVICE_PW,
+      pageSize: 500,
+      ...over,
+    },
+  }).directory;
+  if (c.kind !== 'ldap') throw new Error('expected ldap config');
+  return c;
+}
+
+async function dir(over: Record<string, unknown> = {}): Promise<LdapDirectory> {
+  const d = await createLdapDirectory(config(over));
+  open.push(d);
+  return d;
+}
+
+/** A port nobody listens on. */
+async function closedPort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as net.AddressInfo).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+/** Accepts TCP and never says a word: the worst kind of dead DC. */
+async function blackHole(): Promise<number> {
+  const sockets: net.Socket[] = [];
+  const s = net.createServer((sock) => sockets.push(sock));
+  s.on('close', () => sockets.forEach((x) => x.destroy()));
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  servers.push(s);
+  return (s.address() as net.AddressInfo).port;
+}
+
+beforeAll(async () => {
+  peer = await startPeer('scripts/start-slapd.sh', { BULK_USERS: String(BULK) });
+  f = peer.facts;
+});
+
+afterAll(async () => {
+  await Promise.all(open.map((d) => d.close()));
+  for (const s of servers) {
+    s.close();
+    s.emit('close');
+  }
+  await peer?.stop();
+});
+
+describe('password check (StartTLS, CA pinned)', () => {
+  it('accepts the right password and returns live numbers and groups', async () => {
+    const d = await dir();
+    const r = await d.verifyPassword('alice', f.USER_PW);
+    expect(r).toEqual({
+      ok: true,
+      user: {
+        username: 'alice',
+        dn: `uid=alice,ou=people,${f.BASE}`,
+        displayName: 'Alice Example',
+        mobiles: ['+49 151 12345678', '+49 30 1234567'],
+        secondaryMobiles: ['+49 30 1234567'],
+        groups: ['MFA Users', 'Staff'],
+        disabled: false,
+      },
+    });
+    expect(d.health()).toEqual({ state: 'up', server: f.LDAP_URL });
+  });
+
+  it('accepts the mail form and DOMAIN\\user', async () => {
+    const d = await dir();
+    expect((await d.verifyPassword('alice@example.com', f.USER_PW)).ok).toBe(true);
+    expect((await d.verifyPassword('EXAMPLE\\bob', f.USER_PW)).ok).toBe(true);
+  });
+
+  it('maps failures: bad password, unknown user, locked-for-good (ppolicy) as disabled, reset as must-change, empty password', async () => {
+    const d = await dir();
+    expect(await d.verifyPassword('alice', 'wrong')).toEqual({ ok: false, reason: 'bad-password' });
+    expect(await d.verifyPassword('nobody', f.USER_PW)).toEqual({ ok: false, reason: 'unknown-user' });
+    expect(await d.verifyPassword('carol', f.USER_PW)).toEqual({ ok: false, reason: 'disabled' });
+    // ppolicy lets gina bind after an admin reset, but a login must not pass on that password.
+    expect(await d.verifyPassword('gina', f.USER_PW)).toEqual({ ok: false, reason: 'must-change' });
+    expect(await d.verifyPassword('alice', '')).toMatchObject({ ok: false, reason: 'bad-password' });
+  });
+
+  it('injection attempts never find or log in anyone', async () => {
+    const d = await dir();
+    for (const name of [
+      '*',
+      '*)(uid=*',
+      'al*',
+      'alice)(uid=*',
+      '*)(|(uid=*',
+      'alice\u0000',
+      'alice\\',
+      '(uid=alice)',
+    ]) {
+      const r = await d.verifyPassword(name, f.USER_PW);
+      expect(r, JSON.stringify(name)).toMatchObject({ ok: false, reason: 'unknown-user' });
+      expect(await d.findUser(name), JSON.stringify(name)).toBeUndefined();
+    }
+  });
+});
+
+describe('TLS', () => {
+  it('LDAPS with the CA pinned', async () => {
+    const d = await dir({ urls: [f.LDAPS_URL] });
+    expect((await d.verifyPassword('alice', f.USER_PW)).ok).toBe(true);
+  });
+
+  it('a wrong CA is refused on LDAPS and on StartTLS, and nothing is sent in clear', async () => {
+    for (const url of [f.LDAPS_URL, f.LDAP_URL]) {
+      const d = await dir({ urls: [url], caFile: f.WRONG_CA_FILE });
+      const r = await d.verifyPassword('alice', f.USER_PW);
+      expect(r).toMatchObject({ ok: false, reason: 'unavailable' });
+      expect(!r.ok && r.detail).toMatch(/TLS/);
+      expect(d.health().state).toBe('down');
+    }
+  });
+
+  it('a certificate for another name is refused', async () => {
+    const d = await dir({ urls: [f.LDAPS_URL], tlsServerName: 'dc9.elsewhere.example' });
+    const r = await d.verifyPassword('alice', f.USER_PW);
+    expect(!r.ok && r.detail).toMatch(/TLS/);
+  });
+
+  it('plain LDAP is refused unless allowInsecure', async () => {
+    expect(() => config({ startTls: false })).toThrow(/directory.startTls/);
+    const d = await dir({ startTls: false, allowInsecure: true });
+    expect((await d.verifyPassword('alice', f.USER_PW)).ok).toBe(true);
+  });
+});
+
+describe('DC failover', () => {
+  it('skips a dead first DC (closed port) and remembers the healthy one', async () => {
+    const dead = `ldap://127.0.0.1:${await closedPort()}`;
+    const d = await dir({ urls: [dead, f.LDAP_URL] });
+    expect((await d.verifyPassword('alice', f.USER_PW)).ok).toBe(true);
+    expect(d.health()).toMatchObject({ state: 'degraded', server: f.LDAP_URL });
+    expect(d.health().detail).toContain(dead);
+  });
+
+  it.each([
+    ['ldaps', () => f.LDAPS_URL],
+    ['StartTLS', () => f.LDAP_URL],
+  ])('a black-holed first DC (%s) still answers the login inside the deadline', async (scheme, good) => {
+    const hole = `${scheme === 'ldaps' ? 'ldaps' : 'ldap'}://127.0.0.1:${await blackHole()}`;
+    const d = await dir({ urls: [hole, good()], timeoutMs: 2500 });
+    const t0 = performance.now();
+    const r = await d.verifyPassword('alice', f.USER_PW);
+    const ms = performance.now() - t0;
+    console.log(`black hole (${scheme}) first: login answered in ${ms.toFixed(0)} ms of a 2500 ms deadline`);
+    expect(r.ok).toBe(true);
+    expect(ms).toBeLessThan(2500);
+    // The next login goes straight to the healthy DC.
+    const t1 = performance.now();
+    expect((await d.verifyPassword('alice', f.USER_PW)).ok).toBe(true);
+    expect(performance.now() - t1).toBeLessThan(500);
+  });
+
+  it('a login arriving while the background probe is stuck on a black hole keeps its own deadline', async () => {
+    const d = await dir({ urls: [`ldaps://127.0.0.1:${await blackHole()}`, f.LDAPS_URL], timeoutMs: 2500 });
+    d.start();
+    await new Promise((r) => setTimeout(r, 300));
+    const t0 = performance.now();
+    const r = await d.verifyPassword('alice', f.USER_PW);
+    const ms = performance.now() - t0;
+    expect(r.ok).toBe(true);
+    expect(ms).toBeLessThan(2500);
+  });
+
+  it('with only black holes the answer is "unavailable", still inside the deadline', async () => {
+    const d = await dir({
+      urls: [`ldaps://127.0.0.1:${await blackHole()}`, `ldap://127.0.0.1:${await blackHole()}`],
+      timeoutMs: 1000,
+    });
+    const t0 = performance.now();
+    const r = await d.verifyPassword('alice', f.USER_PW);
+    expect(r).toMatchObject({ ok: false, reason: 'unavailable' });
+    expect(performance.now() - t0).toBeLessThan(1300);
+  });
+
+  it('discovers DCs from DNS SRV records (_ldap._tcp.dc._msdcs.<domain>)', async () => {
+    const asked: string[] = [];
+    const port = Number(new URL(f.LDAP_URL).port);
+    const d = await createLdapDirectory(config({ urls: [], srvDomain: 'corp.example', srvUseLdaps: false }), {
+      resolveSrv: (name) => {
+        asked.push(name);
+        return Promise.resolve([{ name: '127.0.0.1', port, priority: 0, weight: 100 }]);
+      },
+    });
+    open.push(d);
+    expect((await d.verifyPassword('alice', f.USER_PW)).ok).toBe(true);
+    expect(asked).toEqual(['_ldap._tcp.dc._msdcs.corp.example']);
+    expect(d.health().server).toBe(f.LDAP_URL);
+  });
+
+  it('re-probes a DC marked down in the background and takes it back', async () => {
+    const port = await closedPort();
+    const first = `ldap://127.0.0.1:${port}`;
+    const d = await dir({ urls: [first, f.LDAP_URL] });
+    expect((await d.verifyPassword('alice', f.USER_PW)).ok).toBe(true);
+    expect(d.health().state).toBe('degraded');
+    // The first DC comes back: a TCP relay to slapd on its port.
+    const target = new URL(f.LDAP_URL);
+    const relay = net.createServer((c) => {
+      const up = net.connect(Number(target.port), target.hostname);
+      c.pipe(up).pipe(c);
+      c.on('error', () => up.destroy());
+      up.on('error', () => c.destroy());
+      relay.on('close', () => c.destroy());
+    });
+    await new Promise<void>((r) => relay.listen(port, '127.0.0.1', r));
+    servers.push(relay);
+    await d.probe();
+    expect(d.health()).toEqual({ state: 'up', server: f.LDAP_URL });
+  });
+});
+
+describe('group sync', () => {
+  it(`pages through ${BULK + 6} members into LevelDB, skipping with reasons`, async () => {
+    const data = mkdtempSync(join(tmpdir(), 'mfabox-slapd-sync-'));
+    const store = await openStore(data);
+    try {
+      const d = await dir();
+      const sync = new DirectorySync({
+        directory: d,
+        store,
+        group: 'MFA Users',
+        defaultCountry: 'DE',
+        maxRemovalPercent: 10,
+      });
+      const s = await sync.run();
+      console.log(`sync of ${s.seen} members took ${s.durationMs} ms`);
+      expect(s).toMatchObject({ state: 'ok', seen: BULK + 6, added: BULK + 3, removed: 0 });
+      expect(s.skipped.map((k) => `${k.username}:${k.reason}`).sort()).toEqual([
+        'carol:disabled',
+        'dave:no-number',
+        'erin:invalid-number',
+      ]);
+      const users = store.table<{ mobile: string; secondaryMobile?: string }>('users');
+      expect(await users.get('bob')).toMatchObject({ mobile: '+4915187654321' });
+      expect(await users.get('alice')).toMatchObject({
+        mobile: '+4915112345678',
+        secondaryMobile: '+49301234567',
+      });
+      expect(await users.get('bulk01100')).toMatchObject({ mobile: '+4915199001100' });
+      expect(await users.get('frank')).toBeUndefined();
+    } finally {
+      await store.close();
+      rmSync(data, { recursive: true, force: true });
+    }
+  });
+
+  it('a wrong base DN fails the sync without touching the users', async () => {
+    const data = mkdtempSync(join(tmpdir(), 'mfabox-slapd-sync-'));
+    const store = await openStore(data);
+    try {
+      await store.table('users').put('someone', { username: 'someone', source: 'directory' });
+      const d = await dir({ baseDn: 'ou=nowhere,dc=example,dc=com' });
+      const sync = new DirectorySync({
+        directory: d,
+        store,
+        group: 'MFA Users',
+        defaultCountry: 'DE',
+        maxRemovalPercent: 10,
+      });
+      const err = await sync.run({ confirm: true }).catch((e: unknown) => e);
+      expect(isMfaError(err)).toBe(true);
+      expect(
+        isMfaError(err) && [ErrorCode.DirectorySearchFailed, ErrorCode.DirectoryGroupNotFound],
+      ).toContain(isMfaError(err) ? err.code : -1);
+      expect(await store.table('users').get('someone')).toBeDefined();
+      expect((await sync.status()).state).toBe('failed');
+    } finally {
+      await store.close();
+      rmSync(data, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('mfabox directory test | sync', () => {
+  async function cli(
+    cmd: typeof directoryTestCommand,
+    dirOver: Record<string, unknown>,
+    args: string[] = [],
+  ) {
+    const data = mkdtempSync(join(tmpdir(), 'mfabox-slapd-cli-'));
+    const file = join(data, 'config.json');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        dataDir: join(data, 'db'),
+        defaultCountry: 'DE',
+        directory: {
+          kind: 'ldap',
+          dialect: 'openldap',
+          urls: [f.LDAP_URL],
+          caFile: f.CA_FILE,
+          baseDn: f.BASE,
+          bindDn: f.SERVICE_DN,
+          bindPassword: f.SERVICE_PW,
+          ...dirOver,
+        },
+      }),
+    );
+    const lines: string[] = [];
+    const spy = vi
+      .spyOn(console, 'log')
+      .mockImplementation((...a: unknown[]) => void lines.push(a.join(' ')));
+    try {
+      const code = await cmd.run(['--config', file, ...args]);
+      return { code, out: lines.join('\n') };
+    } finally {
+      spy.mockRestore();
+      rmSync(data, { recursive: true, force: true });
+    }
+  }
+
+  it('says which step failed: TCP, TLS, bind', async () => {
+    const ok = await cli(directoryTestCommand, {}, ['--user', 'alice']);
+    expect(ok.code).toBe(0);
+    expect(ok.out).toMatch(/ok +search +user uid=alice/);
+    const tcp = await cli(directoryTestCommand, { urls: [`ldap://127.0.0.1:${await closedPort()}`] });
+    expect(tcp.code).toBe(1);
+    expect(tcp.out).toMatch(/FAILED +TCP/);
+    expect((await cli(directoryTestCommand, { caFile: f.WRONG_CA_FILE })).out).toMatch(/FAILED +TLS/);
+    expect((await cli(directoryTestCommand, { bindPassword: 'wrong' })).out).toMatch(/FAILED +bind/);
+    expect((await cli(directoryTestCommand, { group: 'No Such Group' })).out).toMatch(/FAILED +search/);
+  });
+
+  it('sync prints the status with skip reasons', async () => {
+    const r = await cli(directorySyncCommand, {});
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/state: +ok/);
+    expect(r.out).toContain('skipped dave: no-number');
+  });
+});

@@ -1,0 +1,77 @@
+import { describe, expect, it } from 'vitest';
+import {
+  MAX_GROUP_ATTRIBUTES,
+  MAX_VSA_DATA,
+  groupAttributes,
+  vendorSpecific,
+} from '../../../firmware/src/auth/attributes.ts';
+import { groupAttributeSchema } from '../../../firmware/src/config/schema.ts';
+
+const cfg = groupAttributeSchema.parse({});
+
+function decode(b: Buffer): { vendor: number; type: number; len: number; text: string } {
+  return { vendor: b.readUInt32BE(0), type: b[4]!, len: b[5]!, text: b.subarray(6).toString('utf8') };
+}
+
+describe('group attributes for NetScaler', () => {
+  it('defaults to Citrix vendor 66, type 16, "CTXSUserGroups=" and ";"', () => {
+    const { attributes, omitted } = groupAttributes(['MFA Users', 'VPN Users'], cfg);
+    expect(omitted).toEqual([]);
+    expect(attributes).toHaveLength(1);
+    const [name, value] = attributes[0]!;
+    expect(name).toBe('Vendor-Specific');
+    expect(decode(value)).toEqual({
+      vendor: 66,
+      type: 16,
+      len: 2 + 34,
+      text: 'CTXSUserGroups=MFA Users;VPN Users',
+    });
+  });
+
+  it('off sends nothing; include filters case-insensitively', () => {
+    expect(groupAttributes(['A'], { ...cfg, mode: 'off' }).attributes).toEqual([]);
+    const r = groupAttributes(['VPN Users', 'Domain Users', 'Admins'], {
+      ...cfg,
+      include: ['vpn users', 'ADMINS'],
+    });
+    expect(decode(r.attributes[0]![1]).text).toBe('CTXSUserGroups=VPN Users;Admins');
+  });
+
+  it('no groups → no attribute', () => {
+    expect(groupAttributes([], cfg).attributes).toEqual([]);
+  });
+
+  it('splits long lists over several attributes, each with the prefix and within 247 bytes', () => {
+    const groups = Array.from({ length: 40 }, (_, i) => `Group number ${String(i).padStart(2, '0')}`);
+    const { attributes, omitted } = groupAttributes(groups, cfg);
+    expect(omitted).toEqual([]);
+    expect(attributes.length).toBeGreaterThan(1);
+    const names: string[] = [];
+    for (const [, v] of attributes) {
+      const d = decode(v);
+      expect(v.length - 6).toBeLessThanOrEqual(MAX_VSA_DATA);
+      expect(d.len).toBe(v.length - 4);
+      expect(d.text.startsWith('CTXSUserGroups=')).toBe(true);
+      names.push(...d.text.slice('CTXSUserGroups='.length).split(';'));
+    }
+    expect(names).toEqual(groups);
+  });
+
+  it('leaves out names holding the separator or too long, and anything past the attribute cap', () => {
+    const long = 'x'.repeat(240);
+    const r = groupAttributes(['a;b', long, 'ok'], cfg);
+    expect(r.omitted).toEqual(['a;b', long]);
+    expect(decode(r.attributes[0]![1]).text).toBe('CTXSUserGroups=ok');
+    const many = Array.from({ length: 200 }, (_, i) => `g${i}-${'y'.repeat(40)}`);
+    const capped = groupAttributes(many, cfg);
+    expect(capped.attributes).toHaveLength(MAX_GROUP_ATTRIBUTES);
+    expect(capped.omitted.length).toBeGreaterThan(0);
+    const sent = capped.attributes.flatMap(([, v]) => decode(v).text.slice(15).split(';'));
+    expect([...sent, ...capped.omitted].sort()).toEqual([...many].sort());
+  });
+
+  it('vendorSpecific refuses data that cannot fit one attribute', () => {
+    expect(() => vendorSpecific(66, 16, Buffer.alloc(MAX_VSA_DATA + 1))).toThrow(RangeError);
+    expect(vendorSpecific(3845, 1, Buffer.from('x'))).toEqual(Buffer.from([0, 0, 0x0f, 0x05, 1, 3, 0x78]));
+  });
+});

@@ -1,0 +1,48 @@
+import { describe, expect, it } from 'vitest';
+import { ServerPool, attemptBudget, srvToUrls } from '../../../firmware/src/directory/failover.ts';
+
+describe('DC failover state', () => {
+  it('tries the preferred DC first, down ones last, and stays with the one that works', () => {
+    const p = new ServerPool(['ldaps://dc1', 'ldaps://dc2', 'ldaps://dc3', 'LDAPS://DC1'], 0);
+    expect(p.order()).toEqual(['ldaps://dc1', 'ldaps://dc2', 'ldaps://dc3']);
+    p.markDown('ldaps://dc1', 'timeout', 1);
+    expect(p.order()).toEqual(['ldaps://dc2', 'ldaps://dc3', 'ldaps://dc1']);
+    expect(p.current()?.url).toBe('ldaps://dc2');
+    p.markUp('ldaps://dc1', 2);
+    // Sticky: dc2 works, so it stays preferred even though dc1 is back.
+    expect(p.order()).toEqual(['ldaps://dc2', 'ldaps://dc3', 'ldaps://dc1']);
+    expect(p.down()).toEqual([]);
+  });
+
+  it('keeps known state across a new SRV list', () => {
+    const p = new ServerPool(['ldaps://a'], 0);
+    p.markDown('ldaps://a', 'x', 1);
+    p.setUrls(['ldaps://b', 'ldaps://a'], 2);
+    expect(p.list().find((s) => s.url === 'ldaps://a')?.up).toBe(false);
+    expect(p.order()).toEqual(['ldaps://b', 'ldaps://a']);
+  });
+
+  it('shares the deadline among the DCs still to try', () => {
+    expect(attemptBudget(2500, 2)).toBe(1250);
+    expect(attemptBudget(2500, 1)).toBe(2500);
+    expect(attemptBudget(600, 5)).toBe(300);
+    expect(attemptBudget(200, 5)).toBe(200);
+    expect(attemptBudget(0, 1)).toBe(0);
+  });
+
+  it('orders SRV answers by priority, then weight', () => {
+    expect(
+      srvToUrls(
+        [
+          { name: 'dc3.corp.', port: 389, priority: 10, weight: 100 },
+          { name: 'dc1.corp', port: 389, priority: 0, weight: 50 },
+          { name: 'dc2.corp', port: 389, priority: 0, weight: 100 },
+        ],
+        true,
+      ),
+    ).toEqual(['ldaps://dc2.corp:636', 'ldaps://dc1.corp:636', 'ldaps://dc3.corp:636']);
+    expect(srvToUrls([{ name: 'dc1', port: 3389, priority: 0, weight: 0 }], false)).toEqual([
+      'ldap://dc1:3389',
+    ]);
+  });
+});

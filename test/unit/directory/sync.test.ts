@@ -1,0 +1,260 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { Directory, DirectoryUser } from '../../../firmware/src/directory/directory.ts';
+import { DemoDirectory } from '../../../firmware/src/directory/demo.ts';
+import { DirectorySync, MAX_NOTES, planSync, type SyncStatus } from '../../../firmware/src/directory/sync.ts';
+import type { UserRecord } from '../../../firmware/src/directory/users.ts';
+import { openStore, type Store } from '../../../firmware/src/store/store.ts';
+
+function member(username: string, mobiles: string[], extra: Partial<DirectoryUser> = {}): DirectoryUser {
+  return { username, dn: `CN=${username},DC=x`, mobiles, groups: ['MFA Users'], disabled: false, ...extra };
+}
+
+/** A fake directory whose member list each test sets; it can also fail mid-way. */
+class FakeDirectory implements Directory {
+  members: DirectoryUser[] = [];
+  failAfter: number | undefined;
+  verifyPassword(): never {
+    throw new Error('not used');
+  }
+  findUser(): Promise<undefined> {
+    return Promise.resolve(undefined);
+  }
+  async *listGroupMembers(): AsyncIterable<DirectoryUser> {
+    let n = 0;
+    for (const m of this.members) {
+      if (this.failAfter !== undefined && n++ >= this.failAfter) throw new Error('DC went away');
+      yield await Promise.resolve(m);
+    }
+  }
+  health() {
+    return { state: 'up' as const };
+  }
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+function emptyStatus(): SyncStatus {
+  return {
+    state: 'ok',
+    group: 'MFA Users',
+    seen: 0,
+    added: 0,
+    updated: 0,
+    removed: 0,
+    unchanged: 0,
+    skipped: [],
+    skippedCount: 0,
+    warnings: [],
+    warningCount: 0,
+    confirmed: false,
+  };
+}
+
+const opts = { defaultCountry: 'DE', maxRemovalPercent: 10, confirm: false, now: 1000 };
+
+describe('planSync (pure)', () => {
+  it('normalises to E.164, maps secondary, and skips disabled, number-less and invalid users with reasons', () => {
+    const plan = planSync(
+      new Map(),
+      [
+        member('alice', ['0151 12345678', '+49 30 1234567'], { secondaryMobiles: ['+49 30 1234567'] }),
+        member('bob', ['12'], { secondaryMobiles: [] }),
+        member('carol', ['+4915100000003'], { disabled: true }),
+        member('dave', []),
+        member('erin', ['+49 30 7654321'], { secondaryMobiles: ['+49 30 7654321'] }),
+        member('ALICE', ['+4915100000009']),
+      ],
+      opts,
+    );
+    expect(plan.puts.map((p) => [p.username, p.mobile, p.secondaryMobile])).toEqual([
+      ['alice', '+4915112345678', '+49301234567'],
+      ['erin', '+49307654321', undefined],
+    ]);
+    expect(plan.skipped).toEqual([
+      { username: 'bob', reason: 'invalid-number', detail: '12 (not a possible number)' },
+      { username: 'carol', reason: 'disabled' },
+      { username: 'dave', reason: 'no-number' },
+      { username: 'ALICE', reason: 'duplicate', detail: 'CN=ALICE,DC=x' },
+    ]);
+    expect(plan.added).toBe(2);
+  });
+
+  it('holds removals above the limit unless confirmed, and never wipes on an empty answer', () => {
+    const existing = new Map<string, UserRecord>();
+    for (let i = 0; i < 10; i++)
+      existing.set(`u${i}`, {
+        username: `u${i}`,
+        dn: `CN=u${i}`,
+        mobile: '+4915100000000',
+        groups: [],
+        source: 'directory',
+        syncedAt: 0,
+      });
+    const nine = Array.from({ length: 9 }, (_, i) => member(`u${i}`, ['+4915100000000']));
+    expect(planSync(existing, nine, opts).removals).toEqual(['u9']); // 10 % is allowed
+    const eight = nine.slice(0, 8);
+    const held = planSync(existing, eight, opts);
+    expect(held.removals).toEqual([]);
+    expect(held.held).toEqual(['u8', 'u9']);
+    expect(planSync(existing, eight, { ...opts, confirm: true }).removals).toEqual(['u8', 'u9']);
+    const empty = planSync(existing, [], { ...opts, confirm: true });
+    expect(empty.refusal).toMatch(/refusing to remove all 10 users/);
+    expect(empty.removals).toEqual([]);
+  });
+});
+
+describe('DirectorySync with LevelDB', () => {
+  let dir: string;
+  let store: Store;
+  const fake = new FakeDirectory();
+  let now = 1_000_000;
+  const clock = { now: () => now, monotonic: () => performance.now() };
+
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'mfabox-sync-'));
+    store = await openStore(dir);
+    fake.members = [];
+    fake.failAfter = undefined;
+  });
+  afterEach(async () => {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const sync = () =>
+    new DirectorySync({
+      directory: fake,
+      store,
+      group: 'MFA Users',
+      defaultCountry: 'DE',
+      maxRemovalPercent: 10,
+      clock,
+    });
+  async function users(): Promise<Map<string, UserRecord>> {
+    const m = new Map<string, UserRecord>();
+    for await (const [k, v] of store.table<UserRecord>('users').entries()) m.set(k, v);
+    return m;
+  }
+
+  it('adds, updates, keeps local overrides and OATH tokens, and records the status', async () => {
+    fake.members = [member('Alice', ['0151 12345678']), member('bob', ['0151 2222222'])];
+    let s = await sync().run();
+    expect(s).toMatchObject({ state: 'ok', seen: 2, added: 2, updated: 0, removed: 0 });
+    const t = store.table<UserRecord>('users');
+    const alice = await t.get('alice');
+    expect(alice?.mobile).toBe('+4915112345678');
+    await t.put('alice', {
+      ...alice!,
+      overrides: { secondaryMobile: '+4917000000001' },
+      oath: [{ id: 'tok1' }],
+    });
+
+    now += 60_000;
+    fake.members = [member('Alice', ['0151 99999999']), member('bob', ['0151 2222222'])];
+    s = await sync().run();
+    expect(s).toMatchObject({ state: 'ok', added: 0, updated: 1, unchanged: 1 });
+    const after = await t.get('alice');
+    expect(after).toMatchObject({
+      mobile: '+4915199999999',
+      overrides: { secondaryMobile: '+4917000000001' },
+      oath: [{ id: 'tok1' }],
+      syncedAt: now,
+    });
+    expect(await sync().status()).toMatchObject({ state: 'ok', updated: 1 });
+  });
+
+  it('a sync that would remove too many stops for confirmation; --confirm proceeds', async () => {
+    fake.members = Array.from({ length: 10 }, (_, i) => member(`u${i}`, ['+4915100000000']));
+    await sync().run();
+    fake.members = fake.members.slice(0, 5);
+    const s = await sync().run();
+    expect(s.state).toBe('needs-confirmation');
+    expect(s.pendingRemovals).toMatchObject({ count: 5, percent: 50, limitPercent: 10 });
+    expect((await users()).size).toBe(10);
+    const c = await sync().run({ confirm: true });
+    expect(c).toMatchObject({ state: 'ok', removed: 5, confirmed: true });
+    expect([...(await users()).keys()]).toEqual(['u0', 'u1', 'u2', 'u3', 'u4']);
+  });
+
+  it('an empty answer or a failure mid-way changes nothing', async () => {
+    fake.members = [member('a', ['+4915100000001']), member('b', ['+4915100000002'])];
+    await sync().run();
+    fake.members = [];
+    const s = await sync().run({ confirm: true });
+    expect(s.state).toBe('failed');
+    expect(s.error).toMatch(/DirectorySyncAborted/);
+    expect((await users()).size).toBe(2);
+
+    fake.members = [member('c', ['+4915100000003']), member('d', ['+4915100000004'])];
+    fake.failAfter = 1;
+    await expect(sync().run({ confirm: true })).rejects.toThrow(/DC went away/);
+    expect([...(await users()).keys()]).toEqual(['a', 'b']);
+    expect((await sync().status()).state).toBe('failed');
+  });
+
+  it('shares one run between concurrent callers; a confirmed call runs after it, confirmed', async () => {
+    fake.members = [member('a', ['+4915100000001'])];
+    const s = sync();
+    const [r1, r2] = [s.run(), s.run()];
+    expect(r1).toBe(r2);
+    const r3 = s.run({ confirm: true });
+    expect((await r1).confirmed).toBe(false);
+    expect((await r3).confirmed).toBe(true);
+  });
+
+  it('runs on its schedule, and not at all with 0 minutes', () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    try {
+      const s = sync();
+      let runs = 0;
+      s.run = () => {
+        runs++;
+        return Promise.resolve(emptyStatus());
+      };
+      s.startSchedule(0);
+      vi.advanceTimersByTime(60 * 60_000);
+      expect(runs).toBe(0);
+      s.startSchedule(15);
+      vi.advanceTimersByTime(45 * 60_000);
+      expect(runs).toBe(3);
+      s.stopSchedule();
+      vi.advanceTimersByTime(60 * 60_000);
+      expect(runs).toBe(3);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('keeps the status bounded: at most MAX_NOTES notes, the counts complete', async () => {
+    fake.members = Array.from({ length: MAX_NOTES + 5 }, (_, i) => member(`n${i}`, []));
+    fake.members.push(member('ok', ['+4915100000001']));
+    const s = await sync().run();
+    expect(s.skipped).toHaveLength(MAX_NOTES);
+    expect(s.skippedCount).toBe(MAX_NOTES + 5);
+    expect(s.added).toBe(1);
+  });
+
+  it('works with the demo directory (npm run demo)', async () => {
+    const s = await new DirectorySync({
+      directory: new DemoDirectory(),
+      store,
+      group: 'MFA Users',
+      defaultCountry: 'US',
+      maxRemovalPercent: 10,
+      clock,
+    }).run();
+    expect(s.added).toBe(2);
+    expect(s.skipped.map((k) => `${k.username}:${k.reason}`).sort()).toEqual([
+      'carol:no-number',
+      'dave:disabled',
+    ]);
+    expect((await users()).get('bob')).toMatchObject({
+      mobile: '+15550000002',
+      secondaryMobile: '+15550000012',
+    });
+  });
+});

@@ -1,0 +1,212 @@
+/**
+ * The server's pipeline without sockets (`handleDatagram`): engine failures, timeouts, overload,
+ * and what reaches the handler. The UDP side is in test/integration/radclient-server.test.ts.
+ */
+import { describe, expect, it } from 'vitest';
+import { randomBytes } from 'node:crypto';
+import { createRadiusServer } from '../../../firmware/src/radius/server.ts';
+import type { RadiusServerOptions } from '../../../firmware/src/radius/server.ts';
+import { CODE, encodeRequest, parsePacket, verifyReply } from '../../../firmware/src/radius/codec.ts';
+import { radiusClientSchema, radiusSchema } from '../../../firmware/src/config/schema.ts';
+import { radiusServerOptions } from '../../../firmware/src/radius/server.ts';
+import type { AccessRequest, HandlerReply } from '../../../firmware/src/radius/types.ts';
+
+const SECRET = Buffer.from('unit-secret');
+const SRC = { address: '192.0.2.10', port: 5000 };
+const tick = (ms = 0) => new Promise((r) => setTimeout(r, ms));
+
+function server(
+  handler: (req: AccessRequest) => Promise<HandlerReply>,
+  extra: Partial<RadiusServerOptions> = {},
+) {
+  return createRadiusServer({
+    clients: [
+      radiusClientSchema.parse({
+        name: 'nas',
+        address: '192.0.2.0/24',
+        secret: SECRET.toString(),
+        requireMessageAuthenticator: 'yes',
+      }),
+    ],
+    handler,
+    listen: [],
+    ...extra,
+  });
+}
+
+const request = (user = 'alice', over: Partial<Parameters<typeof encodeRequest>[0]> = {}) =>
+  encodeRequest({
+    identifier: 1,
+    authenticator: randomBytes(16),
+    secret: SECRET,
+    attributes: [
+      ['User-Name', user],
+      ['NAS-Identifier', 'ns1'],
+      ['Calling-Station-Id', '203.0.113.5'],
+    ],
+    password: 'pässword',
+    ...over,
+  });
+
+function collect() {
+  const replies: Buffer[] = [];
+  return { replies, send: (r: Buffer) => replies.push(r) };
+}
+
+describe('RADIUS server pipeline', () => {
+  it('hands the engine a decoded request and encodes its reply', async () => {
+    const seen: AccessRequest[] = [];
+    const s = server((req) => {
+      seen.push(req);
+      return Promise.resolve({
+        code: 'Access-Challenge',
+        attributes: [
+          ['Reply-Message', 'code?'],
+          ['State', Buffer.alloc(16, 1)],
+        ],
+      });
+    });
+    const pkt = request();
+    const { replies, send } = collect();
+    s.handleDatagram('auth', pkt, SRC, send);
+    await tick();
+    expect(seen[0]).toMatchObject({
+      userName: 'alice',
+      password: 'pässword',
+      identifier: 1,
+      nasIdentifier: 'ns1',
+      callingStationId: '203.0.113.5',
+      source: SRC,
+      messageAuthenticator: true,
+    });
+    expect(replies).toHaveLength(1);
+    expect(replies[0]![0]).toBe(CODE.AccessChallenge);
+    expect(verifyReply(replies[0]!, pkt.subarray(4, 20), SECRET)).toBe(true);
+  });
+
+  it('drops on an engine error and runs the retransmit afresh', async () => {
+    let calls = 0;
+    const s = server(() => {
+      calls++;
+      if (calls === 1) throw new Error('directory down'); // a synchronous throw, caught all the same
+      return Promise.resolve({ code: 'Access-Reject', attributes: [] });
+    });
+    const pkt = request();
+    const { replies, send } = collect();
+    s.handleDatagram('auth', pkt, SRC, send);
+    await tick();
+    expect(replies).toHaveLength(0);
+    expect(s.counters().clients.nas!.drops['handler-error']).toBe(1);
+    s.handleDatagram('auth', pkt, SRC, send);
+    await tick();
+    expect(calls).toBe(2);
+    expect(replies).toHaveLength(1);
+  });
+
+  it('gives up on a handler slower than handlerTimeoutMs and ignores its late answer', async () => {
+    const s = server(
+      () => new Promise((r) => setTimeout(() => r({ code: 'Access-Accept', attributes: [] }), 120)),
+      {
+        handlerTimeoutMs: 30,
+      },
+    );
+    const { replies, send } = collect();
+    s.handleDatagram('auth', request(), SRC, send);
+    await tick(200);
+    expect(replies).toHaveLength(0);
+    expect(s.counters().clients.nas!.drops['handler-timeout']).toBe(1);
+    expect(s.counters().caches.pending.size).toBe(0);
+  });
+
+  it('drops requests beyond maxPending while the engine is busy', async () => {
+    const release: (() => void)[] = [];
+    const s = server(
+      () => new Promise((r) => release.push(() => r({ code: 'Access-Reject', attributes: [] }))),
+      { maxPending: 2 },
+    );
+    const { replies, send } = collect();
+    for (let i = 0; i < 5; i++) s.handleDatagram('auth', request(`u${i}`), SRC, send);
+    await tick();
+    expect(release).toHaveLength(2);
+    expect(s.counters().clients.nas!.drops.overload).toBe(3);
+    release.forEach((f) => f());
+    await tick();
+    expect(replies).toHaveLength(2);
+    expect(s.counters().caches.pending.size).toBe(0);
+  });
+
+  it('answers an engine reply it cannot encode with a bare Access-Reject', async () => {
+    const s = server(() =>
+      Promise.resolve({ code: 'Access-Accept', attributes: [['Not-An-Attribute', 'x']] }),
+    );
+    const { replies, send } = collect();
+    s.handleDatagram('auth', request(), SRC, send);
+    await tick();
+    expect(replies[0]![0]).toBe(CODE.AccessReject);
+    expect(s.counters().clients.nas!.rejects).toBe(1);
+  });
+
+  it('rejects a request without User-Password (CHAP) without calling the engine', async () => {
+    let calls = 0;
+    const s = server(() => {
+      calls++;
+      return Promise.resolve({ code: 'Access-Accept', attributes: [] });
+    });
+    const { replies, send } = collect();
+    const chap = encodeRequest({
+      identifier: 3,
+      authenticator: randomBytes(16),
+      secret: SECRET,
+      attributes: [
+        ['User-Name', 'bob'],
+        ['CHAP-Password', Buffer.alloc(17, 2)],
+      ],
+    });
+    s.handleDatagram('auth', chap, SRC, send);
+    await tick();
+    expect(calls).toBe(0);
+    const p = parsePacket(replies[0]!);
+    expect(p.ok && p.packet.code).toBe(CODE.AccessReject);
+  });
+
+  it('survives a health callback that throws (monitor gets Reject)', async () => {
+    const s = createRadiusServer({
+      clients: [
+        radiusClientSchema.parse({
+          name: 'nas',
+          address: '192.0.2.0/24',
+          secret: SECRET.toString(),
+          monitorUser: 'mon',
+          monitorPassword: 'pässword',
+        }),
+      ],
+      handler: () => Promise.reject(new Error('never called')),
+      health: () => {
+        throw new Error('boom');
+      },
+      listen: [],
+    });
+    const { replies, send } = collect();
+    s.handleDatagram('auth', request('mon'), SRC, send);
+    await tick();
+    expect(replies[0]![0]).toBe(CODE.AccessReject);
+  });
+
+  it('maps the config section to server options', () => {
+    const o = radiusServerOptions(
+      radiusSchema.parse({
+        listen: [
+          { address: '0.0.0.0', port: 1812 },
+          { address: '::', port: 1812 },
+        ],
+        accountingPort: 1813,
+      }),
+    );
+    expect(o.accounting).toEqual([
+      { address: '0.0.0.0', port: 1813 },
+      { address: '::', port: 1813 },
+    ]);
+    expect(o.handlerTimeoutMs).toBe(30_000);
+    expect(radiusServerOptions(radiusSchema.parse({ accountingPort: 0 })).accounting).toEqual([]);
+  });
+});
