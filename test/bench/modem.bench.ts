@@ -135,7 +135,7 @@ async function externalSim(link: string): Promise<SimLike> {
 
 const NETWORK_MS = 1000;
 const BURST = Number(process.env.MFABOX_BENCH_BURST ?? 200);
-const PEER_BURST = Number(process.env.MFABOX_BENCH_PEER_BURST ?? 60);
+const PEER_BURST = Number(process.env.MFABOX_BENCH_PEER_BURST ?? 50);
 const IDLE_SAMPLES = 5;
 const TO = '+15550000001';
 const LIMIT_RECOVERY_MS = 2000;
@@ -473,13 +473,22 @@ export async function run(): Promise<void> {
     console.log(
       `modem bench: ${NETWORK_MS} ms network time per SMS; MFA Box: ${BURST} passcodes on 2 simulated modems; smstools: ${PEER_BURST} on 1`,
     );
+    // The machine is shared, and load moves between runs. smstools runs before and after ours
+    // and keeps its better run (lower overhead), so the ratio errs in the peer's favour.
+    const onlyOurs = process.env.MFABOX_BENCH_ONLY === 'ours';
+    const peerBefore = onlyOurs ? undefined : await benchSmstools(join(dir, 'peer1'));
     const ours = await benchOurs(join(dir, 'ours'));
-    if (process.env.MFABOX_BENCH_ONLY === 'ours') {
+    if (onlyOurs || !peerBefore) {
       console.log(`ours: ${JSON.stringify(ours.tp)}`);
       console.log(`breakdown ours: ${breakdown(ours.ph)}`);
       return;
     }
-    const peer = await benchSmstools(join(dir, 'peer'));
+    const peerAfter = await benchSmstools(join(dir, 'peer2'));
+    const best = peerAfter.tp.overheadMsPerSms < peerBefore.tp.overheadMsPerSms ? peerAfter : peerBefore;
+    const peer = { ...best, idleMs: [...peerBefore.idleMs, ...peerAfter.idleMs] };
+    console.log(
+      `smstools runs: host overhead ${ms(peerBefore.tp.overheadMsPerSms)} before ours, ${ms(peerAfter.tp.overheadMsPerSms)} after; the better one is used`,
+    );
     const busy = await benchSimBusy(join(dir, 'busy'), 3000);
     const cms = await benchCms512(join(dir, 'cms'));
 
@@ -498,7 +507,7 @@ export async function run(): Promise<void> {
         `≥ 99 %: ${verdict(ours.tp.utilisation >= 0.99)}`,
       ],
       ['host overhead per SMS', ms(ours.tp.overheadMsPerSms), ms(peer.tp.overheadMsPerSms), ''],
-      ['idle pickup (median of 5)', ms(oIdle), ms(pIdle), ''],
+      [`idle pickup (median of ${ours.idleMs.length} / ${peer.idleMs.length})`, ms(oIdle), ms(pIdle), ''],
     ];
     const w = [28, 22, 28, 20];
     for (const r of rows) console.log(r.map((c, i) => c.padEnd(w[i] ?? 10)).join(''));
