@@ -118,6 +118,9 @@ describe('outbox → ModemPool → pty → simulator', () => {
     for (const id of second) await ob.enqueue(passcode(id));
     await until(finalAll(second), 20_000, 'second batch');
 
+    // Everything after the SIM died went out through sim2.
+    const viaSim2 = new Set(sims[1]?.inbox.messages.map((m) => m.text.split(' ')[0]));
+    for (const id of second) expect(viaSim2.has(id), id).toBe(true);
     const got = received();
     for (const id of [...first, ...second]) {
       expect(got.get(id), id).toEqual([passcode(id).text]);

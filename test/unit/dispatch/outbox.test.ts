@@ -470,6 +470,21 @@ describe.each([
     expect(ob.stats().oldestQueuedAgeMs).toBe(1234);
   });
 
+  it('a send that settles after close and store close is not written (and does not crash)', async () => {
+    sender.script = [{ kind: 'hold', afterSubmit: false }];
+    const ob = await open();
+    await ob.enqueue(entry('late'));
+    await vi.waitFor(() => expect(sender.held).toBe(1));
+    await ob.close(0);
+    await store.close();
+    sender.release();
+    await new Promise((r) => setTimeout(r, 50));
+    // The store is gone; reopen it to see the entry still as it was: queued, text sealed.
+    store = await openStore(join(dir, 'db'));
+    expect((await record('late'))?.status).toBe('queued');
+    outbox = undefined;
+  });
+
   it('refuses work after close', async () => {
     const ob = await open();
     await ob.close();
