@@ -700,7 +700,13 @@ export class DurableOutbox implements Outbox {
     if (rec.status === 'submitting') {
       rec.status = 'queued';
       // With unknownOutcome set, a power cut from here on still yields at most one resend.
-      await this.persist([this.entries.op({ type: 'put', key: entryKey(rec.seq), value: rec })]);
+      // If this write fails the entry still goes back on the queue: after a restart the journal
+      // (or the stored `submitting`) makes it an unknown outcome, the safe side.
+      try {
+        await this.persist([this.entries.op({ type: 'put', key: entryKey(rec.seq), value: rec })]);
+      } catch (e) {
+        this.log.error({ ...ctx, err: describeError(e) }, 'outbox requeue write failed');
+      }
     }
     it.notBefore = this.clock.monotonic() + delayMs;
     if (!this.closed) this.addToQueue(it);
