@@ -186,6 +186,15 @@ mobile: +4915100000006
 userPassword: $PW
 memberOf: cn=Staff,ou=groups,$BASE
 
+dn: cn=O'Neil\\, Kim (Ops),ou=people,$BASE
+objectClass: inetOrgPerson
+uid: kim
+cn: O'Neil, Kim (Ops)
+sn: O'Neil
+mobile: +4915100000010
+userPassword: $PW
+memberOf: cn=Staff,ou=groups,$BASE
+
 dn: uid=gina,ou=people,$BASE
 objectClass: inetOrgPerson
 uid: gina
@@ -202,7 +211,7 @@ L
   printf 'dn: cn=MFA Users,ou=groups,%s\nobjectClass: groupOfNames\ncn: MFA Users\n' "$BASE"
   for u in alice bob carol dave erin gina; do printf 'member: uid=%s,ou=people,%s\n' "$u" "$BASE"; done
   awk -v n="$BULK_USERS" -v base="$BASE" 'BEGIN { for (i = 1; i <= n; i++) printf "member: uid=bulk%05d,ou=people,%s\n", i, base }'
-  printf '\ndn: cn=Staff,ou=groups,%s\nobjectClass: groupOfNames\ncn: Staff\nmember: uid=frank,ou=people,%s\nmember: uid=alice,ou=people,%s\n\n' "$BASE" "$BASE" "$BASE"
+  printf '\ndn: cn=Staff,ou=groups,%s\nobjectClass: groupOfNames\ncn: Staff\nmember: uid=frank,ou=people,%s\nmember: uid=alice,ou=people,%s\nmember: cn=O'"'"'Neil\\, Kim (Ops),ou=people,%s\n\n' "$BASE" "$BASE" "$BASE" "$BASE"
 } > "$DIR/data.ldif"
 # Loaded offline with slapadd before slapd starts: seconds faster than ldapadd through the memberof
 # overlay for 10,000 members. Tool mode runs no overlays, so memberOf (operational) and carol's

@@ -12,11 +12,12 @@ import { loadOrCreateDeviceKey } from './dispatch/device-key.ts';
 import { openOutbox } from './dispatch/outbox.ts';
 import { createDirectory, createSync } from './directory/factory.ts';
 import { describeError } from './errors.ts';
+import { DeliveryWatch } from './health/delivery.ts';
 import { monitorVerdict, takeSnapshot, type HealthSnapshot } from './health/health.ts';
 import { logger } from './log.ts';
 import { ModemPool } from './modem/pool.ts';
 import { startSimulator, type ModemSimulator } from './modem/simulator/index.ts';
-import { createRadiusServer } from './radius/server.ts';
+import { createRadiusServer, radiusServerOptions } from './radius/server.ts';
 import { openStore } from './store/store.ts';
 import { buildApp } from './web-api/app.ts';
 
@@ -89,8 +90,12 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
     const sync = createSync(config, directory, store);
     if (config.directory.syncIntervalMinutes > 0) {
       sync.startSchedule(config.directory.syncIntervalMinutes);
-      stops.push(() => sync.stopSchedule());
     }
+    // A sync in progress finishes its chunk before the store closes.
+    stops.push(async () => {
+      sync.stopSchedule();
+      await sync.idle();
+    });
 
     const engine = createAuthEngine({
       directory,
@@ -113,51 +118,24 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
     engine.start();
     stops.push(() => engine.stop());
 
-    let listening: string[] = [];
     // The server is created before health exists; health reads the server lazily.
     let health: () => HealthSnapshot = () => {
       throw new Error('health read before start');
     };
     const radius = createRadiusServer({
-      clients: config.radius.clients,
+      ...radiusServerOptions(config.radius),
       handler: engine.handle,
       store,
       health: () => monitorVerdict(health()),
-      listen: config.radius.listen,
-      accounting:
-        config.radius.accountingPort > 0
-          ? config.radius.listen.map((l) => ({ address: l.address, port: config.radius.accountingPort }))
-          : [],
-      duplicateCacheSeconds: config.radius.duplicateCacheSeconds,
-      duplicateCacheEntries: config.radius.duplicateCacheEntries,
-      maxPending: config.radius.maxPendingRequests,
-      handlerTimeoutMs: config.radius.handlerTimeoutSeconds * 1000,
     });
+    const delivery = new DeliveryWatch();
     health = () =>
       takeSnapshot({
+        delivery: () => delivery.observe(outbox.stats()).problem,
         modems: () => pool.health(),
         directory: () => directory.health(),
         storeWritable: () => store.writable,
-        radius: () => {
-          const c = radius.counters();
-          const counters: Record<string, Record<string, number>> = {};
-          for (const [name, s] of Object.entries(c.clients)) {
-            const flat: Record<string, number> = {
-              requests: s.requests,
-              accepts: s.accepts,
-              rejects: s.rejects,
-              challenges: s.challenges,
-              duplicates: s.duplicates,
-            };
-            for (const [reason, n] of Object.entries(s.drops)) flat[`drop:${reason}`] = n;
-            counters[name] = flat;
-          }
-          return {
-            listening,
-            clientsWithoutMessageAuthenticator: radius.clientsWithoutMessageAuthenticator(),
-            counters,
-          };
-        },
+        radius: () => radius.status(),
         outbox: () => outbox.stats(),
       });
 
@@ -165,10 +143,6 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
 
     const bound = await radius.start();
     stops.push(() => radius.stop());
-    listening = [
-      ...bound.auth.map((a) => `udp ${fmt(a)} (auth)`),
-      ...bound.acct.map((a) => `udp ${fmt(a)} (acct)`),
-    ];
 
     const web = await buildApp({ health });
     await web.listen({ host: config.web.address, port: config.web.port });
@@ -178,7 +152,7 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
 
     const radiusPort = bound.auth[0]?.port ?? 0;
     const accountingPort = bound.acct[0]?.port;
-    log.info({ radius: listening, web: webUrl }, 'MFA Box started');
+    log.info({ radius: radius.status().listening, web: webUrl }, 'MFA Box started');
     return {
       describe: () => [
         ...bound.auth.map((a) => `RADIUS      udp ${fmt(a)}`),

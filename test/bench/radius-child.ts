@@ -6,26 +6,139 @@
  *  - leveldb: a handler that does a durable LevelDB get + update of a challenge record per request
  *             (the passcode-verify step's storage work without the engine), for the load shape that
  *             repeats 200 packets with radclient -c (a real State is single use).
- * Env: BENCH_MODE, BENCH_DB (store dir), BENCH_SECRET, BENCH_DEVICE_SECRET (hex, engine mode).
+ *  - prepare: step 1 of the real engine into the store for the engine run, then exit (below).
+ * Env: BENCH_MODE, BENCH_DB (store dir), BENCH_SECRET, BENCH_DEVICE_SECRET (hex, engine/prepare),
+ * BENCH_GROUPS / BENCH_PROBES / BENCH_DIR (prepare).
  * Prints one JSON line when ready; on stdin close prints the counters and exits.
  */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { configureLogging } from '../../firmware/src/log.ts';
 import { cryptoRandom, systemClock } from '../../firmware/src/clock.ts';
 import { openStore } from '../../firmware/src/store/store.ts';
 import type { StoreOp } from '../../firmware/src/store/store.ts';
 import { createRadiusServer } from '../../firmware/src/radius/server.ts';
-import type { AccessRequest, HandlerReply, RadiusHandler } from '../../firmware/src/radius/types.ts';
+import type {
+  AccessRequest,
+  HandlerReply,
+  NasClient,
+  RadiusHandler,
+} from '../../firmware/src/radius/types.ts';
 import { radiusClientSchema, passcodeSchema, policySchema } from '../../firmware/src/config/schema.ts';
 import { DemoDirectory } from '../../firmware/src/directory/demo.ts';
+import type { DemoUser } from '../../firmware/src/directory/demo.ts';
 import type { Outbox } from '../../firmware/src/dispatch/types.ts';
 import { createAuthEngine } from '../../firmware/src/auth/engine.ts';
 import { quietOutboxParts } from '../helpers/outbox.ts';
 
 configureLogging({ level: 'warn' });
 
-const mode = process.env.BENCH_MODE === 'leveldb' ? 'leveldb' : 'engine';
+const mode = process.env.BENCH_MODE ?? 'engine';
 const SECRET = process.env.BENCH_SECRET ?? 'testing123';
 const store = await openStore(process.env.BENCH_DB ?? '/nonexistent');
+
+const engineConfig = () => ({
+  passcode: passcodeSchema.parse({ ttlSeconds: 1800 }),
+  policy: policySchema.parse({}),
+  defaultCountry: 'US',
+  deviceSecret: Buffer.from(process.env.BENCH_DEVICE_SECRET ?? '', 'hex'),
+});
+
+if (mode === 'prepare') {
+  await prepare();
+  await store.close();
+  process.exit(0);
+}
+
+/**
+ * Step 1 of the real engine for one user per future request (BENCH_GROUPS files × packets, plus
+ * BENCH_PROBES), then radclient packet files for step 2. Prints {files, probes}.
+ */
+async function prepare(): Promise<void> {
+  const groups = JSON.parse(process.env.BENCH_GROUPS ?? '[]') as {
+    name: string;
+    files: number;
+    per: number;
+  }[];
+  const probeCount = Number(process.env.BENCH_PROBES ?? 0);
+  const fileDir = process.env.BENCH_DIR ?? '.';
+  const total = groups.reduce((n, g) => n + g.files * g.per, 0) + probeCount;
+  const users: DemoUser[] = Array.from({ length: total }, (_, i) => ({
+    username: `u${i}`,
+    dn: `CN=u${i},DC=bench`,
+    password: 'pw',
+    mobiles: [`+1555${String(i).padStart(7, '0')}`],
+    groups: ['MFA Users'],
+    disabled: false,
+  }));
+  const codes = new Map<string, string>();
+  const outbox: Outbox = {
+    prepare(entry) {
+      const code = /\b(\d{4,10})\b/.exec(entry.text)?.[1];
+      if (entry.username && code) codes.set(entry.username, code);
+      // The real outbox writes its entry in the challenge's durable batch; so does this one.
+      return [
+        store
+          .table<{ to: string; expiresAt: number }>('outbox')
+          .op({ type: 'put', key: entry.challengeId, value: { to: entry.to, expiresAt: entry.expiresAt } }),
+      ];
+    },
+    wake: () => undefined,
+    enqueue: () => Promise.resolve(),
+    ready: () => true,
+    expectedWaitMs: () => 0,
+    status: () => Promise.resolve('queued'),
+    ...quietOutboxParts,
+  };
+  const engine = createAuthEngine({
+    directory: new DemoDirectory(users),
+    outbox,
+    store,
+    clock: systemClock,
+    random: cryptoRandom,
+    config: engineConfig(),
+  });
+  const client: NasClient = {
+    name: 'bench',
+    match: '127.0.0.1',
+    requireMessageAuthenticator: 'yes',
+    passwordCheck: 'directory',
+    acceptAttributes: [],
+  };
+  const states: string[] = new Array<string>(total);
+  for (let i = 0; i < total; i += 500) {
+    await Promise.all(
+      users.slice(i, i + 500).map(async (u, j) => {
+        const r = await engine.handle(
+          { source: { address: '127.0.0.1', port: 1 }, identifier: 0, userName: u.username, password: 'pw' },
+          client,
+        );
+        const st = r.attributes.find(([k]) => k === 'State')?.[1];
+        if (r.code !== 'Access-Challenge' || !Buffer.isBuffer(st))
+          throw new Error(`step 1 for ${u.username}: ${r.code}`);
+        states[i + j] = st.toString('hex');
+      }),
+    );
+  }
+  let n = 0;
+  const packet = (k: number): string =>
+    `User-Name = "u${k}"\nUser-Password = "${codes.get(`u${k}`)}"\nState = 0x${states[k]}\nMessage-Authenticator = 0x00\n`;
+  const files: Record<string, string[]> = {};
+  for (const g of groups) {
+    files[g.name] = [];
+    for (let f = 0; f < g.files; f++) {
+      const path = join(fileDir, `mb-${g.name}-${f}.txt`);
+      writeFileSync(path, Array.from({ length: g.per }, () => packet(n++)).join('\n'));
+      files[g.name]!.push(path);
+    }
+  }
+  const probes: { user: string; state: string; code: string }[] = [];
+  for (let p = 0; p < probeCount; p++, n++)
+    probes.push({ user: `u${n}`, state: states[n]!, code: codes.get(`u${n}`)! });
+  await new Promise<void>((resolve) =>
+    process.stdout.write(JSON.stringify({ files, probes }) + '\n', () => resolve()),
+  );
+}
 
 let handler: RadiusHandler;
 if (mode === 'leveldb') {
@@ -57,12 +170,7 @@ if (mode === 'leveldb') {
     store,
     clock: systemClock,
     random: cryptoRandom,
-    config: {
-      passcode: passcodeSchema.parse({ ttlSeconds: 1800 }),
-      policy: policySchema.parse({}),
-      defaultCountry: 'US',
-      deviceSecret: Buffer.from(process.env.BENCH_DEVICE_SECRET ?? '', 'hex'),
-    },
+    config: engineConfig(),
   }).handle;
 }
 

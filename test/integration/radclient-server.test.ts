@@ -17,6 +17,7 @@ import { openStore } from '../../firmware/src/store/store.ts';
 import type { Store } from '../../firmware/src/store/store.ts';
 import type { AccessRequest, HandlerReply, NasClient } from '../../firmware/src/radius/types.ts';
 import { radclient } from './helpers/radclient.ts';
+import type { RadiusHealth } from '../../firmware/src/health/health.ts';
 
 const SECRET = 'testing123';
 const PASSCODE = '424242';
@@ -269,6 +270,15 @@ describe('RADIUS server against radclient', () => {
     expect(c.statusServer).toBeGreaterThanOrEqual(1);
     expect(c.accounting).toBeGreaterThanOrEqual(1);
     expect(yesHandler.calls.length).toBe(before);
+    // The health model reads status(): the type must fit health.ts, the content the sockets.
+    const st2: RadiusHealth = yes.server.status();
+    expect(st2.listening).toEqual([
+      `udp 127.0.0.1:${yes.auth} (auth)`,
+      `udp ::1:${yes.auth6} (auth)`,
+      `udp 127.0.0.1:${yes.acct} (accounting)`,
+    ]);
+    expect(st2.counters.netscaler!.statusServer).toBe(c.statusServer);
+    expect(st2.clientsWithoutMessageAuthenticator).toEqual([]);
   });
 
   it('answers the monitor user from health, never calling the handler', async () => {

@@ -147,6 +147,16 @@ describe.skipIf(!root)('Samba AD TLS', () => {
 });
 
 describe.skipIf(!root)('Samba AD failover', () => {
+  it('skips a dead first DC (closed port) and stays with the one that answered', async () => {
+    const s = net.createServer();
+    await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+    const port = (s.address() as net.AddressInfo).port;
+    await new Promise((r) => s.close(r));
+    const d = await dir({ urls: [`ldaps://127.0.0.1:${port}`, f.LDAPS_URL] });
+    expect((await d.verifyPassword('alice', f.USER_PW)).ok).toBe(true);
+    expect(d.health()).toMatchObject({ state: 'degraded', server: f.LDAPS_URL });
+  });
+
   it('a black-holed first DC still answers the login inside the deadline', async () => {
     const d = await dir({ urls: [`ldaps://127.0.0.1:${await blackHole()}`, f.LDAPS_URL], timeoutMs: 2500 });
     const t0 = performance.now();

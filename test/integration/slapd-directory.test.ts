@@ -116,6 +116,16 @@ describe('password check (StartTLS, CA pinned)', () => {
     expect(await d.verifyPassword('alice', '')).toMatchObject({ ok: false, reason: 'bad-password' });
   });
 
+  it('binds with a DN that needs escaping (comma, quote, parentheses), used as the directory returned it', async () => {
+    const d = await dir();
+    const r = await d.verifyPassword('kim', f.USER_PW);
+    expect(r.ok && r.user.dn).toMatch(/^cn=O'Neil\\(,|2C) Kim \(Ops\),ou=people,/);
+    expect(r.ok && r.user.groups).toEqual(['Staff']);
+    const staff: string[] = [];
+    for await (const u of d.listGroupMembers('Staff')) staff.push(u.username);
+    expect(staff.sort()).toEqual(['alice', 'frank', 'kim']);
+  });
+
   it('injection attempts never find or log in anyone', async () => {
     const d = await dir();
     for (const name of [

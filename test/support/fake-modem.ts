@@ -27,6 +27,8 @@ export interface FakeModemState {
   cnmiRefuseDs1: boolean;
   /** What +CSCA? reports; '' for a SIM without an SMS centre number. */
   smsc: string;
+  /** Commands answered with ERROR. */
+  refuse: string[];
 }
 
 export function fakeModem(over: Partial<FakeModemState> = {}): { t: MemoryTransport; s: FakeModemState } {
@@ -46,6 +48,7 @@ export function fakeModem(over: Partial<FakeModemState> = {}): { t: MemoryTransp
     sendDelayMs: 1,
     cnmiRefuseDs1: true,
     smsc: '+15550000000',
+    refuse: [],
     ...over,
   };
   const ok = (t: MemoryTransport, body = '') => t.emitData(`${body ? `\r\n${body}\r\n` : ''}\r\nOK\r\n`);
@@ -62,6 +65,7 @@ export function fakeModem(over: Partial<FakeModemState> = {}): { t: MemoryTransp
       return;
     }
     const c = cmd.toUpperCase();
+    if (s.refuse.includes(c)) return void tr.emitData('\r\nERROR\r\n');
     if (c.startsWith('AT+CMGS=')) return void tr.emitData('\r\n> ');
     if (c === 'AT+CPIN?') {
       if (s.simBusy > 0) {

@@ -1,11 +1,28 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { ErrorCode, MfaError } from '../errors.ts';
+import { jsonErrorPosition } from './json-position.ts';
 import { configSchema, type Config } from './schema.ts';
+
+type Json = Record<string, unknown>;
+const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * The MFA group is named twice: `directory.group` (whose members are synced, and nested
+ * membership checked at login) and `policy.mfaGroup` (who must use MFA). An admin who renames
+ * only the first would lock everyone out, so an unset `policy.mfaGroup` follows `directory.group`.
+ */
+function inheritMfaGroup(input: unknown): unknown {
+  if (!isObject(input) || !isObject(input.directory) || typeof input.directory.group !== 'string')
+    return input;
+  const policy = isObject(input.policy) ? input.policy : {};
+  if (policy.mfaGroup !== undefined) return input;
+  return { ...input, policy: { ...policy, mfaGroup: input.directory.group } };
+}
 
 /** Validates a whole config; the error names every failing field by its path. */
 export function parseConfig(input: unknown): Config {
-  const r = configSchema.safeParse(input);
+  const r = configSchema.safeParse(inheritMfaGroup(input));
   if (r.success) return r.data;
   const issues = r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
   throw new MfaError(`invalid configuration:\n  ${issues.join('\n  ')}`, ErrorCode.ConfigInvalid, {
@@ -23,13 +40,11 @@ export async function loadConfigFile(path: string): Promise<Config> {
   let json: unknown;
   try {
     json = JSON.parse(text);
-  } catch (e) {
+  } catch {
+    // V8's message quotes the text around the error, which may be a secret: report the position only.
     throw new MfaError(
-      `config file ${path} is not valid JSON: ${(e as Error).message}`,
+      `config file ${path} is not valid JSON (${jsonErrorPosition(text)})`,
       ErrorCode.ConfigInvalid,
-      {
-        cause: e,
-      },
     );
   }
   return parseConfig(json);

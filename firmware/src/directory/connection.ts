@@ -57,6 +57,15 @@ export function connectError(url: string, e: unknown): MfaError {
   if (e instanceof MfaError) return e;
   const code = (e as { code?: unknown } | undefined)?.code;
   const msg = e instanceof Error ? e.message : String(e);
+  // Only called for LDAP answers to StartTLS (open() handles the rootDSE case): a refusal.
+  if (e instanceof ResultCodeError)
+    return new MfaError(
+      `TLS: ${url}: the server refused StartTLS (${e.code}: ${msg.trim() || e.name})`,
+      ErrorCode.DirectoryTlsFailed,
+      {
+        cause: e,
+      },
+    );
   if (typeof code === 'string' && DNS_CODES.has(code))
     return new MfaError(`DNS: cannot resolve the host of ${url} (${code})`, ErrorCode.DirectoryDnsFailed, {
       cause: e,
@@ -166,18 +175,29 @@ export class LdapConnection {
         { field: 'directory.startTls' },
       );
     const conn = new LdapConnection(o.url, host, secure, o.tls, Math.max(1, o.budgetMs));
-    await conn.within('connect', o.budgetMs, async (c) => {
-      try {
-        if (!secure && o.startTls) {
-          await c.startTLS({ ...tlsConnectionOptions(host, o.tls), host });
-        } else {
-          // A rootDSE-free connect: ldapts connects lazily, so force it with a harmless base search.
-          await c.search('', { scope: 'base', filter: '(objectClass=*)', attributes: ['1.1'] });
+    // Any failure to connect (StartTLS refused, TLS error) closes the socket, not only a timeout.
+    await conn
+      .within('connect', o.budgetMs, async (c) => {
+        try {
+          if (!secure && o.startTls) {
+            await c.startTLS({ ...tlsConnectionOptions(host, o.tls), host });
+          } else {
+            // ldapts connects lazily: force it with a harmless rootDSE read. Any LDAP answer, even a
+            // refusal, proves TCP and TLS work.
+            await c
+              .search('', { scope: 'base', filter: '(objectClass=*)', attributes: ['1.1'] })
+              .catch((e: unknown) => {
+                if (!(e instanceof ResultCodeError)) throw e;
+              });
+          }
+        } catch (e) {
+          throw connectError(o.url, e);
         }
-      } catch (e) {
-        throw connectError(o.url, e);
-      }
-    });
+      })
+      .catch((e: unknown) => {
+        conn.destroy();
+        throw e;
+      });
     return conn;
   }
 

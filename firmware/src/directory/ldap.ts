@@ -88,6 +88,13 @@ export class LdapDirectory implements Directory {
   private closed = false;
   private srvAt = -Infinity;
   private lastError: string | undefined;
+  /**
+   * Set when a DC refused the service account's password (invalid credentials). Every further
+   * bind with that password counts against AD's lockout threshold, so the box stops trying until
+   * `SERVICE_REFUSED_RETRY_MS` has passed (or the config, and so this object, is replaced):
+   * a rotated password must not end in a locked service account.
+   */
+  private serviceRefusedAt: number | undefined;
 
   constructor(
     private readonly cfg: LdapDirectoryConfig,
@@ -188,6 +195,8 @@ export class LdapDirectory implements Directory {
   }
 
   health(): DirectoryHealth {
+    const refused = this.serviceRefused();
+    if (refused) return { state: 'down', detail: refused.message };
     const servers = this.pool.list();
     const up = servers.filter((s) => s.up);
     const current = this.service?.url ?? this.pool.current()?.url;
@@ -228,8 +237,32 @@ export class LdapDirectory implements Directory {
     };
   }
 
+  private serviceRefused(): MfaError | undefined {
+    if (this.serviceRefusedAt === undefined) return undefined;
+    if (this.clock.monotonic() - this.serviceRefusedAt >= SERVICE_REFUSED_RETRY_MS) {
+      this.serviceRefusedAt = undefined;
+      return undefined;
+    }
+    return new MfaError(
+      'the service account was refused (wrong directory.bindPassword or a locked account); not retried for an hour, to spare the account from AD lockout',
+      ErrorCode.DirectoryBindFailed,
+    );
+  }
+
+  private noteServiceRefused(e: unknown): void {
+    if (!(e instanceof MfaError && e.code === ErrorCode.DirectoryBindFailed)) return;
+    if (this.serviceRefusedAt === undefined)
+      this.log.error(
+        { err: brief(e) },
+        'service account refused: fix directory.bindPassword; binds paused for an hour',
+      );
+    this.serviceRefusedAt = this.clock.monotonic();
+  }
+
   /** Opens a connection bound as the service account, failing over across DCs within the deadline. */
   private async openBound(deadline: Deadline): Promise<Bound> {
+    const refused = this.serviceRefused();
+    if (refused) throw refused;
     await this.refreshSrv();
     const order = this.pool.order();
     let last: unknown = new MfaError(
@@ -255,7 +288,10 @@ export class LdapDirectory implements Directory {
         last = e instanceof MfaError ? e : connectErrorOf(url, e);
         this.noteFailure(url, e);
         // A refused service account is the same on every DC: do not spend the deadline on it.
-        if (e instanceof MfaError && e.code === ErrorCode.DirectoryBindFailed) throw e;
+        if (e instanceof MfaError && e.code === ErrorCode.DirectoryBindFailed) {
+          this.noteServiceRefused(e);
+          throw e;
+        }
       }
     }
     throw last;
@@ -263,8 +299,10 @@ export class LdapDirectory implements Directory {
 
   private noteFailure(url: string, e: unknown): void {
     this.lastError = `${url}: ${brief(e)}`;
+    const wasUp = this.pool.list().find((x) => x.url === url)?.up ?? false;
     this.pool.markDown(url, brief(e), this.clock.monotonic());
-    this.log.warn({ url, err: brief(e) }, 'domain controller failed');
+    // Log the change, not every failed attempt: an outage must not flood the log.
+    if (wasUp) this.log.warn({ url, err: brief(e) }, 'domain controller marked down');
   }
 
   /** The warm service connection, (re)opened when needed; concurrent callers share one attempt. */
@@ -491,10 +529,11 @@ export class LdapDirectory implements Directory {
         }
       }
       for (const s of this.pool.down()) {
-        if (this.closed) break;
+        if (this.closed || this.serviceRefused()) break;
         if (s.url === this.service?.url) continue;
+        let conn: LdapConnection | undefined;
         try {
-          const conn = await LdapConnection.open(this.settingsFor(s.url, this.cfg.timeoutMs));
+          conn = await LdapConnection.open(this.settingsFor(s.url, this.cfg.timeoutMs));
           await conn.within('bind (probe)', this.cfg.timeoutMs, (c) =>
             serviceBind(c, this.cfg.bindDn, this.cfg.bindPassword),
           );
@@ -502,6 +541,8 @@ export class LdapDirectory implements Directory {
           this.pool.markUp(s.url, this.clock.monotonic());
           this.log.info({ url: s.url }, 'domain controller answers again');
         } catch (e) {
+          conn?.destroy();
+          this.noteServiceRefused(e);
           this.pool.markDown(s.url, brief(e), this.clock.monotonic());
         }
       }
@@ -510,6 +551,9 @@ export class LdapDirectory implements Directory {
     }
   }
 }
+
+/** [1 h] How long binds pause after the service account's password was refused. */
+export const SERVICE_REFUSED_RETRY_MS = 3_600_000;
 
 function raceDeadline<T>(p: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;

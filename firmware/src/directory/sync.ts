@@ -2,7 +2,8 @@
  * Group sync: the members of the MFA group, with their numbers in E.164, into the 'users' table.
  *
  * Safety rules, because a wrong base DN or a flaky DC must never lock the whole company out:
- * - the plan is computed from a complete answer; any failure changes nothing;
+ * - removals follow only a complete answer: a failure mid-way removes no one (members already read
+ *   are stored or updated, which is true data);
  * - an empty answer never removes anyone, even with confirmation;
  * - removing more than maxRemovalPercent of the users waits for a confirmed run (adds and updates
  *   still apply);
@@ -26,7 +27,7 @@ export interface SyncNote {
 }
 
 export interface SyncStatus {
-  /** never run | running | ok | needs-confirmation (removals held back) | failed (nothing changed). */
+  /** never run | running | ok | needs-confirmation (removals held back) | failed (no one removed). */
   state: 'never' | 'running' | 'ok' | 'needs-confirmation' | 'failed';
   group: string;
   /** Wall ms. */
@@ -245,6 +246,9 @@ export function planSync(
 /** Per-user notes kept in the status; the counts are always complete. */
 export const MAX_NOTES = 1000;
 
+/** The first scheduled sync runs this long after start, once the DC connection is warm. */
+const FIRST_RUN_MS = 10_000;
+
 /** Members per write while the next page is fetched. */
 const WRITE_CHUNK = 1000;
 
@@ -280,6 +284,7 @@ export class DirectorySync {
     return r;
   };
   private timer: NodeJS.Timeout | undefined;
+  private first: NodeJS.Timeout | undefined;
 
   constructor(private readonly deps: SyncDeps) {
     this.users = deps.store.table<UserRecord>(USERS_TABLE);
@@ -289,7 +294,11 @@ export class DirectorySync {
   }
 
   async status(): Promise<SyncStatus> {
-    return (await this.meta.get(SYNC_STATUS_KEY)) ?? emptyStatus(this.deps.group, 'never');
+    const s = (await this.meta.get(SYNC_STATUS_KEY)) ?? emptyStatus(this.deps.group, 'never');
+    // A 'running' left by a process that died mid-sync is not running any more.
+    if (s.state === 'running' && !this.running)
+      return { ...s, state: 'failed', error: 'interrupted (restart or power cut)' };
+    return s;
   }
 
   /** One sync; concurrent calls share a run (a confirmed call waits and then runs confirmed). */
@@ -306,19 +315,32 @@ export class DirectorySync {
     return p;
   }
 
-  /** Runs every `minutes` (0: never); the timer does not keep the process alive. */
-  startSchedule(minutes: number): void {
+  /**
+   * Runs every `minutes` (0: never), and once `firstRunMs` after the start, so a box that was off
+   * for a while does not wait a whole interval for fresh numbers. The timers keep no process alive.
+   */
+  startSchedule(minutes: number, firstRunMs = FIRST_RUN_MS): void {
     this.stopSchedule();
     if (minutes <= 0) return;
-    this.timer = setInterval(() => {
+    const tick = () => {
       this.run().catch((e: unknown) => this.log.error({ err: describeError(e) }, 'scheduled sync failed'));
-    }, minutes * 60_000);
+    };
+    this.first = setTimeout(tick, firstRunMs);
+    this.first.unref();
+    this.timer = setInterval(tick, minutes * 60_000);
     this.timer.unref();
   }
 
   stopSchedule(): void {
     if (this.timer) clearInterval(this.timer);
+    if (this.first) clearTimeout(this.first);
     this.timer = undefined;
+    this.first = undefined;
+  }
+
+  /** Waits for a sync in progress, e.g. before closing the store. */
+  async idle(): Promise<void> {
+    await this.running?.catch(() => undefined);
   }
 
   private async fetchMembers(): Promise<DirectoryUser[]> {
@@ -372,7 +394,9 @@ export class DirectorySync {
           now: startedAt,
           normalise: this.normalise,
         }));
-      let writes: Promise<void> = Promise.resolve();
+      // Chunks are not chained: writes issued while the store's fsync runs share the next one
+      // (group commit), so a slow disk costs a few fsyncs per sync, not one per chunk.
+      const writes: Promise<void>[] = [];
       let seen = 0;
       let buf: DirectoryUser[] = [];
       const flush = async () => {
@@ -380,9 +404,9 @@ export class DirectorySync {
         buf = [];
         if (puts.length === 0) return;
         const ops = puts.map((r) => this.users.op({ type: 'put', key: userKey(r.username), value: r }));
-        const prev = writes;
-        writes = prev.then(() => this.deps.store.atomic(ops));
-        writes.catch(() => undefined);
+        const w = this.deps.store.atomic(ops);
+        w.catch(() => undefined);
+        writes.push(w);
       };
       for await (const u of this.deps.directory.listGroupMembers(this.deps.group)) {
         seen++;
@@ -390,7 +414,7 @@ export class DirectorySync {
         if (buf.length >= WRITE_CHUNK) await flush();
       }
       await flush();
-      await writes;
+      await Promise.all(writes);
       const plan = (await planner()).finish();
       status.seen = seen;
       // The status is one store record read by the dashboard: keep it bounded on a big domain.

@@ -150,6 +150,9 @@ export class Modem extends EventEmitter {
   private lastBootUrcAt = -Infinity;
   private cnmaRequired = false;
   private smscMissing = false;
+  /** Set when the modem has no SMS mode at all; cleared on the next init. */
+  private smsImpossible = false;
+  private lastHangupAt = -Infinity;
   private textChain: Promise<unknown> = Promise.resolve();
   /** AT+CMMS=2 support: undefined until tried. */
   private cmms: boolean | undefined;
@@ -220,13 +223,31 @@ export class Modem extends EventEmitter {
   async whenReady(timeoutMs: number): Promise<void> {
     const until = performance.now() + timeoutMs;
     while (!this.canSend()) {
-      if (performance.now() > until)
-        throw new MfaError(
-          `${this.name} not ready: ${this.state} ${this.detail ?? ''}`,
-          ErrorCode.ModemNotReady,
-        );
+      if (performance.now() > until) throw this.notReady();
       await sleep(25);
     }
+  }
+
+  /** Why the modem cannot send, as the most specific code (the CLI exits with its message). */
+  notReady(): MfaError {
+    const code =
+      this.state === 'no-sim'
+        ? ErrorCode.ModemSimMissing
+        : this.state === 'pin-needed' || this.state === 'pin-rejected'
+          ? ErrorCode.ModemSimPinRejected
+          : this.state === 'searching' || this.state === 'sms-refused'
+            ? ErrorCode.ModemNoNetwork
+            : this.state === 'absent'
+              ? ErrorCode.ModemPortUnavailable
+              : this.smsImpossible
+                ? ErrorCode.ModemCommandFailed
+                : this.detail?.includes('SIM busy')
+                  ? ErrorCode.ModemBusy
+                  : ErrorCode.ModemNotReady;
+    return new MfaError(
+      `${this.name} not ready: ${this.state}${this.detail ? ` (${this.detail})` : ''}`,
+      code,
+    );
   }
 
   // ───────────────────────── supervisor ─────────────────────────
@@ -250,7 +271,7 @@ export class Modem extends EventEmitter {
   }
 
   /** Waits for the path, opens it and builds a fresh channel. */
-  private async connect(): Promise<void> {
+  private async connect(once = false): Promise<void> {
     if (this.channel && !this.channel.closed && this.transport?.isOpen) return;
     await this.transport?.close().catch(() => undefined);
     this.channel = undefined;
@@ -266,6 +287,8 @@ export class Modem extends EventEmitter {
         this.transport = t;
         break;
       } catch (e) {
+        // One-shot commands report a missing port at once instead of waiting for it.
+        if (once) throw e;
         this.setState(
           'absent',
           this.noAtPort ? 'no AT port after reset (modeswitch?)' : `port ${this.cfg.path} not found`,
@@ -339,6 +362,14 @@ export class Modem extends EventEmitter {
       if (idx !== undefined) void this.readStoredReport(Number(idx));
       return;
     }
+    if (ev.name === 'RING' || ev.name === '+CRING') {
+      // Nobody answers the box: reject the call so a caller does not ring on and tie up a 2G radio.
+      if (performance.now() - this.lastHangupAt > 5000) {
+        this.lastHangupAt = performance.now();
+        void this.channel?.exec('ATH').catch(() => undefined);
+      }
+      return;
+    }
     if (ev.name === '+CREG' || ev.name === '+CEREG' || ev.name === '+CGREG') this.wake?.();
   }
 
@@ -401,6 +432,7 @@ export class Modem extends EventEmitter {
   private async initialise(): Promise<void> {
     this.reinitNeeded = false;
     this.troubled = false;
+    this.smsImpossible = false;
     // A periodic re-check of a locked or missing SIM should not make the LEDs flicker.
     if (this.state !== 'no-sim' && this.state !== 'pin-needed' && this.state !== 'pin-rejected')
       this.setState('initialising');
@@ -573,7 +605,10 @@ export class Modem extends EventEmitter {
       this.log.warn('PDU mode refused: falling back to text mode');
       this.textMode = true;
     }
-    if (this.textMode) await this.tryExec('AT+CMGF=1');
+    if (this.textMode && !(await this.tryExec('AT+CMGF=1'))) {
+      this.setState('failed', 'the modem refuses both PDU and text mode (AT+CMGF): it cannot send SMS');
+      this.smsImpossible = true;
+    }
     const csca = await this.tryExec('AT+CSCA?');
     this.smsc = parseCsca(csca?.lines ?? []);
     // The PDUs carry no SMSC (the "00" octet): an empty +CSCA means every send fails with CMS 330.
@@ -587,6 +622,7 @@ export class Modem extends EventEmitter {
 
   /** Registration from +CREG/+CGREG/+CEREG; signal and operator when registered. */
   private async checkRegistration(): Promise<void> {
+    if (this.smsImpossible) return;
     const regs: Partial<Record<'+CREG' | '+CGREG' | '+CEREG', Registration>> = {};
     for (const p of ['+CREG', '+CGREG', '+CEREG'] as const) {
       const r = await this.tryExec(`AT${p}?`);
@@ -891,7 +927,7 @@ export class Modem extends EventEmitter {
   async probeOnce(): Promise<ProbeReport> {
     this.stopped = false;
     try {
-      await this.connect();
+      await this.connect(true);
       await this.initialise();
       const simLocked = this.state === 'no-sim' || this.state.startsWith('pin');
       const reg = simLocked
@@ -923,10 +959,9 @@ export class Modem extends EventEmitter {
   async sendOnce(to: string, text: string, opts: SmsSendOptions): Promise<number[]> {
     this.stopped = false;
     try {
-      await this.connect();
+      await this.connect(true);
       await this.initialise();
-      if (!this.canSend())
-        throw new MfaError(`${this.name}: ${this.state} ${this.detail ?? ''}`, ErrorCode.ModemNotReady);
+      if (!this.canSend()) throw this.notReady();
       return await this.send(to, text, opts, { refs: [], beforeSubmitDone: false });
     } finally {
       this.stopped = true;

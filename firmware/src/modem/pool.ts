@@ -113,9 +113,11 @@ export class ModemPool extends EventEmitter implements SmsSender {
   /** ms until the modem's SIM may send another part under its per-minute budget. */
   private rateWait(s: Slot, now: number): number {
     s.recent = s.recent.filter((t) => now - t < 60000);
-    if (s.recent.length < s.maxPerMinute) return 0;
-    const oldest = s.recent[s.recent.length - s.maxPerMinute] ?? now;
-    return Math.max(0, oldest + 60000 - now);
+    // Sends in flight count against the budget too, or concurrent callers could overshoot it.
+    const used = s.recent.length + s.reserved;
+    if (used < s.maxPerMinute) return 0;
+    const oldest = s.recent[Math.max(0, s.recent.length - (s.maxPerMinute - s.reserved))] ?? now;
+    return Math.max(1, oldest + 60000 - now);
   }
 
   /** Per-modem interval between SMS: the slower of the measured send time and the rate budget. */
@@ -178,7 +180,9 @@ export class ModemPool extends EventEmitter implements SmsSender {
           throw new MfaError('rate limit would delay the SMS past its deadline', ErrorCode.SmsRetryable, {
             flags: { retryable: true },
           });
+        // Wait, then choose again: another caller may have taken the slot meanwhile.
         await new Promise((r) => setTimeout(r, wait));
+        continue;
       }
       slot.reserved++;
       const started = performance.now();

@@ -98,7 +98,15 @@ export class ReplyCache {
     }
   }
 
-  setTtl(ttlMs: number): void {
-    this.opts.ttlMs = ttlMs;
+  /** Live reconfiguration; a smaller capacity takes effect as entries are added. */
+  configure(o: { ttlMs?: number; capacity?: number; inFlightTimeoutMs?: number }): void {
+    if (o.ttlMs !== undefined) this.opts.ttlMs = o.ttlMs;
+    if (o.capacity !== undefined) this.opts.capacity = o.capacity;
+    if (o.inFlightTimeoutMs !== undefined) this.opts.inFlightTimeoutMs = o.inFlightTimeoutMs;
+    while (this.entries.size > this.opts.capacity) {
+      const oldest = this.entries.keys().next();
+      if (oldest.done) break;
+      this.entries.delete(oldest.value);
+    }
   }
 }

@@ -95,6 +95,14 @@ export interface RadiusCounters {
   caches: Record<'duplicates' | 'logKeys' | 'unknownSources' | 'pending', { size: number; capacity: number }>;
 }
 
+export interface RadiusStatus {
+  /** "udp 127.0.0.1:1812 (auth)" etc. */
+  listening: string[];
+  clientsWithoutMessageAuthenticator: string[];
+  /** Per client name: requests, accepts, …, and `drops.<reason>`. */
+  counters: Record<string, Record<string, number>>;
+}
+
 export interface HealthReport {
   healthy: boolean;
   reasons: string[];
@@ -136,8 +144,15 @@ export interface RadiusServer {
   counters(): RadiusCounters;
   /** Clients still accepted without Message-Authenticator: open to BlastRADIUS forgery. */
   clientsWithoutMessageAuthenticator(): string[];
+  /** What the health model (health.ts RadiusHealth) reads: listeners, exposed clients, flat counters. */
+  status(): RadiusStatus;
   /** Live reload of the NAS table; validates the whole list first (throws, keeping the old one). */
   updateClients(clients: readonly RadiusClientConfig[]): void;
+  /**
+   * Applies a changed `radius` config section live: clients, cache TTL and caps, pending limit,
+   * handler timeout. Listener addresses and ports need a restart: `restartNeeded` says so.
+   */
+  reconfigure(cfg: RadiusConfig): { restartNeeded: boolean };
   /** Forgets that an `auto` client sends Message-Authenticator (e.g. after replacing the NAS). */
   forgetLearnedMessageAuthenticator(name: string): Promise<void>;
   /**
@@ -220,8 +235,8 @@ export function createRadiusServer(opts: RadiusServerOptions): RadiusServer {
   const clock = opts.clock ?? systemClock;
   const log = opts.log ?? logger('radius');
   const ratelog = new RateLimitedLog(log, clock);
-  const handlerTimeoutMs = opts.handlerTimeoutMs ?? 30_000;
-  const maxPending = opts.maxPending ?? 2048;
+  let handlerTimeoutMs = opts.handlerTimeoutMs ?? 30_000;
+  let maxPending = opts.maxPending ?? 2048;
   const unknownCap = opts.unknownSourceEntries ?? 256;
   const cache = new ReplyCache({
     ttlMs: (opts.duplicateCacheSeconds ?? 30) * 1000,
@@ -238,6 +253,7 @@ export function createRadiusServer(opts: RadiusServerOptions): RadiusServer {
   let sendErrors = 0;
   let pending = 0;
   let sockets: dgram.Socket[] = [];
+  let listening: string[] = [];
 
   const countersFor = (name: string): ClientCounters => {
     let c = counters.get(name);
@@ -248,9 +264,12 @@ export function createRadiusServer(opts: RadiusServerOptions): RadiusServer {
     return c;
   };
 
+  /** What an `auto` client learned holds for that name at that address: a re-pointed entry learns anew. */
+  const hasLearned = (e: ClientEntry): boolean => learned.get(e.client.name)?.match === e.client.match;
+
   const required = (e: ClientEntry): boolean =>
     e.client.requireMessageAuthenticator === 'yes' ||
-    (e.client.requireMessageAuthenticator === 'auto' && learned.has(e.client.name));
+    (e.client.requireMessageAuthenticator === 'auto' && hasLearned(e));
 
   const drop = (
     e: ClientEntry,
@@ -382,7 +401,7 @@ export function createRadiusServer(opts: RadiusServerOptions): RadiusServer {
     const hasMa = p.messageAuthenticatorOffset !== undefined;
     if (hasMa) {
       if (!verifyMessageAuthenticator(p, e.secret)) return drop(e, 'bad-message-authenticator', source);
-      if (e.client.requireMessageAuthenticator === 'auto' && !learned.has(e.client.name)) learn(e);
+      if (e.client.requireMessageAuthenticator === 'auto' && !hasLearned(e)) learn(e);
     } else if (required(e) || p.code === CODE.StatusServer) {
       return drop(e, 'missing-message-authenticator', source);
     }
@@ -621,6 +640,13 @@ export function createRadiusServer(opts: RadiusServerOptions): RadiusServer {
       learned.set(k.slice(STATE_PREFIX.length), v);
   }
 
+  function updateClients(clients: readonly RadiusClientConfig[]): void {
+    const next = ClientTable.fromConfig(clients);
+    table = next;
+    const names = new Set(next.list().map((e) => e.client.name));
+    for (const n of [...counters.keys()]) if (!names.has(n)) counters.delete(n);
+  }
+
   const clientsWithoutMessageAuthenticator = (): string[] =>
     table
       .list()
@@ -639,15 +665,18 @@ export function createRadiusServer(opts: RadiusServerOptions): RadiusServer {
           const s = await bindOne('auth', at);
           sockets.push(s);
           auth.push(s.address());
+          listening.push(`udp ${s.address().address}:${s.address().port} (auth)`);
         }
         for (const at of opts.accounting ?? []) {
           const s = await bindOne('acct', at);
           sockets.push(s);
           acct.push(s.address());
+          listening.push(`udp ${s.address().address}:${s.address().port} (accounting)`);
         }
       } catch (err) {
         for (const s of sockets) s.close();
         sockets = [];
+        listening = [];
         throw err;
       }
       const exposed = clientsWithoutMessageAuthenticator();
@@ -663,6 +692,7 @@ export function createRadiusServer(opts: RadiusServerOptions): RadiusServer {
     async stop() {
       const closing = sockets.map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
       sockets = [];
+      listening = [];
       await Promise.all(closing);
     },
 
@@ -695,11 +725,39 @@ export function createRadiusServer(opts: RadiusServerOptions): RadiusServer {
 
     clientsWithoutMessageAuthenticator,
 
-    updateClients(clients) {
-      const next = ClientTable.fromConfig(clients);
-      table = next;
-      const names = new Set(next.list().map((e) => e.client.name));
-      for (const n of [...counters.keys()]) if (!names.has(n)) counters.delete(n);
+    status() {
+      const flat: Record<string, Record<string, number>> = {};
+      for (const e of table.list()) {
+        const { drops, ...rest } = countersFor(e.client.name);
+        const row: Record<string, number> = { ...rest };
+        for (const [reason, n] of Object.entries(drops)) row[`drops.${reason}`] = n ?? 0;
+        flat[e.client.name] = row;
+      }
+      if (unknownDrops > 0) flat['(unknown clients)'] = { 'drops.unknown-client': unknownDrops };
+      return {
+        listening: [...listening],
+        clientsWithoutMessageAuthenticator: clientsWithoutMessageAuthenticator(),
+        counters: flat,
+      };
+    },
+
+    updateClients,
+
+    reconfigure(cfg) {
+      const o = radiusServerOptions(cfg);
+      updateClients(o.clients);
+      handlerTimeoutMs = o.handlerTimeoutMs ?? handlerTimeoutMs;
+      maxPending = o.maxPending ?? maxPending;
+      cache.configure({
+        ttlMs: cfg.duplicateCacheSeconds * 1000,
+        capacity: cfg.duplicateCacheEntries,
+        inFlightTimeoutMs: handlerTimeoutMs,
+      });
+      const key = (l: readonly ListenAddress[] | undefined): string =>
+        JSON.stringify((l ?? []).map((x) => [x.address, x.port]));
+      return {
+        restartNeeded: key(o.listen) !== key(opts.listen) || key(o.accounting) !== key(opts.accounting),
+      };
     },
 
     async forgetLearnedMessageAuthenticator(name) {

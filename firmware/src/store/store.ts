@@ -2,6 +2,9 @@ import { Level } from 'level';
 import type { AbstractSublevel } from 'abstract-level';
 import { mkdir } from 'node:fs/promises';
 import { ErrorCode, MfaError } from '../errors.ts';
+import { logger } from '../log.ts';
+
+const log = logger('store');
 
 /** Every sublevel the firmware uses; one place so names never drift. */
 export const SUBLEVELS = [
@@ -104,14 +107,16 @@ class DurableWriter {
       while (this.pending.length > 0) {
         const group = this.pending;
         this.pending = [];
-        const batch = this.db.batch();
-        for (const w of group)
-          for (const op of w.ops) {
-            const sub = this.sublevel(op.sublevel);
-            if (op.type === 'put') batch.put(op.key, op.value ?? '', { sublevel: sub });
-            else batch.del(op.key, { sublevel: sub });
-          }
         try {
+          // Built inside the try: on a closing database `batch()` throws at once, and every
+          // writer in the group must still hear about it rather than wait forever.
+          const batch = this.db.batch();
+          for (const w of group)
+            for (const op of w.ops) {
+              const sub = this.sublevel(op.sublevel);
+              if (op.type === 'put') batch.put(op.key, op.value ?? '', { sublevel: sub });
+              else batch.del(op.key, { sublevel: sub });
+            }
           await batch.write({ sync: true });
           this.syncs++;
           this.ok = true;
@@ -172,9 +177,20 @@ class JsonTable<V> implements Table<V> {
     return this.sub.put(key, JSON.stringify(value));
   }
 
+  /** Skips (and logs) a row that is not valid JSON: one bad row must not stop a start-up scan. */
   async *entries(range: RangeOptions = {}): AsyncIterable<[string, V]> {
     for await (const [k, raw] of this.sub.iterator(range)) {
-      yield [k, JSON.parse(raw) as V];
+      let value: V;
+      try {
+        value = JSON.parse(raw) as V;
+      } catch {
+        log.error(
+          { table: this.name, key: k, code: ErrorCode[ErrorCode.StoreCorrupt] },
+          'skipped a corrupt store row',
+        );
+        continue;
+      }
+      yield [k, value];
     }
   }
 }

@@ -23,6 +23,13 @@ describe('README configuration reference', () => {
     for (const key of Object.keys(config)) expect(section).toContain(`\`${key}`);
   });
 
+  it('lets policy.mfaGroup follow directory.group unless it is set', () => {
+    const base = { directory: { kind: 'demo', group: 'VPN MFA' } };
+    expect(parseConfig(base).policy.mfaGroup).toBe('VPN MFA');
+    expect(parseConfig({ ...base, policy: { mfaGroup: '' } }).policy.mfaGroup).toBe('');
+    expect(parseConfig({}).policy.mfaGroup).toBe('MFA Users');
+  });
+
   it('names the failing field when the example is broken', () => {
     const broken = JSON.parse(example) as { passcode: { ttlSeconds: number } };
     broken.passcode.ttlSeconds = 5;

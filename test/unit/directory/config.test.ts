@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../../firmware/src/config/load.ts';
 import { ErrorCode, MfaError } from '../../../firmware/src/errors.ts';
 import { connectError, isTransportFailure, stepOf } from '../../../firmware/src/directory/connection.ts';
-import { InvalidCredentialsError } from 'ldapts';
+import { InvalidCredentialsError, ProtocolError } from 'ldapts';
 
 const base = {
   kind: 'ldap',
@@ -102,6 +102,8 @@ describe('connection failures name their step', () => {
       }),
     );
     expect(name.code).toBe(ErrorCode.DirectoryTlsFailed);
+    const refused = connectError('ldap://x', new ProtocolError('Unsupported extended operation'));
+    expect([refused.code, stepOf(refused)]).toEqual([ErrorCode.DirectoryTlsFailed, 'TLS']);
     const slow = connectError('ldaps://x', new Error('Connection timeout'));
     expect(slow.code).toBe(ErrorCode.DirectoryTimeout);
   });

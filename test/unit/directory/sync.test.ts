@@ -180,7 +180,7 @@ describe('DirectorySync with LevelDB', () => {
     expect([...(await users()).keys()]).toEqual(['u0', 'u1', 'u2', 'u3', 'u4']);
   });
 
-  it('an empty answer or a failure mid-way changes nothing', async () => {
+  it('an empty answer or a failure mid-way removes no one', async () => {
     fake.members = [member('a', ['+4915100000001']), member('b', ['+4915100000002'])];
     await sync().run();
     fake.members = [];
@@ -206,8 +206,8 @@ describe('DirectorySync with LevelDB', () => {
     expect((await r3).confirmed).toBe(true);
   });
 
-  it('runs on its schedule, and not at all with 0 minutes', () => {
-    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+  it('runs soon after start, then on its schedule, and not at all with 0 minutes', () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'setTimeout', 'clearTimeout'] });
     try {
       const s = sync();
       let runs = 0;
@@ -218,15 +218,25 @@ describe('DirectorySync with LevelDB', () => {
       s.startSchedule(0);
       vi.advanceTimersByTime(60 * 60_000);
       expect(runs).toBe(0);
-      s.startSchedule(15);
-      vi.advanceTimersByTime(45 * 60_000);
-      expect(runs).toBe(3);
+      s.startSchedule(15, 10_000);
+      vi.advanceTimersByTime(10_000);
+      expect(runs).toBe(1);
+      vi.advanceTimersByTime(45 * 60_000 - 10_000);
+      expect(runs).toBe(4);
       s.stopSchedule();
       vi.advanceTimersByTime(60 * 60_000);
-      expect(runs).toBe(3);
+      expect(runs).toBe(4);
     } finally {
       vi.useRealTimers();
     }
+  });
+
+  it('a run left "running" by a dead process reads as failed (interrupted)', async () => {
+    await store.table('meta').put('directory-sync-status', { ...emptyStatus(), state: 'running' });
+    expect(await sync().status()).toMatchObject({
+      state: 'failed',
+      error: expect.stringMatching(/interrupted/),
+    });
   });
 
   it('keeps the status bounded: at most MAX_NOTES notes, the counts complete', async () => {

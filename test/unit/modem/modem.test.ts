@@ -158,6 +158,29 @@ describe('Modem lifecycle', () => {
     expect(performance.now() - started).toBeLessThan(2000);
   });
 
+  it('a modem without any SMS mode is failed in health, with the command-failed code', async () => {
+    const { t } = fakeModem({ refuse: ['AT+CMGF=0', 'AT+CMGF=1'] });
+    const m = make(t);
+    m.start();
+    await until(m, 'failed');
+    expect(m.health().detail).toMatch(/AT\+CMGF/);
+    await new Promise((r) => setTimeout(r, 2 * TIMINGS.pollRegistered));
+    expect(m.health().state).toBe('failed');
+    expect(m.notReady().code).toBe(ErrorCode.ModemCommandFailed);
+  });
+
+  it('not-ready errors name the reason', async () => {
+    const a = make(fakeModem({ sim: 'absent' }).t);
+    a.start();
+    await until(a, 'no-sim');
+    expect(a.notReady().code).toBe(ErrorCode.ModemSimMissing);
+    const b = make(fakeModem({ creg: 2, cereg: 2 }).t);
+    b.start();
+    await until(b, 'searching');
+    expect(b.notReady().code).toBe(ErrorCode.ModemNoNetwork);
+    await expect(b.whenReady(50)).rejects.toMatchObject({ code: ErrorCode.ModemNoNetwork });
+  });
+
   it('warns in health when the SIM has no SMS centre number', async () => {
     const { t } = fakeModem({ smsc: '' });
     const m = make(t);
@@ -175,6 +198,18 @@ describe('Modem lifecycle', () => {
     s.creg = 5;
     await until(m, 'registered');
     expect(m.health().roaming).toBe(true);
+  });
+
+  it('an incoming call is rejected once per ring burst', async () => {
+    const { t } = fakeModem();
+    const m = make(t);
+    m.start();
+    await until(m, 'registered');
+    t.emitData('\r\nRING\r\n\r\n+CLIP: "+15550009999",145\r\n');
+    await new Promise((r) => setTimeout(r, 50));
+    t.emitData('\r\nRING\r\n');
+    await new Promise((r) => setTimeout(r, 50));
+    expect(t.written.split('ATH\r').length - 1).toBe(1);
   });
 
   it('a boot URC mid-run re-initialises the modem', async () => {

@@ -148,6 +148,20 @@ describe('ModemPool', () => {
     });
   });
 
+  it('concurrent callers cannot overshoot the per-SIM budget', async () => {
+    const a = fakeModem({ sendDelayMs: 30 });
+    const p = pool([a], 2);
+    await p.whenReady(3000);
+    const results = await Promise.allSettled(
+      [1, 2, 3].map((i) => p.send('+15550000001', `m${i}`, { deadline: Date.now() + 5_000 })),
+    );
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(2);
+    expect(results.find((r) => r.status === 'rejected')).toMatchObject({
+      reason: { code: ErrorCode.SmsRetryable },
+    });
+    expect(a.s.submits).toHaveLength(2);
+  });
+
   it('respects the per-SIM rate and estimates waits from it', async () => {
     const a = fakeModem();
     const p = pool([a], 1);

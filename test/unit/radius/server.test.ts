@@ -209,4 +209,31 @@ describe('RADIUS server pipeline', () => {
     expect(o.handlerTimeoutMs).toBe(30_000);
     expect(radiusServerOptions(radiusSchema.parse({ accountingPort: 0 })).accounting).toEqual([]);
   });
+
+  it('reconfigures live: a new client table and caps apply at once, a new port asks for a restart', async () => {
+    const s = createRadiusServer({
+      ...radiusServerOptions(
+        radiusSchema.parse({ clients: [{ name: 'old', address: '198.51.100.1', secret: 'x' }] }),
+      ),
+      handler: () => Promise.resolve({ code: 'Access-Accept', attributes: [] }),
+    });
+    const { replies, send } = collect();
+    s.handleDatagram('auth', request(), SRC, send);
+    expect(s.counters().unknownClients.drops).toBe(1);
+    const next = radiusSchema.parse({
+      clients: [{ name: 'nas', address: '192.0.2.0/24', secret: SECRET.toString() }],
+      duplicateCacheEntries: 1000,
+    });
+    expect(s.reconfigure(next)).toEqual({ restartNeeded: false });
+    s.handleDatagram('auth', request(), SRC, send);
+    await tick();
+    expect(replies).toHaveLength(1);
+    expect(Object.keys(s.counters().clients)).toEqual(['nas']);
+    expect(s.counters().caches.duplicates.capacity).toBe(1000);
+    expect(s.reconfigure({ ...next, listen: [{ address: '0.0.0.0', port: 11812 }] })).toEqual({
+      restartNeeded: true,
+    });
+    expect(() => s.reconfigure({ ...next, clients: [{ ...next.clients[0]!, address: 'bogus' }] })).toThrow();
+    expect(Object.keys(s.counters().clients)).toEqual(['nas']); // the old table stays on a refused change
+  });
 });
