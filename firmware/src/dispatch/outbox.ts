@@ -162,8 +162,8 @@ export class DurableOutbox implements Outbox {
   /** Waiting to go out, in arrival (seq) order. */
   private queue: LiveItem[] = [];
   private readonly inFlight = new Map<string, Promise<void>>();
-  /** createdAt of in-flight entries (they left the queue), for the oldest-age figure. */
-  private readonly inFlightCreated = new Map<string, number>();
+  /** In-flight entries (they left the queue) by challenge: for status() and the oldest age. */
+  private readonly liveByChallenge = new Map<string, LiveItem>();
   /** Sends handed to the sender and not settled: the slots counted against the pool. */
   private busySlots = 0;
   private totals = { sent: 0, failed: 0, expired: 0 };
@@ -310,6 +310,9 @@ export class DurableOutbox implements Outbox {
   }
 
   async status(challengeId: string): Promise<OutboxStatus | undefined> {
+    // In flight, memory knows best: with the journal, `submitting` lives there, not in the entry.
+    const live = this.liveByChallenge.get(challengeId);
+    if (live) return live.rec.status;
     const idx = await this.index.get(indexKey(challengeId));
     if (!idx) return undefined;
     return (await this.entries.get(entryKey(idx.seq)))?.status;
@@ -318,7 +321,8 @@ export class DurableOutbox implements Outbox {
   stats(): OutboxStats {
     let oldest = Infinity;
     for (const it of this.queue) oldest = Math.min(oldest, it.rec.createdAt);
-    for (const c of this.inFlightCreated.values()) oldest = Math.min(oldest, c);
+    for (const it of this.liveByChallenge.values())
+      if (!FINAL.has(it.rec.status)) oldest = Math.min(oldest, it.rec.createdAt);
     return {
       queued: this.queue.length,
       inFlight: this.inFlight.size,
@@ -478,12 +482,13 @@ export class DurableOutbox implements Outbox {
 
   private track(it: LiveItem, p: Promise<void>): void {
     const seq = it.rec.seq;
-    this.inFlightCreated.set(seq, it.rec.createdAt);
+    this.liveByChallenge.set(it.rec.challengeId, it);
     const done = p
       .catch((e: unknown) => this.log.error({ err: describeError(e), seq }, 'outbox dispatch failed'))
       .finally(() => {
         this.inFlight.delete(seq);
-        this.inFlightCreated.delete(seq);
+        if (this.liveByChallenge.get(it.rec.challengeId) === it)
+          this.liveByChallenge.delete(it.rec.challengeId);
       });
     this.inFlight.set(seq, done);
   }
@@ -595,16 +600,13 @@ export class DurableOutbox implements Outbox {
           if (this.isExpired(it)) throw new MfaError('passcode expired before submit', ErrorCode.SmsExpired);
           const n = rec.submissions + 1;
           if (this.journal) {
-            // Durable before Ctrl-Z via the journal; the entry's own copy follows in the
-            // background, ordered before its final write by the store's write queue.
-            this.journal.mark(Number(rec.seq), n);
+            // Durable before Ctrl-Z via the journal. The entry itself is not rewritten here:
+            // a second fsync per SMS would compete with the journal's for the disk. Its next
+            // write (final, or back to queued) carries the new submission count.
+            await this.journal.mark(Number(rec.seq), n);
             rec.status = 'submitting';
             rec.submittingAt = this.clock.now();
             rec.submissions = n;
-            this.persist([this.entries.op({ type: 'put', key: entryKey(rec.seq), value: { ...rec } })]).catch(
-              (e: unknown) =>
-                this.log.error({ err: describeError(e), seq: rec.seq }, 'outbox submitting write failed'),
-            );
           } else {
             await this.persist([
               this.entries.op({
@@ -698,7 +700,13 @@ export class DurableOutbox implements Outbox {
     if (rec.status === 'submitting') {
       rec.status = 'queued';
       // With unknownOutcome set, a power cut from here on still yields at most one resend.
-      await this.persist([this.entries.op({ type: 'put', key: entryKey(rec.seq), value: rec })]);
+      // If this write fails the entry still goes back on the queue: after a restart the journal
+      // (or the stored `submitting`) makes it an unknown outcome, the safe side.
+      try {
+        await this.persist([this.entries.op({ type: 'put', key: entryKey(rec.seq), value: rec })]);
+      } catch (e) {
+        this.log.error({ ...ctx, err: describeError(e) }, 'outbox requeue write failed');
+      }
     }
     it.notBefore = this.clock.monotonic() + delayMs;
     if (!this.closed) this.addToQueue(it);
@@ -744,8 +752,11 @@ export class DurableOutbox implements Outbox {
       ops.push(this.audit.op({ type: 'put', key: auditKey(rec), value: audit }));
     }
     this.totals[status]++;
-    it.rec = final;
-    await this.persist(ops);
+    try {
+      await this.persist(ops);
+    } finally {
+      it.rec = final;
+    }
   }
 }
 

@@ -120,10 +120,13 @@ describe.each([
     await vi.waitFor(() => expect(sender.held).toBe(1));
     if (withJournal) {
       const j = SubmitJournal.open(dir);
-      expect(j.readAll().get(1)).toBe(1); // durable before Ctrl-Z
+      expect(j.readAll().get(1)).toBe(1); // durable before Ctrl-Z, in the journal
       j.close();
+      expect((await record('c1'))?.status).toBe('queued'); // the entry catches up when final
+    } else {
+      expect((await record('c1'))?.status).toBe('submitting');
     }
-    await vi.waitFor(async () => expect((await record('c1'))?.status).toBe('submitting'));
+    expect(await outbox?.status('c1')).toBe('submitting');
     sender.release();
     await settle('c1', 'sent');
   });
@@ -416,7 +419,7 @@ describe.each([
       await ob.close();
       // A power cut right after Ctrl-Z: the journal has the mark, the entry still says queued.
       const j = SubmitJournal.open(dir);
-      j.mark(1, 1);
+      await j.mark(1, 1);
       j.close();
       expect((await record('c1'))?.status).toBe('queued');
       sender.modems = [health('m1', 'registered')];
@@ -465,6 +468,21 @@ describe.each([
     await ob.enqueue(entry('c1'));
     clock.wall += 1234;
     expect(ob.stats().oldestQueuedAgeMs).toBe(1234);
+  });
+
+  it('a send that settles after close and store close is not written (and does not crash)', async () => {
+    sender.script = [{ kind: 'hold', afterSubmit: false }];
+    const ob = await open();
+    await ob.enqueue(entry('late'));
+    await vi.waitFor(() => expect(sender.held).toBe(1));
+    await ob.close(0);
+    await store.close();
+    sender.release();
+    await new Promise((r) => setTimeout(r, 50));
+    // The store is gone; reopen it to see the entry still as it was: queued, text sealed.
+    store = await openStore(join(dir, 'db'));
+    expect((await record('late'))?.status).toBe('queued');
+    outbox = undefined;
   });
 
   it('refuses work after close', async () => {
