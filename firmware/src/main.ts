@@ -85,7 +85,7 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
     pool.start();
     stops.push(() => pool.stop());
 
-    const outbox = await openOutbox({ store, sender: pool, deviceKey });
+    const outbox = await openOutbox({ store, sender: pool, deviceKey, dataDir: config.dataDir });
     stops.push(() => outbox.close());
 
     const directory = await createDirectory(config.directory);
