@@ -19,7 +19,13 @@ import { ErrorCode, MfaError, describeError } from '../errors.ts';
 import { logger } from '../log.ts';
 import type { Store, Table } from '../store/store.ts';
 import { AtChannel, type AtResponse, type ChannelTimeouts } from './at/channel.ts';
-import { classifyFinal, isSimBusy, smsErrorCode, type AtErrorClass } from './at/errors.ts';
+import {
+  classifyFinal,
+  isSimBusy,
+  refusedBeforeAcceptance,
+  smsErrorCode,
+  type AtErrorClass,
+} from './at/errors.ts';
 import type { FramerEvent } from './at/framer.ts';
 import {
   identityValue,
@@ -892,6 +898,13 @@ export class Modem extends EventEmitter {
       this.reinitNeeded = true;
       this.wake?.();
     }
+    if (submitted && !refusedBeforeAcceptance(c))
+      // The SMSC may have the message (CMS 332, 500, plain ERROR…): a retry could be a duplicate.
+      throw new MfaError(
+        `${this.name}: ${c.reason} after Ctrl-Z: the message may have gone`,
+        ErrorCode.SmsUnknown,
+        { flags: { outcomeUnknown: true, retryable: false }, cause: c },
+      );
     throw new MfaError(
       `${this.name}: ${c.reason}${submitted ? '' : ' (before the prompt)'}`,
       smsErrorCode(c.class),

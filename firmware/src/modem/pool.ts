@@ -5,9 +5,11 @@
  * Retries live here (not in Modem): a retryable failure (network congestion, CMS 512 collision,
  * a modem that stopped answering before the prompt) is tried again, on another modem when one is
  * free, with a short backoff (250 ms, 500 ms…) and never past the message deadline. CMS 500 and
- * other unknown failures are tried once more; permanent ones (bad number, bad PDU) never. A SIM
- * failure moves the message to another modem. A failure after Ctrl-Z (`outcomeUnknown`) is
- * never retried here: that would risk a duplicate, and the outbox owns that decision.
+ * other unknown failures before Ctrl-Z are tried once more; permanent ones (bad number, bad PDU)
+ * never. A SIM failure moves the message to another modem. After Ctrl-Z only a clear refusal
+ * (RP-ERROR 38/41/42/47, 331, 512, SIM busy: see the table in at/errors.ts) is retried; anything
+ * ambiguous (CMS 332, 500, plain ERROR, a timeout, a lost port) comes back as `outcomeUnknown`
+ * and is never retried here: that would risk a duplicate, and the outbox owns that decision.
  */
 import { EventEmitter } from 'node:events';
 import type { Clock } from '../clock.ts';

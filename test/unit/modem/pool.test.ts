@@ -86,7 +86,7 @@ describe('ModemPool', () => {
     expect([a.s.submits.length, b.s.submits.length].sort()).toEqual([1, 2]);
   });
 
-  it('never retries a permanent error, and a CMS 500 only once', async () => {
+  it('never retries a permanent error, and a CMS 500 before the prompt only once', async () => {
     const a = fakeModem({ cmgsFinals: ['+CMS ERROR: 304'] });
     const p = pool([a]);
     await p.whenReady(3000);
@@ -94,10 +94,41 @@ describe('ModemPool', () => {
       code: ErrorCode.SmsPermanent,
     });
     expect(a.s.submits).toHaveLength(1);
-    a.s.cmgsAlways = '+CMS ERROR: 500';
-    await expect(p.send('+15550000001', 'hi', opts())).rejects.toMatchObject({ code: ErrorCode.SmsUnknown });
-    expect(a.s.submits).toHaveLength(3);
+    a.s.promptFinals = ['+CMS ERROR: 500', '+CMS ERROR: 500'];
+    const err = (await p.send('+15550000001', 'hi', opts()).catch((e: unknown) => e)) as MfaError;
+    expect(err.code).toBe(ErrorCode.SmsUnknown);
+    expect(err.flags.outcomeUnknown).not.toBe(true);
+    expect(a.s.promptFinals).toHaveLength(0);
+    expect(a.s.submits).toHaveLength(1);
   });
+
+  it.each(['+CMS ERROR: 332', '+CMS ERROR: 500', 'ERROR', '+CMS ERROR: 111', '+CMS ERROR: network timeout'])(
+    'an ambiguous %s after Ctrl-Z is outcome-unknown and sent exactly once',
+    async (final) => {
+      const a = fakeModem({ cmgsAlways: final });
+      const b = fakeModem({ cmgsAlways: final });
+      const p = pool([a, b]);
+      await p.whenReady(3000);
+      await new Promise((r) => setTimeout(r, 100));
+      const err = (await p.send('+15550000001', 'hi', opts()).catch((e: unknown) => e)) as MfaError;
+      expect(err.code).toBe(ErrorCode.SmsUnknown);
+      expect(err.flags.outcomeUnknown).toBe(true);
+      expect(err.flags.retryable).not.toBe(true);
+      expect(a.s.submits.length + b.s.submits.length).toBe(1);
+    },
+  );
+
+  it.each(['+CMS ERROR: 38', '+CMS ERROR: 47', '+CMS ERROR: 331', '+CMS ERROR: 512'])(
+    'a clear refusal %s after Ctrl-Z is retried',
+    async (final) => {
+      const a = fakeModem({ cmgsFinals: [final] });
+      const p = pool([a]);
+      await p.whenReady(3000);
+      const r = await p.send('+15550000001', 'hi', opts());
+      expect(r.messageRefs).toEqual([1]);
+      expect(a.s.submits).toHaveLength(2);
+    },
+  );
 
   it('gives up after 3 attempts of a retryable error', async () => {
     const a = fakeModem({ cmgsAlways: '+CMS ERROR: 42' });
