@@ -13,6 +13,7 @@ import { ErrorCode, MfaError } from '../../errors.ts';
 import { logger } from '../../log.ts';
 import type { ModemTransport } from '../transport.ts';
 import { AtFramer, type FinalResult, type FramerEvent } from './framer.ts';
+import { redactCommand, strayShape } from './redact.ts';
 
 const log = logger('modem:at');
 
@@ -98,7 +99,8 @@ interface Waiter {
 
 /**
  * Emits 'urc' (FramerEvent of type urc) for every unsolicited code, and 'stray' (string) for
- * lines and finals that arrived with nothing waiting (logged, then ignored).
+ * lines and finals that arrived with nothing waiting (their shape logged, then ignored). A stray
+ * line may be a late echo holding a PIN or passcode: listeners must never log its text.
  */
 export class AtChannel extends EventEmitter {
   readonly timeouts: ChannelTimeouts;
@@ -162,7 +164,8 @@ export class AtChannel extends EventEmitter {
 
   private async runCommand(command: string, opts: CommandOptions): Promise<AtResponse> {
     this.commandCount++;
-    const shown = opts.secret ? command.replace(/=.*$/, '=[redacted]') : command;
+    // Redacted by verb too, so a caller that forgets `secret` cannot leak a PIN.
+    const shown = opts.secret ? command.replace(/=.*$/s, '=[redacted]') : redactCommand(command);
     log.debug({ cmd: shown }, 'at command');
     const timeoutMs = this.timeoutFor(opts);
     const started = performance.now();
@@ -225,7 +228,8 @@ export class AtChannel extends EventEmitter {
 
   private async runSubmit(command: string, payload: string, opts: SubmitOptions): Promise<SubmitResult> {
     this.commandCount++;
-    log.debug({ cmd: command }, 'at submit');
+    // The command only (AT+CMGS=<len> or the number in text mode); never the payload.
+    log.debug({ cmd: redactCommand(command) }, 'at submit');
     const promptMs = opts.promptTimeoutMs ?? this.timeouts.prompt;
     const sendMs = opts.sendTimeoutMs ?? this.timeouts.send;
 
@@ -383,11 +387,9 @@ export class AtChannel extends EventEmitter {
         return;
       case 'line':
         if (!w || !ev.solicited) {
-          // Only the prefix: a late echo could carry a PIN (AT+CPIN="…") or a passcode (text mode).
-          log.debug(
-            { prefix: ev.text.split(/[:=,\s]/)[0]?.slice(0, 16), len: ev.text.length },
-            'unexpected line',
-          );
+          // Only its shape: a late echo could carry a PIN (AT+CPIN="…"), a PDU (hex of the
+          // passcode) or a text-mode body; even a leading word could be the passcode.
+          log.debug(strayShape(ev.text), 'unexpected line');
           this.emit('stray', ev.text);
           return;
         }
