@@ -369,3 +369,63 @@ describe('Modem.send', () => {
     expect(m.canSend()).toBe(false);
   });
 });
+
+describe('aborts between the prompt and Ctrl-Z', () => {
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+  it('a modem reset while beforeSubmit runs sends ESC, not the payload, and is not outcome-unknown', async () => {
+    const { t, s } = fakeModem();
+    const m = make(t);
+    m.start();
+    await until(m, 'registered');
+    const mark = t.raw.length;
+    const err = (await m
+      .send(
+        '+15550000001',
+        'hi',
+        {
+          deadline: Date.now() + 60_000,
+          beforeSubmit: async () => {
+            t.emitData('\r\nRDY\r\n');
+            await sleep(30);
+          },
+        },
+        { refs: [], beforeSubmitDone: false },
+      )
+      .catch((e: unknown) => e)) as MfaError;
+    expect(err).toBeInstanceOf(MfaError);
+    expect(err.flags.outcomeUnknown).not.toBe(true);
+    expect(s.submits).toEqual([]);
+    expect(t.raw.slice(mark)[0]).toBe('\x1b');
+    await until(m, 'registered');
+  });
+
+  it('stop() while beforeSubmit runs sends ESC, nothing goes out, and the outcome is known', async () => {
+    const { t, s } = fakeModem();
+    const m = make(t);
+    m.start();
+    await until(m, 'registered');
+    const mark = t.raw.length;
+    let stopping: Promise<void> | undefined;
+    const err = (await m
+      .send(
+        '+15550000001',
+        'hi',
+        {
+          deadline: Date.now() + 60_000,
+          beforeSubmit: async () => {
+            stopping = m.stop();
+            await sleep(30);
+          },
+        },
+        { refs: [], beforeSubmitDone: false },
+      )
+      .catch((e: unknown) => e)) as MfaError;
+    await stopping;
+    expect(err.code).toBe(ErrorCode.SmsRetryable);
+    expect(err.flags.outcomeUnknown).not.toBe(true);
+    expect(s.submits).toEqual([]);
+    // The port closes at once here, so ESC may not get out; the payload and Ctrl-Z never do.
+    expect(t.raw.slice(mark).filter((w) => w !== '\x1b')).toEqual([]);
+  });
+});

@@ -109,6 +109,12 @@ export class AtChannel extends EventEmitter {
   private waiter: Waiter | undefined;
   private lastByteAt = 0;
   private closedError: MfaError | undefined;
+  /**
+   * The submit in flight, by stage. Between the prompt and Ctrl-Z nothing is waited on (the
+   * caller's beforeSubmit runs), so an abort there is recorded in `abort` and honoured right
+   * before the payload would be written.
+   */
+  private inSubmit: { stage: 'prompt' | 'before' | 'sent'; abort?: MfaError } | undefined;
   /** Commands run, for tests and the bench. */
   commandCount = 0;
 
@@ -227,6 +233,21 @@ export class AtChannel extends EventEmitter {
   }
 
   private async runSubmit(command: string, payload: string, opts: SubmitOptions): Promise<SubmitResult> {
+    const state: NonNullable<AtChannel['inSubmit']> = { stage: 'prompt' };
+    this.inSubmit = state;
+    try {
+      return await this.runSubmitStages(command, payload, opts, state);
+    } finally {
+      this.inSubmit = undefined;
+    }
+  }
+
+  private async runSubmitStages(
+    command: string,
+    payload: string,
+    opts: SubmitOptions,
+    state: NonNullable<AtChannel['inSubmit']>,
+  ): Promise<SubmitResult> {
     this.commandCount++;
     // The command only (AT+CMGS=<len> or the number in text mode); never the payload.
     log.debug({ cmd: redactCommand(command) }, 'at submit');
@@ -276,12 +297,21 @@ export class AtChannel extends EventEmitter {
     }
 
     // Phase 2: the caller's last word before the message can go out.
+    state.stage = 'before';
     try {
       await opts.beforeSubmit?.();
     } catch (e) {
       await this.abandon();
       throw e;
     }
+    // A reset URC, stop() or a lost port while beforeSubmit ran: nothing has been sent, so leave
+    // the prompt with ESC and fail with a known outcome instead of writing into a dead modem.
+    const aborted = state.abort ?? this.closedError;
+    if (aborted) {
+      await this.abandon();
+      throw aborted;
+    }
+    state.stage = 'sent';
 
     // Phase 3: payload + Ctrl-Z. From the write on, the outcome is unknown until the final.
     const response = await new Promise<AtResponse>((resolve, reject) => {
@@ -411,6 +441,7 @@ export class AtChannel extends EventEmitter {
    * A send already past Ctrl-Z keeps its outcomeUnknown flag.
    */
   abortInFlight(err: MfaError): void {
+    if (this.inSubmit?.stage === 'before') this.inSubmit.abort ??= err;
     const w = this.waiter;
     this.settle();
     w?.onError(err);
