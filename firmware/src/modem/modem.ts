@@ -87,6 +87,14 @@ export interface ModemOptions {
   timings?: Partial<ModemTimings>;
 }
 
+export interface StopOptions {
+  /**
+   * [0...300000] ms, default the channel's send timeout (90000): how long stop() waits for a send
+   * already past Ctrl-Z to get its final before closing the port anyway.
+   */
+  drainMs?: number;
+}
+
 /** Progress of one message across attempts, so a retry never resends a part that went out. */
 export interface SendProgress {
   refs: number[];
@@ -190,8 +198,9 @@ export class Modem extends EventEmitter {
     return h;
   }
 
-  /** Registered and able to take a send now. */
+  /** Registered and able to take a send now (never once stop() began). */
   canSend(): boolean {
+    if (this.stopped) return false;
     if (this.state === 'sms-refused' && performance.now() >= this.smsRefusedUntil) return !this.troubled;
     return (this.state === 'registered' || this.state === 'sending') && !this.troubled && !this.reinitNeeded;
   }
@@ -215,12 +224,31 @@ export class Modem extends EventEmitter {
     this.loop = this.supervise();
   }
 
-  async stop(): Promise<void> {
+  /**
+   * Graceful stop. New sends are refused at once and a send not yet past the `> ` prompt is
+   * abandoned with ESC (nothing went out: the caller may resend it later). A send already past
+   * Ctrl-Z is waited for until its final arrives, at most `drainMs` (default: the send timeout,
+   * 90 s), because aborting it would leave its outcome unknown and the outbox would resend it: a
+   * duplicate SMS on every restart that lands mid-send. Then the port is closed.
+   */
+  async stop(opts: StopOptions = {}): Promise<void> {
     this.stopped = true;
     this.wake?.();
-    this.channel?.abortInFlight(
-      new MfaError(`${this.name} stopping`, ErrorCode.ModemClosed, { flags: { canceled: true } }),
-    );
+    const err = new MfaError(`${this.name} stopping`, ErrorCode.ModemClosed, { flags: { canceled: true } });
+    const ch = this.channel;
+    if (ch && !ch.closed) {
+      const limit = opts.drainMs ?? ch.timeouts.send;
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        ch.quiesce(err),
+        new Promise<void>((r) => {
+          timer = setTimeout(r, limit);
+        }),
+      ]);
+      clearTimeout(timer);
+    }
+    // Past drainMs: whatever is still waiting fails now (outcomeUnknown if it was past Ctrl-Z).
+    ch?.abortInFlight(err);
     await this.transport?.close();
     await this.loop;
   }

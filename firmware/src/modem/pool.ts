@@ -19,7 +19,7 @@ import { logger } from '../log.ts';
 import type { Store } from '../store/store.ts';
 import type { ChannelTimeouts } from './at/channel.ts';
 import { attemptsFor } from './at/errors.ts';
-import { Modem, type ModemTimings, type SendProgress } from './modem.ts';
+import { Modem, type ModemTimings, type SendProgress, type StopOptions } from './modem.ts';
 import type { TransportFactory } from './transport.ts';
 import type { ModemHealth, SmsSendOptions, SmsSendResult, SmsSender } from './types.ts';
 
@@ -86,9 +86,14 @@ export class ModemPool extends EventEmitter implements SmsSender {
     for (const s of this.slots) s.modem.start();
   }
 
-  async stop(): Promise<void> {
+  /**
+   * Graceful stop of every modem (see Modem.stop): new sends are refused, sends not past the
+   * prompt are abandoned with ESC, sends past Ctrl-Z get their final (at most `drainMs`, default
+   * the send timeout, 90 s) so a restart mid-send neither loses nor duplicates an SMS.
+   */
+  async stop(opts: StopOptions = {}): Promise<void> {
     this.started = false;
-    await Promise.all(this.slots.map((s) => s.modem.stop()));
+    await Promise.all(this.slots.map((s) => s.modem.stop(opts)));
   }
 
   /** Resolves once any modem can send (for the demo and tests). */

@@ -425,7 +425,45 @@ describe('aborts between the prompt and Ctrl-Z', () => {
     expect(err.code).toBe(ErrorCode.SmsRetryable);
     expect(err.flags.outcomeUnknown).not.toBe(true);
     expect(s.submits).toEqual([]);
-    // The port closes at once here, so ESC may not get out; the payload and Ctrl-Z never do.
-    expect(t.raw.slice(mark).filter((w) => w !== '\x1b')).toEqual([]);
+    expect(t.raw.slice(mark)).toEqual(['\x1b']);
+  });
+});
+
+describe('graceful stop', () => {
+  const send = (m: Modem) =>
+    m.send('+15550000001', 'hi', { deadline: Date.now() + 60_000 }, { refs: [], beforeSubmitDone: false });
+
+  async function afterCtrlZ(s: { submits: string[] }): Promise<void> {
+    while (s.submits.length === 0) await new Promise((r) => setTimeout(r, 2));
+  }
+
+  it('waits for a send past Ctrl-Z to get its final, then closes; new sends are refused', async () => {
+    const { t, s } = fakeModem({ sendDelayMs: 150 });
+    const m = make(t);
+    m.start();
+    await until(m, 'registered');
+    const inFlight = send(m);
+    await afterCtrlZ(s);
+    const stopping = m.stop();
+    expect(m.canSend()).toBe(false);
+    await expect(send(m)).rejects.toMatchObject({ code: ErrorCode.SmsRetryable });
+    await expect(inFlight).resolves.toEqual([1]);
+    await stopping;
+    expect(t.isOpen).toBe(false);
+    expect(s.submits).toHaveLength(1);
+  });
+
+  it('gives up waiting after drainMs: the send is then outcome-unknown', async () => {
+    const { t, s } = fakeModem({ cmgsFinals: ['hang'] });
+    const m = make(t);
+    m.start();
+    await until(m, 'registered');
+    const inFlight = send(m).catch((e: unknown) => e);
+    await afterCtrlZ(s);
+    const started = performance.now();
+    await m.stop({ drainMs: 50 });
+    expect(performance.now() - started).toBeLessThan(300);
+    const err = (await inFlight) as MfaError;
+    expect(err.flags.outcomeUnknown).toBe(true);
   });
 });

@@ -109,6 +109,8 @@ export class AtChannel extends EventEmitter {
   private waiter: Waiter | undefined;
   private lastByteAt = 0;
   private closedError: MfaError | undefined;
+  /** Set by quiesce(): jobs that have not started yet are refused with it. */
+  private refusing: MfaError | undefined;
   /**
    * The submit in flight, by stage. Between the prompt and Ctrl-Z nothing is waited on (the
    * caller's beforeSubmit runs), so an abort there is recorded in `abort` and honoured right
@@ -153,7 +155,19 @@ export class AtChannel extends EventEmitter {
     });
   }
 
-  private enqueue<T>(job: () => Promise<T>): Promise<T> {
+  /**
+   * Stops taking work for a graceful stop: jobs not started are refused with `err`, a command or a
+   * submit not yet past Ctrl-Z is abandoned (ESC for a submit), and a submit past Ctrl-Z is left to
+   * get its final. Resolves when the channel is idle (bounded by that submit's send timeout).
+   */
+  quiesce(err: MfaError): Promise<void> {
+    this.refusing ??= err;
+    if (this.inSubmit?.stage !== 'sent') this.abortInFlight(err);
+    return this.tail.then(() => undefined);
+  }
+
+  private enqueue<T>(work: () => Promise<T>): Promise<T> {
+    const job = () => (this.refusing ? Promise.reject(this.refusing) : work());
     const run = this.tail.then(job, job);
     this.tail = run.catch(() => undefined);
     return run;
