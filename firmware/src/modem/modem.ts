@@ -198,11 +198,18 @@ export class Modem extends EventEmitter {
     return h;
   }
 
-  /** Registered and able to take a send now (never once stop() began). */
+  /**
+   * Registered and able to take a send now. Exactly the states health counts as able to send
+   * ('registered', 'sending'): an 'sms-refused' modem whose hold has passed goes back to
+   * 'registered' first (the monitor wakes for it), so health and sending never disagree.
+   */
   canSend(): boolean {
-    if (this.stopped) return false;
-    if (this.state === 'sms-refused' && performance.now() >= this.smsRefusedUntil) return !this.troubled;
-    return (this.state === 'registered' || this.state === 'sending') && !this.troubled && !this.reinitNeeded;
+    return (
+      (this.state === 'registered' || this.state === 'sending') &&
+      !this.stopped &&
+      !this.troubled &&
+      !this.reinitNeeded
+    );
   }
 
   get busy(): boolean {
@@ -704,11 +711,14 @@ export class Modem extends EventEmitter {
       if (this.reinitNeeded) return;
       this.throwIfTroubled();
       const waitMs =
-        this.state === 'registered' || this.state === 'sending' || this.state === 'sms-refused'
-          ? this.timings.pollRegistered
-          : this.state === 'searching' || this.state === 'initialising'
-            ? this.timings.pollSearching
-            : this.timings.pollRegistered;
+        this.state === 'sms-refused'
+          ? // Wake when the hold ends, so the modem is offered again as soon as health says so.
+            Math.max(10, Math.min(this.timings.pollRegistered, this.smsRefusedUntil - performance.now()))
+          : this.state === 'registered' || this.state === 'sending'
+            ? this.timings.pollRegistered
+            : this.state === 'searching' || this.state === 'initialising'
+              ? this.timings.pollSearching
+              : this.timings.pollRegistered;
       await this.nap(waitMs);
       if (this.stopped || this.reinitNeeded) return;
       this.throwIfTroubled();
@@ -946,6 +956,8 @@ export class Modem extends EventEmitter {
   private markSmsRefused(reason: string): void {
     this.smsRefusedUntil = performance.now() + this.timings.smsRefusedHold;
     this.setState('sms-refused', `registered on LTE but the network refuses SMS (${reason})`);
+    // The monitor re-plans its nap around the hold's end.
+    this.wake?.();
   }
 
   /** Timeouts and lost ports: the outcome is unknown after Ctrl-Z; the supervisor recovers. */

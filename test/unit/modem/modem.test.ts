@@ -467,3 +467,35 @@ describe('graceful stop', () => {
     expect(err.flags.outcomeUnknown).toBe(true);
   });
 });
+
+describe('sms-refused and health agree', () => {
+  it('canSend() is never true while health says sms-refused; the modem is offered again after the hold', async () => {
+    const { t, s } = fakeModem({ creg: 0, cereg: 1 });
+    const m = new Modem({
+      config: modemSchema.parse({ name: 'm1', path: '/dev/null' }),
+      store,
+      clock: systemClock,
+      transportFactory: () => t,
+      timeouts: TIMEOUTS,
+      timings: { ...TIMINGS, pollRegistered: 400, smsRefusedHold: 100 },
+    });
+    modems.push(m);
+    m.start();
+    await until(m, 'registered');
+    s.cmgsFinals = ['+CMS ERROR: 38'];
+    await expect(
+      m.send('+15550000001', 'hi', { deadline: Date.now() + 60_000 }, { refs: [], beforeSubmitDone: false }),
+    ).rejects.toMatchObject({ code: ErrorCode.SmsRetryable });
+    expect(m.health().state).toBe('sms-refused');
+    let disagreed = 0;
+    const end = performance.now() + 1000;
+    while (m.health().state === 'sms-refused' && performance.now() < end) {
+      if (m.canSend()) disagreed++;
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    expect(disagreed).toBe(0);
+    // Back well before the next regular poll (400 ms): the hold's end wakes the monitor.
+    expect(m.health().state).toBe('registered');
+    expect(m.canSend()).toBe(true);
+  });
+});
