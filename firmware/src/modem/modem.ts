@@ -99,6 +99,16 @@ export interface StopOptions {
 export interface SendProgress {
   refs: number[];
   beforeSubmitDone: boolean;
+  /**
+   * The message deadline on the monotonic clock, fixed once when the send begins: a Pi has no
+   * battery clock and NTP steps the wall clock at boot, so no later check may use wall time.
+   */
+  deadlineMono?: number;
+}
+
+/** Converts the wall-clock deadline to monotonic time, once per message. */
+export function monotonicDeadline(clock: Clock, wallDeadline: number): number {
+  return clock.monotonic() + (wallDeadline - clock.now());
 }
 
 interface PinRejection {
@@ -827,15 +837,16 @@ export class Modem extends EventEmitter {
       throw new MfaError(`${this.name} cannot send: ${this.state}`, ErrorCode.SmsRetryable, {
         flags: { retryable: true },
       });
-    const remainingS = Math.floor((opts.deadline - this.opts.clock.now()) / 1000);
-    if (remainingS <= 0) throw new MfaError('passcode expired before sending', ErrorCode.SmsExpired);
+    const deadlineMono = (progress.deadlineMono ??= monotonicDeadline(this.opts.clock, opts.deadline));
+    if (this.secondsLeft(deadlineMono) <= 0)
+      throw new MfaError('passcode expired before sending', ErrorCode.SmsExpired);
     this.sendsInFlight++;
     if (this.state === 'registered') this.setState('sending', this.detail);
     try {
       // Text mode keeps the charset and DCS in modem-wide settings (+CSCS, +CSMP), so a whole
       // message holds the modem; PDU mode carries everything in each PDU and interleaves freely.
-      if (this.textMode) await this.textLocked(() => this.sendParts(to, text, opts, progress, remainingS));
-      else await this.sendParts(to, text, opts, progress, remainingS);
+      if (this.textMode) await this.textLocked(() => this.sendParts(to, text, opts, progress, deadlineMono));
+      else await this.sendParts(to, text, opts, progress, deadlineMono);
       this.sentCount++;
       this.smsRefusedUntil = 0;
       if (this.state === 'sms-refused') this.setState('sending');
@@ -855,10 +866,13 @@ export class Modem extends EventEmitter {
     text: string,
     opts: SmsSendOptions,
     progress: SendProgress,
-    remainingS: number,
+    deadlineMono: number,
   ): Promise<void> {
+    // TP-VP: the passcode's remaining life, so the network drops a code that would arrive dead.
+    const remainingS = this.secondsLeft(deadlineMono);
+    if (remainingS <= 0) throw new MfaError('passcode expired before sending', ErrorCode.SmsExpired);
     const payloads = this.textMode
-      ? await this.textPayloads(to, text, opts)
+      ? await this.textPayloads(to, text, opts, remainingS)
       : encodeSubmit({
           to,
           text,
@@ -877,11 +891,19 @@ export class Modem extends EventEmitter {
       const ref = await this.submitOne(p.command, p.payload, async () => {
         await before?.();
         progress.beforeSubmitDone = true;
+        // Checked right before every Ctrl-Z, also on retries that skip beforeSubmit (where the
+        // outbox checks expiry): a rejection here leaves the prompt with ESC, nothing sent.
+        if (this.opts.clock.monotonic() >= deadlineMono)
+          throw new MfaError('passcode expired at the prompt: not sent', ErrorCode.SmsExpired);
       });
       progress.refs.push(ref);
     }
     // Back to plain text, so replies such as +COPS are not hex-encoded UCS2.
     if (this.textMode) await this.tryExec('AT+CSCS="IRA"');
+  }
+
+  private secondsLeft(deadlineMono: number): number {
+    return Math.floor((deadlineMono - this.opts.clock.monotonic()) / 1000);
   }
 
   private textLocked(fn: () => Promise<void>): Promise<void> {
@@ -894,6 +916,7 @@ export class Modem extends EventEmitter {
     to: string,
     text: string,
     opts: SmsSendOptions,
+    remainingS: number,
   ): Promise<{ command: string; payload: string }[]> {
     const body = encodeTextModeBody(text);
     // Text mode has no concatenation: each ≤160 (ASCII) / ≤70 (UCS2) chunk goes as its own SMS.
@@ -904,7 +927,6 @@ export class Modem extends EventEmitter {
     await this.tryExec(`AT+CSCS="${body.charset}"`);
     if (!cdma) {
       const dcs = body.dcs | (opts.flash ? 0x10 : 0);
-      const remainingS = Math.max(0, Math.floor((opts.deadline - this.opts.clock.now()) / 1000));
       const vp = secondsToVp(remainingS);
       await this.tryExec(`AT+CSMP=${opts.statusReport ? 49 : 17},${vp},0,${dcs}`);
     }

@@ -19,7 +19,7 @@ import { logger } from '../log.ts';
 import type { Store } from '../store/store.ts';
 import type { ChannelTimeouts } from './at/channel.ts';
 import { attemptsFor } from './at/errors.ts';
-import { Modem, type ModemTimings, type SendProgress, type StopOptions } from './modem.ts';
+import { Modem, monotonicDeadline, type ModemTimings, type SendProgress, type StopOptions } from './modem.ts';
 import type { TransportFactory } from './transport.ts';
 import type { ModemHealth, SmsSendOptions, SmsSendResult, SmsSender } from './types.ts';
 
@@ -165,12 +165,14 @@ export class ModemPool extends EventEmitter implements SmsSender {
   }
 
   async send(to: string, text: string, opts: SmsSendOptions): Promise<SmsSendResult> {
-    const progress: SendProgress = { refs: [], beforeSubmitDone: false };
+    // Every later check uses the monotonic clock: NTP may step the wall clock during the send.
+    const deadlineMono = monotonicDeadline(this.clock, opts.deadline);
+    const progress: SendProgress = { refs: [], beforeSubmitDone: false, deadlineMono };
     const tried = new Set<Modem>();
     let attempt = 0;
     let lastError: unknown;
     for (;;) {
-      if (this.clock.now() >= opts.deadline)
+      if (this.clock.monotonic() >= deadlineMono)
         throw new MfaError('passcode expired before it could be sent', ErrorCode.SmsExpired, {
           ...(lastError === undefined ? {} : { cause: lastError }),
         });
@@ -183,7 +185,7 @@ export class ModemPool extends EventEmitter implements SmsSender {
         });
       const { slot, wait } = choice;
       if (wait > 0) {
-        if (this.clock.now() + wait >= opts.deadline)
+        if (this.clock.monotonic() + wait >= deadlineMono)
           throw new MfaError('rate limit would delay the SMS past its deadline', ErrorCode.SmsRetryable, {
             flags: { retryable: true },
           });

@@ -499,3 +499,32 @@ describe('sms-refused and health agree', () => {
     expect(m.canSend()).toBe(true);
   });
 });
+
+describe('expiry right before each Ctrl-Z', () => {
+  it('a later part (or a retry that skips beforeSubmit) is not sent once the passcode expired', async () => {
+    const { t, s } = fakeModem({ sendDelayMs: 100 });
+    let jump = 0;
+    const m = new Modem({
+      config: modemSchema.parse({ name: 'm1', path: '/dev/null' }),
+      store,
+      clock: { now: () => Date.now(), monotonic: () => performance.now() + jump },
+      transportFactory: () => t,
+      timeouts: TIMEOUTS,
+      timings: TIMINGS,
+    });
+    modems.push(m);
+    m.start();
+    await until(m, 'registered');
+    const progress = { refs: [], beforeSubmitDone: true };
+    const sending = m
+      .send('+15550000001', 'z'.repeat(300), { deadline: Date.now() + 60_000 }, progress)
+      .catch((e: unknown) => e);
+    while (s.submits.length === 0) await new Promise((r) => setTimeout(r, 1));
+    jump = 120_000; // two minutes pass (monotonically) while part 1 is with the network
+    const err = (await sending) as MfaError;
+    expect(err.code).toBe(ErrorCode.SmsExpired);
+    expect(s.submits).toHaveLength(1);
+    expect(progress.refs).toEqual([1]);
+    expect(t.raw.at(-1)).toBe('\x1b');
+  });
+});
