@@ -222,6 +222,33 @@ describe('driver × every simulator fault', () => {
     expect(s.log.filter((e) => e.kind === 'submit-start')).toHaveLength(1);
   });
 
+  it.each([332, 500])(
+    'CMS %i after Ctrl-Z: outcome unknown, submitted exactly once (the SMSC may have it)',
+    async (code) => {
+      const s = await sim('generic');
+      const p = pool(s);
+      await p.whenReady(10_000);
+      s.fault({ kind: 'cms-error', code, times: 'always' });
+      const err = (await p.send(TO, 'hi', { deadline: deadline() }).catch((e: unknown) => e)) as MfaError;
+      expect(err.code).toBe(ErrorCode.SmsUnknown);
+      expect(err.flags.outcomeUnknown).toBe(true);
+      expect(s.log.filter((e) => e.kind === 'submit-start')).toHaveLength(1);
+    },
+  );
+
+  it('stop() during a send past Ctrl-Z waits for its final: delivered once, reported sent', async () => {
+    const s = await startSimulator({ profile: 'generic', smsDelayMs: 500 });
+    sims.push(s);
+    const p = pool(s);
+    await p.whenReady(10_000);
+    const sending = p.send(TO, 'hi', { deadline: deadline() });
+    while (!s.log.some((e) => e.kind === 'submit-start')) await new Promise((r) => setTimeout(r, 5));
+    await p.stop();
+    await expect(sending).resolves.toMatchObject({ messageRefs: [expect.any(Number)] });
+    expect(s.inbox.messages).toHaveLength(1);
+    expect(p.ready()).toBe(false);
+  });
+
   it('hang: the send fails without going out, the ladder recovers once the modem answers again', async () => {
     const s = await sim('generic');
     const p = pool(s);
