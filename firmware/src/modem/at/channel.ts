@@ -263,8 +263,9 @@ export class AtChannel extends EventEmitter {
     state: NonNullable<AtChannel['inSubmit']>,
   ): Promise<SubmitResult> {
     this.commandCount++;
-    // The command only (AT+CMGS=<len> or the number in text mode); never the payload.
-    log.debug({ cmd: redactCommand(command) }, 'at submit');
+    // The command only, never the payload; errors name it the same way, since they get logged.
+    const shown = redactCommand(command);
+    log.debug({ cmd: shown }, 'at submit');
     const promptMs = opts.promptTimeoutMs ?? this.timeouts.prompt;
     const sendMs = opts.sendTimeoutMs ?? this.timeouts.send;
 
@@ -273,7 +274,7 @@ export class AtChannel extends EventEmitter {
       const timer = setTimeout(() => {
         this.settle();
         reject(
-          new MfaError(`${command}: no prompt in ${promptMs} ms`, ErrorCode.ModemTimeout, {
+          new MfaError(`${shown}: no prompt in ${promptMs} ms`, ErrorCode.ModemTimeout, {
             flags: { retryable: true },
           }),
         );
@@ -332,7 +333,7 @@ export class AtChannel extends EventEmitter {
       const timer = setTimeout(() => {
         this.settle();
         reject(
-          new MfaError(`${command}: no result ${sendMs} ms after Ctrl-Z`, ErrorCode.ModemTimeout, {
+          new MfaError(`${shown}: no result ${sendMs} ms after Ctrl-Z`, ErrorCode.ModemTimeout, {
             flags: { outcomeUnknown: true },
           }),
         );
@@ -347,7 +348,7 @@ export class AtChannel extends EventEmitter {
         onError: (e) => {
           clearTimeout(timer);
           reject(
-            new MfaError(`${command}: ${e.message}, after Ctrl-Z`, e.code, {
+            new MfaError(`${shown}: ${e.message}, after Ctrl-Z`, e.code, {
               cause: e,
               flags: { ...e.flags, outcomeUnknown: true },
             }),

@@ -8,9 +8,14 @@
 /** Commands whose arguments are secrets (PINs, PUKs, facility passwords), vendor forms included. */
 const SECRET_VERB = /^AT[+^$%]?(CPIN2?|CPINR?|CLCK|CPWD|CPUK|EPIN\w*|QPIN\w*|SPIC|CRSM|CSIM)\b/i;
 
-/** `AT+CPIN="1234"` → `AT+CPIN=[redacted]`; other commands (and `AT+CPIN?`) unchanged. */
+/**
+ * `AT+CPIN="1234"` → `AT+CPIN=[redacted]`; a text-mode `AT+CMGS="+15550001234",145` loses its
+ * number (personal data, kept out of logs like the outbox's masked numbers); other commands (and
+ * `AT+CPIN?`) unchanged.
+ */
 export function redactCommand(command: string): string {
-  return SECRET_VERB.test(command) ? command.replace(/=.*$/s, '=[redacted]') : command;
+  if (SECRET_VERB.test(command)) return command.replace(/=.*$/s, '=[redacted]');
+  return command.replace(/^(AT\+CMG[SW]=)"[^"]*"/i, '$1"[number]"');
 }
 
 export interface StrayShape {

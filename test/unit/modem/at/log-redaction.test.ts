@@ -52,6 +52,21 @@ describe('modem traffic in logs', () => {
       expect(out).not.toContain(secret);
   });
 
+  it('a text-mode submit names no phone number in its log or its timeout error', async () => {
+    const t = new MemoryTransport(() => undefined); // never prompts
+    await t.open();
+    const ch = new AtChannel(t, FAST);
+    let err: unknown;
+    const out = await captured(async () => {
+      err = await ch.submit('AT+CMGS="+15550009876",145', 'Code 739164').catch((e: unknown) => e);
+    });
+    expect(out).toMatch(/at submit/);
+    expect(out).not.toContain('9876');
+    expect(String((err as Error).message)).not.toContain('9876');
+    expect(redactCommand('AT+CMGS="+15550009876",145')).toBe('AT+CMGS="[number]",145');
+    expect(redactCommand('AT+CMGS=23')).toBe('AT+CMGS=23');
+  });
+
   it('describes stray lines by shape only, keeping harmless prefixes for diagnosis', () => {
     expect(strayShape('AT+CPIN="1234"')).toEqual({ kind: 'echo', len: 14 });
     expect(strayShape('AT+CMGS=23')).toEqual({ kind: 'echo', len: 10, prefix: 'AT+CMGS' });
