@@ -174,7 +174,8 @@ describe('two modems', () => {
     const results = await Promise.all(texts.map((t) => p.send(TO, t, { deadline: deadline() })));
     expect(new Set(results.map((r) => r.modem))).toEqual(new Set(['a', 'b']));
 
-    a.fault({ kind: 'cms-error', code: 310, times: 'always' });
+    // The SIM dies: AT+CMGS is refused before the prompt, so the pool may move the message.
+    a.fault({ kind: 'dead-sim' });
     const after = await Promise.all(['fail 1', 'fail 2'].map((t) => p.send(TO, t, { deadline: deadline() })));
     expect(after.every((r) => r.modem === 'b')).toBe(true);
     await new Promise((r) => setTimeout(r, 300));

@@ -321,12 +321,17 @@ describe('Modem.send', () => {
     s.cmgsFinals = ['+CMS ERROR: 304', '+CMS ERROR: 512', '+CMS ERROR: 310', '+CMS ERROR: 500'];
     await expect(go()).rejects.toMatchObject({ code: ErrorCode.SmsPermanent });
     await expect(go()).rejects.toMatchObject({ code: ErrorCode.SmsRetryable, flags: { retryable: true } });
-    await expect(go()).rejects.toMatchObject({ code: ErrorCode.SmsSimFailure });
+    // A SIM error after Ctrl-Z is no network refusal: the message may have left first.
+    await expect(go()).rejects.toMatchObject({ code: ErrorCode.SmsUnknown, flags: { outcomeUnknown: true } });
     // A SIM failure re-runs init (so health shows what the SIM is doing), then the modem is back.
     await until(m, 'initialising', 1000);
     await until(m, 'registered');
-    await expect(go()).rejects.toMatchObject({ code: ErrorCode.SmsUnknown });
-    expect(m.health().failedCount).toBe(4);
+    await expect(go()).rejects.toMatchObject({ code: ErrorCode.SmsUnknown, flags: { outcomeUnknown: true } });
+    // Refused instead of the prompt: nothing sent, a plain SIM failure (the pool fails over).
+    s.promptFinals = ['+CMS ERROR: 310'];
+    await expect(go()).rejects.toMatchObject({ code: ErrorCode.SmsSimFailure });
+    await until(m, 'registered');
+    expect(m.health().failedCount).toBe(5);
   });
 
   it('refuses an already expired message without touching the modem', async () => {

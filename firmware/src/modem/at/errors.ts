@@ -18,7 +18,7 @@
  * | CMS 332 / CME 31 network timeout, CMS 111 protocol error, 615/616 vendor network errors | retry ×3 | unknown, not retried |
  * | CMS 500, plain ERROR, unrecognised codes     | retry once           | unknown, not retried          |
  * | permanent (bad number/PDU, TP-FCS 128–255, RP 1/8/10/21…) | not retried | not retried (refused) |
- * | SIM 310–318                                   | next modem           | next modem (no SIM, no send)  |
+ * | SIM 310–318                                   | next modem           | unknown, not retried          |
  * | timeout, port lost, modem reboot             | retry ×3             | unknown, not retried          |
  *
  * Numbers from 3GPP TS 27.005 §3.2.5 (CMS) and TS 27.007 §9.2 (CME); the network causes below 128
@@ -173,7 +173,9 @@ export function classifyFinal(r: Extract<FinalResult, { ok: false }>): Classifie
  * accepted (so the failure keeps its class), false when the SMSC may have it (ambiguous).
  */
 export function refusedBeforeAcceptance(c: ClassifiedError): boolean {
-  if (c.class === 'permanent' || c.class === 'sim') return true;
+  // A SIM error after Ctrl-Z is not a network refusal: the SIM may have been pulled or failed
+  // (e.g. writing the last TP-MR to EF-SMSS) after the message left.
+  if (c.class === 'permanent') return true;
   if (c.class !== 'retryable' || c.code === undefined) return false;
   if (c.family === 'cms') return CMS_REFUSED_AFTER_SUBMIT.has(c.code);
   if (c.family === 'cme') return CME_REFUSED_AFTER_SUBMIT.has(c.code);
