@@ -359,10 +359,10 @@ export class AtChannel extends EventEmitter {
       this.write(payload + CTRL_Z).catch((e: unknown) => {
         clearTimeout(timer);
         this.settle();
+        // Part of the payload, or all of it, may have reached the modem before the error.
+        const err = e instanceof MfaError ? e : new MfaError(String(e), ErrorCode.ModemClosed, { cause: e });
         reject(
-          e instanceof MfaError
-            ? new MfaError(e.message, e.code, { cause: e, flags: { ...e.flags, outcomeUnknown: true } })
-            : asError(e),
+          new MfaError(err.message, err.code, { cause: e, flags: { ...err.flags, outcomeUnknown: true } }),
         );
       });
     }).catch(async (e: unknown) => {
