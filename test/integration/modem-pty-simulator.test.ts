@@ -174,7 +174,8 @@ describe('two modems', () => {
     const results = await Promise.all(texts.map((t) => p.send(TO, t, { deadline: deadline() })));
     expect(new Set(results.map((r) => r.modem))).toEqual(new Set(['a', 'b']));
 
-    a.fault({ kind: 'cms-error', code: 310, times: 'always' });
+    // The SIM dies: AT+CMGS is refused before the prompt, so the pool may move the message.
+    a.fault({ kind: 'dead-sim' });
     const after = await Promise.all(['fail 1', 'fail 2'].map((t) => p.send(TO, t, { deadline: deadline() })));
     expect(after.every((r) => r.modem === 'b')).toBe(true);
     await new Promise((r) => setTimeout(r, 300));
@@ -220,6 +221,33 @@ describe('driver × every simulator fault', () => {
       code: ErrorCode.SmsPermanent,
     });
     expect(s.log.filter((e) => e.kind === 'submit-start')).toHaveLength(1);
+  });
+
+  it.each([332, 500])(
+    'CMS %i after Ctrl-Z: outcome unknown, submitted exactly once (the SMSC may have it)',
+    async (code) => {
+      const s = await sim('generic');
+      const p = pool(s);
+      await p.whenReady(10_000);
+      s.fault({ kind: 'cms-error', code, times: 'always' });
+      const err = (await p.send(TO, 'hi', { deadline: deadline() }).catch((e: unknown) => e)) as MfaError;
+      expect(err.code).toBe(ErrorCode.SmsUnknown);
+      expect(err.flags.outcomeUnknown).toBe(true);
+      expect(s.log.filter((e) => e.kind === 'submit-start')).toHaveLength(1);
+    },
+  );
+
+  it('stop() during a send past Ctrl-Z waits for its final: delivered once, reported sent', async () => {
+    const s = await startSimulator({ profile: 'generic', smsDelayMs: 500 });
+    sims.push(s);
+    const p = pool(s);
+    await p.whenReady(10_000);
+    const sending = p.send(TO, 'hi', { deadline: deadline() });
+    while (!s.log.some((e) => e.kind === 'submit-start')) await new Promise((r) => setTimeout(r, 5));
+    await p.stop();
+    await expect(sending).resolves.toMatchObject({ messageRefs: [expect.any(Number)] });
+    expect(s.inbox.messages).toHaveLength(1);
+    expect(p.ready()).toBe(false);
   });
 
   it('hang: the send fails without going out, the ladder recovers once the modem answers again', async () => {

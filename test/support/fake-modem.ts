@@ -19,6 +19,8 @@ export interface FakeModemState {
   /** Final for each successive CMGS submit; undefined → +CMGS: <mr> OK. 'hang' → no answer. */
   cmgsFinals: (string | undefined)[];
   cmgsAlways?: string;
+  /** Finals given instead of the `> ` prompt to successive AT+CMGS= commands (nothing sent). */
+  promptFinals: string[];
   mr: number;
   pinAttempts: number;
   submits: string[];
@@ -42,6 +44,7 @@ export function fakeModem(over: Partial<FakeModemState> = {}): { t: MemoryTransp
     creg: 1,
     cereg: 1,
     cmgsFinals: [],
+    promptFinals: [],
     mr: 0,
     pinAttempts: 0,
     submits: [],
@@ -66,7 +69,10 @@ export function fakeModem(over: Partial<FakeModemState> = {}): { t: MemoryTransp
     }
     const c = cmd.toUpperCase();
     if (s.refuse.includes(c)) return void tr.emitData('\r\nERROR\r\n');
-    if (c.startsWith('AT+CMGS=')) return void tr.emitData('\r\n> ');
+    if (c.startsWith('AT+CMGS=')) {
+      const refused = s.promptFinals.shift();
+      return void tr.emitData(refused ? `\r\n${refused}\r\n` : '\r\n> ');
+    }
     if (c === 'AT+CPIN?') {
       if (s.simBusy > 0) {
         s.simBusy--;

@@ -19,7 +19,13 @@ import { ErrorCode, MfaError, describeError } from '../errors.ts';
 import { logger } from '../log.ts';
 import type { Store, Table } from '../store/store.ts';
 import { AtChannel, type AtResponse, type ChannelTimeouts } from './at/channel.ts';
-import { classifyFinal, isSimBusy, smsErrorCode, type AtErrorClass } from './at/errors.ts';
+import {
+  classifyFinal,
+  isSimBusy,
+  refusedBeforeAcceptance,
+  smsErrorCode,
+  type AtErrorClass,
+} from './at/errors.ts';
 import type { FramerEvent } from './at/framer.ts';
 import {
   identityValue,
@@ -81,10 +87,28 @@ export interface ModemOptions {
   timings?: Partial<ModemTimings>;
 }
 
+export interface StopOptions {
+  /**
+   * [0...300000] ms, default the channel's send timeout (90000): how long stop() waits for a send
+   * already past Ctrl-Z to get its final before closing the port anyway.
+   */
+  drainMs?: number;
+}
+
 /** Progress of one message across attempts, so a retry never resends a part that went out. */
 export interface SendProgress {
   refs: number[];
   beforeSubmitDone: boolean;
+  /**
+   * The message deadline on the monotonic clock, fixed once when the send begins: a Pi has no
+   * battery clock and NTP steps the wall clock at boot, so no later check may use wall time.
+   */
+  deadlineMono?: number;
+}
+
+/** Converts the wall-clock deadline to monotonic time, once per message. */
+export function monotonicDeadline(clock: Clock, wallDeadline: number): number {
+  return clock.monotonic() + (wallDeadline - clock.now());
 }
 
 interface PinRejection {
@@ -184,10 +208,18 @@ export class Modem extends EventEmitter {
     return h;
   }
 
-  /** Registered and able to take a send now. */
+  /**
+   * Registered and able to take a send now. Exactly the states health counts as able to send
+   * ('registered', 'sending'): an 'sms-refused' modem whose hold has passed goes back to
+   * 'registered' first (the monitor wakes for it), so health and sending never disagree.
+   */
   canSend(): boolean {
-    if (this.state === 'sms-refused' && performance.now() >= this.smsRefusedUntil) return !this.troubled;
-    return (this.state === 'registered' || this.state === 'sending') && !this.troubled && !this.reinitNeeded;
+    return (
+      (this.state === 'registered' || this.state === 'sending') &&
+      !this.stopped &&
+      !this.troubled &&
+      !this.reinitNeeded
+    );
   }
 
   get busy(): boolean {
@@ -209,12 +241,31 @@ export class Modem extends EventEmitter {
     this.loop = this.supervise();
   }
 
-  async stop(): Promise<void> {
+  /**
+   * Graceful stop. New sends are refused at once and a send not yet past the `> ` prompt is
+   * abandoned with ESC (nothing went out: the caller may resend it later). A send already past
+   * Ctrl-Z is waited for until its final arrives, at most `drainMs` (default: the send timeout,
+   * 90 s), because aborting it would leave its outcome unknown and the outbox would resend it: a
+   * duplicate SMS on every restart that lands mid-send. Then the port is closed.
+   */
+  async stop(opts: StopOptions = {}): Promise<void> {
     this.stopped = true;
     this.wake?.();
-    this.channel?.abortInFlight(
-      new MfaError(`${this.name} stopping`, ErrorCode.ModemClosed, { flags: { canceled: true } }),
-    );
+    const err = new MfaError(`${this.name} stopping`, ErrorCode.ModemClosed, { flags: { canceled: true } });
+    const ch = this.channel;
+    if (ch && !ch.closed) {
+      const limit = opts.drainMs ?? ch.timeouts.send;
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        ch.quiesce(err),
+        new Promise<void>((r) => {
+          timer = setTimeout(r, limit);
+        }),
+      ]);
+      clearTimeout(timer);
+    }
+    // Past drainMs: whatever is still waiting fails now (outcomeUnknown if it was past Ctrl-Z).
+    ch?.abortInFlight(err);
     await this.transport?.close();
     await this.loop;
   }
@@ -670,11 +721,14 @@ export class Modem extends EventEmitter {
       if (this.reinitNeeded) return;
       this.throwIfTroubled();
       const waitMs =
-        this.state === 'registered' || this.state === 'sending' || this.state === 'sms-refused'
-          ? this.timings.pollRegistered
-          : this.state === 'searching' || this.state === 'initialising'
-            ? this.timings.pollSearching
-            : this.timings.pollRegistered;
+        this.state === 'sms-refused'
+          ? // Wake when the hold ends, so the modem is offered again as soon as health says so.
+            Math.max(10, Math.min(this.timings.pollRegistered, this.smsRefusedUntil - performance.now()))
+          : this.state === 'registered' || this.state === 'sending'
+            ? this.timings.pollRegistered
+            : this.state === 'searching' || this.state === 'initialising'
+              ? this.timings.pollSearching
+              : this.timings.pollRegistered;
       await this.nap(waitMs);
       if (this.stopped || this.reinitNeeded) return;
       this.throwIfTroubled();
@@ -783,15 +837,16 @@ export class Modem extends EventEmitter {
       throw new MfaError(`${this.name} cannot send: ${this.state}`, ErrorCode.SmsRetryable, {
         flags: { retryable: true },
       });
-    const remainingS = Math.floor((opts.deadline - this.opts.clock.now()) / 1000);
-    if (remainingS <= 0) throw new MfaError('passcode expired before sending', ErrorCode.SmsExpired);
+    const deadlineMono = (progress.deadlineMono ??= monotonicDeadline(this.opts.clock, opts.deadline));
+    if (this.secondsLeft(deadlineMono) <= 0)
+      throw new MfaError('passcode expired before sending', ErrorCode.SmsExpired);
     this.sendsInFlight++;
     if (this.state === 'registered') this.setState('sending', this.detail);
     try {
       // Text mode keeps the charset and DCS in modem-wide settings (+CSCS, +CSMP), so a whole
       // message holds the modem; PDU mode carries everything in each PDU and interleaves freely.
-      if (this.textMode) await this.textLocked(() => this.sendParts(to, text, opts, progress, remainingS));
-      else await this.sendParts(to, text, opts, progress, remainingS);
+      if (this.textMode) await this.textLocked(() => this.sendParts(to, text, opts, progress, deadlineMono));
+      else await this.sendParts(to, text, opts, progress, deadlineMono);
       this.sentCount++;
       this.smsRefusedUntil = 0;
       if (this.state === 'sms-refused') this.setState('sending');
@@ -811,10 +866,13 @@ export class Modem extends EventEmitter {
     text: string,
     opts: SmsSendOptions,
     progress: SendProgress,
-    remainingS: number,
+    deadlineMono: number,
   ): Promise<void> {
+    // TP-VP: the passcode's remaining life, so the network drops a code that would arrive dead.
+    const remainingS = this.secondsLeft(deadlineMono);
+    if (remainingS <= 0) throw new MfaError('passcode expired before sending', ErrorCode.SmsExpired);
     const payloads = this.textMode
-      ? await this.textPayloads(to, text, opts)
+      ? await this.textPayloads(to, text, opts, remainingS)
       : encodeSubmit({
           to,
           text,
@@ -833,11 +891,19 @@ export class Modem extends EventEmitter {
       const ref = await this.submitOne(p.command, p.payload, async () => {
         await before?.();
         progress.beforeSubmitDone = true;
+        // Checked right before every Ctrl-Z, also on retries that skip beforeSubmit (where the
+        // outbox checks expiry): a rejection here leaves the prompt with ESC, nothing sent.
+        if (this.opts.clock.monotonic() >= deadlineMono)
+          throw new MfaError('passcode expired at the prompt: not sent', ErrorCode.SmsExpired);
       });
       progress.refs.push(ref);
     }
     // Back to plain text, so replies such as +COPS are not hex-encoded UCS2.
     if (this.textMode) await this.tryExec('AT+CSCS="IRA"');
+  }
+
+  private secondsLeft(deadlineMono: number): number {
+    return Math.floor((deadlineMono - this.opts.clock.monotonic()) / 1000);
   }
 
   private textLocked(fn: () => Promise<void>): Promise<void> {
@@ -850,6 +916,7 @@ export class Modem extends EventEmitter {
     to: string,
     text: string,
     opts: SmsSendOptions,
+    remainingS: number,
   ): Promise<{ command: string; payload: string }[]> {
     const body = encodeTextModeBody(text);
     // Text mode has no concatenation: each ≤160 (ASCII) / ≤70 (UCS2) chunk goes as its own SMS.
@@ -860,7 +927,6 @@ export class Modem extends EventEmitter {
     await this.tryExec(`AT+CSCS="${body.charset}"`);
     if (!cdma) {
       const dcs = body.dcs | (opts.flash ? 0x10 : 0);
-      const remainingS = Math.max(0, Math.floor((opts.deadline - this.opts.clock.now()) / 1000));
       const vp = secondsToVp(remainingS);
       await this.tryExec(`AT+CSMP=${opts.statusReport ? 49 : 17},${vp},0,${dcs}`);
     }
@@ -892,6 +958,13 @@ export class Modem extends EventEmitter {
       this.reinitNeeded = true;
       this.wake?.();
     }
+    if (submitted && !refusedBeforeAcceptance(c))
+      // The SMSC may have the message (CMS 332, 500, plain ERROR…): a retry could be a duplicate.
+      throw new MfaError(
+        `${this.name}: ${c.reason} after Ctrl-Z: the message may have gone`,
+        ErrorCode.SmsUnknown,
+        { flags: { outcomeUnknown: true, retryable: false }, cause: c },
+      );
     throw new MfaError(
       `${this.name}: ${c.reason}${submitted ? '' : ' (before the prompt)'}`,
       smsErrorCode(c.class),
@@ -905,6 +978,8 @@ export class Modem extends EventEmitter {
   private markSmsRefused(reason: string): void {
     this.smsRefusedUntil = performance.now() + this.timings.smsRefusedHold;
     this.setState('sms-refused', `registered on LTE but the network refuses SMS (${reason})`);
+    // The monitor re-plans its nap around the hold's end.
+    this.wake?.();
   }
 
   /** Timeouts and lost ports: the outcome is unknown after Ctrl-Z; the supervisor recovers. */
