@@ -14,7 +14,7 @@ import { cryptoRandom, systemClock } from '../clock.ts';
 import { describeError, ErrorCode, MfaError } from '../errors.ts';
 import { logger } from '../log.ts';
 import type { Logger } from '../log.ts';
-import type { SmsSender } from '../modem/types.ts';
+import type { SmsSendResult, SmsSender } from '../modem/types.ts';
 import { maskNumber } from '../phone.ts';
 import type { Store, StoreOp, Table } from '../store/store.ts';
 import { backoffMs, classifySendFailure } from './classify.ts';
@@ -136,6 +136,8 @@ interface LiveItem {
 
 const SEQ_DIGITS = 16;
 const PENDING_GIVE_UP_MS = 60_000;
+/** Waits between retries of the write that records a sent SMS (about 50 s in all). */
+const FINAL_WRITE_RETRY_MS = [200, 1000, 5000, 15_000, 30_000];
 const entryKey = (seq: string): string => `q!${seq}`;
 const indexKey = (challengeId: string): string => `c!${challengeId}`;
 const FINAL: ReadonlySet<OutboxStatus> = new Set(['sent', 'failed', 'expired']);
@@ -164,6 +166,8 @@ export class DurableOutbox implements Outbox {
   private readonly inFlight = new Map<string, Promise<void>>();
   /** In-flight entries (they left the queue) by challenge: for status() and the oldest age. */
   private readonly liveByChallenge = new Map<string, LiveItem>();
+  /** Sent, but the write that records it failed for good: memory is the only record of `sent`. */
+  private readonly unsaved = new Map<string, LiveItem>();
   /** Sends handed to the sender and not settled: the slots counted against the pool. */
   private busySlots = 0;
   private totals = { sent: 0, failed: 0, expired: 0 };
@@ -311,7 +315,7 @@ export class DurableOutbox implements Outbox {
 
   async status(challengeId: string): Promise<OutboxStatus | undefined> {
     // In flight, memory knows best: with the journal, `submitting` lives there, not in the entry.
-    const live = this.liveByChallenge.get(challengeId);
+    const live = this.liveByChallenge.get(challengeId) ?? this.unsaved.get(challengeId);
     if (live) return live.rec.status;
     const idx = await this.index.get(indexKey(challengeId));
     if (!idx) return undefined;
@@ -592,8 +596,9 @@ export class DurableOutbox implements Outbox {
         this.busySlots--;
       }
     };
+    let result: SmsSendResult;
     try {
-      const result = await this.sender.send(rec.to, text, {
+      result = await this.sender.send(rec.to, text, {
         deadline: rec.expiresAt,
         ...(rec.flash ? { flash: true } : {}),
         beforeSubmit: async () => {
@@ -626,11 +631,47 @@ export class DurableOutbox implements Outbox {
       releaseSlot();
       this.pump();
       this.log.info({ ...ctx, modem: result.modem, refs: result.messageRefs }, 'SMS sent');
-      await this.finish(it, 'sent', { messageRefs: result.messageRefs, modem: result.modem }, 'sent');
     } catch (e) {
       releaseSlot();
       await this.afterFailure(it, e, submitted, ctx);
       this.pump();
+      return;
+    }
+    // Outside the send's try: the SMS is with the network whatever happens to this write.
+    await this.finishSent(it, { messageRefs: result.messageRefs, modem: result.modem }, ctx);
+  }
+
+  /**
+   * Records a sent SMS. A failed write here is not a send failure: the entry stays `sent` in
+   * memory (status() says so, so the engine reuses the code instead of texting a new one) and
+   * the write is retried a few times. If every retry fails the disk still holds the entry as it
+   * was before Ctrl-Z, which the next start treats as an unknown outcome: at most one more copy.
+   */
+  private async finishSent(
+    it: LiveItem,
+    extra: Pick<OutboxRecord, 'messageRefs' | 'modem'>,
+    ctx: Record<string, string>,
+  ): Promise<void> {
+    const ops = await this.finalOps(it, 'sent', extra, 'sent');
+    for (let i = 0; ; i++) {
+      try {
+        await this.persist(ops);
+        if (i > 0) this.log.info({ ...ctx, writes: i + 1 }, 'sent SMS recorded after a retried write');
+        return;
+      } catch (e) {
+        const last = i >= FINAL_WRITE_RETRY_MS.length || (this.closed && !this.store.writable);
+        this.log.error(
+          { ...ctx, code: ErrorCode[ErrorCode.StoreWriteFailed], err: describeError(e), write: i + 1 },
+          last
+            ? 'could not record a sent SMS: kept as sent in memory only; not resent now'
+            : 'could not record a sent SMS: retrying the write (never the send)',
+        );
+        if (last) {
+          this.unsaved.set(it.rec.challengeId, it);
+          return;
+        }
+        await new Promise<void>((r) => this.timers.setTimeout(r, FINAL_WRITE_RETRY_MS[i] ?? 0));
+      }
     }
   }
 
@@ -727,6 +768,16 @@ export class DurableOutbox implements Outbox {
     extra: Pick<OutboxRecord, 'messageRefs' | 'modem' | 'reason'>,
     auditOutcome?: SmsResendAudit['outcome'],
   ): Promise<void> {
+    await this.persist(await this.finalOps(it, status, extra, auditOutcome));
+  }
+
+  /** Makes the entry final in memory (and in the totals) and returns the writes that record it. */
+  private async finalOps(
+    it: LiveItem,
+    status: 'sent' | 'failed' | 'expired',
+    extra: Pick<OutboxRecord, 'messageRefs' | 'modem' | 'reason'>,
+    auditOutcome?: SmsResendAudit['outcome'],
+  ): Promise<StoreOp[]> {
     const rec = it.rec;
     const final: OutboxRecord = {
       ...rec,
@@ -738,7 +789,7 @@ export class DurableOutbox implements Outbox {
     delete final.sealed;
     const ops = [this.entries.op({ type: 'put', key: entryKey(rec.seq), value: final })];
     if (auditOutcome && rec.resentUnknown) {
-      const prev = await this.audit.get(auditKey(rec));
+      const prev = await this.audit.get(auditKey(rec)).catch(() => undefined);
       const audit: SmsResendAudit = {
         t: prev?.t ?? this.clock.now(),
         kind: 'sms-resend-unknown-outcome',
@@ -752,11 +803,8 @@ export class DurableOutbox implements Outbox {
       ops.push(this.audit.op({ type: 'put', key: auditKey(rec), value: audit }));
     }
     this.totals[status]++;
-    try {
-      await this.persist(ops);
-    } finally {
-      it.rec = final;
-    }
+    it.rec = final;
+    return ops;
   }
 }
 

@@ -295,6 +295,33 @@ describe.each([
     expect(await audits()).toHaveLength(1);
   });
 
+  it('a failed final write after a send is not a send failure: kept sent, retried, never resent', async () => {
+    const real = store.atomic.bind(store);
+    let failSentWrites = 2;
+    const spy = vi.spyOn(store, 'atomic').mockImplementation(async (ops) => {
+      const sentWrite = ops.some((o) => o.value?.includes('"status":"sent"') === true);
+      if (sentWrite && failSentWrites > 0) {
+        failSentWrites--;
+        throw new MfaError('disk full', ErrorCode.StoreWriteFailed);
+      }
+      return real(ops);
+    });
+    const ob = await open();
+    await ob.enqueue(entry('c1'));
+    await vi.waitFor(() => expect(sender.calls).toHaveLength(1));
+    await vi.waitFor(async () => {
+      clock.advance(1000);
+      expect((await record('c1'))?.status).toBe('sent');
+    });
+    clock.advance(60_000);
+    await new Promise((r) => setTimeout(r, 20));
+    spy.mockRestore();
+    expect(sender.calls).toHaveLength(1);
+    expect(await ob.status('c1')).toBe('sent');
+    expect(ob.stats()).toMatchObject({ sent: 1, failed: 0, queued: 0 });
+    expect((await record('c1'))?.sealed).toBeUndefined();
+  });
+
   describe('expiry at each stage', () => {
     it('drops an entry already expired on arrival', async () => {
       const ob = await open({ expiryMarginMs: 5000 });
