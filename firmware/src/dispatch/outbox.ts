@@ -652,7 +652,8 @@ export class DurableOutbox implements Outbox {
     extra: Pick<OutboxRecord, 'messageRefs' | 'modem'>,
     ctx: Record<string, string>,
   ): Promise<void> {
-    const ops = await this.finalOps(it, 'sent', extra, 'sent');
+    const { final, ops } = await this.finalOps(it, 'sent', extra, 'sent');
+    it.rec = final;
     for (let i = 0; ; i++) {
       try {
         await this.persist(ops);
@@ -768,16 +769,21 @@ export class DurableOutbox implements Outbox {
     extra: Pick<OutboxRecord, 'messageRefs' | 'modem' | 'reason'>,
     auditOutcome?: SmsResendAudit['outcome'],
   ): Promise<void> {
-    await this.persist(await this.finalOps(it, status, extra, auditOutcome));
+    const { final, ops } = await this.finalOps(it, status, extra, auditOutcome);
+    try {
+      await this.persist(ops);
+    } finally {
+      it.rec = final;
+    }
   }
 
-  /** Makes the entry final in memory (and in the totals) and returns the writes that record it. */
+  /** The final record (counted in the totals) and the writes that record it. */
   private async finalOps(
     it: LiveItem,
     status: 'sent' | 'failed' | 'expired',
     extra: Pick<OutboxRecord, 'messageRefs' | 'modem' | 'reason'>,
     auditOutcome?: SmsResendAudit['outcome'],
-  ): Promise<StoreOp[]> {
+  ): Promise<{ final: OutboxRecord; ops: StoreOp[] }> {
     const rec = it.rec;
     const final: OutboxRecord = {
       ...rec,
@@ -803,8 +809,7 @@ export class DurableOutbox implements Outbox {
       ops.push(this.audit.op({ type: 'put', key: auditKey(rec), value: audit }));
     }
     this.totals[status]++;
-    it.rec = final;
-    return ops;
+    return { final, ops };
   }
 }
 
