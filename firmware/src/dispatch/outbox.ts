@@ -382,16 +382,27 @@ export class DurableOutbox implements Outbox {
 
   // ---- internals -------------------------------------------------------------------------
 
+  /**
+   * The wall expiry is read once, here (when the entry is created or loaded at start); from then
+   * on the entry's life runs on monotonic time only. A Pi has no battery clock and NTP steps it,
+   * often forward by hours at boot: a wall-clock step must neither kill nor revive a passcode.
+   */
   private itemFor(rec: OutboxRecord): LiveItem {
     const left = rec.expiresAt - this.opts.expiryMarginMs - this.clock.now();
     return { rec, deadlineMono: this.clock.monotonic() + left, notBefore: 0, unknownRetries: 0 };
   }
 
   private isExpired(it: LiveItem): boolean {
-    return (
-      this.clock.now() >= it.rec.expiresAt - this.opts.expiryMarginMs ||
-      this.clock.monotonic() >= it.deadlineMono
-    );
+    return this.clock.monotonic() >= it.deadlineMono;
+  }
+
+  /**
+   * The deadline handed to the modem, as wall ms (the seam's unit) but derived from the
+   * monotonic one at the moment of the call, so the modem (which converts it back to monotonic
+   * at `send()`) sees the same remaining life as the outbox, whatever the wall clock did.
+   */
+  private senderDeadline(it: LiveItem): number {
+    return this.clock.now() + (it.deadlineMono + this.opts.expiryMarginMs - this.clock.monotonic());
   }
 
   private addToQueue(it: LiveItem): void {
@@ -599,7 +610,7 @@ export class DurableOutbox implements Outbox {
     let result: SmsSendResult;
     try {
       result = await this.sender.send(rec.to, text, {
-        deadline: rec.expiresAt,
+        deadline: this.senderDeadline(it),
         ...(rec.flash ? { flash: true } : {}),
         beforeSubmit: async () => {
           if (this.isExpired(it)) throw new MfaError('passcode expired before submit', ErrorCode.SmsExpired);

@@ -390,6 +390,34 @@ describe.each([
       expect(sender.calls).toHaveLength(1);
     });
 
+    it('a wall clock stepped forward (NTP at boot) does not expire a live passcode', async () => {
+      sender.modems = [health('m1', 'searching')];
+      const ob = await open({ expiryMarginMs: 0 });
+      await ob.enqueue(entry('c1', 5 * MIN));
+      clock.advance(MIN);
+      clock.wall += 3600_000; // NTP steps a battery-less clock forward an hour
+      sender.setModems([health('m1', 'registered')]);
+      await settle('c1', 'sent');
+      expect(sender.calls).toHaveLength(1);
+      // The modem's deadline follows the same (monotonic) remaining life, on today's wall clock.
+      expect(sender.calls[0]?.opts.deadline).toBe(clock.now() + 4 * MIN);
+    });
+
+    it('after a restart, the remaining life is taken from the wall expiry once, then runs monotonic', async () => {
+      sender.modems = [health('m1', 'searching')];
+      await open({ expiryMarginMs: 0 });
+      await outbox?.enqueue(entry('c1', 5 * MIN));
+      await outbox?.close();
+      clock.advance(2 * MIN);
+      await open({ expiryMarginMs: 0 });
+      clock.wall += 3600_000;
+      clock.advance(2 * MIN);
+      expect(await outbox?.status('c1')).toBe('queued');
+      clock.advance(MIN);
+      await settle('c1', 'expired');
+      expect(sender.calls).toHaveLength(0);
+    });
+
     it('uses monotonic time too: a wall clock stepped back does not revive an expired passcode', async () => {
       sender.modems = [health('m1', 'searching')];
       const ob = await open({ expiryMarginMs: 0 });
