@@ -1,9 +1,10 @@
 /**
  * The persistent outbox: LevelDB table 'outbox' → the modem pool. Entries go
  * queued → submitting (written durably before Ctrl-Z, from the modem's `beforeSubmit`) →
- * sent | failed | expired. One send per challenge: only failures that happened before Ctrl-Z
- * are retried; an unknown outcome (a power cut in `submitting`, or a failure after Ctrl-Z) is
- * resent at most once, with the same text, and audited.
+ * sent | failed | expired. One send per challenge. Retries of network errors belong to the
+ * modem pool alone (see classify.ts); the outbox waits for a modem when none can send, retries
+ * its own `submitting` write, and resends an unknown outcome (a power cut in `submitting`, or a
+ * failure after Ctrl-Z) at most once, with the same text, audited.
  *
  * Keys in the table: `q!<seq>` holds an entry (seq: 16 zero-padded digits, so key order is
  * arrival order), `c!<challengeId>` → `{ seq }` is the index by challenge.
@@ -75,11 +76,15 @@ export interface SmsResendAudit {
 export interface OutboxOptions {
   /** [0...60000] ms, default 5000: an entry with less life left than this is expired, not sent. */
   expiryMarginMs: number;
-  /** [1...20], default 6: sends per entry for failures before Ctrl-Z (retryable codes only). */
+  /**
+   * [1...20], default 6: sends per entry whose own `submitting` write failed at the prompt (the
+   * modem sent ESC, nothing went out). Network errors are retried by the modem pool, not here;
+   * waiting for a modem when none can send is bounded by the passcode's life, not by this.
+   */
   maxAttempts: number;
-  /** [10...10000] ms, default 200: first retry backoff, doubling per attempt. */
+  /** [10...10000] ms, default 200: first backoff (own-write retry, no-modem recheck), doubling. */
   retryBaseMs: number;
-  /** [100...60000] ms, default 5000: backoff cap. */
+  /** [100...60000] ms, default 5000: backoff cap (a no-modem wait is capped at idleRecheckMs). */
   retryMaxMs: number;
   /**
    * [0...4], default 1: sends handed to the pool per able modem beyond the one it is sending, so
@@ -130,8 +135,10 @@ interface LiveItem {
   deadlineMono: number;
   /** Monotonic ms before which it is not retried (backoff). */
   notBefore: number;
-  /** Retries granted for SmsUnknown (CMS 500); one. */
-  unknownRetries: number;
+  /** Times our own `submitting` write failed at the prompt. */
+  ownWriteFailures: number;
+  /** Times the sender said no modem can send; a health event ends the wait early. */
+  modemWaits: number;
 }
 
 const SEQ_DIGITS = 16;
@@ -180,7 +187,11 @@ export class DurableOutbox implements Outbox {
   private expiryTimer: unknown;
   private expiryAt = Infinity;
   private sweepTimer: unknown;
-  private readonly onHealth = (): void => this.pump();
+  private readonly onHealth = (): void => {
+    // A modem changed state: whoever was waiting for one may try now, not at its next recheck.
+    for (const it of this.queue) if (it.modemWaits > 0) it.notBefore = 0;
+    this.pump();
+  };
 
   constructor(deps: OutboxDeps) {
     if (deps.deviceKey.length !== 32)
@@ -389,7 +400,13 @@ export class DurableOutbox implements Outbox {
    */
   private itemFor(rec: OutboxRecord): LiveItem {
     const left = rec.expiresAt - this.opts.expiryMarginMs - this.clock.now();
-    return { rec, deadlineMono: this.clock.monotonic() + left, notBefore: 0, unknownRetries: 0 };
+    return {
+      rec,
+      deadlineMono: this.clock.monotonic() + left,
+      notBefore: 0,
+      ownWriteFailures: 0,
+      modemWaits: 0,
+    };
   }
 
   private isExpired(it: LiveItem): boolean {
@@ -699,8 +716,8 @@ export class DurableOutbox implements Outbox {
     switch (f.kind) {
       case 'expired':
         return this.expire(it, f.reason);
-      case 'permanent':
-        this.log.warn({ ...ctx, reason: f.reason }, 'SMS failed permanently');
+      case 'failed':
+        this.log.warn({ ...ctx, reason: f.reason }, 'SMS failed (the modem pool has spent its retries)');
         return this.finish(it, 'failed', { reason: f.reason }, wasResend ? 'failed' : undefined);
       case 'unknown':
         if (rec.resentUnknown) {
@@ -709,28 +726,30 @@ export class DurableOutbox implements Outbox {
         }
         rec.unknownOutcome = true;
         return this.requeue(it, 0, f.reason, ctx);
-      case 'retry-once':
-        if (it.unknownRetries >= 1) {
-          return this.finish(it, 'failed', { reason: f.reason }, wasResend ? 'failed' : undefined);
-        }
-        it.unknownRetries++;
+      case 'wait-modem':
+        // Not a failure of this message: wait (while it lives) for a modem, woken by health events.
+        it.modemWaits++;
         return this.requeue(
           it,
-          backoffMs(rec.attempts, this.opts.retryBaseMs, this.opts.retryMaxMs),
+          Math.min(
+            this.opts.idleRecheckMs,
+            backoffMs(it.modemWaits, this.opts.retryBaseMs, this.opts.retryMaxMs),
+          ),
           f.reason,
           ctx,
         );
-      case 'retry':
-        if (rec.attempts >= this.opts.maxAttempts) {
+      case 'retry-own-write':
+        it.ownWriteFailures++;
+        if (it.ownWriteFailures >= this.opts.maxAttempts) {
           this.log.warn(
-            { ...ctx, reason: f.reason, attempts: String(rec.attempts) },
-            'SMS retries exhausted',
+            { ...ctx, reason: f.reason, failures: String(it.ownWriteFailures) },
+            'SMS not sent: the submitting mark could not be written',
           );
           return this.finish(it, 'failed', { reason: f.reason }, wasResend ? 'failed' : undefined);
         }
         return this.requeue(
           it,
-          backoffMs(rec.attempts, this.opts.retryBaseMs, this.opts.retryMaxMs),
+          backoffMs(it.ownWriteFailures, this.opts.retryBaseMs, this.opts.retryMaxMs),
           f.reason,
           ctx,
         );

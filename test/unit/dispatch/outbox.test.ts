@@ -199,9 +199,9 @@ describe.each([
     await settle('c1', 'sent');
   });
 
-  it('retries a retryable failure before Ctrl-Z with backoff, and sends once', async () => {
+  it('retries when its own submitting write failed at the prompt, with backoff, and sends once', async () => {
     sender.script = [
-      { kind: 'fail', error: retryable() },
+      { kind: 'fail', error: new MfaError('fsync', ErrorCode.StoreWriteFailed) },
       { kind: 'fail', error: new MfaError('x', ErrorCode.SmsNoModem, { flags: { retryable: true } }) },
     ];
     const ob = await open({ retryBaseMs: 200 });
@@ -219,6 +219,46 @@ describe.each([
     expect((await record('c1'))?.attempts).toBe(3);
   });
 
+  it.each([
+    ['a retryable error (the pool already retried it)', retryable()],
+    ['CMS 500 (the pool already tried it twice)', new MfaError('CMS 500', ErrorCode.SmsUnknown)],
+  ])('does not multiply retries: %s is not sent again by the outbox', async (_name, error) => {
+    sender.script = [{ kind: 'fail', error }];
+    const ob = await open({ retryBaseMs: 10 });
+    await ob.enqueue(entry('c1'));
+    await settle('c1', 'failed');
+    for (let i = 0; i < 10; i++) {
+      clock.advance(1000);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    expect(sender.calls).toHaveLength(1);
+    expect((await record('c1'))?.reason).toBe(error.codeName);
+  });
+
+  it('waits for a modem as long as the passcode lives, however many times none can send', async () => {
+    const noModem = () => new MfaError('none', ErrorCode.SmsNoModem, { flags: { retryable: true } });
+    sender.script = Array.from({ length: 10 }, () => ({ kind: 'fail' as const, error: noModem() }));
+    const ob = await open({ maxAttempts: 3, retryBaseMs: 10 });
+    await ob.enqueue(entry('c1'));
+    await vi.waitFor(async () => {
+      clock.advance(1000);
+      expect(await outbox?.status('c1')).toBe('sent');
+    });
+    expect(sender.calls).toHaveLength(11);
+    expect(sender.submittedTexts()).toHaveLength(1);
+  });
+
+  it('a modem coming back ends the wait at once, not at the next recheck', async () => {
+    sender.script = [{ kind: 'fail', error: new MfaError('none', ErrorCode.SmsNoModem) }];
+    const ob = await open({ retryBaseMs: 10_000, idleRecheckMs: 60_000 });
+    await ob.enqueue(entry('c1'));
+    await vi.waitFor(async () => expect(await ob.status('c1')).toBe('queued'));
+    await vi.waitFor(() => expect(ob.stats().inFlight).toBe(0));
+    sender.setModems([health('m1', 'registered')]);
+    await settle('c1', 'sent');
+    expect(sender.calls).toHaveLength(2);
+  });
+
   it('fails a permanent error without retrying', async () => {
     sender.script = [{ kind: 'fail', error: new MfaError('bad number', ErrorCode.SmsPermanent) }];
     const ob = await open();
@@ -233,8 +273,11 @@ describe.each([
     expect(ob.stats().failed).toBe(1);
   });
 
-  it('gives up after maxAttempts retryable failures', async () => {
-    sender.script = Array.from({ length: 5 }, () => ({ kind: 'fail' as const, error: retryable() }));
+  it('gives up after maxAttempts failures of its own submitting write', async () => {
+    sender.script = Array.from({ length: 5 }, () => ({
+      kind: 'fail' as const,
+      error: new MfaError('fsync', ErrorCode.StoreWriteFailed),
+    }));
     const ob = await open({ maxAttempts: 3, retryBaseMs: 10 });
     await ob.enqueue(entry('c1'));
     for (let i = 0; i < 5; i++) {
@@ -362,9 +405,9 @@ describe.each([
       await settle('c1', 'expired');
     });
 
-    it('does not retry once the passcode expired during the backoff', async () => {
-      sender.script = [{ kind: 'fail', error: retryable() }];
-      const ob = await open({ expiryMarginMs: 0, retryBaseMs: 5000 });
+    it('does not retry once the passcode expired while waiting for a modem', async () => {
+      sender.script = [{ kind: 'fail', error: new MfaError('none', ErrorCode.SmsNoModem) }];
+      const ob = await open({ expiryMarginMs: 0, retryBaseMs: 5000, idleRecheckMs: 5000 });
       await ob.enqueue(entry('c1', 3000));
       await vi.waitFor(() => expect(sender.calls).toHaveLength(1));
       clock.advance(3000);
