@@ -98,6 +98,13 @@ export interface OutboxOptions {
   sweepIntervalMs: number;
   /** [100...60000] ms, default 1000: recheck for a ready modem when the sender emits no health events. */
   idleRecheckMs: number;
+  /**
+   * [0...600000] ms, default 95000: how long close() waits for sends already past the modem's
+   * `> ` prompt to get their final answer. Longer than the modem's 90 s send-final timeout, so a
+   * restart never cuts a send the network may have taken (which would be resent at the next
+   * start). The systemd unit's TimeoutStopSec must exceed it.
+   */
+  closeTimeoutMs: number;
 }
 
 export const DEFAULT_OUTBOX_OPTIONS: OutboxOptions = {
@@ -109,6 +116,7 @@ export const DEFAULT_OUTBOX_OPTIONS: OutboxOptions = {
   retentionMs: 3 * 24 * 3600_000,
   sweepIntervalMs: 3600_000,
   idleRecheckMs: 1000,
+  closeTimeoutMs: 95_000,
 };
 
 export interface OutboxDeps {
@@ -139,6 +147,8 @@ interface LiveItem {
   ownWriteFailures: number;
   /** Times the sender said no modem can send; a health event ends the wait early. */
   modemWaits: number;
+  /** The modem reached its `> ` prompt and `beforeSubmit` began: close() waits for this send. */
+  submitStarted?: boolean;
 }
 
 const SEQ_DIGITS = 16;
@@ -170,7 +180,7 @@ export class DurableOutbox implements Outbox {
   private readonly pending = new Map<string, { item: LiveItem; at: number }>();
   /** Waiting to go out, in arrival (seq) order. */
   private queue: LiveItem[] = [];
-  private readonly inFlight = new Map<string, Promise<void>>();
+  private readonly inFlight = new Map<string, { it: LiveItem; done: Promise<void> }>();
   /** In-flight entries (they left the queue) by challenge: for status() and the oldest age. */
   private readonly liveByChallenge = new Map<string, LiveItem>();
   /** Sent, but the write that records it failed for good: memory is the only record of `sent`. */
@@ -346,25 +356,39 @@ export class DurableOutbox implements Outbox {
     };
   }
 
-  async close(timeoutMs = 5000): Promise<void> {
+  /**
+   * Stops picking up work at once, then waits (up to `timeoutMs`, default `closeTimeoutMs`) for
+   * the sends already past the modem's prompt to get their final answer and be recorded. A send
+   * not yet at the prompt is not waited for: when it gets there `beforeSubmit` refuses, the modem
+   * sends ESC, and the entry stays `queued` for the next start. Stop the pool after this.
+   */
+  async close(timeoutMs = this.opts.closeTimeoutMs): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     this.timers.clearTimeout(this.wakeTimer);
     this.timers.clearTimeout(this.expiryTimer);
     this.timers.clearTimeout(this.sweepTimer);
     if (this.sender instanceof EventEmitter) this.sender.off('health', this.onHealth);
-    if (this.inFlight.size > 0) {
+    const submitting = [...this.inFlight.values()].filter((f) => f.it.submitStarted === true);
+    if (submitting.length > 0) {
+      this.log.info(
+        { sends: submitting.length, timeoutMs },
+        'outbox closing: waiting for SMS already submitted to the network to settle',
+      );
       let timer: NodeJS.Timeout | undefined;
-      await Promise.race([
-        Promise.allSettled([...this.inFlight.values()]),
-        new Promise<void>((resolve) => {
-          timer = setTimeout(resolve, timeoutMs);
+      const timedOut = await Promise.race([
+        Promise.allSettled(submitting.map((f) => f.done)).then(() => false),
+        new Promise<boolean>((resolve) => {
+          timer = setTimeout(() => resolve(true), timeoutMs);
         }),
       ]);
       clearTimeout(timer);
+      if (timedOut)
+        this.log.warn(
+          { timeoutMs },
+          'outbox closed before a submitted SMS settled: its outcome is unknown, resent once at the next start',
+        );
     }
-    // A send still in flight may reach its prompt later: it then finds the journal closed and
-    // the modem abandons it with ESC, which is what a stopping box should do.
     this.journal?.close();
   }
 
@@ -522,7 +546,7 @@ export class DurableOutbox implements Outbox {
         if (this.liveByChallenge.get(it.rec.challengeId) === it)
           this.liveByChallenge.delete(it.rec.challengeId);
       });
-    this.inFlight.set(seq, done);
+    this.inFlight.set(seq, { it, done });
   }
 
   private armWake(atMono: number): void {
@@ -612,9 +636,11 @@ export class DurableOutbox implements Outbox {
         return this.requeue(it, this.opts.retryMaxMs, describeError(e), ctx);
       }
       this.log.warn(ctx, 'resending an SMS whose first send has an unknown outcome (audited)');
+      if (this.closed) return; // the resend stays due: the next start makes it
     }
 
     rec.attempts++;
+    it.submitStarted = false; // a new send: close() waits only once this one reaches its prompt
     let submitted = false;
     this.busySlots++;
     let slotHeld = true;
@@ -630,6 +656,9 @@ export class DurableOutbox implements Outbox {
         deadline: this.senderDeadline(it),
         ...(rec.flash ? { flash: true } : {}),
         beforeSubmit: async () => {
+          // Closing: a send that has not reached Ctrl-Z yet is abandoned (ESC) and stays queued.
+          if (this.closed) throw new MfaError('the outbox is closing', ErrorCode.OutboxClosed);
+          it.submitStarted = true;
           if (this.isExpired(it)) throw new MfaError('passcode expired before submit', ErrorCode.SmsExpired);
           const n = rec.submissions + 1;
           if (this.journal) {
@@ -661,6 +690,12 @@ export class DurableOutbox implements Outbox {
       this.log.info({ ...ctx, modem: result.modem, refs: result.messageRefs }, 'SMS sent');
     } catch (e) {
       releaseSlot();
+      if (this.closed && !submitted) {
+        // Nothing went out (refused at the prompt, or the pool stopped first): the entry is
+        // `queued` on disk and goes out at the next start, as a first send, not a resend.
+        this.log.info(ctx, 'SMS not sent: the outbox closed before it was submitted; stays queued');
+        return;
+      }
       await this.afterFailure(it, e, submitted, ctx);
       this.pump();
       return;
