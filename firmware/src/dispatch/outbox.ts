@@ -141,6 +141,8 @@ interface LiveItem {
   rec: OutboxRecord;
   /** Monotonic ms after which it must not go out: survives a wall-clock step backwards. */
   deadlineMono: number;
+  /** Monotonic ms when it was created (back-dated by its wall age when loaded at start). */
+  createdMono: number;
   /** Monotonic ms before which it is not retried (backoff). */
   notBefore: number;
   /** Times our own `submitting` write failed at the prompt. */
@@ -345,14 +347,15 @@ export class DurableOutbox implements Outbox {
 
   stats(): OutboxStats {
     let oldest = Infinity;
-    for (const it of this.queue) oldest = Math.min(oldest, it.rec.createdAt);
+    // Monotonic: an NTP step must not look like messages stuck for hours.
+    for (const it of this.queue) oldest = Math.min(oldest, it.createdMono);
     for (const it of this.liveByChallenge.values())
-      if (!FINAL.has(it.rec.status)) oldest = Math.min(oldest, it.rec.createdAt);
+      if (!FINAL.has(it.rec.status)) oldest = Math.min(oldest, it.createdMono);
     return {
       queued: this.queue.length,
       inFlight: this.inFlight.size,
       ...this.totals,
-      oldestQueuedAgeMs: oldest === Infinity ? null : Math.max(0, this.clock.now() - oldest),
+      oldestQueuedAgeMs: oldest === Infinity ? null : Math.max(0, this.clock.monotonic() - oldest),
     };
   }
 
@@ -423,10 +426,12 @@ export class DurableOutbox implements Outbox {
    * often forward by hours at boot: a wall-clock step must neither kill nor revive a passcode.
    */
   private itemFor(rec: OutboxRecord): LiveItem {
-    const left = rec.expiresAt - this.opts.expiryMarginMs - this.clock.now();
+    const now = this.clock.now();
+    const mono = this.clock.monotonic();
     return {
       rec,
-      deadlineMono: this.clock.monotonic() + left,
+      deadlineMono: mono + (rec.expiresAt - this.opts.expiryMarginMs - now),
+      createdMono: mono - Math.max(0, now - rec.createdAt),
       notBefore: 0,
       ownWriteFailures: 0,
       modemWaits: 0,
