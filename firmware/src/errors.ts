@@ -76,6 +76,7 @@ export enum ErrorCode {
   AuthUserMismatch = 707,
   AuthChallengeUsed = 708,
   AuthInternalError = 709,
+  AuthSmsRateLimited = 710,
 
   // 800–899: web and command line
   CliUsage = 800,

@@ -12,11 +12,13 @@ import { loadOrCreateDeviceKey } from './dispatch/device-key.ts';
 import { openOutbox } from './dispatch/outbox.ts';
 import { createDirectory, createSync } from './directory/factory.ts';
 import { describeError } from './errors.ts';
+import { DeliveryWatch } from './health/delivery.ts';
 import { monitorVerdict, takeSnapshot, type HealthSnapshot } from './health/health.ts';
 import { logger } from './log.ts';
 import { ModemPool } from './modem/pool.ts';
 import { startSimulator, type ModemSimulator } from './modem/simulator/index.ts';
 import { createRadiusServer, radiusServerOptions } from './radius/server.ts';
+import type { RadiusHandler } from './radius/types.ts';
 import { openStore } from './store/store.ts';
 import { buildApp } from './web-api/app.ts';
 
@@ -62,6 +64,8 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
     stops.push(() => store.close());
     const deviceKey = await loadOrCreateDeviceKey(config.dataDir);
     const audit = new AuditLog(store, systemClock);
+    audit.start();
+    stops.push(() => audit.stop());
 
     let simulator: ModemSimulator | undefined;
     let modems: ModemConfig[] = config.modems;
@@ -81,7 +85,7 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
     pool.start();
     stops.push(() => pool.stop());
 
-    const outbox = await openOutbox({ store, sender: pool, deviceKey });
+    const outbox = await openOutbox({ store, sender: pool, deviceKey, dataDir: config.dataDir });
     stops.push(() => outbox.close());
 
     const directory = await createDirectory(config.directory);
@@ -121,14 +125,29 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
     let health: () => HealthSnapshot = () => {
       throw new Error('health read before start');
     };
+    // Requests still in the engine when the service stops finish before the store closes:
+    // otherwise a challenge could be committed half-way, or its write hang on a closed store.
+    const inFlight = new Set<Promise<unknown>>();
+    const handler: RadiusHandler = (req, client) => {
+      const p = engine.handle(req, client);
+      inFlight.add(p);
+      void p.finally(() => inFlight.delete(p)).catch(() => undefined);
+      return p;
+    };
+    stops.push(async () => {
+      if (inFlight.size === 0) return;
+      await Promise.race([Promise.allSettled([...inFlight]), new Promise((r) => setTimeout(r, 5000))]);
+    });
     const radius = createRadiusServer({
       ...radiusServerOptions(config.radius),
-      handler: engine.handle,
+      handler,
       store,
       health: () => monitorVerdict(health()),
     });
+    const delivery = new DeliveryWatch();
     health = () =>
       takeSnapshot({
+        delivery: () => delivery.observe(outbox.stats()).problem,
         modems: () => pool.health(),
         directory: () => directory.health(),
         storeWritable: () => store.writable,

@@ -42,7 +42,18 @@ describe('mfabox modem (CLI) against the simulator', () => {
     expect(sms.messageRefs).toEqual(refs);
   });
 
-  it('usage errors exit non-zero', async () => {
+  it('a missing port fails at once with a clear message', async () => {
+    const err = (await mfabox(['modem', 'probe', '--port', '/dev/mfabox-no-such-port']).catch(
+      (e: unknown) => e,
+    )) as {
+      code: number;
+      stderr: string;
+    };
+    expect(err.code).toBe(1);
+    expect(err.stderr).toMatch(/cannot open \/dev\/mfabox-no-such-port/);
+  });
+
+  it('usage errors exit 2', async () => {
     await expect(mfabox(['modem', 'send', '--port', sim.path])).rejects.toMatchObject({ code: 2 });
   });
 });

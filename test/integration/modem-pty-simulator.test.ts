@@ -5,6 +5,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { SerialPort } from 'serialport';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { systemClock } from '../../firmware/src/clock.ts';
 import { modemSchema } from '../../firmware/src/config/schema.ts';
@@ -103,6 +104,16 @@ describe('driver × every simulator profile', () => {
     });
   }
 
+  it('cdma-text: concurrent text-mode sends (ASCII and UCS2) do not mix their charset settings', async () => {
+    const s = await sim('cdma-text');
+    const p = pool(s);
+    await p.whenReady(10_000);
+    const texts = ['Code 111111', 'Código 222222 ✓', 'Code 333333', 'Ψ 444444'];
+    const got = Promise.all(texts.map((t) => s.inbox.next((m) => m.text === t, 8000)));
+    await Promise.all(texts.map((t) => p.send(TO, t, { deadline: deadline() })));
+    expect((await got).map((m) => m.text)).toEqual(texts);
+  });
+
   it('pin-required: enters the configured PIN once', async () => {
     const s = await sim('pin-required');
     const p = pool(s, { pin: '1234' });
@@ -163,7 +174,8 @@ describe('two modems', () => {
     const results = await Promise.all(texts.map((t) => p.send(TO, t, { deadline: deadline() })));
     expect(new Set(results.map((r) => r.modem))).toEqual(new Set(['a', 'b']));
 
-    a.fault({ kind: 'cms-error', code: 310, times: 'always' });
+    // The SIM dies: AT+CMGS is refused before the prompt, so the pool may move the message.
+    a.fault({ kind: 'dead-sim' });
     const after = await Promise.all(['fail 1', 'fail 2'].map((t) => p.send(TO, t, { deadline: deadline() })));
     expect(after.every((r) => r.modem === 'b')).toBe(true);
     await new Promise((r) => setTimeout(r, 300));
@@ -211,6 +223,33 @@ describe('driver × every simulator fault', () => {
     expect(s.log.filter((e) => e.kind === 'submit-start')).toHaveLength(1);
   });
 
+  it.each([332, 500])(
+    'CMS %i after Ctrl-Z: outcome unknown, submitted exactly once (the SMSC may have it)',
+    async (code) => {
+      const s = await sim('generic');
+      const p = pool(s);
+      await p.whenReady(10_000);
+      s.fault({ kind: 'cms-error', code, times: 'always' });
+      const err = (await p.send(TO, 'hi', { deadline: deadline() }).catch((e: unknown) => e)) as MfaError;
+      expect(err.code).toBe(ErrorCode.SmsUnknown);
+      expect(err.flags.outcomeUnknown).toBe(true);
+      expect(s.log.filter((e) => e.kind === 'submit-start')).toHaveLength(1);
+    },
+  );
+
+  it('stop() during a send past Ctrl-Z waits for its final: delivered once, reported sent', async () => {
+    const s = await startSimulator({ profile: 'generic', smsDelayMs: 500 });
+    sims.push(s);
+    const p = pool(s);
+    await p.whenReady(10_000);
+    const sending = p.send(TO, 'hi', { deadline: deadline() });
+    while (!s.log.some((e) => e.kind === 'submit-start')) await new Promise((r) => setTimeout(r, 5));
+    await p.stop();
+    await expect(sending).resolves.toMatchObject({ messageRefs: [expect.any(Number)] });
+    expect(s.inbox.messages).toHaveLength(1);
+    expect(p.ready()).toBe(false);
+  });
+
   it('hang: the send fails without going out, the ladder recovers once the modem answers again', async () => {
     const s = await sim('generic');
     const p = pool(s);
@@ -252,6 +291,20 @@ describe('driver × every simulator fault', () => {
     const got = s.inbox.next((m) => m.text === 'after reboot', 5000);
     await p.send(TO, 'after reboot', { deadline: deadline() });
     await got;
+  });
+
+  it('a modem left at a CMGS prompt (box restarted mid-send) is released with ESC: nothing goes out', async () => {
+    const s = await sim('generic');
+    const port = new SerialPort({ path: s.path, baudRate: 115200, autoOpen: false });
+    await new Promise<void>((res, rej) => port.open((e) => (e ? rej(e) : res())));
+    await new Promise<void>((res) => port.write('AT+CMGS=19\r0011000B91', () => port.drain(() => res())));
+    await new Promise((r) => setTimeout(r, 100));
+    await new Promise<void>((res) => port.close(() => res()));
+    const p = pool(s);
+    await p.whenReady(10_000);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(s.log.filter((e) => e.kind === 'submit-start')).toHaveLength(0);
+    expect(s.inbox.parts).toHaveLength(0);
   });
 
   it('dead SIM: no-sim in health, nothing sent', async () => {

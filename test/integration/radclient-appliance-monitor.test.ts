@@ -80,4 +80,29 @@ describe('monitor user (radclient, simulator over a pty)', () => {
     expect((await probe()).code).toBe('Access-Accept');
     expect(sms).toEqual([]);
   });
+  it('answers Reject while every SMS fails although the modem looks registered (SIM barred)', async () => {
+    const sim = app.simulator;
+    if (!sim) throw new Error('no simulator');
+    sim.fault({ kind: 'cms-error', code: 304, times: 'always' });
+    const login = (user: string, password: string) =>
+      radclient(`127.0.0.1:${app.radiusPort}`, SECRET, [
+        ['User-Name', q(user)],
+        ['User-Password', q(password)],
+        ['Message-Authenticator', '0x00'],
+      ]);
+    for (const [u, p] of [
+      ['alice', 'alice-pass'],
+      ['bob', 'bob-pass'],
+      ['alice', 'alice-pass'],
+    ] as const) {
+      expect((await login(u, p)).code).toBe('Access-Challenge');
+      const failedBefore = app.health().outbox?.failed ?? 0;
+      for (let i = 0; i < 100 && (app.health().outbox?.failed ?? 0) === failedBefore; i++)
+        await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(app.health().modems[0]?.state).toBe('registered');
+    expect(app.health().status).toBe('down');
+    expect((await probe()).code).toBe('Access-Reject');
+    sim.fault({ kind: 'clear' });
+  });
 });

@@ -13,6 +13,7 @@ import { directorySyncCommand, directoryTestCommand } from '../../firmware/src/c
 import { parseConfig } from '../../firmware/src/config/load.ts';
 import type { LdapDirectoryConfig } from '../../firmware/src/config/schema.ts';
 import { ErrorCode, isMfaError } from '../../firmware/src/errors.ts';
+import type { DirectoryUser } from '../../firmware/src/directory/directory.ts';
 import { createLdapDirectory, type LdapDirectory } from '../../firmware/src/directory/ldap.ts';
 import { DirectorySync } from '../../firmware/src/directory/sync.ts';
 import { openStore } from '../../firmware/src/store/store.ts';
@@ -293,6 +294,29 @@ describe('group sync', () => {
       await store.close();
       rmSync(data, { recursive: true, force: true });
     }
+  });
+
+  it('reads members a page at a time, mapped exactly as the login path maps them', async () => {
+    const d = await dir({ pageSize: 500 });
+    const sizes: number[] = [];
+    const members = new Map<string, DirectoryUser>();
+    for await (const page of d.listGroupMemberPages('MFA Users')) {
+      sizes.push(page.length);
+      for (const m of page) members.set(m.username, m);
+    }
+    expect(sizes.length).toBeGreaterThanOrEqual(3);
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(500);
+    expect(members.size).toBe(BULK + 6);
+    for (const name of ['alice', 'bob', 'carol', 'dave', 'erin', 'gina', 'bulk00001', 'bulk01100'])
+      expect(members.get(name), name).toStrictEqual(await d.findUser(name));
+    // Leaving after the first page (the next one already requested) closes cleanly.
+    for await (const page of d.listGroupMemberPages('MFA Users')) {
+      expect(page.length).toBe(500);
+      break;
+    }
+    let again = 0;
+    for await (const _ of d.listGroupMembers('MFA Users')) again++;
+    expect(again).toBe(BULK + 6);
   });
 
   it('a wrong base DN fails the sync without touching the users', async () => {

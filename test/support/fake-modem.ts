@@ -19,12 +19,18 @@ export interface FakeModemState {
   /** Final for each successive CMGS submit; undefined → +CMGS: <mr> OK. 'hang' → no answer. */
   cmgsFinals: (string | undefined)[];
   cmgsAlways?: string;
+  /** Finals given instead of the `> ` prompt to successive AT+CMGS= commands (nothing sent). */
+  promptFinals: string[];
   mr: number;
   pinAttempts: number;
   submits: string[];
   /** Delay before the +CMGS answer, ms. */
   sendDelayMs: number;
   cnmiRefuseDs1: boolean;
+  /** What +CSCA? reports; '' for a SIM without an SMS centre number. */
+  smsc: string;
+  /** Commands answered with ERROR. */
+  refuse: string[];
 }
 
 export function fakeModem(over: Partial<FakeModemState> = {}): { t: MemoryTransport; s: FakeModemState } {
@@ -38,11 +44,14 @@ export function fakeModem(over: Partial<FakeModemState> = {}): { t: MemoryTransp
     creg: 1,
     cereg: 1,
     cmgsFinals: [],
+    promptFinals: [],
     mr: 0,
     pinAttempts: 0,
     submits: [],
     sendDelayMs: 1,
     cnmiRefuseDs1: true,
+    smsc: '+15550000000',
+    refuse: [],
     ...over,
   };
   const ok = (t: MemoryTransport, body = '') => t.emitData(`${body ? `\r\n${body}\r\n` : ''}\r\nOK\r\n`);
@@ -59,7 +68,11 @@ export function fakeModem(over: Partial<FakeModemState> = {}): { t: MemoryTransp
       return;
     }
     const c = cmd.toUpperCase();
-    if (c.startsWith('AT+CMGS=')) return void tr.emitData('\r\n> ');
+    if (s.refuse.includes(c)) return void tr.emitData('\r\nERROR\r\n');
+    if (c.startsWith('AT+CMGS=')) {
+      const refused = s.promptFinals.shift();
+      return void tr.emitData(refused ? `\r\n${refused}\r\n` : '\r\n> ');
+    }
     if (c === 'AT+CPIN?') {
       if (s.simBusy > 0) {
         s.simBusy--;
@@ -92,7 +105,7 @@ export function fakeModem(over: Partial<FakeModemState> = {}): { t: MemoryTransp
     if (c === 'AT+CEREG?') return ok(tr, `+CEREG: 0,${s.cereg}`);
     if (c === 'AT+CSQ') return ok(tr, '+CSQ: 20,99');
     if (c === 'AT+COPS?') return ok(tr, '+COPS: 0,0,"Test Net",7');
-    if (c === 'AT+CSCA?') return ok(tr, '+CSCA: "+15550000000",145');
+    if (c === 'AT+CSCA?') return ok(tr, `+CSCA: "${s.smsc}",${s.smsc ? 145 : 129}`);
     if (c.startsWith('AT+CNMI=') && s.cnmiRefuseDs1 && c === 'AT+CNMI=2,1,0,1,0')
       return void tr.emitData('\r\n+CMS ERROR: 303\r\n');
     if (c === 'AT+GCAP') return ok(tr, '+GCAP: +CGSM');

@@ -40,6 +40,7 @@ import {
   newSalt,
   verifyPasscode,
 } from './passcode.ts';
+import { SmsBudget } from './sms-budget.ts';
 import { buildPolicy, type Policy, type PolicyRuleName } from './policy.ts';
 
 const log = logger('auth');
@@ -73,6 +74,7 @@ export type AuthReason =
   | 'not-in-mfa-group'
   | 'no-mobile-number'
   | 'sms-unavailable'
+  | 'sms-rate-limited'
   | 'policy-accept'
   | 'challenge-sent'
   | 'challenge-reused'
@@ -145,6 +147,7 @@ export const MESSAGES = {
   notInGroup: 'Not enrolled for MFA: contact the help desk',
   noNumber: 'No mobile number on file: contact the help desk',
   smsUnavailable: 'SMS service unavailable',
+  smsRateLimited: 'Too many passcodes requested, try again later',
   wrongCode: (left: number) => `Wrong code, ${left} ${left === 1 ? 'try' : 'tries'} left`,
   exhausted: 'Too many wrong codes: log in again',
   expired: 'Passcode expired: log in again',
@@ -215,6 +218,10 @@ export function createAuthEngine(deps: AuthEngineDeps): AuthEngine {
   const config = typeof deps.config === 'function' ? deps.config : () => deps.config as AuthEngineConfig;
   const challenges = new ChallengeStore(store, clock);
   const locks = new KeyedMutex();
+  const budget = new SmsBudget(clock, () => {
+    const p = config().passcode;
+    return { max: p.maxNewPerUser, windowMs: p.newPerUserWindowMinutes * 60_000 };
+  });
   const policies = new WeakMap<PolicyConfig, Policy>();
   const counters: AuthStats = {
     requests: 0,
@@ -446,6 +453,21 @@ export function createAuthEngine(deps: AuthEngineDeps): AuthEngine {
           to: masked,
         },
         reply('Access-Reject', MESSAGES.smsUnavailable),
+      );
+    }
+
+    const allowed = budget.take(userKey);
+    if (!allowed.ok) {
+      return decide(
+        {
+          ...who,
+          outcome: 'reject',
+          reason: 'sms-rate-limited',
+          code: ErrorCode.AuthSmsRateLimited,
+          to: masked,
+          detail: `retry in ${Math.ceil(allowed.retryInMs / 60_000)} min`,
+        },
+        reply('Access-Reject', MESSAGES.smsRateLimited),
       );
     }
 

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { ErrorCode, MfaError } from '../errors.ts';
+import { jsonErrorPosition } from './json-position.ts';
 import { configSchema, type Config } from './schema.ts';
 
 type Json = Record<string, unknown>;
@@ -39,13 +40,11 @@ export async function loadConfigFile(path: string): Promise<Config> {
   let json: unknown;
   try {
     json = JSON.parse(text);
-  } catch (e) {
+  } catch {
+    // V8's message quotes the text around the error, which may be a secret: report the position only.
     throw new MfaError(
-      `config file ${path} is not valid JSON: ${(e as Error).message}`,
+      `config file ${path} is not valid JSON (${jsonErrorPosition(text)})`,
       ErrorCode.ConfigInvalid,
-      {
-        cause: e,
-      },
     );
   }
   return parseConfig(json);

@@ -96,6 +96,10 @@ export const passcodeSchema = z.object({
     .default('Your MFA Box passcode is {code}. It expires in {minutes} min.'),
   /** Send as class 0 (flash) SMS. Default false. */
   flash: z.boolean().default(false),
+  /** [1...100], default 5: new passcodes (SMS) one user may trigger per window; re-logins reusing a pending code are free. */
+  maxNewPerUser: z.number().int().min(1).max(100).default(5),
+  /** [1...1440] min, default 15: the window for maxNewPerUser. */
+  newPerUserWindowMinutes: z.number().int().min(1).max(1440).default(15),
 });
 
 /** Where the NAS can pick AD groups out of an Access-Accept (NetScaler "RADIUS group extraction"). */

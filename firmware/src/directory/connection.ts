@@ -175,23 +175,29 @@ export class LdapConnection {
         { field: 'directory.startTls' },
       );
     const conn = new LdapConnection(o.url, host, secure, o.tls, Math.max(1, o.budgetMs));
-    await conn.within('connect', o.budgetMs, async (c) => {
-      try {
-        if (!secure && o.startTls) {
-          await c.startTLS({ ...tlsConnectionOptions(host, o.tls), host });
-        } else {
-          // ldapts connects lazily: force it with a harmless rootDSE read. Any LDAP answer, even a
-          // refusal, proves TCP and TLS work.
-          await c
-            .search('', { scope: 'base', filter: '(objectClass=*)', attributes: ['1.1'] })
-            .catch((e: unknown) => {
-              if (!(e instanceof ResultCodeError)) throw e;
-            });
+    // Any failure to connect (StartTLS refused, TLS error) closes the socket, not only a timeout.
+    await conn
+      .within('connect', o.budgetMs, async (c) => {
+        try {
+          if (!secure && o.startTls) {
+            await c.startTLS({ ...tlsConnectionOptions(host, o.tls), host });
+          } else {
+            // ldapts connects lazily: force it with a harmless rootDSE read. Any LDAP answer, even a
+            // refusal, proves TCP and TLS work.
+            await c
+              .search('', { scope: 'base', filter: '(objectClass=*)', attributes: ['1.1'] })
+              .catch((e: unknown) => {
+                if (!(e instanceof ResultCodeError)) throw e;
+              });
+          }
+        } catch (e) {
+          throw connectError(o.url, e);
         }
-      } catch (e) {
-        throw connectError(o.url, e);
-      }
-    });
+      })
+      .catch((e: unknown) => {
+        conn.destroy();
+        throw e;
+      });
     return conn;
   }
 

@@ -129,14 +129,18 @@ export function groupMembersFilter(s: DialectSettings, groupDn: string): string 
 
 /**
  * Attributes read for a user; memberOf and pwdAccountLockedTime are operational in OpenLDAP, so
- * named. A sync does not need the second login attribute, and skipping it saves parsing at scale.
+ * named. A sync needs neither the second login attribute nor pwdReset (login-only), and every
+ * requested attribute costs parsing at scale: ldapts adds an empty value for each one an entry lacks.
  */
 export function userAttributes(s: DialectSettings, purpose: 'login' | 'sync' = 'login'): string[] {
   const attrs = [s.login, s.mobile, s.displayName, s.memberOf];
   if (purpose === 'login') attrs.splice(1, 0, s.altLogin);
   if (s.secondaryMobile !== undefined) attrs.push(s.secondaryMobile);
   if (s.dialect === 'ad') attrs.push(UAC);
-  else attrs.push(PWD_LOCKED, PWD_RESET);
+  else {
+    attrs.push(PWD_LOCKED);
+    if (purpose === 'login') attrs.push(PWD_RESET);
+  }
   return [...new Set(attrs)];
 }
 
@@ -232,6 +236,79 @@ export function entryToUser(s: DialectSettings, entry: RawEntry): MappedUser {
     disabled,
     locked: lockedAt !== undefined && lockedAt !== PWD_LOCKED_FOREVER,
     mustChange: s.dialect === 'openldap' && get(PWD_RESET)[0]?.toUpperCase() === 'TRUE',
+  };
+}
+
+/**
+ * The sync's mapping: the same DirectoryUser as `entryToUser` without the login-only fields, built
+ * for 10,000s of entries. Attribute names are lower-cased once per spelling (every entry of a page
+ * spells them alike) and group DNs, which repeat on every member, are reduced to CNs once.
+ */
+export function memberMapper(s: DialectSettings): (entry: RawEntry) => DirectoryUser {
+  const lLogin = s.login.toLowerCase();
+  const lMobile = s.mobile.toLowerCase();
+  const lSecondary = s.secondaryMobile?.toLowerCase();
+  const lName = s.displayName.toLowerCase();
+  const lGroups = s.memberOf.toLowerCase();
+  const lDisabled = (s.dialect === 'ad' ? UAC : PWD_LOCKED).toLowerCase();
+  const wanted = new Set([lLogin, lMobile, lName, lGroups, lDisabled]);
+  if (lSecondary !== undefined) wanted.add(lSecondary);
+  const spelled = new Map<string, string>(); // attribute as the server spells it → lower-cased
+  const cns = new Map<string, string>(); // group DN → CN
+  const lower = (k: string): string => {
+    let l = spelled.get(k);
+    if (l === undefined) {
+      l = k.toLowerCase();
+      if (spelled.size < 256) spelled.set(k, l);
+    }
+    return l;
+  };
+  const cn = (dn: string): string => {
+    let c = cns.get(dn);
+    if (c === undefined) {
+      c = firstRdnValue(dn);
+      if (cns.size < 10_000) cns.set(dn, c);
+    }
+    return c;
+  };
+  return (entry) => {
+    // Last spelling wins for one attribute, as in attributeMap.
+    let login: unknown;
+    let mobile: unknown;
+    let secondary: unknown;
+    let name: unknown;
+    let groups: unknown;
+    let dis: unknown;
+    for (const k in entry) {
+      if (k === 'dn') continue;
+      const l = lower(k);
+      if (!wanted.has(l)) continue;
+      // Not else-if: one attribute may be configured for two roles.
+      const v = entry[k];
+      if (l === lLogin) login = v;
+      if (l === lMobile) mobile = v;
+      if (l === lSecondary) secondary = v;
+      if (l === lName) name = v;
+      if (l === lGroups) groups = v;
+      if (l === lDisabled) dis = v;
+    }
+    const primary = mobile === undefined ? [] : asStrings(mobile);
+    const second = secondary === undefined ? [] : asStrings(secondary);
+    const flag = dis === undefined ? undefined : asStrings(dis)[0];
+    const displayName = name === undefined ? undefined : asStrings(name)[0];
+    const username = (login === undefined ? undefined : asStrings(login)[0]) ?? firstRdnValue(entry.dn);
+    const groupDns = groups === undefined ? [] : asStrings(groups);
+    const cnList: string[] = new Array<string>(groupDns.length);
+    for (let i = 0; i < groupDns.length; i++) cnList[i] = cn(groupDns[i] ?? '');
+    return {
+      username,
+      dn: entry.dn,
+      ...(displayName === undefined ? {} : { displayName }),
+      mobiles: second.length === 0 ? primary : [...new Set([...primary, ...second])],
+      secondaryMobiles: second.length === 0 ? second : second.filter((n) => !primary.includes(n)),
+      groups: cnList,
+      disabled: s.dialect === 'ad' ? uacDisabled(flag) : flag === PWD_LOCKED_FOREVER,
+    };
   };
 }
 

@@ -51,6 +51,11 @@ export interface Directory {
   findUser(username: string): Promise<DirectoryUser | undefined>;
   /** Members of a group, paged underneath. */
   listGroupMembers(group: string): AsyncIterable<DirectoryUser>;
+  /**
+   * The same members a page at a time, for the sync: 10,000 members cost 10 awaits instead of
+   * 10,000. Optional; sync falls back to listGroupMembers.
+   */
+  listGroupMemberPages?(group: string): AsyncIterable<readonly DirectoryUser[]>;
   health(): DirectoryHealth;
   close(): Promise<void>;
 }

@@ -28,6 +28,7 @@ import {
 import {
   dialectSettings,
   entryToUser,
+  memberMapper,
   firstRdnValue,
   groupLookupFilter,
   groupMembersFilter,
@@ -88,6 +89,13 @@ export class LdapDirectory implements Directory {
   private closed = false;
   private srvAt = -Infinity;
   private lastError: string | undefined;
+  /**
+   * Set when a DC refused the service account's password (invalid credentials). Every further
+   * bind with that password counts against AD's lockout threshold, so the box stops trying until
+   * `SERVICE_REFUSED_RETRY_MS` has passed (or the config, and so this object, is replaced):
+   * a rotated password must not end in a locked service account.
+   */
+  private serviceRefusedAt: number | undefined;
 
   constructor(
     private readonly cfg: LdapDirectoryConfig,
@@ -165,6 +173,10 @@ export class LdapDirectory implements Directory {
   }
 
   async *listGroupMembers(group: string): AsyncIterable<DirectoryUser> {
+    for await (const page of this.listGroupMemberPages(group)) yield* page;
+  }
+
+  async *listGroupMemberPages(group: string): AsyncIterable<readonly DirectoryUser[]> {
     const bound = await this.openBound(new Deadline(this.clock, Math.max(this.cfg.timeoutMs, 10_000)));
     try {
       const groupDn = await this.resolveGroup(bound.conn, group, PAGE_TIMEOUT_MS);
@@ -175,10 +187,20 @@ export class LdapDirectory implements Directory {
         paged: { pageSize: this.cfg.pageSize },
       });
       const it = pages[Symbol.asyncIterator]();
+      const fetchPage = () => {
+        const p = bound.conn.within('search (group members page)', PAGE_TIMEOUT_MS, () => it.next());
+        p.catch(() => undefined); // a prefetch the caller never reaches is not an unhandled rejection
+        return p;
+      };
+      const map = memberMapper(this.s);
+      // One page ahead: the server builds page n+1 (and ldapts parses it as it arrives) while the
+      // caller maps and stores page n, instead of both sides taking turns to wait.
+      let next = fetchPage();
       for (;;) {
-        const page = await bound.conn.within('search (group members page)', PAGE_TIMEOUT_MS, () => it.next());
+        const page = await next;
         if (page.done) break;
-        for (const e of page.value.searchEntries) yield publicView(entryToUser(this.s, e));
+        next = fetchPage();
+        yield page.value.searchEntries.map(map);
       }
     } catch (e) {
       throw searchError(`members of ${group}`, e);
@@ -188,6 +210,8 @@ export class LdapDirectory implements Directory {
   }
 
   health(): DirectoryHealth {
+    const refused = this.serviceRefused();
+    if (refused) return { state: 'down', detail: refused.message };
     const servers = this.pool.list();
     const up = servers.filter((s) => s.up);
     const current = this.service?.url ?? this.pool.current()?.url;
@@ -228,8 +252,32 @@ export class LdapDirectory implements Directory {
     };
   }
 
+  private serviceRefused(): MfaError | undefined {
+    if (this.serviceRefusedAt === undefined) return undefined;
+    if (this.clock.monotonic() - this.serviceRefusedAt >= SERVICE_REFUSED_RETRY_MS) {
+      this.serviceRefusedAt = undefined;
+      return undefined;
+    }
+    return new MfaError(
+      'the service account was refused (wrong directory.bindPassword or a locked account); not retried for an hour, to spare the account from AD lockout',
+      ErrorCode.DirectoryBindFailed,
+    );
+  }
+
+  private noteServiceRefused(e: unknown): void {
+    if (!(e instanceof MfaError && e.code === ErrorCode.DirectoryBindFailed)) return;
+    if (this.serviceRefusedAt === undefined)
+      this.log.error(
+        { err: brief(e) },
+        'service account refused: fix directory.bindPassword; binds paused for an hour',
+      );
+    this.serviceRefusedAt = this.clock.monotonic();
+  }
+
   /** Opens a connection bound as the service account, failing over across DCs within the deadline. */
   private async openBound(deadline: Deadline): Promise<Bound> {
+    const refused = this.serviceRefused();
+    if (refused) throw refused;
     await this.refreshSrv();
     const order = this.pool.order();
     let last: unknown = new MfaError(
@@ -255,7 +303,10 @@ export class LdapDirectory implements Directory {
         last = e instanceof MfaError ? e : connectErrorOf(url, e);
         this.noteFailure(url, e);
         // A refused service account is the same on every DC: do not spend the deadline on it.
-        if (e instanceof MfaError && e.code === ErrorCode.DirectoryBindFailed) throw e;
+        if (e instanceof MfaError && e.code === ErrorCode.DirectoryBindFailed) {
+          this.noteServiceRefused(e);
+          throw e;
+        }
       }
     }
     throw last;
@@ -493,10 +544,11 @@ export class LdapDirectory implements Directory {
         }
       }
       for (const s of this.pool.down()) {
-        if (this.closed) break;
+        if (this.closed || this.serviceRefused()) break;
         if (s.url === this.service?.url) continue;
+        let conn: LdapConnection | undefined;
         try {
-          const conn = await LdapConnection.open(this.settingsFor(s.url, this.cfg.timeoutMs));
+          conn = await LdapConnection.open(this.settingsFor(s.url, this.cfg.timeoutMs));
           await conn.within('bind (probe)', this.cfg.timeoutMs, (c) =>
             serviceBind(c, this.cfg.bindDn, this.cfg.bindPassword),
           );
@@ -504,6 +556,8 @@ export class LdapDirectory implements Directory {
           this.pool.markUp(s.url, this.clock.monotonic());
           this.log.info({ url: s.url }, 'domain controller answers again');
         } catch (e) {
+          conn?.destroy();
+          this.noteServiceRefused(e);
           this.pool.markDown(s.url, brief(e), this.clock.monotonic());
         }
       }
@@ -512,6 +566,9 @@ export class LdapDirectory implements Directory {
     }
   }
 }
+
+/** [1 h] How long binds pause after the service account's password was refused. */
+export const SERVICE_REFUSED_RETRY_MS = 3_600_000;
 
 function raceDeadline<T>(p: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;

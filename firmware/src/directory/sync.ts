@@ -64,9 +64,15 @@ export interface PlanOptions {
   maxRemovalPercent: number;
   confirm: boolean;
   now: number;
+  /**
+   * Keep every record to write in `plan.puts` (default). The incremental sync writes each chunk
+   * as it goes and turns this off, so 10,000 records are not held (and copied by the GC) to the end.
+   */
+  collectPuts?: boolean;
 }
 
 export interface SyncPlan {
+  /** Records to write; left empty when the planner was told not to collect them. */
   puts: UserRecord[];
   removals: string[];
   /** Removals held back by the guard. */
@@ -87,22 +93,33 @@ interface Numbers {
   invalid: string[];
 }
 
+/** The first number of `list` that normalises, noting the ones that do not in `invalid`. */
+function firstValid(
+  list: readonly string[],
+  country: string,
+  normalise: Normaliser,
+  invalid: string[],
+): string | undefined {
+  for (const raw of list) {
+    const r = normalise(raw, country);
+    if (r.ok) return r.e164;
+    invalid.push(`${raw} (${r.reason})`);
+  }
+  return undefined;
+}
+
 function pickNumbers(u: DirectoryUser, country: string, normalise: Normaliser): Numbers {
   const secondaryRaw = u.secondaryMobiles ?? u.mobiles.slice(1);
-  const primaryRaw = u.secondaryMobiles
-    ? u.mobiles.filter((m) => !secondaryRaw.includes(m))
-    : u.mobiles.slice(0, 1);
+  const primaryRaw =
+    u.secondaryMobiles === undefined
+      ? u.mobiles.slice(0, 1)
+      : secondaryRaw.length === 0
+        ? u.mobiles
+        : u.mobiles.filter((m) => !secondaryRaw.includes(m));
   const invalid: string[] = [];
-  const firstValid = (list: string[]): string | undefined => {
-    for (const raw of list) {
-      const r = normalise(raw, country);
-      if (r.ok) return r.e164;
-      invalid.push(`${raw} (${r.reason})`);
-    }
-    return undefined;
-  };
-  const primary = firstValid(primaryRaw);
-  const secondary = firstValid(secondaryRaw);
+  const primary = firstValid(primaryRaw, country, normalise, invalid);
+  const secondary =
+    secondaryRaw.length === 0 ? undefined : firstValid(secondaryRaw, country, normalise, invalid);
   const out: Numbers = { invalid };
   if (primary !== undefined) out.mobile = primary;
   if (secondary !== undefined && secondary !== primary) {
@@ -115,16 +132,14 @@ function pickNumbers(u: DirectoryUser, country: string, normalise: Normaliser): 
 /** The directory-owned part of a record. */
 function directoryPart(
   u: DirectoryUser,
-  n: Numbers & { mobile: string },
+  mobile: string,
+  secondaryMobile: string | undefined,
 ): Omit<UserRecord, 'syncedAt' | 'source'> {
-  return {
-    username: u.username,
-    dn: u.dn,
-    ...(u.displayName === undefined ? {} : { displayName: u.displayName }),
-    mobile: n.mobile,
-    ...(n.secondaryMobile === undefined ? {} : { secondaryMobile: n.secondaryMobile }),
-    groups: [...u.groups].sort(),
-  };
+  const d: Omit<UserRecord, 'syncedAt' | 'source'> = { username: u.username, dn: u.dn, mobile, groups: [] };
+  if (u.displayName !== undefined) d.displayName = u.displayName;
+  if (secondaryMobile !== undefined) d.secondaryMobile = secondaryMobile;
+  d.groups = u.groups.length === 1 ? [u.groups[0] ?? ''] : [...u.groups].sort();
+  return d;
 }
 
 function sameDirectoryFields(a: UserRecord, b: Omit<UserRecord, 'syncedAt' | 'source'>): boolean {
@@ -191,7 +206,7 @@ export class SyncPlanner {
       if (n.invalid.length > 0)
         plan.warnings.push({ username: u.username, reason: 'invalid-number', detail: n.invalid.join('; ') });
       this.keep.add(key);
-      const dir = directoryPart(u, { ...n, mobile: n.mobile });
+      const dir = directoryPart(u, n.mobile, n.secondaryMobile);
       const old = this.existing.get(key);
       if (old && old.source === 'local') {
         // A user created on the box keeps its record; the directory does not take it over silently.
@@ -202,15 +217,22 @@ export class SyncPlanner {
         plan.unchanged++;
         continue;
       }
-      // Keep every field the directory does not own; drop directory fields it no longer has.
-      const merged: UserRecord = { ...(old ?? {}), ...dir, source: 'directory', syncedAt: o.now };
-      if (dir.displayName === undefined) delete merged.displayName;
-      if (dir.secondaryMobile === undefined) delete merged.secondaryMobile;
+      let merged: UserRecord;
+      if (old) {
+        // Keep every field the directory does not own; drop directory fields it no longer has.
+        merged = { ...old, ...dir, source: 'directory', syncedAt: o.now };
+        if (dir.displayName === undefined) delete merged.displayName;
+        if (dir.secondaryMobile === undefined) delete merged.secondaryMobile;
+      } else {
+        merged = dir as UserRecord;
+        merged.source = 'directory';
+        merged.syncedAt = o.now;
+      }
       out.push(merged);
       if (old) plan.updated++;
       else plan.added++;
     }
-    plan.puts.push(...out);
+    if (o.collectPuts !== false) for (const r of out) plan.puts.push(r);
     return out;
   }
 
@@ -269,17 +291,21 @@ export class DirectorySync {
   private readonly log: Logger;
   private running: Promise<SyncStatus> | undefined;
   /**
-   * Normalised numbers from earlier runs: a scheduled sync sees the same numbers every 15 min, and
-   * libphonenumber costs ~5 µs each. Bounded; cleared when full.
+   * Normalised numbers from earlier runs, by country: a scheduled sync sees the same numbers every
+   * 15 min, and libphonenumber costs 3-6 µs each. Bounded; cleared when full.
    */
-  private readonly numbers = new Map<string, PhoneResult>();
+  private numbers = new Map<string, PhoneResult>();
+  private numbersCountry = '';
   private readonly normalise: Normaliser = (raw, country) => {
-    const key = `${country}\u0000${raw}`;
-    let r = this.numbers.get(key);
+    if (country !== this.numbersCountry) {
+      this.numbers = new Map();
+      this.numbersCountry = country;
+    }
+    let r = this.numbers.get(raw);
     if (r === undefined) {
       if (this.numbers.size >= 200_000) this.numbers.clear();
       r = normaliseNumber(raw, country);
-      this.numbers.set(key, r);
+      this.numbers.set(raw, r);
     }
     return r;
   };
@@ -393,27 +419,39 @@ export class DirectorySync {
           confirm,
           now: startedAt,
           normalise: this.normalise,
+          collectPuts: false,
         }));
       // Chunks are not chained: writes issued while the store's fsync runs share the next one
       // (group commit), so a slow disk costs a few fsyncs per sync, not one per chunk.
       const writes: Promise<void>[] = [];
       let seen = 0;
-      let buf: DirectoryUser[] = [];
-      const flush = async () => {
-        const puts = (await planner()).add(buf);
-        buf = [];
+      const flush = async (members: readonly DirectoryUser[]) => {
+        const puts = (await planner()).add(members);
         if (puts.length === 0) return;
         const ops = puts.map((r) => this.users.op({ type: 'put', key: userKey(r.username), value: r }));
         const w = this.deps.store.atomic(ops);
         w.catch(() => undefined);
         writes.push(w);
       };
-      for await (const u of this.deps.directory.listGroupMembers(this.deps.group)) {
-        seen++;
-        buf.push(u);
-        if (buf.length >= WRITE_CHUNK) await flush();
+      const { directory, group } = this.deps;
+      if (directory.listGroupMemberPages) {
+        // A directory page is a write chunk already (AD pages hold at most 1000 entries).
+        for await (const page of directory.listGroupMemberPages(group)) {
+          seen += page.length;
+          await flush(page);
+        }
+      } else {
+        let buf: DirectoryUser[] = [];
+        for await (const u of directory.listGroupMembers(group)) {
+          seen++;
+          buf.push(u);
+          if (buf.length >= WRITE_CHUNK) {
+            await flush(buf);
+            buf = [];
+          }
+        }
+        await flush(buf);
       }
-      await flush();
       await Promise.all(writes);
       const plan = (await planner()).finish();
       status.seen = seen;

@@ -1,9 +1,10 @@
 /**
  * The persistent outbox: LevelDB table 'outbox' → the modem pool. Entries go
  * queued → submitting (written durably before Ctrl-Z, from the modem's `beforeSubmit`) →
- * sent | failed | expired. One send per challenge: only failures that happened before Ctrl-Z
- * are retried; an unknown outcome (a power cut in `submitting`, or a failure after Ctrl-Z) is
- * resent at most once, with the same text, and audited.
+ * sent | failed | expired. One send per challenge. Retries of network errors belong to the
+ * modem pool alone (see classify.ts); the outbox waits for a modem when none can send, retries
+ * its own `submitting` write, and resends an unknown outcome (a power cut in `submitting`, or a
+ * failure after Ctrl-Z) at most once, with the same text, audited.
  *
  * Keys in the table: `q!<seq>` holds an entry (seq: 16 zero-padded digits, so key order is
  * arrival order), `c!<challengeId>` → `{ seq }` is the index by challenge.
@@ -14,7 +15,7 @@ import { cryptoRandom, systemClock } from '../clock.ts';
 import { describeError, ErrorCode, MfaError } from '../errors.ts';
 import { logger } from '../log.ts';
 import type { Logger } from '../log.ts';
-import type { SmsSender } from '../modem/types.ts';
+import type { SmsSendResult, SmsSender } from '../modem/types.ts';
 import { maskNumber } from '../phone.ts';
 import type { Store, StoreOp, Table } from '../store/store.ts';
 import { backoffMs, classifySendFailure } from './classify.ts';
@@ -75,11 +76,15 @@ export interface SmsResendAudit {
 export interface OutboxOptions {
   /** [0...60000] ms, default 5000: an entry with less life left than this is expired, not sent. */
   expiryMarginMs: number;
-  /** [1...20], default 6: sends per entry for failures before Ctrl-Z (retryable codes only). */
+  /**
+   * [1...20], default 6: sends per entry whose own `submitting` write failed at the prompt (the
+   * modem sent ESC, nothing went out). Network errors are retried by the modem pool, not here;
+   * waiting for a modem when none can send is bounded by the passcode's life, not by this.
+   */
   maxAttempts: number;
-  /** [10...10000] ms, default 200: first retry backoff, doubling per attempt. */
+  /** [10...10000] ms, default 200: first backoff (own-write retry, no-modem recheck), doubling. */
   retryBaseMs: number;
-  /** [100...60000] ms, default 5000: backoff cap. */
+  /** [100...60000] ms, default 5000: backoff cap (a no-modem wait is capped at idleRecheckMs). */
   retryMaxMs: number;
   /**
    * [0...4], default 1: sends handed to the pool per able modem beyond the one it is sending, so
@@ -93,6 +98,13 @@ export interface OutboxOptions {
   sweepIntervalMs: number;
   /** [100...60000] ms, default 1000: recheck for a ready modem when the sender emits no health events. */
   idleRecheckMs: number;
+  /**
+   * [0...600000] ms, default 95000: how long close() waits for sends already past the modem's
+   * `> ` prompt to get their final answer. Longer than the modem's 90 s send-final timeout, so a
+   * restart never cuts a send the network may have taken (which would be resent at the next
+   * start). The systemd unit's TimeoutStopSec must exceed it.
+   */
+  closeTimeoutMs: number;
 }
 
 export const DEFAULT_OUTBOX_OPTIONS: OutboxOptions = {
@@ -104,6 +116,7 @@ export const DEFAULT_OUTBOX_OPTIONS: OutboxOptions = {
   retentionMs: 3 * 24 * 3600_000,
   sweepIntervalMs: 3600_000,
   idleRecheckMs: 1000,
+  closeTimeoutMs: 95_000,
 };
 
 export interface OutboxDeps {
@@ -128,14 +141,22 @@ interface LiveItem {
   rec: OutboxRecord;
   /** Monotonic ms after which it must not go out: survives a wall-clock step backwards. */
   deadlineMono: number;
+  /** Monotonic ms when it was created (back-dated by its wall age when loaded at start). */
+  createdMono: number;
   /** Monotonic ms before which it is not retried (backoff). */
   notBefore: number;
-  /** Retries granted for SmsUnknown (CMS 500); one. */
-  unknownRetries: number;
+  /** Times our own `submitting` write failed at the prompt. */
+  ownWriteFailures: number;
+  /** Times the sender said no modem can send; a health event ends the wait early. */
+  modemWaits: number;
+  /** The modem reached its `> ` prompt and `beforeSubmit` began: close() waits for this send. */
+  submitStarted?: boolean;
 }
 
 const SEQ_DIGITS = 16;
 const PENDING_GIVE_UP_MS = 60_000;
+/** Waits between retries of the write that records a sent SMS (about 50 s in all). */
+const FINAL_WRITE_RETRY_MS = [200, 1000, 5000, 15_000, 30_000];
 const entryKey = (seq: string): string => `q!${seq}`;
 const indexKey = (challengeId: string): string => `c!${challengeId}`;
 const FINAL: ReadonlySet<OutboxStatus> = new Set(['sent', 'failed', 'expired']);
@@ -161,9 +182,11 @@ export class DurableOutbox implements Outbox {
   private readonly pending = new Map<string, { item: LiveItem; at: number }>();
   /** Waiting to go out, in arrival (seq) order. */
   private queue: LiveItem[] = [];
-  private readonly inFlight = new Map<string, Promise<void>>();
-  /** createdAt of in-flight entries (they left the queue), for the oldest-age figure. */
-  private readonly inFlightCreated = new Map<string, number>();
+  private readonly inFlight = new Map<string, { it: LiveItem; done: Promise<void> }>();
+  /** In-flight entries (they left the queue) by challenge: for status() and the oldest age. */
+  private readonly liveByChallenge = new Map<string, LiveItem>();
+  /** Sent, but the write that records it failed for good: memory is the only record of `sent`. */
+  private readonly unsaved = new Map<string, LiveItem>();
   /** Sends handed to the sender and not settled: the slots counted against the pool. */
   private busySlots = 0;
   private totals = { sent: 0, failed: 0, expired: 0 };
@@ -176,7 +199,11 @@ export class DurableOutbox implements Outbox {
   private expiryTimer: unknown;
   private expiryAt = Infinity;
   private sweepTimer: unknown;
-  private readonly onHealth = (): void => this.pump();
+  private readonly onHealth = (): void => {
+    // A modem changed state: whoever was waiting for one may try now, not at its next recheck.
+    for (const it of this.queue) if (it.modemWaits > 0) it.notBefore = 0;
+    this.pump();
+  };
 
   constructor(deps: OutboxDeps) {
     if (deps.deviceKey.length !== 32)
@@ -310,6 +337,9 @@ export class DurableOutbox implements Outbox {
   }
 
   async status(challengeId: string): Promise<OutboxStatus | undefined> {
+    // In flight, memory knows best: with the journal, `submitting` lives there, not in the entry.
+    const live = this.liveByChallenge.get(challengeId) ?? this.unsaved.get(challengeId);
+    if (live) return live.rec.status;
     const idx = await this.index.get(indexKey(challengeId));
     if (!idx) return undefined;
     return (await this.entries.get(entryKey(idx.seq)))?.status;
@@ -317,35 +347,51 @@ export class DurableOutbox implements Outbox {
 
   stats(): OutboxStats {
     let oldest = Infinity;
-    for (const it of this.queue) oldest = Math.min(oldest, it.rec.createdAt);
-    for (const c of this.inFlightCreated.values()) oldest = Math.min(oldest, c);
+    // Monotonic: an NTP step must not look like messages stuck for hours.
+    for (const it of this.queue) oldest = Math.min(oldest, it.createdMono);
+    for (const it of this.liveByChallenge.values())
+      if (!FINAL.has(it.rec.status)) oldest = Math.min(oldest, it.createdMono);
     return {
       queued: this.queue.length,
       inFlight: this.inFlight.size,
       ...this.totals,
-      oldestQueuedAgeMs: oldest === Infinity ? null : Math.max(0, this.clock.now() - oldest),
+      oldestQueuedAgeMs: oldest === Infinity ? null : Math.max(0, this.clock.monotonic() - oldest),
     };
   }
 
-  async close(timeoutMs = 5000): Promise<void> {
+  /**
+   * Stops picking up work at once, then waits (up to `timeoutMs`, default `closeTimeoutMs`) for
+   * the sends already past the modem's prompt to get their final answer and be recorded. A send
+   * not yet at the prompt is not waited for: when it gets there `beforeSubmit` refuses, the modem
+   * sends ESC, and the entry stays `queued` for the next start. Stop the pool after this.
+   */
+  async close(timeoutMs = this.opts.closeTimeoutMs): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     this.timers.clearTimeout(this.wakeTimer);
     this.timers.clearTimeout(this.expiryTimer);
     this.timers.clearTimeout(this.sweepTimer);
     if (this.sender instanceof EventEmitter) this.sender.off('health', this.onHealth);
-    if (this.inFlight.size > 0) {
+    const submitting = [...this.inFlight.values()].filter((f) => f.it.submitStarted === true);
+    if (submitting.length > 0) {
+      this.log.info(
+        { sends: submitting.length, timeoutMs },
+        'outbox closing: waiting for SMS already submitted to the network to settle',
+      );
       let timer: NodeJS.Timeout | undefined;
-      await Promise.race([
-        Promise.allSettled([...this.inFlight.values()]),
-        new Promise<void>((resolve) => {
-          timer = setTimeout(resolve, timeoutMs);
+      const timedOut = await Promise.race([
+        Promise.allSettled(submitting.map((f) => f.done)).then(() => false),
+        new Promise<boolean>((resolve) => {
+          timer = setTimeout(() => resolve(true), timeoutMs);
         }),
       ]);
       clearTimeout(timer);
+      if (timedOut)
+        this.log.warn(
+          { timeoutMs },
+          'outbox closed before a submitted SMS settled: its outcome is unknown, resent once at the next start',
+        );
     }
-    // A send still in flight may reach its prompt later: it then finds the journal closed and
-    // the modem abandons it with ESC, which is what a stopping box should do.
     this.journal?.close();
   }
 
@@ -374,16 +420,35 @@ export class DurableOutbox implements Outbox {
 
   // ---- internals -------------------------------------------------------------------------
 
+  /**
+   * The wall expiry is read once, here (when the entry is created or loaded at start); from then
+   * on the entry's life runs on monotonic time only. A Pi has no battery clock and NTP steps it,
+   * often forward by hours at boot: a wall-clock step must neither kill nor revive a passcode.
+   */
   private itemFor(rec: OutboxRecord): LiveItem {
-    const left = rec.expiresAt - this.opts.expiryMarginMs - this.clock.now();
-    return { rec, deadlineMono: this.clock.monotonic() + left, notBefore: 0, unknownRetries: 0 };
+    const now = this.clock.now();
+    const mono = this.clock.monotonic();
+    return {
+      rec,
+      deadlineMono: mono + (rec.expiresAt - this.opts.expiryMarginMs - now),
+      createdMono: mono - Math.max(0, now - rec.createdAt),
+      notBefore: 0,
+      ownWriteFailures: 0,
+      modemWaits: 0,
+    };
   }
 
   private isExpired(it: LiveItem): boolean {
-    return (
-      this.clock.now() >= it.rec.expiresAt - this.opts.expiryMarginMs ||
-      this.clock.monotonic() >= it.deadlineMono
-    );
+    return this.clock.monotonic() >= it.deadlineMono;
+  }
+
+  /**
+   * The deadline handed to the modem, as wall ms (the seam's unit) but derived from the
+   * monotonic one at the moment of the call, so the modem (which converts it back to monotonic
+   * at `send()`) sees the same remaining life as the outbox, whatever the wall clock did.
+   */
+  private senderDeadline(it: LiveItem): number {
+    return this.clock.now() + (it.deadlineMono + this.opts.expiryMarginMs - this.clock.monotonic());
   }
 
   private addToQueue(it: LiveItem): void {
@@ -478,14 +543,15 @@ export class DurableOutbox implements Outbox {
 
   private track(it: LiveItem, p: Promise<void>): void {
     const seq = it.rec.seq;
-    this.inFlightCreated.set(seq, it.rec.createdAt);
+    this.liveByChallenge.set(it.rec.challengeId, it);
     const done = p
       .catch((e: unknown) => this.log.error({ err: describeError(e), seq }, 'outbox dispatch failed'))
       .finally(() => {
         this.inFlight.delete(seq);
-        this.inFlightCreated.delete(seq);
+        if (this.liveByChallenge.get(it.rec.challengeId) === it)
+          this.liveByChallenge.delete(it.rec.challengeId);
       });
-    this.inFlight.set(seq, done);
+    this.inFlight.set(seq, { it, done });
   }
 
   private armWake(atMono: number): void {
@@ -575,9 +641,11 @@ export class DurableOutbox implements Outbox {
         return this.requeue(it, this.opts.retryMaxMs, describeError(e), ctx);
       }
       this.log.warn(ctx, 'resending an SMS whose first send has an unknown outcome (audited)');
+      if (this.closed) return; // the resend stays due: the next start makes it
     }
 
     rec.attempts++;
+    it.submitStarted = false; // a new send: close() waits only once this one reaches its prompt
     let submitted = false;
     this.busySlots++;
     let slotHeld = true;
@@ -587,24 +655,25 @@ export class DurableOutbox implements Outbox {
         this.busySlots--;
       }
     };
+    let result: SmsSendResult;
     try {
-      const result = await this.sender.send(rec.to, text, {
-        deadline: rec.expiresAt,
+      result = await this.sender.send(rec.to, text, {
+        deadline: this.senderDeadline(it),
         ...(rec.flash ? { flash: true } : {}),
         beforeSubmit: async () => {
+          // Closing: a send that has not reached Ctrl-Z yet is abandoned (ESC) and stays queued.
+          if (this.closed) throw new MfaError('the outbox is closing', ErrorCode.OutboxClosed);
+          it.submitStarted = true;
           if (this.isExpired(it)) throw new MfaError('passcode expired before submit', ErrorCode.SmsExpired);
           const n = rec.submissions + 1;
           if (this.journal) {
-            // Durable before Ctrl-Z via the journal; the entry's own copy follows in the
-            // background, ordered before its final write by the store's write queue.
-            this.journal.mark(Number(rec.seq), n);
+            // Durable before Ctrl-Z via the journal. The entry itself is not rewritten here:
+            // a second fsync per SMS would compete with the journal's for the disk. Its next
+            // write (final, or back to queued) carries the new submission count.
+            await this.journal.mark(Number(rec.seq), n);
             rec.status = 'submitting';
             rec.submittingAt = this.clock.now();
             rec.submissions = n;
-            this.persist([this.entries.op({ type: 'put', key: entryKey(rec.seq), value: { ...rec } })]).catch(
-              (e: unknown) =>
-                this.log.error({ err: describeError(e), seq: rec.seq }, 'outbox submitting write failed'),
-            );
           } else {
             await this.persist([
               this.entries.op({
@@ -624,11 +693,54 @@ export class DurableOutbox implements Outbox {
       releaseSlot();
       this.pump();
       this.log.info({ ...ctx, modem: result.modem, refs: result.messageRefs }, 'SMS sent');
-      await this.finish(it, 'sent', { messageRefs: result.messageRefs, modem: result.modem }, 'sent');
     } catch (e) {
       releaseSlot();
+      if (this.closed && !submitted) {
+        // Nothing went out (refused at the prompt, or the pool stopped first): the entry is
+        // `queued` on disk and goes out at the next start, as a first send, not a resend.
+        this.log.info(ctx, 'SMS not sent: the outbox closed before it was submitted; stays queued');
+        return;
+      }
       await this.afterFailure(it, e, submitted, ctx);
       this.pump();
+      return;
+    }
+    // Outside the send's try: the SMS is with the network whatever happens to this write.
+    await this.finishSent(it, { messageRefs: result.messageRefs, modem: result.modem }, ctx);
+  }
+
+  /**
+   * Records a sent SMS. A failed write here is not a send failure: the entry stays `sent` in
+   * memory (status() says so, so the engine reuses the code instead of texting a new one) and
+   * the write is retried a few times. If every retry fails the disk still holds the entry as it
+   * was before Ctrl-Z, which the next start treats as an unknown outcome: at most one more copy.
+   */
+  private async finishSent(
+    it: LiveItem,
+    extra: Pick<OutboxRecord, 'messageRefs' | 'modem'>,
+    ctx: Record<string, string>,
+  ): Promise<void> {
+    const { final, ops } = await this.finalOps(it, 'sent', extra, 'sent');
+    it.rec = final;
+    for (let i = 0; ; i++) {
+      try {
+        await this.persist(ops);
+        if (i > 0) this.log.info({ ...ctx, writes: i + 1 }, 'sent SMS recorded after a retried write');
+        return;
+      } catch (e) {
+        const last = i >= FINAL_WRITE_RETRY_MS.length || (this.closed && !this.store.writable);
+        this.log.error(
+          { ...ctx, code: ErrorCode[ErrorCode.StoreWriteFailed], err: describeError(e), write: i + 1 },
+          last
+            ? 'could not record a sent SMS: kept as sent in memory only; not resent now'
+            : 'could not record a sent SMS: retrying the write (never the send)',
+        );
+        if (last) {
+          this.unsaved.set(it.rec.challengeId, it);
+          return;
+        }
+        await new Promise<void>((r) => this.timers.setTimeout(r, FINAL_WRITE_RETRY_MS[i] ?? 0));
+      }
     }
   }
 
@@ -644,8 +756,8 @@ export class DurableOutbox implements Outbox {
     switch (f.kind) {
       case 'expired':
         return this.expire(it, f.reason);
-      case 'permanent':
-        this.log.warn({ ...ctx, reason: f.reason }, 'SMS failed permanently');
+      case 'failed':
+        this.log.warn({ ...ctx, reason: f.reason }, 'SMS failed (the modem pool has spent its retries)');
         return this.finish(it, 'failed', { reason: f.reason }, wasResend ? 'failed' : undefined);
       case 'unknown':
         if (rec.resentUnknown) {
@@ -654,28 +766,30 @@ export class DurableOutbox implements Outbox {
         }
         rec.unknownOutcome = true;
         return this.requeue(it, 0, f.reason, ctx);
-      case 'retry-once':
-        if (it.unknownRetries >= 1) {
-          return this.finish(it, 'failed', { reason: f.reason }, wasResend ? 'failed' : undefined);
-        }
-        it.unknownRetries++;
+      case 'wait-modem':
+        // Not a failure of this message: wait (while it lives) for a modem, woken by health events.
+        it.modemWaits++;
         return this.requeue(
           it,
-          backoffMs(rec.attempts, this.opts.retryBaseMs, this.opts.retryMaxMs),
+          Math.min(
+            this.opts.idleRecheckMs,
+            backoffMs(it.modemWaits, this.opts.retryBaseMs, this.opts.retryMaxMs),
+          ),
           f.reason,
           ctx,
         );
-      case 'retry':
-        if (rec.attempts >= this.opts.maxAttempts) {
+      case 'retry-own-write':
+        it.ownWriteFailures++;
+        if (it.ownWriteFailures >= this.opts.maxAttempts) {
           this.log.warn(
-            { ...ctx, reason: f.reason, attempts: String(rec.attempts) },
-            'SMS retries exhausted',
+            { ...ctx, reason: f.reason, failures: String(it.ownWriteFailures) },
+            'SMS not sent: the submitting mark could not be written',
           );
           return this.finish(it, 'failed', { reason: f.reason }, wasResend ? 'failed' : undefined);
         }
         return this.requeue(
           it,
-          backoffMs(rec.attempts, this.opts.retryBaseMs, this.opts.retryMaxMs),
+          backoffMs(it.ownWriteFailures, this.opts.retryBaseMs, this.opts.retryMaxMs),
           f.reason,
           ctx,
         );
@@ -698,7 +812,13 @@ export class DurableOutbox implements Outbox {
     if (rec.status === 'submitting') {
       rec.status = 'queued';
       // With unknownOutcome set, a power cut from here on still yields at most one resend.
-      await this.persist([this.entries.op({ type: 'put', key: entryKey(rec.seq), value: rec })]);
+      // If this write fails the entry still goes back on the queue: after a restart the journal
+      // (or the stored `submitting`) makes it an unknown outcome, the safe side.
+      try {
+        await this.persist([this.entries.op({ type: 'put', key: entryKey(rec.seq), value: rec })]);
+      } catch (e) {
+        this.log.error({ ...ctx, err: describeError(e) }, 'outbox requeue write failed');
+      }
     }
     it.notBefore = this.clock.monotonic() + delayMs;
     if (!this.closed) this.addToQueue(it);
@@ -719,6 +839,21 @@ export class DurableOutbox implements Outbox {
     extra: Pick<OutboxRecord, 'messageRefs' | 'modem' | 'reason'>,
     auditOutcome?: SmsResendAudit['outcome'],
   ): Promise<void> {
+    const { final, ops } = await this.finalOps(it, status, extra, auditOutcome);
+    try {
+      await this.persist(ops);
+    } finally {
+      it.rec = final;
+    }
+  }
+
+  /** The final record (counted in the totals) and the writes that record it. */
+  private async finalOps(
+    it: LiveItem,
+    status: 'sent' | 'failed' | 'expired',
+    extra: Pick<OutboxRecord, 'messageRefs' | 'modem' | 'reason'>,
+    auditOutcome?: SmsResendAudit['outcome'],
+  ): Promise<{ final: OutboxRecord; ops: StoreOp[] }> {
     const rec = it.rec;
     const final: OutboxRecord = {
       ...rec,
@@ -730,7 +865,7 @@ export class DurableOutbox implements Outbox {
     delete final.sealed;
     const ops = [this.entries.op({ type: 'put', key: entryKey(rec.seq), value: final })];
     if (auditOutcome && rec.resentUnknown) {
-      const prev = await this.audit.get(auditKey(rec));
+      const prev = await this.audit.get(auditKey(rec)).catch(() => undefined);
       const audit: SmsResendAudit = {
         t: prev?.t ?? this.clock.now(),
         kind: 'sms-resend-unknown-outcome',
@@ -744,8 +879,7 @@ export class DurableOutbox implements Outbox {
       ops.push(this.audit.op({ type: 'put', key: auditKey(rec), value: audit }));
     }
     this.totals[status]++;
-    it.rec = final;
-    await this.persist(ops);
+    return { final, ops };
   }
 }
 

@@ -1,9 +1,8 @@
 /**
  * The durable "submitting" mark, on the hot path of every SMS. The modem waits at its `> ` prompt
- * until this returns, so it must be fast: a LevelDB durable write goes through the libuv thread
- * pool and costs about a millisecond (several under disk load), while an aligned `pwrite` plus
- * `fdatasync` on a preallocated file costs about 0.1 ms, and its size never changes, so there
- * is no metadata to journal.
+ * until this returns, so it must be fast: a LevelDB durable write costs about a millisecond
+ * (several under disk load), while an aligned `pwrite` plus `fdatasync` on a preallocated file
+ * costs about 0.1–0.3 ms: its size never changes, so there is no metadata to journal.
  *
  * The file is a ring of fixed 32-byte slots, slot = seq mod SLOTS. A slot says "entry <seq> has
  * reached Ctrl-Z <submissions> times". LevelDB stays the source of truth for everything else;
@@ -14,10 +13,10 @@
 import { createHash } from 'node:crypto';
 import {
   closeSync,
-  fdatasyncSync,
+  fdatasync,
   fstatSync,
-  ftruncateSync,
   fsyncSync,
+  ftruncateSync,
   openSync,
   readSync,
   writeSync,
@@ -35,6 +34,10 @@ function checksum(buf: Buffer): Buffer {
 }
 
 export class SubmitJournal {
+  private waiting: { resolve: () => void; reject: (e: unknown) => void }[] = [];
+  private syncing = false;
+  private closing = false;
+
   private constructor(private fd: number | undefined) {}
 
   /** Opens (creating and preallocating on first use) `<dataDir>/outbox-submit.journal`. */
@@ -62,9 +65,17 @@ export class SubmitJournal {
     }
   }
 
-  /** Durably records that entry `seq` reached Ctrl-Z for the `submissions`-th time. */
-  mark(seq: number, submissions: number): void {
-    if (this.fd === undefined) throw new MfaError('the submit journal is closed', ErrorCode.StoreWriteFailed);
+  /**
+   * Durably records that entry `seq` reached Ctrl-Z for the `submissions`-th time. The 32-byte
+   * write goes to the page cache at once; the fdatasync runs on the thread pool, one at a time,
+   * covering every mark written before it started (group commit). One thread at most, because
+   * serialport does its reads and writes on that same pool: fsyncs piling up there would stall
+   * every modem's traffic behind a slow disk.
+   */
+  mark(seq: number, submissions: number): Promise<void> {
+    const fd = this.fd;
+    if (fd === undefined || this.closing)
+      return Promise.reject(new MfaError('the submit journal is closed', ErrorCode.StoreWriteFailed));
     const buf = Buffer.alloc(SLOT);
     buf.writeUInt16BE(MAGIC, 0);
     buf.writeUInt8(1, 2);
@@ -72,11 +83,32 @@ export class SubmitJournal {
     buf.writeUInt32BE(submissions, 12);
     checksum(buf).copy(buf, 16);
     try {
-      writeSync(this.fd, buf, 0, SLOT, (seq % SLOTS) * SLOT);
-      fdatasyncSync(this.fd);
+      writeSync(fd, buf, 0, SLOT, (seq % SLOTS) * SLOT);
     } catch (e) {
-      throw new MfaError('cannot write the outbox submit journal', ErrorCode.StoreWriteFailed, { cause: e });
+      return Promise.reject(
+        new MfaError('cannot write the outbox submit journal', ErrorCode.StoreWriteFailed, { cause: e }),
+      );
     }
+    return new Promise<void>((resolve, reject) => {
+      this.waiting.push({ resolve, reject });
+      if (!this.syncing) this.sync(fd);
+    });
+  }
+
+  private sync(fd: number): void {
+    this.syncing = true;
+    const batch = this.waiting.splice(0);
+    fdatasync(fd, (err) => {
+      for (const w of batch)
+        if (err)
+          w.reject(
+            new MfaError('cannot sync the outbox submit journal', ErrorCode.StoreWriteFailed, { cause: err }),
+          );
+        else w.resolve();
+      this.syncing = false;
+      if (this.waiting.length > 0) this.sync(fd);
+      else if (this.closing) this.finishClose();
+    });
   }
 
   /** Every valid slot: seq → submissions. */
@@ -96,7 +128,14 @@ export class SubmitJournal {
     return out;
   }
 
+  /** Closes once marks in progress are done (a closed fd must not be written or reused). */
   close(): void {
+    if (this.fd === undefined || this.closing) return;
+    this.closing = true;
+    if (!this.syncing) this.finishClose();
+  }
+
+  private finishClose(): void {
     if (this.fd === undefined) return;
     closeSync(this.fd);
     this.fd = undefined;

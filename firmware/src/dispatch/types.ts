@@ -49,6 +49,10 @@ export interface Outbox {
   status(challengeId: string): Promise<OutboxStatus | undefined>;
   /** Counters for health and the UI; cheap, from memory. */
   stats(): OutboxStats;
-  /** Stops picking up work and waits (up to `timeoutMs`, default 5000) for sends in flight to settle. */
+  /**
+   * Stops picking up work at once and waits (up to `timeoutMs`, default the outbox's
+   * `closeTimeoutMs`, 95 s) for sends already past the modem's prompt to settle; sends not yet
+   * submitted are abandoned and stay queued. Call before stopping the modem pool.
+   */
   close(timeoutMs?: number): Promise<void>;
 }

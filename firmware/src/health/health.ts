@@ -24,6 +24,8 @@ export interface HealthSources {
   storeWritable(): boolean;
   radius(): RadiusHealth;
   outbox(): OutboxHealth | undefined;
+  /** A plain-words delivery problem (SMS failing while modems look fine), if any. */
+  delivery?(): string | undefined;
 }
 
 export interface HealthSnapshot {
@@ -68,6 +70,11 @@ export function takeSnapshot(src: HealthSources, now = new Date()): HealthSnapsh
   } else {
     for (const m of modems)
       if (!SENDABLE.has(m.state)) problems.push(`modem ${m.name}: ${m.detail ?? m.state}`);
+  }
+  const delivery = src.delivery?.();
+  if (delivery) {
+    problems.push(delivery);
+    down = true;
   }
   if (directory.state === 'down') {
     problems.push(`directory down${directory.detail ? `: ${directory.detail}` : ''}`);

@@ -19,7 +19,13 @@ import { ErrorCode, MfaError, describeError } from '../errors.ts';
 import { logger } from '../log.ts';
 import type { Store, Table } from '../store/store.ts';
 import { AtChannel, type AtResponse, type ChannelTimeouts } from './at/channel.ts';
-import { classifyFinal, isSimBusy, smsErrorCode, type AtErrorClass } from './at/errors.ts';
+import {
+  classifyFinal,
+  isSimBusy,
+  refusedBeforeAcceptance,
+  smsErrorCode,
+  type AtErrorClass,
+} from './at/errors.ts';
 import type { FramerEvent } from './at/framer.ts';
 import {
   identityValue,
@@ -81,10 +87,28 @@ export interface ModemOptions {
   timings?: Partial<ModemTimings>;
 }
 
+export interface StopOptions {
+  /**
+   * [0...300000] ms, default the channel's send timeout (90000): how long stop() waits for a send
+   * already past Ctrl-Z to get its final before closing the port anyway.
+   */
+  drainMs?: number;
+}
+
 /** Progress of one message across attempts, so a retry never resends a part that went out. */
 export interface SendProgress {
   refs: number[];
   beforeSubmitDone: boolean;
+  /**
+   * The message deadline on the monotonic clock, fixed once when the send begins: a Pi has no
+   * battery clock and NTP steps the wall clock at boot, so no later check may use wall time.
+   */
+  deadlineMono?: number;
+}
+
+/** Converts the wall-clock deadline to monotonic time, once per message. */
+export function monotonicDeadline(clock: Clock, wallDeadline: number): number {
+  return clock.monotonic() + (wallDeadline - clock.now());
 }
 
 interface PinRejection {
@@ -149,6 +173,13 @@ export class Modem extends EventEmitter {
   private ladderFailures = 0;
   private lastBootUrcAt = -Infinity;
   private cnmaRequired = false;
+  private smscMissing = false;
+  /** Set when the modem has no SMS mode at all; cleared on the next init. */
+  private smsImpossible = false;
+  private lastHangupAt = -Infinity;
+  private textChain: Promise<unknown> = Promise.resolve();
+  /** AT+CMMS=2 support: undefined until tried. */
+  private cmms: boolean | undefined;
 
   constructor(private readonly opts: ModemOptions) {
     super();
@@ -177,10 +208,18 @@ export class Modem extends EventEmitter {
     return h;
   }
 
-  /** Registered and able to take a send now. */
+  /**
+   * Registered and able to take a send now. Exactly the states health counts as able to send
+   * ('registered', 'sending'): an 'sms-refused' modem whose hold has passed goes back to
+   * 'registered' first (the monitor wakes for it), so health and sending never disagree.
+   */
   canSend(): boolean {
-    if (this.state === 'sms-refused' && performance.now() >= this.smsRefusedUntil) return !this.troubled;
-    return (this.state === 'registered' || this.state === 'sending') && !this.troubled && !this.reinitNeeded;
+    return (
+      (this.state === 'registered' || this.state === 'sending') &&
+      !this.stopped &&
+      !this.troubled &&
+      !this.reinitNeeded
+    );
   }
 
   get busy(): boolean {
@@ -202,12 +241,31 @@ export class Modem extends EventEmitter {
     this.loop = this.supervise();
   }
 
-  async stop(): Promise<void> {
+  /**
+   * Graceful stop. New sends are refused at once and a send not yet past the `> ` prompt is
+   * abandoned with ESC (nothing went out: the caller may resend it later). A send already past
+   * Ctrl-Z is waited for until its final arrives, at most `drainMs` (default: the send timeout,
+   * 90 s), because aborting it would leave its outcome unknown and the outbox would resend it: a
+   * duplicate SMS on every restart that lands mid-send. Then the port is closed.
+   */
+  async stop(opts: StopOptions = {}): Promise<void> {
     this.stopped = true;
     this.wake?.();
-    this.channel?.abortInFlight(
-      new MfaError(`${this.name} stopping`, ErrorCode.ModemClosed, { flags: { canceled: true } }),
-    );
+    const err = new MfaError(`${this.name} stopping`, ErrorCode.ModemClosed, { flags: { canceled: true } });
+    const ch = this.channel;
+    if (ch && !ch.closed) {
+      const limit = opts.drainMs ?? ch.timeouts.send;
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        ch.quiesce(err),
+        new Promise<void>((r) => {
+          timer = setTimeout(r, limit);
+        }),
+      ]);
+      clearTimeout(timer);
+    }
+    // Past drainMs: whatever is still waiting fails now (outcomeUnknown if it was past Ctrl-Z).
+    ch?.abortInFlight(err);
     await this.transport?.close();
     await this.loop;
   }
@@ -216,13 +274,31 @@ export class Modem extends EventEmitter {
   async whenReady(timeoutMs: number): Promise<void> {
     const until = performance.now() + timeoutMs;
     while (!this.canSend()) {
-      if (performance.now() > until)
-        throw new MfaError(
-          `${this.name} not ready: ${this.state} ${this.detail ?? ''}`,
-          ErrorCode.ModemNotReady,
-        );
+      if (performance.now() > until) throw this.notReady();
       await sleep(25);
     }
+  }
+
+  /** Why the modem cannot send, as the most specific code (the CLI exits with its message). */
+  notReady(): MfaError {
+    const code =
+      this.state === 'no-sim'
+        ? ErrorCode.ModemSimMissing
+        : this.state === 'pin-needed' || this.state === 'pin-rejected'
+          ? ErrorCode.ModemSimPinRejected
+          : this.state === 'searching' || this.state === 'sms-refused'
+            ? ErrorCode.ModemNoNetwork
+            : this.state === 'absent'
+              ? ErrorCode.ModemPortUnavailable
+              : this.smsImpossible
+                ? ErrorCode.ModemCommandFailed
+                : this.detail?.includes('SIM busy')
+                  ? ErrorCode.ModemBusy
+                  : ErrorCode.ModemNotReady;
+    return new MfaError(
+      `${this.name} not ready: ${this.state}${this.detail ? ` (${this.detail})` : ''}`,
+      code,
+    );
   }
 
   // ───────────────────────── supervisor ─────────────────────────
@@ -246,7 +322,7 @@ export class Modem extends EventEmitter {
   }
 
   /** Waits for the path, opens it and builds a fresh channel. */
-  private async connect(): Promise<void> {
+  private async connect(once = false): Promise<void> {
     if (this.channel && !this.channel.closed && this.transport?.isOpen) return;
     await this.transport?.close().catch(() => undefined);
     this.channel = undefined;
@@ -262,6 +338,8 @@ export class Modem extends EventEmitter {
         this.transport = t;
         break;
       } catch (e) {
+        // One-shot commands report a missing port at once instead of waiting for it.
+        if (once) throw e;
         this.setState(
           'absent',
           this.noAtPort ? 'no AT port after reset (modeswitch?)' : `port ${this.cfg.path} not found`,
@@ -335,6 +413,14 @@ export class Modem extends EventEmitter {
       if (idx !== undefined) void this.readStoredReport(Number(idx));
       return;
     }
+    if (ev.name === 'RING' || ev.name === '+CRING') {
+      // Nobody answers the box: reject the call so a caller does not ring on and tie up a 2G radio.
+      if (performance.now() - this.lastHangupAt > 5000) {
+        this.lastHangupAt = performance.now();
+        void this.channel?.exec('ATH').catch(() => undefined);
+      }
+      return;
+    }
     if (ev.name === '+CREG' || ev.name === '+CEREG' || ev.name === '+CGREG') this.wake?.();
   }
 
@@ -397,7 +483,10 @@ export class Modem extends EventEmitter {
   private async initialise(): Promise<void> {
     this.reinitNeeded = false;
     this.troubled = false;
-    this.setState('initialising');
+    this.smsImpossible = false;
+    // A periodic re-check of a locked or missing SIM should not make the LEDs flicker.
+    if (this.state !== 'no-sim' && this.state !== 'pin-needed' && this.state !== 'pin-rejected')
+      this.setState('initialising');
     if (!(await this.probe()))
       throw new MfaError(`${this.name} does not answer AT`, ErrorCode.ModemTimeout, {
         flags: { retryable: true },
@@ -427,7 +516,7 @@ export class Modem extends EventEmitter {
       ...(model ? { model } : {}),
       ...(revision ? { revision } : {}),
       ...(imei ? { imei } : {}),
-      ...(this.identity.iccid ? { iccid: this.identity.iccid } : {}),
+      // No ICCID carried over: the SIM may have been swapped while the modem was away.
     };
     this.profile =
       this.cfg.profile === 'auto'
@@ -478,7 +567,7 @@ export class Modem extends EventEmitter {
     if (earlier && earlier.hash === hashPin(earlier.salt, pin)) {
       this.setState(
         'pin-rejected',
-        'PIN rejected earlier for this SIM; not retried until the PIN setting changes',
+        `PIN rejected earlier for this SIM${earlier.triesLeft === undefined ? '' : ` (${earlier.triesLeft} ${earlier.triesLeft === 1 ? 'try' : 'tries'} left)`}; not retried until the PIN setting changes`,
       );
       return false;
     }
@@ -567,8 +656,14 @@ export class Modem extends EventEmitter {
       this.log.warn('PDU mode refused: falling back to text mode');
       this.textMode = true;
     }
-    if (this.textMode) await this.tryExec('AT+CMGF=1');
-    this.smsc = parseCsca((await this.tryExec('AT+CSCA?'))?.lines ?? []);
+    if (this.textMode && !(await this.tryExec('AT+CMGF=1'))) {
+      this.setState('failed', 'the modem refuses both PDU and text mode (AT+CMGF): it cannot send SMS');
+      this.smsImpossible = true;
+    }
+    const csca = await this.tryExec('AT+CSCA?');
+    this.smsc = parseCsca(csca?.lines ?? []);
+    // The PDUs carry no SMSC (the "00" octet): an empty +CSCA means every send fails with CMS 330.
+    this.smscMissing = csca !== undefined && this.smsc === undefined;
     const csms = /^\+CSMS:\s*(\d)/.exec((await this.tryExec('AT+CSMS?'))?.lines[0] ?? '')?.[1];
     this.cnmaRequired = (p?.quirks.needsCnma ?? false) || csms === '1';
     for (const cnmi of p?.quirks.cnmiFallbacks ?? ['2,1,0,1,0', '2,1,0,2,0', '2,1,0,0,0']) {
@@ -578,6 +673,7 @@ export class Modem extends EventEmitter {
 
   /** Registration from +CREG/+CGREG/+CEREG; signal and operator when registered. */
   private async checkRegistration(): Promise<void> {
+    if (this.smsImpossible) return;
     const regs: Partial<Record<'+CREG' | '+CGREG' | '+CEREG', Registration>> = {};
     for (const p of ['+CREG', '+CGREG', '+CEREG'] as const) {
       const r = await this.tryExec(`AT${p}?`);
@@ -611,6 +707,7 @@ export class Modem extends EventEmitter {
       this.roaming ? 'roaming' : undefined,
       smsOnly ? 'SMS only' : undefined,
       this.lteOnly ? 'LTE only (no CS registration)' : undefined,
+      this.smscMissing ? 'no SMS centre number on the SIM (set it with AT+CSCA)' : undefined,
     ]
       .filter(Boolean)
       .join(', ');
@@ -624,15 +721,22 @@ export class Modem extends EventEmitter {
       if (this.reinitNeeded) return;
       this.throwIfTroubled();
       const waitMs =
-        this.state === 'registered' || this.state === 'sending' || this.state === 'sms-refused'
-          ? this.timings.pollRegistered
-          : this.state === 'searching' || this.state === 'initialising'
-            ? this.timings.pollSearching
-            : this.timings.pollRegistered;
+        this.state === 'sms-refused'
+          ? // Wake when the hold ends, so the modem is offered again as soon as health says so.
+            Math.max(10, Math.min(this.timings.pollRegistered, this.smsRefusedUntil - performance.now()))
+          : this.state === 'registered' || this.state === 'sending'
+            ? this.timings.pollRegistered
+            : this.state === 'searching' || this.state === 'initialising'
+              ? this.timings.pollSearching
+              : this.timings.pollRegistered;
       await this.nap(waitMs);
       if (this.stopped || this.reinitNeeded) return;
       this.throwIfTroubled();
-      if (this.state === 'pin-needed' || this.state === 'pin-rejected' || this.state === 'no-sim') continue;
+      if (this.state === 'pin-needed' || this.state === 'pin-rejected' || this.state === 'no-sim') {
+        // A SIM inserted or unlocked by hand is noticed; init never re-enters a rejected PIN.
+        this.reinitNeeded = true;
+        return;
+      }
       try {
         if (this.sendsInFlight === 0) await this.checkRegistration();
       } catch (e) {
@@ -733,30 +837,16 @@ export class Modem extends EventEmitter {
       throw new MfaError(`${this.name} cannot send: ${this.state}`, ErrorCode.SmsRetryable, {
         flags: { retryable: true },
       });
-    const remainingS = Math.floor((opts.deadline - this.opts.clock.now()) / 1000);
-    if (remainingS <= 0) throw new MfaError('passcode expired before sending', ErrorCode.SmsExpired);
+    const deadlineMono = (progress.deadlineMono ??= monotonicDeadline(this.opts.clock, opts.deadline));
+    if (this.secondsLeft(deadlineMono) <= 0)
+      throw new MfaError('passcode expired before sending', ErrorCode.SmsExpired);
     this.sendsInFlight++;
     if (this.state === 'registered') this.setState('sending', this.detail);
     try {
-      const payloads = this.textMode
-        ? await this.textPayloads(to, text, opts)
-        : encodeSubmit({
-            to,
-            text,
-            ...(opts.flash ? { flash: true } : {}),
-            ...(opts.statusReport ? { statusReport: true } : {}),
-            validitySeconds: remainingS,
-          }).map((p) => ({ command: `AT+CMGS=${p.tpduLength}`, payload: p.hex.toUpperCase() }));
-      for (let i = progress.refs.length; i < payloads.length; i++) {
-        const p = payloads[i];
-        if (!p) break;
-        const before = progress.beforeSubmitDone ? undefined : opts.beforeSubmit;
-        const ref = await this.submitOne(p.command, p.payload, async () => {
-          await before?.();
-          progress.beforeSubmitDone = true;
-        });
-        progress.refs.push(ref);
-      }
+      // Text mode keeps the charset and DCS in modem-wide settings (+CSCS, +CSMP), so a whole
+      // message holds the modem; PDU mode carries everything in each PDU and interleaves freely.
+      if (this.textMode) await this.textLocked(() => this.sendParts(to, text, opts, progress, deadlineMono));
+      else await this.sendParts(to, text, opts, progress, deadlineMono);
       this.sentCount++;
       this.smsRefusedUntil = 0;
       if (this.state === 'sms-refused') this.setState('sending');
@@ -771,10 +861,62 @@ export class Modem extends EventEmitter {
     }
   }
 
+  private async sendParts(
+    to: string,
+    text: string,
+    opts: SmsSendOptions,
+    progress: SendProgress,
+    deadlineMono: number,
+  ): Promise<void> {
+    // TP-VP: the passcode's remaining life, so the network drops a code that would arrive dead.
+    const remainingS = this.secondsLeft(deadlineMono);
+    if (remainingS <= 0) throw new MfaError('passcode expired before sending', ErrorCode.SmsExpired);
+    const payloads = this.textMode
+      ? await this.textPayloads(to, text, opts, remainingS)
+      : encodeSubmit({
+          to,
+          text,
+          ...(opts.flash ? { flash: true } : {}),
+          ...(opts.statusReport ? { statusReport: true } : {}),
+          validitySeconds: remainingS,
+        }).map((p) => ({ command: `AT+CMGS=${p.tpduLength}`, payload: p.hex.toUpperCase() }));
+    // AT+CMMS=2 keeps the radio link up between the parts of a concatenated message (saves a
+    // link set-up per part on GSM). Some sticks (Huawei E1752/E173) refuse it: asked once.
+    if (payloads.length - progress.refs.length > 1 && this.cmms !== false)
+      this.cmms = (await this.tryExec('AT+CMMS=2')) !== undefined;
+    for (let i = progress.refs.length; i < payloads.length; i++) {
+      const p = payloads[i];
+      if (!p) break;
+      const before = progress.beforeSubmitDone ? undefined : opts.beforeSubmit;
+      const ref = await this.submitOne(p.command, p.payload, async () => {
+        await before?.();
+        progress.beforeSubmitDone = true;
+        // Checked right before every Ctrl-Z, also on retries that skip beforeSubmit (where the
+        // outbox checks expiry): a rejection here leaves the prompt with ESC, nothing sent.
+        if (this.opts.clock.monotonic() >= deadlineMono)
+          throw new MfaError('passcode expired at the prompt: not sent', ErrorCode.SmsExpired);
+      });
+      progress.refs.push(ref);
+    }
+    // Back to plain text, so replies such as +COPS are not hex-encoded UCS2.
+    if (this.textMode) await this.tryExec('AT+CSCS="IRA"');
+  }
+
+  private secondsLeft(deadlineMono: number): number {
+    return Math.floor((deadlineMono - this.opts.clock.monotonic()) / 1000);
+  }
+
+  private textLocked(fn: () => Promise<void>): Promise<void> {
+    const run = this.textChain.then(fn, fn);
+    this.textChain = run.catch(() => undefined);
+    return run;
+  }
+
   private async textPayloads(
     to: string,
     text: string,
     opts: SmsSendOptions,
+    remainingS: number,
   ): Promise<{ command: string; payload: string }[]> {
     const body = encodeTextModeBody(text);
     // Text mode has no concatenation: each ≤160 (ASCII) / ≤70 (UCS2) chunk goes as its own SMS.
@@ -785,7 +927,6 @@ export class Modem extends EventEmitter {
     await this.tryExec(`AT+CSCS="${body.charset}"`);
     if (!cdma) {
       const dcs = body.dcs | (opts.flash ? 0x10 : 0);
-      const remainingS = Math.max(0, Math.floor((opts.deadline - this.opts.clock.now()) / 1000));
       const vp = secondsToVp(remainingS);
       await this.tryExec(`AT+CSMP=${opts.statusReport ? 49 : 17},${vp},0,${dcs}`);
     }
@@ -817,6 +958,13 @@ export class Modem extends EventEmitter {
       this.reinitNeeded = true;
       this.wake?.();
     }
+    if (submitted && !refusedBeforeAcceptance(c))
+      // The SMSC may have the message (CMS 332, 500, plain ERROR…): a retry could be a duplicate.
+      throw new MfaError(
+        `${this.name}: ${c.reason} after Ctrl-Z: the message may have gone`,
+        ErrorCode.SmsUnknown,
+        { flags: { outcomeUnknown: true, retryable: false }, cause: c },
+      );
     throw new MfaError(
       `${this.name}: ${c.reason}${submitted ? '' : ' (before the prompt)'}`,
       smsErrorCode(c.class),
@@ -830,6 +978,8 @@ export class Modem extends EventEmitter {
   private markSmsRefused(reason: string): void {
     this.smsRefusedUntil = performance.now() + this.timings.smsRefusedHold;
     this.setState('sms-refused', `registered on LTE but the network refuses SMS (${reason})`);
+    // The monitor re-plans its nap around the hold's end.
+    this.wake?.();
   }
 
   /** Timeouts and lost ports: the outcome is unknown after Ctrl-Z; the supervisor recovers. */
@@ -852,7 +1002,7 @@ export class Modem extends EventEmitter {
   async probeOnce(): Promise<ProbeReport> {
     this.stopped = false;
     try {
-      await this.connect();
+      await this.connect(true);
       await this.initialise();
       const simLocked = this.state === 'no-sim' || this.state.startsWith('pin');
       const reg = simLocked
@@ -884,10 +1034,9 @@ export class Modem extends EventEmitter {
   async sendOnce(to: string, text: string, opts: SmsSendOptions): Promise<number[]> {
     this.stopped = false;
     try {
-      await this.connect();
+      await this.connect(true);
       await this.initialise();
-      if (!this.canSend())
-        throw new MfaError(`${this.name}: ${this.state} ${this.detail ?? ''}`, ErrorCode.ModemNotReady);
+      if (!this.canSend()) throw this.notReady();
       return await this.send(to, text, opts, { refs: [], beforeSubmitDone: false });
     } finally {
       this.stopped = true;

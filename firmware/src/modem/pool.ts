@@ -5,9 +5,11 @@
  * Retries live here (not in Modem): a retryable failure (network congestion, CMS 512 collision,
  * a modem that stopped answering before the prompt) is tried again, on another modem when one is
  * free, with a short backoff (250 ms, 500 ms…) and never past the message deadline. CMS 500 and
- * other unknown failures are tried once more; permanent ones (bad number, bad PDU) never. A SIM
- * failure moves the message to another modem. A failure after Ctrl-Z (`outcomeUnknown`) is
- * never retried here: that would risk a duplicate, and the outbox owns that decision.
+ * other unknown failures before Ctrl-Z are tried once more; permanent ones (bad number, bad PDU)
+ * never. A SIM failure moves the message to another modem. After Ctrl-Z only a clear refusal
+ * (RP-ERROR 38/41/42/47, 331, 512, SIM busy: see the table in at/errors.ts) is retried; anything
+ * ambiguous (CMS 332, 500, plain ERROR, a timeout, a lost port) comes back as `outcomeUnknown`
+ * and is never retried here: that would risk a duplicate, and the outbox owns that decision.
  */
 import { EventEmitter } from 'node:events';
 import type { Clock } from '../clock.ts';
@@ -17,7 +19,7 @@ import { logger } from '../log.ts';
 import type { Store } from '../store/store.ts';
 import type { ChannelTimeouts } from './at/channel.ts';
 import { attemptsFor } from './at/errors.ts';
-import { Modem, type ModemTimings, type SendProgress } from './modem.ts';
+import { Modem, monotonicDeadline, type ModemTimings, type SendProgress, type StopOptions } from './modem.ts';
 import type { TransportFactory } from './transport.ts';
 import type { ModemHealth, SmsSendOptions, SmsSendResult, SmsSender } from './types.ts';
 
@@ -84,9 +86,14 @@ export class ModemPool extends EventEmitter implements SmsSender {
     for (const s of this.slots) s.modem.start();
   }
 
-  async stop(): Promise<void> {
+  /**
+   * Graceful stop of every modem (see Modem.stop): new sends are refused, sends not past the
+   * prompt are abandoned with ESC, sends past Ctrl-Z get their final (at most `drainMs`, default
+   * the send timeout, 90 s) so a restart mid-send neither loses nor duplicates an SMS.
+   */
+  async stop(opts: StopOptions = {}): Promise<void> {
     this.started = false;
-    await Promise.all(this.slots.map((s) => s.modem.stop()));
+    await Promise.all(this.slots.map((s) => s.modem.stop(opts)));
   }
 
   /** Resolves once any modem can send (for the demo and tests). */
@@ -113,9 +120,11 @@ export class ModemPool extends EventEmitter implements SmsSender {
   /** ms until the modem's SIM may send another part under its per-minute budget. */
   private rateWait(s: Slot, now: number): number {
     s.recent = s.recent.filter((t) => now - t < 60000);
-    if (s.recent.length < s.maxPerMinute) return 0;
-    const oldest = s.recent[s.recent.length - s.maxPerMinute] ?? now;
-    return Math.max(0, oldest + 60000 - now);
+    // Sends in flight count against the budget too, or concurrent callers could overshoot it.
+    const used = s.recent.length + s.reserved;
+    if (used < s.maxPerMinute) return 0;
+    const oldest = s.recent[Math.max(0, s.recent.length - (s.maxPerMinute - s.reserved))] ?? now;
+    return Math.max(1, oldest + 60000 - now);
   }
 
   /** Per-modem interval between SMS: the slower of the measured send time and the rate budget. */
@@ -156,12 +165,14 @@ export class ModemPool extends EventEmitter implements SmsSender {
   }
 
   async send(to: string, text: string, opts: SmsSendOptions): Promise<SmsSendResult> {
-    const progress: SendProgress = { refs: [], beforeSubmitDone: false };
+    // Every later check uses the monotonic clock: NTP may step the wall clock during the send.
+    const deadlineMono = monotonicDeadline(this.clock, opts.deadline);
+    const progress: SendProgress = { refs: [], beforeSubmitDone: false, deadlineMono };
     const tried = new Set<Modem>();
     let attempt = 0;
     let lastError: unknown;
     for (;;) {
-      if (this.clock.now() >= opts.deadline)
+      if (this.clock.monotonic() >= deadlineMono)
         throw new MfaError('passcode expired before it could be sent', ErrorCode.SmsExpired, {
           ...(lastError === undefined ? {} : { cause: lastError }),
         });
@@ -174,11 +185,13 @@ export class ModemPool extends EventEmitter implements SmsSender {
         });
       const { slot, wait } = choice;
       if (wait > 0) {
-        if (this.clock.now() + wait >= opts.deadline)
+        if (this.clock.monotonic() + wait >= deadlineMono)
           throw new MfaError('rate limit would delay the SMS past its deadline', ErrorCode.SmsRetryable, {
             flags: { retryable: true },
           });
+        // Wait, then choose again: another caller may have taken the slot meanwhile.
         await new Promise((r) => setTimeout(r, wait));
+        continue;
       }
       slot.reserved++;
       const started = performance.now();

@@ -5,7 +5,11 @@
 import type { EventEmitter } from 'node:events';
 
 export interface SmsSendOptions {
-  /** Wall-clock ms since the epoch after which the message is worthless (the passcode expired). */
+  /**
+   * Wall-clock ms since the epoch after which the message is worthless (the passcode expired).
+   * Converted to monotonic time once when send() is called; every later check (retries, the
+   * last look before each Ctrl-Z, TP-VP) uses that, so an NTP step mid-send changes nothing.
+   */
   deadline: number;
   /** Class 0 "flash" SMS, shown at once and not stored. */
   flash?: boolean;

@@ -2,6 +2,9 @@ import { Level } from 'level';
 import type { AbstractSublevel } from 'abstract-level';
 import { mkdir } from 'node:fs/promises';
 import { ErrorCode, MfaError } from '../errors.ts';
+import { logger } from '../log.ts';
+
+const log = logger('store');
 
 /** Every sublevel the firmware uses; one place so names never drift. */
 export const SUBLEVELS = [
@@ -50,6 +53,8 @@ export interface Table<V> {
   /** A fast write that may be lost on power cut: for counters, caches, history. */
   putFast(key: string, value: V): Promise<void>;
   entries(range?: RangeOptions): AsyncIterable<[string, V]>;
+  /** Keys only: for sweeps and counts that need no values. */
+  keys(range?: RangeOptions): AsyncIterable<string>;
   /** A put for `Store.atomic`, to write several tables in one durable batch. */
   op(op: TableOp<V>): StoreOp;
 }
@@ -110,14 +115,16 @@ class DurableWriter {
       while (this.pending.length > 0) {
         const group = this.pending;
         this.pending = [];
-        const batch = this.db.batch();
-        for (const w of group)
-          for (const op of w.ops) {
-            const sub = this.sublevel(op.sublevel);
-            if (op.type === 'put') batch.put(op.key, op.value ?? '', { sublevel: sub });
-            else batch.del(op.key, { sublevel: sub });
-          }
         try {
+          // Built inside the try: on a closing database `batch()` throws at once, and every
+          // writer in the group must still hear about it rather than wait forever.
+          const batch = this.db.batch();
+          for (const w of group)
+            for (const op of w.ops) {
+              const sub = this.sublevel(op.sublevel);
+              if (op.type === 'put') batch.put(op.key, op.value ?? '', { sublevel: sub });
+              else batch.del(op.key, { sublevel: sub });
+            }
           await batch.write({ sync: true });
           this.syncs++;
           this.ok = true;
@@ -185,9 +192,24 @@ class JsonTable<V> implements Table<V> {
     return this.sub.put(key, JSON.stringify(value));
   }
 
+  async *keys(range: RangeOptions = {}): AsyncIterable<string> {
+    for await (const k of this.sub.keys(range)) yield k;
+  }
+
+  /** Skips (and logs) a row that is not valid JSON: one bad row must not stop a start-up scan. */
   async *entries(range: RangeOptions = {}): AsyncIterable<[string, V]> {
     for await (const [k, raw] of this.sub.iterator(range)) {
-      yield [k, JSON.parse(raw) as V];
+      let value: V;
+      try {
+        value = JSON.parse(raw) as V;
+      } catch {
+        log.error(
+          { table: this.name, key: k, code: ErrorCode[ErrorCode.StoreCorrupt] },
+          'skipped a corrupt store row',
+        );
+        continue;
+      }
+      yield [k, value];
     }
   }
 }

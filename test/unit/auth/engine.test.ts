@@ -227,6 +227,31 @@ describe('auth engine', () => {
     expect(await outbox.entries()).toHaveLength(3);
   });
 
+  it('limits NEW passcodes per user per window (a phished password cannot flood the phone or drain the SIM)', async () => {
+    cfg = { ...cfg, passcode: passcodeSchema.parse({ maxNewPerUser: 2, newPerUserWindowMinutes: 15 }) };
+    // Each round burns the pending code with wrong tries, so the next login needs a new SMS.
+    const burn = async (): Promise<void> => {
+      const st = stateOf(await engine.handle(req('alice', 'alice-pass'), client));
+      const code = await sentCode();
+      for (let i = 0; i < 3; i++) await engine.handle(req('alice', wrong(code), { state: st }), client);
+    };
+    await burn();
+    await burn();
+    expect(await outbox.entries()).toHaveLength(2);
+    const limited = await engine.handle(req('alice', 'alice-pass'), client);
+    expect(limited.code).toBe('Access-Reject');
+    expect(message(limited)).toBe(MESSAGES.smsRateLimited);
+    expect(decisions.at(-1)).toMatchObject({
+      reason: 'sms-rate-limited',
+      code: ErrorCode.AuthSmsRateLimited,
+    });
+    expect(await outbox.entries()).toHaveLength(2);
+    // Other users are not affected, and the window passes.
+    expect((await engine.handle(req('bob', 'bob-pass'), client)).code).toBe('Access-Challenge');
+    clock.advance(15 * 60_000 + 1);
+    expect((await engine.handle(req('alice', 'alice-pass'), client)).code).toBe('Access-Challenge');
+  });
+
   it('a re-login whose earlier SMS failed sends a new code and retires the old one', async () => {
     const s1 = stateOf(await engine.handle(req('alice', 'alice-pass'), client));
     const old = await sentCode();

@@ -93,6 +93,23 @@ describe('filters', () => {
       'pwdReset',
     ]);
     expect(userAttributes(ol, 'sync')).not.toContain('mail');
+    // The sync reads what it maps (memberMapper) and nothing login-only.
+    expect(userAttributes(ol, 'sync')).toEqual([
+      'uid',
+      'mobile',
+      'cn',
+      'memberOf',
+      'telephoneNumber',
+      'pwdAccountLockedTime',
+    ]);
+    expect(userAttributes(ad, 'sync')).toEqual([
+      'sAMAccountName',
+      'mobile',
+      'displayName',
+      'memberOf',
+      'otherMobile',
+      'userAccountControl',
+    ]);
   });
 });
 

@@ -268,3 +268,87 @@ describe('DirectorySync with LevelDB', () => {
     });
   });
 });
+
+/** The same fake, answering a page at a time as the LDAP directory does for the sync. */
+class PagedFakeDirectory extends FakeDirectory {
+  pageSize = 3;
+  async *listGroupMemberPages(): AsyncIterable<readonly DirectoryUser[]> {
+    let n = 0;
+    for (let i = 0; i < this.members.length; i += this.pageSize) {
+      const page = this.members.slice(i, i + this.pageSize);
+      n += page.length;
+      if (this.failAfter !== undefined && n > this.failAfter) throw new Error('DC went away');
+      yield await Promise.resolve(page);
+    }
+  }
+}
+
+describe('DirectorySync reading pages', () => {
+  const dirs: string[] = [];
+  const stores: Store[] = [];
+  afterEach(async () => {
+    for (const s of stores.splice(0)) await s.close();
+    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  });
+  async function run(directory: Directory, members: DirectoryUser[][]) {
+    const d = mkdtempSync(join(tmpdir(), 'mfabox-sync-pages-'));
+    dirs.push(d);
+    const store = await openStore(d);
+    stores.push(store);
+    let now = 5_000_000;
+    const sync = new DirectorySync({
+      directory,
+      store,
+      group: 'MFA Users',
+      defaultCountry: 'DE',
+      maxRemovalPercent: 10,
+      clock: { now: () => now, monotonic: () => 0 },
+    });
+    const statuses: SyncStatus[] = [];
+    for (const list of members) {
+      (directory as FakeDirectory).members = list;
+      now += 60_000;
+      statuses.push(await sync.run().catch(() => sync.status()));
+    }
+    const users: [string, UserRecord][] = [];
+    for await (const e of store.table<UserRecord>('users').entries()) users.push(e);
+    return { statuses, users };
+  }
+
+  it('stores and reports exactly what the per-entry read does (skips, duplicates, updates, guard)', async () => {
+    const first = [
+      member('alice', ['0151 12345678', '+49 30 1234567'], { secondaryMobiles: ['+49 30 1234567'] }),
+      member('bob', ['12'], { secondaryMobiles: [] }),
+      member('carol', ['+4915100000003'], { disabled: true }),
+      member('dave', []),
+      member('ALICE', ['+4915100000009']),
+      ...Array.from({ length: 20 }, (_, i) => member(`u${i}`, [`0151 ${1000000 + i}`])),
+    ];
+    const second = [member('alice', ['0151 99999999']), ...first.slice(5, 18)];
+    const third = first.slice(0, 2);
+    const lists = [first, second, third, []];
+    const a = await run(new FakeDirectory(), lists);
+    const b = await run(new PagedFakeDirectory(), lists);
+    expect(b).toStrictEqual(a);
+    expect(a.statuses.map((s) => s.state)).toEqual([
+      'ok',
+      'needs-confirmation',
+      'needs-confirmation',
+      'failed',
+    ]);
+    expect(a.statuses[0]).toMatchObject({ seen: 25, added: 21, skippedCount: 4 });
+  });
+
+  it('a failure on a later page removes no one and keeps what was read', async () => {
+    const fake = new PagedFakeDirectory();
+    const all = Array.from({ length: 9 }, (_, i) => member(`u${i}`, [`+49151000000${10 + i}`]));
+    const { statuses, users } = await run(fake, [all.slice(0, 3)]);
+    expect(statuses[0]).toMatchObject({ state: 'ok', added: 3 });
+    fake.failAfter = 6;
+    const d = await run(fake, [all.slice(0, 3), all]);
+    expect(users.map(([k]) => k)).toEqual(['u0', 'u1', 'u2']);
+    expect(d.statuses[1]).toMatchObject({ state: 'failed' });
+    // u3..u5 arrived on the pages before the failure and are stored; no one was removed.
+    expect(d.users.map(([k]) => k)).toEqual(['u0', 'u1', 'u2', 'u3', 'u4', 'u5']);
+  });
+});

@@ -6,10 +6,10 @@ const err = (code: ErrorCode, flags: MfaError['flags'] = {}) => new MfaError('x'
 
 describe('classifySendFailure', () => {
   it.each([
-    ['retryable code before submit', err(ErrorCode.SmsRetryable), false, 'retry'],
-    ['retryable flag before submit', err(ErrorCode.ModemBusy, { retryable: true }), false, 'retry'],
-    ['retryable code after submit (a definite CMS refusal)', err(ErrorCode.SmsRetryable), true, 'retry'],
-    ['no modem', err(ErrorCode.SmsNoModem), false, 'retry'],
+    ['retryable code before submit (the pool retried it)', err(ErrorCode.SmsRetryable), false, 'failed'],
+    ['retryable flag before submit', err(ErrorCode.ModemBusy, { retryable: true }), false, 'failed'],
+    ['retryable code after submit (a definite CMS refusal)', err(ErrorCode.SmsRetryable), true, 'failed'],
+    ['no modem', err(ErrorCode.SmsNoModem, { retryable: true }), false, 'wait-modem'],
     [
       'outcome unknown flag',
       err(ErrorCode.SmsRetryable, { outcomeUnknown: true, retryable: true }),
@@ -18,14 +18,15 @@ describe('classifySendFailure', () => {
     ],
     ['timeout after submit without flags', err(ErrorCode.ModemTimeout), true, 'unknown'],
     ['non-MfaError after submit', new Error('EIO'), true, 'unknown'],
-    ['non-MfaError before submit', new Error('EIO'), false, 'permanent'],
-    ['timeout before submit', err(ErrorCode.ModemTimeout), false, 'permanent'],
-    ['permanent', err(ErrorCode.SmsPermanent), true, 'permanent'],
-    ['SIM failure', err(ErrorCode.SmsSimFailure), false, 'permanent'],
-    ['bad number', err(ErrorCode.SmsInvalidNumber), false, 'permanent'],
-    ['CMS 500', err(ErrorCode.SmsUnknown), true, 'retry-once'],
+    ['non-MfaError before submit', new Error('EIO'), false, 'failed'],
+    ['timeout before submit', err(ErrorCode.ModemTimeout), false, 'failed'],
+    ['permanent', err(ErrorCode.SmsPermanent), true, 'failed'],
+    ['SIM failure', err(ErrorCode.SmsSimFailure), false, 'failed'],
+    ['bad number', err(ErrorCode.SmsInvalidNumber), false, 'failed'],
+    ['CMS 500 (the pool tried it twice)', err(ErrorCode.SmsUnknown), true, 'failed'],
     ['expired', err(ErrorCode.SmsExpired), false, 'expired'],
-    ['our submitting write failed at the prompt', err(ErrorCode.StoreWriteFailed), false, 'retry'],
+    ['our submitting write failed at the prompt', err(ErrorCode.StoreWriteFailed), false, 'retry-own-write'],
+    ['our write error after submit is not ours to retry', err(ErrorCode.StoreWriteFailed), true, 'unknown'],
   ] as const)('%s → %s', (_name, e, submitted, kind) => {
     expect(classifySendFailure(e, submitted).kind).toBe(kind);
   });
@@ -34,7 +35,7 @@ describe('classifySendFailure', () => {
     expect(
       classifySendFailure(new MfaError('+CMS ERROR: 304 for +1555…', ErrorCode.SmsPermanent), false),
     ).toEqual({
-      kind: 'permanent',
+      kind: 'failed',
       reason: 'SmsPermanent',
     });
   });

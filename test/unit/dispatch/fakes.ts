@@ -98,6 +98,10 @@ export class FakeSender extends EventEmitter implements SmsSender {
   release(n = 1): void {
     for (let i = 0; i < n; i++) this.holds.shift()?.resolve();
   }
+  /** Rejects every held call, as a stopping pool does with the sends it still has. */
+  abortAll(error: Error): void {
+    for (const h of this.holds.splice(0)) h.reject(error);
+  }
   get held(): number {
     return this.holds.length;
   }

@@ -120,10 +120,13 @@ describe.each([
     await vi.waitFor(() => expect(sender.held).toBe(1));
     if (withJournal) {
       const j = SubmitJournal.open(dir);
-      expect(j.readAll().get(1)).toBe(1); // durable before Ctrl-Z
+      expect(j.readAll().get(1)).toBe(1); // durable before Ctrl-Z, in the journal
       j.close();
+      expect((await record('c1'))?.status).toBe('queued'); // the entry catches up when final
+    } else {
+      expect((await record('c1'))?.status).toBe('submitting');
     }
-    await vi.waitFor(async () => expect((await record('c1'))?.status).toBe('submitting'));
+    expect(await outbox?.status('c1')).toBe('submitting');
     sender.release();
     await settle('c1', 'sent');
   });
@@ -196,9 +199,9 @@ describe.each([
     await settle('c1', 'sent');
   });
 
-  it('retries a retryable failure before Ctrl-Z with backoff, and sends once', async () => {
+  it('retries when its own submitting write failed at the prompt, with backoff, and sends once', async () => {
     sender.script = [
-      { kind: 'fail', error: retryable() },
+      { kind: 'fail', error: new MfaError('fsync', ErrorCode.StoreWriteFailed) },
       { kind: 'fail', error: new MfaError('x', ErrorCode.SmsNoModem, { flags: { retryable: true } }) },
     ];
     const ob = await open({ retryBaseMs: 200 });
@@ -216,6 +219,46 @@ describe.each([
     expect((await record('c1'))?.attempts).toBe(3);
   });
 
+  it.each([
+    ['a retryable error (the pool already retried it)', retryable()],
+    ['CMS 500 (the pool already tried it twice)', new MfaError('CMS 500', ErrorCode.SmsUnknown)],
+  ])('does not multiply retries: %s is not sent again by the outbox', async (_name, error) => {
+    sender.script = [{ kind: 'fail', error }];
+    const ob = await open({ retryBaseMs: 10 });
+    await ob.enqueue(entry('c1'));
+    await settle('c1', 'failed');
+    for (let i = 0; i < 10; i++) {
+      clock.advance(1000);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    expect(sender.calls).toHaveLength(1);
+    expect((await record('c1'))?.reason).toBe(error.codeName);
+  });
+
+  it('waits for a modem as long as the passcode lives, however many times none can send', async () => {
+    const noModem = () => new MfaError('none', ErrorCode.SmsNoModem, { flags: { retryable: true } });
+    sender.script = Array.from({ length: 10 }, () => ({ kind: 'fail' as const, error: noModem() }));
+    const ob = await open({ maxAttempts: 3, retryBaseMs: 10 });
+    await ob.enqueue(entry('c1'));
+    await vi.waitFor(async () => {
+      clock.advance(1000);
+      expect(await outbox?.status('c1')).toBe('sent');
+    });
+    expect(sender.calls).toHaveLength(11);
+    expect(sender.submittedTexts()).toHaveLength(1);
+  });
+
+  it('a modem coming back ends the wait at once, not at the next recheck', async () => {
+    sender.script = [{ kind: 'fail', error: new MfaError('none', ErrorCode.SmsNoModem) }];
+    const ob = await open({ retryBaseMs: 10_000, idleRecheckMs: 60_000 });
+    await ob.enqueue(entry('c1'));
+    await vi.waitFor(async () => expect(await ob.status('c1')).toBe('queued'));
+    await vi.waitFor(() => expect(ob.stats().inFlight).toBe(0));
+    sender.setModems([health('m1', 'registered')]);
+    await settle('c1', 'sent');
+    expect(sender.calls).toHaveLength(2);
+  });
+
   it('fails a permanent error without retrying', async () => {
     sender.script = [{ kind: 'fail', error: new MfaError('bad number', ErrorCode.SmsPermanent) }];
     const ob = await open();
@@ -230,8 +273,11 @@ describe.each([
     expect(ob.stats().failed).toBe(1);
   });
 
-  it('gives up after maxAttempts retryable failures', async () => {
-    sender.script = Array.from({ length: 5 }, () => ({ kind: 'fail' as const, error: retryable() }));
+  it('gives up after maxAttempts failures of its own submitting write', async () => {
+    sender.script = Array.from({ length: 5 }, () => ({
+      kind: 'fail' as const,
+      error: new MfaError('fsync', ErrorCode.StoreWriteFailed),
+    }));
     const ob = await open({ maxAttempts: 3, retryBaseMs: 10 });
     await ob.enqueue(entry('c1'));
     for (let i = 0; i < 5; i++) {
@@ -292,6 +338,33 @@ describe.each([
     expect(await audits()).toHaveLength(1);
   });
 
+  it('a failed final write after a send is not a send failure: kept sent, retried, never resent', async () => {
+    const real = store.atomic.bind(store);
+    let failSentWrites = 2;
+    const spy = vi.spyOn(store, 'atomic').mockImplementation(async (ops) => {
+      const sentWrite = ops.some((o) => o.value?.includes('"status":"sent"') === true);
+      if (sentWrite && failSentWrites > 0) {
+        failSentWrites--;
+        throw new MfaError('disk full', ErrorCode.StoreWriteFailed);
+      }
+      return real(ops);
+    });
+    const ob = await open();
+    await ob.enqueue(entry('c1'));
+    await vi.waitFor(() => expect(sender.calls).toHaveLength(1));
+    await vi.waitFor(async () => {
+      clock.advance(1000);
+      expect((await record('c1'))?.status).toBe('sent');
+    });
+    clock.advance(60_000);
+    await new Promise((r) => setTimeout(r, 20));
+    spy.mockRestore();
+    expect(sender.calls).toHaveLength(1);
+    expect(await ob.status('c1')).toBe('sent');
+    expect(ob.stats()).toMatchObject({ sent: 1, failed: 0, queued: 0 });
+    expect((await record('c1'))?.sealed).toBeUndefined();
+  });
+
   describe('expiry at each stage', () => {
     it('drops an entry already expired on arrival', async () => {
       const ob = await open({ expiryMarginMs: 5000 });
@@ -332,9 +405,9 @@ describe.each([
       await settle('c1', 'expired');
     });
 
-    it('does not retry once the passcode expired during the backoff', async () => {
-      sender.script = [{ kind: 'fail', error: retryable() }];
-      const ob = await open({ expiryMarginMs: 0, retryBaseMs: 5000 });
+    it('does not retry once the passcode expired while waiting for a modem', async () => {
+      sender.script = [{ kind: 'fail', error: new MfaError('none', ErrorCode.SmsNoModem) }];
+      const ob = await open({ expiryMarginMs: 0, retryBaseMs: 5000, idleRecheckMs: 5000 });
       await ob.enqueue(entry('c1', 3000));
       await vi.waitFor(() => expect(sender.calls).toHaveLength(1));
       clock.advance(3000);
@@ -358,6 +431,34 @@ describe.each([
       clock.advance(1000);
       await settle('c1', 'expired');
       expect(sender.calls).toHaveLength(1);
+    });
+
+    it('a wall clock stepped forward (NTP at boot) does not expire a live passcode', async () => {
+      sender.modems = [health('m1', 'searching')];
+      const ob = await open({ expiryMarginMs: 0 });
+      await ob.enqueue(entry('c1', 5 * MIN));
+      clock.advance(MIN);
+      clock.wall += 3600_000; // NTP steps a battery-less clock forward an hour
+      sender.setModems([health('m1', 'registered')]);
+      await settle('c1', 'sent');
+      expect(sender.calls).toHaveLength(1);
+      // The modem's deadline follows the same (monotonic) remaining life, on today's wall clock.
+      expect(sender.calls[0]?.opts.deadline).toBe(clock.now() + 4 * MIN);
+    });
+
+    it('after a restart, the remaining life is taken from the wall expiry once, then runs monotonic', async () => {
+      sender.modems = [health('m1', 'searching')];
+      await open({ expiryMarginMs: 0 });
+      await outbox?.enqueue(entry('c1', 5 * MIN));
+      await outbox?.close();
+      clock.advance(2 * MIN);
+      await open({ expiryMarginMs: 0 });
+      clock.wall += 3600_000;
+      clock.advance(2 * MIN);
+      expect(await outbox?.status('c1')).toBe('queued');
+      clock.advance(MIN);
+      await settle('c1', 'expired');
+      expect(sender.calls).toHaveLength(0);
     });
 
     it('uses monotonic time too: a wall clock stepped back does not revive an expired passcode', async () => {
@@ -416,7 +517,7 @@ describe.each([
       await ob.close();
       // A power cut right after Ctrl-Z: the journal has the mark, the entry still says queued.
       const j = SubmitJournal.open(dir);
-      j.mark(1, 1);
+      await j.mark(1, 1);
       j.close();
       expect((await record('c1'))?.status).toBe('queued');
       sender.modems = [health('m1', 'registered')];
@@ -463,8 +564,96 @@ describe.each([
     const ob = await open();
     expect(ob.stats().oldestQueuedAgeMs).toBeNull();
     await ob.enqueue(entry('c1'));
-    clock.wall += 1234;
+    clock.advance(1234);
     expect(ob.stats().oldestQueuedAgeMs).toBe(1234);
+    clock.wall += 3600_000; // an NTP step is not an hour of waiting (no false delivery alarm)
+    expect(ob.stats().oldestQueuedAgeMs).toBe(1234);
+  });
+
+  it('a send that settles after close and store close is not written (and does not crash)', async () => {
+    sender.script = [{ kind: 'hold', afterSubmit: false }];
+    const ob = await open();
+    await ob.enqueue(entry('late'));
+    await vi.waitFor(() => expect(sender.held).toBe(1));
+    await ob.close(0);
+    await store.close();
+    sender.release();
+    await new Promise((r) => setTimeout(r, 50));
+    // The store is gone; reopen it to see the entry still as it was: queued, text sealed.
+    store = await openStore(join(dir, 'db'));
+    expect((await record('late'))?.status).toBe('queued');
+    outbox = undefined;
+  });
+
+  describe('graceful stop (close, then the pool stops)', () => {
+    const poolStopped = () =>
+      new MfaError('pool stopped', ErrorCode.ModemClosed, { flags: { outcomeUnknown: true } });
+
+    it.runIf(withJournal)(
+      'waits for a send past Ctrl-Z to get its final: one SMS, no resend at the next start',
+      async () => {
+        sender.script = [{ kind: 'hold', afterSubmit: true }];
+        const ob = await open();
+        const e = entry('c1');
+        await ob.enqueue(e);
+        await vi.waitFor(() => expect(sender.held).toBe(1));
+        let closed = false;
+        const closing = ob.close().then(() => {
+          closed = true;
+        });
+        // The network answers after 5.5 s: within the modem's 90 s send-final timeout.
+        await new Promise((r) => setTimeout(r, 5500));
+        expect(closed).toBe(false);
+        sender.release();
+        await closing;
+        sender.abortAll(poolStopped()); // main stops the pool after the outbox
+        expect((await record('c1'))?.status).toBe('sent');
+        await open();
+        await new Promise((r) => setTimeout(r, 50));
+        expect(sender.submittedTexts()).toEqual([e.text]);
+        expect(await audits()).toEqual([]);
+      },
+      15_000,
+    );
+
+    it('does not wait for a send not yet at the prompt: it is abandoned and stays queued, sent once after restart', async () => {
+      sender.script = [{ kind: 'hold' }];
+      const ob = await open();
+      const e = entry('c1');
+      await ob.enqueue(e);
+      await vi.waitFor(() => expect(sender.held).toBe(1));
+      const t0 = Date.now();
+      await ob.close();
+      expect(Date.now() - t0).toBeLessThan(1000);
+      sender.release(); // the modem reaches its prompt after close: the outbox refuses to submit
+      await vi.waitFor(() => expect(sender.calls[0]?.settled).toBe(true));
+      await new Promise((r) => setTimeout(r, 20));
+      expect(sender.submittedTexts()).toEqual([]);
+      const rec = await record('c1');
+      expect(rec).toMatchObject({ status: 'queued', submissions: 0 });
+      expect(rec?.unknownOutcome).toBeUndefined();
+      await open();
+      await settle('c1', 'sent');
+      expect(sender.submittedTexts()).toEqual([e.text]);
+      expect(await audits()).toEqual([]);
+    });
+
+    it('bounds the wait by closeTimeoutMs; a send then aborted by the pool is an unknown outcome, resent once', async () => {
+      sender.script = [{ kind: 'hold', afterSubmit: true }];
+      const ob = await open({ closeTimeoutMs: 100 });
+      const e = entry('c1');
+      await ob.enqueue(e);
+      await vi.waitFor(() => expect(sender.held).toBe(1));
+      const t0 = Date.now();
+      await ob.close();
+      expect(Date.now() - t0).toBeLessThan(2000);
+      sender.abortAll(poolStopped());
+      await new Promise((r) => setTimeout(r, 50));
+      await open();
+      await settle('c1', 'sent');
+      expect(sender.submittedTexts()).toEqual([e.text, e.text]);
+      expect(await audits()).toEqual([expect.objectContaining({ challengeId: 'c1', outcome: 'sent' })]);
+    });
   });
 
   it('refuses work after close', async () => {

@@ -130,6 +130,24 @@ describe('Modem lifecycle', () => {
     expect(c.health().detail).toMatch(/PUK/);
   });
 
+  it('notices a SIM inserted later, and re-checks a rejected PIN without ever entering it again', async () => {
+    const { t, s } = fakeModem({ sim: 'absent' });
+    const m = make(t, { pin: '9999' });
+    const states: string[] = [];
+    m.on('health', (h: { state: string }) => states.push(h.state));
+    m.start();
+    await until(m, 'no-sim');
+    s.sim = 'SIM PIN';
+    await until(m, 'pin-rejected');
+    const seen = t.written.split('AT+CPIN?\r').length;
+    await new Promise((r) => setTimeout(r, 3 * TIMINGS.pollRegistered + 200));
+    expect(t.written.split('AT+CPIN?\r').length).toBeGreaterThan(seen);
+    expect(s.pinAttempts).toBe(1);
+    expect(m.health().state).toBe('pin-rejected');
+    // No flicker through 'initialising' while the locked SIM is re-checked.
+    expect(states.slice(states.indexOf('pin-rejected'))).not.toContain('initialising');
+  });
+
   it('waits out SIM busy (CME 14) with a short backoff, not a fixed sleep', async () => {
     const { t, s } = fakeModem({ simBusy: 4 });
     const m = make(t);
@@ -138,6 +156,37 @@ describe('Modem lifecycle', () => {
     await until(m, 'registered');
     expect(s.simBusy).toBe(0);
     expect(performance.now() - started).toBeLessThan(2000);
+  });
+
+  it('a modem without any SMS mode is failed in health, with the command-failed code', async () => {
+    const { t } = fakeModem({ refuse: ['AT+CMGF=0', 'AT+CMGF=1'] });
+    const m = make(t);
+    m.start();
+    await until(m, 'failed');
+    expect(m.health().detail).toMatch(/AT\+CMGF/);
+    await new Promise((r) => setTimeout(r, 2 * TIMINGS.pollRegistered));
+    expect(m.health().state).toBe('failed');
+    expect(m.notReady().code).toBe(ErrorCode.ModemCommandFailed);
+  });
+
+  it('not-ready errors name the reason', async () => {
+    const a = make(fakeModem({ sim: 'absent' }).t);
+    a.start();
+    await until(a, 'no-sim');
+    expect(a.notReady().code).toBe(ErrorCode.ModemSimMissing);
+    const b = make(fakeModem({ creg: 2, cereg: 2 }).t);
+    b.start();
+    await until(b, 'searching');
+    expect(b.notReady().code).toBe(ErrorCode.ModemNoNetwork);
+    await expect(b.whenReady(50)).rejects.toMatchObject({ code: ErrorCode.ModemNoNetwork });
+  });
+
+  it('warns in health when the SIM has no SMS centre number', async () => {
+    const { t } = fakeModem({ smsc: '' });
+    const m = make(t);
+    m.start();
+    await until(m, 'registered');
+    expect(m.health().detail).toMatch(/no SMS centre number/);
   });
 
   it('searching while not registered, registered once the network appears', async () => {
@@ -149,6 +198,18 @@ describe('Modem lifecycle', () => {
     s.creg = 5;
     await until(m, 'registered');
     expect(m.health().roaming).toBe(true);
+  });
+
+  it('an incoming call is rejected once per ring burst', async () => {
+    const { t } = fakeModem();
+    const m = make(t);
+    m.start();
+    await until(m, 'registered');
+    t.emitData('\r\nRING\r\n\r\n+CLIP: "+15550009999",145\r\n');
+    await new Promise((r) => setTimeout(r, 50));
+    t.emitData('\r\nRING\r\n');
+    await new Promise((r) => setTimeout(r, 50));
+    expect(t.written.split('ATH\r').length - 1).toBe(1);
   });
 
   it('a boot URC mid-run re-initialises the modem', async () => {
@@ -245,6 +306,8 @@ describe('Modem.send', () => {
     expect(d.validitySeconds).toBeGreaterThan(0);
     expect(d.validitySeconds).toBeLessThanOrEqual(300);
     expect(t.written).toMatch(/AT\+CMGS=\d+\r/);
+    // Concatenated: the link is held open between parts, asked for right before the first part.
+    expect(t.written).toMatch(/AT\+CMMS=2\rAT\+CMGS=\d+\r/);
     expect(m.health().sentCount).toBe(1);
   });
 
@@ -258,12 +321,17 @@ describe('Modem.send', () => {
     s.cmgsFinals = ['+CMS ERROR: 304', '+CMS ERROR: 512', '+CMS ERROR: 310', '+CMS ERROR: 500'];
     await expect(go()).rejects.toMatchObject({ code: ErrorCode.SmsPermanent });
     await expect(go()).rejects.toMatchObject({ code: ErrorCode.SmsRetryable, flags: { retryable: true } });
-    await expect(go()).rejects.toMatchObject({ code: ErrorCode.SmsSimFailure });
+    // A SIM error after Ctrl-Z is no network refusal: the message may have left first.
+    await expect(go()).rejects.toMatchObject({ code: ErrorCode.SmsUnknown, flags: { outcomeUnknown: true } });
     // A SIM failure re-runs init (so health shows what the SIM is doing), then the modem is back.
     await until(m, 'initialising', 1000);
     await until(m, 'registered');
-    await expect(go()).rejects.toMatchObject({ code: ErrorCode.SmsUnknown });
-    expect(m.health().failedCount).toBe(4);
+    await expect(go()).rejects.toMatchObject({ code: ErrorCode.SmsUnknown, flags: { outcomeUnknown: true } });
+    // Refused instead of the prompt: nothing sent, a plain SIM failure (the pool fails over).
+    s.promptFinals = ['+CMS ERROR: 310'];
+    await expect(go()).rejects.toMatchObject({ code: ErrorCode.SmsSimFailure });
+    await until(m, 'registered');
+    expect(m.health().failedCount).toBe(5);
   });
 
   it('refuses an already expired message without touching the modem', async () => {
@@ -304,5 +372,164 @@ describe('Modem.send', () => {
     expect(m.health().state).toBe('sms-refused');
     expect(m.health().detail).toMatch(/refuses SMS/);
     expect(m.canSend()).toBe(false);
+  });
+});
+
+describe('aborts between the prompt and Ctrl-Z', () => {
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+  it('a modem reset while beforeSubmit runs sends ESC, not the payload, and is not outcome-unknown', async () => {
+    const { t, s } = fakeModem();
+    const m = make(t);
+    m.start();
+    await until(m, 'registered');
+    const mark = t.raw.length;
+    const err = (await m
+      .send(
+        '+15550000001',
+        'hi',
+        {
+          deadline: Date.now() + 60_000,
+          beforeSubmit: async () => {
+            t.emitData('\r\nRDY\r\n');
+            await sleep(30);
+          },
+        },
+        { refs: [], beforeSubmitDone: false },
+      )
+      .catch((e: unknown) => e)) as MfaError;
+    expect(err).toBeInstanceOf(MfaError);
+    expect(err.flags.outcomeUnknown).not.toBe(true);
+    expect(s.submits).toEqual([]);
+    expect(t.raw.slice(mark)[0]).toBe('\x1b');
+    await until(m, 'registered');
+  });
+
+  it('stop() while beforeSubmit runs sends ESC, nothing goes out, and the outcome is known', async () => {
+    const { t, s } = fakeModem();
+    const m = make(t);
+    m.start();
+    await until(m, 'registered');
+    const mark = t.raw.length;
+    let stopping: Promise<void> | undefined;
+    const err = (await m
+      .send(
+        '+15550000001',
+        'hi',
+        {
+          deadline: Date.now() + 60_000,
+          beforeSubmit: async () => {
+            stopping = m.stop();
+            await sleep(30);
+          },
+        },
+        { refs: [], beforeSubmitDone: false },
+      )
+      .catch((e: unknown) => e)) as MfaError;
+    await stopping;
+    expect(err.code).toBe(ErrorCode.SmsRetryable);
+    expect(err.flags.outcomeUnknown).not.toBe(true);
+    expect(s.submits).toEqual([]);
+    expect(t.raw.slice(mark)).toEqual(['\x1b']);
+  });
+});
+
+describe('graceful stop', () => {
+  const send = (m: Modem) =>
+    m.send('+15550000001', 'hi', { deadline: Date.now() + 60_000 }, { refs: [], beforeSubmitDone: false });
+
+  async function afterCtrlZ(s: { submits: string[] }): Promise<void> {
+    while (s.submits.length === 0) await new Promise((r) => setTimeout(r, 2));
+  }
+
+  it('waits for a send past Ctrl-Z to get its final, then closes; new sends are refused', async () => {
+    const { t, s } = fakeModem({ sendDelayMs: 150 });
+    const m = make(t);
+    m.start();
+    await until(m, 'registered');
+    const inFlight = send(m);
+    await afterCtrlZ(s);
+    const stopping = m.stop();
+    expect(m.canSend()).toBe(false);
+    await expect(send(m)).rejects.toMatchObject({ code: ErrorCode.SmsRetryable });
+    await expect(inFlight).resolves.toEqual([1]);
+    await stopping;
+    expect(t.isOpen).toBe(false);
+    expect(s.submits).toHaveLength(1);
+  });
+
+  it('gives up waiting after drainMs: the send is then outcome-unknown', async () => {
+    const { t, s } = fakeModem({ cmgsFinals: ['hang'] });
+    const m = make(t);
+    m.start();
+    await until(m, 'registered');
+    const inFlight = send(m).catch((e: unknown) => e);
+    await afterCtrlZ(s);
+    const started = performance.now();
+    await m.stop({ drainMs: 50 });
+    expect(performance.now() - started).toBeLessThan(300);
+    const err = (await inFlight) as MfaError;
+    expect(err.flags.outcomeUnknown).toBe(true);
+  });
+});
+
+describe('sms-refused and health agree', () => {
+  it('canSend() is never true while health says sms-refused; the modem is offered again after the hold', async () => {
+    const { t, s } = fakeModem({ creg: 0, cereg: 1 });
+    const m = new Modem({
+      config: modemSchema.parse({ name: 'm1', path: '/dev/null' }),
+      store,
+      clock: systemClock,
+      transportFactory: () => t,
+      timeouts: TIMEOUTS,
+      timings: { ...TIMINGS, pollRegistered: 400, smsRefusedHold: 100 },
+    });
+    modems.push(m);
+    m.start();
+    await until(m, 'registered');
+    s.cmgsFinals = ['+CMS ERROR: 38'];
+    await expect(
+      m.send('+15550000001', 'hi', { deadline: Date.now() + 60_000 }, { refs: [], beforeSubmitDone: false }),
+    ).rejects.toMatchObject({ code: ErrorCode.SmsRetryable });
+    expect(m.health().state).toBe('sms-refused');
+    let disagreed = 0;
+    const end = performance.now() + 1000;
+    while (m.health().state === 'sms-refused' && performance.now() < end) {
+      if (m.canSend()) disagreed++;
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    expect(disagreed).toBe(0);
+    // Back well before the next regular poll (400 ms): the hold's end wakes the monitor.
+    expect(m.health().state).toBe('registered');
+    expect(m.canSend()).toBe(true);
+  });
+});
+
+describe('expiry right before each Ctrl-Z', () => {
+  it('a later part (or a retry that skips beforeSubmit) is not sent once the passcode expired', async () => {
+    const { t, s } = fakeModem({ sendDelayMs: 100 });
+    let jump = 0;
+    const m = new Modem({
+      config: modemSchema.parse({ name: 'm1', path: '/dev/null' }),
+      store,
+      clock: { now: () => Date.now(), monotonic: () => performance.now() + jump },
+      transportFactory: () => t,
+      timeouts: TIMEOUTS,
+      timings: TIMINGS,
+    });
+    modems.push(m);
+    m.start();
+    await until(m, 'registered');
+    const progress = { refs: [], beforeSubmitDone: true };
+    const sending = m
+      .send('+15550000001', 'z'.repeat(300), { deadline: Date.now() + 60_000 }, progress)
+      .catch((e: unknown) => e);
+    while (s.submits.length === 0) await new Promise((r) => setTimeout(r, 1));
+    jump = 120_000; // two minutes pass (monotonically) while part 1 is with the network
+    const err = (await sending) as MfaError;
+    expect(err.code).toBe(ErrorCode.SmsExpired);
+    expect(s.submits).toHaveLength(1);
+    expect(progress.refs).toEqual([1]);
+    expect(t.raw.at(-1)).toBe('\x1b');
   });
 });

@@ -2,9 +2,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { systemClock } from '../../../firmware/src/clock.ts';
+import { systemClock, type Clock } from '../../../firmware/src/clock.ts';
 import { modemSchema } from '../../../firmware/src/config/schema.ts';
 import { ErrorCode, type MfaError } from '../../../firmware/src/errors.ts';
+import { decodeSubmit } from '../../../firmware/src/modem/pdu/index.ts';
 import { ModemPool } from '../../../firmware/src/modem/pool.ts';
 import type { ModemHealth } from '../../../firmware/src/modem/types.ts';
 import { openStore, type Store } from '../../../firmware/src/store/store.ts';
@@ -35,15 +36,20 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-function pool(fakes: { t: MemoryTransport; s: FakeModemState }[], maxPerMinute = 60): ModemPool {
+function pool(
+  fakes: { t: MemoryTransport; s: FakeModemState }[],
+  maxPerMinute = 60,
+  clock: Clock = systemClock,
+  timeouts: Partial<typeof TIMEOUTS> = {},
+): ModemPool {
   const byPath = new Map(fakes.map((f, i) => [`/fake/${i}`, f.t]));
   const p = new ModemPool(
     fakes.map((_, i) => modemSchema.parse({ name: `m${i}`, path: `/fake/${i}`, maxPerMinute })),
     store,
-    systemClock,
+    clock,
     {
       transportFactory: (o) => byPath.get(o.path) as MemoryTransport,
-      timeouts: TIMEOUTS,
+      timeouts: { ...TIMEOUTS, ...timeouts },
       timings: TIMINGS,
       retryBackoffMs: 20,
     },
@@ -86,7 +92,7 @@ describe('ModemPool', () => {
     expect([a.s.submits.length, b.s.submits.length].sort()).toEqual([1, 2]);
   });
 
-  it('never retries a permanent error, and a CMS 500 only once', async () => {
+  it('never retries a permanent error, and a CMS 500 before the prompt only once', async () => {
     const a = fakeModem({ cmgsFinals: ['+CMS ERROR: 304'] });
     const p = pool([a]);
     await p.whenReady(3000);
@@ -94,10 +100,41 @@ describe('ModemPool', () => {
       code: ErrorCode.SmsPermanent,
     });
     expect(a.s.submits).toHaveLength(1);
-    a.s.cmgsAlways = '+CMS ERROR: 500';
-    await expect(p.send('+15550000001', 'hi', opts())).rejects.toMatchObject({ code: ErrorCode.SmsUnknown });
-    expect(a.s.submits).toHaveLength(3);
+    a.s.promptFinals = ['+CMS ERROR: 500', '+CMS ERROR: 500'];
+    const err = (await p.send('+15550000001', 'hi', opts()).catch((e: unknown) => e)) as MfaError;
+    expect(err.code).toBe(ErrorCode.SmsUnknown);
+    expect(err.flags.outcomeUnknown).not.toBe(true);
+    expect(a.s.promptFinals).toHaveLength(0);
+    expect(a.s.submits).toHaveLength(1);
   });
+
+  it.each(['+CMS ERROR: 332', '+CMS ERROR: 500', 'ERROR', '+CMS ERROR: 111', '+CMS ERROR: network timeout'])(
+    'an ambiguous %s after Ctrl-Z is outcome-unknown and sent exactly once',
+    async (final) => {
+      const a = fakeModem({ cmgsAlways: final });
+      const b = fakeModem({ cmgsAlways: final });
+      const p = pool([a, b]);
+      await p.whenReady(3000);
+      await new Promise((r) => setTimeout(r, 100));
+      const err = (await p.send('+15550000001', 'hi', opts()).catch((e: unknown) => e)) as MfaError;
+      expect(err.code).toBe(ErrorCode.SmsUnknown);
+      expect(err.flags.outcomeUnknown).toBe(true);
+      expect(err.flags.retryable).not.toBe(true);
+      expect(a.s.submits.length + b.s.submits.length).toBe(1);
+    },
+  );
+
+  it.each(['+CMS ERROR: 38', '+CMS ERROR: 47', '+CMS ERROR: 331', '+CMS ERROR: 512'])(
+    'a clear refusal %s after Ctrl-Z is retried',
+    async (final) => {
+      const a = fakeModem({ cmgsFinals: [final] });
+      const p = pool([a]);
+      await p.whenReady(3000);
+      const r = await p.send('+15550000001', 'hi', opts());
+      expect(r.messageRefs).toEqual([1]);
+      expect(a.s.submits).toHaveLength(2);
+    },
+  );
 
   it('gives up after 3 attempts of a retryable error', async () => {
     const a = fakeModem({ cmgsAlways: '+CMS ERROR: 42' });
@@ -148,6 +185,20 @@ describe('ModemPool', () => {
     });
   });
 
+  it('concurrent callers cannot overshoot the per-SIM budget', async () => {
+    const a = fakeModem({ sendDelayMs: 30 });
+    const p = pool([a], 2);
+    await p.whenReady(3000);
+    const results = await Promise.allSettled(
+      [1, 2, 3].map((i) => p.send('+15550000001', `m${i}`, { deadline: Date.now() + 5_000 })),
+    );
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(2);
+    expect(results.find((r) => r.status === 'rejected')).toMatchObject({
+      reason: { code: ErrorCode.SmsRetryable },
+    });
+    expect(a.s.submits).toHaveLength(2);
+  });
+
   it('respects the per-SIM rate and estimates waits from it', async () => {
     const a = fakeModem();
     const p = pool([a], 1);
@@ -161,5 +212,41 @@ describe('ModemPool', () => {
       code: ErrorCode.SmsRetryable,
     });
     expect(a.s.submits).toHaveLength(1);
+  });
+
+  describe('deadlines run on the monotonic clock (NTP steps the wall clock)', () => {
+    it('a wall clock stepped forward mid-send does not drop a live passcode; TP-VP stays its real life', async () => {
+      let calls = 0;
+      // The first reading converts the deadline; every later one is an hour ahead (NTP caught up).
+      const clock: Clock = {
+        now: () => Date.now() + (calls++ > 0 ? 3_600_000 : 0),
+        monotonic: () => performance.now(),
+      };
+      const a = fakeModem({ cmgsFinals: ['+CMS ERROR: 42'] });
+      const p = pool([a], 60, clock);
+      await p.whenReady(3000);
+      const r = await p.send('+15550000001', 'hi', { deadline: Date.now() + 600_000 });
+      expect(r.messageRefs).toEqual([1]);
+      expect(a.s.submits).toHaveLength(2);
+      const vp = decodeSubmit(a.s.submits[1] ?? '').validitySeconds ?? 0;
+      // TP-VP counts in 5-minute steps: 10 minutes left is 600 s, not 70 min or nothing.
+      expect(vp).toBeGreaterThanOrEqual(300);
+      expect(vp).toBeLessThanOrEqual(600);
+    });
+
+    it('a wall clock stepped back mid-send does not let a retry after Ctrl-Z go out past the deadline', async () => {
+      let offset = 0;
+      const clock: Clock = { now: () => Date.now() + offset, monotonic: () => performance.now() };
+      // The refusal comes after the deadline; meanwhile the wall clock jumps back an hour.
+      const a = fakeModem({ cmgsFinals: ['+CMS ERROR: 42'], sendDelayMs: 1300 });
+      const p = pool([a], 60, clock, { send: 3000 });
+      await p.whenReady(3000);
+      setTimeout(() => (offset = -3_600_000), 300);
+      const err = (await p
+        .send('+15550000001', 'hi', { deadline: Date.now() + 1_200 })
+        .catch((e: unknown) => e)) as MfaError;
+      expect(err.code).toBe(ErrorCode.SmsExpired);
+      expect(a.s.submits).toHaveLength(1);
+    });
   });
 });

@@ -69,3 +69,40 @@ describe('store', () => {
     expect([await c.get('1'), await o.get('1')]).toEqual(['c', 'o']);
   });
 });
+
+describe('store failure paths', () => {
+  it('rejects a durable write on a closed store instead of hanging', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'mfabox-store-closed-'));
+    const store = await openStore(dir);
+    await store.close();
+    const outcome = await Promise.race([
+      store
+        .table<number>('outbox')
+        .put('k', 1)
+        .then(
+          () => 'resolved',
+          (e: unknown) => (e instanceof Error ? e.message : 'rejected'),
+        ),
+      new Promise((r) => setTimeout(() => r('hung'), 2000)),
+    ]);
+    expect(outcome).toBe('durable store write failed');
+    expect(store.writable).toBe(false);
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('skips a corrupt row while iterating, keeping the others', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'mfabox-store-corrupt-'));
+    const store = await openStore(dir);
+    const t = store.table<{ n: number }>('outbox');
+    await t.put('a', { n: 1 });
+    await t.put('c', { n: 3 });
+    // A row written by something other than the JSON table (a torn write, a bad restore).
+    await store.atomic([{ sublevel: 'outbox', type: 'put', key: 'b', value: '{"n":' }]);
+    const got: string[] = [];
+    for await (const [k] of t.entries()) got.push(k);
+    expect(got).toEqual(['a', 'c']);
+    await expect(t.get('b')).rejects.toThrow(/not valid JSON/);
+    await store.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+});

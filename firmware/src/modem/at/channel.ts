@@ -13,6 +13,7 @@ import { ErrorCode, MfaError } from '../../errors.ts';
 import { logger } from '../../log.ts';
 import type { ModemTransport } from '../transport.ts';
 import { AtFramer, type FinalResult, type FramerEvent } from './framer.ts';
+import { redactCommand, strayShape } from './redact.ts';
 
 const log = logger('modem:at');
 
@@ -98,7 +99,8 @@ interface Waiter {
 
 /**
  * Emits 'urc' (FramerEvent of type urc) for every unsolicited code, and 'stray' (string) for
- * lines and finals that arrived with nothing waiting (logged, then ignored).
+ * lines and finals that arrived with nothing waiting (their shape logged, then ignored). A stray
+ * line may be a late echo holding a PIN or passcode: listeners must never log its text.
  */
 export class AtChannel extends EventEmitter {
   readonly timeouts: ChannelTimeouts;
@@ -107,6 +109,14 @@ export class AtChannel extends EventEmitter {
   private waiter: Waiter | undefined;
   private lastByteAt = 0;
   private closedError: MfaError | undefined;
+  /** Set by quiesce(): jobs that have not started yet are refused with it. */
+  private refusing: MfaError | undefined;
+  /**
+   * The submit in flight, by stage. Between the prompt and Ctrl-Z nothing is waited on (the
+   * caller's beforeSubmit runs), so an abort there is recorded in `abort` and honoured right
+   * before the payload would be written.
+   */
+  private inSubmit: { stage: 'prompt' | 'before' | 'sent'; abort?: MfaError } | undefined;
   /** Commands run, for tests and the bench. */
   commandCount = 0;
 
@@ -145,7 +155,19 @@ export class AtChannel extends EventEmitter {
     });
   }
 
-  private enqueue<T>(job: () => Promise<T>): Promise<T> {
+  /**
+   * Stops taking work for a graceful stop: jobs not started are refused with `err`, a command or a
+   * submit not yet past Ctrl-Z is abandoned (ESC for a submit), and a submit past Ctrl-Z is left to
+   * get its final. Resolves when the channel is idle (bounded by that submit's send timeout).
+   */
+  quiesce(err: MfaError): Promise<void> {
+    this.refusing ??= err;
+    if (this.inSubmit?.stage !== 'sent') this.abortInFlight(err);
+    return this.tail.then(() => undefined);
+  }
+
+  private enqueue<T>(work: () => Promise<T>): Promise<T> {
+    const job = () => (this.refusing ? Promise.reject(this.refusing) : work());
     const run = this.tail.then(job, job);
     this.tail = run.catch(() => undefined);
     return run;
@@ -162,7 +184,8 @@ export class AtChannel extends EventEmitter {
 
   private async runCommand(command: string, opts: CommandOptions): Promise<AtResponse> {
     this.commandCount++;
-    const shown = opts.secret ? command.replace(/=.*$/, '=[redacted]') : command;
+    // Redacted by verb too, so a caller that forgets `secret` cannot leak a PIN.
+    const shown = opts.secret ? command.replace(/=.*$/s, '=[redacted]') : redactCommand(command);
     log.debug({ cmd: shown }, 'at command');
     const timeoutMs = this.timeoutFor(opts);
     const started = performance.now();
@@ -224,8 +247,25 @@ export class AtChannel extends EventEmitter {
   }
 
   private async runSubmit(command: string, payload: string, opts: SubmitOptions): Promise<SubmitResult> {
+    const state: NonNullable<AtChannel['inSubmit']> = { stage: 'prompt' };
+    this.inSubmit = state;
+    try {
+      return await this.runSubmitStages(command, payload, opts, state);
+    } finally {
+      this.inSubmit = undefined;
+    }
+  }
+
+  private async runSubmitStages(
+    command: string,
+    payload: string,
+    opts: SubmitOptions,
+    state: NonNullable<AtChannel['inSubmit']>,
+  ): Promise<SubmitResult> {
     this.commandCount++;
-    log.debug({ cmd: command }, 'at submit');
+    // The command only, never the payload; errors name it the same way, since they get logged.
+    const shown = redactCommand(command);
+    log.debug({ cmd: shown }, 'at submit');
     const promptMs = opts.promptTimeoutMs ?? this.timeouts.prompt;
     const sendMs = opts.sendTimeoutMs ?? this.timeouts.send;
 
@@ -234,7 +274,7 @@ export class AtChannel extends EventEmitter {
       const timer = setTimeout(() => {
         this.settle();
         reject(
-          new MfaError(`${command}: no prompt in ${promptMs} ms`, ErrorCode.ModemTimeout, {
+          new MfaError(`${shown}: no prompt in ${promptMs} ms`, ErrorCode.ModemTimeout, {
             flags: { retryable: true },
           }),
         );
@@ -272,19 +312,28 @@ export class AtChannel extends EventEmitter {
     }
 
     // Phase 2: the caller's last word before the message can go out.
+    state.stage = 'before';
     try {
       await opts.beforeSubmit?.();
     } catch (e) {
       await this.abandon();
       throw e;
     }
+    // A reset URC, stop() or a lost port while beforeSubmit ran: nothing has been sent, so leave
+    // the prompt with ESC and fail with a known outcome instead of writing into a dead modem.
+    const aborted = state.abort ?? this.closedError;
+    if (aborted) {
+      await this.abandon();
+      throw aborted;
+    }
+    state.stage = 'sent';
 
     // Phase 3: payload + Ctrl-Z. From the write on, the outcome is unknown until the final.
     const response = await new Promise<AtResponse>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.settle();
         reject(
-          new MfaError(`${command}: no result ${sendMs} ms after Ctrl-Z`, ErrorCode.ModemTimeout, {
+          new MfaError(`${shown}: no result ${sendMs} ms after Ctrl-Z`, ErrorCode.ModemTimeout, {
             flags: { outcomeUnknown: true },
           }),
         );
@@ -299,7 +348,7 @@ export class AtChannel extends EventEmitter {
         onError: (e) => {
           clearTimeout(timer);
           reject(
-            new MfaError(`${command}: ${e.message}, after Ctrl-Z`, e.code, {
+            new MfaError(`${shown}: ${e.message}, after Ctrl-Z`, e.code, {
               cause: e,
               flags: { ...e.flags, outcomeUnknown: true },
             }),
@@ -310,10 +359,10 @@ export class AtChannel extends EventEmitter {
       this.write(payload + CTRL_Z).catch((e: unknown) => {
         clearTimeout(timer);
         this.settle();
+        // Part of the payload, or all of it, may have reached the modem before the error.
+        const err = e instanceof MfaError ? e : new MfaError(String(e), ErrorCode.ModemClosed, { cause: e });
         reject(
-          e instanceof MfaError
-            ? new MfaError(e.message, e.code, { cause: e, flags: { ...e.flags, outcomeUnknown: true } })
-            : asError(e),
+          new MfaError(err.message, err.code, { cause: e, flags: { ...err.flags, outcomeUnknown: true } }),
         );
       });
     }).catch(async (e: unknown) => {
@@ -383,7 +432,9 @@ export class AtChannel extends EventEmitter {
         return;
       case 'line':
         if (!w || !ev.solicited) {
-          log.debug({ line: ev.text.slice(0, 80) }, 'unexpected line');
+          // Only its shape: a late echo could carry a PIN (AT+CPIN="…"), a PDU (hex of the
+          // passcode) or a text-mode body; even a leading word could be the passcode.
+          log.debug(strayShape(ev.text), 'unexpected line');
           this.emit('stray', ev.text);
           return;
         }
@@ -405,6 +456,7 @@ export class AtChannel extends EventEmitter {
    * A send already past Ctrl-Z keeps its outcomeUnknown flag.
    */
   abortInFlight(err: MfaError): void {
+    if (this.inSubmit?.stage === 'before') this.inSubmit.abort ??= err;
     const w = this.waiter;
     this.settle();
     w?.onError(err);

@@ -5,7 +5,21 @@
  * - permanent: this message will never go (bad number, bad PDU, barred); retrying wastes the SIM's
  *   rate budget and can get it blocked.
  * - sim: the SIM itself is missing, locked or broken; needs a person.
- * - unknown: the modem would not say (CMS 500, plain ERROR); retried once.
+ * - unknown: the modem would not say (CMS 500, plain ERROR); retried once, but only before Ctrl-Z.
+ *
+ * After Ctrl-Z the question changes to "did the SMSC possibly take it?". Only a refusal that
+ * guarantees it did not may be retried (`refusedBeforeAcceptance`); anything else is ambiguous and
+ * surfaces as SmsUnknown + outcomeUnknown, never retried by the pool (a retry is a duplicate SMS):
+ *
+ * | failure                                      | before Ctrl-Z        | after Ctrl-Z                  |
+ * |----------------------------------------------|----------------------|-------------------------------|
+ * | CMS 38/41/42/47 (RP-ERROR: out of order, temporary failure, congestion, resources) | retry ×3 | retry ×3 (network refused) |
+ * | CMS 331 no network service, 512 MM establishment failure / SMS collision, 314 SIM busy, CME 14/30/32/515 | retry ×3 | retry ×3 (never left the ME) |
+ * | CMS 332 / CME 31 network timeout, CMS 111 protocol error, 615/616 vendor network errors | retry ×3 | unknown, not retried |
+ * | CMS 500, plain ERROR, unrecognised codes     | retry once           | unknown, not retried          |
+ * | permanent (bad number/PDU, TP-FCS 128–255, RP 1/8/10/21…) | not retried | not retried (refused) |
+ * | SIM 310–318                                   | next modem           | unknown, not retried          |
+ * | timeout, port lost, modem reboot             | retry ×3             | unknown, not retried          |
  *
  * Numbers from 3GPP TS 27.005 §3.2.5 (CMS) and TS 27.007 §9.2 (CME); the network causes below 128
  * are TS 24.011 RP causes. Word forms are what modems print with AT+CMEE=2 or when they ignore =1.
@@ -33,6 +47,16 @@ const CMS_PERMANENT = new Set([
 const CME_RETRYABLE = new Set([14, 30, 31, 32, 515]);
 const CME_SIM = new Set([5, 6, 7, 10, 11, 12, 13, 15, 16, 17, 18, 40, 41, 42, 43, 44, 45, 46, 47, 48]);
 const CME_PERMANENT = new Set([3, 4, 20, 21, 22, 23, 24, 25, 26, 27, 50]);
+
+/**
+ * After Ctrl-Z: causes that mean the message was refused before the SMSC accepted it. RP causes
+ * 38/41/42/47 arrive in an RP-ERROR (TS 24.011 §8.2.5.4): the network answered "no" to the
+ * RP-DATA. 331, 512 (Qualcomm/Huawei "MM establishment failure", smstools' "SMS collision"), 314
+ * and the CME ones are the ME refusing to start the transfer. 332 (timeout) and 111 (protocol
+ * error) can follow a transfer that reached the SMSC, so they are not here.
+ */
+const CMS_REFUSED_AFTER_SUBMIT = new Set([38, 41, 42, 47, 314, 331, 512]);
+const CME_REFUSED_AFTER_SUBMIT = new Set([14, 30, 32, 515]);
 
 /** Word forms → numeric code (lower-case keys; CMS and CME share a space since words are unique). */
 const CMS_WORDS: Record<string, number> = {
@@ -144,6 +168,20 @@ export function classifyFinal(r: Extract<FinalResult, { ok: false }>): Classifie
   };
 }
 
+/**
+ * For a failure final that came after Ctrl-Z: true when it guarantees the message was not
+ * accepted (so the failure keeps its class), false when the SMSC may have it (ambiguous).
+ */
+export function refusedBeforeAcceptance(c: ClassifiedError): boolean {
+  // A SIM error after Ctrl-Z is not a network refusal: the SIM may have been pulled or failed
+  // (e.g. writing the last TP-MR to EF-SMSS) after the message left.
+  if (c.class === 'permanent') return true;
+  if (c.class !== 'retryable' || c.code === undefined) return false;
+  if (c.family === 'cms') return CMS_REFUSED_AFTER_SUBMIT.has(c.code);
+  if (c.family === 'cme') return CME_REFUSED_AFTER_SUBMIT.has(c.code);
+  return false;
+}
+
 /** True for CME/CMS 14/314 "SIM busy": wait it out with a short backoff. */
 export function isSimBusy(e: ClassifiedError): boolean {
   return (e.family === 'cme' && e.code === 14) || (e.family === 'cms' && e.code === 314);
@@ -163,7 +201,10 @@ export function smsErrorCode(c: AtErrorClass): ErrorCode {
   }
 }
 
-/** How many times a send that failed with this class is attempted in total. */
+/**
+ * How many times a send that failed with this class is attempted in total. Applies only to
+ * failures the pool may retry at all: before Ctrl-Z, or refusals after it (see the table above).
+ */
 export function attemptsFor(c: AtErrorClass): number {
   return c === 'retryable' ? 3 : c === 'unknown' ? 2 : 1;
 }

@@ -196,6 +196,22 @@ describe('AtChannel', () => {
     expect(err.flags.outcomeUnknown).toBe(true);
   });
 
+  it('any failing payload write (not only an MfaError) is outcome-unknown: bytes may have gone', async () => {
+    const t = new MemoryTransport((cmd, tr) => {
+      if (cmd.startsWith('AT+CMGS')) tr.emitData('\r\n> ');
+    });
+    await t.open();
+    const write = t.write.bind(t);
+    t.write = (data) => {
+      const s = typeof data === 'string' ? data : data.toString('latin1');
+      return s.endsWith(CTRL_Z) ? Promise.reject(new Error('EIO')) : write(data);
+    };
+    const ch = new AtChannel(t, FAST);
+    const err = (await ch.submit('AT+CMGS=5', '00').catch((e: unknown) => e)) as MfaError;
+    expect(err).toBeInstanceOf(MfaError);
+    expect(err.flags.outcomeUnknown).toBe(true);
+  });
+
   it('the port closing while waiting for the prompt fails the send with a known outcome', async () => {
     const { t, ch } = await channel((cmd, tr) => {
       if (cmd.startsWith('AT+CMGS')) tr.unplug();

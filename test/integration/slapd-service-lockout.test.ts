@@ -1,0 +1,70 @@
+/**
+ * A rotated service-account password must not end in a locked AD account: against a real slapd,
+ * behind a counting TCP relay, a refused service bind is not repeated by logins or probes.
+ */
+import net from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseConfig } from '../../firmware/src/config/load.ts';
+import { createLdapDirectory, type LdapDirectory } from '../../firmware/src/directory/ldap.ts';
+import { startPeer, type Peer } from './peers.ts';
+
+let peer: Peer;
+let relay: net.Server;
+let relayPort = 0;
+let connections = 0;
+const sockets: net.Socket[] = [];
+
+beforeAll(async () => {
+  peer = await startPeer('scripts/start-slapd.sh', {});
+  const target = new URL(peer.facts.LDAP_URL);
+  relay = net.createServer((down) => {
+    connections++;
+    const up = net.connect(Number(target.port), target.hostname);
+    sockets.push(down, up);
+    down.pipe(up).pipe(down);
+    down.on('error', () => up.destroy());
+    up.on('error', () => down.destroy());
+  });
+  await new Promise<void>((r) => relay.listen(0, '127.0.0.1', r));
+  relayPort = (relay.address() as net.AddressInfo).port;
+});
+
+afterAll(async () => {
+  sockets.forEach((s) => s.destroy());
+  relay?.close();
+  await peer?.stop();
+});
+
+describe('service account refused (slapd)', () => {
+  let d: LdapDirectory;
+  afterAll(() => d?.close());
+
+  it('binds with the wrong service password once, then pauses: logins and probes add no binds', async () => {
+    const cfg = parseConfig({
+      directory: {
+        kind: 'ldap',
+        dialect: 'openldap',
+        urls: [`ldap://127.0.0.1:${relayPort}`],
+        caFile: peer.facts.CA_FILE,
+        baseDn: peer.facts.BASE,
+        bindDn: peer.facts.SERVICE_DN,
+        bindPassword: 'rotated-in-ad-but-not-here',
+      },
+    }).directory;
+    if (cfg.kind !== 'ldap') throw new Error('expected ldap');
+    d = await createLdapDirectory(cfg);
+
+    const first = await d.verifyPassword('alice', 'secret1');
+    expect(first).toMatchObject({ ok: false, reason: 'unavailable' });
+    const afterFirst = connections;
+    expect(afterFirst).toBe(1);
+
+    for (let i = 0; i < 5; i++) {
+      expect(await d.verifyPassword('alice', 'secret1')).toMatchObject({ ok: false, reason: 'unavailable' });
+      await d.probe();
+    }
+    expect(connections).toBe(afterFirst);
+    expect(d.health()).toMatchObject({ state: 'down' });
+    expect(d.health().detail).toMatch(/service account was refused/);
+  });
+});
