@@ -452,7 +452,16 @@ export function createRadiusServer(opts: RadiusServerOptions): RadiusServer {
     }
 
     const finish = (code: number, attributes: readonly ReplyAttribute[]): void => {
-      const r = reply(e, p, code, attributes);
+      let r: Buffer;
+      try {
+        r = reply(e, p, code, attributes);
+      } catch (err) {
+        // A reply that cannot be built (e.g. Proxy-State pushing it past 4096 octets) must not
+        // leave the request "in flight", where every retransmit would be ignored.
+        cache.abandon(key);
+        drop(e, 'internal-error', source, describeError(err));
+        return;
+      }
       cache.complete(key, r);
       countReply(c, code);
       safeSend(send, r);
@@ -564,6 +573,9 @@ export function createRadiusServer(opts: RadiusServerOptions): RadiusServer {
         },
       )
       .catch((err: unknown) => {
+        // Even the fallback Reject could not be built: forget the request so a retransmit is
+        // handled afresh instead of being ignored as a duplicate in flight.
+        cache.abandon(key);
         log.error({ err: describeError(err) }, 'RADIUS reply path failed');
       });
   }

@@ -3,7 +3,7 @@
  * and what reaches the handler. The UDP side is in test/integration/radclient-server.test.ts.
  */
 import { describe, expect, it } from 'vitest';
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { createRadiusServer } from '../../../firmware/src/radius/server.ts';
 import type { RadiusServerOptions } from '../../../firmware/src/radius/server.ts';
 import { CODE, encodeRequest, parsePacket, verifyReply } from '../../../firmware/src/radius/codec.ts';
@@ -167,6 +167,51 @@ describe('RADIUS server pipeline', () => {
     expect(calls).toBe(0);
     const p = parsePacket(replies[0]!);
     expect(p.ok && p.packet.code).toBe(CODE.AccessReject);
+  });
+
+  it('a reply too big to build (Proxy-State) is dropped and forgotten, not left in flight', async () => {
+    const s = server(() => Promise.resolve({ code: 'Access-Accept', attributes: [] }));
+    // A CHAP request padded with as much Proxy-State as a request can carry: the Reject adds a
+    // Reply-Message and must echo every Proxy-State, so it cannot be built within 4096 octets.
+    const base = { identifier: 9, authenticator: randomBytes(16), secret: SECRET };
+    const attrs: [string, string | Buffer][] = [
+      ['User-Name', 'bob'],
+      ['CHAP-Password', Buffer.alloc(17, 2)],
+    ];
+    let pkt = encodeRequest({ ...base, attributes: attrs });
+    for (let i = 0; ; i++) {
+      const next: [string, string | Buffer][] = [...attrs, ['Proxy-State', Buffer.alloc(253, i)]];
+      try {
+        pkt = encodeRequest({ ...base, attributes: next });
+      } catch {
+        break;
+      }
+      attrs.push(['Proxy-State', Buffer.alloc(253, i)]);
+    }
+    // The encoder leaves headroom; a NAS may not. Append Proxy-State by hand up to 4096 octets
+    // and re-sign the Message-Authenticator (RFC 3579: HMAC-MD5 over the packet with it zeroed).
+    const extra = Math.min(255, 4096 - pkt.length);
+    const tail = Buffer.concat([Buffer.from([33, extra]), Buffer.alloc(extra - 2, 0xee)]);
+    pkt = Buffer.concat([pkt, tail]);
+    pkt.writeUInt16BE(pkt.length, 2);
+    let off = 20;
+    while (off < pkt.length && pkt[off] !== 80) off += pkt[off + 1] ?? 1;
+    pkt.fill(0, off + 2, off + 18);
+    createHmac('md5', SECRET)
+      .update(pkt)
+      .digest()
+      .copy(pkt, off + 2);
+    expect(pkt.length).toBe(4096);
+    const { replies, send } = collect();
+    s.handleDatagram('auth', pkt, SRC, send);
+    await tick();
+    expect(replies).toHaveLength(0);
+    expect(s.counters().clients.nas?.drops['internal-error']).toBe(1);
+    // The retransmit is handled afresh (dropped again and counted), not ignored as a duplicate.
+    s.handleDatagram('auth', pkt, SRC, send);
+    await tick();
+    expect(s.counters().clients.nas?.drops['internal-error']).toBe(2);
+    expect(s.counters().clients.nas?.duplicates).toBe(0);
   });
 
   it('survives a health callback that throws (monitor gets Reject)', async () => {
