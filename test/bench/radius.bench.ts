@@ -34,6 +34,7 @@ import { randomBytes } from 'node:crypto';
 import { loadavg } from 'node:os';
 import { encodeRequest } from '../../firmware/src/radius/codec.ts';
 import { configureLogging } from '../../firmware/src/log.ts';
+import { serviceEnvironment } from './service-env.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..', '..');
@@ -323,22 +324,6 @@ export async function childCommand(): Promise<{ args: string[]; how: string }> {
   } catch {
     return { args: ['--import', 'tsx', src], how: 'tsx' };
   }
-}
-
-/**
- * The environment scripts/mfabox.service gives the process (NODE_OPTIONS, MALLOC_ARENA_MAX, ...),
- * read from the unit file so the RSS measured under it is the service's and the two cannot drift.
- */
-export function serviceEnvironment(): Record<string, string> {
-  const unit = readFileSync(join(root, 'scripts', 'mfabox.service'), 'utf8');
-  const env: Record<string, string> = {};
-  for (const m of unit.matchAll(/^Environment=(?:"([^"]*)"|(\S+))\s*$/gm)) {
-    const kv = m[1] ?? m[2] ?? '';
-    const eq = kv.indexOf('=');
-    if (eq > 0) env[kv.slice(0, eq)] = kv.slice(eq + 1);
-  }
-  if (!env.NODE_OPTIONS) throw new Error('scripts/mfabox.service sets no NODE_OPTIONS');
-  return env;
 }
 
 /** `service` undefined: node's defaults (NODE_OPTIONS and MALLOC_ARENA_MAX removed). */
