@@ -7,51 +7,35 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseConfig } from '../../firmware/src/config/load.ts';
 import type { LdapDirectoryConfig } from '../../firmware/src/config/schema.ts';
-import { createLdapDirectory, type LdapDirectory } from '../../firmware/src/directory/ldap.ts';
+import type { LdapDirectory } from '../../firmware/src/directory/ldap.ts';
 import { DirectorySync } from '../../firmware/src/directory/sync.ts';
 import { openStore } from '../../firmware/src/store/store.ts';
 import { startPeer, type Facts, type Peer } from './peers.ts';
+import { LdapFixtures, ldapConfig } from './ldap-fixtures.ts';
 
 const BULK = 1100;
 const root = process.getuid?.() === 0;
 let peer: Peer | undefined;
 let f: Facts;
-const open: LdapDirectory[] = [];
-const servers: net.Server[] = [];
+const fx = new LdapFixtures();
+const blackHole = (): Promise<number> => fx.blackHole();
 
 function config(over: Record<string, unknown> = {}): LdapDirectoryConfig {
-  const c = parseConfig({
-    directory: {
-      kind: 'ldap',
-      dialect: 'ad',
-      urls: [f.LDAPS_URL],
-      caFile: f.CA_FILE,
-      baseDn: f.BASE,
-      bindDn: f.SERVICE_UPN,
-      bindPassword: f.SERVICE_PW,
-      pageSize: 500,
-      ...over,
-    },
-  }).directory;
-  if (c.kind !== 'ldap') throw new Error('expected ldap config');
-  return c;
+  return ldapConfig({
+    dialect: 'ad',
+    urls: [f.LDAPS_URL],
+    caFile: f.CA_FILE,
+    baseDn: f.BASE,
+    bindDn: f.SERVICE_UPN,
+    bindPassword: f.SERVICE_PW,
+    pageSize: 500,
+    ...over,
+  });
 }
 
-async function dir(over: Record<string, unknown> = {}): Promise<LdapDirectory> {
-  const d = await createLdapDirectory(config(over));
-  open.push(d);
-  return d;
-}
-
-async function blackHole(): Promise<number> {
-  const sockets: net.Socket[] = [];
-  const s = net.createServer((sock) => sockets.push(sock));
-  s.on('close', () => sockets.forEach((x) => x.destroy()));
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  servers.push(s);
-  return (s.address() as net.AddressInfo).port;
+function dir(over: Record<string, unknown> = {}): Promise<LdapDirectory> {
+  return fx.dir(config(over));
 }
 
 beforeAll(async () => {
@@ -61,11 +45,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await Promise.all(open.map((d) => d.close()));
-  for (const s of servers) {
-    s.close();
-    s.emit('close');
-  }
+  await fx.closeAll();
   await peer?.stop();
 });
 

@@ -10,62 +10,36 @@ import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { directorySyncCommand, directoryTestCommand } from '../../firmware/src/commands/directory.ts';
-import { parseConfig } from '../../firmware/src/config/load.ts';
 import type { LdapDirectoryConfig } from '../../firmware/src/config/schema.ts';
 import { ErrorCode, isMfaError } from '../../firmware/src/errors.ts';
 import type { DirectoryUser } from '../../firmware/src/directory/directory.ts';
-import { createLdapDirectory, type LdapDirectory } from '../../firmware/src/directory/ldap.ts';
+import type { LdapDirectory } from '../../firmware/src/directory/ldap.ts';
 import { DirectorySync } from '../../firmware/src/directory/sync.ts';
 import { openStore } from '../../firmware/src/store/store.ts';
 import { startPeer, type Facts, type Peer } from './peers.ts';
+import { LdapFixtures, closedPort, ldapConfig } from './ldap-fixtures.ts';
 
 const BULK = 1100;
 let peer: Peer;
 let f: Facts;
-const open: LdapDirectory[] = [];
-const servers: net.Server[] = [];
+const fx = new LdapFixtures();
+const blackHole = (): Promise<number> => fx.blackHole();
 
 function config(over: Record<string, unknown> = {}): LdapDirectoryConfig {
-  const c = parseConfig({
-    directory: {
-      kind: 'ldap',
-      dialect: 'openldap',
-      urls: [f.LDAP_URL],
-      caFile: f.CA_FILE,
-      baseDn: f.BASE,
-      bindDn: f.SERVICE_DN,
-      bindPassword: f.SERVICE_PW,
-      pageSize: 500,
-      ...over,
-    },
-  }).directory;
-  if (c.kind !== 'ldap') throw new Error('expected ldap config');
-  return c;
+  return ldapConfig({
+    dialect: 'openldap',
+    urls: [f.LDAP_URL],
+    caFile: f.CA_FILE,
+    baseDn: f.BASE,
+    bindDn: f.SERVICE_DN,
+    bindPassword: f.SERVICE_PW,
+    pageSize: 500,
+    ...over,
+  });
 }
 
-async function dir(over: Record<string, unknown> = {}): Promise<LdapDirectory> {
-  const d = await createLdapDirectory(config(over));
-  open.push(d);
-  return d;
-}
-
-/** A port nobody listens on. */
-async function closedPort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
-
-/** Accepts TCP and never says a word: the worst kind of dead DC. */
-async function blackHole(): Promise<number> {
-  const sockets: net.Socket[] = [];
-  const s = net.createServer((sock) => sockets.push(sock));
-  s.on('close', () => sockets.forEach((x) => x.destroy()));
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  servers.push(s);
-  return (s.address() as net.AddressInfo).port;
+function dir(over: Record<string, unknown> = {}): Promise<LdapDirectory> {
+  return fx.dir(config(over));
 }
 
 beforeAll(async () => {
@@ -74,11 +48,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await Promise.all(open.map((d) => d.close()));
-  for (const s of servers) {
-    s.close();
-    s.emit('close');
-  }
+  await fx.closeAll();
   await peer?.stop();
 });
 
@@ -227,13 +197,12 @@ describe('DC failover', () => {
   it('discovers DCs from DNS SRV records (_ldap._tcp.dc._msdcs.<domain>)', async () => {
     const asked: string[] = [];
     const port = Number(new URL(f.LDAP_URL).port);
-    const d = await createLdapDirectory(config({ urls: [], srvDomain: 'corp.example', srvUseLdaps: false }), {
+    const d = await fx.dir(config({ urls: [], srvDomain: 'corp.example', srvUseLdaps: false }), {
       resolveSrv: (name) => {
         asked.push(name);
         return Promise.resolve([{ name: '127.0.0.1', port, priority: 0, weight: 100 }]);
       },
     });
-    open.push(d);
     expect((await d.verifyPassword('alice', f.USER_PW)).ok).toBe(true);
     expect(asked).toEqual(['_ldap._tcp.dc._msdcs.corp.example']);
     expect(d.health().server).toBe(f.LDAP_URL);
@@ -255,7 +224,7 @@ describe('DC failover', () => {
       relay.on('close', () => c.destroy());
     });
     await new Promise<void>((r) => relay.listen(port, '127.0.0.1', r));
-    servers.push(relay);
+    fx.track(relay);
     await d.probe();
     expect(d.health()).toEqual({ state: 'up', server: f.LDAP_URL });
   });

@@ -4,7 +4,7 @@
  */
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseConfig } from '../../firmware/src/config/load.ts';
+import { ldapConfig } from './ldap-fixtures.ts';
 import { createLdapDirectory, type LdapDirectory } from '../../firmware/src/directory/ldap.ts';
 import { startPeer, type Peer } from './peers.ts';
 
@@ -40,19 +40,16 @@ describe('service account refused (slapd)', () => {
   afterAll(() => d?.close());
 
   it('binds with the wrong service password once, then pauses: logins and probes add no binds', async () => {
-    const cfg = parseConfig({
-      directory: {
-        kind: 'ldap',
+    d = await createLdapDirectory(
+      ldapConfig({
         dialect: 'openldap',
         urls: [`ldap://127.0.0.1:${relayPort}`],
         caFile: peer.facts.CA_FILE,
         baseDn: peer.facts.BASE,
         bindDn: peer.facts.SERVICE_DN,
         bindPassword: 'rotated-in-ad-but-not-here',
-      },
-    }).directory;
-    if (cfg.kind !== 'ldap') throw new Error('expected ldap');
-    d = await createLdapDirectory(cfg);
+      }),
+    );
 
     const first = await d.verifyPassword('alice', 'secret1');
     expect(first).toMatchObject({ ok: false, reason: 'unavailable' });
