@@ -18,16 +18,10 @@ import {
 } from '../../firmware/src/modem/simulator/index.ts';
 import type { ModemState } from '../../firmware/src/modem/types.ts';
 import { openStore, type Store } from '../../firmware/src/store/store.ts';
+import { PTY_TIMEOUTS, PTY_TIMINGS } from '../support/pty-timings.ts';
 
-const TIMEOUTS = { basic: 1500, prompt: 1500, send: 2500, slow: 3000, drainQuiet: 60, drainMax: 400 };
-const TIMINGS = {
-  probe: 600,
-  probeTries: 3,
-  pollSearching: 150,
-  pollRegistered: 400,
-  reopenPoll: 100,
-  reenumerate: 5000,
-};
+const TIMEOUTS = PTY_TIMEOUTS;
+const TIMINGS = PTY_TIMINGS;
 const TO = '+15550001234';
 
 let dir: string;

@@ -20,18 +20,12 @@ import {
 import { ModemPool } from '../../firmware/src/modem/pool.ts';
 import { startSimulator, type ModemSimulator } from '../../firmware/src/modem/simulator/index.ts';
 import { openStore, type Store } from '../../firmware/src/store/store.ts';
+import { PTY_TIMEOUTS, PTY_TIMINGS } from '../support/pty-timings.ts';
 
 // The network takes 5.5 s to answer: longer than the outbox's old fixed 5 s stop wait.
 const SMS_DELAY_MS = 5500;
-const TIMEOUTS = { basic: 1500, prompt: 1500, send: 8000, slow: 3000, drainQuiet: 60, drainMax: 400 };
-const TIMINGS = {
-  probe: 600,
-  probeTries: 3,
-  pollSearching: 150,
-  pollRegistered: 400,
-  reopenPoll: 100,
-  reenumerate: 5000,
-};
+const TIMEOUTS = { ...PTY_TIMEOUTS, send: 8000 };
+const TIMINGS = PTY_TIMINGS;
 
 let dir: string;
 let store: Store;
