@@ -492,7 +492,8 @@ export class DirectorySync {
   }
 }
 
-function emptyStatus(group: string, state: SyncStatus['state']): SyncStatus {
+/** A status with every count zero, for a group in the given state. */
+export function emptyStatus(group: string, state: SyncStatus['state']): SyncStatus {
   return {
     state,
     group,

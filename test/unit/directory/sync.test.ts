@@ -4,7 +4,13 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Directory, DirectoryUser } from '../../../firmware/src/directory/directory.ts';
 import { DemoDirectory } from '../../../firmware/src/directory/demo.ts';
-import { DirectorySync, MAX_NOTES, planSync, type SyncStatus } from '../../../firmware/src/directory/sync.ts';
+import {
+  DirectorySync,
+  MAX_NOTES,
+  emptyStatus,
+  planSync,
+  type SyncStatus,
+} from '../../../firmware/src/directory/sync.ts';
 import type { UserRecord } from '../../../firmware/src/directory/users.ts';
 import { openStore, type Store } from '../../../firmware/src/store/store.ts';
 
@@ -35,23 +41,6 @@ class FakeDirectory implements Directory {
   close(): Promise<void> {
     return Promise.resolve();
   }
-}
-
-function emptyStatus(): SyncStatus {
-  return {
-    state: 'ok',
-    group: 'MFA Users',
-    seen: 0,
-    added: 0,
-    updated: 0,
-    removed: 0,
-    unchanged: 0,
-    skipped: [],
-    skippedCount: 0,
-    warnings: [],
-    warningCount: 0,
-    confirmed: false,
-  };
 }
 
 const opts = { defaultCountry: 'DE', maxRemovalPercent: 10, confirm: false, now: 1000 };
@@ -213,7 +202,7 @@ describe('DirectorySync with LevelDB', () => {
       let runs = 0;
       s.run = () => {
         runs++;
-        return Promise.resolve(emptyStatus());
+        return Promise.resolve(emptyStatus('MFA Users', 'ok'));
       };
       s.startSchedule(0);
       vi.advanceTimersByTime(60 * 60_000);
@@ -232,7 +221,9 @@ describe('DirectorySync with LevelDB', () => {
   });
 
   it('a run left "running" by a dead process reads as failed (interrupted)', async () => {
-    await store.table('meta').put('directory-sync-status', { ...emptyStatus(), state: 'running' });
+    await store
+      .table('meta')
+      .put('directory-sync-status', { ...emptyStatus('MFA Users', 'ok'), state: 'running' });
     expect(await sync().status()).toMatchObject({
       state: 'failed',
       error: expect.stringMatching(/interrupted/),
