@@ -24,6 +24,7 @@ import {
 import { createLdapDirectory } from '../../firmware/src/directory/ldap.ts';
 import { DirectorySync } from '../../firmware/src/directory/sync.ts';
 import { openStore } from '../../firmware/src/store/store.ts';
+import { slapdDirectory } from '../integration/ldap-fixtures.ts';
 import { startPeer } from '../integration/peers.ts';
 
 const USERS = Number(process.env.MFABOX_BENCH_USERS ?? 10_000);
@@ -73,16 +74,7 @@ export async function run(): Promise<void> {
   const data = mkdtempSync(join(tmpdir(), 'mfabox-bench-dir-'));
   try {
     const parsed = parseConfig({
-      directory: {
-        kind: 'ldap',
-        dialect: 'openldap',
-        urls: [f.LDAP_URL],
-        caFile: f.CA_FILE,
-        baseDn: f.BASE,
-        bindDn: f.SERVICE_DN,
-        bindPassword: f.SERVICE_PW,
-        pageSize: PAGE,
-      },
+      directory: { kind: 'ldap', ...slapdDirectory(f), pageSize: PAGE },
     }).directory;
     if (parsed.kind !== 'ldap') throw new Error('ldap config expected');
     const s = dialectSettings(parsed);

@@ -5,11 +5,24 @@
 import net from 'node:net';
 import { parseConfig } from '../../firmware/src/config/load.ts';
 import type { LdapDirectoryConfig } from '../../firmware/src/config/schema.ts';
+import type { Facts } from './peers.ts';
 import {
   createLdapDirectory,
   type LdapDirectory,
   type LdapDirectoryDeps,
 } from '../../firmware/src/directory/ldap.ts';
+
+/** The throw-away slapd (scripts/start-slapd.sh) as an `openldap` directory: StartTLS, CA pinned. */
+export function slapdDirectory(f: Facts): Record<string, unknown> {
+  return {
+    dialect: 'openldap',
+    urls: [f.LDAP_URL],
+    caFile: f.CA_FILE,
+    baseDn: f.BASE,
+    bindDn: f.SERVICE_DN,
+    bindPassword: f.SERVICE_PW,
+  };
+}
 
 export function ldapConfig(directory: Record<string, unknown>): LdapDirectoryConfig {
   const c = parseConfig({ directory: { kind: 'ldap', ...directory } }).directory;

@@ -17,7 +17,7 @@ import type { LdapDirectory } from '../../firmware/src/directory/ldap.ts';
 import { DirectorySync } from '../../firmware/src/directory/sync.ts';
 import { openStore } from '../../firmware/src/store/store.ts';
 import { startPeer, type Facts, type Peer } from './peers.ts';
-import { LdapFixtures, closedPort, ldapConfig } from './ldap-fixtures.ts';
+import { LdapFixtures, closedPort, ldapConfig, slapdDirectory } from './ldap-fixtures.ts';
 
 const BULK = 1100;
 let peer: Peer;
@@ -27,12 +27,7 @@ const blackHole = (): Promise<number> => fx.blackHole();
 
 function config(over: Record<string, unknown> = {}): LdapDirectoryConfig {
   return ldapConfig({
-    dialect: 'openldap',
-    urls: [f.LDAP_URL],
-    caFile: f.CA_FILE,
-    baseDn: f.BASE,
-    bindDn: f.SERVICE_DN,
-    bindPassword: f.SERVICE_PW,
+    ...slapdDirectory(f),
     pageSize: 500,
     ...over,
   });
@@ -328,16 +323,7 @@ describe('mfabox directory test | sync', () => {
       JSON.stringify({
         dataDir: join(data, 'db'),
         defaultCountry: 'DE',
-        directory: {
-          kind: 'ldap',
-          dialect: 'openldap',
-          urls: [f.LDAP_URL],
-          caFile: f.CA_FILE,
-          baseDn: f.BASE,
-          bindDn: f.SERVICE_DN,
-          bindPassword: f.SERVICE_PW,
-          ...dirOver,
-        },
+        directory: { kind: 'ldap', ...slapdDirectory(f), ...dirOver },
       }),
     );
     const lines: string[] = [];
