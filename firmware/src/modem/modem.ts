@@ -752,6 +752,13 @@ export class Modem extends EventEmitter {
   }
 
   /** The ladder. Each rung ends as soon as the modem answers AT again. */
+  /** A rung of the ladder worked: the modem answers again and the ladder starts from the bottom. */
+  private recovered(how: string): void {
+    this.log.info(how);
+    this.troubled = false;
+    this.ladderFailures = 0;
+  }
+
   private async recover(cause: unknown): Promise<void> {
     this.troubled = true;
     const closed = this.channel?.closed || !this.transport?.isOpen;
@@ -759,10 +766,7 @@ export class Modem extends EventEmitter {
       // Rungs 1+2: the probe sends ESC first, then AT.
       try {
         if (await this.probe()) {
-          this.log.info('recovered with ESC + AT probe');
-          this.troubled = false;
-          this.ladderFailures = 0;
-          return;
+          return this.recovered('recovered with ESC + AT probe');
         }
       } catch {
         /* fall through */
@@ -787,10 +791,7 @@ export class Modem extends EventEmitter {
     try {
       await this.connect();
       if (await this.probe()) {
-        this.log.info('recovered by reopening the port');
-        this.troubled = false;
-        this.ladderFailures = 0;
-        return;
+        return this.recovered('recovered by reopening the port');
       }
     } catch {
       /* next rung */
