@@ -68,6 +68,24 @@ describe('store', () => {
     ]);
     expect([await c.get('1'), await o.get('1')]).toEqual(['c', 'o']);
   });
+
+  it('keeps each table to its own rows after a write across tables, including a delete', async () => {
+    const c = store.table<string>('challenges');
+    const o = store.table<string>('outbox');
+    await store.atomic([
+      c.op({ type: 'put', key: 'a', value: 'c' }),
+      o.op({ type: 'put', key: 'a', value: 'o' }),
+      o.op({ type: 'put', key: 'b', value: 'o' }),
+    ]);
+    await store.atomic([o.op({ type: 'del', key: 'a' })]);
+    const rows = async (t: typeof c) => {
+      const out: [string, string][] = [];
+      for await (const e of t.entries()) out.push(e);
+      return out;
+    };
+    expect(await rows(c)).toEqual([['a', 'c']]);
+    expect(await rows(o)).toEqual([['b', 'o']]);
+  });
 });
 
 describe('store failure paths', () => {
