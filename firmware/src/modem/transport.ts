@@ -6,8 +6,10 @@
 import { EventEmitter } from 'node:events';
 import { existsSync, readdirSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
+import { SerialPortStream } from '@serialport/stream';
 import { SerialPort } from 'serialport';
 import { ErrorCode, MfaError } from '../errors.ts';
+import { eventLoopTtyBinding } from './tty-binding.ts';
 
 export interface TransportOptions {
   /** Serial device; prefer /dev/serial/by-id/... (stable across re-enumeration). */
@@ -35,8 +37,11 @@ export interface ModemTransport extends EventEmitter {
 
 export type TransportFactory = (opts: TransportOptions) => ModemTransport;
 
+/** serialport's own binding, reading and writing on the event loop (see tty-binding.ts). */
+const binding = eventLoopTtyBinding(SerialPort.binding);
+
 class SerialTransport extends EventEmitter implements ModemTransport {
-  private port: SerialPort | undefined;
+  private port: SerialPortStream | undefined;
   private closing = false;
 
   constructor(private readonly opts: TransportOptions) {
@@ -54,7 +59,8 @@ class SerialTransport extends EventEmitter implements ModemTransport {
   async open(): Promise<void> {
     if (this.isOpen) return;
     this.closing = false;
-    const port = new SerialPort({
+    const port = new SerialPortStream({
+      binding,
       path: this.opts.path,
       baudRate: this.opts.baudRate ?? 115200,
       rtscts: this.opts.rtscts ?? false,
