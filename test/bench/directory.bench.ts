@@ -29,7 +29,7 @@ import { startPeer } from '../integration/peers.ts';
 
 const USERS = Number(process.env.MFABOX_BENCH_USERS ?? 10_000);
 const PAGE = 1000;
-const RUNS = 7;
+const RUNS = 11;
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
