@@ -12,6 +12,7 @@ import { ErrorCode, type MfaError } from '../../firmware/src/errors.ts';
 import { SocatPty } from '../../firmware/src/modem/simulator/pty.ts';
 import { serialTransport, type ModemTransport } from '../../firmware/src/modem/transport.ts';
 import { EventLoopTtyPort } from '../../firmware/src/modem/tty-binding.ts';
+import { SerialPort } from 'serialport';
 
 let dir: string;
 let pty: SocatPty;
@@ -127,7 +128,110 @@ describe('event-loop tty binding over a real pty', () => {
   });
 });
 
-describe('event-loop tty port: errors other than EAGAIN go to the stock binding', () => {
+const stockDoubleMethods = {
+  read: (b: Buffer) => Promise.resolve({ buffer: b, bytesRead: 1 }),
+  write: () => Promise.resolve(),
+  close: () => Promise.resolve(),
+  update: () => Promise.resolve(),
+  set: () => Promise.resolve(),
+  get: () => Promise.resolve({ cts: false, dsr: false, dcd: false }),
+  getBaudRate: () => Promise.resolve({ baudRate: 115200 }),
+  flush: () => Promise.resolve(),
+  drain: () => Promise.resolve(),
+};
+
+describe('event-loop tty port on the stock binding', () => {
+  const open = async () => {
+    await transport.close(); // serialport locks the tty: the port is opened here on its own
+    return new EventLoopTtyPort(
+      (await SerialPort.binding.open({
+        path: pty.hostPath,
+        baudRate: 115200,
+      })) as unknown as ConstructorParameters<typeof EventLoopTtyPort>[0],
+    );
+  };
+
+  it('while a read and a write both wait, every poll asks for both (the native poller keeps only the latest request)', async () => {
+    await transport.close(); // serialport locks the tty: the port is opened here on its own
+    const stock = (await SerialPort.binding.open({ path: pty.hostPath, baudRate: 115200 })) as unknown as {
+      fd: number;
+      close(): Promise<void>;
+    };
+    // The real tty, with a poller that records what is asked of it: socat, in between, stops
+    // relaying the other way while one direction is full, so the kernel cannot show this alone.
+    const polls: number[] = [];
+    const listeners = new Map<string, (err: Error | null) => void>();
+    const fire = (event: string) => listeners.get(event)?.(null);
+    const port = new EventLoopTtyPort({
+      ...stockDoubleMethods,
+      fd: stock.fd,
+      isOpen: true,
+      openOptions: {} as never,
+      poller: {
+        on: (e, cb) => listeners.set(e, cb),
+        off: (e) => listeners.delete(e),
+        poll: (flags) => polls.push(flags),
+      },
+    });
+    try {
+      const buf = Buffer.alloc(4096);
+      let got = 0;
+      const read = port.read(buf, 0, buf.length).then((r) => (got = r.bytesRead));
+      await sleep(10);
+      expect(polls).toEqual([1]); // readable
+      const payload = Buffer.alloc(256 * 1024, 0x55);
+      let written = false;
+      const write = port.write(payload).then(() => (written = true));
+      await sleep(50);
+      expect(written).toBe(false);
+      expect(polls.at(-1)).toBe(3); // readable | writable: the read keeps its watch
+      // A wake-up with nothing to read: the read asks again, and must not drop the write's watch.
+      fire('readable');
+      await sleep(10);
+      expect(got).toBe(0);
+      expect(polls.at(-1)).toBe(3);
+      const received = peerRead(payload.length);
+      while (!written) {
+        fire('writable');
+        await sleep(5);
+      }
+      expect((await received).equals(payload)).toBe(true);
+      await write;
+      await peerWrite('y');
+      while (got === 0) {
+        fire('readable');
+        await sleep(5);
+      }
+      await read;
+      expect(buf.toString('latin1', 0, got)).toBe('y');
+      void port.read(buf, 0, buf.length).catch(() => undefined);
+      await sleep(10);
+      expect(polls.at(-1)).toBe(1); // with the write done, a read asks for readable alone
+    } finally {
+      await stock.close();
+    }
+  });
+
+  it('drain waits for a write that is still waiting for room', async () => {
+    const port = await open();
+    try {
+      const payload = Buffer.alloc(128 * 1024, 0x33);
+      const write = port.write(payload);
+      let drained = false;
+      const drain = port.drain().then(() => (drained = true));
+      await sleep(50);
+      expect(drained).toBe(false);
+      await peerRead(payload.length);
+      await write;
+      await Promise.race([drain, sleep(5000)]);
+      expect(drained).toBe(true);
+    } finally {
+      await port.close();
+    }
+  });
+});
+
+describe('event-loop tty port: the port going away', () => {
   function stockDouble(fd: number) {
     const calls: string[] = [];
     const port = {
@@ -139,8 +243,8 @@ describe('event-loop tty port: errors other than EAGAIN go to the stock binding'
         calls.push('read');
         return Promise.resolve({ buffer: b, bytesRead: 1 });
       },
-      write: (b: Buffer) => {
-        calls.push(`write ${b.toString('latin1')}`);
+      write: () => {
+        calls.push('write');
         return Promise.resolve();
       },
       close: () => Promise.resolve(),
@@ -154,23 +258,42 @@ describe('event-loop tty port: errors other than EAGAIN go to the stock binding'
     return { port, calls };
   }
 
-  it('a write the kernel refuses (EBADF) is handed to the stock write, which reports it its own way', async () => {
+  it('a write the kernel refuses (EBADF) is a disconnect, not a retry through the stock binding', async () => {
     const fd = openSync('/dev/null', 'r');
     try {
       const { port, calls } = stockDouble(fd);
-      await new EventLoopTtyPort(port).write(Buffer.from('AT\r'));
-      expect(calls).toEqual(['write AT\r']);
+      await expect(new EventLoopTtyPort(port).write(Buffer.from('AT\r'))).rejects.toMatchObject({
+        code: 'EBADF',
+        disconnect: true,
+      });
+      expect(calls).toEqual([]);
     } finally {
       closeSync(fd);
     }
   });
 
-  it('a read the kernel refuses (EBADF) is handed to the stock read', async () => {
+  it('a read the kernel refuses (EBADF) is a disconnect', async () => {
     const fd = openSync('/dev/null', 'w');
     try {
       const { port, calls } = stockDouble(fd);
-      await new EventLoopTtyPort(port).read(Buffer.alloc(8), 0, 8);
-      expect(calls).toEqual(['read']);
+      await expect(new EventLoopTtyPort(port).read(Buffer.alloc(8), 0, 8)).rejects.toMatchObject({
+        code: 'EBADF',
+        disconnect: true,
+      });
+      expect(calls).toEqual([]);
+    } finally {
+      closeSync(fd);
+    }
+  });
+
+  it('end of file (a hung-up tty) is a disconnect at once, not a read loop', async () => {
+    const fd = openSync(join(dir, 'empty'), 'w+');
+    try {
+      const { port } = stockDouble(fd);
+      await expect(new EventLoopTtyPort(port).read(Buffer.alloc(8), 0, 8)).rejects.toMatchObject({
+        code: 'EOF',
+        disconnect: true,
+      });
     } finally {
       closeSync(fd);
     }

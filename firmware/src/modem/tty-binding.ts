@@ -8,8 +8,8 @@
  * ms apiece, more when LevelDB and fsync work hold the pool. The tty is opened O_NONBLOCK, so a
  * `readSync` after the poller says "readable", or a `writeSync` of a short command, returns at once
  * and cannot stall the loop; when the kernel says EAGAIN (buffer full, nothing to read) we wait on
- * the binding's own poller, and any other error goes to the stock code path, so disconnects are
- * reported exactly as serialport reports them.
+ * the binding's own poller. Any other error, and end of file, is the port going away: it is thrown
+ * as a disconnect, which serialport's stream turns into 'close', as it does for the stock binding.
  */
 import { readSync, writeSync } from 'node:fs';
 // The package's ESM entry ships no types; its CommonJS one does (the same declarations).
@@ -45,6 +45,16 @@ const WOULD_BLOCK = new Set(['EAGAIN', 'EWOULDBLOCK', 'EINTR']);
 const wouldBlock = (e: unknown): boolean =>
   WOULD_BLOCK.has((e as NodeJS.ErrnoException | undefined)?.code ?? '');
 
+/**
+ * A read or write error is the port going away (serialport's stream closes the port on any error
+ * not marked canceled); marked like the stock binding marks EBADF/ENXIO, plus EIO and EOF, which
+ * is how a USB tty or a pty reports an unplug.
+ */
+function disconnected(e: unknown): Error {
+  const err = e instanceof Error ? e : new Error(String(e));
+  return Object.assign(err, { disconnect: true });
+}
+
 /** The error serialport expects from a read or write cut short by close(): not a disconnect. */
 function canceled(): Error {
   return Object.assign(new Error('Port is not open'), { canceled: true });
@@ -53,6 +63,7 @@ function canceled(): Error {
 /** One open port: the stock binding for everything, but read and write try the kernel first. */
 export class EventLoopTtyPort implements BindingPortInterface {
   private readonly waiting = { readable: false, writable: false };
+  private writing: Promise<void> = Promise.resolve();
 
   constructor(private readonly inner: UnixPort) {}
 
@@ -72,7 +83,11 @@ export class EventLoopTtyPort implements BindingPortInterface {
       };
       poller.on(event, done);
       this.waiting[event] = true;
-      poller.poll((this.waiting.readable ? UV_READABLE : 0) | (this.waiting.writable ? UV_WRITABLE : 0));
+      try {
+        poller.poll((this.waiting.readable ? UV_READABLE : 0) | (this.waiting.writable ? UV_WRITABLE : 0));
+      } catch (e) {
+        done(e instanceof Error ? e : new Error(String(e)));
+      }
     });
   }
 
@@ -90,27 +105,37 @@ export class EventLoopTtyPort implements BindingPortInterface {
       if (!this.inner.isOpen || fd === null) throw canceled();
       try {
         const bytesRead = readSync(fd, buffer, offset, length, null);
-        // The interface promises at least one byte; 0 on a tty means "nothing yet".
         if (bytesRead > 0) return { buffer, bytesRead };
+        // With VMIN 1 an idle tty says EAGAIN; end of file means the other side hung up (a pty
+        // whose peer closed). The stock binding would read again forever.
+        throw disconnected(Object.assign(new Error('the serial port hung up'), { code: 'EOF' }));
       } catch (e) {
-        if (!wouldBlock(e)) return this.inner.read(buffer, offset, length);
+        if (!wouldBlock(e)) throw disconnected(e);
       }
       await this.when('readable');
     }
   }
 
-  async write(buffer: Buffer): Promise<void> {
+  write(buffer: Buffer): Promise<void> {
+    const w = this.writeAll(buffer);
+    this.writing = w.catch(() => undefined);
+    return w;
+  }
+
+  private async writeAll(buffer: Buffer): Promise<void> {
     let rest = buffer;
     while (rest.length > 0) {
       const fd = this.inner.fd;
       if (!this.inner.isOpen || fd === null) throw canceled();
+      let n = 0;
       try {
-        rest = rest.subarray(writeSync(fd, rest));
-        continue;
+        n = writeSync(fd, rest);
       } catch (e) {
-        if (!wouldBlock(e)) return this.inner.write(rest);
+        if (!wouldBlock(e)) throw disconnected(e);
       }
-      await this.when('writable');
+      rest = rest.subarray(n);
+      // Nothing taken (EAGAIN, or a driver that returns 0): wait for room instead of spinning.
+      if (n === 0) await this.when('writable');
     }
   }
 
@@ -132,7 +157,9 @@ export class EventLoopTtyPort implements BindingPortInterface {
   flush(): Promise<void> {
     return this.inner.flush();
   }
-  drain(): Promise<void> {
+  /** Waits for our own write in progress (the stock drain only knows its own), then tcdrain. */
+  async drain(): Promise<void> {
+    await this.writing;
     return this.inner.drain();
   }
 }
