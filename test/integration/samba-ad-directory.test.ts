@@ -7,6 +7,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildPolicy } from '../../firmware/src/auth/policy.ts';
+import { parseConfig } from '../../firmware/src/config/load.ts';
 import type { LdapDirectoryConfig } from '../../firmware/src/config/schema.ts';
 import type { LdapDirectory } from '../../firmware/src/directory/ldap.ts';
 import { DirectorySync } from '../../firmware/src/directory/sync.ts';
@@ -72,6 +74,28 @@ describe.skipIf(!root)('Samba AD password check', () => {
     const d = await dir();
     const r = await d.verifyPassword('bob', f.USER_PW);
     expect(r.ok && [...r.user.groups].sort()).toEqual(['MFA Users', 'VPN Team']);
+  });
+
+  it('a group given as a DN: nested members pass the policy, outsiders do not', async () => {
+    // Spelled as an admin types it, not as AD returns it.
+    const group = f.GROUP_DN.toLowerCase().replace(/,/g, ', ');
+    const cfg = parseConfig({ directory: { ...config(), group } });
+    const d = await dir({ group });
+    const policy = buildPolicy(cfg.policy);
+    const decide = async (name: string) => {
+      const r = await d.verifyPassword(name, f.USER_PW);
+      if (!r.ok) throw new Error(`${name}: ${r.reason}`);
+      return policy.decide({
+        user: r.user,
+        clientIp: undefined,
+        nas: 'ns',
+        mobile: '+4915100000000',
+        now: 0,
+      });
+    };
+    expect(await decide('alice')).toEqual({ action: 'challenge' });
+    expect(await decide('bob')).toEqual({ action: 'challenge' });
+    expect(await decide('frank')).toMatchObject({ action: 'reject', reason: 'not-in-mfa-group' });
   });
 
   it('maps the AD sub-codes Samba sends: 52e, 533, 773, 701, 775', async () => {

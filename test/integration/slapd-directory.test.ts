@@ -60,6 +60,7 @@ describe('password check (StartTLS, CA pinned)', () => {
         mobiles: ['+49 151 12345678', '+49 30 1234567'],
         secondaryMobiles: ['+49 30 1234567'],
         groups: ['MFA Users', 'Staff'],
+        groupDns: [`cn=MFA Users,ou=groups,${f.BASE}`, `cn=Staff,ou=groups,${f.BASE}`],
         disabled: false,
       },
     });

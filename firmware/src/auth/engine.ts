@@ -363,7 +363,7 @@ export function createAuthEngine(deps: AuthEngineDeps): AuthEngine {
     const clientIp = parseCallingStationId(req.callingStationId);
     const withIp = { ...who, ...(clientIp ? { clientIp: clientIp.address } : {}) };
     const verdict = policyFor(cfg.policy).decide({
-      user: { username: user.username, groups: user.groups },
+      user: { username: user.username, groups: user.groups, groupDns: user.groupDns },
       clientIp,
       nas: client.name,
       mobile,

@@ -6,22 +6,24 @@
  */
 import type { ClientIp } from './calling-station.ts';
 import { CidrSet } from './cidr.ts';
+import { isDn, normalizeDn } from '../directory/dn.ts';
 
 export interface PolicySettings {
   /** CIDRs of end-user addresses (from Calling-Station-Id) that skip the passcode. */
   trustedNetworks: readonly string[];
-  /** Members of this group use MFA; "" means every user. */
+  /** Members of this group use MFA: a name (CN) or a DN; "" means every user. */
   mfaGroup: string;
   /** Outside the MFA group: reject (true) or accept on the password alone (false). */
   rejectOutsideGroup: boolean;
   /** No usable mobile number: reject (true) or accept on the password alone (false). */
   rejectWithoutNumber: boolean;
-  /** Members of any of these groups skip the passcode (service accounts, break-glass). */
+  /** Members of any of these groups (names or DNs) skip the passcode (service accounts, break-glass). */
   exemptGroups: readonly string[];
 }
 
 export interface PolicyContext {
-  user: { username: string; groups: readonly string[] };
+  /** `groups` are CNs; `groupDns` the same memberships as DNs, when the directory gave them. */
+  user: { username: string; groups: readonly string[]; groupDns?: readonly string[] | undefined };
   /** Parsed Calling-Station-Id; undefined = not known, never trusted. */
   clientIp: ClientIp | undefined;
   /** The NAS client's name. */
@@ -52,17 +54,39 @@ export interface Policy {
   decide(ctx: PolicyContext): PolicyDecision;
 }
 
-/** AD group names (CN) compare case-insensitively. */
-function memberOf(groups: readonly string[], wanted: readonly string[]): string | undefined {
-  const want = new Set(wanted.map((g) => g.toLowerCase()));
-  return groups.find((g) => want.has(g.toLowerCase()));
+/**
+ * Configured groups → a membership test. A group given as a DN matches the user's group DNs (as
+ * the directory compares DNs: case, spacing and escapes do not matter); a name matches the user's
+ * group CNs case-insensitively, as AD does. A name is ambiguous across OUs, a DN is not: an admin
+ * who configures a DN must not be satisfied by a same-named group elsewhere.
+ */
+function groupMatcher(wanted: readonly string[]): (user: PolicyContext['user']) => string | undefined {
+  const byName = new Map<string, string>();
+  const byDn = new Map<string, string>();
+  for (const g of wanted) {
+    if (isDn(g)) byDn.set(normalizeDn(g), g);
+    else byName.set(g.toLowerCase(), g);
+  }
+  return (user) => {
+    for (const g of user.groups) {
+      const hit = byName.get(g.toLowerCase());
+      if (hit !== undefined) return hit;
+    }
+    if (byDn.size > 0)
+      for (const dn of user.groupDns ?? []) {
+        const hit = byDn.get(normalizeDn(dn));
+        if (hit !== undefined) return hit;
+      }
+    return undefined;
+  };
 }
 
 export function mfaGroupRule(group: string, rejectOutside: boolean): PolicyRule {
+  const member = groupMatcher([group]);
   return {
     name: 'mfa-group',
     evaluate(ctx) {
-      if (group === '' || memberOf(ctx.user.groups, [group]) !== undefined) return undefined;
+      if (group === '' || member(ctx.user) !== undefined) return undefined;
       return rejectOutside
         ? { action: 'reject', rule: 'mfa-group', reason: 'not-in-mfa-group', detail: `not in "${group}"` }
         : { action: 'accept', rule: 'mfa-group', detail: `outside "${group}": password only` };
@@ -71,10 +95,11 @@ export function mfaGroupRule(group: string, rejectOutside: boolean): PolicyRule 
 }
 
 export function exemptGroupRule(groups: readonly string[]): PolicyRule {
+  const member = groupMatcher(groups);
   return {
     name: 'exempt-group',
     evaluate(ctx) {
-      const hit = memberOf(ctx.user.groups, groups);
+      const hit = member(ctx.user);
       return hit === undefined
         ? undefined
         : { action: 'accept', rule: 'exempt-group', detail: `member of exempt "${hit}"` };

@@ -11,6 +11,7 @@ const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null 
  * The MFA group is named twice: `directory.group` (whose members are synced, and nested
  * membership checked at login) and `policy.mfaGroup` (who must use MFA). An admin who renames
  * only the first would lock everyone out, so an unset `policy.mfaGroup` follows `directory.group`.
+ * Either may be a name or a DN: the policy matches a DN against the user's group DNs.
  */
 function inheritMfaGroup(input: unknown): unknown {
   if (!isObject(input) || !isObject(input.directory) || typeof input.directory.group !== 'string')

@@ -144,10 +144,7 @@ export function userAttributes(s: DialectSettings, purpose: 'login' | 'sync' = '
   return [...new Set(attrs)];
 }
 
-/** Whether the group setting is a DN (used as is) or a CN to look up. */
-export function isDn(group: string): boolean {
-  return /^[A-Za-z][A-Za-z0-9-]*=/.test(group.trim()) && group.includes('=');
-}
+export { isDn } from './dn.ts';
 
 /** The value of the first RDN (`CN=VPN Team,OU=…` → `VPN Team`), with DN escapes undone. */
 export function firstRdnValue(dn: string): string {
@@ -225,6 +222,7 @@ export function entryToUser(s: DialectSettings, entry: RawEntry): MappedUser {
   const lockedAt = s.dialect === 'openldap' ? get(PWD_LOCKED)[0] : undefined;
   const disabled = s.dialect === 'ad' ? uacDisabled(get(UAC)[0]) : lockedAt === PWD_LOCKED_FOREVER;
   const displayName = get(s.displayName)[0];
+  const groupDns = get(s.memberOf);
   const mobiles = secondary.length === 0 ? primary : [...new Set([...primary, ...secondary])];
   return {
     username: get(s.login)[0] ?? firstRdnValue(entry.dn),
@@ -232,7 +230,8 @@ export function entryToUser(s: DialectSettings, entry: RawEntry): MappedUser {
     ...(displayName === undefined ? {} : { displayName }),
     mobiles,
     secondaryMobiles: secondary.filter((n) => !primary.includes(n)),
-    groups: get(s.memberOf).map(firstRdnValue),
+    groups: groupDns.map(firstRdnValue),
+    groupDns,
     disabled,
     locked: lockedAt !== undefined && lockedAt !== PWD_LOCKED_FOREVER,
     mustChange: s.dialect === 'openldap' && get(PWD_RESET)[0]?.toUpperCase() === 'TRUE',
@@ -307,6 +306,7 @@ export function memberMapper(s: DialectSettings): (entry: RawEntry) => Directory
       mobiles: second.length === 0 ? primary : [...new Set([...primary, ...second])],
       secondaryMobiles: second.length === 0 ? second : second.filter((n) => !primary.includes(n)),
       groups: cnList,
+      groupDns,
       disabled: s.dialect === 'ad' ? uacDisabled(flag) : flag === PWD_LOCKED_FOREVER,
     };
   };

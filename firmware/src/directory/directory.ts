@@ -15,6 +15,12 @@ export interface DirectoryUser {
   secondaryMobiles?: string[];
   /** Group names (CN) the user is a member of, directly or nested where the dialect supports it. */
   groups: string[];
+  /**
+   * The same memberships as DNs, as the directory returned them: a CN is not unique (two OUs may
+   * each hold a "VPN Users"), so a group configured by DN is matched against these. Absent when the
+   * directory knows names only (demo).
+   */
+  groupDns?: string[];
   disabled: boolean;
 }
 

@@ -43,6 +43,7 @@ import {
   type MappedUser,
   type RawEntry,
 } from './dialects.ts';
+import { sameDn } from './dn.ts';
 import { and } from './escape.ts';
 import { ServerPool, attemptBudget, srvToUrls } from './failover.ts';
 
@@ -394,10 +395,8 @@ export class LdapDirectory implements Directory {
             ErrorCode.DirectoryUserAmbiguous,
           );
         const user = entryToUser(this.s, entry);
-        if (groupDn !== undefined && nested?.searchEntries.some((e) => e.dn === entry.dn)) {
-          const name = firstRdnValue(groupDn);
-          if (!user.groups.includes(name)) user.groups.push(name);
-        }
+        if (groupDn !== undefined && nested?.searchEntries.some((e) => e.dn === entry.dn))
+          addGroup(user, groupDn);
         this.pool.markUp(svc.url, this.clock.monotonic());
         return { url: svc.url, user };
       } catch (e) {
@@ -600,6 +599,14 @@ async function serviceBind(c: Client, dn: string, password: string): Promise<voi
 function searchError(what: string, e: unknown): MfaError {
   if (e instanceof MfaError) return e;
   return new MfaError(`search: ${what}: ${describeError(e)}`, ErrorCode.DirectorySearchFailed, { cause: e });
+}
+
+/** A membership the in-chain search found (nested, so not in memberOf): its name and its DN. */
+function addGroup(user: MappedUser, groupDn: string): void {
+  const name = firstRdnValue(groupDn);
+  if (!user.groups.includes(name)) user.groups.push(name);
+  const dns = (user.groupDns ??= []);
+  if (!dns.some((d) => sameDn(d, groupDn))) dns.push(groupDn);
 }
 
 function publicView(u: MappedUser): DirectoryUser {

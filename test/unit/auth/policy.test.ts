@@ -80,6 +80,58 @@ describe('policy', () => {
     expect(p.decide(ctx())).toEqual({ action: 'challenge' });
   });
 
+  describe('a group configured as a DN', () => {
+    const dn = 'CN=MFA Users,OU=Groups,DC=corp,DC=example';
+    const user = (groupDns: string[] | undefined, groups = ['MFA Users']): PolicyContext =>
+      ctx({ user: { username: 'alice', groups, ...(groupDns ? { groupDns } : {}) } });
+
+    it('admits a member whose group DN the directory spells differently', () => {
+      const p = buildPolicy({ ...defaults, mfaGroup: 'cn=mfa users, ou=groups, dc=corp, dc=example' });
+      expect(p.decide(user([dn]))).toEqual({ action: 'challenge' });
+      expect(buildPolicy({ ...defaults, mfaGroup: dn }).decide(user(['CN=Staff,DC=x', dn]))).toEqual({
+        action: 'challenge',
+      });
+    });
+
+    it('is not satisfied by a same-named group in another OU, nor by the name alone', () => {
+      const p = buildPolicy({ ...defaults, mfaGroup: dn });
+      expect(p.decide(user(['CN=MFA Users,OU=Contractors,DC=corp,DC=example']))).toMatchObject({
+        action: 'reject',
+        reason: 'not-in-mfa-group',
+      });
+      // A directory that gives names only (the demo) cannot prove membership of a DN.
+      expect(p.decide(user(undefined))).toMatchObject({ action: 'reject', reason: 'not-in-mfa-group' });
+      const lenient = buildPolicy({ ...defaults, mfaGroup: dn, rejectOutsideGroup: false });
+      expect(lenient.decide(user([]))).toMatchObject({ action: 'accept', rule: 'mfa-group' });
+    });
+
+    it('a name still matches by CN when the user has DNs too', () => {
+      expect(buildPolicy(defaults).decide(user(['CN=MFA Users,OU=Anywhere,DC=x']))).toEqual({
+        action: 'challenge',
+      });
+    });
+
+    it('exempt groups match by DN the same way, and name the configured group', () => {
+      const glass = 'CN=Break Glass,OU=Admins,DC=corp,DC=example';
+      const p = buildPolicy({ ...defaults, mfaGroup: dn, exemptGroups: ['Nobody', glass] });
+      expect(
+        p.decide(
+          ctx({
+            mobile: undefined,
+            user: {
+              username: 'root',
+              groups: ['MFA Users', 'Break Glass'],
+              groupDns: [dn, 'cn=break glass,ou=admins,dc=corp,dc=example'],
+            },
+          }),
+        ),
+      ).toEqual({ action: 'accept', rule: 'exempt-group', detail: `member of exempt "${glass}"` });
+      expect(
+        p.decide(user([dn, 'CN=Break Glass,OU=Elsewhere,DC=corp,DC=example'], ['MFA Users', 'Break Glass'])),
+      ).toEqual({ action: 'challenge' });
+    });
+  });
+
   it('trusted networks skip the passcode only for a parsed IP inside them', () => {
     const p = buildPolicy({ ...defaults, trustedNetworks: ['10.0.0.0/8', '2001:db8::/32'] });
     expect(p.decide(ctx({ clientIp: { family: 4, address: '10.9.8.7' }, mobile: undefined }))).toMatchObject({

@@ -94,7 +94,7 @@ describe('memberMapper (the sync mapping)', () => {
     }
   });
 
-  it('maps a member: numbers primary first, groups by CN, disabled', () => {
+  it('maps a member: numbers primary first, groups by CN and by DN, disabled', () => {
     const s = dialects[0]?.[1] as DialectSettings;
     expect(
       memberMapper(s)({
@@ -111,6 +111,7 @@ describe('memberMapper (the sync mapping)', () => {
       mobiles: ['+49 151 1', '+49 160 2'],
       secondaryMobiles: ['+49 160 2'],
       groups: ['MFA Users', 'Smith, John Fans'],
+      groupDns: ['CN=MFA Users,CN=Users,DC=x', 'CN=Smith\\, John Fans,DC=x'],
       disabled: true,
     });
   });
