@@ -1,6 +1,7 @@
 /**
  * A rotated service-account password must not end in a locked AD account: against a real slapd,
- * behind a counting TCP relay, a refused service bind is not repeated by logins or probes.
+ * behind a counting TCP relay, a refused service bind is not repeated by logins or probes for
+ * minutes (5, then 10…), and is tried again once that pause has passed.
  */
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -40,6 +41,8 @@ describe('service account refused (slapd)', () => {
   afterAll(() => d?.close());
 
   it('binds with the wrong service password once, then pauses: logins and probes add no binds', async () => {
+    let offset = 0;
+    const clock = { now: () => Date.now() + offset, monotonic: () => performance.now() + offset };
     d = await createLdapDirectory(
       ldapConfig({
         dialect: 'openldap',
@@ -49,6 +52,7 @@ describe('service account refused (slapd)', () => {
         bindDn: peer.facts.SERVICE_DN,
         bindPassword: 'rotated-in-ad-but-not-here',
       }),
+      { clock },
     );
 
     const first = await d.verifyPassword('alice', 'secret1');
@@ -62,6 +66,15 @@ describe('service account refused (slapd)', () => {
     }
     expect(connections).toBe(afterFirst);
     expect(d.health()).toMatchObject({ state: 'down' });
-    expect(d.health().detail).toMatch(/service account was refused/);
+    expect(d.health().detail).toMatch(/service account was refused.*paused for 5 min/);
+
+    // Minutes later, not an hour: one more bind, refused again, and the pause doubles.
+    offset += 4 * 60_000;
+    await d.verifyPassword('alice', 'secret1');
+    expect(connections).toBe(afterFirst);
+    offset += 60_000;
+    expect(await d.verifyPassword('alice', 'secret1')).toMatchObject({ ok: false, reason: 'unavailable' });
+    expect(connections).toBe(afterFirst + 1);
+    expect(d.health().detail).toMatch(/paused for 10 min/);
   });
 });

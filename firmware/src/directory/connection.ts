@@ -103,6 +103,14 @@ export function isTransportFailure(e: unknown): boolean {
   return !(e instanceof ResultCodeError);
 }
 
+/**
+ * LDAP busy (51) and unavailable (52): the DC says it cannot serve now (overloaded, shutting down, a
+ * subsystem offline) and did not carry the operation out, so another DC may and should be asked.
+ */
+export function isDcBusy(e: unknown): boolean {
+  return e instanceof ResultCodeError && (e.code === 51 || e.code === 52);
+}
+
 export function isInvalidCredentials(e: unknown): e is InvalidCredentialsError {
   return e instanceof InvalidCredentialsError;
 }

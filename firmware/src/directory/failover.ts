@@ -123,3 +123,61 @@ export function srvToUrls(
       return useLdaps ? `ldaps://${host}:636` : `ldap://${host}:${r.port}`;
     });
 }
+
+/** [5 min] How long a DC is left alone after it refused the service account's password. */
+export const SERVICE_REFUSED_HOLD_MS = 5 * 60_000;
+/** [30 min] Refusals in a row double the hold up to this. */
+export const SERVICE_REFUSED_MAX_HOLD_MS = 30 * 60_000;
+
+interface Refusal {
+  until: number;
+  streak: number;
+}
+
+/**
+ * Which DCs refused the service account's password (LDAP invalidCredentials), pure. Every bind with
+ * a wrong password counts towards AD's lockout threshold, so a DC that refused is not asked again
+ * for a while; but one DC may still hold the old password after a rotation, so a refusal holds that
+ * DC only, and the others are still tried. The hold doubles while the refusals go on, and ends at
+ * once when the DC accepts, on `clear()` (a successful `directory test`) or a restart.
+ */
+export class ServiceRefusals {
+  private readonly dcs = new Map<string, Refusal>();
+
+  constructor(
+    private readonly holdMs = SERVICE_REFUSED_HOLD_MS,
+    private readonly maxHoldMs = SERVICE_REFUSED_MAX_HOLD_MS,
+  ) {}
+
+  /** Records a refusal; returns how long the DC is now held, ms. */
+  refused(url: string, now: number): number {
+    const streak = (this.dcs.get(url)?.streak ?? 0) + 1;
+    const hold = Math.min(this.maxHoldMs, this.holdMs * 2 ** Math.min(streak - 1, 30));
+    this.dcs.set(url, { until: now + hold, streak });
+    return hold;
+  }
+
+  accepted(url: string): void {
+    this.dcs.delete(url);
+  }
+
+  held(url: string, now: number): boolean {
+    return (this.dcs.get(url)?.until ?? -Infinity) > now;
+  }
+
+  /** When every one of `urls` is held: ms until the first of them may be tried again. */
+  allHeld(urls: readonly string[], now: number): number | undefined {
+    if (urls.length === 0) return undefined;
+    let first = Infinity;
+    for (const u of urls) {
+      const until = this.dcs.get(u)?.until ?? -Infinity;
+      if (until <= now) return undefined;
+      first = Math.min(first, until - now);
+    }
+    return first;
+  }
+
+  clear(): void {
+    this.dcs.clear();
+  }
+}

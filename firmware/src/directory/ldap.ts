@@ -21,6 +21,7 @@ import {
   LdapConnection,
   brief,
   connectError as connectErrorOf,
+  isDcBusy,
   isInvalidCredentials,
   isTransportFailure,
   type TlsSettings,
@@ -45,7 +46,7 @@ import {
 } from './dialects.ts';
 import { sameDn } from './dn.ts';
 import { and } from './escape.ts';
-import { ServerPool, attemptBudget, srvToUrls } from './failover.ts';
+import { ServerPool, ServiceRefusals, attemptBudget, srvToUrls } from './failover.ts';
 
 export interface LdapDirectoryDeps {
   clock?: Clock;
@@ -91,12 +92,12 @@ export class LdapDirectory implements Directory {
   private srvAt = -Infinity;
   private lastError: string | undefined;
   /**
-   * Set when a DC refused the service account's password (invalid credentials). Every further
-   * bind with that password counts against AD's lockout threshold, so the box stops trying until
-   * `SERVICE_REFUSED_RETRY_MS` has passed (or the config, and so this object, is replaced):
-   * a rotated password must not end in a locked service account.
+   * DCs that refused the service account's password (invalidCredentials, and only that). Every
+   * further bind with that password counts against AD's lockout threshold, so such a DC is left
+   * alone for minutes (doubling while it goes on); when every DC refused, service binds pause
+   * altogether. A restart, a new config (a new object) or `retryServiceAccount()` ends it.
    */
-  private serviceRefusedAt: number | undefined;
+  private readonly refusals = new ServiceRefusals();
 
   constructor(
     private readonly cfg: LdapDirectoryConfig,
@@ -253,38 +254,53 @@ export class LdapDirectory implements Directory {
     };
   }
 
+  /** The refusal to report when every DC refused the service account and none may be asked yet. */
   private serviceRefused(): MfaError | undefined {
-    if (this.serviceRefusedAt === undefined) return undefined;
-    if (this.clock.monotonic() - this.serviceRefusedAt >= SERVICE_REFUSED_RETRY_MS) {
-      this.serviceRefusedAt = undefined;
-      return undefined;
-    }
+    const waitMs = this.refusals.allHeld(
+      this.pool.list().map((x) => x.url),
+      this.clock.monotonic(),
+    );
+    if (waitMs === undefined) return undefined;
     return new MfaError(
-      'the service account was refused (wrong directory.bindPassword or a locked account); not retried for an hour, to spare the account from AD lockout',
+      `the service account was refused by every domain controller (wrong directory.bindPassword, or a disabled or locked account); service binds paused for ${Math.ceil(waitMs / 60_000)} min to spare the account from AD lockout (a restart or a config change retries at once)`,
       ErrorCode.DirectoryBindFailed,
     );
   }
 
-  private noteServiceRefused(e: unknown): void {
-    if (!(e instanceof MfaError && e.code === ErrorCode.DirectoryBindFailed)) return;
-    if (this.serviceRefusedAt === undefined)
-      this.log.error(
-        { err: brief(e) },
-        'service account refused: fix directory.bindPassword; binds paused for an hour',
-      );
-    this.serviceRefusedAt = this.clock.monotonic();
+  /** A DC refused the service account's password: leave that DC alone for a while. */
+  private noteServiceRefused(url: string, e: unknown): void {
+    const holdMs = this.refusals.refused(url, this.clock.monotonic());
+    this.log.error(
+      { url, err: brief(e), pauseMinutes: Math.round(holdMs / 60_000) },
+      'service account refused by this domain controller: fix directory.bindPassword; no binds to it for a while',
+    );
   }
 
-  /** Opens a connection bound as the service account, failing over across DCs within the deadline. */
+  /**
+   * Forgets every refusal of the service account, so the next login or probe binds again: for an
+   * in-service "test the directory now" (API) that has just bound successfully. A restart, or a new
+   * config (a new LdapDirectory), does the same.
+   */
+  retryServiceAccount(): void {
+    this.refusals.clear();
+  }
+
+  /**
+   * Opens a connection bound as the service account, failing over across DCs within the deadline.
+   * A DC that is busy, unavailable or unwilling costs only its own turn; one that refused the
+   * password is held (see `refusals`) and the others are still tried once, since after a password
+   * rotation one DC may not have the new password yet.
+   */
   private async openBound(deadline: Deadline): Promise<Bound> {
     const refused = this.serviceRefused();
     if (refused) throw refused;
     await this.refreshSrv();
-    const order = this.pool.order();
+    const order = this.pool.order().filter((u) => !this.refusals.held(u, this.clock.monotonic()));
     let last: unknown = new MfaError(
       'no domain controller configured or discovered',
       ErrorCode.DirectoryUnavailable,
     );
+    let refusal: unknown;
     for (let i = 0; i < order.length; i++) {
       const url = order[i] ?? '';
       const budget = attemptBudget(deadline.remaining(), order.length - i);
@@ -298,19 +314,19 @@ export class LdapDirectory implements Directory {
           serviceBind(c, this.cfg.bindDn, this.cfg.bindPassword),
         );
         this.pool.markUp(url, this.clock.monotonic());
+        this.refusals.accepted(url);
         return { url, conn };
       } catch (e) {
         conn?.destroy();
         last = e instanceof MfaError ? e : connectErrorOf(url, e);
         this.noteFailure(url, e);
-        // A refused service account is the same on every DC: do not spend the deadline on it.
-        if (e instanceof MfaError && e.code === ErrorCode.DirectoryBindFailed) {
-          this.noteServiceRefused(e);
-          throw e;
+        if (isServiceRefusal(e)) {
+          refusal = e;
+          this.noteServiceRefused(url, e);
         }
       }
     }
-    throw last;
+    throw this.serviceRefused() ?? refusal ?? last;
   }
 
   private noteFailure(url: string, e: unknown): void {
@@ -401,7 +417,8 @@ export class LdapDirectory implements Directory {
         return { url: svc.url, user };
       } catch (e) {
         if (e instanceof MfaError && e.code === ErrorCode.DirectoryUserAmbiguous) throw e;
-        if (!isTransportFailure(e)) throw searchError('user', e);
+        // busy / unavailable: this DC, not the search, is the problem; the next DC may answer.
+        if (!isTransportFailure(e) && !isDcBusy(e)) throw searchError('user', e);
         last = searchError('user', e);
         this.dropService(svc, e);
       }
@@ -453,8 +470,8 @@ export class LdapDirectory implements Directory {
 
   /**
    * The password check: a simple bind as the user's DN on a fresh connection. Only a failure to
-   * connect moves to another DC; once the bind was sent, a second try could count twice towards
-   * the account lockout.
+   * connect, or a DC answering busy / unavailable (it did not carry the bind out), moves to another
+   * DC; once a DC has judged the password, a second try could count twice towards the lockout.
    */
   private async userBind(
     url: string,
@@ -463,6 +480,7 @@ export class LdapDirectory implements Directory {
     deadline: Deadline,
   ): Promise<'ok' | Extract<VerifyResult, { ok: false }>> {
     const order = [url, ...this.pool.order().filter((u) => u !== url)];
+    let lastDetail = 'no domain controller answered within the deadline';
     for (let i = 0; i < order.length; i++) {
       const target = order[i] ?? url;
       const budget = attemptBudget(deadline.remaining(), order.length - i);
@@ -472,6 +490,7 @@ export class LdapDirectory implements Directory {
         conn = await LdapConnection.open(this.settingsFor(target, budget));
       } catch (e) {
         this.noteFailure(target, e);
+        lastDetail = brief(e);
         continue;
       }
       try {
@@ -479,16 +498,23 @@ export class LdapDirectory implements Directory {
         return 'ok';
       } catch (e) {
         if (isInvalidCredentials(e)) return { ok: false, reason: reasonForInvalidCredentials(e.message) };
+        if (isDcBusy(e)) {
+          this.noteFailure(target, e);
+          lastDetail = brief(e);
+          continue;
+        }
         if (isTransportFailure(e)) {
           this.noteFailure(target, e);
           return { ok: false, reason: 'unavailable', detail: brief(e) };
         }
-        return { ok: false, reason: 'bad-password', detail: brief(e) };
+        // Any other LDAP answer (unwilling to perform, stronger auth required…) says nothing
+        // about the password: calling it a wrong one would send the user to reset a good password.
+        return { ok: false, reason: 'unavailable', detail: `bind: ${brief(e)}` };
       } finally {
         void conn.close();
       }
     }
-    return { ok: false, reason: 'unavailable', detail: 'no domain controller answered within the deadline' };
+    return { ok: false, reason: 'unavailable', detail: lastDetail };
   }
 
   // ---------------------------------------------------------------- background
@@ -543,8 +569,8 @@ export class LdapDirectory implements Directory {
         }
       }
       for (const s of this.pool.down()) {
-        if (this.closed || this.serviceRefused()) break;
-        if (s.url === this.service?.url) continue;
+        if (this.closed) break;
+        if (s.url === this.service?.url || this.refusals.held(s.url, this.clock.monotonic())) continue;
         let conn: LdapConnection | undefined;
         try {
           conn = await LdapConnection.open(this.settingsFor(s.url, this.cfg.timeoutMs));
@@ -553,10 +579,11 @@ export class LdapDirectory implements Directory {
           );
           await conn.close();
           this.pool.markUp(s.url, this.clock.monotonic());
+          this.refusals.accepted(s.url);
           this.log.info({ url: s.url }, 'domain controller answers again');
         } catch (e) {
           conn?.destroy();
-          this.noteServiceRefused(e);
+          if (isServiceRefusal(e)) this.noteServiceRefused(s.url, e);
           this.pool.markDown(s.url, brief(e), this.clock.monotonic());
         }
       }
@@ -565,9 +592,6 @@ export class LdapDirectory implements Directory {
     }
   }
 }
-
-/** [1 h] How long binds pause after the service account's password was refused. */
-export const SERVICE_REFUSED_RETRY_MS = 3_600_000;
 
 function raceDeadline<T>(p: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -585,15 +609,33 @@ function raceDeadline<T>(p: Promise<T>, ms: number): Promise<T> {
   return Promise.race([p, t]).finally(() => clearTimeout(timer));
 }
 
+/**
+ * The service account's bind. Only invalidCredentials (49) is a verdict on the account and the
+ * same on every DC; any other LDAP answer (busy, unavailable, unwilling to perform, stronger auth
+ * required…) is this DC's problem, flagged retryable so the caller moves to the next DC.
+ */
 async function serviceBind(c: Client, dn: string, password: string): Promise<void> {
   try {
     await c.bind(dn, password);
   } catch (e) {
     if (isTransportFailure(e)) throw e;
-    throw new MfaError(`bind: the service account was refused: ${brief(e)}`, ErrorCode.DirectoryBindFailed, {
-      cause: e,
-    });
+    if (isInvalidCredentials(e))
+      throw new MfaError(
+        `bind: the service account was refused: ${brief(e)}`,
+        ErrorCode.DirectoryBindFailed,
+        { cause: e },
+      );
+    throw new MfaError(
+      `bind: the domain controller did not take the service account's bind: ${brief(e)}`,
+      ErrorCode.DirectoryBindFailed,
+      { cause: e, flags: { retryable: true } },
+    );
   }
+}
+
+/** A DC's verdict that the service account's password is wrong (not a DC failing to answer). */
+function isServiceRefusal(e: unknown): boolean {
+  return e instanceof MfaError && e.code === ErrorCode.DirectoryBindFailed && e.flags.retryable !== true;
 }
 
 function searchError(what: string, e: unknown): MfaError {

@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { ServerPool, attemptBudget, srvToUrls } from '../../../firmware/src/directory/failover.ts';
+import {
+  ServerPool,
+  ServiceRefusals,
+  attemptBudget,
+  srvToUrls,
+} from '../../../firmware/src/directory/failover.ts';
 
 describe('DC failover state', () => {
   it('tries the preferred DC first, down ones last, and stays with the one that works', () => {
@@ -44,5 +49,31 @@ describe('DC failover state', () => {
     expect(srvToUrls([{ name: 'dc1', port: 3389, priority: 0, weight: 0 }], false)).toEqual([
       'ldap://dc1:3389',
     ]);
+  });
+});
+
+describe('service account refusals', () => {
+  const MIN = 60_000;
+  it('holds a refusing DC for 5 min, doubling to 30, and lets it go when it accepts', () => {
+    const r = new ServiceRefusals();
+    expect(r.refused('a', 0)).toBe(5 * MIN);
+    expect(r.held('a', 5 * MIN - 1)).toBe(true);
+    expect(r.held('a', 5 * MIN)).toBe(false);
+    expect(r.held('b', 0)).toBe(false);
+    expect([10, 20, 30, 30].map(() => r.refused('a', 0) / MIN)).toEqual([10, 20, 30, 30]);
+    r.accepted('a');
+    expect(r.held('a', 0)).toBe(false);
+    expect(r.refused('a', 0)).toBe(5 * MIN);
+  });
+
+  it('says when every DC is held, and for how long the first hold lasts', () => {
+    const r = new ServiceRefusals();
+    r.refused('a', 0);
+    expect(r.allHeld(['a', 'b'], 1)).toBeUndefined();
+    r.refused('b', 2 * MIN);
+    expect(r.allHeld(['a', 'b'], 3 * MIN)).toBe(2 * MIN);
+    expect(r.allHeld([], 0)).toBeUndefined();
+    r.clear();
+    expect(r.allHeld(['a', 'b'], 3 * MIN)).toBeUndefined();
   });
 });
