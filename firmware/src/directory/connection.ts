@@ -127,8 +127,16 @@ function tlsConnectionOptions(host: string, s: TlsSettings): tls.ConnectionOptio
 
 export class LdapConnection {
   readonly client: Client;
+  /**
+   * Told when an operation stayed silent past its silence limit (the connection is then already
+   * destroyed), also after its caller stopped waiting: the owner marks the DC down.
+   */
+  onSilence: ((e: MfaError) => void) | undefined;
   private readonly sockets = new Set<net.Socket>();
+  private readonly watchdogs = new Set<NodeJS.Timeout>();
   private destroyed = false;
+  private retired = false;
+  private inFlight = 0;
 
   private constructor(
     readonly url: string,
@@ -210,43 +218,79 @@ export class LdapConnection {
   }
 
   /**
-   * Runs one operation with a time budget. On timeout the connection is destroyed (its sockets
-   * closed) and a DirectoryTimeout is thrown; the abandoned promise is silenced.
+   * Runs one operation with two limits. `ms` is how long this caller waits: often its share of a
+   * login's deadline, which says nothing about the DC. `silenceMs` (default `ms`) is how long the DC
+   * may stay silent before it counts as dead: then the connection is destroyed, `onSilence` told,
+   * and a DirectoryTimeout thrown. When the caller's wait ends first, it gets a DirectoryTimeout
+   * flagged `canceled` and the operation goes on (the connection stays usable, the silence limit
+   * still applies); the abandoned promise is silenced.
    */
-  async within<T>(what: string, ms: number, fn: (c: Client) => Promise<T>): Promise<T> {
+  async within<T>(
+    what: string,
+    ms: number,
+    fn: (c: Client) => Promise<T>,
+    silenceMs: number = ms,
+  ): Promise<T> {
     if (this.destroyed)
       throw new MfaError(`${this.url}: connection already closed`, ErrorCode.DirectoryUnavailable, {
         flags: { disconnected: true, retryable: true },
       });
-    if (ms <= 0) {
-      this.destroy();
-      throw new MfaError(`${what} on ${this.url}: deadline already passed`, ErrorCode.DirectoryTimeout, {
-        flags: { retryable: true },
-      });
-    }
+    if (ms <= 0) throw deadlinePassed(what, this.url);
     const p = fn(this.client);
-    p.catch(() => undefined);
+    this.inFlight++;
+    let watchdog: NodeJS.Timeout | undefined;
+    const silence = new Promise<never>((_, reject) => {
+      watchdog = setTimeout(
+        () => {
+          const e = new MfaError(
+            `${what} on ${this.url}: no answer within ${Math.max(ms, silenceMs)} ms`,
+            ErrorCode.DirectoryTimeout,
+            { flags: { retryable: true } },
+          );
+          this.destroy();
+          this.onSilence?.(e);
+          reject(e);
+        },
+        Math.max(ms, silenceMs),
+      );
+      watchdog.unref();
+      this.watchdogs.add(watchdog);
+    });
+    silence.catch(() => undefined);
+    void p
+      .catch(() => undefined)
+      .finally(() => {
+        if (watchdog) {
+          clearTimeout(watchdog);
+          this.watchdogs.delete(watchdog);
+        }
+        this.inFlight--;
+        if (this.retired && this.inFlight === 0) void this.close();
+      });
+    if (silenceMs <= ms) return Promise.race([p, silence]);
     let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        this.destroy();
-        reject(
-          new MfaError(`${what} on ${this.url}: no answer within ${ms} ms`, ErrorCode.DirectoryTimeout, {
-            flags: { retryable: true },
-          }),
-        );
-      }, ms);
+    const gaveUp = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(deadlinePassed(what, this.url, ms)), ms);
     });
     try {
-      return await Promise.race([p, timeout]);
+      return await Promise.race([p, silence, gaveUp]);
     } finally {
       clearTimeout(timer);
     }
   }
 
+  /**
+   * No new operations; closes once those in flight have settled (at once when there are none),
+   * so a late answer is still read and a silent DC still caught by the silence limit.
+   */
+  retire(): void {
+    this.retired = true;
+    if (this.inFlight === 0) void this.close();
+  }
+
   /** Usable for another operation (not destroyed, socket still connected). */
   get alive(): boolean {
-    return !this.destroyed && this.client.isConnected;
+    return !this.destroyed && !this.retired && this.client.isConnected;
   }
 
   get isSecure(): boolean {
@@ -259,6 +303,8 @@ export class LdapConnection {
 
   destroy(): void {
     this.destroyed = true;
+    for (const t of this.watchdogs) clearTimeout(t);
+    this.watchdogs.clear();
     for (const s of this.sockets) s.destroy();
     this.sockets.clear();
   }
@@ -270,6 +316,25 @@ export class LdapConnection {
     await Promise.race([unbind, new Promise((r) => setTimeout(r, 200).unref())]);
     this.destroy();
   }
+}
+
+/**
+ * The caller's time ran out (its share of a login's deadline), not the DC's: nothing is known about
+ * the DC, so it must not be marked down for it.
+ */
+function deadlinePassed(what: string, url: string, ms?: number): MfaError {
+  return new MfaError(
+    ms === undefined
+      ? `${what} on ${url}: the login's deadline had already passed`
+      : `${what} on ${url}: no answer within the ${ms} ms left of the login's deadline`,
+    ErrorCode.DirectoryTimeout,
+    { flags: { retryable: true, canceled: true } },
+  );
+}
+
+/** True when only the caller's deadline ran out (see `LdapConnection.within`), not the DC. */
+export function isDeadlineExhausted(e: unknown): boolean {
+  return e instanceof MfaError && e.code === ErrorCode.DirectoryTimeout && e.flags.canceled === true;
 }
 
 /** A secret-free one-liner for logs and health. */

@@ -22,6 +22,7 @@ import {
   brief,
   connectError as connectErrorOf,
   isDcBusy,
+  isDeadlineExhausted,
   isInvalidCredentials,
   isTransportFailure,
   type TlsSettings,
@@ -52,12 +53,20 @@ export interface LdapDirectoryDeps {
   clock?: Clock;
   resolveSrv?: (name: string) => Promise<SrvRecord[]>;
   log?: Logger;
+  /** Overrides the per-request silence limit (see SILENCE_MIN_MS), so tests need not wait 10 s. */
+  silenceMs?: number;
 }
 
 /** A sync page may take long on a big domain; it never runs on the login path. */
 const PAGE_TIMEOUT_MS = 30_000;
 const SRV_REFRESH_MS = 10 * 60_000;
 const GROUP_RETRY_MS = 5 * 60_000;
+/**
+ * [10 s, or twice `timeoutMs` when that is more] How long a DC may leave one request unanswered
+ * before it counts as dead. Far beyond a login's share of its deadline: a DC that is slow under
+ * load makes single logins fail over, but is not marked down, and the shared connection survives.
+ */
+const SILENCE_MIN_MS = 10_000;
 
 class Deadline {
   private readonly end: number;
@@ -98,6 +107,7 @@ export class LdapDirectory implements Directory {
    * altogether. A restart, a new config (a new object) or `retryServiceAccount()` ends it.
    */
   private readonly refusals = new ServiceRefusals();
+  private readonly silenceMs: number;
 
   constructor(
     private readonly cfg: LdapDirectoryConfig,
@@ -108,6 +118,7 @@ export class LdapDirectory implements Directory {
     this.clock = deps.clock ?? systemClock;
     this.log = deps.log ?? logger('directory:ldap');
     this.pool = new ServerPool(cfg.urls, this.clock.monotonic());
+    this.silenceMs = deps.silenceMs ?? Math.max(SILENCE_MIN_MS, 2 * cfg.timeoutMs);
     if (cfg.allowInsecure && cfg.urls.some((u) => u.toLowerCase().startsWith('ldap://')) && !cfg.startTls)
       this.log.warn(
         { urls: cfg.urls },
@@ -291,11 +302,13 @@ export class LdapDirectory implements Directory {
    * password is held (see `refusals`) and the others are still tried once, since after a password
    * rotation one DC may not have the new password yet.
    */
-  private async openBound(deadline: Deadline): Promise<Bound> {
+  private async openBound(deadline: Deadline, avoid: ReadonlySet<string> = new Set()): Promise<Bound> {
     const refused = this.serviceRefused();
     if (refused) throw refused;
     await this.refreshSrv();
-    const order = this.pool.order().filter((u) => !this.refusals.held(u, this.clock.monotonic()));
+    const order = this.pool
+      .order()
+      .filter((u) => !avoid.has(u) && !this.refusals.held(u, this.clock.monotonic()));
     let last: unknown = new MfaError(
       'no domain controller configured or discovered',
       ErrorCode.DirectoryUnavailable,
@@ -310,15 +323,26 @@ export class LdapDirectory implements Directory {
       try {
         conn = await LdapConnection.open(this.settingsFor(url, budget));
         const left = budget - (this.clock.monotonic() - t0);
-        await conn.within('bind (service account)', left, (c) =>
-          serviceBind(c, this.cfg.bindDn, this.cfg.bindPassword),
+        const c = conn;
+        // A bind that outlasts this login's share is left to finish (or to prove the DC silent).
+        c.onSilence = (e) => this.noteFailure(url, e);
+        await c.within(
+          'bind (service account)',
+          left,
+          (client) => serviceBind(client, this.cfg.bindDn, this.cfg.bindPassword),
+          this.silenceMs,
         );
         this.pool.markUp(url, this.clock.monotonic());
         this.refusals.accepted(url);
-        return { url, conn };
+        c.onSilence = undefined;
+        return { url, conn: c };
       } catch (e) {
-        conn?.destroy();
         last = e instanceof MfaError ? e : connectErrorOf(url, e);
+        if (conn && isDeadlineExhausted(e)) {
+          conn.retire();
+          continue;
+        }
+        conn?.destroy();
         this.noteFailure(url, e);
         if (isServiceRefusal(e)) {
           refusal = e;
@@ -337,24 +361,34 @@ export class LdapDirectory implements Directory {
     if (wasUp) this.log.warn({ url, err: brief(e) }, 'domain controller marked down');
   }
 
-  /** The warm service connection, (re)opened when needed; concurrent callers share one attempt. */
-  private async serviceConn(deadline: Deadline): Promise<Bound> {
+  /**
+   * The warm service connection, (re)opened when needed; concurrent callers share one attempt.
+   * `avoid`: DCs that already used up this login's share of its deadline; the connection then
+   * moves to another DC (the old one is retired, not destroyed: other logins' requests on it still
+   * get their answers, and it is not marked down for being slow).
+   */
+  private async serviceConn(deadline: Deadline, avoid: ReadonlySet<string> = new Set()): Promise<Bound> {
     const svc = this.service;
-    if (svc && svc.conn.alive && svc.conn.client.isBound) return svc;
-    if (svc) {
-      this.service = undefined;
-      svc.conn.destroy();
+    if (svc && svc.conn.alive && svc.conn.client.isBound && !avoid.has(svc.url)) return svc;
+    let b: Bound;
+    if (avoid.size > 0) {
+      b = await this.openBound(deadline, avoid);
+    } else {
+      this.connecting ??= this.openBound(deadline).finally(() => {
+        this.connecting = undefined;
+      });
+      // The attempt may have been started by someone with more time (the background probe): wait
+      // for it only as long as this caller's own deadline allows.
+      b = await raceDeadline(this.connecting, deadline.remaining());
     }
-    this.connecting ??= this.openBound(deadline).finally(() => {
-      this.connecting = undefined;
-    });
-    // The attempt may have been started by someone with more time (the background probe): wait
-    // for it only as long as this caller's own deadline allows.
-    const b = await raceDeadline(this.connecting, deadline.remaining());
     if (this.closed) {
       await b.conn.close();
       throw new MfaError('directory closed', ErrorCode.DirectoryUnavailable);
     }
+    const old = this.service;
+    if (old === b) return b;
+    if (old) old.conn.retire();
+    b.conn.onSilence = (e) => this.dropService(b, e);
     this.service = b;
     return b;
   }
@@ -375,9 +409,10 @@ export class LdapDirectory implements Directory {
   ): Promise<{ url: string; user: MappedUser | undefined }> {
     const filter = userSearchFilter(this.s, login);
     let last: MfaError | undefined;
+    const slow = new Set<string>();
     for (let attempt = 0; attempt < Math.max(1, this.pool.size); attempt++) {
       if (deadline.remaining() <= 0) break;
-      const svc = await this.serviceConn(deadline);
+      const svc = await this.serviceConn(deadline, slow);
       try {
         const budget = attemptBudget(deadline.remaining(), Math.max(1, this.pool.size - attempt));
         const groupDn = this.s.nestedGroups ? await this.cachedGroupDn(svc.conn, budget) : undefined;
@@ -401,6 +436,7 @@ export class LdapDirectory implements Directory {
                     sizeLimit: 2,
                   }),
             ]),
+          this.silenceMs,
         );
         const entries = found.searchEntries as RawEntry[];
         if (entries.length === 0) return { url: svc.url, user: undefined };
@@ -417,6 +453,12 @@ export class LdapDirectory implements Directory {
         return { url: svc.url, user };
       } catch (e) {
         if (e instanceof MfaError && e.code === ErrorCode.DirectoryUserAmbiguous) throw e;
+        if (isDeadlineExhausted(e)) {
+          // This login's share ran out: ask another DC, leaving this one and its connection be.
+          last = e as MfaError;
+          slow.add(svc.url);
+          continue;
+        }
         // busy / unavailable: this DC, not the search, is the problem; the next DC may answer.
         if (!isTransportFailure(e) && !isDcBusy(e)) throw searchError('user', e);
         last = searchError('user', e);
@@ -448,13 +490,17 @@ export class LdapDirectory implements Directory {
 
   private async resolveGroup(conn: LdapConnection, group: string, budgetMs: number): Promise<string> {
     if (isDn(group)) return group.trim();
-    const r = await conn.within('search (group)', budgetMs, (c) =>
-      c.search(this.cfg.baseDn, {
-        scope: 'sub',
-        filter: groupLookupFilter(this.s, group),
-        attributes: ['1.1'],
-        sizeLimit: 2,
-      }),
+    const r = await conn.within(
+      'search (group)',
+      budgetMs,
+      (c) =>
+        c.search(this.cfg.baseDn, {
+          scope: 'sub',
+          filter: groupLookupFilter(this.s, group),
+          attributes: ['1.1'],
+          sizeLimit: 2,
+        }),
+      Math.max(budgetMs, this.silenceMs),
     );
     const first = r.searchEntries[0];
     if (r.searchEntries.length !== 1 || !first)
@@ -493,10 +539,15 @@ export class LdapDirectory implements Directory {
         lastDetail = brief(e);
         continue;
       }
+      // A bind that outlasts the login is left to finish; only a DC silent past the per-request
+      // limit is marked down.
+      conn.onSilence = (e) => this.noteFailure(target, e);
       try {
-        await conn.within('bind (user)', deadline.remaining(), (c) => c.bind(dn, password));
+        await conn.within('bind (user)', deadline.remaining(), (c) => c.bind(dn, password), this.silenceMs);
         return 'ok';
       } catch (e) {
+        if (isDeadlineExhausted(e))
+          return { ok: false, reason: 'unavailable', detail: `${brief(e)} (the domain controller is slow)` };
         if (isInvalidCredentials(e)) return { ok: false, reason: reasonForInvalidCredentials(e.message) };
         if (isDcBusy(e)) {
           this.noteFailure(target, e);
@@ -511,7 +562,7 @@ export class LdapDirectory implements Directory {
         // about the password: calling it a wrong one would send the user to reset a good password.
         return { ok: false, reason: 'unavailable', detail: `bind: ${brief(e)}` };
       } finally {
-        void conn.close();
+        conn.retire();
       }
     }
     return { ok: false, reason: 'unavailable', detail: lastDetail };
@@ -544,12 +595,13 @@ export class LdapDirectory implements Directory {
       const svc = this.service;
       if (svc?.conn.alive) {
         try {
-          await svc.conn.within('keep-alive', this.cfg.timeoutMs, (c) =>
+          // No login waits on the probe: only silence past the per-request limit marks the DC down.
+          await svc.conn.within('keep-alive', this.silenceMs, (c) =>
             c.search('', { scope: 'base', filter: '(objectClass=*)', attributes: ['1.1'] }),
           );
           // Follow a renamed or moved MFA group without a restart.
           if (this.s.nestedGroups && !isDn(this.cfg.group)) {
-            this.groupDn = await this.resolveGroup(svc.conn, this.cfg.group, this.cfg.timeoutMs).catch(
+            this.groupDn = await this.resolveGroup(svc.conn, this.cfg.group, this.silenceMs).catch(
               (e: unknown) => {
                 if (isTransportFailure(e)) throw e;
                 return undefined;

@@ -100,6 +100,11 @@ export class FakeDc {
     this.server = net.createServer((s) => this.serve(s));
   }
 
+  /** Connections still open. */
+  get open(): number {
+    return this.sockets.size;
+  }
+
   get url(): string {
     return `ldap://127.0.0.1:${this.port}`;
   }

@@ -1,0 +1,111 @@
+/**
+ * A login running out of its own deadline says nothing about the DC: against scripted DCs on
+ * loopback (fake-dc.ts), a slow answer fails the login (or moves it to another DC) without
+ * destroying the shared service connection or marking the DC down; only a DC silent past the
+ * per-request limit is marked down.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { parseConfig } from '../../../firmware/src/config/load.ts';
+import { createLdapDirectory, type LdapDirectory } from '../../../firmware/src/directory/ldap.ts';
+import { BASE, FakeDc, OK, SERVICE_DN } from './fake-dc.ts';
+
+let dcs: FakeDc[] = [];
+let dirs: LdapDirectory[] = [];
+afterEach(async () => {
+  await Promise.all(dirs.map((d) => d.close()));
+  await Promise.all(dcs.map((d) => d.close()));
+  dcs = [];
+  dirs = [];
+});
+
+async function dc(script: ConstructorParameters<typeof FakeDc>[0] = {}): Promise<FakeDc> {
+  const d = await new FakeDc(script).listen();
+  dcs.push(d);
+  return d;
+}
+
+async function directory(servers: FakeDc[], timeoutMs: number, silenceMs?: number): Promise<LdapDirectory> {
+  const cfg = parseConfig({
+    directory: {
+      kind: 'ldap',
+      dialect: 'openldap',
+      urls: servers.map((s) => s.url),
+      startTls: false,
+      allowInsecure: true,
+      baseDn: BASE,
+      bindDn: SERVICE_DN,
+      bindPassword: 'service-pw',
+      timeoutMs,
+    },
+  }).directory;
+  if (cfg.kind !== 'ldap') throw new Error('ldap config expected');
+  const d = await createLdapDirectory(cfg, silenceMs === undefined ? {} : { silenceMs });
+  dirs.push(d);
+  return d;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('the login deadline is not the DC’s', () => {
+  it('a search slower than the login fails that login, but keeps the service connection and the DC up', async () => {
+    const dc1 = await dc({ search: { code: 0, delayMs: 900 } });
+    const d = await directory([dc1], 600);
+    const t0 = performance.now();
+    const r = await d.verifyPassword('alice', 'pw');
+    expect(r).toMatchObject({ ok: false, reason: 'unavailable' });
+    expect(performance.now() - t0).toBeLessThan(800);
+    expect(d.health()).toEqual({ state: 'up', server: dc1.url });
+    // Load passes: the next login uses the same connection, no reconnect, no second service bind.
+    dc1.script.search = OK;
+    expect((await d.verifyPassword('alice', 'pw')).ok).toBe(true);
+    expect(dc1.seen.serviceBinds).toBe(1);
+    expect(dc1.seen.connections).toBe(2); // the service connection + the user bind's own
+    expect(d.health()).toEqual({ state: 'up', server: dc1.url });
+  });
+
+  it('a slow first DC moves the login to the next DC inside the deadline, without marking the first down', async () => {
+    const dc1 = await dc({ search: { code: 0, delayMs: 1500 } });
+    const dc2 = await dc();
+    const d = await directory([dc1, dc2], 2500);
+    const t0 = performance.now();
+    expect((await d.verifyPassword('alice', 'pw')).ok).toBe(true);
+    expect(performance.now() - t0).toBeLessThan(2500);
+    expect(dc2.seen.userBinds).toBe(1);
+    // Nothing is down: the directory just uses dc2 now.
+    expect(d.health()).toEqual({ state: 'up', server: dc2.url });
+    // dc1's late answer is still read, and then its connection is closed, not left open.
+    expect(dc1.open).toBe(1);
+    for (let i = 0; i < 20 && dc1.open > 0; i++) await sleep(50);
+    expect(dc1.open).toBe(0);
+    expect(dc1.seen.searches).toBe(1);
+  });
+
+  it('a user bind slower than the login: "unavailable", and the DC stays up', async () => {
+    const dc1 = await dc({ userBind: { code: 0, delayMs: 900 } });
+    const d = await directory([dc1], 600);
+    const r = await d.verifyPassword('alice', 'pw');
+    expect(r).toMatchObject({ ok: false, reason: 'unavailable' });
+    expect(!r.ok && r.detail).toMatch(/deadline/);
+    expect(d.health()).toEqual({ state: 'up', server: dc1.url });
+  });
+
+  it('a DC silent past the per-request limit is marked down, even after the login gave up on it', async () => {
+    const dc1 = await dc({ search: 'hang' });
+    const dc2 = await dc();
+    const d = await directory([dc1, dc2], 1000, 1200);
+    expect((await d.verifyPassword('alice', 'pw')).ok).toBe(true);
+    expect(d.health().state).toBe('up');
+    await sleep(1200);
+    expect(d.health()).toMatchObject({ state: 'degraded', server: dc2.url });
+    expect(d.health().detail).toMatch(new RegExp(`${dc1.url}: .*no answer within 1200 ms`));
+  });
+
+  it('a silent user bind marks its DC down once the per-request limit has passed', async () => {
+    const dc1 = await dc({ userBind: 'hang' });
+    const d = await directory([dc1], 600, 900);
+    expect(await d.verifyPassword('alice', 'pw')).toMatchObject({ ok: false, reason: 'unavailable' });
+    expect(d.health().state).toBe('up');
+    await sleep(700);
+    expect(d.health().state).not.toBe('up');
+  });
+});
