@@ -285,6 +285,8 @@ export class LdapConnection {
    */
   retire(): void {
     this.retired = true;
+    // A DC that never answers must not hold up a shutdown until the silence limit.
+    for (const s of this.sockets) s.unref();
     if (this.inFlight === 0) void this.close();
   }
 
