@@ -179,6 +179,39 @@ describe('DC failover', () => {
     expect(ms).toBeLessThan(2500);
   });
 
+  it('a DC that goes silent on the warm connection: the login moves on in time, the DC is marked down only after the silence limit', async () => {
+    // dc1 is a relay to slapd that can stop passing bytes (a DC hung under load, or a dropped route).
+    const target = new URL(f.LDAP_URL);
+    let frozen = false;
+    const relay = net.createServer((c) => {
+      const up = net.connect(Number(target.port), target.hostname);
+      c.on('data', (b: Buffer) => void (frozen || up.write(b)));
+      up.on('data', (b: Buffer) => void (frozen || c.write(b)));
+      c.on('error', () => up.destroy());
+      up.on('error', () => c.destroy());
+      c.on('close', () => up.destroy());
+      relay.on('close', () => c.destroy());
+    });
+    await new Promise<void>((r) => relay.listen(0, '127.0.0.1', r));
+    fx.track(relay);
+    const dc1 = `ldap://127.0.0.1:${(relay.address() as net.AddressInfo).port}`;
+    const d = await fx.dir(config({ urls: [dc1, f.LDAPS_URL], timeoutMs: 2500 }), { silenceMs: 2000 });
+    expect((await d.verifyPassword('alice', f.USER_PW)).ok).toBe(true);
+    expect(d.health()).toEqual({ state: 'up', server: dc1 });
+
+    frozen = true;
+    const t0 = performance.now();
+    expect((await d.verifyPassword('alice', f.USER_PW)).ok).toBe(true);
+    const ms = performance.now() - t0;
+    console.log(`silent warm DC: login answered in ${ms.toFixed(0)} ms of a 2500 ms deadline`);
+    expect(ms).toBeLessThan(2500);
+    // Out of one login's share is not dead: nothing marked down yet.
+    expect(d.health()).toEqual({ state: 'up', server: f.LDAPS_URL });
+    await new Promise((r) => setTimeout(r, 2000 - ms + 300));
+    expect(d.health()).toMatchObject({ state: 'degraded', server: f.LDAPS_URL });
+    expect(d.health().detail).toMatch(/no answer within 2000 ms/);
+  });
+
   it('with only black holes the answer is "unavailable", still inside the deadline', async () => {
     const d = await dir({
       urls: [`ldaps://127.0.0.1:${await blackHole()}`, `ldap://127.0.0.1:${await blackHole()}`],
