@@ -93,6 +93,7 @@ export class LdapDirectory implements Directory {
   private readonly log: Logger;
   private service: Bound | undefined;
   private connecting: Promise<Bound> | undefined;
+  private moving: { key: string; p: Promise<Bound> } | undefined;
   private groupDn: string | undefined;
   private groupRetryAt = -Infinity;
   private timer: NodeJS.Timeout | undefined;
@@ -370,17 +371,35 @@ export class LdapDirectory implements Directory {
   private async serviceConn(deadline: Deadline, avoid: ReadonlySet<string> = new Set()): Promise<Bound> {
     const svc = this.service;
     if (svc && svc.conn.alive && svc.conn.client.isBound && !avoid.has(svc.url)) return svc;
-    let b: Bound;
+    // The connection is adopted when it is ready, even if every caller stopped waiting for it.
     if (avoid.size > 0) {
-      b = await this.openBound(deadline, avoid);
-    } else {
-      this.connecting ??= this.openBound(deadline).finally(() => {
+      // Logins that gave up on the same DC at the same moment (a burst under load) share one move.
+      const key = [...avoid].sort().join(' ');
+      if (this.moving?.key !== key) {
+        const move = {
+          key,
+          p: this.openBound(deadline, avoid)
+            .then((b) => this.adopt(b))
+            .finally(() => {
+              if (this.moving === move) this.moving = undefined;
+            }),
+        };
+        this.moving = move;
+      }
+      return raceDeadline(this.moving.p, deadline.remaining());
+    }
+    this.connecting ??= this.openBound(deadline)
+      .then((b) => this.adopt(b))
+      .finally(() => {
         this.connecting = undefined;
       });
-      // The attempt may have been started by someone with more time (the background probe): wait
-      // for it only as long as this caller's own deadline allows.
-      b = await raceDeadline(this.connecting, deadline.remaining());
-    }
+    // The attempt may have been started by someone with more time (the background probe): wait
+    // for it only as long as this caller's own deadline allows.
+    return raceDeadline(this.connecting, deadline.remaining());
+  }
+
+  /** Makes `b` the service connection; the one it replaces is retired (its answers still read). */
+  private async adopt(b: Bound): Promise<Bound> {
     if (this.closed) {
       await b.conn.close();
       throw new MfaError('directory closed', ErrorCode.DirectoryUnavailable);

@@ -80,6 +80,19 @@ describe('the login deadline is not the DC’s', () => {
     expect(dc1.seen.searches).toBe(1);
   });
 
+  it('a burst of logins giving up on a slow DC at once moves the service connection once', async () => {
+    const dc1 = await dc({ search: { code: 0, delayMs: 1500 } });
+    const dc2 = await dc();
+    const d = await directory([dc1, dc2], 2500);
+    await d.probe(); // warm, on dc1
+    const results = await Promise.all(Array.from({ length: 6 }, () => d.verifyPassword('alice', 'pw')));
+    expect(results.every((r) => r.ok)).toBe(true);
+    expect(dc1.seen.serviceBinds).toBe(1);
+    expect(dc2.seen.serviceBinds).toBe(1);
+    expect(dc2.seen.userBinds).toBe(6);
+    expect(d.health()).toEqual({ state: 'up', server: dc2.url });
+  });
+
   it('a user bind slower than the login: "unavailable", and the DC stays up', async () => {
     const dc1 = await dc({ userBind: { code: 0, delayMs: 900 } });
     const d = await directory([dc1], 600);
