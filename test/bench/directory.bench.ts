@@ -11,7 +11,7 @@
  * other work on a shared machine hits both sides alike; the figure is the median of the pairs' ratios.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -78,6 +78,8 @@ export async function run(): Promise<void> {
     }).directory;
     if (parsed.kind !== 'ldap') throw new Error('ldap config expected');
     const s = dialectSettings(parsed);
+    const pwFile = join(data, 'service.pw');
+    writeFileSync(pwFile, f.SERVICE_PW, { mode: 0o600 }); // no newline: ldapsearch -y reads it all
     const args = [
       '-x',
       '-LLL',
@@ -86,8 +88,9 @@ export async function run(): Promise<void> {
       f.LDAP_URL,
       '-D',
       f.SERVICE_DN,
-      '-w',
-      f.SERVICE_PW,
+      // From a 0600 file, not the command line, where any local user could read it in `ps`.
+      '-y',
+      pwFile,
       '-b',
       f.BASE,
       '-E',
