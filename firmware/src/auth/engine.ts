@@ -51,6 +51,8 @@ export interface AuthEngineConfig {
   policy: PolicyConfig;
   /** ISO 3166 alpha-2 for directory numbers without a + prefix. */
   defaultCountry: string;
+  /** Accept numbers that are possible but not valid (directory.acceptPossibleNumbers); default false. */
+  acceptPossibleNumbers?: boolean;
   /** Keys the passcode HMAC; at least 16 bytes, never stored beside the challenges. */
   deviceSecret: Buffer;
 }
@@ -301,7 +303,9 @@ export function createAuthEngine(deps: AuthEngineDeps): AuthEngine {
 
   function liveNumber(user: DirectoryUser, cfg: AuthEngineConfig): string | undefined {
     for (const raw of user.mobiles) {
-      const n = normaliseNumber(raw, cfg.defaultCountry);
+      const n = normaliseNumber(raw, cfg.defaultCountry, {
+        acceptPossible: cfg.acceptPossibleNumbers === true,
+      });
       if (n.ok) return n.e164;
     }
     return undefined;
@@ -314,7 +318,9 @@ export function createAuthEngine(deps: AuthEngineDeps): AuthEngine {
   async function boxNumber(user: DirectoryUser, cfg: AuthEngineConfig): Promise<string | undefined> {
     const raw = (await users.get(usersKey(user.username)))?.overrides?.secondaryMobile;
     if (raw === undefined) return undefined;
-    const n = normaliseNumber(raw, cfg.defaultCountry);
+    const n = normaliseNumber(raw, cfg.defaultCountry, {
+      acceptPossible: cfg.acceptPossibleNumbers === true,
+    });
     return n.ok ? n.e164 : undefined;
   }
 

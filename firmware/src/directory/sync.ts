@@ -69,7 +69,7 @@ export type Normaliser = (raw: string, defaultCountry: string) => PhoneResult;
 
 export interface PlanOptions {
   defaultCountry: string;
-  /** Number normalisation; DirectorySync passes a memoised normaliseNumber. */
+  /** Number normalisation (default: normaliseNumber, valid numbers only); DirectorySync passes a memoised one. */
   normalise?: Normaliser;
   maxRemovalPercent: number;
   confirm: boolean;
@@ -323,6 +323,8 @@ export interface SyncDeps {
   group: string;
   defaultCountry: string;
   maxRemovalPercent: number;
+  /** Accept numbers that are possible but not valid (labs, the demo); default false. */
+  acceptPossibleNumbers?: boolean;
   clock?: Clock;
   log?: Logger;
 }
@@ -347,7 +349,7 @@ export class DirectorySync {
     let r = this.numbers.get(raw);
     if (r === undefined) {
       if (this.numbers.size >= 200_000) this.numbers.clear();
-      r = normaliseNumber(raw, country);
+      r = normaliseNumber(raw, country, { acceptPossible: this.deps.acceptPossibleNumbers === true });
       this.numbers.set(raw, r);
     }
     return r;

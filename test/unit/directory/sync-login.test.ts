@@ -103,4 +103,43 @@ describe('a member without a directory number, after a sync', () => {
       engine.stop();
     }
   });
+
+  it('texts only valid numbers unless acceptPossibleNumbers is on (the demo)', async () => {
+    // A fictional 555 number and one German mobile number a digit short: possible, not valid.
+    const directory = new DemoDirectory([person('alice', ['+15550000001']), person('bob', ['0151 1234567'])]);
+    const outbox = new FakeOutbox(store);
+    const login = async (acceptPossibleNumbers: boolean | undefined, user: string) => {
+      const engine = createAuthEngine({
+        directory,
+        outbox,
+        store,
+        clock: new FakeClock(),
+        // One seed per login: each challenge gets its own id in the outbox.
+        random: new SeededRandom(`${user}-${String(acceptPossibleNumbers)}`),
+        config: {
+          passcode: passcodeSchema.parse({}),
+          policy: policySchema.parse({}),
+          defaultCountry: 'DE',
+          ...(acceptPossibleNumbers === undefined ? {} : { acceptPossibleNumbers }),
+          deviceSecret: Buffer.alloc(32, 7),
+        },
+      });
+      try {
+        return await engine.handle(req(user), client);
+      } finally {
+        engine.stop();
+      }
+    };
+    for (const strict of [undefined, false]) {
+      for (const user of ['alice', 'bob']) {
+        const r = await login(strict, user);
+        expect(r.code, `${user} ${String(strict)}`).toBe('Access-Reject');
+        expect(message(r)).toBe(MESSAGES.noNumber);
+      }
+    }
+    expect(await outbox.entries()).toEqual([]);
+    expect((await login(true, 'alice')).code).toBe('Access-Challenge');
+    expect((await login(true, 'bob')).code).toBe('Access-Challenge');
+    expect((await outbox.entries()).map((e) => e.to).sort()).toEqual(['+15550000001', '+491511234567']);
+  });
 });

@@ -72,6 +72,18 @@ describe('planSync (pure)', () => {
     expect(plan.added).toBe(2);
   });
 
+  it('skips a number that is possible but not valid, as invalid-number, by default', () => {
+    const members = [member('ann', ['0151 1234567']), member('ben', ['0151 1234567', '0151 12345678'])];
+    const plan = planSync(new Map(), members, opts);
+    expect(plan.skipped).toEqual([
+      { username: 'ann', reason: 'invalid-number', detail: '0151 1234567 (not a valid number)' },
+    ]);
+    expect(plan.puts.map((p) => [p.username, p.mobile])).toEqual([['ben', '+4915112345678']]);
+    expect(plan.warnings).toEqual([
+      { username: 'ben', reason: 'invalid-number', detail: '0151 1234567 (not a valid number)' },
+    ]);
+  });
+
   it('holds removals above the limit unless confirmed, and never wipes on an empty answer', () => {
     const existing = new Map<string, UserRecord>();
     for (let i = 0; i < 10; i++)
@@ -168,7 +180,7 @@ describe('DirectorySync with LevelDB', () => {
   }
 
   it('adds, updates, keeps local overrides and OATH tokens, and records the status', async () => {
-    fake.members = [member('Alice', ['0151 12345678']), member('bob', ['0151 2222222'])];
+    fake.members = [member('Alice', ['0151 12345678']), member('bob', ['0151 22222222'])];
     let s = await sync().run();
     expect(s).toMatchObject({ state: 'ok', seen: 2, added: 2, updated: 0, removed: 0 });
     const t = store.table<UserRecord>('users');
@@ -181,7 +193,7 @@ describe('DirectorySync with LevelDB', () => {
     });
 
     now += 60_000;
-    fake.members = [member('Alice', ['0151 99999999']), member('bob', ['0151 2222222'])];
+    fake.members = [member('Alice', ['0151 99999999']), member('bob', ['0151 22222222'])];
     s = await sync().run();
     expect(s).toMatchObject({ state: 'ok', added: 0, updated: 1, unchanged: 1 });
     const after = await t.get('alice');
@@ -364,15 +376,26 @@ describe('DirectorySync with LevelDB', () => {
     expect(s.added).toBe(1);
   });
 
-  it('works with the demo directory (npm run demo)', async () => {
-    const s = await new DirectorySync({
-      directory: new DemoDirectory(),
-      store,
-      group: 'MFA Users',
-      defaultCountry: 'US',
-      maxRemovalPercent: 10,
-      clock,
-    }).run();
+  it('works with the demo directory (npm run demo), whose fictional numbers need acceptPossibleNumbers', async () => {
+    const demoSync = (acceptPossibleNumbers: boolean) =>
+      new DirectorySync({
+        directory: new DemoDirectory(),
+        store,
+        group: 'MFA Users',
+        defaultCountry: 'US',
+        maxRemovalPercent: 10,
+        acceptPossibleNumbers,
+        clock,
+      }).run();
+    const strict = await demoSync(false);
+    expect(strict.added).toBe(0);
+    expect(strict.skipped.map((k) => `${k.username}:${k.reason}:${k.detail ?? ''}`).sort()).toEqual([
+      'alice:invalid-number:+15550000001 (not a valid number)',
+      'bob:invalid-number:+15550000002 (not a valid number); +15550000012 (not a valid number)',
+      'carol:no-number:',
+      'dave:disabled:',
+    ]);
+    const s = await demoSync(true);
     expect(s.added).toBe(2);
     expect(s.skipped.map((k) => `${k.username}:${k.reason}`).sort()).toEqual([
       'carol:no-number',
@@ -438,7 +461,7 @@ describe('DirectorySync reading pages', () => {
       member('carol', ['+4915100000003'], { disabled: true }),
       member('dave', []),
       member('ALICE', ['+4915100000009']),
-      ...Array.from({ length: 20 }, (_, i) => member(`u${i}`, [`0151 ${1000000 + i}`])),
+      ...Array.from({ length: 20 }, (_, i) => member(`u${i}`, [`0151 ${10000000 + i}`])),
     ];
     const second = [member('alice', ['0151 99999999']), ...first.slice(5, 18)];
     const third = first.slice(0, 2);
