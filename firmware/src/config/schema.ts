@@ -229,10 +229,12 @@ export const ldapDirectorySchema = z
     /** [0...100] %, default 10: a sync that would remove more users than this stops and asks for confirmation. */
     maxRemovalPercent: z.number().min(0).max(100).default(10),
     /**
-     * true | false, default false: accept numbers of a plausible length that are not valid in the
-     * numbering plan (fictional 555-01xx lab numbers). Off, such a user is skipped as invalid-number.
+     * true | false, default true: accept numbers of a plausible length for their country even when
+     * they are not in libphonenumber's numbering plan. The plan ships with the firmware, and a box
+     * that runs for years would otherwise skip everyone on a number range assigned after its
+     * release. false: such a user is skipped as invalid-number (also a typo that keeps the length).
      */
-    acceptPossibleNumbers: z.boolean().default(false),
+    acceptPossibleNumbers: z.boolean().default(true),
   })
   .superRefine((d, ctx) => {
     if (d.urls.length === 0 && d.srvDomain === undefined)

@@ -11,15 +11,15 @@ const ldap = {
 };
 
 describe('directory.acceptPossibleNumbers', () => {
-  it('is off for a real directory and on for the demo one (its numbers are fictional)', () => {
-    expect(parseConfig({ directory: ldap }).directory.acceptPossibleNumbers).toBe(false);
+  it('is on by default (the numbering plan ages with the firmware), for a directory and the demo', () => {
+    expect(parseConfig({ directory: ldap }).directory.acceptPossibleNumbers).toBe(true);
     expect(parseConfig({}).directory.acceptPossibleNumbers).toBe(true);
     expect(parseConfig({ directory: { kind: 'demo' } }).directory.acceptPossibleNumbers).toBe(true);
   });
 
-  it('can be turned on for a lab directory and off for the demo', () => {
-    const lab = { directory: { ...ldap, acceptPossibleNumbers: true } };
-    expect(parseConfig(lab).directory.acceptPossibleNumbers).toBe(true);
+  it('can be turned off, for a directory and for the demo', () => {
+    const strict = { directory: { ...ldap, acceptPossibleNumbers: false } };
+    expect(parseConfig(strict).directory.acceptPossibleNumbers).toBe(false);
     const demo = { directory: { kind: 'demo', acceptPossibleNumbers: false } };
     expect(parseConfig(demo).directory.acceptPossibleNumbers).toBe(false);
   });
