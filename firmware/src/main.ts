@@ -110,6 +110,7 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
         passcode: config.passcode,
         policy: config.policy,
         defaultCountry: config.defaultCountry,
+        acceptPossibleNumbers: config.directory.acceptPossibleNumbers,
         deviceSecret: deviceKey,
       },
       onDecision: (d) => {

@@ -6,7 +6,20 @@ import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js/
 
 export type PhoneResult = { ok: true; e164: string } | { ok: false; reason: string };
 
-export function normaliseNumber(raw: string, defaultCountry: string): PhoneResult {
+export interface NormaliseOptions {
+  /**
+   * Accept numbers that have a plausible length but are not assigned in the country's numbering
+   * plan, such as the fictional 555-01xx (US) or 07700 900xxx (UK) numbers of a test lab or the
+   * demo. Off by default: such a number cannot receive an SMS, so a user with one is reported.
+   */
+  acceptPossible?: boolean;
+}
+
+export function normaliseNumber(
+  raw: string,
+  defaultCountry: string,
+  opts: NormaliseOptions = {},
+): PhoneResult {
   const trimmed = raw.trim();
   if (trimmed.length === 0) return { ok: false, reason: 'empty number' };
   if (trimmed.length > 40) return { ok: false, reason: 'number too long' };
@@ -15,8 +28,7 @@ export function normaliseNumber(raw: string, defaultCountry: string): PhoneResul
   const parsed = parsePhoneNumberFromString(input, defaultCountry.toUpperCase() as CountryCode);
   if (!parsed) return { ok: false, reason: 'not a phone number' };
   if (!parsed.isPossible()) return { ok: false, reason: 'not a possible number' };
-  // Fictional 555-01xx numbers (the demo's) are "possible" but not "valid"; accept possible ones
-  // so a test lab works, and let the network refuse truly bad ones.
+  if (opts.acceptPossible !== true && !parsed.isValid()) return { ok: false, reason: 'not a valid number' };
   return { ok: true, e164: parsed.number };
 }
 

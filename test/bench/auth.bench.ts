@@ -91,6 +91,7 @@ export async function run(): Promise<void> {
         passcode: passcodeSchema.parse({}),
         policy: policySchema.parse({}),
         defaultCountry: 'US',
+        acceptPossibleNumbers: true,
         deviceSecret: cryptoRandom.bytes(32),
       },
     });

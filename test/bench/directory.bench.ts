@@ -9,12 +9,14 @@
  * syncs every 15 min in one long-running process. The first sync of the process (cold JIT, the
  * first sync after boot) is printed apart. The pairs alternate which side runs first, so load from
  * other work on a shared machine hits both sides alike; the figure is the median of the pairs' ratios.
+ * Then the whole bench runs again in a child under scripts/mfabox.service's environment (its V8 heap
+ * limits), which is how the appliance syncs.
  */
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseConfig } from '../../firmware/src/config/load.ts';
 import {
   dialectSettings,
@@ -26,6 +28,7 @@ import { DirectorySync } from '../../firmware/src/directory/sync.ts';
 import { openStore } from '../../firmware/src/store/store.ts';
 import { slapdDirectory } from '../integration/ldap-fixtures.ts';
 import { startPeer } from '../integration/peers.ts';
+import { serviceEnvironment } from './service-env.ts';
 
 const USERS = Number(process.env.MFABOX_BENCH_USERS ?? 10_000);
 const PAGE = 1000;
@@ -78,6 +81,8 @@ export async function run(): Promise<void> {
     }).directory;
     if (parsed.kind !== 'ldap') throw new Error('ldap config expected');
     const s = dialectSettings(parsed);
+    const pwFile = join(data, 'service.pw');
+    writeFileSync(pwFile, f.SERVICE_PW, { mode: 0o600 }); // no newline: ldapsearch -y reads it all
     const args = [
       '-x',
       '-LLL',
@@ -86,8 +91,9 @@ export async function run(): Promise<void> {
       f.LDAP_URL,
       '-D',
       f.SERVICE_DN,
-      '-w',
-      f.SERVICE_PW,
+      // From a 0600 file, not the command line, where any local user could read it in `ps`.
+      '-y',
+      pwFile,
       '-b',
       f.BASE,
       '-E',
@@ -206,6 +212,26 @@ export async function run(): Promise<void> {
     rmSync(data, { recursive: true, force: true });
     await peer.stop();
   }
+  if (process.env[UNDER_SERVICE_ENV] === undefined) underServiceEnvironment();
+}
+
+const UNDER_SERVICE_ENV = 'MFABOX_BENCH_DIRECTORY_SERVICE_ENV';
+
+/**
+ * The same bench again in a child process with the unit's whole environment (its V8 heap limits
+ * included), because that is how the appliance runs its syncs; the figures above use node's
+ * default heap like the other benches.
+ */
+function underServiceEnvironment(): void {
+  const env = serviceEnvironment();
+  console.log(`  the same, under scripts/mfabox.service's environment (NODE_OPTIONS=${env.NODE_OPTIONS}):`);
+  const r = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url)], {
+    env: { ...process.env, ...env, [UNDER_SERVICE_ENV]: '1' },
+    encoding: 'utf8',
+  });
+  const wanted = /first sync|sync into|ratios of|peak RSS during|re-sync|read alone/;
+  for (const line of (r.stdout ?? '').split('\n')) if (wanted.test(line)) console.log(`  ${line}`);
+  if (r.status !== 0) console.log(`  (failed: exit ${r.status}: ${(r.stderr ?? '').trim().slice(-500)})`);
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await run();

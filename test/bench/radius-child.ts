@@ -41,6 +41,7 @@ const engineConfig = () => ({
   passcode: passcodeSchema.parse({ ttlSeconds: 1800 }),
   policy: policySchema.parse({}),
   defaultCountry: 'US',
+  acceptPossibleNumbers: true,
   deviceSecret: Buffer.from(process.env.BENCH_DEVICE_SECRET ?? '', 'hex'),
 });
 

@@ -61,6 +61,8 @@ describe('RADIUS server + real auth engine against radclient', () => {
         passcode: passcodeSchema.parse({}),
         policy: policySchema.parse({}),
         defaultCountry: 'US',
+        // The demo users' 555 numbers are fictional, as in `npm run demo`.
+        acceptPossibleNumbers: true,
         deviceSecret: randomBytes(32),
       },
     });

@@ -15,6 +15,7 @@ import { ErrorCode, isMfaError } from '../../firmware/src/errors.ts';
 import type { DirectoryUser } from '../../firmware/src/directory/directory.ts';
 import type { LdapDirectory } from '../../firmware/src/directory/ldap.ts';
 import { DirectorySync } from '../../firmware/src/directory/sync.ts';
+import type { UserRecord } from '../../firmware/src/directory/users.ts';
 import { openStore } from '../../firmware/src/store/store.ts';
 import { startPeer, type Facts, type Peer } from './peers.ts';
 import { LdapFixtures, closedPort, ldapConfig, slapdDirectory } from './ldap-fixtures.ts';
@@ -288,6 +289,53 @@ describe('group sync', () => {
       });
       expect(await users.get('bulk01100')).toMatchObject({ mobile: '+4915199001100' });
       expect(await users.get('frank')).toBeUndefined();
+    } finally {
+      await store.close();
+      rmSync(data, { recursive: true, force: true });
+    }
+  });
+
+  it('keeps members skipped on this sync (disabled, no or an invalid number) with their box-side fields; removes leavers', async () => {
+    const data = mkdtempSync(join(tmpdir(), 'mfabox-slapd-sync-'));
+    const store = await openStore(data);
+    try {
+      const users = store.table<UserRecord>('users');
+      const earlier = (username: string): UserRecord => ({
+        username,
+        dn: `uid=${username},ou=people,${f.BASE}`,
+        mobile: '+4915100000099',
+        groups: ['MFA Users'],
+        source: 'directory',
+        syncedAt: 1,
+        oath: [{ id: `tok-${username}` }],
+      });
+      for (const u of ['carol', 'dave', 'erin', 'left']) await users.put(u, earlier(u));
+      const sync = new DirectorySync({
+        directory: await dir(),
+        store,
+        group: 'MFA Users',
+        defaultCountry: 'DE',
+        maxRemovalPercent: 10,
+      });
+      // 1 of the 4 stored users leaving is above the 10 % guard: confirmed, as an admin would.
+      const s = await sync.run({ confirm: true });
+      expect(s).toMatchObject({ state: 'ok', removed: 1 });
+      expect(s.skipped.map((k) => `${k.username}:${k.reason}`).sort()).toEqual([
+        'carol:disabled',
+        'dave:no-number',
+        'erin:invalid-number',
+      ]);
+      expect(await users.get('left')).toBeUndefined();
+      const carol = await users.get('carol');
+      expect(carol).toMatchObject({ disabled: true, oath: [{ id: 'tok-carol' }] });
+      expect(carol?.mobile).toBeUndefined();
+      const dave = await users.get('dave');
+      expect(dave).toMatchObject({ numberProblem: 'no-number', oath: [{ id: 'tok-dave' }] });
+      expect(dave?.mobile).toBeUndefined();
+      expect(await users.get('erin')).toMatchObject({
+        numberProblem: 'invalid-number',
+        oath: [{ id: 'tok-erin' }],
+      });
     } finally {
       await store.close();
       rmSync(data, { recursive: true, force: true });

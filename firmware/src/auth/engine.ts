@@ -16,6 +16,7 @@
 import type { Clock, Random } from '../clock.ts';
 import type { PasscodeConfig, PolicyConfig } from '../config/schema.ts';
 import type { Directory, DirectoryUser, PasswordFailureReason } from '../directory/directory.ts';
+import { USERS_TABLE, userKey as usersKey, type UserRecord } from '../directory/users.ts';
 import type { Outbox } from '../dispatch/types.ts';
 import { ErrorCode, MfaError, describeError } from '../errors.ts';
 import { logger } from '../log.ts';
@@ -50,6 +51,8 @@ export interface AuthEngineConfig {
   policy: PolicyConfig;
   /** ISO 3166 alpha-2 for directory numbers without a + prefix. */
   defaultCountry: string;
+  /** Accept numbers that are possible but not valid (directory.acceptPossibleNumbers); default false. */
+  acceptPossibleNumbers?: boolean;
   /** Keys the passcode HMAC; at least 16 bytes, never stored beside the challenges. */
   deviceSecret: Buffer;
 }
@@ -217,6 +220,7 @@ export function createAuthEngine(deps: AuthEngineDeps): AuthEngine {
   const { directory, outbox, store, clock, random } = deps;
   const config = typeof deps.config === 'function' ? deps.config : () => deps.config as AuthEngineConfig;
   const challenges = new ChallengeStore(store, clock);
+  const users = store.table<UserRecord>(USERS_TABLE);
   const locks = new KeyedMutex();
   const budget = new SmsBudget(clock, () => {
     const p = config().passcode;
@@ -299,10 +303,25 @@ export function createAuthEngine(deps: AuthEngineDeps): AuthEngine {
 
   function liveNumber(user: DirectoryUser, cfg: AuthEngineConfig): string | undefined {
     for (const raw of user.mobiles) {
-      const n = normaliseNumber(raw, cfg.defaultCountry);
+      const n = normaliseNumber(raw, cfg.defaultCountry, {
+        acceptPossible: cfg.acceptPossibleNumbers === true,
+      });
       if (n.ok) return n.e164;
     }
     return undefined;
+  }
+
+  /**
+   * The secondary number entered on the box, for a user whose live directory entry has no usable
+   * one (read only then, so an ordinary login costs no store read).
+   */
+  async function boxNumber(user: DirectoryUser, cfg: AuthEngineConfig): Promise<string | undefined> {
+    const raw = (await users.get(usersKey(user.username)))?.overrides?.secondaryMobile;
+    if (raw === undefined) return undefined;
+    const n = normaliseNumber(raw, cfg.defaultCountry, {
+      acceptPossible: cfg.acceptPossibleNumbers === true,
+    });
+    return n.ok ? n.e164 : undefined;
   }
 
   async function passwordStep(req: AccessRequest, client: NasClient): Promise<HandlerReply> {
@@ -359,7 +378,7 @@ export function createAuthEngine(deps: AuthEngineDeps): AuthEngine {
       user = v.user;
     }
 
-    const mobile = liveNumber(user, cfg);
+    const mobile = liveNumber(user, cfg) ?? (await boxNumber(user, cfg));
     const clientIp = parseCallingStationId(req.callingStationId);
     const withIp = { ...who, ...(clientIp ? { clientIp: clientIp.address } : {}) };
     const verdict = policyFor(cfg.policy).decide({

@@ -228,6 +228,13 @@ export const ldapDirectorySchema = z
     syncIntervalMinutes: z.number().int().min(0).max(1440).default(15),
     /** [0...100] %, default 10: a sync that would remove more users than this stops and asks for confirmation. */
     maxRemovalPercent: z.number().min(0).max(100).default(10),
+    /**
+     * true | false, default true: accept numbers of a plausible length for their country even when
+     * they are not in libphonenumber's numbering plan. The plan ships with the firmware, and a box
+     * that runs for years would otherwise skip everyone on a number range assigned after its
+     * release. false: such a user is skipped as invalid-number (also a typo that keeps the length).
+     */
+    acceptPossibleNumbers: z.boolean().default(true),
   })
   .superRefine((d, ctx) => {
     if (d.urls.length === 0 && d.srvDomain === undefined)
@@ -251,6 +258,8 @@ export const directorySchema = z.discriminatedUnion('kind', [
     maxRemovalPercent: z.number().min(0).max(100).default(10),
     /** Group whose members use MFA. Default "MFA Users". */
     group: z.string().min(1).default('MFA Users'),
+    /** true | false, default true: see the ldap kind; on here because the demo users' 555 numbers are fictional. */
+    acceptPossibleNumbers: z.boolean().default(true),
   }),
   ldapDirectorySchema,
 ]);

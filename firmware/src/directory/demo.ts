@@ -11,6 +11,10 @@ export interface DemoUser extends DirectoryUser {
   failure?: Exclude<VerifyResult, { ok: true }>['reason'];
 }
 
+/**
+ * The numbers are fictional (+1 555…): possible but not valid, so they are used only with
+ * directory.acceptPossibleNumbers, which the demo directory kind turns on by default.
+ */
 export const DEMO_USERS: readonly DemoUser[] = [
   {
     username: 'alice',

@@ -25,5 +25,6 @@ export function createSync(config: Config, directory: Directory, store: Store): 
     group: config.directory.group,
     defaultCountry: config.defaultCountry,
     maxRemovalPercent: config.directory.maxRemovalPercent,
+    acceptPossibleNumbers: config.directory.acceptPossibleNumbers,
   });
 }

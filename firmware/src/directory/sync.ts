@@ -7,7 +7,10 @@
  * - an empty answer never removes anyone, even with confirmation;
  * - removing more than maxRemovalPercent of the users waits for a confirmed run (adds and updates
  *   still apply);
- * - fields not owned by the directory (overrides, OATH tokens, others' fields) are kept.
+ * - fields not owned by the directory (overrides, OATH tokens, others' fields) are kept;
+ * - a member still in the group is never removed: one who is disabled or has no usable directory
+ *   number keeps the record (directory numbers cleared, the reason set) and is reported; one with
+ *   only a number entered on the box keeps using it. Only users who left the group are removed.
  */
 import type { Clock } from '../clock.ts';
 import { systemClock } from '../clock.ts';
@@ -40,10 +43,17 @@ export interface SyncStatus {
   updated: number;
   removed: number;
   unchanged: number;
-  /** Members not stored, with the reason each (the first MAX_NOTES; skippedCount has them all). */
+  /**
+   * Members without a usable directory number, or disabled, with the reason each (the first
+   * MAX_NOTES; skippedCount has them all). A new one is not stored; one already on the box keeps
+   * the record without directory numbers (the detail says "record kept").
+   */
   skipped: SyncNote[];
   skippedCount: number;
-  /** Stored, but something was wrong (e.g. an invalid primary number, secondary used instead). */
+  /**
+   * Stored, but something was wrong (e.g. an invalid primary number, secondary used instead; no
+   * directory number, the one entered on the box used).
+   */
   warnings: SyncNote[];
   warningCount: number;
   /** Set when state is needs-confirmation: what a confirmed run would remove. */
@@ -59,7 +69,7 @@ export type Normaliser = (raw: string, defaultCountry: string) => PhoneResult;
 
 export interface PlanOptions {
   defaultCountry: string;
-  /** Number normalisation; DirectorySync passes a memoised normaliseNumber. */
+  /** Number normalisation (default: normaliseNumber, valid numbers only); DirectorySync passes a memoised one. */
   normalise?: Normaliser;
   maxRemovalPercent: number;
   confirm: boolean;
@@ -129,26 +139,42 @@ function pickNumbers(u: DirectoryUser, country: string, normalise: Normaliser): 
   return out;
 }
 
-/** The directory-owned part of a record. */
+type DirectoryFields = Omit<UserRecord, 'syncedAt' | 'source'>;
+
+/** Optional fields the directory owns: absent from a fresh directory part means gone from the record. */
+const OPTIONAL_DIRECTORY_FIELDS = [
+  'displayName',
+  'mobile',
+  'secondaryMobile',
+  'numberProblem',
+  'disabled',
+] as const;
+
+/** The directory-owned part of a record; numbers only for an enabled member who has a usable one. */
 function directoryPart(
   u: DirectoryUser,
-  mobile: string,
-  secondaryMobile: string | undefined,
-): Omit<UserRecord, 'syncedAt' | 'source'> {
-  const d: Omit<UserRecord, 'syncedAt' | 'source'> = { username: u.username, dn: u.dn, mobile, groups: [] };
+  n: Numbers | undefined,
+  problem: SkipReason | undefined,
+): DirectoryFields {
+  const d: DirectoryFields = { username: u.username, dn: u.dn, groups: [] };
   if (u.displayName !== undefined) d.displayName = u.displayName;
-  if (secondaryMobile !== undefined) d.secondaryMobile = secondaryMobile;
+  if (n?.mobile !== undefined) d.mobile = n.mobile;
+  if (n?.secondaryMobile !== undefined) d.secondaryMobile = n.secondaryMobile;
+  if (problem === 'disabled') d.disabled = true;
+  else if (problem === 'no-number' || problem === 'invalid-number') d.numberProblem = problem;
   d.groups = u.groups.length === 1 ? [u.groups[0] ?? ''] : [...u.groups].sort();
   return d;
 }
 
-function sameDirectoryFields(a: UserRecord, b: Omit<UserRecord, 'syncedAt' | 'source'>): boolean {
+function sameDirectoryFields(a: UserRecord, b: DirectoryFields): boolean {
   return (
     a.username === b.username &&
     a.dn === b.dn &&
     a.displayName === b.displayName &&
     a.mobile === b.mobile &&
     a.secondaryMobile === b.secondaryMobile &&
+    a.numberProblem === b.numberProblem &&
+    a.disabled === b.disabled &&
     a.source === 'directory' &&
     a.groups.length === b.groups.length &&
     a.groups.every((g, i) => g === b.groups[i])
@@ -172,7 +198,8 @@ export class SyncPlanner {
     warnings: [],
     removalPercent: 0,
   };
-  private readonly keep = new Set<string>();
+  /** Every member seen (stored or not): no one still in the group is removed. */
+  private readonly members = new Set<string>();
   private seen = 0;
 
   constructor(
@@ -186,33 +213,46 @@ export class SyncPlanner {
     for (const u of members) {
       this.seen++;
       const key = userKey(u.username);
-      if (this.keep.has(key)) {
+      if (this.members.has(key)) {
         plan.skipped.push({ username: u.username, reason: 'duplicate', detail: u.dn });
         continue;
       }
-      if (u.disabled) {
-        plan.skipped.push({ username: u.username, reason: 'disabled' });
-        continue;
-      }
-      const n = pickNumbers(u, o.defaultCountry, o.normalise ?? normaliseNumber);
-      if (n.mobile === undefined) {
-        plan.skipped.push(
-          n.invalid.length === 0
-            ? { username: u.username, reason: 'no-number' }
-            : { username: u.username, reason: 'invalid-number', detail: n.invalid.join('; ') },
-        );
-        continue;
-      }
-      if (n.invalid.length > 0)
-        plan.warnings.push({ username: u.username, reason: 'invalid-number', detail: n.invalid.join('; ') });
-      this.keep.add(key);
-      const dir = directoryPart(u, n.mobile, n.secondaryMobile);
+      this.members.add(key);
       const old = this.existing.get(key);
+      let n: Numbers | undefined;
+      let skip: SyncNote | undefined;
+      if (u.disabled) skip = { username: u.username, reason: 'disabled' };
+      else {
+        n = pickNumbers(u, o.defaultCountry, o.normalise ?? normaliseNumber);
+        if (n.mobile === undefined)
+          skip =
+            n.invalid.length === 0
+              ? { username: u.username, reason: 'no-number' }
+              : { username: u.username, reason: 'invalid-number', detail: n.invalid.join('; ') };
+        else if (n.invalid.length > 0)
+          plan.warnings.push({
+            username: u.username,
+            reason: 'invalid-number',
+            detail: n.invalid.join('; '),
+          });
+      }
+      if (skip) {
+        const synced = old?.source === 'directory';
+        if (synced && skip.reason !== 'disabled' && old.overrides?.secondaryMobile !== undefined) {
+          // The box has a number for this member: a stored, working user, not a skipped one.
+          plan.warnings.push(withDetail(skip, 'using the number entered on the box'));
+        } else {
+          plan.skipped.push(synced ? withDetail(skip, 'record kept') : skip);
+          // A member new to the box is not stored without a number; a local user is left alone.
+          if (!synced) continue;
+        }
+      }
       if (old && old.source === 'local') {
         // A user created on the box keeps its record; the directory does not take it over silently.
         plan.unchanged++;
         continue;
       }
+      const dir = directoryPart(u, n, skip?.reason);
       if (old && sameDirectoryFields(old, dir)) {
         plan.unchanged++;
         continue;
@@ -221,8 +261,7 @@ export class SyncPlanner {
       if (old) {
         // Keep every field the directory does not own; drop directory fields it no longer has.
         merged = { ...old, ...dir, source: 'directory', syncedAt: o.now };
-        if (dir.displayName === undefined) delete merged.displayName;
-        if (dir.secondaryMobile === undefined) delete merged.secondaryMobile;
+        for (const f of OPTIONAL_DIRECTORY_FIELDS) if (dir[f] === undefined) delete merged[f];
       } else {
         merged = dir as UserRecord;
         merged.source = 'directory';
@@ -245,13 +284,17 @@ export class SyncPlanner {
       return plan;
     }
     const gone = [...this.existing.entries()]
-      .filter(([k, r]) => r.source === 'directory' && !this.keep.has(k))
+      .filter(([k, r]) => r.source === 'directory' && !this.members.has(k))
       .map(([k]) => k);
     plan.removalPercent = fromDirectory === 0 ? 0 : (gone.length / fromDirectory) * 100;
     if (gone.length > 0 && plan.removalPercent > o.maxRemovalPercent && !o.confirm) plan.held = gone;
     else plan.removals = gone;
     return plan;
   }
+}
+
+function withDetail(note: SyncNote, more: string): SyncNote {
+  return { ...note, detail: note.detail === undefined ? more : `${note.detail}; ${more}` };
 }
 
 /** Pure: what a sync would do, given the stored users and a complete directory answer. */
@@ -280,6 +323,8 @@ export interface SyncDeps {
   group: string;
   defaultCountry: string;
   maxRemovalPercent: number;
+  /** Accept numbers that are possible but not valid (labs, the demo); default false. */
+  acceptPossibleNumbers?: boolean;
   clock?: Clock;
   log?: Logger;
 }
@@ -304,7 +349,7 @@ export class DirectorySync {
     let r = this.numbers.get(raw);
     if (r === undefined) {
       if (this.numbers.size >= 200_000) this.numbers.clear();
-      r = normaliseNumber(raw, country);
+      r = normaliseNumber(raw, country, { acceptPossible: this.deps.acceptPossibleNumbers === true });
       this.numbers.set(raw, r);
     }
     return r;

@@ -234,10 +234,13 @@ export class DurableOutbox implements Outbox {
       else if (rec.status === 'expired') this.totals.expired++;
       else resumed.push(rec);
     }
-    this.nextSeq = maxSeq + 1;
-
     // The journal may know of a Ctrl-Z that the entry's own (background) write did not keep.
     const marks = this.journal?.readAll() ?? new Map<number, number>();
+    // Never reuse a sequence number the journal has a mark for: once the sweep has removed the
+    // highest entries, a new entry with that number would inherit the old mark and look like an
+    // unknown outcome after the next restart (a false resend audit).
+    for (const seq of marks.keys()) maxSeq = Math.max(maxSeq, seq);
+    this.nextSeq = maxSeq + 1;
     for (const rec of resumed) {
       const marked = marks.get(Number(rec.seq));
       if (marked !== undefined && marked > rec.submissions) {

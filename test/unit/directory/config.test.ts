@@ -28,6 +28,7 @@ describe('directory config', () => {
       syncIntervalMinutes: 15,
       maxRemovalPercent: 10,
       group: 'MFA Users',
+      acceptPossibleNumbers: true,
     });
   });
 

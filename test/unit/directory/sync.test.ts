@@ -72,6 +72,18 @@ describe('planSync (pure)', () => {
     expect(plan.added).toBe(2);
   });
 
+  it('skips a number that is possible but not valid, as invalid-number, by default', () => {
+    const members = [member('ann', ['0151 1234567']), member('ben', ['0151 1234567', '0151 12345678'])];
+    const plan = planSync(new Map(), members, opts);
+    expect(plan.skipped).toEqual([
+      { username: 'ann', reason: 'invalid-number', detail: '0151 1234567 (not a valid number)' },
+    ]);
+    expect(plan.puts.map((p) => [p.username, p.mobile])).toEqual([['ben', '+4915112345678']]);
+    expect(plan.warnings).toEqual([
+      { username: 'ben', reason: 'invalid-number', detail: '0151 1234567 (not a valid number)' },
+    ]);
+  });
+
   it('holds removals above the limit unless confirmed, and never wipes on an empty answer', () => {
     const existing = new Map<string, UserRecord>();
     for (let i = 0; i < 10; i++)
@@ -93,6 +105,44 @@ describe('planSync (pure)', () => {
     const empty = planSync(existing, [], { ...opts, confirm: true });
     expect(empty.refusal).toMatch(/refusing to remove all 10 users/);
     expect(empty.removals).toEqual([]);
+  });
+  it('counts only members who left the group as removals: skipped members stay', () => {
+    const existing = new Map<string, UserRecord>();
+    for (let i = 0; i < 10; i++)
+      existing.set(`u${i}`, {
+        username: `u${i}`,
+        dn: `CN=u${i}`,
+        mobile: '+4915100000000',
+        groups: [],
+        source: 'directory',
+        syncedAt: 0,
+      });
+    // u0..u4 lost their number, u5 is disabled, u6 has a bad one; only u9 left the group.
+    const members = [
+      ...Array.from({ length: 5 }, (_, i) => member(`u${i}`, [])),
+      member('u5', ['+4915100000000'], { disabled: true }),
+      member('u6', ['12']),
+      member('u7', ['+4915100000000']),
+      member('u8', ['+4915100000000']),
+    ];
+    const plan = planSync(existing, members, opts);
+    expect(plan.removals).toEqual(['u9']);
+    expect(plan.held).toEqual([]);
+    expect(plan.skipped.map((k) => [k.username, k.reason, k.detail])).toEqual([
+      ...Array.from({ length: 5 }, (_, i) => [`u${i}`, 'no-number', 'record kept']),
+      ['u5', 'disabled', 'record kept'],
+      ['u6', 'invalid-number', '12 (not a possible number); record kept'],
+    ]);
+    expect(plan.puts.find((p) => p.username === 'u0')).toEqual({
+      username: 'u0',
+      dn: 'CN=u0,DC=x',
+      groups: ['MFA Users'],
+      numberProblem: 'no-number',
+      source: 'directory',
+      syncedAt: 1000,
+    });
+    expect(plan.puts.find((p) => p.username === 'u5')).toMatchObject({ disabled: true });
+    expect(plan.puts.find((p) => p.username === 'u5')?.mobile).toBeUndefined();
   });
 });
 
@@ -130,7 +180,7 @@ describe('DirectorySync with LevelDB', () => {
   }
 
   it('adds, updates, keeps local overrides and OATH tokens, and records the status', async () => {
-    fake.members = [member('Alice', ['0151 12345678']), member('bob', ['0151 2222222'])];
+    fake.members = [member('Alice', ['0151 12345678']), member('bob', ['0151 22222222'])];
     let s = await sync().run();
     expect(s).toMatchObject({ state: 'ok', seen: 2, added: 2, updated: 0, removed: 0 });
     const t = store.table<UserRecord>('users');
@@ -143,7 +193,7 @@ describe('DirectorySync with LevelDB', () => {
     });
 
     now += 60_000;
-    fake.members = [member('Alice', ['0151 99999999']), member('bob', ['0151 2222222'])];
+    fake.members = [member('Alice', ['0151 99999999']), member('bob', ['0151 22222222'])];
     s = await sync().run();
     expect(s).toMatchObject({ state: 'ok', added: 0, updated: 1, unchanged: 1 });
     const after = await t.get('alice');
@@ -154,6 +204,93 @@ describe('DirectorySync with LevelDB', () => {
       syncedAt: now,
     });
     expect(await sync().status()).toMatchObject({ state: 'ok', updated: 1 });
+  });
+
+  it('a member still in the group keeps the record and box-side fields while disabled or without a usable number', async () => {
+    fake.members = ['alice', 'bob', 'carol', 'erin'].map((u, i) => member(u, [`+49151000000${10 + i}`]));
+    await sync().run();
+    const t = store.table<UserRecord>('users');
+    for (const k of ['alice', 'bob', 'carol']) {
+      const r = await t.get(k);
+      await t.put(k, { ...r!, oath: [{ id: `tok-${k}` }] });
+    }
+
+    now += 60_000;
+    fake.members = [
+      member('alice', []),
+      member('bob', ['12']),
+      member('carol', ['+4915100000012'], { disabled: true }),
+      member('erin', ['+4915100000013']),
+    ];
+    const s = await sync().run();
+    expect(s).toMatchObject({ state: 'ok', removed: 0, updated: 3, unchanged: 1, skippedCount: 3 });
+    expect(s.skipped.map((k) => `${k.username}:${k.reason}:${k.detail}`)).toEqual([
+      'alice:no-number:record kept',
+      'bob:invalid-number:12 (not a possible number); record kept',
+      'carol:disabled:record kept',
+    ]);
+    let u = await users();
+    expect([...u.keys()]).toEqual(['alice', 'bob', 'carol', 'erin']);
+    expect(u.get('alice')).toEqual({
+      username: 'alice',
+      dn: 'CN=alice,DC=x',
+      groups: ['MFA Users'],
+      numberProblem: 'no-number',
+      source: 'directory',
+      syncedAt: now,
+      oath: [{ id: 'tok-alice' }],
+    });
+    expect(u.get('bob')).toMatchObject({ numberProblem: 'invalid-number', oath: [{ id: 'tok-bob' }] });
+    expect(u.get('bob')?.mobile).toBeUndefined();
+    expect(u.get('carol')).toMatchObject({ disabled: true, oath: [{ id: 'tok-carol' }] });
+    expect(u.get('carol')?.mobile).toBeUndefined();
+
+    // Numbers back, account enabled: the markers go, the tokens stay.
+    now += 60_000;
+    fake.members = ['alice', 'bob', 'carol', 'erin'].map((u, i) => member(u, [`+49151000000${20 + i}`]));
+    expect(await sync().run()).toMatchObject({ updated: 4, skippedCount: 0 });
+    u = await users();
+    expect(u.get('alice')).toEqual({
+      username: 'alice',
+      dn: 'CN=alice,DC=x',
+      mobile: '+4915100000020',
+      groups: ['MFA Users'],
+      source: 'directory',
+      syncedAt: now,
+      oath: [{ id: 'tok-alice' }],
+    });
+    expect(u.get('carol')).toMatchObject({ mobile: '+4915100000022', oath: [{ id: 'tok-carol' }] });
+    expect(u.get('carol')?.disabled).toBeUndefined();
+
+    // Leaving the group still removes, under the guard (1 of 4 needs a confirmed run).
+    fake.members = fake.members.filter((m) => m.username !== 'carol');
+    expect(await sync().run()).toMatchObject({ state: 'needs-confirmation', removed: 0 });
+    expect(await sync().run({ confirm: true })).toMatchObject({ state: 'ok', removed: 1 });
+    expect([...(await users()).keys()]).toEqual(['alice', 'bob', 'erin']);
+  });
+
+  it('a member with only a number entered on the box is kept, not skipped', async () => {
+    fake.members = [member('alice', ['+4915100000010']), member('bob', ['+4915100000011'])];
+    await sync().run();
+    const t = store.table<UserRecord>('users');
+    const alice = await t.get('alice');
+    await t.put('alice', { ...alice!, overrides: { secondaryMobile: '+4917000000001' } });
+
+    now += 60_000;
+    fake.members = [member('alice', []), member('bob', ['+4915100000011']), member('new', [])];
+    const s = await sync().run();
+    expect(s).toMatchObject({ state: 'ok', removed: 0, updated: 1, skippedCount: 1 });
+    expect(s.skipped).toEqual([{ username: 'new', reason: 'no-number' }]);
+    expect(s.warnings).toEqual([
+      { username: 'alice', reason: 'no-number', detail: 'using the number entered on the box' },
+    ]);
+    const after = await t.get('alice');
+    expect(after).toMatchObject({
+      numberProblem: 'no-number',
+      overrides: { secondaryMobile: '+4917000000001' },
+    });
+    expect(after?.mobile).toBeUndefined();
+    expect(await t.get('new')).toBeUndefined();
   });
 
   it('a sync that would remove too many stops for confirmation; --confirm proceeds', async () => {
@@ -239,15 +376,26 @@ describe('DirectorySync with LevelDB', () => {
     expect(s.added).toBe(1);
   });
 
-  it('works with the demo directory (npm run demo)', async () => {
-    const s = await new DirectorySync({
-      directory: new DemoDirectory(),
-      store,
-      group: 'MFA Users',
-      defaultCountry: 'US',
-      maxRemovalPercent: 10,
-      clock,
-    }).run();
+  it('works with the demo directory (npm run demo), whose fictional numbers need acceptPossibleNumbers', async () => {
+    const demoSync = (acceptPossibleNumbers: boolean) =>
+      new DirectorySync({
+        directory: new DemoDirectory(),
+        store,
+        group: 'MFA Users',
+        defaultCountry: 'US',
+        maxRemovalPercent: 10,
+        acceptPossibleNumbers,
+        clock,
+      }).run();
+    const strict = await demoSync(false);
+    expect(strict.added).toBe(0);
+    expect(strict.skipped.map((k) => `${k.username}:${k.reason}:${k.detail ?? ''}`).sort()).toEqual([
+      'alice:invalid-number:+15550000001 (not a valid number)',
+      'bob:invalid-number:+15550000002 (not a valid number); +15550000012 (not a valid number)',
+      'carol:no-number:',
+      'dave:disabled:',
+    ]);
+    const s = await demoSync(true);
     expect(s.added).toBe(2);
     expect(s.skipped.map((k) => `${k.username}:${k.reason}`).sort()).toEqual([
       'carol:no-number',
@@ -313,7 +461,7 @@ describe('DirectorySync reading pages', () => {
       member('carol', ['+4915100000003'], { disabled: true }),
       member('dave', []),
       member('ALICE', ['+4915100000009']),
-      ...Array.from({ length: 20 }, (_, i) => member(`u${i}`, [`0151 ${1000000 + i}`])),
+      ...Array.from({ length: 20 }, (_, i) => member(`u${i}`, [`0151 ${10000000 + i}`])),
     ];
     const second = [member('alice', ['0151 99999999']), ...first.slice(5, 18)];
     const third = first.slice(0, 2);

@@ -546,6 +546,29 @@ describe.each([
     });
   });
 
+  it.runIf(withJournal)(
+    "never reuses a swept entry's number: a new entry does not inherit its journal mark",
+    async () => {
+      let ob = await open({ retentionMs: 3 * 24 * 3600_000 });
+      await ob.enqueue(entry('old'));
+      await settle('old', 'sent');
+      clock.advance(3 * 24 * 3600_000 + 1);
+      expect(await ob.sweep()).toBe(1); // the table is empty; the journal still marks seq 1
+      await ob.close();
+      sender.modems = [health('m1', 'searching')];
+      ob = await open();
+      await ob.enqueue(entry('new'));
+      expect(Number((await record('new'))?.seq)).toBe(2);
+      await ob.close();
+      // A restart with the new entry still queued: a plain first send, no unknown outcome.
+      sender.modems = [health('m1', 'registered')];
+      await open();
+      await settle('new', 'sent');
+      expect(sender.submittedTexts()).toEqual([entry('old').text, entry('new').text]);
+      expect(await audits()).toEqual([]);
+    },
+  );
+
   it('compacts final entries after the retention period, keeping live ones', async () => {
     const ob = await open({ retentionMs: 3 * 24 * 3600_000 });
     await ob.enqueue(entry('old'));

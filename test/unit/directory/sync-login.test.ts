@@ -1,0 +1,145 @@
+/**
+ * Sync and login together: a member whose directory entry lost its number keeps the record the
+ * sync stored, and the login texts the number entered on the box.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createAuthEngine, MESSAGES, type AuthEngineConfig } from '../../../firmware/src/auth/engine.ts';
+import { passcodeSchema, policySchema } from '../../../firmware/src/config/schema.ts';
+import { DemoDirectory, type DemoUser } from '../../../firmware/src/directory/demo.ts';
+import { DirectorySync } from '../../../firmware/src/directory/sync.ts';
+import type { UserRecord } from '../../../firmware/src/directory/users.ts';
+import type { AccessRequest, HandlerReply, NasClient } from '../../../firmware/src/radius/types.ts';
+import { openStore, type Store } from '../../../firmware/src/store/store.ts';
+import { FakeClock, FakeOutbox, SeededRandom } from '../auth/doubles.ts';
+
+const client: NasClient = {
+  name: 'netscaler',
+  match: '192.0.2.10',
+  requireMessageAuthenticator: 'yes',
+  passwordCheck: 'directory',
+  acceptAttributes: [],
+};
+
+function person(username: string, mobiles: string[]): DemoUser {
+  return {
+    username,
+    dn: `uid=${username},ou=people,dc=example,dc=com`,
+    password: `${username}-pass`,
+    mobiles,
+    groups: ['MFA Users'],
+    disabled: false,
+  };
+}
+
+function req(userName: string): AccessRequest {
+  return {
+    source: { address: '192.0.2.10', port: 40000 },
+    identifier: 1,
+    userName,
+    password: `${userName}-pass`,
+  };
+}
+
+function message(r: HandlerReply): unknown {
+  return r.attributes.find(([n]) => n === 'Reply-Message')?.[1];
+}
+
+describe('a member without a directory number, after a sync', () => {
+  let dir: string;
+  let store: Store;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'mfabox-sync-login-'));
+    store = await openStore(dir);
+  });
+  afterEach(async () => {
+    await store.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('gets the passcode on the number entered on the box; without one, the login is refused', async () => {
+    const sync = (directory: DemoDirectory) =>
+      new DirectorySync({
+        directory,
+        store,
+        group: 'MFA Users',
+        defaultCountry: 'DE',
+        maxRemovalPercent: 100,
+      }).run();
+    await sync(new DemoDirectory([person('alice', ['+4915112345678']), person('bob', ['+4915187654321'])]));
+    const users = store.table<UserRecord>('users');
+    const alice = await users.get('alice');
+    await users.put('alice', { ...alice!, overrides: { secondaryMobile: '+4917000000001' } });
+
+    // Both lose their directory number; both stay members.
+    const directory = new DemoDirectory([person('alice', []), person('bob', [])]);
+    const s = await sync(directory);
+    expect(s).toMatchObject({ state: 'ok', removed: 0 });
+
+    const outbox = new FakeOutbox(store);
+    const cfg: AuthEngineConfig = {
+      passcode: passcodeSchema.parse({}),
+      policy: policySchema.parse({}),
+      defaultCountry: 'DE',
+      deviceSecret: Buffer.alloc(32, 7),
+    };
+    const engine = createAuthEngine({
+      directory,
+      outbox,
+      store,
+      clock: new FakeClock(),
+      random: new SeededRandom(),
+      config: cfg,
+    });
+    try {
+      expect((await engine.handle(req('alice'), client))?.code).toBe('Access-Challenge');
+      expect((await outbox.entries()).map((e) => e.to)).toEqual(['+4917000000001']);
+      const bob = await engine.handle(req('bob'), client);
+      expect(bob?.code).toBe('Access-Reject');
+      expect(message(bob)).toBe(MESSAGES.noNumber);
+    } finally {
+      engine.stop();
+    }
+  });
+
+  it('texts only valid numbers unless acceptPossibleNumbers is on (the demo)', async () => {
+    // A fictional 555 number and one German mobile number a digit short: possible, not valid.
+    const directory = new DemoDirectory([person('alice', ['+15550000001']), person('bob', ['0151 1234567'])]);
+    const outbox = new FakeOutbox(store);
+    const login = async (acceptPossibleNumbers: boolean | undefined, user: string) => {
+      const engine = createAuthEngine({
+        directory,
+        outbox,
+        store,
+        clock: new FakeClock(),
+        // One seed per login: each challenge gets its own id in the outbox.
+        random: new SeededRandom(`${user}-${String(acceptPossibleNumbers)}`),
+        config: {
+          passcode: passcodeSchema.parse({}),
+          policy: policySchema.parse({}),
+          defaultCountry: 'DE',
+          ...(acceptPossibleNumbers === undefined ? {} : { acceptPossibleNumbers }),
+          deviceSecret: Buffer.alloc(32, 7),
+        },
+      });
+      try {
+        return await engine.handle(req(user), client);
+      } finally {
+        engine.stop();
+      }
+    };
+    for (const strict of [undefined, false]) {
+      for (const user of ['alice', 'bob']) {
+        const r = await login(strict, user);
+        expect(r.code, `${user} ${String(strict)}`).toBe('Access-Reject');
+        expect(message(r)).toBe(MESSAGES.noNumber);
+      }
+    }
+    expect(await outbox.entries()).toEqual([]);
+    expect((await login(true, 'alice')).code).toBe('Access-Challenge');
+    expect((await login(true, 'bob')).code).toBe('Access-Challenge');
+    expect((await outbox.entries()).map((e) => e.to).sort()).toEqual(['+15550000001', '+491511234567']);
+  });
+});
