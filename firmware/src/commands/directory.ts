@@ -250,7 +250,7 @@ function storeReason(dataDir: string, e: unknown): { locked: boolean; text: stri
     if ((c as NodeJS.ErrnoException).code === 'LEVEL_LOCKED')
       return {
         locked: true,
-        text: `the store at ${dataDir} is in use by another process (the running mfabox)`,
+        text: `the store at ${dataDir} is in use by another process (a running mfabox)`,
       };
   let deepest: unknown = e;
   while (deepest instanceof Error && deepest.cause instanceof Error) deepest = deepest.cause;
@@ -312,8 +312,10 @@ export const directorySyncCommand: Command = {
           `  - here: ${why.text}\n` +
           `  - through the service: ${r.reason}\n` +
           (why.locked
-            ? '  → mfabox runs but its local API did not answer: check that web.address and web.port in this config are the ones the service runs with'
-            : '  → run this as the mfabox user (sudo -u mfabox …), or start mfabox and run it again'),
+            ? '  → something runs with this store but its local API did not answer: check that web.address and web.port ' +
+              'in this config are the ones the service runs with (systemctl status mfabox shows its config file)'
+            : '  → if mfabox is stopped: fix the store problem above (run this as the mfabox user: sudo -u mfabox …); ' +
+              'if it runs: check web.address and web.port in this config'),
         ErrorCode.ServiceUnreachable,
         { cause: e },
       );

@@ -61,14 +61,12 @@ export async function buildApp(deps: WebDeps): Promise<FastifyInstance> {
         .code(statusCode)
         .send({ statusCode, error: 'Internal Server Error', message: 'internal error' });
     }
-    return reply
-      .code(statusCode)
-      .send({
-        statusCode,
-        code: err.code,
-        error: http.STATUS_CODES[statusCode] ?? 'Error',
-        message: err.message,
-      });
+    return reply.code(statusCode).send({
+      statusCode,
+      code: err.code,
+      error: http.STATUS_CODES[statusCode] ?? 'Error',
+      message: err.message,
+    });
   });
 
   app.get('/', async (_req, reply) => reply.type('text/html; charset=utf-8').send(page));

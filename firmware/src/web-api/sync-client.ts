@@ -53,7 +53,7 @@ export function targetUrl(t: SyncTarget): string {
 function plainNetworkError(e: NodeJS.ErrnoException, url: string): string {
   switch (e.code) {
     case 'ECONNREFUSED':
-      return `nothing answers at ${url} (mfabox is not running, or its web.port differs from this config's)`;
+      return `nothing answers at ${url}`;
     case 'EADDRNOTAVAIL':
     case 'ENETUNREACH':
       return `cannot reach ${url} (${e.code})`;
