@@ -3,7 +3,7 @@
  * lands it serves a read-only status page, the health API and, to this box only, the directory
  * sync API; nothing here returns a secret.
  */
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyServerFactoryHandler } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { readFile } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -24,20 +24,8 @@ const STATUS_PAGE = fileURLToPath(new URL('../../../web/status.html', import.met
 
 const log = logger('web');
 
-/** The raw request handler of each app, so `listenWeb` can serve it on a second socket. */
-const handlers = new WeakMap<FastifyInstance, FastifyServerFactoryHandler>();
-
 export async function buildApp(deps: WebDeps): Promise<FastifyInstance> {
-  let handler: FastifyServerFactoryHandler | undefined;
-  const app = Fastify({
-    logger: false,
-    bodyLimit: 64 * 1024,
-    serverFactory: (h) => {
-      handler = h;
-      return http.createServer(h);
-    },
-  });
-  if (handler) handlers.set(app, handler);
+  const app = Fastify({ logger: false, bodyLimit: 64 * 1024 });
   const page = await readFile(STATUS_PAGE, 'utf8');
 
   app.addHook('onSend', async (_req, reply) => {
@@ -93,9 +81,13 @@ export async function listenWeb(app: FastifyInstance, host: string, port: number
   await app.listen({ host, port });
   const address = app.server.address() as AddressInfo;
   let extra: http.Server | undefined;
-  const handler = handlers.get(app);
-  if (handler && needsLoopbackListener(host)) {
-    const server = http.createServer(handler);
+  if (needsLoopbackListener(host)) {
+    // Requests on the second socket go to fastify's own handler on the main server, so routing,
+    // hooks and timeouts are the same (a serverFactory would drop fastify's server settings and
+    // its binding of every address of `localhost`).
+    const server = http.createServer((req, res) => app.server.emit('request', req, res));
+    server.keepAliveTimeout = app.server.keepAliveTimeout;
+    server.requestTimeout = app.server.requestTimeout;
     try {
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);

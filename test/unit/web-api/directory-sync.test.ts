@@ -213,6 +213,21 @@ describe('/api/directory/sync', () => {
     expect(new Set(bodies.map((b) => b.startedAt)).size).toBe(1);
   });
 
+  it('runs a confirming POST after the run it arrived during, confirmed', async () => {
+    directory.members = [member('alice')];
+    directory.hold();
+    const plain = post();
+    await new Promise((r) => setTimeout(r, 20));
+    const confirming = post({ confirm: true });
+    await new Promise((r) => setTimeout(r, 20));
+    expect(directory.listings).toBe(1);
+    directory.release();
+    const [a, b] = await Promise.all([plain, confirming]);
+    expect(a.json<SyncStatus>().confirmed).toBe(false);
+    expect(b.json<SyncStatus>()).toMatchObject({ state: 'ok', confirmed: true });
+    expect(directory.listings).toBe(2);
+  });
+
   it('answers 502 with the failed status when the directory fails', async () => {
     directory.members = [member('alice')];
     directory.listGroupMembers = async function* () {

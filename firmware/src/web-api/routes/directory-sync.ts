@@ -28,26 +28,24 @@ function problem(reply: FastifyReply, statusCode: number, error: string, message
 }
 
 /** onRequest: refuses anyone but this box before the body is even read. */
-async function localOnly(req: FastifyRequest, reply: FastifyReply): Promise<void> {
+async function localOnly(req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {
   // The socket's peer, never a header: X-Forwarded-For is whatever the client says it is.
-  if (!isLoopbackAddress(req.socket.remoteAddress)) {
-    await problem(
+  if (!isLoopbackAddress(req.socket.remoteAddress))
+    return problem(
       reply,
       403,
       'Forbidden',
       'the directory sync API answers only on the box itself (127.0.0.1 or ::1) until the web login exists; ' +
         'run `mfabox directory sync` on the box instead',
     );
-    return;
-  }
-  if (!isLoopbackHost(req.headers.host)) {
-    await problem(
+  if (!isLoopbackHost(req.headers.host))
+    return problem(
       reply,
       403,
       'Forbidden',
       'the directory sync API must be addressed as localhost, 127.0.0.1 or [::1] (Host header)',
     );
-  }
+  return undefined;
 }
 
 /** HTTP status for a finished sync: 200 when it ran (ok, or removals held for confirmation), 502 when it failed. */
