@@ -82,6 +82,8 @@ export function callSyncApi(
           ...(body === undefined ? {} : { 'content-type': 'application/json' }),
         },
         timeout: timeoutMs,
+        // One connection, closed after the answer: the command exits at once.
+        agent: false,
       },
       (res) => {
         let text = '';
