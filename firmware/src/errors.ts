@@ -81,6 +81,7 @@ export enum ErrorCode {
   // 800–899: web and command line
   CliUsage = 800,
   WebBindFailed = 801,
+  ServiceUnreachable = 802,
 }
 
 export interface MfaErrorOptions {

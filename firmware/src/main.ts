@@ -20,7 +20,7 @@ import { startSimulator, type ModemSimulator } from './modem/simulator/index.ts'
 import { createRadiusServer, radiusServerOptions } from './radius/server.ts';
 import type { RadiusHandler } from './radius/types.ts';
 import { openStore } from './store/store.ts';
-import { buildApp } from './web-api/app.ts';
+import { buildApp, listenWeb } from './web-api/app.ts';
 
 export interface ApplianceOptions {
   /** Demo and tests: run the modem simulator behind a real pty and use it as the only modem. */
@@ -161,10 +161,10 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
     const bound = await radius.start();
     stops.push(() => radius.stop());
 
-    const web = await buildApp({ health });
-    await web.listen({ host: config.web.address, port: config.web.port });
-    stops.push(() => web.close());
-    const webAddr = web.server.address() as AddressInfo;
+    const web = await buildApp({ health, directorySync: sync });
+    const listening = await listenWeb(web, config.web.address, config.web.port);
+    stops.push(() => listening.close());
+    const webAddr = listening.address;
     const webUrl = `http://${fmt({ ...webAddr, address: config.web.address })}`;
 
     const radiusPort = bound.auth[0]?.port ?? 0;

@@ -6,7 +6,7 @@ import { lookup, resolveSrv } from 'node:dns/promises';
 import { readFile } from 'node:fs/promises';
 import net from 'node:net';
 import { loadConfigFile } from '../config/load.ts';
-import type { LdapDirectoryConfig } from '../config/schema.ts';
+import type { Config, LdapDirectoryConfig } from '../config/schema.ts';
 import { ErrorCode, MfaError, describeError, isMfaError } from '../errors.ts';
 import { LdapConnection, brief, stepOf, type Step } from '../directory/connection.ts';
 import {
@@ -22,7 +22,9 @@ import { srvToUrls } from '../directory/failover.ts';
 import { createDirectory, createSync } from '../directory/factory.ts';
 import { createLdapDirectory } from '../directory/ldap.ts';
 import type { SyncStatus } from '../directory/sync.ts';
-import { openStore } from '../store/store.ts';
+import { openStore, type Store } from '../store/store.ts';
+import { loopbackTarget } from '../web-api/loopback.ts';
+import { callSyncApi, targetUrl } from '../web-api/sync-client.ts';
 import { parseFlags, type Command } from './command.ts';
 
 const HINTS: Record<Step, string> = {
@@ -237,42 +239,87 @@ function printStatus(s: SyncStatus): void {
   if (s.error) console.log(`error:     ${s.error}`);
 }
 
+/** Exit code for a sync that ran: 0 ok, 3 removals held for confirmation, 1 anything else. */
+function exitCodeOf(s: SyncStatus): number {
+  return s.state === 'ok' ? 0 : s.state === 'needs-confirmation' ? 3 : 1;
+}
+
+/** Why the store did not open, in plain words: a held lock means the service has it. */
+function storeReason(dataDir: string, e: unknown): { locked: boolean; text: string } {
+  for (let c: unknown = e; c instanceof Error; c = c.cause)
+    if ((c as NodeJS.ErrnoException).code === 'LEVEL_LOCKED')
+      return {
+        locked: true,
+        text: `the store at ${dataDir} is in use by another process (a running mfabox)`,
+      };
+  let deepest: unknown = e;
+  while (deepest instanceof Error && deepest.cause instanceof Error) deepest = deepest.cause;
+  return { locked: false, text: `cannot open the store at ${dataDir}: ${brief(deepest)}` };
+}
+
+/** The offline path: this process opens the store and the directory and runs the sync itself. */
+async function syncHere(config: Config, store: Store, confirm: boolean): Promise<number> {
+  const directory = await createDirectory(config.directory, { start: false });
+  try {
+    const sync = createSync(config, directory, store);
+    let status: SyncStatus;
+    try {
+      status = await sync.run({ confirm });
+    } catch (e) {
+      status = await sync.status();
+      printStatus(status);
+      if (isMfaError(e)) throw e;
+      throw new MfaError(describeError(e), ErrorCode.DirectorySyncAborted, { cause: e });
+    }
+    printStatus(status);
+    return exitCodeOf(status);
+  } finally {
+    await directory.close();
+    await store.close();
+  }
+}
+
 export const directorySyncCommand: Command = {
   name: 'directory sync',
   usage: 'directory sync --config FILE [--confirm]',
-  summary: 'Sync the MFA group’s members and numbers into the user list now',
+  summary: 'Sync the MFA group’s members and numbers into the user list now (through the service if it runs)',
   async run(args) {
     const { flags } = parseFlags(args, ['confirm']);
-    const file = flags.get('config');
-    if (typeof file !== 'string') throw usageError('directory sync: --config FILE is required');
+    const file = flags.get('config') ?? process.env.MFABOX_CONFIG;
+    if (typeof file !== 'string')
+      throw usageError(
+        'directory sync: --config FILE (or MFABOX_CONFIG) is required: the config mfabox runs with',
+      );
     const config = await loadConfigFile(file);
-    let store;
+    const confirm = flags.get('confirm') === true;
+    let store: Store;
     try {
       store = await openStore(config.dataDir);
     } catch (e) {
+      // The running service holds the store: ask it, over loopback, to run the sync.
+      const why = storeReason(config.dataDir, e);
+      const target = { host: loopbackTarget(config.web.address), port: config.web.port };
+      const r = await callSyncApi(target, { run: true, confirm });
+      if (r.ok) {
+        console.log(`(run by the mfabox service at ${targetUrl(target)})`);
+        printStatus(r.status);
+        if (r.status.state === 'failed')
+          throw new MfaError(r.status.error ?? 'the sync failed', ErrorCode.DirectorySyncAborted);
+        return exitCodeOf(r.status);
+      }
       throw new MfaError(
-        `cannot open the store at ${config.dataDir} (${describeError(e)}); if mfabox is running, use the Sync button on the web page`,
-        ErrorCode.StoreOpenFailed,
+        'directory sync could not run, neither here nor through the service:\n' +
+          `  - here: ${why.text}\n` +
+          `  - through the service: ${r.reason}\n` +
+          (why.locked
+            ? '  → something runs with this store but its local API did not answer: check that web.address and web.port ' +
+              'in this config are the ones the service runs with (systemctl status mfabox shows its config file)'
+            : '  → if mfabox is stopped: fix the store problem above (run this as the mfabox user: sudo -u mfabox …); ' +
+              'if it runs: check web.address and web.port in this config'),
+        ErrorCode.ServiceUnreachable,
         { cause: e },
       );
     }
-    const directory = await createDirectory(config.directory, { start: false });
-    try {
-      const sync = createSync(config, directory, store);
-      let status: SyncStatus;
-      try {
-        status = await sync.run({ confirm: flags.get('confirm') === true });
-      } catch (e) {
-        status = await sync.status();
-        printStatus(status);
-        if (isMfaError(e)) throw e;
-        throw new MfaError(describeError(e), ErrorCode.DirectorySyncAborted, { cause: e });
-      }
-      printStatus(status);
-      return status.state === 'ok' ? 0 : status.state === 'needs-confirmation' ? 3 : 1;
-    } finally {
-      await directory.close();
-      await store.close();
-    }
+    return syncHere(config, store, confirm);
   },
 };

@@ -1,0 +1,86 @@
+/**
+ * `mfabox directory sync` as a real process while the appliance runs (in this process, holding
+ * the LevelDB lock): the command cannot open the store, asks the running service over its
+ * loopback API instead, and prints the same status and exit codes as the offline path. A sync held
+ * in needs-confirmation is confirmed without stopping the service.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseConfig } from '../../firmware/src/config/load.ts';
+import { USERS_TABLE, type UserRecord } from '../../firmware/src/directory/users.ts';
+import { startAppliance, type Appliance } from '../../firmware/src/main.ts';
+import { openStore } from '../../firmware/src/store/store.ts';
+
+function mfabox(args: string[]): Promise<{ code: number | null; out: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['scripts/mfabox.mjs', ...args], {
+      env: { ...process.env, MFABOX_FROM_SOURCE: '1', MFABOX_LOG_LEVEL: 'warn' },
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    child.on('exit', (code) => resolve({ code, out }));
+  });
+}
+
+describe('mfabox directory sync while the appliance runs', () => {
+  let dir: string;
+  let app: Appliance | undefined;
+  let configFile: string;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'mfabox-sync-cli-'));
+    const dataDir = join(dir, 'data');
+    // Five users a former sync stored who are not in the demo directory: removing them is > 10 %.
+    const store = await openStore(dataDir);
+    const users = store.table<UserRecord>(USERS_TABLE);
+    for (let i = 1; i <= 5; i++)
+      await users.put(`left${i}`, {
+        username: `left${i}`,
+        dn: `CN=left${i},DC=demo`,
+        mobile: '+15550000099',
+        groups: ['MFA Users'],
+        source: 'directory',
+        syncedAt: 0,
+      });
+    await store.close();
+    const raw = {
+      dataDir,
+      radius: { listen: [{ address: '127.0.0.1', port: 0 }], accountingPort: 0, clients: [] },
+      directory: { kind: 'demo', syncIntervalMinutes: 0 },
+      web: { address: '127.0.0.1', port: 0 },
+      log: { level: 'warn' },
+    };
+    app = await startAppliance(parseConfig(raw));
+    // The command reads the same config the service runs with, with the port it got.
+    const port = Number(new URL(app.webUrl).port);
+    configFile = join(dir, 'config.json');
+    await writeFile(configFile, JSON.stringify({ ...raw, web: { address: '127.0.0.1', port } }));
+  }, 30_000);
+
+  afterAll(async () => {
+    await app?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('holds the mass removal (exit 3), then confirms it through the service (exit 0)', async () => {
+    const held = await mfabox(['directory', 'sync', '--config', configFile]);
+    expect(held.out).toContain('run by the mfabox service');
+    expect(held.out).toMatch(/state:\s+needs-confirmation/);
+    expect(held.out).toMatch(/would remove 5 users/);
+    expect(held.out).toContain('skipped carol: no-number');
+    expect(held.code).toBe(3);
+
+    const confirmed = await mfabox(['directory', 'sync', '--config', configFile, '--confirm']);
+    expect(confirmed.out).toMatch(/state:\s+ok \(confirmed\)/);
+    expect(confirmed.out).toMatch(/removed 5\b/);
+    expect(confirmed.code).toBe(0);
+    // The service is still up and its status says what the command printed.
+    const res = await fetch(new URL('/api/directory/sync', app?.webUrl));
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ state: 'ok', removed: 5, confirmed: true });
+  }, 60_000);
+});
