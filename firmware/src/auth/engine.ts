@@ -51,7 +51,7 @@ export interface AuthEngineConfig {
   policy: PolicyConfig;
   /** ISO 3166 alpha-2 for directory numbers without a + prefix. */
   defaultCountry: string;
-  /** Accept numbers that are possible but not valid (directory.acceptPossibleNumbers); default false. */
+  /** Accept numbers that are possible but not valid (directory.acceptPossibleNumbers); default true (as in the config). */
   acceptPossibleNumbers?: boolean;
   /** Keys the passcode HMAC; at least 16 bytes, never stored beside the challenges. */
   deviceSecret: Buffer;
@@ -304,7 +304,7 @@ export function createAuthEngine(deps: AuthEngineDeps): AuthEngine {
   function liveNumber(user: DirectoryUser, cfg: AuthEngineConfig): string | undefined {
     for (const raw of user.mobiles) {
       const n = normaliseNumber(raw, cfg.defaultCountry, {
-        acceptPossible: cfg.acceptPossibleNumbers === true,
+        acceptPossible: cfg.acceptPossibleNumbers !== false,
       });
       if (n.ok) return n.e164;
     }
@@ -319,7 +319,7 @@ export function createAuthEngine(deps: AuthEngineDeps): AuthEngine {
     const raw = (await users.get(usersKey(user.username)))?.overrides?.secondaryMobile;
     if (raw === undefined) return undefined;
     const n = normaliseNumber(raw, cfg.defaultCountry, {
-      acceptPossible: cfg.acceptPossibleNumbers === true,
+      acceptPossible: cfg.acceptPossibleNumbers !== false,
     });
     return n.ok ? n.e164 : undefined;
   }

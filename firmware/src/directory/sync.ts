@@ -323,7 +323,7 @@ export interface SyncDeps {
   group: string;
   defaultCountry: string;
   maxRemovalPercent: number;
-  /** Accept numbers that are possible but not valid (labs, the demo); default false. */
+  /** Accept numbers that are possible but not valid (labs, the demo); default true (as in the config). */
   acceptPossibleNumbers?: boolean;
   clock?: Clock;
   log?: Logger;
@@ -349,7 +349,7 @@ export class DirectorySync {
     let r = this.numbers.get(raw);
     if (r === undefined) {
       if (this.numbers.size >= 200_000) this.numbers.clear();
-      r = normaliseNumber(raw, country, { acceptPossible: this.deps.acceptPossibleNumbers === true });
+      r = normaliseNumber(raw, country, { acceptPossible: this.deps.acceptPossibleNumbers !== false });
       this.numbers.set(raw, r);
     }
     return r;
