@@ -19,6 +19,7 @@ import {
 import type { ModemState } from '../../firmware/src/modem/types.ts';
 import { openStore, type Store } from '../../firmware/src/store/store.ts';
 import { PTY_TIMEOUTS, PTY_TIMINGS } from '../support/pty-timings.ts';
+import { RawClient } from '../unit/modem/simulator/raw-client.ts';
 
 const TIMEOUTS = PTY_TIMEOUTS;
 const TIMINGS = PTY_TIMINGS;
@@ -131,6 +132,25 @@ describe('driver × every simulator profile', () => {
       (e) => e.kind === 'cmd' && String(e.detail?.line).toUpperCase().startsWith('AT+CPIN='),
     );
     expect(pinCmds).toHaveLength(1);
+  });
+
+  it('pin-required with 1 PIN try left (generic 3GPP, +CPINR): never sends AT+CPIN=, health says why', async () => {
+    const s = await sim('pin-required');
+    // Someone spent two tries in a phone (or an earlier box with a wrong PIN setting).
+    const raw = await RawClient.open(s.path);
+    for (let i = 0; i < 2; i++) await raw.send('AT+CPIN="0000"\r');
+    expect(await raw.send('AT+CPINR="SIM PIN"\r')).toMatch(/\+CPINR: SIM PIN,1,3/);
+    await raw.close();
+    const before = s.log.length;
+    // Even the right PIN is not entered: a wrong one would leave the SIM needing its PUK.
+    const p = pool(s, { pin: '1234' });
+    await until(p, ['pin-rejected']);
+    expect(p.health()[0]?.detail).toMatch(/1 PIN try left: not spent/);
+    await new Promise((r) => setTimeout(r, 300));
+    const driverCmds = s.log.slice(before).filter((e) => e.kind === 'cmd');
+    expect(driverCmds.map((e) => String(e.detail?.line).toUpperCase())).toContain('AT+CPINR="SIM PIN"');
+    const pinCmds = driverCmds.filter((e) => String(e.detail?.line).toUpperCase().startsWith('AT+CPIN='));
+    expect(pinCmds).toHaveLength(0);
   });
 
   it('sim7600-lte-no-sms: registered on LTE, SMS refused shows in health', async () => {
