@@ -279,6 +279,36 @@ describe('driver × every simulator fault', () => {
     await got;
   });
 
+  it('hang while idle: the periodic checks notice, the ladder runs; cleared → registered and sends', async () => {
+    const s = await sim('generic');
+    // Small timeouts keep this case to a few seconds: 3 checks × 400 ms before the ladder starts.
+    const p = new ModemPool([modemSchema.parse({ name: 'sim', path: s.path })], store, systemClock, {
+      timeouts: { ...TIMEOUTS, basic: 400, slow: 800 },
+      timings: { ...TIMINGS, probe: 300, probeTries: 2, pollRegistered: 200, reopenPoll: 100 },
+      retryBackoffMs: 50,
+    });
+    pools.push(p);
+    p.start();
+    await p.whenReady(10_000);
+    const states: ModemState[] = [];
+    p.on('health', (hs: { state: ModemState }[]) => states.push(...hs.map((h) => h.state)));
+    s.fault({ kind: 'hang' });
+    const hungAt = performance.now();
+    await until(p, ['failed'], 4000);
+    expect(performance.now() - hungAt).toBeLessThan(3000);
+    expect(states).not.toContain('searching');
+    expect(p.ready()).toBe(false);
+    // The reset (AT+CFUN=1,1 on a real stick) is what clears a hang; here the test plays it.
+    s.fault({ kind: 'clear' });
+    const clearedAt = performance.now();
+    await p.whenReady(6000);
+    expect(performance.now() - clearedAt).toBeLessThan(5000);
+    expect(p.health()[0]?.state).toBe('registered');
+    const got = s.inbox.next((m) => m.text === 'after idle hang', 5000);
+    await p.send(TO, 'after idle hang', { deadline: deadline() });
+    await got;
+  });
+
   it('unplug mid-send: outcome unknown, the port reappears and is reopened without a restart', async () => {
     const s = await sim('generic');
     const p = pool(s);

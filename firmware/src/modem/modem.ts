@@ -53,6 +53,11 @@ export interface ModemTimings {
   probe: number;
   /** [1...20], default 5: AT probes before a rung of the ladder is declared failed. */
   probeTries: number;
+  /**
+   * [2...20], default 3: commands in a row that get no answer before the modem counts as hung
+   * and the recovery ladder starts. One slow reply is not a hang: any answer resets the count.
+   */
+  hangTimeouts: number;
   /** [1000...120000] ms, default 30000: longest wait for SIM busy (CME 14) to clear. */
   simBusyMax: number;
   /** [1000...60000] ms, default 2000: registration poll while searching. */
@@ -70,6 +75,7 @@ export interface ModemTimings {
 export const DEFAULT_TIMINGS: ModemTimings = {
   probe: 1500,
   probeTries: 5,
+  hangTimeouts: 3,
   simBusyMax: 30000,
   pollSearching: 2000,
   pollRegistered: 30000,
@@ -165,6 +171,8 @@ export class Modem extends EventEmitter {
   private wake: (() => void) | undefined;
   private reinitNeeded = false;
   private troubled = false;
+  /** Commands in a row that timed out with no answer in between (see ModemTimings.hangTimeouts). */
+  private unanswered = 0;
   private smsRefusedUntil = 0;
   private sendsInFlight = 0;
   /** Set after a reset when the port did not come back: the E173 modeswitch trap. */
@@ -355,6 +363,7 @@ export class Modem extends EventEmitter {
       this.wake?.();
     });
     this.channel = ch;
+    this.unanswered = 0;
     this.noAtPort = false;
   }
 
@@ -451,18 +460,40 @@ export class Modem extends EventEmitter {
   }
 
   private async exec(cmd: string, opts: Parameters<AtChannel['exec']>[1] = {}): Promise<AtResponse> {
-    return this.ch().exec(cmd, opts);
+    try {
+      const r = await this.ch().exec(cmd, opts);
+      this.unanswered = 0;
+      return r;
+    } catch (e) {
+      if (e instanceof MfaError && e.code === ErrorCode.ModemTimeout) this.unanswered++;
+      throw e;
+    }
   }
 
-  /** Runs a command that may fail harmlessly (vendor init, URC switches). */
+  /**
+   * Runs a command that may fail harmlessly (vendor init, URC switches, periodic checks). A
+   * timeout is swallowed too, except when it makes `hangTimeouts` in a row: then the modem is
+   * hung, and the error reaches the supervisor, which climbs the recovery ladder. Swallowing every
+   * timeout left a modem that hung while idle "searching" forever, with nothing to reset it.
+   */
   private async tryExec(cmd: string): Promise<AtResponse | undefined> {
     try {
       const r = await this.exec(cmd);
       return r.final.ok ? r : undefined;
     } catch (e) {
       if (e instanceof MfaError && e.code === ErrorCode.ModemClosed) throw e;
+      this.throwIfHung();
       return undefined;
     }
+  }
+
+  private throwIfHung(): void {
+    if (this.unanswered >= this.timings.hangTimeouts)
+      throw new MfaError(
+        `${this.name} stopped answering: ${this.unanswered} commands in a row got no answer`,
+        ErrorCode.ModemTimeout,
+        { flags: { retryable: true } },
+      );
   }
 
   /** AT until OK, probeTries times. ESC first: the modem may still sit in a CMGS prompt. */
@@ -483,6 +514,7 @@ export class Modem extends EventEmitter {
   private async initialise(): Promise<void> {
     this.reinitNeeded = false;
     this.troubled = false;
+    this.unanswered = 0;
     this.smsImpossible = false;
     // A periodic re-check of a locked or missing SIM should not make the LEDs flicker.
     if (this.state !== 'no-sim' && this.state !== 'pin-needed' && this.state !== 'pin-rejected')
@@ -680,6 +712,8 @@ export class Modem extends EventEmitter {
       const reg = r ? parseReg(r.lines, p) : undefined;
       if (reg) regs[p] = reg;
     }
+    // All three went unanswered: that says nothing about the network (the hang count decides).
+    if (this.unanswered >= 3) return;
     const cs = regs['+CREG']?.stat;
     const ps = regs['+CGREG']?.stat;
     const eps = regs['+CEREG']?.stat;
@@ -756,6 +790,7 @@ export class Modem extends EventEmitter {
   private recovered(how: string): void {
     this.log.info(how);
     this.troubled = false;
+    this.unanswered = 0;
     this.ladderFailures = 0;
   }
 
@@ -854,7 +889,9 @@ export class Modem extends EventEmitter {
       return progress.refs;
     } catch (e) {
       this.failedCount++;
-      throw e;
+      // submitOne has mapped its own failures already; this catches the optional commands around
+      // it (AT+CMMS, AT+CSCS, AT+CSMP) when they find the port gone or the modem hung.
+      throw this.sendFailure(e);
     } finally {
       this.sendsInFlight--;
       if (this.sendsInFlight === 0 && this.state === 'sending') this.setState('registered', this.detail);
@@ -899,8 +936,13 @@ export class Modem extends EventEmitter {
       });
       progress.refs.push(ref);
     }
-    // Back to plain text, so replies such as +COPS are not hex-encoded UCS2.
-    if (this.textMode) await this.tryExec('AT+CSCS="IRA"');
+    // Back to plain text, so replies such as +COPS are not hex-encoded UCS2. Every part went out:
+    // a failure here must not fail the send (a retry would be a duplicate), only start recovery.
+    if (this.textMode)
+      await this.tryExec('AT+CSCS="IRA"').catch(() => {
+        this.troubled = true;
+        this.wake?.();
+      });
   }
 
   private secondsLeft(deadlineMono: number): number {

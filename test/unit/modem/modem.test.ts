@@ -280,6 +280,57 @@ describe('recovery ladder', () => {
   });
 });
 
+describe('a modem that hangs while idle', () => {
+  it('repeated timeouts of the periodic checks climb the ladder; once it answers it is registered again', async () => {
+    const { t, s } = fakeModem();
+    const m = make(t);
+    const states: string[] = [];
+    m.on('health', (h: { state: string }) => states.push(h.state));
+    m.start();
+    await until(m, 'registered');
+    const mark = t.written.length;
+    s.hung = true;
+    const hungAt = performance.now();
+    // Three polls' worth of timeouts (300 ms each) plus the poll interval, then the ladder.
+    await until(m, 'failed', 3000);
+    expect(performance.now() - hungAt).toBeLessThan(200 + 3 * (300 + 100) + 1000);
+    expect(states).not.toContain('searching');
+    expect(m.canSend()).toBe(false);
+    // The ladder runs to the reset: a hung modem ignores ESC, AT and the reopen.
+    const end = performance.now() + 5000;
+    while (!t.written.slice(mark).includes('AT+CFUN=1,1\r') && performance.now() < end)
+      await new Promise((r) => setTimeout(r, 20));
+    expect(t.written.slice(mark)).toContain('AT+CFUN=1,1\r');
+    s.hung = false;
+    await until(m, 'registered', 5000);
+    expect(m.canSend()).toBe(true);
+    await expect(
+      m.send('+15550000001', 'hi', { deadline: Date.now() + 60_000 }, { refs: [], beforeSubmitDone: false }),
+    ).resolves.toHaveLength(1);
+  });
+
+  it('one slow reply is not a hang: no ladder, no reset, still registered', async () => {
+    const { t, s } = fakeModem();
+    const m = make(t);
+    m.start();
+    await until(m, 'registered');
+    const states: string[] = [];
+    m.on('health', (h: { state: string }) => states.push(h.state));
+    const mark = t.written.length;
+    s.scripted['AT+CREG?'] = ['silent'];
+    const end = performance.now() + 3000;
+    while (s.scripted['AT+CREG?'].length > 0 && performance.now() < end)
+      await new Promise((r) => setTimeout(r, 20));
+    // Two more polls after the timeout.
+    await new Promise((r) => setTimeout(r, 2 * TIMINGS.pollRegistered + 300));
+    expect(states.filter((x) => x !== 'registered')).toEqual([]);
+    expect(m.health().state).toBe('registered');
+    expect(t.written.slice(mark)).not.toContain('\x1b');
+    expect(t.written.slice(mark)).not.toContain('AT+CFUN');
+    expect(m.canSend()).toBe(true);
+  });
+});
+
 describe('Modem.send', () => {
   it('writes AT+CMGS=<tpdu length>, awaits beforeSubmit before Ctrl-Z, returns one ref per part', async () => {
     const { t, s } = fakeModem();
