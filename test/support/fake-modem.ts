@@ -31,6 +31,8 @@ export interface FakeModemState {
   smsc: string;
   /** Commands answered with ERROR. */
   refuse: string[];
+  /** The final for a wrong PIN (the try is spent either way); modems that ignore CMEE say ERROR. */
+  pinWrongFinal: string;
   /** A hung modem: bytes in, nothing out (not even to ESC). */
   hung: boolean;
   /**
@@ -59,6 +61,7 @@ export function fakeModem(over: Partial<FakeModemState> = {}): { t: MemoryTransp
     cnmiRefuseDs1: true,
     smsc: '+15550000000',
     refuse: [],
+    pinWrongFinal: '+CME ERROR: 16',
     hung: false,
     scripted: {},
     ...over,
@@ -105,7 +108,7 @@ export function fakeModem(over: Partial<FakeModemState> = {}): { t: MemoryTransp
       }
       s.triesLeft--;
       if (s.triesLeft === 0) s.sim = 'SIM PUK';
-      return void tr.emitData('\r\n+CME ERROR: 16\r\n');
+      return void tr.emitData(`\r\n${s.pinWrongFinal}\r\n`);
     }
     if (c === 'AT+QPINC="SC"') return ok(tr, `+QPINC: "SC",${s.triesLeft},10`);
     if (c === 'AT+QCCID') return ok(tr, '+QCCID: 89441000301234567890');

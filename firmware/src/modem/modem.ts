@@ -186,6 +186,13 @@ export class Modem extends EventEmitter {
   private smsImpossible = false;
   private lastHangupAt = -Infinity;
   private textChain: Promise<unknown> = Promise.resolve();
+  /**
+   * The last PIN entry that failed without the SIM rejecting it (kept in memory only): the next
+   * try checks whether the SIM counted it after all, and a SIM that cannot tell its tries left is
+   * not given a second one until a restart or a PIN change.
+   */
+  private unclearPin:
+    { key: string; salt: string; hash: string; reason: string; triesBefore?: number } | undefined;
   /** AT+CMMS=2 support: undefined until tried. */
   private cmms: boolean | undefined;
 
@@ -604,6 +611,18 @@ export class Modem extends EventEmitter {
       return false;
     }
     const tries = await this.triesLeft();
+    // An earlier entry whose outcome was unclear (a timeout, say): if the SIM counted it, the PIN
+    // was wrong, and is now known to be.
+    const unclear = this.unclearPin;
+    this.unclearPin = undefined;
+    if (
+      unclear?.key === key &&
+      unclear.hash === hashPin(unclear.salt, pin) &&
+      unclear.triesBefore !== undefined &&
+      tries !== undefined &&
+      tries < unclear.triesBefore
+    )
+      return this.rejectPin(key, pin, tries, 'the SIM counted an earlier unanswered entry');
     if (tries !== undefined && tries <= 1) {
       this.setState(
         'pin-rejected',
@@ -611,27 +630,75 @@ export class Modem extends EventEmitter {
       );
       return false;
     }
-    this.log.info({ triesLeft: tries }, 'entering SIM PIN');
-    const r = await this.exec(`AT+CPIN="${pin}"`, { secret: true, class: 'slow' });
-    if (!r.final.ok) {
-      const c = classifyFinal(r.final);
-      if (isSimBusy(c)) return this.unlockSim();
-      const left = await this.triesLeft();
-      const salt = randomBytes(8).toString('hex');
-      await this.table.put(key, {
-        hash: hashPin(salt, pin),
-        salt,
-        at: this.opts.clock.now(),
-        ...(left === undefined ? {} : { triesLeft: left }),
-      });
-      this.setState(
-        'pin-rejected',
-        `PIN rejected${left === undefined ? '' : ` (${left} ${left === 1 ? 'try' : 'tries'} left)`}; not retried`,
-      );
+    if (
+      (tries === undefined || unclear?.triesBefore === undefined) &&
+      unclear?.key === key &&
+      unclear.hash === hashPin(unclear.salt, pin)
+    ) {
+      // It failed before without saying why, and the SIM cannot tell whether that cost a try:
+      // one entry per start-up (or per PIN change) is all that is risked.
+      this.setState('pin-needed', unclearDetail(unclear.reason, undefined));
+      this.unclearPin = unclear;
       return false;
     }
+    this.log.info({ triesLeft: tries }, 'entering SIM PIN');
+    let r: AtResponse | undefined;
+    for (let busy = 0; ; busy++) {
+      try {
+        r = await this.exec(`AT+CPIN="${pin}"`, { secret: true, class: 'slow' });
+      } catch (e) {
+        if (!(e instanceof MfaError) || e.code !== ErrorCode.ModemTimeout) throw e;
+        r = undefined;
+      }
+      if (r?.final.ok) return this.pinAccepted(key);
+      const c = r && !r.final.ok ? classifyFinal(r.final) : undefined;
+      // SIM busy or still initialising (CME 14, 515): the SIM did not look at the PIN. Wait it out.
+      if (!c || !(isSimBusy(c) || c.code === 515) || busy >= 3) break;
+      if ((await this.cpin()) !== 'pin') break;
+    }
+    const c = r && !r.final.ok ? classifyFinal(r.final) : undefined;
+    const reason = c?.reason ?? 'no answer';
+    // Noted before the checks below, which may time out on a modem that hung at the PIN.
+    const salt = randomBytes(8).toString('hex');
+    const pending = { key, salt, hash: hashPin(salt, pin), reason };
+    this.unclearPin = tries === undefined ? pending : { ...pending, triesBefore: tries };
+    // Only the SIM's own word counts as a rejection: CME 16 "incorrect password", a tries-left
+    // count that dropped, or a SIM that now wants its PUK. Anything else (plain ERROR, CME 3,
+    // "not ready", a timeout) may be the modem, not the PIN, and storing it would lock out a
+    // good PIN until someone edits the setting.
+    const after = await this.triesLeft();
+    if (c?.family === 'cme' && c.code === 16) return this.rejectPin(key, pin, after);
+    const now = await this.cpin();
+    if (now === 'ready') return this.pinAccepted(key);
+    if (now === 'puk') return this.rejectPin(key, pin, 0, 'the SIM now needs its PUK');
+    if (tries !== undefined && after !== undefined && after < tries) return this.rejectPin(key, pin, after);
+    const known = tries !== undefined && after !== undefined;
+    this.unclearPin = known ? { ...pending, triesBefore: after } : pending;
+    this.log.warn({ reason, triesLeft: after }, 'PIN entry failed without the SIM rejecting the PIN');
+    this.setState('pin-needed', unclearDetail(reason, known ? after : undefined));
+    return false;
+  }
+
+  private async pinAccepted(key: string): Promise<boolean> {
+    this.unclearPin = undefined;
     await this.table.del(key).catch(() => undefined);
     return (await this.cpin()) === 'ready' || this.fail('SIM not ready after PIN');
+  }
+
+  /** Persists the rejection (a salted hash of the PIN, never the PIN) so no restart tries it again. */
+  private async rejectPin(key: string, pin: string, left: number | undefined, why?: string): Promise<false> {
+    const salt = randomBytes(8).toString('hex');
+    await this.table.put(key, {
+      hash: hashPin(salt, pin),
+      salt,
+      at: this.opts.clock.now(),
+      ...(left === undefined ? {} : { triesLeft: left }),
+    });
+    this.setState(
+      'pin-rejected',
+      `PIN rejected${left === undefined ? '' : ` (${left} ${left === 1 ? 'try' : 'tries'} left)`}${why ? `: ${why}` : ''}; not retried`,
+    );
+    return false;
   }
 
   private fail(detail: string): false {
@@ -1107,6 +1174,12 @@ export class Modem extends EventEmitter {
         return 'other';
     }
   }
+}
+
+function unclearDetail(reason: string, triesLeft: number | undefined): string {
+  return triesLeft === undefined
+    ? `PIN entry failed (${reason}) and the SIM cannot tell whether it counted: not retried until restart or a PIN change`
+    : `PIN entry failed (${reason}) without a try being counted (${triesLeft} left): retried at the next check`;
 }
 
 function hashPin(salt: string, pin: string): string {

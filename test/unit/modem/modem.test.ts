@@ -225,6 +225,108 @@ describe('Modem lifecycle', () => {
   });
 });
 
+describe("a failed PIN entry is stored as rejected only on the SIM's word", () => {
+  const pinWrites = (t: MemoryTransport) => t.written.split('AT+CPIN="').length - 1;
+
+  it.each([
+    ['plain ERROR', 'ERROR'],
+    ['CME 3 (operation not allowed)', '+CME ERROR: 3'],
+    ['"SIM not ready"', '+CME ERROR: SIM not ready'],
+    ['a timeout', 'silent'],
+  ])(
+    '%s, tries unchanged: not stored; retried at the next check; a restart tries it too',
+    async (_n, final) => {
+      const { t, s } = fakeModem({ sim: 'SIM PIN', scripted: { 'AT+CPIN="': [final] } });
+      const m = make(t, { pin: '1234' });
+      m.start();
+      await until(m, 'pin-needed');
+      expect(m.health().detail).toMatch(/without a try being counted \(3 left\): retried at the next check/);
+      await m.stop();
+      // A restart (a fresh Modem on the same store) finds no stored rejection and unlocks the SIM.
+      const again = make(t, { pin: '1234' });
+      again.start();
+      await until(again, 'registered');
+      expect(pinWrites(t)).toBe(2);
+      expect(s.triesLeft).toBe(3);
+
+      // Without a restart, the next check enters it again.
+      const { t: t2 } = fakeModem({ sim: 'SIM PIN', scripted: { 'AT+CPIN="': [final] } });
+      const m2 = make(t2, { pin: '1234' });
+      m2.start();
+      await until(m2, 'registered');
+      expect(pinWrites(t2)).toBe(2);
+    },
+  );
+
+  it('SIM busy (CME 14) or 515 at the PIN is waited out and the PIN entered again at once', async () => {
+    const { t } = fakeModem({
+      sim: 'SIM PIN',
+      scripted: { 'AT+CPIN="': ['+CME ERROR: 14', '+CME ERROR: 515'] },
+    });
+    const m = make(t, { pin: '1234' });
+    const states: string[] = [];
+    m.on('health', (h: { state: string }) => states.push(h.state));
+    m.start();
+    await until(m, 'registered');
+    expect(pinWrites(t)).toBe(3);
+    expect(states).not.toContain('pin-needed');
+    expect(states).not.toContain('pin-rejected');
+  });
+
+  it('plain ERROR with the tries-left count dropping is a rejection, stored across a restart', async () => {
+    const { t, s } = fakeModem({ sim: 'SIM PIN', pinWrongFinal: 'ERROR' });
+    const m = make(t, { pin: '9999' });
+    m.start();
+    await until(m, 'pin-rejected');
+    expect(m.health().detail).toMatch(/PIN rejected \(2 tries left\)/);
+    await m.stop();
+    const again = make(t, { pin: '9999' });
+    again.start();
+    await until(again, 'pin-rejected');
+    expect(again.health().detail).toMatch(/rejected earlier/);
+    expect(s.pinAttempts).toBe(1);
+  });
+
+  it('a SIM that cannot tell its tries: ERROR then a PUK lock is a rejection', async () => {
+    // Generic profile: AT+CPINR answers nothing useful, so the tries left are unknown.
+    const { t, s } = fakeModem({
+      manufacturer: 'Acme',
+      model: 'X',
+      sim: 'SIM PIN',
+      triesLeft: 1,
+      pinWrongFinal: 'ERROR',
+    });
+    const m = make(t, { pin: '9999' });
+    m.start();
+    await until(m, 'pin-rejected');
+    expect(m.health().detail).toMatch(/PIN rejected \(0 tries left\): the SIM now needs its PUK/);
+    expect(s.pinAttempts).toBe(1);
+  });
+
+  it('a SIM that cannot tell its tries: an unclear failure is not retried until a restart', async () => {
+    const { t } = fakeModem({
+      manufacturer: 'Acme',
+      model: 'X',
+      sim: 'SIM PIN',
+      scripted: { 'AT+CPIN="': ['ERROR'] },
+    });
+    const m = make(t, { pin: '1234' });
+    m.start();
+    await until(m, 'pin-needed');
+    expect(m.health().detail).toMatch(/cannot tell whether it counted: not retried until restart/);
+    const seen = t.written.split('AT+CPIN?\r').length;
+    await new Promise((r) => setTimeout(r, 3 * TIMINGS.pollRegistered + 200));
+    expect(t.written.split('AT+CPIN?\r').length).toBeGreaterThan(seen);
+    expect(pinWrites(t)).toBe(1);
+    expect(m.health().state).toBe('pin-needed');
+    await m.stop();
+    const again = make(t, { pin: '1234' });
+    again.start();
+    await until(again, 'registered');
+    expect(pinWrites(t)).toBe(2);
+  });
+});
+
 describe('boot URCs during a send', () => {
   it('RDY fails the send in flight as outcome-unknown; SMS Ready alone lets it finish', async () => {
     const { t, s } = fakeModem({ sendDelayMs: 80 });
