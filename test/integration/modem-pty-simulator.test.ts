@@ -381,6 +381,20 @@ describe('driver × every simulator fault', () => {
     expect(performance.now() - started).toBeLessThan(800 + 2000);
   });
 
+  it('SMS side still loading after boot (CMS 314 to AT+CMGF=0): waited out, PDU mode kept', async () => {
+    const s = await sim('generic');
+    s.fault({ kind: 'sms-busy', ms: 1000 });
+    const p = pool(s);
+    await p.whenReady(10_000);
+    const lines = s.log.filter((e) => e.kind === 'cmd').map((e) => String(e.detail?.line).toUpperCase());
+    // Init reached AT+CMGF=0 inside the busy window (else this proves nothing) and waited.
+    expect(lines.filter((l) => l === 'AT+CMGF=0').length).toBeGreaterThan(1);
+    expect(lines).not.toContain('AT+CMGF=1');
+    const got = s.inbox.next((m) => m.text === 'pdu after busy', 5000);
+    await p.send(TO, 'pdu after busy', { deadline: deadline() });
+    expect((await got).encoding).toBe('gsm7');
+  });
+
   it('URCs inside replies (between lines and mid-line) do not disturb init or sending', async () => {
     const s = await sim('generic');
     s.fault({ kind: 'urc-in-reply', line: '+CMTI: "SM",3', mode: 'mid-line' });

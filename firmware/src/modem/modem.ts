@@ -25,6 +25,7 @@ import {
   refusedBeforeAcceptance,
   smsErrorCode,
   type AtErrorClass,
+  type ClassifiedError,
 } from './at/errors.ts';
 import type { FramerEvent } from './at/framer.ts';
 import {
@@ -751,7 +752,7 @@ export class Modem extends EventEmitter {
   private async configureSms(): Promise<void> {
     const p = this.profile;
     this.textMode = p?.quirks.textModeOnly ?? false;
-    if (!this.textMode && !(await this.tryExec('AT+CMGF=0'))) {
+    if (!this.textMode && !(await this.pduMode())) {
       this.log.warn('PDU mode refused: falling back to text mode');
       this.textMode = true;
     }
@@ -767,6 +768,41 @@ export class Modem extends EventEmitter {
     this.cnmaRequired = (p?.quirks.needsCnma ?? false) || csms === '1';
     for (const cnmi of p?.quirks.cnmiFallbacks ?? ['2,1,0,1,0', '2,1,0,2,0', '2,1,0,0,0']) {
       if (await this.tryExec(`AT+CNMI=${cnmi}`)) break;
+    }
+  }
+
+  /**
+   * AT+CMGF=0. True when the modem took it, false when it definitely has no PDU mode (then text
+   * mode is used). Anything in between (SIM busy, CMS 314 while the SIM's SMS side loads after
+   * boot, CME 14/515, a timeout, an unknown error) is waited out with a short backoff: falling back
+   * on a transient error left a PDU modem in text mode until the next restart. When it never
+   * settles, init fails and the supervisor runs it again.
+   */
+  private async pduMode(): Promise<boolean> {
+    const until = performance.now() + this.timings.simBusyMax;
+    let backoff = 100;
+    for (;;) {
+      let reason: string;
+      try {
+        const r = await this.exec('AT+CMGF=0');
+        if (r.final.ok) return true;
+        const c = classifyFinal(r.final);
+        if (definitelyNoPduMode(c)) return false;
+        reason = c.reason;
+      } catch (e) {
+        if (!(e instanceof MfaError) || e.code !== ErrorCode.ModemTimeout) throw e;
+        this.throwIfHung();
+        reason = 'no answer';
+      }
+      if (performance.now() > until)
+        throw new MfaError(
+          `${this.name}: AT+CMGF=0 did not settle (${reason}); SMS mode not set`,
+          ErrorCode.ModemBusy,
+          { flags: { retryable: true } },
+        );
+      this.setState('initialising', `SMS mode: waiting (${reason})`);
+      await sleep(backoff);
+      backoff = Math.min(500, backoff * 2);
     }
   }
 
@@ -1174,6 +1210,18 @@ export class Modem extends EventEmitter {
         return 'other';
     }
   }
+}
+
+/**
+ * A refusal of AT+CMGF=0 that means "no PDU mode here", not "not now": plain ERROR (what most
+ * firmware answers for an unsupported value), "operation not allowed / not supported" (CMS 302,
+ * 303, CME 3, 4), an invalid parameter (CMS 304, CME 50) and vendor words for unsupported commands.
+ */
+function definitelyNoPduMode(c: ClassifiedError): boolean {
+  if (c.family === 'error') return true;
+  if (c.family === 'vendor') return c.reason === 'COMMAND NOT SUPPORT' || c.reason === 'TOO MANY PARAMETERS';
+  if (c.family === 'cms') return c.code === 302 || c.code === 303 || c.code === 304;
+  return c.code === 3 || c.code === 4 || c.code === 50;
 }
 
 function unclearDetail(reason: string, triesLeft: number | undefined): string {

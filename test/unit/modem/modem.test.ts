@@ -327,6 +327,69 @@ describe("a failed PIN entry is stored as rejected only on the SIM's word", () =
   });
 });
 
+describe('AT+CMGF=0: PDU mode unless the modem definitely has none', () => {
+  const count = (t: MemoryTransport, cmd: string) => t.written.split(`${cmd}\r`).length - 1;
+  const send = (m: Modem) =>
+    m.send('+15550000001', 'hi', { deadline: Date.now() + 60_000 }, { refs: [], beforeSubmitDone: false });
+
+  it.each([
+    ['SIM busy (CME 14)', ['+CME ERROR: 14']],
+    ['SIM busy (CMS 314) twice', ['+CMS ERROR: 314', '+CMS ERROR: 314']],
+    ['CME 515 (initialising)', ['+CME ERROR: 515']],
+    ['CMS 500 (unknown)', ['+CMS ERROR: 500']],
+    ['a timeout', ['silent']],
+  ])('%s is waited out: PDU mode, never text mode', async (_n, finals) => {
+    const { t, s } = fakeModem({ scripted: { 'AT+CMGF=0': [...finals] } });
+    const m = make(t);
+    m.start();
+    await until(m, 'registered');
+    expect(count(t, 'AT+CMGF=0')).toBe(finals.length + 1);
+    expect(count(t, 'AT+CMGF=1')).toBe(0);
+    await send(m);
+    // A PDU went out (hex SMS-SUBMIT), not a text-mode body.
+    expect(s.submits[0]).toMatch(/^[0-9A-F]+$/);
+    expect(decodeSubmit(s.submits[0] ?? '').text).toBe('hi');
+  });
+
+  it('a busy spell longer than simBusyMax fails init, which runs again; still never text mode', async () => {
+    const { t, s } = fakeModem({ scripted: { 'AT+CMGF=0': Array<string>(12).fill('+CMS ERROR: 314') } });
+    const m = new Modem({
+      config: modemSchema.parse({ name: 'm1', path: '/dev/null' }),
+      store,
+      clock: systemClock,
+      transportFactory: () => t,
+      timeouts: TIMEOUTS,
+      timings: { ...TIMINGS, simBusyMax: 300 },
+    });
+    modems.push(m);
+    const details: string[] = [];
+    m.on('health', (h: { detail?: string }) => details.push(h.detail ?? ''));
+    m.start();
+    await until(m, 'registered', 8000);
+    expect(details).toContain('SMS mode: waiting (CMS ERROR 314)');
+    // More than one init ran (ATE0 is sent once per init).
+    expect(count(t, 'ATE0')).toBeGreaterThan(1);
+    expect(count(t, 'AT+CMGF=1')).toBe(0);
+    await send(m);
+    expect(decodeSubmit(s.submits[0] ?? '').text).toBe('hi');
+  });
+
+  it.each([['ERROR'], ['+CMS ERROR: 303'], ['+CMS ERROR: 304'], ['COMMAND NOT SUPPORT']])(
+    '%s is a definite refusal: text mode at once',
+    async (final) => {
+      const { t, s } = fakeModem({ scripted: { 'AT+CMGF=0': [final, final, final] } });
+      const m = make(t);
+      m.start();
+      await until(m, 'registered');
+      expect(count(t, 'AT+CMGF=0')).toBe(1);
+      expect(count(t, 'AT+CMGF=1')).toBe(1);
+      await send(m);
+      expect(t.written).toContain('AT+CMGS="+15550000001",145\r');
+      expect(s.submits[0]).toBe('hi');
+    },
+  );
+});
+
 describe('boot URCs during a send', () => {
   it('RDY fails the send in flight as outcome-unknown; SMS Ready alone lets it finish', async () => {
     const { t, s } = fakeModem({ sendDelayMs: 80 });
