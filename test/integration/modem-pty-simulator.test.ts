@@ -302,8 +302,9 @@ describe('driver × every simulator fault', () => {
     p.on('health', (hs: { state: ModemState }[]) => states.push(...hs.map((h) => h.state)));
     s.fault({ kind: 'hang' });
     const hungAt = performance.now();
-    await until(p, ['failed'], 4000);
-    expect(performance.now() - hungAt).toBeLessThan(3000);
+    // About 2 s with these timings; the bound leaves room for a loaded CI machine.
+    await until(p, ['failed'], 6000);
+    expect(performance.now() - hungAt).toBeLessThan(5000);
     expect(states).not.toContain('searching');
     expect(p.ready()).toBe(false);
     // The reset (AT+CFUN=1,1 on a real stick) is what clears a hang; here the test plays it.

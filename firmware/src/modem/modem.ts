@@ -193,7 +193,17 @@ export class Modem extends EventEmitter {
    * not given a second one until a restart or a PIN change.
    */
   private unclearPin:
-    { key: string; salt: string; hash: string; reason: string; triesBefore?: number } | undefined;
+    | {
+        key: string;
+        salt: string;
+        hash: string;
+        reason: string;
+        triesBefore?: number;
+        /** Unclear failures in a row, and when the next entry may be made (performance.now()). */
+        attempts: number;
+        retryAt: number;
+      }
+    | undefined;
   /** AT+CMMS=2 support: undefined until tried. */
   private cmms: boolean | undefined;
 
@@ -614,15 +624,12 @@ export class Modem extends EventEmitter {
     const tries = await this.triesLeft();
     // An earlier entry whose outcome was unclear (a timeout, say): if the SIM counted it, the PIN
     // was wrong, and is now known to be.
-    const unclear = this.unclearPin;
+    const unclear =
+      this.unclearPin?.key === key && this.unclearPin.hash === hashPin(this.unclearPin.salt, pin)
+        ? this.unclearPin
+        : undefined;
     this.unclearPin = undefined;
-    if (
-      unclear?.key === key &&
-      unclear.hash === hashPin(unclear.salt, pin) &&
-      unclear.triesBefore !== undefined &&
-      tries !== undefined &&
-      tries < unclear.triesBefore
-    )
+    if (unclear?.triesBefore !== undefined && tries !== undefined && tries < unclear.triesBefore)
       return this.rejectPin(key, pin, tries, 'the SIM counted an earlier unanswered entry');
     if (tries !== undefined && tries <= 1) {
       this.setState(
@@ -631,14 +638,16 @@ export class Modem extends EventEmitter {
       );
       return false;
     }
-    if (
-      (tries === undefined || unclear?.triesBefore === undefined) &&
-      unclear?.key === key &&
-      unclear.hash === hashPin(unclear.salt, pin)
-    ) {
+    if (unclear && (tries === undefined || unclear.triesBefore === undefined)) {
       // It failed before without saying why, and the SIM cannot tell whether that cost a try:
       // one entry per start-up (or per PIN change) is all that is risked.
       this.setState('pin-needed', unclearDetail(unclear.reason, undefined));
+      this.unclearPin = unclear;
+      return false;
+    }
+    if (unclear && performance.now() < unclear.retryAt) {
+      // Free to retry, but a modem that always refuses the entry is not asked every 30 s for ever.
+      this.setState('pin-needed', unclearDetail(unclear.reason, unclear.triesBefore));
       this.unclearPin = unclear;
       return false;
     }
@@ -661,7 +670,11 @@ export class Modem extends EventEmitter {
     const reason = c?.reason ?? 'no answer';
     // Noted before the checks below, which may time out on a modem that hung at the PIN.
     const salt = randomBytes(8).toString('hex');
-    const pending = { key, salt, hash: hashPin(salt, pin), reason };
+    const attempts = (unclear?.attempts ?? 0) + 1;
+    // 1, 2, 4… polls between entries that cost nothing, at most an hour.
+    const retryAt =
+      performance.now() + Math.min(3_600_000, this.timings.pollRegistered * 2 ** Math.min(10, attempts - 1));
+    const pending = { key, salt, hash: hashPin(salt, pin), reason, attempts, retryAt };
     this.unclearPin = tries === undefined ? pending : { ...pending, triesBefore: tries };
     // Only the SIM's own word counts as a rejection: CME 16 "incorrect password", a tries-left
     // count that dropped, or a SIM that now wants its PUK. Anything else (plain ERROR, CME 3,

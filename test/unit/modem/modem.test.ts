@@ -258,6 +258,22 @@ describe("a failed PIN entry is stored as rejected only on the SIM's word", () =
     },
   );
 
+  it('a modem that always refuses the entry (tries unchanged) is asked again less and less often', async () => {
+    const { t, s } = fakeModem({
+      sim: 'SIM PIN',
+      scripted: { 'AT+CPIN="': Array<string>(50).fill('ERROR') },
+    });
+    const m = make(t, { pin: '1234' });
+    m.start();
+    await until(m, 'pin-needed');
+    await new Promise((r) => setTimeout(r, 2500));
+    // Polls every 200 ms would make about ten entries; backing off 200, 400, 800… ms makes four.
+    expect(pinWrites(t)).toBeGreaterThanOrEqual(2);
+    expect(pinWrites(t)).toBeLessThanOrEqual(5);
+    expect(s.triesLeft).toBe(3);
+    expect(m.health().state).toBe('pin-needed');
+  });
+
   it('SIM busy (CME 14) or 515 at the PIN is waited out and the PIN entered again at once', async () => {
     const { t } = fakeModem({
       sim: 'SIM PIN',
@@ -456,9 +472,9 @@ describe('a modem that hangs while idle', () => {
     const mark = t.written.length;
     s.hung = true;
     const hungAt = performance.now();
-    // Three polls' worth of timeouts (300 ms each) plus the poll interval, then the ladder.
-    await until(m, 'failed', 3000);
-    expect(performance.now() - hungAt).toBeLessThan(200 + 3 * (300 + 100) + 1000);
+    // The poll interval, three 300 ms timeouts, then the ladder's first rung: about 1.6 s.
+    await until(m, 'failed', 5000);
+    expect(performance.now() - hungAt).toBeLessThan(4000);
     expect(states).not.toContain('searching');
     expect(m.canSend()).toBe(false);
     // The ladder runs to the reset: a hung modem ignores ESC, AT and the reopen.
