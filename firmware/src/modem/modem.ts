@@ -1240,7 +1240,7 @@ function definitelyNoPduMode(c: ClassifiedError): boolean {
 function unclearDetail(reason: string, triesLeft: number | undefined): string {
   return triesLeft === undefined
     ? `PIN entry failed (${reason}) and the SIM cannot tell whether it counted: not retried until restart or a PIN change`
-    : `PIN entry failed (${reason}) without a try being counted (${triesLeft} left): retried at the next check`;
+    : `PIN entry failed (${reason}) without a try being counted (${triesLeft} left): entered again at a later check`;
 }
 
 function hashPin(salt: string, pin: string): string {

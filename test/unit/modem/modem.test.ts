@@ -240,7 +240,9 @@ describe("a failed PIN entry is stored as rejected only on the SIM's word", () =
       const m = make(t, { pin: '1234' });
       m.start();
       await until(m, 'pin-needed');
-      expect(m.health().detail).toMatch(/without a try being counted \(3 left\): retried at the next check/);
+      expect(m.health().detail).toMatch(
+        /without a try being counted \(3 left\): entered again at a later check/,
+      );
       await m.stop();
       // A restart (a fresh Modem on the same store) finds no stored rejection and unlocks the SIM.
       const again = make(t, { pin: '1234' });
