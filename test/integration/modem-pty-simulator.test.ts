@@ -74,6 +74,25 @@ async function until(p: ModemPool, states: ModemState[], ms = 8000): Promise<voi
 
 const deadline = () => Date.now() + 300_000;
 
+/** Someone spent PIN tries in a phone (or an earlier box had a wrong PIN setting). */
+async function spendPinTries(s: ModemSimulator, n: number): Promise<void> {
+  const raw = await RawClient.open(s.path);
+  try {
+    await raw.send('AT+CMEE=1\r');
+    // Wait out the SIM busy spell after boot: a busy SIM does not count a wrong PIN.
+    const end = performance.now() + 5000;
+    while (
+      !/\+CPIN: ?"?SIM PIN/.test(await raw.send('AT+CPIN?\r', /\r\n(OK|\+CPIN:[^\r]*|\+CME ERROR: \d+)\r\n$/))
+    ) {
+      if (performance.now() > end) throw new Error('the simulated SIM never asked for its PIN');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    for (let i = 0; i < n; i++) expect(await raw.send('AT+CPIN="0000"\r')).toMatch(/\+CME ERROR: 16/);
+  } finally {
+    await raw.close();
+  }
+}
+
 describe('driver × every simulator profile', () => {
   const special = new Set(['sim7600-lte-no-sms', 'pin-required']);
   for (const profile of profileNames().filter((n) => !special.has(n))) {
@@ -141,11 +160,7 @@ describe('driver × every simulator profile', () => {
 
   it('pin-required with 1 PIN try left (generic 3GPP, +CPINR): never sends AT+CPIN=, health says why', async () => {
     const s = await sim('pin-required');
-    // Someone spent two tries in a phone (or an earlier box with a wrong PIN setting).
-    const raw = await RawClient.open(s.path);
-    for (let i = 0; i < 2; i++) await raw.send('AT+CPIN="0000"\r');
-    expect(await raw.send('AT+CPINR="SIM PIN"\r')).toMatch(/\+CPINR: SIM PIN,1,3/);
-    await raw.close();
+    await spendPinTries(s, 2);
     const before = s.log.length;
     // Even the right PIN is not entered: a wrong one would leave the SIM needing its PUK.
     const p = pool(s, { pin: '1234' });
@@ -157,6 +172,23 @@ describe('driver × every simulator profile', () => {
     const pinCmds = driverCmds.filter((e) => String(e.detail?.line).toUpperCase().startsWith('AT+CPIN='));
     expect(pinCmds).toHaveLength(0);
   });
+
+  it.each(['huawei-e3372', 'huawei-e173', 'sim800', 'sim7600', 'quectel-ec25', 'zte-mf'])(
+    '%s with 1 PIN try left: the tries left are read (vendor query or +CPINR), the PIN is not entered',
+    async (profile) => {
+      const s = await sim(profile, { pin: '1234' });
+      await spendPinTries(s, 2);
+      const before = s.log.length;
+      const p = pool(s, { pin: '1234' });
+      await until(p, ['pin-rejected']);
+      expect(p.health()[0]?.detail).toMatch(/1 PIN try left: not spent/);
+      await new Promise((r) => setTimeout(r, 200));
+      const pinCmds = s.log
+        .slice(before)
+        .filter((e) => e.kind === 'cmd' && String(e.detail?.line).toUpperCase().startsWith('AT+CPIN='));
+      expect(pinCmds).toHaveLength(0);
+    },
+  );
 
   it('sim7600-lte-no-sms: registered on LTE, SMS refused shows in health', async () => {
     const s = await sim('sim7600-lte-no-sms');
