@@ -173,6 +173,44 @@ describe('driver × every simulator profile', () => {
     expect(pinCmds).toHaveLength(0);
   });
 
+  it('pin-required, no answer to AT+CPIN=: not stored as rejected; entered again, the modem comes up', async () => {
+    const s = await sim('pin-required');
+    // The modem stops answering right after the tries-left reply, so AT+CPIN= goes unanswered
+    // (and is never seen by the SIM), then recovers.
+    let armed = true;
+    s.onEvent = (e) => {
+      if (!armed || e.kind !== 'cmd' || !/^AT\+CPINR/i.test(String(e.detail?.line))) return;
+      armed = false;
+      setImmediate(() => s.fault({ kind: 'hang' }));
+      setTimeout(() => s.fault({ kind: 'clear' }), 300);
+    };
+    const p = new ModemPool(
+      [modemSchema.parse({ name: 'sim', path: s.path, pin: '1234' })],
+      store,
+      systemClock,
+      {
+        timeouts: { ...TIMEOUTS, slow: 800 },
+        timings: TIMINGS,
+        retryBackoffMs: 50,
+      },
+    );
+    pools.push(p);
+    const states: string[] = [];
+    p.on('health', (hs: { state: ModemState; detail?: string }[]) =>
+      states.push(...hs.map((h) => `${h.state}: ${h.detail ?? ''}`)),
+    );
+    p.start();
+    await p.whenReady(10_000);
+    expect(armed).toBe(false);
+    expect(states.some((x) => /^pin-needed: PIN entry failed \(no answer\)/.test(x))).toBe(true);
+    expect(states.some((x) => x.startsWith('pin-rejected'))).toBe(false);
+    // The SIM saw one PIN entry, the right one, and still has all its tries.
+    const pinCmds = s.log.filter(
+      (e) => e.kind === 'cmd' && String(e.detail?.line).toUpperCase().startsWith('AT+CPIN='),
+    );
+    expect(pinCmds).toHaveLength(1);
+  });
+
   it.each(['huawei-e3372', 'huawei-e173', 'sim800', 'sim7600', 'quectel-ec25', 'zte-mf'])(
     '%s with 1 PIN try left: the tries left are read (vendor query or +CPINR), the PIN is not entered',
     async (profile) => {
