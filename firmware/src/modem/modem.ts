@@ -765,11 +765,11 @@ export class Modem extends EventEmitter {
   private async configureSms(): Promise<void> {
     const p = this.profile;
     this.textMode = p?.quirks.textModeOnly ?? false;
-    if (!this.textMode && !(await this.pduMode())) {
+    if (!this.textMode && !(await this.smsMode(0))) {
       this.log.warn('PDU mode refused: falling back to text mode');
       this.textMode = true;
     }
-    if (this.textMode && !(await this.tryExec('AT+CMGF=1'))) {
+    if (this.textMode && !(await this.smsMode(1))) {
       this.setState('failed', 'the modem refuses both PDU and text mode (AT+CMGF): it cannot send SMS');
       this.smsImpossible = true;
     }
@@ -785,22 +785,23 @@ export class Modem extends EventEmitter {
   }
 
   /**
-   * AT+CMGF=0. True when the modem took it, false when it definitely has no PDU mode (then text
-   * mode is used). Anything in between (SIM busy, CMS 314 while the SIM's SMS side loads after
-   * boot, CME 14/515, a timeout, an unknown error) is waited out with a short backoff: falling back
-   * on a transient error left a PDU modem in text mode until the next restart. When it never
-   * settles, init fails and the supervisor runs it again.
+   * AT+CMGF=<mode> (0 PDU, 1 text). True when the modem took it, false when it definitely lacks
+   * that mode (PDU → text mode is used; text → the modem cannot send). Anything in between (SIM
+   * busy, CMS 314 while the SIM's SMS side loads after boot, CME 14/515, a timeout, an unknown
+   * error) is waited out with a short backoff: falling back on a transient error left a PDU modem
+   * in text mode until the next restart. When it never settles, init fails and the supervisor
+   * runs it again.
    */
-  private async pduMode(): Promise<boolean> {
+  private async smsMode(mode: 0 | 1): Promise<boolean> {
     const until = performance.now() + this.timings.simBusyMax;
     let backoff = 100;
     for (;;) {
       let reason: string;
       try {
-        const r = await this.exec('AT+CMGF=0');
+        const r = await this.exec(`AT+CMGF=${mode}`);
         if (r.final.ok) return true;
         const c = classifyFinal(r.final);
-        if (definitelyNoPduMode(c)) return false;
+        if (definitelyUnsupported(c)) return false;
         reason = c.reason;
       } catch (e) {
         if (!(e instanceof MfaError) || e.code !== ErrorCode.ModemTimeout) throw e;
@@ -809,7 +810,7 @@ export class Modem extends EventEmitter {
       }
       if (performance.now() > until)
         throw new MfaError(
-          `${this.name}: AT+CMGF=0 did not settle (${reason}); SMS mode not set`,
+          `${this.name}: AT+CMGF=${mode} did not settle (${reason}); SMS mode not set`,
           ErrorCode.ModemBusy,
           { flags: { retryable: true } },
         );
@@ -1226,11 +1227,11 @@ export class Modem extends EventEmitter {
 }
 
 /**
- * A refusal of AT+CMGF=0 that means "no PDU mode here", not "not now": plain ERROR (what most
+ * A refusal of AT+CMGF that means "not this mode here", not "not now": plain ERROR (what most
  * firmware answers for an unsupported value), "operation not allowed / not supported" (CMS 302,
  * 303, CME 3, 4), an invalid parameter (CMS 304, CME 50) and vendor words for unsupported commands.
  */
-function definitelyNoPduMode(c: ClassifiedError): boolean {
+function definitelyUnsupported(c: ClassifiedError): boolean {
   if (c.family === 'error') return true;
   if (c.family === 'vendor') return c.reason === 'COMMAND NOT SUPPORT' || c.reason === 'TOO MANY PARAMETERS';
   if (c.family === 'cms') return c.code === 302 || c.code === 303 || c.code === 304;

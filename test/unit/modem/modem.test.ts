@@ -392,6 +392,17 @@ describe('AT+CMGF=0: PDU mode unless the modem definitely has none', () => {
     expect(decodeSubmit(s.submits[0] ?? '').text).toBe('hi');
   });
 
+  it('a text-mode-only modem waits out CMS 314 on AT+CMGF=1 instead of giving up on SMS', async () => {
+    const { t, s } = fakeModem({ scripted: { 'AT+CMGF=1': ['+CMS ERROR: 314', '+CME ERROR: 14'] } });
+    const m = make(t, { profile: 'cdma-text' });
+    m.start();
+    await until(m, 'registered');
+    expect(count(t, 'AT+CMGF=0')).toBe(0);
+    expect(count(t, 'AT+CMGF=1')).toBe(3);
+    await send(m);
+    expect(s.submits[0]).toBe('hi');
+  });
+
   it.each([['ERROR'], ['+CMS ERROR: 303'], ['+CMS ERROR: 304'], ['COMMAND NOT SUPPORT']])(
     '%s is a definite refusal: text mode at once',
     async (final) => {
