@@ -10,6 +10,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { systemClock } from '../../firmware/src/clock.ts';
 import { modemSchema } from '../../firmware/src/config/schema.ts';
 import { ErrorCode, type MfaError } from '../../firmware/src/errors.ts';
+import { secondsToVp, vpToSeconds } from '../../firmware/src/modem/pdu/index.ts';
 import { ModemPool } from '../../firmware/src/modem/pool.ts';
 import {
   profileNames,
@@ -19,6 +20,7 @@ import {
 import type { ModemState } from '../../firmware/src/modem/types.ts';
 import { openStore, type Store } from '../../firmware/src/store/store.ts';
 import { PTY_TIMEOUTS, PTY_TIMINGS } from '../support/pty-timings.ts';
+import { RawClient } from '../unit/modem/simulator/raw-client.ts';
 
 const TIMEOUTS = PTY_TIMEOUTS;
 const TIMINGS = PTY_TIMINGS;
@@ -72,6 +74,26 @@ async function until(p: ModemPool, states: ModemState[], ms = 8000): Promise<voi
 
 const deadline = () => Date.now() + 300_000;
 
+/** Someone spent PIN tries in a phone (or an earlier box had a wrong PIN setting). */
+async function spendPinTries(s: ModemSimulator, n: number): Promise<void> {
+  // Boot URCs (+QUSIM, SMS DONE…) may follow a final, so the end of the buffer is not anchored.
+  const final = /\r\n(OK|ERROR|\+CME ERROR: [^\r]*)\r\n/;
+  const raw = await RawClient.open(s.path);
+  try {
+    await raw.send('AT+CMEE=1\r', final);
+    // Wait out the SIM busy spell after boot: a busy SIM does not count a wrong PIN.
+    const end = performance.now() + 5000;
+    // The reply itself (a +CPIN boot URC can say SIM PIN while the SIM is still busy).
+    while (!/\+CPIN: ?"?SIM PIN"?\r\n\r\nOK\r\n/.test(await raw.send('AT+CPIN?\r', final))) {
+      if (performance.now() > end) throw new Error('the simulated SIM never asked for its PIN');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    for (let i = 0; i < n; i++) expect(await raw.send('AT+CPIN="0000"\r', final)).toMatch(/\+CME ERROR: 16/);
+  } finally {
+    await raw.close();
+  }
+}
+
 describe('driver × every simulator profile', () => {
   const special = new Set(['sim7600-lte-no-sms', 'pin-required']);
   for (const profile of profileNames().filter((n) => !special.has(n))) {
@@ -83,7 +105,10 @@ describe('driver × every simulator profile', () => {
       expect(h?.bars).toBeGreaterThanOrEqual(0);
       const text = profile === 'cdma-text' ? 'Your passcode is 123456' : `Passcode 123456 ${'x'.repeat(160)}`;
       const got = s.inbox.next((m) => m.to === TO, 8000);
-      const r = await p.send(TO, text, { deadline: deadline() });
+      // 47.5 min of passcode life: mid-way between two 5-minute TP-VP steps, so the rounding
+      // (down, to 45 min) does not depend on how long the send takes.
+      const lifeS = 2850;
+      const r = await p.send(TO, text, { deadline: Date.now() + lifeS * 1000 });
       const sms = await got;
       if (profile === 'cdma-text') {
         expect(sms.text).toBe(text);
@@ -92,7 +117,8 @@ describe('driver × every simulator profile', () => {
         expect(sms.text).toBe(text);
         expect(sms.parts).toBe(2);
         expect(sms.messageRefs).toEqual(r.messageRefs);
-        expect(sms.validitySeconds).toBeGreaterThan(0);
+        expect(sms.validitySeconds).toBe(vpToSeconds(secondsToVp(lifeS - 1)));
+        expect(sms.validitySeconds).toBe(45 * 60);
       }
       expect(r.messageRefs.length).toBeGreaterThan(0);
     });
@@ -133,12 +159,85 @@ describe('driver × every simulator profile', () => {
     expect(pinCmds).toHaveLength(1);
   });
 
+  it('pin-required with 1 PIN try left (generic 3GPP, +CPINR): never sends AT+CPIN=, health says why', async () => {
+    const s = await sim('pin-required');
+    await spendPinTries(s, 2);
+    const before = s.log.length;
+    // Even the right PIN is not entered: a wrong one would leave the SIM needing its PUK.
+    const p = pool(s, { pin: '1234' });
+    await until(p, ['pin-rejected']);
+    expect(p.health()[0]?.detail).toMatch(/1 PIN try left: not spent/);
+    await new Promise((r) => setTimeout(r, 300));
+    const driverCmds = s.log.slice(before).filter((e) => e.kind === 'cmd');
+    expect(driverCmds.map((e) => String(e.detail?.line).toUpperCase())).toContain('AT+CPINR="SIM PIN"');
+    const pinCmds = driverCmds.filter((e) => String(e.detail?.line).toUpperCase().startsWith('AT+CPIN='));
+    expect(pinCmds).toHaveLength(0);
+  });
+
+  it('pin-required, no answer to AT+CPIN=: not stored as rejected; entered again, the modem comes up', async () => {
+    const s = await sim('pin-required');
+    // The modem stops answering right after the tries-left reply, so AT+CPIN= goes unanswered
+    // (and is never seen by the SIM), then recovers.
+    let armed = true;
+    s.onEvent = (e) => {
+      if (!armed || e.kind !== 'cmd' || !/^AT\+CPINR/i.test(String(e.detail?.line))) return;
+      armed = false;
+      setImmediate(() => s.fault({ kind: 'hang' }));
+      setTimeout(() => s.fault({ kind: 'clear' }), 300);
+    };
+    const p = new ModemPool(
+      [modemSchema.parse({ name: 'sim', path: s.path, pin: '1234' })],
+      store,
+      systemClock,
+      {
+        timeouts: { ...TIMEOUTS, slow: 800 },
+        timings: TIMINGS,
+        retryBackoffMs: 50,
+      },
+    );
+    pools.push(p);
+    const states: string[] = [];
+    p.on('health', (hs: { state: ModemState; detail?: string }[]) =>
+      states.push(...hs.map((h) => `${h.state}: ${h.detail ?? ''}`)),
+    );
+    p.start();
+    await p.whenReady(10_000);
+    expect(armed).toBe(false);
+    expect(states.some((x) => /^pin-needed: PIN entry failed \(no answer\)/.test(x))).toBe(true);
+    expect(states.some((x) => x.startsWith('pin-rejected'))).toBe(false);
+    // The SIM saw one PIN entry, the right one, and still has all its tries.
+    const pinCmds = s.log.filter(
+      (e) => e.kind === 'cmd' && String(e.detail?.line).toUpperCase().startsWith('AT+CPIN='),
+    );
+    expect(pinCmds).toHaveLength(1);
+  });
+
+  it.each(['huawei-e3372', 'huawei-e173', 'sim800', 'sim7600', 'quectel-ec25', 'zte-mf'])(
+    '%s with 1 PIN try left: the tries left are read (vendor query or +CPINR), the PIN is not entered',
+    async (profile) => {
+      const s = await sim(profile, { pin: '1234' });
+      await spendPinTries(s, 2);
+      const before = s.log.length;
+      const p = pool(s, { pin: '1234' });
+      await until(p, ['pin-rejected']);
+      expect(p.health()[0]?.detail).toMatch(/1 PIN try left: not spent/);
+      await new Promise((r) => setTimeout(r, 200));
+      const pinCmds = s.log
+        .slice(before)
+        .filter((e) => e.kind === 'cmd' && String(e.detail?.line).toUpperCase().startsWith('AT+CPIN='));
+      expect(pinCmds).toHaveLength(0);
+    },
+  );
+
   it('sim7600-lte-no-sms: registered on LTE, SMS refused shows in health', async () => {
     const s = await sim('sim7600-lte-no-sms');
     const p = pool(s);
     await p.whenReady(10_000);
     const err = (await p.send(TO, 'hi', { deadline: deadline() }).catch((e: unknown) => e)) as MfaError;
-    expect(err.code).toBeGreaterThanOrEqual(400);
+    // CMS 500 after Ctrl-Z: the network may have the message, so it is never resent.
+    expect(err.code).toBe(ErrorCode.SmsUnknown);
+    expect(err.flags.outcomeUnknown).toBe(true);
+    expect(s.log.filter((e) => e.kind === 'submit-start')).toHaveLength(1);
     await until(p, ['sms-refused'], 1000);
     expect(p.health()[0]?.detail).toMatch(/refuses SMS/);
     expect(p.ready()).toBe(false);
@@ -259,6 +358,37 @@ describe('driver × every simulator fault', () => {
     await got;
   });
 
+  it('hang while idle: the periodic checks notice, the ladder runs; cleared → registered and sends', async () => {
+    const s = await sim('generic');
+    // Small timeouts keep this case to a few seconds: 3 checks × 400 ms before the ladder starts.
+    const p = new ModemPool([modemSchema.parse({ name: 'sim', path: s.path })], store, systemClock, {
+      timeouts: { ...TIMEOUTS, basic: 400, slow: 800 },
+      timings: { ...TIMINGS, probe: 300, probeTries: 2, pollRegistered: 200, reopenPoll: 100 },
+      retryBackoffMs: 50,
+    });
+    pools.push(p);
+    p.start();
+    await p.whenReady(10_000);
+    const states: ModemState[] = [];
+    p.on('health', (hs: { state: ModemState }[]) => states.push(...hs.map((h) => h.state)));
+    s.fault({ kind: 'hang' });
+    const hungAt = performance.now();
+    // About 2 s with these timings; the bound leaves room for a loaded CI machine.
+    await until(p, ['failed'], 6000);
+    expect(performance.now() - hungAt).toBeLessThan(5000);
+    expect(states).not.toContain('searching');
+    expect(p.ready()).toBe(false);
+    // The reset (AT+CFUN=1,1 on a real stick) is what clears a hang; here the test plays it.
+    s.fault({ kind: 'clear' });
+    const clearedAt = performance.now();
+    await p.whenReady(6000);
+    expect(performance.now() - clearedAt).toBeLessThan(5000);
+    expect(p.health()[0]?.state).toBe('registered');
+    const got = s.inbox.next((m) => m.text === 'after idle hang', 5000);
+    await p.send(TO, 'after idle hang', { deadline: deadline() });
+    await got;
+  });
+
   it('unplug mid-send: outcome unknown, the port reappears and is reopened without a restart', async () => {
     const s = await sim('generic');
     const p = pool(s);
@@ -329,6 +459,20 @@ describe('driver × every simulator fault', () => {
     const p = pool(s);
     await p.whenReady(10_000);
     expect(performance.now() - started).toBeLessThan(800 + 2000);
+  });
+
+  it('SMS side still loading after boot (CMS 314 to AT+CMGF=0): waited out, PDU mode kept', async () => {
+    const s = await sim('generic');
+    s.fault({ kind: 'sms-busy', ms: 1000 });
+    const p = pool(s);
+    await p.whenReady(10_000);
+    const lines = s.log.filter((e) => e.kind === 'cmd').map((e) => String(e.detail?.line).toUpperCase());
+    // Init reached AT+CMGF=0 inside the busy window (else this proves nothing) and waited.
+    expect(lines.filter((l) => l === 'AT+CMGF=0').length).toBeGreaterThan(1);
+    expect(lines).not.toContain('AT+CMGF=1');
+    const got = s.inbox.next((m) => m.text === 'pdu after busy', 5000);
+    await p.send(TO, 'pdu after busy', { deadline: deadline() });
+    expect((await got).encoding).toBe('gsm7');
   });
 
   it('URCs inside replies (between lines and mid-line) do not disturb init or sending', async () => {

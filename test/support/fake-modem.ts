@@ -31,6 +31,15 @@ export interface FakeModemState {
   smsc: string;
   /** Commands answered with ERROR. */
   refuse: string[];
+  /** The final for a wrong PIN (the try is spent either way); modems that ignore CMEE say ERROR. */
+  pinWrongFinal: string;
+  /** A hung modem: bytes in, nothing out (not even to ESC). */
+  hung: boolean;
+  /**
+   * Answers given to the next uses of commands that start with a key (upper case), before their
+   * normal answer: a final line such as '+CME ERROR: 14', or 'silent' for no answer at all.
+   */
+  scripted: Record<string, string[]>;
 }
 
 export function fakeModem(over: Partial<FakeModemState> = {}): { t: MemoryTransport; s: FakeModemState } {
@@ -52,10 +61,14 @@ export function fakeModem(over: Partial<FakeModemState> = {}): { t: MemoryTransp
     cnmiRefuseDs1: true,
     smsc: '+15550000000',
     refuse: [],
+    pinWrongFinal: '+CME ERROR: 16',
+    hung: false,
+    scripted: {},
     ...over,
   };
   const ok = (t: MemoryTransport, body = '') => t.emitData(`${body ? `\r\n${body}\r\n` : ''}\r\nOK\r\n`);
   const t = new MemoryTransport((cmd, tr) => {
+    if (s.hung) return;
     if (cmd.endsWith('\x1b')) return void tr.emitData('\r\nOK\r\n');
     if (cmd.endsWith('\x1a')) {
       s.submits.push(cmd.slice(0, -1));
@@ -68,6 +81,10 @@ export function fakeModem(over: Partial<FakeModemState> = {}): { t: MemoryTransp
       return;
     }
     const c = cmd.toUpperCase();
+    const key = Object.keys(s.scripted).find((k) => c.startsWith(k) && (s.scripted[k]?.length ?? 0) > 0);
+    const scripted = key === undefined ? undefined : s.scripted[key]?.shift();
+    if (scripted === 'silent') return;
+    if (scripted !== undefined) return void tr.emitData(`\r\n${scripted}\r\n`);
     if (s.refuse.includes(c)) return void tr.emitData('\r\nERROR\r\n');
     if (c.startsWith('AT+CMGS=')) {
       const refused = s.promptFinals.shift();
@@ -91,7 +108,7 @@ export function fakeModem(over: Partial<FakeModemState> = {}): { t: MemoryTransp
       }
       s.triesLeft--;
       if (s.triesLeft === 0) s.sim = 'SIM PUK';
-      return void tr.emitData('\r\n+CME ERROR: 16\r\n');
+      return void tr.emitData(`\r\n${s.pinWrongFinal}\r\n`);
     }
     if (c === 'AT+QPINC="SC"') return ok(tr, `+QPINC: "SC",${s.triesLeft},10`);
     if (c === 'AT+QCCID') return ok(tr, '+QCCID: 89441000301234567890');

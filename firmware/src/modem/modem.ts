@@ -25,6 +25,7 @@ import {
   refusedBeforeAcceptance,
   smsErrorCode,
   type AtErrorClass,
+  type ClassifiedError,
 } from './at/errors.ts';
 import type { FramerEvent } from './at/framer.ts';
 import {
@@ -53,6 +54,11 @@ export interface ModemTimings {
   probe: number;
   /** [1...20], default 5: AT probes before a rung of the ladder is declared failed. */
   probeTries: number;
+  /**
+   * [2...20], default 3: commands in a row that get no answer before the modem counts as hung
+   * and the recovery ladder starts. One slow reply is not a hang: any answer resets the count.
+   */
+  hangTimeouts: number;
   /** [1000...120000] ms, default 30000: longest wait for SIM busy (CME 14) to clear. */
   simBusyMax: number;
   /** [1000...60000] ms, default 2000: registration poll while searching. */
@@ -70,6 +76,7 @@ export interface ModemTimings {
 export const DEFAULT_TIMINGS: ModemTimings = {
   probe: 1500,
   probeTries: 5,
+  hangTimeouts: 3,
   simBusyMax: 30000,
   pollSearching: 2000,
   pollRegistered: 30000,
@@ -165,6 +172,8 @@ export class Modem extends EventEmitter {
   private wake: (() => void) | undefined;
   private reinitNeeded = false;
   private troubled = false;
+  /** Commands in a row that timed out with no answer in between (see ModemTimings.hangTimeouts). */
+  private unanswered = 0;
   private smsRefusedUntil = 0;
   private sendsInFlight = 0;
   /** Set after a reset when the port did not come back: the E173 modeswitch trap. */
@@ -178,6 +187,23 @@ export class Modem extends EventEmitter {
   private smsImpossible = false;
   private lastHangupAt = -Infinity;
   private textChain: Promise<unknown> = Promise.resolve();
+  /**
+   * The last PIN entry that failed without the SIM rejecting it (kept in memory only): the next
+   * try checks whether the SIM counted it after all, and a SIM that cannot tell its tries left is
+   * not given a second one until a restart or a PIN change.
+   */
+  private unclearPin:
+    | {
+        key: string;
+        salt: string;
+        hash: string;
+        reason: string;
+        triesBefore?: number;
+        /** Unclear failures in a row, and when the next entry may be made (performance.now()). */
+        attempts: number;
+        retryAt: number;
+      }
+    | undefined;
   /** AT+CMMS=2 support: undefined until tried. */
   private cmms: boolean | undefined;
 
@@ -355,6 +381,7 @@ export class Modem extends EventEmitter {
       this.wake?.();
     });
     this.channel = ch;
+    this.unanswered = 0;
     this.noAtPort = false;
   }
 
@@ -451,18 +478,40 @@ export class Modem extends EventEmitter {
   }
 
   private async exec(cmd: string, opts: Parameters<AtChannel['exec']>[1] = {}): Promise<AtResponse> {
-    return this.ch().exec(cmd, opts);
+    try {
+      const r = await this.ch().exec(cmd, opts);
+      this.unanswered = 0;
+      return r;
+    } catch (e) {
+      if (e instanceof MfaError && e.code === ErrorCode.ModemTimeout) this.unanswered++;
+      throw e;
+    }
   }
 
-  /** Runs a command that may fail harmlessly (vendor init, URC switches). */
+  /**
+   * Runs a command that may fail harmlessly (vendor init, URC switches, periodic checks). A
+   * timeout is swallowed too, except when it makes `hangTimeouts` in a row: then the modem is
+   * hung, and the error reaches the supervisor, which climbs the recovery ladder. Swallowing every
+   * timeout left a modem that hung while idle "searching" forever, with nothing to reset it.
+   */
   private async tryExec(cmd: string): Promise<AtResponse | undefined> {
     try {
       const r = await this.exec(cmd);
       return r.final.ok ? r : undefined;
     } catch (e) {
       if (e instanceof MfaError && e.code === ErrorCode.ModemClosed) throw e;
+      this.throwIfHung();
       return undefined;
     }
+  }
+
+  private throwIfHung(): void {
+    if (this.unanswered >= this.timings.hangTimeouts)
+      throw new MfaError(
+        `${this.name} stopped answering: ${this.unanswered} commands in a row got no answer`,
+        ErrorCode.ModemTimeout,
+        { flags: { retryable: true } },
+      );
   }
 
   /** AT until OK, probeTries times. ESC first: the modem may still sit in a CMGS prompt. */
@@ -483,6 +532,7 @@ export class Modem extends EventEmitter {
   private async initialise(): Promise<void> {
     this.reinitNeeded = false;
     this.troubled = false;
+    this.unanswered = 0;
     this.smsImpossible = false;
     // A periodic re-check of a locked or missing SIM should not make the LEDs flicker.
     if (this.state !== 'no-sim' && this.state !== 'pin-needed' && this.state !== 'pin-rejected')
@@ -572,6 +622,15 @@ export class Modem extends EventEmitter {
       return false;
     }
     const tries = await this.triesLeft();
+    // An earlier entry whose outcome was unclear (a timeout, say): if the SIM counted it, the PIN
+    // was wrong, and is now known to be.
+    const unclear =
+      this.unclearPin?.key === key && this.unclearPin.hash === hashPin(this.unclearPin.salt, pin)
+        ? this.unclearPin
+        : undefined;
+    this.unclearPin = undefined;
+    if (unclear?.triesBefore !== undefined && tries !== undefined && tries < unclear.triesBefore)
+      return this.rejectPin(key, pin, tries, 'the SIM counted an earlier unanswered entry');
     if (tries !== undefined && tries <= 1) {
       this.setState(
         'pin-rejected',
@@ -579,27 +638,81 @@ export class Modem extends EventEmitter {
       );
       return false;
     }
-    this.log.info({ triesLeft: tries }, 'entering SIM PIN');
-    const r = await this.exec(`AT+CPIN="${pin}"`, { secret: true, class: 'slow' });
-    if (!r.final.ok) {
-      const c = classifyFinal(r.final);
-      if (isSimBusy(c)) return this.unlockSim();
-      const left = await this.triesLeft();
-      const salt = randomBytes(8).toString('hex');
-      await this.table.put(key, {
-        hash: hashPin(salt, pin),
-        salt,
-        at: this.opts.clock.now(),
-        ...(left === undefined ? {} : { triesLeft: left }),
-      });
-      this.setState(
-        'pin-rejected',
-        `PIN rejected${left === undefined ? '' : ` (${left} ${left === 1 ? 'try' : 'tries'} left)`}; not retried`,
-      );
+    if (unclear && (tries === undefined || unclear.triesBefore === undefined)) {
+      // It failed before without saying why, and the SIM cannot tell whether that cost a try:
+      // one entry per start-up (or per PIN change) is all that is risked.
+      this.setState('pin-needed', unclearDetail(unclear.reason, undefined));
+      this.unclearPin = unclear;
       return false;
     }
+    if (unclear && performance.now() < unclear.retryAt) {
+      // Free to retry, but a modem that always refuses the entry is not asked every 30 s for ever.
+      this.setState('pin-needed', unclearDetail(unclear.reason, unclear.triesBefore));
+      this.unclearPin = unclear;
+      return false;
+    }
+    this.log.info({ triesLeft: tries }, 'entering SIM PIN');
+    let r: AtResponse | undefined;
+    for (let busy = 0; ; busy++) {
+      try {
+        r = await this.exec(`AT+CPIN="${pin}"`, { secret: true, class: 'slow' });
+      } catch (e) {
+        if (!(e instanceof MfaError) || e.code !== ErrorCode.ModemTimeout) throw e;
+        r = undefined;
+      }
+      if (r?.final.ok) return this.pinAccepted(key);
+      const c = r && !r.final.ok ? classifyFinal(r.final) : undefined;
+      // SIM busy or still initialising (CME 14, 515): the SIM did not look at the PIN. Wait it out.
+      if (!c || !(isSimBusy(c) || c.code === 515) || busy >= 3) break;
+      if ((await this.cpin()) !== 'pin') break;
+    }
+    const c = r && !r.final.ok ? classifyFinal(r.final) : undefined;
+    const reason = c?.reason ?? 'no answer';
+    // Noted before the checks below, which may time out on a modem that hung at the PIN.
+    const salt = randomBytes(8).toString('hex');
+    const attempts = (unclear?.attempts ?? 0) + 1;
+    // 1, 2, 4… polls between entries that cost nothing, at most an hour.
+    const retryAt =
+      performance.now() + Math.min(3_600_000, this.timings.pollRegistered * 2 ** Math.min(10, attempts - 1));
+    const pending = { key, salt, hash: hashPin(salt, pin), reason, attempts, retryAt };
+    this.unclearPin = tries === undefined ? pending : { ...pending, triesBefore: tries };
+    // Only the SIM's own word counts as a rejection: CME 16 "incorrect password", a tries-left
+    // count that dropped, or a SIM that now wants its PUK. Anything else (plain ERROR, CME 3,
+    // "not ready", a timeout) may be the modem, not the PIN, and storing it would lock out a
+    // good PIN until someone edits the setting.
+    const after = await this.triesLeft();
+    if (c?.family === 'cme' && c.code === 16) return this.rejectPin(key, pin, after);
+    const now = await this.cpin();
+    if (now === 'ready') return this.pinAccepted(key);
+    if (now === 'puk') return this.rejectPin(key, pin, 0, 'the SIM now needs its PUK');
+    if (tries !== undefined && after !== undefined && after < tries) return this.rejectPin(key, pin, after);
+    const known = tries !== undefined && after !== undefined;
+    this.unclearPin = known ? { ...pending, triesBefore: after } : pending;
+    this.log.warn({ reason, triesLeft: after }, 'PIN entry failed without the SIM rejecting the PIN');
+    this.setState('pin-needed', unclearDetail(reason, known ? after : undefined));
+    return false;
+  }
+
+  private async pinAccepted(key: string): Promise<boolean> {
+    this.unclearPin = undefined;
     await this.table.del(key).catch(() => undefined);
     return (await this.cpin()) === 'ready' || this.fail('SIM not ready after PIN');
+  }
+
+  /** Persists the rejection (a salted hash of the PIN, never the PIN) so no restart tries it again. */
+  private async rejectPin(key: string, pin: string, left: number | undefined, why?: string): Promise<false> {
+    const salt = randomBytes(8).toString('hex');
+    await this.table.put(key, {
+      hash: hashPin(salt, pin),
+      salt,
+      at: this.opts.clock.now(),
+      ...(left === undefined ? {} : { triesLeft: left }),
+    });
+    this.setState(
+      'pin-rejected',
+      `PIN rejected${left === undefined ? '' : ` (${left} ${left === 1 ? 'try' : 'tries'} left)`}${why ? `: ${why}` : ''}; not retried`,
+    );
+    return false;
   }
 
   private fail(detail: string): false {
@@ -652,11 +765,11 @@ export class Modem extends EventEmitter {
   private async configureSms(): Promise<void> {
     const p = this.profile;
     this.textMode = p?.quirks.textModeOnly ?? false;
-    if (!this.textMode && !(await this.tryExec('AT+CMGF=0'))) {
+    if (!this.textMode && !(await this.smsMode(0))) {
       this.log.warn('PDU mode refused: falling back to text mode');
       this.textMode = true;
     }
-    if (this.textMode && !(await this.tryExec('AT+CMGF=1'))) {
+    if (this.textMode && !(await this.smsMode(1))) {
       this.setState('failed', 'the modem refuses both PDU and text mode (AT+CMGF): it cannot send SMS');
       this.smsImpossible = true;
     }
@@ -671,6 +784,42 @@ export class Modem extends EventEmitter {
     }
   }
 
+  /**
+   * AT+CMGF=<mode> (0 PDU, 1 text). True when the modem took it, false when it definitely lacks
+   * that mode (PDU → text mode is used; text → the modem cannot send). Anything in between (SIM
+   * busy, CMS 314 while the SIM's SMS side loads after boot, CME 14/515, a timeout, an unknown
+   * error) is waited out with a short backoff: falling back on a transient error left a PDU modem
+   * in text mode until the next restart. When it never settles, init fails and the supervisor
+   * runs it again.
+   */
+  private async smsMode(mode: 0 | 1): Promise<boolean> {
+    const until = performance.now() + this.timings.simBusyMax;
+    let backoff = 100;
+    for (;;) {
+      let reason: string;
+      try {
+        const r = await this.exec(`AT+CMGF=${mode}`);
+        if (r.final.ok) return true;
+        const c = classifyFinal(r.final);
+        if (definitelyUnsupported(c)) return false;
+        reason = c.reason;
+      } catch (e) {
+        if (!(e instanceof MfaError) || e.code !== ErrorCode.ModemTimeout) throw e;
+        this.throwIfHung();
+        reason = 'no answer';
+      }
+      if (performance.now() > until)
+        throw new MfaError(
+          `${this.name}: AT+CMGF=${mode} did not settle (${reason}); SMS mode not set`,
+          ErrorCode.ModemBusy,
+          { flags: { retryable: true } },
+        );
+      this.setState('initialising', `SMS mode: waiting (${reason})`);
+      await sleep(backoff);
+      backoff = Math.min(500, backoff * 2);
+    }
+  }
+
   /** Registration from +CREG/+CGREG/+CEREG; signal and operator when registered. */
   private async checkRegistration(): Promise<void> {
     if (this.smsImpossible) return;
@@ -680,6 +829,8 @@ export class Modem extends EventEmitter {
       const reg = r ? parseReg(r.lines, p) : undefined;
       if (reg) regs[p] = reg;
     }
+    // All three went unanswered: that says nothing about the network (the hang count decides).
+    if (this.unanswered >= 3) return;
     const cs = regs['+CREG']?.stat;
     const ps = regs['+CGREG']?.stat;
     const eps = regs['+CEREG']?.stat;
@@ -756,6 +907,7 @@ export class Modem extends EventEmitter {
   private recovered(how: string): void {
     this.log.info(how);
     this.troubled = false;
+    this.unanswered = 0;
     this.ladderFailures = 0;
   }
 
@@ -854,7 +1006,9 @@ export class Modem extends EventEmitter {
       return progress.refs;
     } catch (e) {
       this.failedCount++;
-      throw e;
+      // submitOne has mapped its own failures already; this catches the optional commands around
+      // it (AT+CMMS, AT+CSCS, AT+CSMP) when they find the port gone or the modem hung.
+      throw this.sendFailure(e);
     } finally {
       this.sendsInFlight--;
       if (this.sendsInFlight === 0 && this.state === 'sending') this.setState('registered', this.detail);
@@ -899,8 +1053,13 @@ export class Modem extends EventEmitter {
       });
       progress.refs.push(ref);
     }
-    // Back to plain text, so replies such as +COPS are not hex-encoded UCS2.
-    if (this.textMode) await this.tryExec('AT+CSCS="IRA"');
+    // Back to plain text, so replies such as +COPS are not hex-encoded UCS2. Every part went out:
+    // a failure here must not fail the send (a retry would be a duplicate), only start recovery.
+    if (this.textMode)
+      await this.tryExec('AT+CSCS="IRA"').catch(() => {
+        this.troubled = true;
+        this.wake?.();
+      });
   }
 
   private secondsLeft(deadlineMono: number): number {
@@ -1065,6 +1224,24 @@ export class Modem extends EventEmitter {
         return 'other';
     }
   }
+}
+
+/**
+ * A refusal of AT+CMGF that means "not this mode here", not "not now": plain ERROR (what most
+ * firmware answers for an unsupported value), "operation not allowed / not supported" (CMS 302,
+ * 303, CME 3, 4), an invalid parameter (CMS 304, CME 50) and vendor words for unsupported commands.
+ */
+function definitelyUnsupported(c: ClassifiedError): boolean {
+  if (c.family === 'error') return true;
+  if (c.family === 'vendor') return c.reason === 'COMMAND NOT SUPPORT' || c.reason === 'TOO MANY PARAMETERS';
+  if (c.family === 'cms') return c.code === 302 || c.code === 303 || c.code === 304;
+  return c.code === 3 || c.code === 4 || c.code === 50;
+}
+
+function unclearDetail(reason: string, triesLeft: number | undefined): string {
+  return triesLeft === undefined
+    ? `PIN entry failed (${reason}) and the SIM cannot tell whether it counted: not retried until restart or a PIN change`
+    : `PIN entry failed (${reason}) without a try being counted (${triesLeft} left): entered again at a later check`;
 }
 
 function hashPin(salt: string, pin: string): string {

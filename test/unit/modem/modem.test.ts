@@ -225,6 +225,200 @@ describe('Modem lifecycle', () => {
   });
 });
 
+describe("a failed PIN entry is stored as rejected only on the SIM's word", () => {
+  const pinWrites = (t: MemoryTransport) => t.written.split('AT+CPIN="').length - 1;
+
+  it.each([
+    ['plain ERROR', 'ERROR'],
+    ['CME 3 (operation not allowed)', '+CME ERROR: 3'],
+    ['"SIM not ready"', '+CME ERROR: SIM not ready'],
+    ['a timeout', 'silent'],
+  ])(
+    '%s, tries unchanged: not stored; retried at the next check; a restart tries it too',
+    async (_n, final) => {
+      const { t, s } = fakeModem({ sim: 'SIM PIN', scripted: { 'AT+CPIN="': [final] } });
+      const m = make(t, { pin: '1234' });
+      m.start();
+      await until(m, 'pin-needed');
+      expect(m.health().detail).toMatch(
+        /without a try being counted \(3 left\): entered again at a later check/,
+      );
+      await m.stop();
+      // A restart (a fresh Modem on the same store) finds no stored rejection and unlocks the SIM.
+      const again = make(t, { pin: '1234' });
+      again.start();
+      await until(again, 'registered');
+      expect(pinWrites(t)).toBe(2);
+      expect(s.triesLeft).toBe(3);
+
+      // Without a restart, the next check enters it again.
+      const { t: t2 } = fakeModem({ sim: 'SIM PIN', scripted: { 'AT+CPIN="': [final] } });
+      const m2 = make(t2, { pin: '1234' });
+      m2.start();
+      await until(m2, 'registered');
+      expect(pinWrites(t2)).toBe(2);
+    },
+  );
+
+  it('a modem that always refuses the entry (tries unchanged) is asked again less and less often', async () => {
+    const { t, s } = fakeModem({
+      sim: 'SIM PIN',
+      scripted: { 'AT+CPIN="': Array<string>(50).fill('ERROR') },
+    });
+    const m = make(t, { pin: '1234' });
+    m.start();
+    await until(m, 'pin-needed');
+    await new Promise((r) => setTimeout(r, 2500));
+    // Polls every 200 ms would make about ten entries; backing off 200, 400, 800… ms makes four.
+    expect(pinWrites(t)).toBeGreaterThanOrEqual(2);
+    expect(pinWrites(t)).toBeLessThanOrEqual(5);
+    expect(s.triesLeft).toBe(3);
+    expect(m.health().state).toBe('pin-needed');
+  });
+
+  it('SIM busy (CME 14) or 515 at the PIN is waited out and the PIN entered again at once', async () => {
+    const { t } = fakeModem({
+      sim: 'SIM PIN',
+      scripted: { 'AT+CPIN="': ['+CME ERROR: 14', '+CME ERROR: 515'] },
+    });
+    const m = make(t, { pin: '1234' });
+    const states: string[] = [];
+    m.on('health', (h: { state: string }) => states.push(h.state));
+    m.start();
+    await until(m, 'registered');
+    expect(pinWrites(t)).toBe(3);
+    expect(states).not.toContain('pin-needed');
+    expect(states).not.toContain('pin-rejected');
+  });
+
+  it('plain ERROR with the tries-left count dropping is a rejection, stored across a restart', async () => {
+    const { t, s } = fakeModem({ sim: 'SIM PIN', pinWrongFinal: 'ERROR' });
+    const m = make(t, { pin: '9999' });
+    m.start();
+    await until(m, 'pin-rejected');
+    expect(m.health().detail).toMatch(/PIN rejected \(2 tries left\)/);
+    await m.stop();
+    const again = make(t, { pin: '9999' });
+    again.start();
+    await until(again, 'pin-rejected');
+    expect(again.health().detail).toMatch(/rejected earlier/);
+    expect(s.pinAttempts).toBe(1);
+  });
+
+  it('a SIM that cannot tell its tries: ERROR then a PUK lock is a rejection', async () => {
+    // Generic profile: AT+CPINR answers nothing useful, so the tries left are unknown.
+    const { t, s } = fakeModem({
+      manufacturer: 'Acme',
+      model: 'X',
+      sim: 'SIM PIN',
+      triesLeft: 1,
+      pinWrongFinal: 'ERROR',
+    });
+    const m = make(t, { pin: '9999' });
+    m.start();
+    await until(m, 'pin-rejected');
+    expect(m.health().detail).toMatch(/PIN rejected \(0 tries left\): the SIM now needs its PUK/);
+    expect(s.pinAttempts).toBe(1);
+  });
+
+  it('a SIM that cannot tell its tries: an unclear failure is not retried until a restart', async () => {
+    const { t } = fakeModem({
+      manufacturer: 'Acme',
+      model: 'X',
+      sim: 'SIM PIN',
+      scripted: { 'AT+CPIN="': ['ERROR'] },
+    });
+    const m = make(t, { pin: '1234' });
+    m.start();
+    await until(m, 'pin-needed');
+    expect(m.health().detail).toMatch(/cannot tell whether it counted: not retried until restart/);
+    const seen = t.written.split('AT+CPIN?\r').length;
+    await new Promise((r) => setTimeout(r, 3 * TIMINGS.pollRegistered + 200));
+    expect(t.written.split('AT+CPIN?\r').length).toBeGreaterThan(seen);
+    expect(pinWrites(t)).toBe(1);
+    expect(m.health().state).toBe('pin-needed');
+    await m.stop();
+    const again = make(t, { pin: '1234' });
+    again.start();
+    await until(again, 'registered');
+    expect(pinWrites(t)).toBe(2);
+  });
+});
+
+describe('AT+CMGF=0: PDU mode unless the modem definitely has none', () => {
+  const count = (t: MemoryTransport, cmd: string) => t.written.split(`${cmd}\r`).length - 1;
+  const send = (m: Modem) =>
+    m.send('+15550000001', 'hi', { deadline: Date.now() + 60_000 }, { refs: [], beforeSubmitDone: false });
+
+  it.each([
+    ['SIM busy (CME 14)', ['+CME ERROR: 14']],
+    ['SIM busy (CMS 314) twice', ['+CMS ERROR: 314', '+CMS ERROR: 314']],
+    ['CME 515 (initialising)', ['+CME ERROR: 515']],
+    ['CMS 500 (unknown)', ['+CMS ERROR: 500']],
+    ['a timeout', ['silent']],
+  ])('%s is waited out: PDU mode, never text mode', async (_n, finals) => {
+    const { t, s } = fakeModem({ scripted: { 'AT+CMGF=0': [...finals] } });
+    const m = make(t);
+    m.start();
+    await until(m, 'registered');
+    expect(count(t, 'AT+CMGF=0')).toBe(finals.length + 1);
+    expect(count(t, 'AT+CMGF=1')).toBe(0);
+    await send(m);
+    // A PDU went out (hex SMS-SUBMIT), not a text-mode body.
+    expect(s.submits[0]).toMatch(/^[0-9A-F]+$/);
+    expect(decodeSubmit(s.submits[0] ?? '').text).toBe('hi');
+  });
+
+  it('a busy spell longer than simBusyMax fails init, which runs again; still never text mode', async () => {
+    const { t, s } = fakeModem({ scripted: { 'AT+CMGF=0': Array<string>(12).fill('+CMS ERROR: 314') } });
+    const m = new Modem({
+      config: modemSchema.parse({ name: 'm1', path: '/dev/null' }),
+      store,
+      clock: systemClock,
+      transportFactory: () => t,
+      timeouts: TIMEOUTS,
+      timings: { ...TIMINGS, simBusyMax: 300 },
+    });
+    modems.push(m);
+    const details: string[] = [];
+    m.on('health', (h: { detail?: string }) => details.push(h.detail ?? ''));
+    m.start();
+    await until(m, 'registered', 8000);
+    expect(details).toContain('SMS mode: waiting (CMS ERROR 314)');
+    // More than one init ran (ATE0 is sent once per init).
+    expect(count(t, 'ATE0')).toBeGreaterThan(1);
+    expect(count(t, 'AT+CMGF=1')).toBe(0);
+    await send(m);
+    expect(decodeSubmit(s.submits[0] ?? '').text).toBe('hi');
+  });
+
+  it('a text-mode-only modem waits out CMS 314 on AT+CMGF=1 instead of giving up on SMS', async () => {
+    const { t, s } = fakeModem({ scripted: { 'AT+CMGF=1': ['+CMS ERROR: 314', '+CME ERROR: 14'] } });
+    const m = make(t, { profile: 'cdma-text' });
+    m.start();
+    await until(m, 'registered');
+    expect(count(t, 'AT+CMGF=0')).toBe(0);
+    expect(count(t, 'AT+CMGF=1')).toBe(3);
+    await send(m);
+    expect(s.submits[0]).toBe('hi');
+  });
+
+  it.each([['ERROR'], ['+CMS ERROR: 303'], ['+CMS ERROR: 304'], ['COMMAND NOT SUPPORT']])(
+    '%s is a definite refusal: text mode at once',
+    async (final) => {
+      const { t, s } = fakeModem({ scripted: { 'AT+CMGF=0': [final, final, final] } });
+      const m = make(t);
+      m.start();
+      await until(m, 'registered');
+      expect(count(t, 'AT+CMGF=0')).toBe(1);
+      expect(count(t, 'AT+CMGF=1')).toBe(1);
+      await send(m);
+      expect(t.written).toContain('AT+CMGS="+15550000001",145\r');
+      expect(s.submits[0]).toBe('hi');
+    },
+  );
+});
+
 describe('boot URCs during a send', () => {
   it('RDY fails the send in flight as outcome-unknown; SMS Ready alone lets it finish', async () => {
     const { t, s } = fakeModem({ sendDelayMs: 80 });
@@ -277,6 +471,57 @@ describe('recovery ladder', () => {
     expect(esc).toBeGreaterThanOrEqual(0);
     expect(cfun).toBeGreaterThan(esc);
     expect(after.slice(esc, cfun).split('AT\r').length - 1).toBeGreaterThanOrEqual(2 * TIMINGS.probeTries);
+  });
+});
+
+describe('a modem that hangs while idle', () => {
+  it('repeated timeouts of the periodic checks climb the ladder; once it answers it is registered again', async () => {
+    const { t, s } = fakeModem();
+    const m = make(t);
+    const states: string[] = [];
+    m.on('health', (h: { state: string }) => states.push(h.state));
+    m.start();
+    await until(m, 'registered');
+    const mark = t.written.length;
+    s.hung = true;
+    const hungAt = performance.now();
+    // The poll interval, three 300 ms timeouts, then the ladder's first rung: about 1.6 s.
+    await until(m, 'failed', 5000);
+    expect(performance.now() - hungAt).toBeLessThan(4000);
+    expect(states).not.toContain('searching');
+    expect(m.canSend()).toBe(false);
+    // The ladder runs to the reset: a hung modem ignores ESC, AT and the reopen.
+    const end = performance.now() + 5000;
+    while (!t.written.slice(mark).includes('AT+CFUN=1,1\r') && performance.now() < end)
+      await new Promise((r) => setTimeout(r, 20));
+    expect(t.written.slice(mark)).toContain('AT+CFUN=1,1\r');
+    s.hung = false;
+    await until(m, 'registered', 5000);
+    expect(m.canSend()).toBe(true);
+    await expect(
+      m.send('+15550000001', 'hi', { deadline: Date.now() + 60_000 }, { refs: [], beforeSubmitDone: false }),
+    ).resolves.toHaveLength(1);
+  });
+
+  it('one slow reply is not a hang: no ladder, no reset, still registered', async () => {
+    const { t, s } = fakeModem();
+    const m = make(t);
+    m.start();
+    await until(m, 'registered');
+    const states: string[] = [];
+    m.on('health', (h: { state: string }) => states.push(h.state));
+    const mark = t.written.length;
+    s.scripted['AT+CREG?'] = ['silent'];
+    const end = performance.now() + 3000;
+    while (s.scripted['AT+CREG?'].length > 0 && performance.now() < end)
+      await new Promise((r) => setTimeout(r, 20));
+    // Two more polls after the timeout.
+    await new Promise((r) => setTimeout(r, 2 * TIMINGS.pollRegistered + 300));
+    expect(states.filter((x) => x !== 'registered')).toEqual([]);
+    expect(m.health().state).toBe('registered');
+    expect(t.written.slice(mark)).not.toContain('\x1b');
+    expect(t.written.slice(mark)).not.toContain('AT+CFUN');
+    expect(m.canSend()).toBe(true);
   });
 });
 

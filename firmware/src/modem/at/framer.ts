@@ -63,7 +63,6 @@ const URC_PREFIXES: readonly string[] = [
   '+CUSD:',
   '+QIND:',
   '+QUSIM:',
-  '+CPINR:',
   '+PACSP',
   '+STIN:',
   '+ZPASR:',
@@ -110,13 +109,16 @@ const URC_WORDS: readonly string[] = [
 
 /**
  * Prefixes that are a reply when the command in flight asked for them and a URC otherwise
- * (+CPIN: READY after boot, +CFUN: 1, network registration changes).
+ * (+CPIN: READY after boot, +CFUN: 1, network registration changes). +CPINR is only ever a reply
+ * in 27.007; listing it here keeps a late one out of another command's reply. Listed as an
+ * always-URC it swallowed the tries-left count, and the driver then spent a SIM's last PIN try.
  */
 const CONTEXT_PREFIXES: readonly string[] = [
   '+CREG:',
   '+CGREG:',
   '+CEREG:',
   '+C5GREG:',
+  '+CPINR:',
   '+CPIN:',
   '+CFUN:',
   '*EMRDY:',
@@ -144,6 +146,18 @@ function urcName(text: string): string | undefined {
   for (const w of URC_WORDS) if (text === w) return w;
   for (const p of URC_PREFIXES) if (text.startsWith(p)) return p.endsWith(':') ? p.slice(0, -1) : p;
   return undefined;
+}
+
+/**
+ * Whether the command names this verb exactly: AT+CPINR="SIM PIN" asks for +CPINR, not for
+ * +CPIN (a `+CPIN: READY` URC arriving during it stays a URC).
+ */
+function asksFor(cmd: string, name: string): boolean {
+  for (let i = cmd.indexOf(name); i >= 0; i = cmd.indexOf(name, i + 1)) {
+    const next = cmd.charAt(i + name.length);
+    if (!/[A-Z0-9]/.test(next)) return true;
+  }
+  return false;
 }
 
 function contextName(text: string): string | undefined {
@@ -353,7 +367,7 @@ export class AtFramer {
     const name = contextName(text);
     if (name === undefined) return undefined;
     const cmd = this.expecting?.echo?.toUpperCase();
-    if (cmd === undefined || !cmd.includes(name)) return name;
+    if (cmd === undefined || !asksFor(cmd, name)) return name;
     if (name.endsWith('REG') && !SOLICITED_REG.test(text)) return name;
     return undefined;
   }

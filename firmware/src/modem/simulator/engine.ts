@@ -114,6 +114,7 @@ export class ModemEngine {
 
   // Faults.
   private hung = false;
+  private smsBusyUntil = 0;
   private noNetwork = false;
   private cmsFault: { code: number; always: boolean } | undefined;
   private midSend: Extract<Fault, { kind: 'reboot-mid-send' | 'unplug-mid-send' }> | undefined;
@@ -216,6 +217,9 @@ export class ModemEngine {
       case 'sim-busy':
         this.sim.busyUntil = this.now() + f.ms;
         break;
+      case 'sms-busy':
+        this.smsBusyUntil = this.now() + f.ms;
+        break;
       case 'urc':
         this.urc(f.line);
         break;
@@ -235,6 +239,7 @@ export class ModemEngine {
         break;
       case 'clear':
         this.hung = false;
+        this.smsBusyUntil = 0;
         this.sim.dead = false;
         this.noNetwork = false;
         this.cmsFault = undefined;
@@ -525,7 +530,7 @@ export class ModemEngine {
       case '+CMGF':
         return this.cmgfCmd(c);
       case '+CSCA': {
-        const bad = this.simCheck('cms');
+        const bad = this.simCheck('cms') ?? this.smsBusy();
         if (bad) return { final: bad };
         // String parameters travel in the TE character set: hex UTF-16 after AT+CSCS="UCS2" (Gammu tests/at-smsc).
         if (c.op === 'read')
@@ -819,12 +824,18 @@ export class ModemEngine {
     return OK;
   }
 
+  private smsBusy(): Final | undefined {
+    return this.now() < this.smsBusyUntil ? { kind: 'cms', code: 314 } : undefined;
+  }
+
   private cmgfCmd(c: AtCommand): Outcome {
     const modes = [...(this.p.pduMode ? [0] : []), ...(this.p.textMode ? [1] : [])];
     if (c.op === 'read') return { lines: [`+CMGF: ${this.cmgf}`] };
     if (c.op === 'test') return { lines: [`+CMGF: (${modes.join(',')})`] };
     if (c.op === 'set') {
       if (c.args.length > 1) return this.tooMany();
+      const busy = this.smsBusy();
+      if (busy) return { final: busy };
       const v = Number(c.args[0]);
       if (!modes.includes(v)) return { final: { kind: 'error' } };
       this.cmgf = v;

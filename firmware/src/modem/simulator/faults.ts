@@ -14,6 +14,11 @@ export type Fault =
   | { kind: 'no-network' }
   /** The SIM answers +CME ERROR: 14 (+CMS ERROR: 314) for `ms`. */
   | { kind: 'sim-busy'; ms: number }
+  /**
+   * The SMS side of the SIM is still loading (before "SMS Ready"): +CMGF= and +CSCA answer
+   * +CMS ERROR: 314 for `ms` while +CPIN? already says READY.
+   */
+  | { kind: 'sms-busy'; ms: number }
   /** Writes one URC now (or queues it until the current command finishes). */
   | { kind: 'urc'; line: string }
   /** Puts a URC into the next reply that has information lines, between lines or inside one. */
