@@ -525,7 +525,7 @@ export async function run(): Promise<void> {
       ['host overhead per SMS', ms(ours.tp.overheadMsPerSms), ms(peer.tp.overheadMsPerSms), ''],
       [`idle pickup (median of ${ours.idleMs.length} / ${peer.idleMs.length})`, ms(oIdle), ms(pIdle), ''],
     ];
-    const w = [34, 22, 28, 20];
+    const w = [38, 22, 28, 20];
     for (const r of rows) console.log(r.map((c, i) => c.padEnd(w[i] ?? 10)).join(''));
     console.log(
       `idle pickup samples: ours ${ours.idleMs.map((x) => x.toFixed(1)).join(', ')} ms; smstools ${peer.idleMs.map((x) => x.toFixed(0)).join(', ')} ms`,
