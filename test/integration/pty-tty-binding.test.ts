@@ -235,6 +235,7 @@ describe('event-loop tty port: the port going away', () => {
   function stockDouble(fd: number) {
     const calls: string[] = [];
     const port = {
+      ...stockDoubleMethods,
       fd,
       isOpen: true,
       openOptions: {} as never,
@@ -247,44 +248,28 @@ describe('event-loop tty port: the port going away', () => {
         calls.push('write');
         return Promise.resolve();
       },
-      close: () => Promise.resolve(),
-      update: () => Promise.resolve(),
-      set: () => Promise.resolve(),
-      get: () => Promise.resolve({ cts: false, dsr: false, dcd: false }),
-      getBaudRate: () => Promise.resolve({ baudRate: 115200 }),
-      flush: () => Promise.resolve(),
-      drain: () => Promise.resolve(),
     };
     return { port, calls };
   }
 
-  it('a write the kernel refuses (EBADF) is a disconnect, not a retry through the stock binding', async () => {
-    const fd = openSync('/dev/null', 'r');
-    try {
-      const { port, calls } = stockDouble(fd);
-      await expect(new EventLoopTtyPort(port).write(Buffer.from('AT\r'))).rejects.toMatchObject({
-        code: 'EBADF',
-        disconnect: true,
-      });
-      expect(calls).toEqual([]);
-    } finally {
-      closeSync(fd);
-    }
-  });
-
-  it('a read the kernel refuses (EBADF) is a disconnect', async () => {
-    const fd = openSync('/dev/null', 'w');
-    try {
-      const { port, calls } = stockDouble(fd);
-      await expect(new EventLoopTtyPort(port).read(Buffer.alloc(8), 0, 8)).rejects.toMatchObject({
-        code: 'EBADF',
-        disconnect: true,
-      });
-      expect(calls).toEqual([]);
-    } finally {
-      closeSync(fd);
-    }
-  });
+  it.each([
+    ['write', 'r' as const],
+    ['read', 'w' as const],
+  ])(
+    'a %s the kernel refuses (EBADF) is a disconnect, not a retry through the stock binding',
+    async (op, mode) => {
+      const fd = openSync('/dev/null', mode);
+      try {
+        const { port, calls } = stockDouble(fd);
+        const tty = new EventLoopTtyPort(port);
+        const attempt = op === 'write' ? tty.write(Buffer.from('AT\r')) : tty.read(Buffer.alloc(8), 0, 8);
+        await expect(attempt).rejects.toMatchObject({ code: 'EBADF', disconnect: true });
+        expect(calls).toEqual([]);
+      } finally {
+        closeSync(fd);
+      }
+    },
+  );
 
   it('end of file (a hung-up tty) is a disconnect at once, not a read loop', async () => {
     const fd = openSync(join(dir, 'empty'), 'w+');

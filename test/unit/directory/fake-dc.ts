@@ -5,6 +5,12 @@
  * made to answer "busy" on demand.
  */
 import net from 'node:net';
+import { parseConfig } from '../../../firmware/src/config/load.ts';
+import {
+  createLdapDirectory,
+  type LdapDirectory,
+  type LdapDirectoryDeps,
+} from '../../../firmware/src/directory/ldap.ts';
 
 /** What the DC does with one request: answer with a result code (after a delay), or never. */
 export type Behaviour = { code: number; message?: string; delayMs?: number } | 'hang';
@@ -179,4 +185,27 @@ export class FakeDc {
     }
     if (tag === 0x42) sock.end(); // unbind
   }
+}
+
+/** An OpenLDAP-dialect LdapDirectory over plain LDAP on these fake DCs, in the order given. */
+export async function fakeDcDirectory(
+  servers: readonly FakeDc[],
+  timeoutMs: number,
+  deps: LdapDirectoryDeps = {},
+): Promise<LdapDirectory> {
+  const cfg = parseConfig({
+    directory: {
+      kind: 'ldap',
+      dialect: 'openldap',
+      urls: servers.map((s) => s.url),
+      startTls: false,
+      allowInsecure: true,
+      baseDn: BASE,
+      bindDn: SERVICE_DN,
+      bindPassword: 'service-pw',
+      timeoutMs,
+    },
+  }).directory;
+  if (cfg.kind !== 'ldap') throw new Error('ldap config expected');
+  return createLdapDirectory(cfg, deps);
 }

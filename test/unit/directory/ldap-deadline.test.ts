@@ -5,9 +5,8 @@
  * per-request limit is marked down.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { parseConfig } from '../../../firmware/src/config/load.ts';
-import { createLdapDirectory, type LdapDirectory } from '../../../firmware/src/directory/ldap.ts';
-import { BASE, FakeDc, OK, SERVICE_DN } from './fake-dc.ts';
+import type { LdapDirectory } from '../../../firmware/src/directory/ldap.ts';
+import { FakeDc, OK, fakeDcDirectory } from './fake-dc.ts';
 
 let dcs: FakeDc[] = [];
 let dirs: LdapDirectory[] = [];
@@ -25,21 +24,7 @@ async function dc(script: ConstructorParameters<typeof FakeDc>[0] = {}): Promise
 }
 
 async function directory(servers: FakeDc[], timeoutMs: number, silenceMs?: number): Promise<LdapDirectory> {
-  const cfg = parseConfig({
-    directory: {
-      kind: 'ldap',
-      dialect: 'openldap',
-      urls: servers.map((s) => s.url),
-      startTls: false,
-      allowInsecure: true,
-      baseDn: BASE,
-      bindDn: SERVICE_DN,
-      bindPassword: 'service-pw',
-      timeoutMs,
-    },
-  }).directory;
-  if (cfg.kind !== 'ldap') throw new Error('ldap config expected');
-  const d = await createLdapDirectory(cfg, silenceMs === undefined ? {} : { silenceMs });
+  const d = await fakeDcDirectory(servers, timeoutMs, silenceMs === undefined ? {} : { silenceMs });
   dirs.push(d);
   return d;
 }

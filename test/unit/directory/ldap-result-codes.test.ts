@@ -5,10 +5,9 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Clock } from '../../../firmware/src/clock.ts';
-import { parseConfig } from '../../../firmware/src/config/load.ts';
 import { ErrorCode, isMfaError } from '../../../firmware/src/errors.ts';
-import { createLdapDirectory, type LdapDirectory } from '../../../firmware/src/directory/ldap.ts';
-import { BASE, FakeDc, OK, SERVICE_DN, type Behaviour } from './fake-dc.ts';
+import type { LdapDirectory } from '../../../firmware/src/directory/ldap.ts';
+import { FakeDc, OK, fakeDcDirectory, type Behaviour } from './fake-dc.ts';
 
 const BUSY: Behaviour = { code: 51, message: 'busy' };
 const UNAVAILABLE: Behaviour = { code: 52, message: 'shutting down' };
@@ -39,21 +38,7 @@ async function dc(script: ConstructorParameters<typeof FakeDc>[0] = {}): Promise
 }
 
 async function directory(servers: FakeDc[], clock?: Clock, timeoutMs = 2500): Promise<LdapDirectory> {
-  const cfg = parseConfig({
-    directory: {
-      kind: 'ldap',
-      dialect: 'openldap',
-      urls: servers.map((s) => s.url),
-      startTls: false,
-      allowInsecure: true,
-      baseDn: BASE,
-      bindDn: SERVICE_DN,
-      bindPassword: 'service-pw',
-      timeoutMs,
-    },
-  }).directory;
-  if (cfg.kind !== 'ldap') throw new Error('ldap config expected');
-  const d = await createLdapDirectory(cfg, clock ? { clock } : {});
+  const d = await fakeDcDirectory(servers, timeoutMs, clock ? { clock } : {});
   dirs.push(d);
   return d;
 }
