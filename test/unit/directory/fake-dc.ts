@@ -5,6 +5,7 @@
  * made to answer "busy" on demand.
  */
 import net from 'node:net';
+import { afterEach } from 'vitest';
 import { parseConfig } from '../../../firmware/src/config/load.ts';
 import {
   createLdapDirectory,
@@ -208,4 +209,34 @@ export async function fakeDcDirectory(
   }).directory;
   if (cfg.kind !== 'ldap') throw new Error('ldap config expected');
   return createLdapDirectory(cfg, deps);
+}
+
+/**
+ * Fake DCs and directories for one test file, all closed after each test (registers the
+ * `afterEach` itself, so call it at the top level of the file).
+ */
+export function fakeDcFixture(): {
+  dc(script?: ConstructorParameters<typeof FakeDc>[0]): Promise<FakeDc>;
+  directory(servers: readonly FakeDc[], timeoutMs: number, deps?: LdapDirectoryDeps): Promise<LdapDirectory>;
+} {
+  let dcs: FakeDc[] = [];
+  let dirs: LdapDirectory[] = [];
+  afterEach(async () => {
+    await Promise.all(dirs.map((d) => d.close()));
+    await Promise.all(dcs.map((d) => d.close()));
+    dcs = [];
+    dirs = [];
+  });
+  return {
+    async dc(script = {}) {
+      const d = await new FakeDc(script).listen();
+      dcs.push(d);
+      return d;
+    },
+    async directory(servers, timeoutMs, deps = {}) {
+      const d = await fakeDcDirectory(servers, timeoutMs, deps);
+      dirs.push(d);
+      return d;
+    },
+  };
 }

@@ -4,30 +4,15 @@
  * destroying the shared service connection or marking the DC down; only a DC silent past the
  * per-request limit is marked down.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { LdapDirectory } from '../../../firmware/src/directory/ldap.ts';
-import { FakeDc, OK, fakeDcDirectory } from './fake-dc.ts';
+import { OK, fakeDcFixture, type FakeDc } from './fake-dc.ts';
 
-let dcs: FakeDc[] = [];
-let dirs: LdapDirectory[] = [];
-afterEach(async () => {
-  await Promise.all(dirs.map((d) => d.close()));
-  await Promise.all(dcs.map((d) => d.close()));
-  dcs = [];
-  dirs = [];
-});
+const fixture = fakeDcFixture();
+const dc = fixture.dc;
 
-async function dc(script: ConstructorParameters<typeof FakeDc>[0] = {}): Promise<FakeDc> {
-  const d = await new FakeDc(script).listen();
-  dcs.push(d);
-  return d;
-}
-
-async function directory(servers: FakeDc[], timeoutMs: number, silenceMs?: number): Promise<LdapDirectory> {
-  const d = await fakeDcDirectory(servers, timeoutMs, silenceMs === undefined ? {} : { silenceMs });
-  dirs.push(d);
-  return d;
-}
+const directory = (servers: FakeDc[], timeoutMs: number, silenceMs?: number): Promise<LdapDirectory> =>
+  fixture.directory(servers, timeoutMs, silenceMs === undefined ? {} : { silenceMs });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

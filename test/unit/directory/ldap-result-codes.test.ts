@@ -3,11 +3,11 @@
  * (test/unit/directory/fake-dc.ts): only invalidCredentials is a verdict on the service account;
  * busy, unavailable and unwilling are one DC's trouble and cost that DC its turn, nothing more.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Clock } from '../../../firmware/src/clock.ts';
 import { ErrorCode, isMfaError } from '../../../firmware/src/errors.ts';
 import type { LdapDirectory } from '../../../firmware/src/directory/ldap.ts';
-import { FakeDc, OK, fakeDcDirectory, type Behaviour } from './fake-dc.ts';
+import { OK, fakeDcFixture, type Behaviour, type FakeDc } from './fake-dc.ts';
 
 const BUSY: Behaviour = { code: 51, message: 'busy' };
 const UNAVAILABLE: Behaviour = { code: 52, message: 'shutting down' };
@@ -22,26 +22,11 @@ class JumpClock implements Clock {
   monotonic = (): number => performance.now() + this.offset;
 }
 
-let dcs: FakeDc[] = [];
-let dirs: LdapDirectory[] = [];
-afterEach(async () => {
-  await Promise.all(dirs.map((d) => d.close()));
-  await Promise.all(dcs.map((d) => d.close()));
-  dcs = [];
-  dirs = [];
-});
+const fixture = fakeDcFixture();
+const dc = fixture.dc;
 
-async function dc(script: ConstructorParameters<typeof FakeDc>[0] = {}): Promise<FakeDc> {
-  const d = await new FakeDc(script).listen();
-  dcs.push(d);
-  return d;
-}
-
-async function directory(servers: FakeDc[], clock?: Clock, timeoutMs = 2500): Promise<LdapDirectory> {
-  const d = await fakeDcDirectory(servers, timeoutMs, clock ? { clock } : {});
-  dirs.push(d);
-  return d;
-}
+const directory = (servers: FakeDc[], clock?: Clock, timeoutMs = 2500): Promise<LdapDirectory> =>
+  fixture.directory(servers, timeoutMs, clock ? { clock } : {});
 
 describe('service bind answers', () => {
   it.each([
