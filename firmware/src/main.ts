@@ -81,7 +81,7 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
       modems = [modemSchema.parse({ name: 'sim0', path: sim.path, profile: 'auto' })];
     }
 
-    const pool = new ModemPool(modems, store, systemClock);
+    const pool = new ModemPool(modems, store, systemClock, { pinKey: deviceKey });
     pool.start();
     stops.push(() => pool.stop());
 

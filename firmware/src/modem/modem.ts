@@ -11,7 +11,7 @@
  * reopen the port → AT+CFUN=1,1 → wait for USB re-enumeration. A boot URC (RDY, SMS Ready,
  * ^SYSSTART…) seen mid-run means the modem reset: the command in flight fails and init reruns.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Clock } from '../clock.ts';
 import type { ModemConfig } from '../config/schema.ts';
@@ -92,6 +92,12 @@ export interface ModemOptions {
   transportFactory?: TransportFactory;
   timeouts?: Partial<ChannelTimeouts>;
   timings?: Partial<ModemTimings>;
+  /**
+   * A secret kept outside the store (the appliance passes its device key): the rejected-PIN
+   * marker is an HMAC with it, so a copy of the database does not give the PIN away (a salted
+   * hash of a 4–8 digit PIN falls to brute force in seconds).
+   */
+  pinKey?: Buffer;
 }
 
 export interface StopOptions {
@@ -119,7 +125,10 @@ export function monotonicDeadline(clock: Clock, wallDeadline: number): number {
 }
 
 interface PinRejection {
-  /** sha256(salt + pin): tells whether the configured PIN changed since, without storing it. */
+  /**
+   * `h1:` + HMAC-SHA256(pinKey, salt:pin), or (written before the key, or without one)
+   * sha256(salt:pin): tells whether the configured PIN changed since, without storing it.
+   */
   hash: string;
   salt: string;
   at: number;
@@ -614,7 +623,7 @@ export class Modem extends EventEmitter {
     const iccid = await this.readIccid();
     const key = `pin-rejected:${iccid ?? `imei:${this.identity.imei ?? this.cfg.path}`}`;
     const earlier = await this.table.get(key);
-    if (earlier && earlier.hash === hashPin(earlier.salt, pin)) {
+    if (earlier && this.samePin(earlier, pin)) {
       this.setState(
         'pin-rejected',
         `PIN rejected earlier for this SIM${earlier.triesLeft === undefined ? '' : ` (${earlier.triesLeft} ${earlier.triesLeft === 1 ? 'try' : 'tries'} left)`}; not retried until the PIN setting changes`,
@@ -625,9 +634,7 @@ export class Modem extends EventEmitter {
     // An earlier entry whose outcome was unclear (a timeout, say): if the SIM counted it, the PIN
     // was wrong, and is now known to be.
     const unclear =
-      this.unclearPin?.key === key && this.unclearPin.hash === hashPin(this.unclearPin.salt, pin)
-        ? this.unclearPin
-        : undefined;
+      this.unclearPin?.key === key && this.samePin(this.unclearPin, pin) ? this.unclearPin : undefined;
     this.unclearPin = undefined;
     if (unclear?.triesBefore !== undefined && tries !== undefined && tries < unclear.triesBefore)
       return this.rejectPin(key, pin, tries, 'the SIM counted an earlier unanswered entry');
@@ -674,7 +681,7 @@ export class Modem extends EventEmitter {
     // 1, 2, 4… polls between entries that cost nothing, at most an hour.
     const retryAt =
       performance.now() + Math.min(3_600_000, this.timings.pollRegistered * 2 ** Math.min(10, attempts - 1));
-    const pending = { key, salt, hash: hashPin(salt, pin), reason, attempts, retryAt };
+    const pending = { key, salt, hash: this.pinDigest(salt, pin), reason, attempts, retryAt };
     this.unclearPin = tries === undefined ? pending : { ...pending, triesBefore: tries };
     // Only the SIM's own word counts as a rejection: CME 16 "incorrect password", a tries-left
     // count that dropped, or a SIM that now wants its PUK. Anything else (plain ERROR, CME 3,
@@ -699,11 +706,27 @@ export class Modem extends EventEmitter {
     return (await this.cpin()) === 'ready' || this.fail('SIM not ready after PIN');
   }
 
-  /** Persists the rejection (a salted hash of the PIN, never the PIN) so no restart tries it again. */
+  private pinDigest(salt: string, pin: string): string {
+    const k = this.opts.pinKey;
+    return k
+      ? `h1:${createHmac('sha256', k).update(`${salt}:${pin}`).digest('hex')}`
+      : legacyPinHash(salt, pin);
+  }
+
+  /** Whether a stored marker is for this PIN. One written with a key this process lacks counts as the same PIN: never spend a try on a guess. */
+  private samePin(rec: { hash: string; salt: string }, pin: string): boolean {
+    if (!rec.hash.startsWith('h1:')) return rec.hash === legacyPinHash(rec.salt, pin);
+    if (!this.opts.pinKey) return true;
+    const want = Buffer.from(rec.hash);
+    const got = Buffer.from(this.pinDigest(rec.salt, pin));
+    return want.length === got.length && timingSafeEqual(want, got);
+  }
+
+  /** Persists the rejection (a keyed hash of the PIN, never the PIN) so no restart tries it again. */
   private async rejectPin(key: string, pin: string, left: number | undefined, why?: string): Promise<false> {
     const salt = randomBytes(8).toString('hex');
     await this.table.put(key, {
-      hash: hashPin(salt, pin),
+      hash: this.pinDigest(salt, pin),
       salt,
       at: this.opts.clock.now(),
       ...(left === undefined ? {} : { triesLeft: left }),
@@ -1244,7 +1267,7 @@ function unclearDetail(reason: string, triesLeft: number | undefined): string {
     : `PIN entry failed (${reason}) without a try being counted (${triesLeft} left): entered again at a later check`;
 }
 
-function hashPin(salt: string, pin: string): string {
+function legacyPinHash(salt: string, pin: string): string {
   return createHash('sha256').update(`${salt}:${pin}`).digest('hex');
 }
 

@@ -33,6 +33,8 @@ export interface PoolOptions {
   retryBackoffMs?: number;
   /** [500...60000] ms, default 3000: assumed time per SMS until sends have been measured. */
   assumedSendMs?: number;
+  /** Key for the rejected-PIN markers (see ModemOptions.pinKey); the appliance's device key. */
+  pinKey?: Buffer;
 }
 
 interface Slot {
@@ -67,6 +69,7 @@ export class ModemPool extends EventEmitter implements SmsSender {
         ...(opts.transportFactory ? { transportFactory: opts.transportFactory } : {}),
         ...(opts.timeouts ? { timeouts: opts.timeouts } : {}),
         ...(opts.timings ? { timings: opts.timings } : {}),
+        ...(opts.pinKey ? { pinKey: opts.pinKey } : {}),
       });
       modem.on('health', () => this.emit('health', this.health()));
       modem.on('status-report', (r: unknown) => this.emit('status-report', r));

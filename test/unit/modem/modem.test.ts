@@ -1,3 +1,4 @@
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -35,7 +36,7 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-function make(t: MemoryTransport, over: Record<string, unknown> = {}): Modem {
+function make(t: MemoryTransport, over: Record<string, unknown> = {}, pinKey?: Buffer): Modem {
   const m = new Modem({
     config: modemSchema.parse({ name: 'm1', path: '/dev/null', ...over }),
     store,
@@ -43,6 +44,7 @@ function make(t: MemoryTransport, over: Record<string, unknown> = {}): Modem {
     transportFactory: () => t,
     timeouts: TIMEOUTS,
     timings: TIMINGS,
+    ...(pinKey ? { pinKey } : {}),
   });
   modems.push(m);
   return m;
@@ -106,6 +108,53 @@ describe('Modem lifecycle', () => {
     fixed.start();
     await until(fixed, 'registered');
     expect(s.pinAttempts).toBe(2);
+  });
+
+  it('keys the rejected-PIN marker with the device key: a copy of the store cannot be brute-forced for the PIN', async () => {
+    const key = randomBytes(32);
+    const { t, s } = fakeModem({ sim: 'SIM PIN' });
+    const m = make(t, { pin: '9999' }, key);
+    m.start();
+    await until(m, 'pin-rejected');
+    await m.stop();
+    const rows: { hash: string; salt: string }[] = [];
+    for await (const [k, v] of store.table<{ hash: string; salt: string }>('modem-state').entries())
+      if (k.startsWith('pin-rejected:')) rows.push(v);
+    expect(rows).toHaveLength(1);
+    const row = rows[0] as { hash: string; salt: string };
+    // Trying every 4-digit PIN against the stored salt finds nothing without the key.
+    const unkeyed = (pin: string) => createHash('sha256').update(`${row.salt}:${pin}`).digest('hex');
+    const found = Array.from({ length: 10_000 }, (_, i) => String(i).padStart(4, '0')).filter(
+      (pin) => row.hash === unkeyed(pin) || row.hash.endsWith(unkeyed(pin)),
+    );
+    expect(found).toEqual([]);
+    expect(JSON.stringify(row)).not.toContain('9999');
+
+    // The same key and PIN after a restart: recognised, not entered again.
+    const again = make(t, { pin: '9999' }, key);
+    again.start();
+    await until(again, 'pin-rejected');
+    await again.stop();
+    // A process without the key cannot tell: it treats the marker as this PIN, never guessing.
+    const keyless = make(t, { pin: '9999' });
+    keyless.start();
+    await until(keyless, 'pin-rejected');
+    await keyless.stop();
+    expect(s.pinAttempts).toBe(1);
+  });
+
+  it('still honours a rejected-PIN marker written before the key (plain salted hash)', async () => {
+    const { t, s } = fakeModem({ sim: 'SIM PIN' });
+    const m = make(t, { pin: '9999' });
+    m.start();
+    await until(m, 'pin-rejected');
+    await m.stop();
+    const again = make(t, { pin: '9999' }, randomBytes(32));
+    again.start();
+    await until(again, 'pin-rejected');
+    expect(again.health().detail).toMatch(/rejected earlier/);
+    await again.stop();
+    expect(s.pinAttempts).toBe(1);
   });
 
   it('never spends the last PIN try', async () => {
