@@ -66,15 +66,15 @@ describe('service account refused (slapd)', () => {
     }
     expect(connections).toBe(afterFirst);
     expect(d.health()).toMatchObject({ state: 'down' });
-    expect(d.health().detail).toMatch(/service account was refused.*paused for 5 min/);
+    expect(d.health().detail).toMatch(/service account was refused.*paused for 15 min/);
 
-    // Minutes later, not an hour: one more bind, refused again, and the pause doubles.
-    offset += 4 * 60_000;
+    // A quarter of an hour later: one more bind, refused again, and the pause doubles.
+    offset += 14 * 60_000;
     await d.verifyPassword('alice', 'secret1');
     expect(connections).toBe(afterFirst);
     offset += 60_000;
     expect(await d.verifyPassword('alice', 'secret1')).toMatchObject({ ok: false, reason: 'unavailable' });
     expect(connections).toBe(afterFirst + 1);
-    expect(d.health().detail).toMatch(/paused for 10 min/);
+    expect(d.health().detail).toMatch(/paused for 30 min/);
   });
 });

@@ -124,10 +124,10 @@ export function srvToUrls(
     });
 }
 
-/** [5 min] How long a DC is left alone after it refused the service account's password. */
-export const SERVICE_REFUSED_HOLD_MS = 5 * 60_000;
-/** [30 min] Refusals in a row double the hold up to this. */
-export const SERVICE_REFUSED_MAX_HOLD_MS = 30 * 60_000;
+/** [15 min] How long service binds pause after a DC refused the service account's password. */
+export const SERVICE_REFUSED_HOLD_MS = 15 * 60_000;
+/** [60 min] Refusals in a row double the pause up to this. */
+export const SERVICE_REFUSED_MAX_HOLD_MS = 60 * 60_000;
 
 interface Refusal {
   until: number;
@@ -135,49 +135,42 @@ interface Refusal {
 }
 
 /**
- * Which DCs refused the service account's password (LDAP invalidCredentials), pure. Every bind with
- * a wrong password counts towards AD's lockout threshold, so a DC that refused is not asked again
- * for a while; but one DC may still hold the old password after a rotation, so a refusal holds that
- * DC only, and the others are still tried. The hold doubles while the refusals go on, and ends at
- * once when the DC accepts, on `clear()` (a successful `directory test`) or a restart.
+ * Whether the service account's password was refused (LDAP invalidCredentials), pure. AD forwards
+ * a wrong password from any DC to the PDC emulator, so every bind with it counts towards the
+ * account's lockout threshold, whichever DC took it: one refusal pauses service binds on every DC
+ * (trying the others would spend one bad bind per DC at once). The pause starts at 15 min and
+ * doubles while the refusals go on, up to an hour, so at most two bad binds fall in AD's default
+ * 30-minute lockout observation window. It ends at once when a bind is accepted, on `clear()`, or
+ * a restart.
  */
 export class ServiceRefusals {
-  private readonly dcs = new Map<string, Refusal>();
+  private refusal: Refusal | undefined;
 
   constructor(
     private readonly holdMs = SERVICE_REFUSED_HOLD_MS,
     private readonly maxHoldMs = SERVICE_REFUSED_MAX_HOLD_MS,
   ) {}
 
-  /** Records a refusal; returns how long the DC is now held, ms. */
-  refused(url: string, now: number): number {
-    const streak = (this.dcs.get(url)?.streak ?? 0) + 1;
+  /** Records a refusal by any DC; returns how long service binds now pause, ms. */
+  refused(now: number): number {
+    const streak = (this.refusal?.streak ?? 0) + 1;
     const hold = Math.min(this.maxHoldMs, this.holdMs * 2 ** Math.min(streak - 1, 30));
-    this.dcs.set(url, { until: now + hold, streak });
+    this.refusal = { until: now + hold, streak };
     return hold;
   }
 
-  accepted(url: string): void {
-    this.dcs.delete(url);
+  /** A DC accepted the service account: the pause and its streak are over. */
+  accepted(): void {
+    this.refusal = undefined;
   }
 
-  held(url: string, now: number): boolean {
-    return (this.dcs.get(url)?.until ?? -Infinity) > now;
-  }
-
-  /** When every one of `urls` is held: ms until the first of them may be tried again. */
-  allHeld(urls: readonly string[], now: number): number | undefined {
-    if (urls.length === 0) return undefined;
-    let first = Infinity;
-    for (const u of urls) {
-      const until = this.dcs.get(u)?.until ?? -Infinity;
-      if (until <= now) return undefined;
-      first = Math.min(first, until - now);
-    }
-    return first;
+  /** ms until service binds may be tried again, or undefined when they may now. */
+  pausedFor(now: number): number | undefined {
+    const until = this.refusal?.until ?? -Infinity;
+    return until > now ? until - now : undefined;
   }
 
   clear(): void {
-    this.dcs.clear();
+    this.refusal = undefined;
   }
 }

@@ -268,23 +268,20 @@ export class LdapDirectory implements Directory {
 
   /** The refusal to report when every DC refused the service account and none may be asked yet. */
   private serviceRefused(): MfaError | undefined {
-    const waitMs = this.refusals.allHeld(
-      this.pool.list().map((x) => x.url),
-      this.clock.monotonic(),
-    );
+    const waitMs = this.refusals.pausedFor(this.clock.monotonic());
     if (waitMs === undefined) return undefined;
     return new MfaError(
-      `the service account was refused by every domain controller (wrong directory.bindPassword, or a disabled or locked account); service binds paused for ${Math.ceil(waitMs / 60_000)} min to spare the account from AD lockout (a restart or a config change retries at once)`,
+      `the service account was refused (wrong directory.bindPassword, or a disabled or locked account); service binds paused for ${Math.ceil(waitMs / 60_000)} min to spare the account from AD lockout (a restart or a config change retries at once)`,
       ErrorCode.DirectoryBindFailed,
     );
   }
 
-  /** A DC refused the service account's password: leave that DC alone for a while. */
+  /** A DC refused the service account's password: no service bind anywhere for a while. */
   private noteServiceRefused(url: string, e: unknown): void {
-    const holdMs = this.refusals.refused(url, this.clock.monotonic());
+    const holdMs = this.refusals.refused(this.clock.monotonic());
     this.log.error(
       { url, err: brief(e), pauseMinutes: Math.round(holdMs / 60_000) },
-      'service account refused by this domain controller: fix directory.bindPassword; no binds to it for a while',
+      'service account refused: fix directory.bindPassword; no service binds to any domain controller for a while',
     );
   }
 
@@ -299,17 +296,15 @@ export class LdapDirectory implements Directory {
 
   /**
    * Opens a connection bound as the service account, failing over across DCs within the deadline.
-   * A DC that is busy, unavailable or unwilling costs only its own turn; one that refused the
-   * password is held (see `refusals`) and the others are still tried once, since after a password
-   * rotation one DC may not have the new password yet.
+   * A DC that is busy, unavailable or unwilling costs only its own turn; a refused password stops
+   * the round and pauses service binds everywhere (see `refusals`): each further DC would add one
+   * more bad bind to the account's lockout count.
    */
   private async openBound(deadline: Deadline, avoid: ReadonlySet<string> = new Set()): Promise<Bound> {
     const refused = this.serviceRefused();
     if (refused) throw refused;
     await this.refreshSrv();
-    const order = this.pool
-      .order()
-      .filter((u) => !avoid.has(u) && !this.refusals.held(u, this.clock.monotonic()));
+    const order = this.pool.order().filter((u) => !avoid.has(u));
     let last: unknown = new MfaError(
       'no domain controller configured or discovered',
       ErrorCode.DirectoryUnavailable,
@@ -334,7 +329,7 @@ export class LdapDirectory implements Directory {
           this.silenceMs,
         );
         this.pool.markUp(url, this.clock.monotonic());
-        this.refusals.accepted(url);
+        this.refusals.accepted();
         c.onSilence = undefined;
         return { url, conn: c };
       } catch (e) {
@@ -348,6 +343,7 @@ export class LdapDirectory implements Directory {
         if (isServiceRefusal(e)) {
           refusal = e;
           this.noteServiceRefused(url, e);
+          break;
         }
       }
     }
@@ -641,7 +637,9 @@ export class LdapDirectory implements Directory {
       }
       for (const s of this.pool.down()) {
         if (this.closed) break;
-        if (s.url === this.service?.url || this.refusals.held(s.url, this.clock.monotonic())) continue;
+        if (s.url === this.service?.url) continue;
+        // Paused after a refused password: a probe bind would count towards AD's lockout too.
+        if (this.refusals.pausedFor(this.clock.monotonic()) !== undefined) break;
         let conn: LdapConnection | undefined;
         try {
           conn = await LdapConnection.open(this.settingsFor(s.url, this.cfg.timeoutMs));
@@ -650,7 +648,7 @@ export class LdapDirectory implements Directory {
           );
           await conn.close();
           this.pool.markUp(s.url, this.clock.monotonic());
-          this.refusals.accepted(s.url);
+          this.refusals.accepted();
           this.log.info({ url: s.url }, 'domain controller answers again');
         } catch (e) {
           conn?.destroy();

@@ -54,26 +54,30 @@ describe('DC failover state', () => {
 
 describe('service account refusals', () => {
   const MIN = 60_000;
-  it('holds a refusing DC for 5 min, doubling to 30, and lets it go when it accepts', () => {
+  it('pauses service binds for 15 min, doubling to 60, and ends the pause when a bind is accepted', () => {
     const r = new ServiceRefusals();
-    expect(r.refused('a', 0)).toBe(5 * MIN);
-    expect(r.held('a', 5 * MIN - 1)).toBe(true);
-    expect(r.held('a', 5 * MIN)).toBe(false);
-    expect(r.held('b', 0)).toBe(false);
-    expect([10, 20, 30, 30].map(() => r.refused('a', 0) / MIN)).toEqual([10, 20, 30, 30]);
-    r.accepted('a');
-    expect(r.held('a', 0)).toBe(false);
-    expect(r.refused('a', 0)).toBe(5 * MIN);
+    expect(r.pausedFor(0)).toBeUndefined();
+    expect(r.refused(0)).toBe(15 * MIN);
+    expect(r.pausedFor(15 * MIN - 1)).toBe(1);
+    expect(r.pausedFor(15 * MIN)).toBeUndefined();
+    expect([30, 60, 60].map(() => r.refused(0) / MIN)).toEqual([30, 60, 60]);
+    r.accepted();
+    expect(r.pausedFor(0)).toBeUndefined();
+    expect(r.refused(0)).toBe(15 * MIN);
+    r.clear();
+    expect(r.pausedFor(0)).toBeUndefined();
   });
 
-  it('says when every DC is held, and for how long the first hold lasts', () => {
+  it("at most two bad binds fall in any 30-minute window (AD's default lockout observation window)", () => {
     const r = new ServiceRefusals();
-    r.refused('a', 0);
-    expect(r.allHeld(['a', 'b'], 1)).toBeUndefined();
-    r.refused('b', 2 * MIN);
-    expect(r.allHeld(['a', 'b'], 3 * MIN)).toBe(2 * MIN);
-    expect(r.allHeld([], 0)).toBeUndefined();
-    r.clear();
-    expect(r.allHeld(['a', 'b'], 3 * MIN)).toBeUndefined();
+    const binds: number[] = [];
+    for (let t = 0; t < 6 * 60 * MIN; t += MIN)
+      if (r.pausedFor(t) === undefined) {
+        binds.push(t);
+        r.refused(t);
+      }
+    for (const t of binds)
+      expect(binds.filter((b) => b >= t && b < t + 30 * MIN).length).toBeLessThanOrEqual(2);
+    expect(binds.length).toBeGreaterThan(3);
   });
 });
