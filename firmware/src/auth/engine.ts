@@ -16,6 +16,7 @@
 import type { Clock, Random } from '../clock.ts';
 import type { PasscodeConfig, PolicyConfig } from '../config/schema.ts';
 import type { Directory, DirectoryUser, PasswordFailureReason } from '../directory/directory.ts';
+import { sameDn } from '../directory/dn.ts';
 import { USERS_TABLE, userKey as usersKey, type UserRecord } from '../directory/users.ts';
 import type { Outbox } from '../dispatch/types.ts';
 import { ErrorCode, MfaError, describeError } from '../errors.ts';
@@ -316,7 +317,11 @@ export function createAuthEngine(deps: AuthEngineDeps): AuthEngine {
    * one (read only then, so an ordinary login costs no store read).
    */
   async function boxNumber(user: DirectoryUser, cfg: AuthEngineConfig): Promise<string | undefined> {
-    const raw = (await users.get(usersKey(user.username)))?.overrides?.secondaryMobile;
+    const rec = await users.get(usersKey(user.username));
+    // A record synced for another entry (a login name reused after its owner left) holds the
+    // old owner's phone: only the same directory entry may use it.
+    if (rec?.source === 'directory' && !sameDn(rec.dn, user.dn)) return undefined;
+    const raw = rec?.overrides?.secondaryMobile;
     if (raw === undefined) return undefined;
     const n = normaliseNumber(raw, cfg.defaultCountry, {
       acceptPossible: cfg.acceptPossibleNumbers !== false,

@@ -15,13 +15,22 @@ interface Char {
   escaped: boolean;
 }
 
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
 /** RFC 4514 escapes, hex pairs collected as bytes so `\C3\A9` is one é. */
 function unescapeValue(raw: string): Char[] {
   const out: Char[] = [];
   const bytes: number[] = [];
   const flush = (): void => {
     if (bytes.length === 0) return;
-    for (const c of Buffer.from(bytes).toString('utf8')) out.push({ c, escaped: true });
+    let text: string;
+    try {
+      text = strictUtf8.decode(Uint8Array.from(bytes));
+    } catch {
+      // Not UTF-8: keep the bytes themselves, so two different invalid escapes stay different.
+      text = bytes.map((b) => `\\${b.toString(16).padStart(2, '0')}`).join('');
+    }
+    for (const c of text) out.push({ c, escaped: true });
     bytes.length = 0;
   };
   for (let i = 0; i < raw.length; i++) {
@@ -46,9 +55,11 @@ function unescapeValue(raw: string): Char[] {
 }
 
 /**
- * One attribute value as the matching rules of cn, ou and dc see it (caseIgnoreMatch with
- * insignificant-space handling, RFC 4518): unescaped outer spaces dropped, inner runs of spaces
- * as one, case folded, Unicode composed.
+ * One attribute value, compared conservatively: unescaped outer spaces dropped and ASCII case
+ * folded, nothing else. AD does not fold inner spaces or apply Unicode compatibility mappings, so
+ * `Break  Glass`, `Break\C2\A0Glass` or a Kelvin sign for K can name a different group that
+ * someone created next to the real one; they must not match it (an exempt group would then skip
+ * the passcode). A spelling the box does not fold fails closed: the admin copies AD's own DN.
  */
 function foldValue(raw: string): string {
   let chars = trimUnescaped(unescapeValue(raw));
@@ -59,9 +70,7 @@ function foldValue(raw: string): string {
   return chars
     .map((x) => x.c)
     .join('')
-    .replace(/\s+/g, ' ')
-    .normalize('NFC')
-    .toLowerCase();
+    .replace(/[A-Z]/g, (c) => c.toLowerCase());
 }
 
 function trimUnescaped(chars: Char[]): Char[] {
@@ -84,7 +93,8 @@ function splitUnescaped(s: string, seps: string): string[] {
       i += 1;
       continue;
     }
-    if (c === '"') quoted = !quoted;
+    // A quote opens a quoted value only where a value starts; anywhere else it is a character.
+    if (c === '"' && (quoted || /=\s*$/.test(cur))) quoted = !quoted;
     if (!quoted && seps.includes(c)) {
       parts.push(cur);
       cur = '';

@@ -104,6 +104,45 @@ describe('a member without a directory number, after a sync', () => {
     }
   });
 
+  it("a login name reused by another directory entry does not inherit the old owner's box number", async () => {
+    await new DirectorySync({
+      directory: new DemoDirectory([person('alice', ['+4915112345678'])]),
+      store,
+      group: 'MFA Users',
+      defaultCountry: 'DE',
+      maxRemovalPercent: 100,
+    }).run();
+    const users = store.table<UserRecord>('users');
+    const old = await users.get('alice');
+    await users.put('alice', { ...old!, overrides: { secondaryMobile: '+4917000000001' } });
+    // A new alice, another entry (DN), no number of her own yet; the old record is still there.
+    const directory = new DemoDirectory([
+      { ...person('alice', []), dn: 'uid=alice,ou=contractors,dc=example,dc=com' },
+    ]);
+    const outbox = new FakeOutbox(store);
+    const engine = createAuthEngine({
+      directory,
+      outbox,
+      store,
+      clock: new FakeClock(),
+      random: new SeededRandom(),
+      config: {
+        passcode: passcodeSchema.parse({}),
+        policy: policySchema.parse({}),
+        defaultCountry: 'DE',
+        deviceSecret: Buffer.alloc(32, 7),
+      },
+    });
+    try {
+      const r = await engine.handle(req('alice'), client);
+      expect(r?.code).toBe('Access-Reject');
+      expect(message(r)).toBe(MESSAGES.noNumber);
+      expect(await outbox.entries()).toEqual([]);
+    } finally {
+      engine.stop();
+    }
+  });
+
   it('texts only valid numbers when acceptPossibleNumbers is off; possible ones by default', async () => {
     // A fictional 555 number and one German mobile number a digit short: possible, not valid.
     const directory = new DemoDirectory([person('alice', ['+15550000001']), person('bob', ['0151 1234567'])]);
