@@ -111,7 +111,11 @@ export async function listenWeb(app: FastifyInstance, host: string, port: number
     async close() {
       if (lo) {
         lo.closeIdleConnections();
+        // A client still waiting on a long sync must not hold the shutdown until systemd kills us.
+        const force = setTimeout(() => lo.closeAllConnections(), 2000);
+        force.unref();
         await new Promise<void>((r) => lo.close(() => r()));
+        clearTimeout(force);
       }
       await app.close();
     },
