@@ -370,7 +370,7 @@ describe("a failed PIN entry is stored as rejected only on the SIM's word", () =
     expect(s.pinAttempts).toBe(1);
   });
 
-  it('a SIM that cannot tell its tries: an unclear failure is not retried until a restart', async () => {
+  it('a SIM that cannot tell its tries: an unclear failure is not retried, not even after a restart, until the setting changes', async () => {
     const { t } = fakeModem({
       manufacturer: 'Acme',
       model: 'X',
@@ -380,7 +380,7 @@ describe("a failed PIN entry is stored as rejected only on the SIM's word", () =
     const m = make(t, { pin: '1234' });
     m.start();
     await until(m, 'pin-needed');
-    expect(m.health().detail).toMatch(/cannot tell whether it counted: not retried until restart/);
+    expect(m.health().detail).toMatch(/cannot tell whether it counted: not entered again/);
     const seen = t.written.split('AT+CPIN?\r').length;
     await new Promise((r) => setTimeout(r, 3 * TIMINGS.pollRegistered + 200));
     expect(t.written.split('AT+CPIN?\r').length).toBeGreaterThan(seen);
@@ -389,8 +389,46 @@ describe("a failed PIN entry is stored as rejected only on the SIM's word", () =
     await m.stop();
     const again = make(t, { pin: '1234' });
     again.start();
-    await until(again, 'registered');
+    await until(again, 'pin-needed');
+    expect(again.health().detail).toMatch(/check the PIN and change the setting/);
+    await again.stop();
+    expect(pinWrites(t)).toBe(1);
+    // The admin clears the setting once and sets it again: one new entry.
+    const cleared = make(t);
+    cleared.start();
+    await until(cleared, 'pin-needed');
+    expect(cleared.health().detail).toMatch(/set it in the modem settings/);
+    await cleared.stop();
+    const reset = make(t, { pin: '1234' });
+    reset.start();
+    await until(reset, 'registered');
     expect(pinWrites(t)).toBe(2);
+  });
+
+  it('a wrong PIN answered with plain ERROR on a SIM that cannot tell its tries: one entry across restarts', async () => {
+    const { t, s } = fakeModem({
+      manufacturer: 'Acme',
+      model: 'X',
+      sim: 'SIM PIN',
+      pinWrongFinal: 'ERROR',
+    });
+    for (let i = 0; i < 3; i++) {
+      const m = make(t, { pin: '9999' });
+      m.start();
+      await until(m, 'pin-needed');
+      await new Promise((r) => setTimeout(r, TIMINGS.pollRegistered + 100));
+      await m.stop();
+    }
+    expect(s.pinAttempts).toBe(1);
+    expect(s.triesLeft).toBe(2);
+    const rows: string[] = [];
+    for await (const [, v] of store.table('modem-state').entries()) rows.push(JSON.stringify(v));
+    expect(rows.join()).not.toContain('9999');
+    // A different PIN gets its one try.
+    const fixed = make(t, { pin: '1234' });
+    fixed.start();
+    await until(fixed, 'registered');
+    expect(s.pinAttempts).toBe(2);
   });
 });
 
