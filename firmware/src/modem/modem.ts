@@ -702,9 +702,13 @@ export class Modem extends EventEmitter {
       }
       if (r?.final.ok) return this.pinAccepted(key, unclearKey);
       const c = r && !r.final.ok ? classifyFinal(r.final) : undefined;
-      // SIM busy or still initialising (CME 14, 515): the SIM did not look at the PIN. Wait it out.
+      // SIM busy or still initialising (CME 14, 515): the SIM should not have looked at the PIN.
+      // Wait it out, but a firmware that counts the entry anyway must not get four in a row: the
+      // tries left are read before every re-entry, and an unknown count is not gambled on.
       if (!c || !(isSimBusy(c) || c.code === 515) || busy >= 3) break;
       if ((await this.cpin()) !== 'pin') break;
+      const now = await this.triesLeft();
+      if (now === undefined || now <= 1 || (tries !== undefined && now < tries)) break;
     }
     const c = r && !r.final.ok ? classifyFinal(r.final) : undefined;
     const reason = c?.reason ?? 'no answer';

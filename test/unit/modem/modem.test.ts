@@ -340,6 +340,30 @@ describe("a failed PIN entry is stored as rejected only on the SIM's word", () =
     expect(states).not.toContain('pin-rejected');
   });
 
+  it('SIM busy at a wrong PIN that still cost a try: the tries are read before re-entering, so one entry, not the PUK', async () => {
+    const { t, s } = fakeModem({ sim: 'SIM PIN', pinBusySpends: 4 });
+    const m = make(t, { pin: '9999' });
+    m.start();
+    await until(m, 'pin-rejected');
+    expect(m.health().detail).toMatch(/PIN rejected \(2 tries left\)/);
+    expect(s.pinAttempts).toBe(1);
+    expect(s.sim).toBe('SIM PIN');
+  });
+
+  it('SIM busy at the PIN on a SIM that cannot tell its tries: not entered again blind', async () => {
+    const { t } = fakeModem({
+      manufacturer: 'Acme',
+      model: 'X',
+      sim: 'SIM PIN',
+      scripted: { 'AT+CPIN="': ['+CME ERROR: 14'] },
+    });
+    const m = make(t, { pin: '1234' });
+    m.start();
+    await until(m, 'pin-needed');
+    expect(m.health().detail).toMatch(/SIM busy|cannot tell whether it counted/);
+    expect(pinWrites(t)).toBe(1);
+  });
+
   it('plain ERROR with the tries-left count dropping is a rejection, stored across a restart', async () => {
     const { t, s } = fakeModem({ sim: 'SIM PIN', pinWrongFinal: 'ERROR' });
     const m = make(t, { pin: '9999' });
