@@ -196,6 +196,13 @@ export class Modem extends EventEmitter {
   private noAtPort = false;
   /** Full ladders climbed without the modem coming back: backs off so a dead modem is not reset every few seconds. */
   private ladderFailures = 0;
+  /**
+   * Ladder climbs since init last ran through that ended on a low rung (the AT probe or a reopen)
+   * because AT answered. A modem that answers AT but hangs on everything else would otherwise be
+   * "recovered" by the probe for ever and never reset: after one probe and one reopen that did
+   * not last, the ladder goes on to AT+CFUN=1,1.
+   */
+  private shallowRecoveries = 0;
   private lastBootUrcAt = -Infinity;
   private cnmaRequired = false;
   private smscMissing = false;
@@ -562,12 +569,18 @@ export class Modem extends EventEmitter {
     if (!(await this.tryExec('AT+CMEE=1'))) await this.tryExec('AT+CMEE=2');
     await this.identify();
     for (const c of this.profile?.init ?? []) await this.tryExec(c);
-    if (!(await this.unlockSim())) return;
+    if (!(await this.unlockSim())) return this.initRanThrough();
     for (const c of this.profile?.disableUrcs ?? []) await this.tryExec(c);
     await this.readIccid();
     await this.configureSms();
     await this.checkRegistration();
+    this.initRanThrough();
+  }
+
+  /** Init got as far as it can without a hang: whatever the ladder did has worked. */
+  private initRanThrough(): void {
     this.ladderFailures = 0;
+    this.shallowRecoveries = 0;
   }
 
   private async identify(): Promise<void> {
@@ -986,19 +999,22 @@ export class Modem extends EventEmitter {
     if (this.troubled) throw new MfaError(`${this.name} stopped answering`, ErrorCode.ModemTimeout);
   }
 
-  /** The ladder. Each rung ends as soon as the modem answers AT again. */
-  /** A rung of the ladder worked: the modem answers again and the ladder starts from the bottom. */
+  /**
+   * A low rung of the ladder worked: the modem answers AT again. Whether it works beyond AT shows
+   * only when init runs through, which resets the counts (initRanThrough).
+   */
   private recovered(how: string): void {
     this.log.info(how);
     this.troubled = false;
     this.unanswered = 0;
-    this.ladderFailures = 0;
+    this.shallowRecoveries++;
   }
 
+  /** The ladder. Each rung ends as soon as the modem answers AT again (see shallowRecoveries). */
   private async recover(cause: unknown): Promise<void> {
     this.troubled = true;
     const closed = this.channel?.closed || !this.transport?.isOpen;
-    if (!closed && this.channel) {
+    if (!closed && this.channel && this.shallowRecoveries < 1) {
       // Rungs 1+2: the probe sends ESC first, then AT.
       try {
         if (await this.probe()) {
@@ -1024,16 +1040,24 @@ export class Modem extends EventEmitter {
       this.setState('absent', `port ${this.cfg.path} did not come back`);
       return;
     }
+    let answersAt = false;
     try {
       await this.connect();
-      if (await this.probe()) {
+      answersAt = await this.probe();
+      if (answersAt && this.shallowRecoveries < 2) {
         return this.recovered('recovered by reopening the port');
       }
     } catch {
       /* next rung */
     }
     // Rung 4: full functionality reset; the modem re-enumerates, so the port goes away and back.
-    this.setState('failed', 'not answering after reopen: resetting the modem (AT+CFUN=1,1)');
+    this.shallowRecoveries = 0;
+    this.setState(
+      'failed',
+      answersAt
+        ? 'answers AT but hangs on other commands: resetting the modem (AT+CFUN=1,1)'
+        : 'not answering after reopen: resetting the modem (AT+CFUN=1,1)',
+    );
     try {
       // connect() above replaced the channel; TS cannot see that through the await.
       const ch = this.channel as AtChannel | undefined;

@@ -614,6 +614,28 @@ describe('a modem that hangs while idle', () => {
     ).resolves.toHaveLength(1);
   });
 
+  it('a modem that answers AT but hangs on everything else is reset, not probed back to life for ever', async () => {
+    const silent = () => Array<string>(200).fill('silent');
+    const { t } = fakeModem({
+      scripted: { 'AT+CREG?': silent(), 'AT+CGREG?': silent(), 'AT+CEREG?': silent() },
+    });
+    const m = make(t);
+    const states: string[] = [];
+    m.on('health', (h: { state: string }) => states.push(h.state));
+    m.start();
+    const started = performance.now();
+    const end = started + 10_000;
+    while (!t.written.includes('AT+CFUN=1,1\r') && performance.now() < end)
+      await new Promise((r) => setTimeout(r, 20));
+    expect(t.written).toContain('AT+CFUN=1,1\r');
+    // An init (three 300 ms timeouts), a probe, a reopen, then the reset: a few seconds.
+    expect(performance.now() - started).toBeLessThan(8000);
+    expect(states).not.toContain('registered');
+    // The probe and the reopen were each tried once before the reset.
+    const beforeReset = t.written.slice(0, t.written.indexOf('AT+CFUN=1,1\r'));
+    expect(beforeReset.split('AT+CREG?\r').length - 1).toBe(3);
+  });
+
   it('one slow reply is not a hang: no ladder, no reset, still registered', async () => {
     const { t, s } = fakeModem();
     const m = make(t);
