@@ -38,6 +38,8 @@ export interface FakeModemState {
    * one spends a try all the same, as some firmware does.
    */
   pinBusySpends: number;
+  /** +CPIN? answers CME 14 this many times after the correct PIN is entered. */
+  busyAfterPin: number;
   /** A hung modem: bytes in, nothing out (not even to ESC). */
   hung: boolean;
   /**
@@ -68,6 +70,7 @@ export function fakeModem(over: Partial<FakeModemState> = {}): { t: MemoryTransp
     refuse: [],
     pinWrongFinal: '+CME ERROR: 16',
     pinBusySpends: 0,
+    busyAfterPin: 0,
     hung: false,
     scripted: {},
     ...over,
@@ -116,6 +119,7 @@ export function fakeModem(over: Partial<FakeModemState> = {}): { t: MemoryTransp
       if (pin === s.correctPin) {
         s.sim = 'READY';
         s.triesLeft = 3;
+        s.simBusy = s.busyAfterPin;
         return ok(tr);
       }
       s.triesLeft--;

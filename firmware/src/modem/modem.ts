@@ -985,6 +985,12 @@ export class Modem extends EventEmitter {
         this.reinitNeeded = true;
         return;
       }
+      if (this.state === 'failed' && !this.smsImpossible) {
+        // Init stopped early (the SIM not ready after the PIN, say): SMS is not configured, so a
+        // registration check must not turn it into 'registered'. Init runs again instead.
+        this.reinitNeeded = true;
+        return;
+      }
       try {
         if (this.sendsInFlight === 0) await this.checkRegistration();
       } catch (e) {

@@ -207,6 +207,28 @@ describe('Modem lifecycle', () => {
     expect(performance.now() - started).toBeLessThan(2000);
   });
 
+  it('a SIM not ready after the PIN fails init; the next check re-runs init (SMS set up), not just registration', async () => {
+    const { t, s } = fakeModem({ sim: 'SIM PIN', busyAfterPin: 8 });
+    const m = new Modem({
+      config: modemSchema.parse({ name: 'm1', path: '/dev/null', pin: '1234' }),
+      store,
+      clock: systemClock,
+      transportFactory: () => t,
+      timeouts: TIMEOUTS,
+      timings: { ...TIMINGS, simBusyMax: 300 },
+    });
+    modems.push(m);
+    const states: string[] = [];
+    m.on('health', (h: { state: string; detail?: string }) => states.push(`${h.state}: ${h.detail ?? ''}`));
+    m.start();
+    await until(m, 'registered');
+    const failedAt = states.findIndex((x) => x.includes('SIM not ready after PIN'));
+    expect(failedAt).toBeGreaterThanOrEqual(0);
+    expect(t.written).toContain('AT+CMGF=0\r');
+    expect(t.written).toContain('AT+CNMI=');
+    expect(s.pinAttempts).toBe(1);
+  });
+
   it('a modem without any SMS mode is failed in health, with the command-failed code', async () => {
     const { t } = fakeModem({ refuse: ['AT+CMGF=0', 'AT+CMGF=1'] });
     const m = make(t);
