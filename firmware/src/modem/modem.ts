@@ -197,10 +197,10 @@ export class Modem extends EventEmitter {
   /** Full ladders climbed without the modem coming back: backs off so a dead modem is not reset every few seconds. */
   private ladderFailures = 0;
   /**
-   * Ladder climbs since init last ran through that ended on a low rung (the AT probe or a reopen)
-   * because AT answered. A modem that answers AT but hangs on everything else would otherwise be
-   * "recovered" by the probe for ever and never reset: after one probe and one reopen that did
-   * not last, the ladder goes on to AT+CFUN=1,1.
+   * Ladder climbs for a hang (a timeout) since init last ran through that ended on a low rung
+   * (the AT probe or a reopen) because AT answered. A modem that answers AT but hangs on
+   * everything else would otherwise be "recovered" by the probe for ever and never reset: after
+   * one probe and one reopen that did not last, the ladder goes on to AT+CFUN=1,1.
    */
   private shallowRecoveries = 0;
   private lastBootUrcAt = -Infinity;
@@ -1009,22 +1009,25 @@ export class Modem extends EventEmitter {
    * A low rung of the ladder worked: the modem answers AT again. Whether it works beyond AT shows
    * only when init runs through, which resets the counts (initRanThrough).
    */
-  private recovered(how: string): void {
+  private recovered(how: string, hang: boolean): void {
     this.log.info(how);
     this.troubled = false;
     this.unanswered = 0;
-    this.shallowRecoveries++;
+    if (hang) this.shallowRecoveries++;
   }
 
   /** The ladder. Each rung ends as soon as the modem answers AT again (see shallowRecoveries). */
   private async recover(cause: unknown): Promise<void> {
     this.troubled = true;
     const closed = this.channel?.closed || !this.transport?.isOpen;
-    if (!closed && this.channel && this.shallowRecoveries < 1) {
+    // Only hangs escalate: init failing on a SIM that stays busy is not helped by a reset.
+    const hang = cause instanceof MfaError && cause.code === ErrorCode.ModemTimeout;
+    const deeper = hang ? this.shallowRecoveries : 0;
+    if (!closed && this.channel && deeper < 1) {
       // Rungs 1+2: the probe sends ESC first, then AT.
       try {
         if (await this.probe()) {
-          return this.recovered('recovered with ESC + AT probe');
+          return this.recovered('recovered with ESC + AT probe', hang);
         }
       } catch {
         /* fall through */
@@ -1050,8 +1053,8 @@ export class Modem extends EventEmitter {
     try {
       await this.connect();
       answersAt = await this.probe();
-      if (answersAt && this.shallowRecoveries < 2) {
-        return this.recovered('recovered by reopening the port');
+      if (answersAt && deeper < 2) {
+        return this.recovered('recovered by reopening the port', hang);
       }
     } catch {
       /* next rung */
