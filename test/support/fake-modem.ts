@@ -33,6 +33,13 @@ export interface FakeModemState {
   refuse: string[];
   /** The final for a wrong PIN (the try is spent either way); modems that ignore CMEE say ERROR. */
   pinWrongFinal: string;
+  /**
+   * The next this many PIN entries answer SIM busy (CME 14) after the SIM checked the PIN: a wrong
+   * one spends a try all the same, as some firmware does.
+   */
+  pinBusySpends: number;
+  /** +CPIN? answers CME 14 this many times after the correct PIN is entered. */
+  busyAfterPin: number;
   /** A hung modem: bytes in, nothing out (not even to ESC). */
   hung: boolean;
   /**
@@ -62,6 +69,8 @@ export function fakeModem(over: Partial<FakeModemState> = {}): { t: MemoryTransp
     smsc: '+15550000000',
     refuse: [],
     pinWrongFinal: '+CME ERROR: 16',
+    pinBusySpends: 0,
+    busyAfterPin: 0,
     hung: false,
     scripted: {},
     ...over,
@@ -101,9 +110,16 @@ export function fakeModem(over: Partial<FakeModemState> = {}): { t: MemoryTransp
     if (c.startsWith('AT+CPIN=')) {
       s.pinAttempts++;
       const pin = /"(\d+)"/.exec(cmd)?.[1];
+      if (s.pinBusySpends > 0 && pin !== s.correctPin) {
+        s.pinBusySpends--;
+        s.triesLeft--;
+        if (s.triesLeft === 0) s.sim = 'SIM PUK';
+        return void tr.emitData('\r\n+CME ERROR: 14\r\n');
+      }
       if (pin === s.correctPin) {
         s.sim = 'READY';
         s.triesLeft = 3;
+        s.simBusy = s.busyAfterPin;
         return ok(tr);
       }
       s.triesLeft--;

@@ -133,6 +133,13 @@ interface PinRejection {
   salt: string;
   at: number;
   triesLeft?: number;
+  /**
+   * Only on an unclear-entry marker (`pin-unclear:` key): why the entry failed. Stored because a
+   * SIM that cannot report its tries left would otherwise get one more entry per service start.
+   */
+  reason?: string;
+  /** Only on an unclear-entry marker: the tries left just before that entry, when the SIM said. */
+  triesBefore?: number;
 }
 
 const GENERIC_BOOT_URCS = ['RDY', 'SMS Ready', '^SYSSTART', '+SYSSTART', 'SMS DONE'];
@@ -189,6 +196,13 @@ export class Modem extends EventEmitter {
   private noAtPort = false;
   /** Full ladders climbed without the modem coming back: backs off so a dead modem is not reset every few seconds. */
   private ladderFailures = 0;
+  /**
+   * Ladder climbs for a hang (a timeout) since init last ran through that ended on a low rung
+   * (the AT probe or a reopen) because AT answered. A modem that answers AT but hangs on
+   * everything else would otherwise be "recovered" by the probe for ever and never reset: after
+   * one probe and one reopen that did not last, the ladder goes on to AT+CFUN=1,1.
+   */
+  private shallowRecoveries = 0;
   private lastBootUrcAt = -Infinity;
   private cnmaRequired = false;
   private smscMissing = false;
@@ -197,9 +211,9 @@ export class Modem extends EventEmitter {
   private lastHangupAt = -Infinity;
   private textChain: Promise<unknown> = Promise.resolve();
   /**
-   * The last PIN entry that failed without the SIM rejecting it (kept in memory only): the next
-   * try checks whether the SIM counted it after all, and a SIM that cannot tell its tries left is
-   * not given a second one until a restart or a PIN change.
+   * The last PIN entry that failed without the SIM rejecting it (also stored, see noteUnclear):
+   * the next try checks whether the SIM counted it after all, and a SIM that cannot tell its tries
+   * left is not given a second one until the PIN setting changes.
    */
   private unclearPin:
     | {
@@ -555,12 +569,18 @@ export class Modem extends EventEmitter {
     if (!(await this.tryExec('AT+CMEE=1'))) await this.tryExec('AT+CMEE=2');
     await this.identify();
     for (const c of this.profile?.init ?? []) await this.tryExec(c);
-    if (!(await this.unlockSim())) return;
+    if (!(await this.unlockSim())) return this.initRanThrough();
     for (const c of this.profile?.disableUrcs ?? []) await this.tryExec(c);
     await this.readIccid();
     await this.configureSms();
     await this.checkRegistration();
+    this.initRanThrough();
+  }
+
+  /** Init got as far as it can without a hang: whatever the ladder did has worked. */
+  private initRanThrough(): void {
     this.ladderFailures = 0;
+    this.shallowRecoveries = 0;
   }
 
   private async identify(): Promise<void> {
@@ -616,12 +636,17 @@ export class Modem extends EventEmitter {
       return false;
     }
     const pin = this.cfg.pin;
+    const iccid = await this.readIccid();
+    const simId = iccid ?? `imei:${this.identity.imei ?? this.cfg.path}`;
+    const key = `pin-rejected:${simId}`;
+    const unclearKey = `pin-unclear:${simId}`;
     if (pin === undefined) {
+      // Clearing the setting is how an admin whose PIN was right anyway allows a new entry.
+      this.unclearPin = undefined;
+      if (await this.table.get(unclearKey)) await this.table.del(unclearKey).catch(() => undefined);
       this.setState('pin-needed', 'SIM needs a PIN: set it in the modem settings');
       return false;
     }
-    const iccid = await this.readIccid();
-    const key = `pin-rejected:${iccid ?? `imei:${this.identity.imei ?? this.cfg.path}`}`;
     const earlier = await this.table.get(key);
     if (earlier && this.samePin(earlier, pin)) {
       this.setState(
@@ -632,9 +657,24 @@ export class Modem extends EventEmitter {
     }
     const tries = await this.triesLeft();
     // An earlier entry whose outcome was unclear (a timeout, say): if the SIM counted it, the PIN
-    // was wrong, and is now known to be.
-    const unclear =
-      this.unclearPin?.key === key && this.samePin(this.unclearPin, pin) ? this.unclearPin : undefined;
+    // was wrong, and is now known to be. Stored too: a SIM that cannot tell its tries left must not
+    // get one entry per service start.
+    const stored = this.unclearPin?.key === key ? undefined : await this.table.get(unclearKey);
+    const remembered =
+      this.unclearPin?.key === key
+        ? this.unclearPin
+        : stored
+          ? {
+              key,
+              salt: stored.salt,
+              hash: stored.hash,
+              reason: stored.reason ?? 'no answer',
+              ...(stored.triesBefore === undefined ? {} : { triesBefore: stored.triesBefore }),
+              attempts: 1,
+              retryAt: 0,
+            }
+          : undefined;
+    const unclear = remembered && this.samePin(remembered, pin) ? remembered : undefined;
     this.unclearPin = undefined;
     if (unclear?.triesBefore !== undefined && tries !== undefined && tries < unclear.triesBefore)
       return this.rejectPin(key, pin, tries, 'the SIM counted an earlier unanswered entry');
@@ -647,7 +687,7 @@ export class Modem extends EventEmitter {
     }
     if (unclear && (tries === undefined || unclear.triesBefore === undefined)) {
       // It failed before without saying why, and the SIM cannot tell whether that cost a try:
-      // one entry per start-up (or per PIN change) is all that is risked.
+      // one entry per PIN setting is all that is risked, restarts included.
       this.setState('pin-needed', unclearDetail(unclear.reason, undefined));
       this.unclearPin = unclear;
       return false;
@@ -659,6 +699,12 @@ export class Modem extends EventEmitter {
       return false;
     }
     this.log.info({ triesLeft: tries }, 'entering SIM PIN');
+    // Noted (durably) before the entry: a crash or power cut while it is on the wire is unclear too.
+    const attempts = (unclear?.attempts ?? 0) + 1;
+    await this.noteUnclear(unclearKey, {
+      ...this.pendingUnclear(key, pin, 'interrupted', attempts),
+      ...(tries === undefined ? {} : { triesBefore: tries }),
+    });
     let r: AtResponse | undefined;
     for (let busy = 0; ; busy++) {
       try {
@@ -667,22 +713,21 @@ export class Modem extends EventEmitter {
         if (!(e instanceof MfaError) || e.code !== ErrorCode.ModemTimeout) throw e;
         r = undefined;
       }
-      if (r?.final.ok) return this.pinAccepted(key);
+      if (r?.final.ok) return this.pinAccepted(key, unclearKey);
       const c = r && !r.final.ok ? classifyFinal(r.final) : undefined;
-      // SIM busy or still initialising (CME 14, 515): the SIM did not look at the PIN. Wait it out.
+      // SIM busy or still initialising (CME 14, 515): the SIM should not have looked at the PIN.
+      // Wait it out, but a firmware that counts the entry anyway must not get four in a row: the
+      // tries left are read before every re-entry, and an unknown count is not gambled on.
       if (!c || !(isSimBusy(c) || c.code === 515) || busy >= 3) break;
       if ((await this.cpin()) !== 'pin') break;
+      const now = await this.triesLeft();
+      if (now === undefined || now <= 1 || (tries !== undefined && now < tries)) break;
     }
     const c = r && !r.final.ok ? classifyFinal(r.final) : undefined;
     const reason = c?.reason ?? 'no answer';
     // Noted before the checks below, which may time out on a modem that hung at the PIN.
-    const salt = randomBytes(8).toString('hex');
-    const attempts = (unclear?.attempts ?? 0) + 1;
-    // 1, 2, 4… polls between entries that cost nothing, at most an hour.
-    const retryAt =
-      performance.now() + Math.min(3_600_000, this.timings.pollRegistered * 2 ** Math.min(10, attempts - 1));
-    const pending = { key, salt, hash: this.pinDigest(salt, pin), reason, attempts, retryAt };
-    this.unclearPin = tries === undefined ? pending : { ...pending, triesBefore: tries };
+    const pending = this.pendingUnclear(key, pin, reason, attempts);
+    await this.noteUnclear(unclearKey, tries === undefined ? pending : { ...pending, triesBefore: tries });
     // Only the SIM's own word counts as a rejection: CME 16 "incorrect password", a tries-left
     // count that dropped, or a SIM that now wants its PUK. Anything else (plain ERROR, CME 3,
     // "not ready", a timeout) may be the modem, not the PIN, and storing it would lock out a
@@ -690,19 +735,45 @@ export class Modem extends EventEmitter {
     const after = await this.triesLeft();
     if (c?.family === 'cme' && c.code === 16) return this.rejectPin(key, pin, after);
     const now = await this.cpin();
-    if (now === 'ready') return this.pinAccepted(key);
+    if (now === 'ready') return this.pinAccepted(key, unclearKey);
     if (now === 'puk') return this.rejectPin(key, pin, 0, 'the SIM now needs its PUK');
     if (tries !== undefined && after !== undefined && after < tries) return this.rejectPin(key, pin, after);
     const known = tries !== undefined && after !== undefined;
-    this.unclearPin = known ? { ...pending, triesBefore: after } : pending;
+    if (known) await this.noteUnclear(unclearKey, { ...pending, triesBefore: after });
     this.log.warn({ reason, triesLeft: after }, 'PIN entry failed without the SIM rejecting the PIN');
     this.setState('pin-needed', unclearDetail(reason, known ? after : undefined));
     return false;
   }
 
-  private async pinAccepted(key: string): Promise<boolean> {
+  private pendingUnclear(
+    key: string,
+    pin: string,
+    reason: string,
+    attempts: number,
+  ): NonNullable<Modem['unclearPin']> {
+    const salt = randomBytes(8).toString('hex');
+    // 1, 2, 4… polls between entries that cost nothing, at most an hour.
+    const retryAt =
+      performance.now() + Math.min(3_600_000, this.timings.pollRegistered * 2 ** Math.min(10, attempts - 1));
+    return { key, salt, hash: this.pinDigest(salt, pin), reason, attempts, retryAt };
+  }
+
+  /** Keeps an unclear entry in memory and in the store (a keyed hash of the PIN, never the PIN). */
+  private async noteUnclear(unclearKey: string, u: NonNullable<Modem['unclearPin']>): Promise<void> {
+    this.unclearPin = u;
+    await this.table.put(unclearKey, {
+      hash: u.hash,
+      salt: u.salt,
+      at: this.opts.clock.now(),
+      reason: u.reason,
+      ...(u.triesBefore === undefined ? {} : { triesBefore: u.triesBefore }),
+    });
+  }
+
+  private async pinAccepted(key: string, unclearKey: string): Promise<boolean> {
     this.unclearPin = undefined;
     await this.table.del(key).catch(() => undefined);
+    await this.table.del(unclearKey).catch(() => undefined);
     return (await this.cpin()) === 'ready' || this.fail('SIM not ready after PIN');
   }
 
@@ -725,12 +796,15 @@ export class Modem extends EventEmitter {
   /** Persists the rejection (a keyed hash of the PIN, never the PIN) so no restart tries it again. */
   private async rejectPin(key: string, pin: string, left: number | undefined, why?: string): Promise<false> {
     const salt = randomBytes(8).toString('hex');
+    this.unclearPin = undefined;
     await this.table.put(key, {
       hash: this.pinDigest(salt, pin),
       salt,
       at: this.opts.clock.now(),
       ...(left === undefined ? {} : { triesLeft: left }),
     });
+    // After the rejection is durable, so a crash in between still leaves a marker.
+    await this.table.del(key.replace(/^pin-rejected:/, 'pin-unclear:')).catch(() => undefined);
     this.setState(
       'pin-rejected',
       `PIN rejected${left === undefined ? '' : ` (${left} ${left === 1 ? 'try' : 'tries'} left)`}${why ? `: ${why}` : ''}; not retried`,
@@ -911,6 +985,12 @@ export class Modem extends EventEmitter {
         this.reinitNeeded = true;
         return;
       }
+      if (this.state === 'failed' && !this.smsImpossible) {
+        // Init stopped early (the SIM not ready after the PIN, say): SMS is not configured, so a
+        // registration check must not turn it into 'registered'. Init runs again instead.
+        this.reinitNeeded = true;
+        return;
+      }
       try {
         if (this.sendsInFlight === 0) await this.checkRegistration();
       } catch (e) {
@@ -925,23 +1005,29 @@ export class Modem extends EventEmitter {
     if (this.troubled) throw new MfaError(`${this.name} stopped answering`, ErrorCode.ModemTimeout);
   }
 
-  /** The ladder. Each rung ends as soon as the modem answers AT again. */
-  /** A rung of the ladder worked: the modem answers again and the ladder starts from the bottom. */
-  private recovered(how: string): void {
+  /**
+   * A low rung of the ladder worked: the modem answers AT again. Whether it works beyond AT shows
+   * only when init runs through, which resets the counts (initRanThrough).
+   */
+  private recovered(how: string, hang: boolean): void {
     this.log.info(how);
     this.troubled = false;
     this.unanswered = 0;
-    this.ladderFailures = 0;
+    if (hang) this.shallowRecoveries++;
   }
 
+  /** The ladder. Each rung ends as soon as the modem answers AT again (see shallowRecoveries). */
   private async recover(cause: unknown): Promise<void> {
     this.troubled = true;
     const closed = this.channel?.closed || !this.transport?.isOpen;
-    if (!closed && this.channel) {
+    // Only hangs escalate: init failing on a SIM that stays busy is not helped by a reset.
+    const hang = cause instanceof MfaError && cause.code === ErrorCode.ModemTimeout;
+    const deeper = hang ? this.shallowRecoveries : 0;
+    if (!closed && this.channel && deeper < 1) {
       // Rungs 1+2: the probe sends ESC first, then AT.
       try {
         if (await this.probe()) {
-          return this.recovered('recovered with ESC + AT probe');
+          return this.recovered('recovered with ESC + AT probe', hang);
         }
       } catch {
         /* fall through */
@@ -963,16 +1049,24 @@ export class Modem extends EventEmitter {
       this.setState('absent', `port ${this.cfg.path} did not come back`);
       return;
     }
+    let answersAt = false;
     try {
       await this.connect();
-      if (await this.probe()) {
-        return this.recovered('recovered by reopening the port');
+      answersAt = await this.probe();
+      if (answersAt && deeper < 2) {
+        return this.recovered('recovered by reopening the port', hang);
       }
     } catch {
       /* next rung */
     }
     // Rung 4: full functionality reset; the modem re-enumerates, so the port goes away and back.
-    this.setState('failed', 'not answering after reopen: resetting the modem (AT+CFUN=1,1)');
+    this.shallowRecoveries = 0;
+    this.setState(
+      'failed',
+      answersAt
+        ? 'answers AT but hangs on other commands: resetting the modem (AT+CFUN=1,1)'
+        : 'not answering after reopen: resetting the modem (AT+CFUN=1,1)',
+    );
     try {
       // connect() above replaced the channel; TS cannot see that through the await.
       const ch = this.channel as AtChannel | undefined;
@@ -1263,7 +1357,7 @@ function definitelyUnsupported(c: ClassifiedError): boolean {
 
 function unclearDetail(reason: string, triesLeft: number | undefined): string {
   return triesLeft === undefined
-    ? `PIN entry failed (${reason}) and the SIM cannot tell whether it counted: not retried until restart or a PIN change`
+    ? `PIN entry failed (${reason}) and the SIM cannot tell whether it counted: not entered again, also after a restart; check the PIN and change the setting (a different PIN gets one try; if it was right, clear the setting once and set it again)`
     : `PIN entry failed (${reason}) without a try being counted (${triesLeft} left): entered again at a later check`;
 }
 

@@ -207,6 +207,28 @@ describe('Modem lifecycle', () => {
     expect(performance.now() - started).toBeLessThan(2000);
   });
 
+  it('a SIM not ready after the PIN fails init; the next check re-runs init (SMS set up), not just registration', async () => {
+    const { t, s } = fakeModem({ sim: 'SIM PIN', busyAfterPin: 8 });
+    const m = new Modem({
+      config: modemSchema.parse({ name: 'm1', path: '/dev/null', pin: '1234' }),
+      store,
+      clock: systemClock,
+      transportFactory: () => t,
+      timeouts: TIMEOUTS,
+      timings: { ...TIMINGS, simBusyMax: 300 },
+    });
+    modems.push(m);
+    const states: string[] = [];
+    m.on('health', (h: { state: string; detail?: string }) => states.push(`${h.state}: ${h.detail ?? ''}`));
+    m.start();
+    await until(m, 'registered');
+    const failedAt = states.findIndex((x) => x.includes('SIM not ready after PIN'));
+    expect(failedAt).toBeGreaterThanOrEqual(0);
+    expect(t.written).toContain('AT+CMGF=0\r');
+    expect(t.written).toContain('AT+CNMI=');
+    expect(s.pinAttempts).toBe(1);
+  });
+
   it('a modem without any SMS mode is failed in health, with the command-failed code', async () => {
     const { t } = fakeModem({ refuse: ['AT+CMGF=0', 'AT+CMGF=1'] });
     const m = make(t);
@@ -340,6 +362,30 @@ describe("a failed PIN entry is stored as rejected only on the SIM's word", () =
     expect(states).not.toContain('pin-rejected');
   });
 
+  it('SIM busy at a wrong PIN that still cost a try: the tries are read before re-entering, so one entry, not the PUK', async () => {
+    const { t, s } = fakeModem({ sim: 'SIM PIN', pinBusySpends: 4 });
+    const m = make(t, { pin: '9999' });
+    m.start();
+    await until(m, 'pin-rejected');
+    expect(m.health().detail).toMatch(/PIN rejected \(2 tries left\)/);
+    expect(s.pinAttempts).toBe(1);
+    expect(s.sim).toBe('SIM PIN');
+  });
+
+  it('SIM busy at the PIN on a SIM that cannot tell its tries: not entered again blind', async () => {
+    const { t } = fakeModem({
+      manufacturer: 'Acme',
+      model: 'X',
+      sim: 'SIM PIN',
+      scripted: { 'AT+CPIN="': ['+CME ERROR: 14'] },
+    });
+    const m = make(t, { pin: '1234' });
+    m.start();
+    await until(m, 'pin-needed');
+    expect(m.health().detail).toMatch(/SIM busy|cannot tell whether it counted/);
+    expect(pinWrites(t)).toBe(1);
+  });
+
   it('plain ERROR with the tries-left count dropping is a rejection, stored across a restart', async () => {
     const { t, s } = fakeModem({ sim: 'SIM PIN', pinWrongFinal: 'ERROR' });
     const m = make(t, { pin: '9999' });
@@ -370,7 +416,7 @@ describe("a failed PIN entry is stored as rejected only on the SIM's word", () =
     expect(s.pinAttempts).toBe(1);
   });
 
-  it('a SIM that cannot tell its tries: an unclear failure is not retried until a restart', async () => {
+  it('a SIM that cannot tell its tries: an unclear failure is not retried, not even after a restart, until the setting changes', async () => {
     const { t } = fakeModem({
       manufacturer: 'Acme',
       model: 'X',
@@ -380,7 +426,7 @@ describe("a failed PIN entry is stored as rejected only on the SIM's word", () =
     const m = make(t, { pin: '1234' });
     m.start();
     await until(m, 'pin-needed');
-    expect(m.health().detail).toMatch(/cannot tell whether it counted: not retried until restart/);
+    expect(m.health().detail).toMatch(/cannot tell whether it counted: not entered again/);
     const seen = t.written.split('AT+CPIN?\r').length;
     await new Promise((r) => setTimeout(r, 3 * TIMINGS.pollRegistered + 200));
     expect(t.written.split('AT+CPIN?\r').length).toBeGreaterThan(seen);
@@ -389,8 +435,46 @@ describe("a failed PIN entry is stored as rejected only on the SIM's word", () =
     await m.stop();
     const again = make(t, { pin: '1234' });
     again.start();
-    await until(again, 'registered');
+    await until(again, 'pin-needed');
+    expect(again.health().detail).toMatch(/check the PIN and change the setting/);
+    await again.stop();
+    expect(pinWrites(t)).toBe(1);
+    // The admin clears the setting once and sets it again: one new entry.
+    const cleared = make(t);
+    cleared.start();
+    await until(cleared, 'pin-needed');
+    expect(cleared.health().detail).toMatch(/set it in the modem settings/);
+    await cleared.stop();
+    const reset = make(t, { pin: '1234' });
+    reset.start();
+    await until(reset, 'registered');
     expect(pinWrites(t)).toBe(2);
+  });
+
+  it('a wrong PIN answered with plain ERROR on a SIM that cannot tell its tries: one entry across restarts', async () => {
+    const { t, s } = fakeModem({
+      manufacturer: 'Acme',
+      model: 'X',
+      sim: 'SIM PIN',
+      pinWrongFinal: 'ERROR',
+    });
+    for (let i = 0; i < 3; i++) {
+      const m = make(t, { pin: '9999' });
+      m.start();
+      await until(m, 'pin-needed');
+      await new Promise((r) => setTimeout(r, TIMINGS.pollRegistered + 100));
+      await m.stop();
+    }
+    expect(s.pinAttempts).toBe(1);
+    expect(s.triesLeft).toBe(2);
+    const rows: string[] = [];
+    for await (const [, v] of store.table('modem-state').entries()) rows.push(JSON.stringify(v));
+    expect(rows.join()).not.toContain('9999');
+    // A different PIN gets its one try.
+    const fixed = make(t, { pin: '1234' });
+    fixed.start();
+    await until(fixed, 'registered');
+    expect(s.pinAttempts).toBe(2);
   });
 });
 
@@ -437,6 +521,8 @@ describe('AT+CMGF=0: PDU mode unless the modem definitely has none', () => {
     // More than one init ran (ATE0 is sent once per init).
     expect(count(t, 'ATE0')).toBeGreaterThan(1);
     expect(count(t, 'AT+CMGF=1')).toBe(0);
+    // A modem that answers "busy" is not hung: no reset however often init fails.
+    expect(count(t, 'AT+CFUN=1,1')).toBe(0);
     await send(m);
     expect(decodeSubmit(s.submits[0] ?? '').text).toBe('hi');
   });
@@ -550,6 +636,28 @@ describe('a modem that hangs while idle', () => {
     await expect(
       m.send('+15550000001', 'hi', { deadline: Date.now() + 60_000 }, { refs: [], beforeSubmitDone: false }),
     ).resolves.toHaveLength(1);
+  });
+
+  it('a modem that answers AT but hangs on everything else is reset, not probed back to life for ever', async () => {
+    const silent = () => Array<string>(200).fill('silent');
+    const { t } = fakeModem({
+      scripted: { 'AT+CREG?': silent(), 'AT+CGREG?': silent(), 'AT+CEREG?': silent() },
+    });
+    const m = make(t);
+    const states: string[] = [];
+    m.on('health', (h: { state: string }) => states.push(h.state));
+    m.start();
+    const started = performance.now();
+    const end = started + 10_000;
+    while (!t.written.includes('AT+CFUN=1,1\r') && performance.now() < end)
+      await new Promise((r) => setTimeout(r, 20));
+    expect(t.written).toContain('AT+CFUN=1,1\r');
+    // An init (three 300 ms timeouts), a probe, a reopen, then the reset: a few seconds.
+    expect(performance.now() - started).toBeLessThan(8000);
+    expect(states).not.toContain('registered');
+    // The probe and the reopen were each tried once before the reset.
+    const beforeReset = t.written.slice(0, t.written.indexOf('AT+CFUN=1,1\r'));
+    expect(beforeReset.split('AT+CREG?\r').length - 1).toBe(3);
   });
 
   it('one slow reply is not a hang: no ladder, no reset, still registered', async () => {
