@@ -151,6 +151,8 @@ interface LiveItem {
   modemWaits: number;
   /** The modem reached its `> ` prompt and `beforeSubmit` began: close() waits for this send. */
   submitStarted?: boolean;
+  /** An early journal mark is out with no Ctrl-Z yet: the count to put back if none follows. */
+  earlyMarkRevertTo?: number;
 }
 
 const SEQ_DIGITS = 16;
@@ -375,6 +377,11 @@ export class DurableOutbox implements Outbox {
     this.timers.clearTimeout(this.expiryTimer);
     this.timers.clearTimeout(this.sweepTimer);
     if (this.sender instanceof EventEmitter) this.sender.off('health', this.onHealth);
+    // Sends not at their prompt yet will not reach Ctrl-Z now (beforeSubmit refuses once closed):
+    // take back their early marks while the journal is still open.
+    for (const f of this.inFlight.values())
+      if (f.it.submitStarted !== true && f.it.earlyMarkRevertTo !== undefined)
+        await this.revertEarlyMark(f.it, { challengeId: f.it.rec.challengeId, seq: f.it.rec.seq });
     const submitting = [...this.inFlight.values()].filter((f) => f.it.submitStarted === true);
     if (submitting.length > 0) {
       this.log.info(
@@ -659,10 +666,27 @@ export class DurableOutbox implements Outbox {
       }
     };
     let result: SmsSendResult;
+    // The journal mark starts when AT+CMGS goes out, so its fdatasync overlaps the modem's way to
+    // the prompt instead of keeping the modem at it (an SD card's fsync can take many ms). If no
+    // Ctrl-Z follows, the mark is taken back (see revertEarlyMark).
+    let early: Promise<void> | undefined;
+    const journal = this.journal;
+    const startMark = (): Promise<void> | undefined => {
+      if (!journal) return undefined;
+      if (!early) {
+        it.earlyMarkRevertTo = rec.submissions;
+        early = journal.mark(Number(rec.seq), rec.submissions + 1);
+        early.catch(() => undefined);
+      }
+      return early;
+    };
     try {
       result = await this.sender.send(rec.to, text, {
         deadline: this.senderDeadline(it),
         ...(rec.flash ? { flash: true } : {}),
+        onCommand: () => {
+          if (!this.closed && !this.isExpired(it)) void startMark();
+        },
         beforeSubmit: async () => {
           // Closing: a send that has not reached Ctrl-Z yet is abandoned (ESC) and stays queued.
           if (this.closed) throw new MfaError('the outbox is closing', ErrorCode.OutboxClosed);
@@ -673,7 +697,8 @@ export class DurableOutbox implements Outbox {
             // Durable before Ctrl-Z via the journal. The entry itself is not rewritten here:
             // a second fsync per SMS would compete with the journal's for the disk. Its next
             // write (final, or back to queued) carries the new submission count.
-            await this.journal.mark(Number(rec.seq), n);
+            await startMark();
+            it.earlyMarkRevertTo = undefined; // Ctrl-Z follows: the mark is now the truth
             rec.status = 'submitting';
             rec.submittingAt = this.clock.now();
             rec.submissions = n;
@@ -698,6 +723,7 @@ export class DurableOutbox implements Outbox {
       this.log.info({ ...ctx, modem: result.modem, refs: result.messageRefs }, 'SMS sent');
     } catch (e) {
       releaseSlot();
+      if (!submitted) await this.revertEarlyMark(it, ctx);
       if (this.closed && !submitted) {
         // Nothing went out (refused at the prompt, or the pool stopped first): the entry is
         // `queued` on disk and goes out at the next start, as a first send, not a resend.
@@ -710,6 +736,26 @@ export class DurableOutbox implements Outbox {
     }
     // Outside the send's try: the SMS is with the network whatever happens to this write.
     await this.finishSent(it, { messageRefs: result.messageRefs, modem: result.modem }, ctx);
+  }
+
+  /**
+   * No Ctrl-Z followed an early journal mark (no prompt, or beforeSubmit refused): the slot goes
+   * back to the entry's own count, or a restart would take the entry for an unknown outcome and
+   * audit a "resend" of a message that never went out. If this write fails, that is what happens:
+   * the safe side, at most one extra copy.
+   */
+  private async revertEarlyMark(it: LiveItem, ctx: Record<string, string>): Promise<void> {
+    const to = it.earlyMarkRevertTo;
+    if (to === undefined) return;
+    it.earlyMarkRevertTo = undefined;
+    try {
+      await this.journal?.mark(Number(it.rec.seq), to);
+    } catch (e) {
+      this.log.warn(
+        { ...ctx, err: describeError(e) },
+        'could not take back an early submitting mark: a restart will treat this SMS as an unknown outcome',
+      );
+    }
   }
 
   /**

@@ -1160,7 +1160,8 @@ export class Modem extends EventEmitter {
       const p = payloads[i];
       if (!p) break;
       const before = progress.beforeSubmitDone ? undefined : opts.beforeSubmit;
-      const ref = await this.submitOne(p.command, p.payload, async () => {
+      const onCommand = progress.beforeSubmitDone ? undefined : opts.onCommand;
+      const ref = await this.submitOne(p.command, p.payload, onCommand, async () => {
         await before?.();
         progress.beforeSubmitDone = true;
         // Checked right before every Ctrl-Z, also on retries that skip beforeSubmit (where the
@@ -1215,11 +1216,12 @@ export class Modem extends EventEmitter {
   private async submitOne(
     command: string,
     payload: string,
+    onCommand: (() => void) | undefined,
     beforeSubmit: () => Promise<void>,
   ): Promise<number> {
     let res;
     try {
-      res = await this.ch().submit(command, payload, { beforeSubmit });
+      res = await this.ch().submit(command, payload, { beforeSubmit, ...(onCommand ? { onCommand } : {}) });
     } catch (e) {
       throw this.sendFailure(e);
     }

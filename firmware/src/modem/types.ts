@@ -21,6 +21,13 @@ export interface SmsSendOptions {
    * If it rejects, the send is abandoned with ESC and nothing goes out.
    */
   beforeSubmit?: () => Promise<void>;
+  /**
+   * Called synchronously right before `AT+CMGS` of the first part is written (on each attempt
+   * until beforeSubmit has run), so the outbox can start its durable `submitting` mark while the
+   * modem answers with its prompt. Only an early start: beforeSubmit still decides, and a throw
+   * here is ignored.
+   */
+  onCommand?: () => void;
 }
 
 export interface SmsSendResult {

@@ -80,6 +80,7 @@ export class FakeSender extends EventEmitter implements SmsSender {
     const b = this.script.shift() ?? { kind: 'ok' };
     try {
       await Promise.resolve();
+      opts.onCommand?.(); // AT+CMGS is on the wire; the prompt (or a refusal) comes next
       if (b.kind === 'fail' && !b.afterSubmit) throw b.error;
       if (b.kind === 'hold' && !b.afterSubmit) await this.hold();
       await opts.beforeSubmit?.();

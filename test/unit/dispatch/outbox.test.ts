@@ -547,6 +547,47 @@ describe.each([
   });
 
   it.runIf(withJournal)(
+    'starts the journal mark when AT+CMGS goes out, before the prompt (its fsync overlaps the modem)',
+    async () => {
+      sender.script = [{ kind: 'hold' }]; // AT+CMGS written; no prompt yet
+      await open();
+      await outbox?.enqueue(entry('c1'));
+      await vi.waitFor(() => expect(sender.held).toBe(1));
+      const j = SubmitJournal.open(dir);
+      await vi.waitFor(() => expect(j.readAll().get(1)).toBe(1));
+      j.close();
+      expect(sender.calls[0]?.submitted).toBe(false);
+      sender.release();
+      await settle('c1', 'sent');
+      expect(sender.submittedTexts()).toHaveLength(1);
+    },
+  );
+
+  it.runIf(withJournal)(
+    'takes an early mark back when no Ctrl-Z follows: a restart sends it as a first send, not an audited resend',
+    async () => {
+      // The modem refuses AT+CMGS (no prompt) and then no modem can send: the entry goes back to the queue.
+      sender.script = [
+        { kind: 'fail', error: new MfaError('none', ErrorCode.SmsNoModem, { flags: { retryable: true } }) },
+      ];
+      const ob = await open();
+      await ob.enqueue(entry('c1'));
+      await vi.waitFor(() => expect(sender.calls[0]?.settled).toBe(true));
+      sender.modems = [health('m1', 'searching')];
+      await new Promise((r) => setTimeout(r, 20));
+      await ob.close();
+      const j = SubmitJournal.open(dir);
+      expect(j.readAll().get(1) ?? 0).toBe(0);
+      j.close();
+      sender.modems = [health('m1', 'registered')];
+      await open();
+      await settle('c1', 'sent');
+      expect(sender.submittedTexts()).toEqual([entry('c1').text]);
+      expect(await audits()).toEqual([]);
+    },
+  );
+
+  it.runIf(withJournal)(
     "never reuses a swept entry's number: a new entry does not inherit its journal mark",
     async () => {
       let ob = await open({ retentionMs: 3 * 24 * 3600_000 });

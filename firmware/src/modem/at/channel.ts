@@ -84,6 +84,8 @@ export interface SubmitOptions {
   sendTimeoutMs?: number;
   /** Awaited between the prompt and Ctrl-Z; a rejection abandons the send with ESC. */
   beforeSubmit?: () => Promise<void>;
+  /** Called right before the command is written (see SmsSendOptions.onCommand). */
+  onCommand?: () => void;
 }
 
 interface Waiter {
@@ -296,6 +298,11 @@ export class AtChannel extends EventEmitter {
         },
       };
       this.framer.expect({ echo: command, prompt: true });
+      try {
+        opts.onCommand?.();
+      } catch {
+        // An early start of the caller's own work; beforeSubmit still runs and decides.
+      }
       this.write(`${command}\r`).catch((e: unknown) => {
         clearTimeout(timer);
         this.settle();
