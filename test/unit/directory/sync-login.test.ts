@@ -47,6 +47,33 @@ function message(r: HandlerReply): unknown {
   return r.attributes.find(([n]) => n === 'Reply-Message')?.[1];
 }
 
+/** One login through a fresh engine on `store` (German numbers, default passcode and policy). */
+async function loginOnce(
+  store: Store,
+  directory: DemoDirectory,
+  outbox: FakeOutbox,
+  user: string,
+  opts: { acceptPossibleNumbers?: boolean; seed?: string } = {},
+): Promise<HandlerReply> {
+  const config: AuthEngineConfig = {
+    passcode: passcodeSchema.parse({}),
+    policy: policySchema.parse({}),
+    defaultCountry: 'DE',
+    ...(opts.acceptPossibleNumbers === undefined
+      ? {}
+      : { acceptPossibleNumbers: opts.acceptPossibleNumbers }),
+    deviceSecret: Buffer.alloc(32, 7),
+  };
+  // One seed per login: each challenge gets its own id in the outbox.
+  const random = new SeededRandom(opts.seed ?? user);
+  const engine = createAuthEngine({ directory, outbox, store, clock: new FakeClock(), random, config });
+  try {
+    return await engine.handle(req(user), client);
+  } finally {
+    engine.stop();
+  }
+}
+
 describe('a member without a directory number, after a sync', () => {
   let dir: string;
   let store: Store;
@@ -79,29 +106,11 @@ describe('a member without a directory number, after a sync', () => {
     expect(s).toMatchObject({ state: 'ok', removed: 0 });
 
     const outbox = new FakeOutbox(store);
-    const cfg: AuthEngineConfig = {
-      passcode: passcodeSchema.parse({}),
-      policy: policySchema.parse({}),
-      defaultCountry: 'DE',
-      deviceSecret: Buffer.alloc(32, 7),
-    };
-    const engine = createAuthEngine({
-      directory,
-      outbox,
-      store,
-      clock: new FakeClock(),
-      random: new SeededRandom(),
-      config: cfg,
-    });
-    try {
-      expect((await engine.handle(req('alice'), client))?.code).toBe('Access-Challenge');
-      expect((await outbox.entries()).map((e) => e.to)).toEqual(['+4917000000001']);
-      const bob = await engine.handle(req('bob'), client);
-      expect(bob?.code).toBe('Access-Reject');
-      expect(message(bob)).toBe(MESSAGES.noNumber);
-    } finally {
-      engine.stop();
-    }
+    expect((await loginOnce(store, directory, outbox, 'alice')).code).toBe('Access-Challenge');
+    expect((await outbox.entries()).map((e) => e.to)).toEqual(['+4917000000001']);
+    const bob = await loginOnce(store, directory, outbox, 'bob');
+    expect(bob.code).toBe('Access-Reject');
+    expect(message(bob)).toBe(MESSAGES.noNumber);
   });
 
   it("a login name reused by another directory entry does not inherit the old owner's box number", async () => {
@@ -120,55 +129,21 @@ describe('a member without a directory number, after a sync', () => {
       { ...person('alice', []), dn: 'uid=alice,ou=contractors,dc=example,dc=com' },
     ]);
     const outbox = new FakeOutbox(store);
-    const engine = createAuthEngine({
-      directory,
-      outbox,
-      store,
-      clock: new FakeClock(),
-      random: new SeededRandom(),
-      config: {
-        passcode: passcodeSchema.parse({}),
-        policy: policySchema.parse({}),
-        defaultCountry: 'DE',
-        deviceSecret: Buffer.alloc(32, 7),
-      },
-    });
-    try {
-      const r = await engine.handle(req('alice'), client);
-      expect(r?.code).toBe('Access-Reject');
-      expect(message(r)).toBe(MESSAGES.noNumber);
-      expect(await outbox.entries()).toEqual([]);
-    } finally {
-      engine.stop();
-    }
+    const r = await loginOnce(store, directory, outbox, 'alice');
+    expect(r.code).toBe('Access-Reject');
+    expect(message(r)).toBe(MESSAGES.noNumber);
+    expect(await outbox.entries()).toEqual([]);
   });
 
   it('texts only valid numbers when acceptPossibleNumbers is off; possible ones by default', async () => {
     // A fictional 555 number and one German mobile number a digit short: possible, not valid.
     const directory = new DemoDirectory([person('alice', ['+15550000001']), person('bob', ['0151 1234567'])]);
     const outbox = new FakeOutbox(store);
-    const login = async (acceptPossibleNumbers: boolean | undefined, user: string) => {
-      const engine = createAuthEngine({
-        directory,
-        outbox,
-        store,
-        clock: new FakeClock(),
-        // One seed per login: each challenge gets its own id in the outbox.
-        random: new SeededRandom(`${user}-${String(acceptPossibleNumbers)}`),
-        config: {
-          passcode: passcodeSchema.parse({}),
-          policy: policySchema.parse({}),
-          defaultCountry: 'DE',
-          ...(acceptPossibleNumbers === undefined ? {} : { acceptPossibleNumbers }),
-          deviceSecret: Buffer.alloc(32, 7),
-        },
+    const login = (acceptPossibleNumbers: boolean | undefined, user: string) =>
+      loginOnce(store, directory, outbox, user, {
+        ...(acceptPossibleNumbers === undefined ? {} : { acceptPossibleNumbers }),
+        seed: `${user}-${String(acceptPossibleNumbers)}`,
       });
-      try {
-        return await engine.handle(req(user), client);
-      } finally {
-        engine.stop();
-      }
-    };
     for (const user of ['alice', 'bob']) {
       const r = await login(false, user);
       expect(r.code, user).toBe('Access-Reject');
