@@ -50,6 +50,19 @@ function make(t: MemoryTransport, over: Record<string, unknown> = {}, pinKey?: B
   return m;
 }
 
+/** A modem made, started, and waited for until it reaches `state`. */
+async function started(
+  t: MemoryTransport,
+  over: Record<string, unknown>,
+  state: string,
+  pinKey?: Buffer,
+): Promise<Modem> {
+  const m = make(t, over, pinKey);
+  m.start();
+  await until(m, state);
+  return m;
+}
+
 async function until(m: Modem, state: string, ms = 3000): Promise<void> {
   const end = performance.now() + ms;
   while (m.health().state !== state) {
@@ -82,40 +95,30 @@ describe('Modem lifecycle', () => {
 
   it('enters the configured PIN once and comes up', async () => {
     const { t, s } = fakeModem({ sim: 'SIM PIN' });
-    const m = make(t, { pin: '1234' });
-    m.start();
-    await until(m, 'registered');
+    await started(t, { pin: '1234' }, 'registered');
     expect(s.pinAttempts).toBe(1);
   });
 
   it('a rejected PIN is persisted per ICCID and never retried after a restart; a changed PIN is tried', async () => {
     const { t, s } = fakeModem({ sim: 'SIM PIN' });
-    const m = make(t, { pin: '9999' });
-    m.start();
-    await until(m, 'pin-rejected');
+    const m = await started(t, { pin: '9999' }, 'pin-rejected');
     expect(m.health().detail).toMatch(/PIN rejected \(2 tries left\)/);
     await m.stop();
     expect(s.pinAttempts).toBe(1);
 
-    const again = make(t, { pin: '9999' });
-    again.start();
-    await until(again, 'pin-rejected');
+    const again = await started(t, { pin: '9999' }, 'pin-rejected');
     expect(again.health().detail).toMatch(/rejected earlier/);
     await again.stop();
     expect(s.pinAttempts).toBe(1);
 
-    const fixed = make(t, { pin: '1234' });
-    fixed.start();
-    await until(fixed, 'registered');
+    await started(t, { pin: '1234' }, 'registered');
     expect(s.pinAttempts).toBe(2);
   });
 
   it('keys the rejected-PIN marker with the device key: a copy of the store cannot be brute-forced for the PIN', async () => {
     const key = randomBytes(32);
     const { t, s } = fakeModem({ sim: 'SIM PIN' });
-    const m = make(t, { pin: '9999' }, key);
-    m.start();
-    await until(m, 'pin-rejected');
+    const m = await started(t, { pin: '9999' }, 'pin-rejected', key);
     await m.stop();
     const rows: { hash: string; salt: string }[] = [];
     for await (const [k, v] of store.table<{ hash: string; salt: string }>('modem-state').entries())
@@ -131,23 +134,17 @@ describe('Modem lifecycle', () => {
     expect(JSON.stringify(row)).not.toContain('9999');
 
     // The same key and PIN after a restart: recognised, not entered again.
-    const again = make(t, { pin: '9999' }, key);
-    again.start();
-    await until(again, 'pin-rejected');
+    const again = await started(t, { pin: '9999' }, 'pin-rejected', key);
     await again.stop();
     // A process without the key cannot tell: it treats the marker as this PIN, never guessing.
-    const keyless = make(t, { pin: '9999' });
-    keyless.start();
-    await until(keyless, 'pin-rejected');
+    const keyless = await started(t, { pin: '9999' }, 'pin-rejected');
     await keyless.stop();
     expect(s.pinAttempts).toBe(1);
   });
 
   it('still honours a rejected-PIN marker written before the key (plain salted hash)', async () => {
     const { t, s } = fakeModem({ sim: 'SIM PIN' });
-    const m = make(t, { pin: '9999' });
-    m.start();
-    await until(m, 'pin-rejected');
+    const m = await started(t, { pin: '9999' }, 'pin-rejected');
     await m.stop();
     const again = make(t, { pin: '9999' }, randomBytes(32));
     again.start();
@@ -159,9 +156,7 @@ describe('Modem lifecycle', () => {
 
   it('never spends the last PIN try', async () => {
     const { t, s } = fakeModem({ sim: 'SIM PIN', triesLeft: 1 });
-    const m = make(t, { pin: '1234' });
-    m.start();
-    await until(m, 'pin-rejected');
+    const m = await started(t, { pin: '1234' }, 'pin-rejected');
     expect(m.health().detail).toMatch(/1 PIN try left/);
     expect(s.pinAttempts).toBe(0);
   });
@@ -308,25 +303,19 @@ describe("a failed PIN entry is stored as rejected only on the SIM's word", () =
     '%s, tries unchanged: not stored; retried at the next check; a restart tries it too',
     async (_n, final) => {
       const { t, s } = fakeModem({ sim: 'SIM PIN', scripted: { 'AT+CPIN="': [final] } });
-      const m = make(t, { pin: '1234' });
-      m.start();
-      await until(m, 'pin-needed');
+      const m = await started(t, { pin: '1234' }, 'pin-needed');
       expect(m.health().detail).toMatch(
         /without a try being counted \(3 left\): entered again at a later check/,
       );
       await m.stop();
       // A restart (a fresh Modem on the same store) finds no stored rejection and unlocks the SIM.
-      const again = make(t, { pin: '1234' });
-      again.start();
-      await until(again, 'registered');
+      await started(t, { pin: '1234' }, 'registered');
       expect(pinWrites(t)).toBe(2);
       expect(s.triesLeft).toBe(3);
 
       // Without a restart, the next check enters it again.
       const { t: t2 } = fakeModem({ sim: 'SIM PIN', scripted: { 'AT+CPIN="': [final] } });
-      const m2 = make(t2, { pin: '1234' });
-      m2.start();
-      await until(m2, 'registered');
+      await started(t2, { pin: '1234' }, 'registered');
       expect(pinWrites(t2)).toBe(2);
     },
   );
@@ -336,9 +325,7 @@ describe("a failed PIN entry is stored as rejected only on the SIM's word", () =
       sim: 'SIM PIN',
       scripted: { 'AT+CPIN="': Array<string>(50).fill('ERROR') },
     });
-    const m = make(t, { pin: '1234' });
-    m.start();
-    await until(m, 'pin-needed');
+    const m = await started(t, { pin: '1234' }, 'pin-needed');
     await new Promise((r) => setTimeout(r, 2500));
     // Polls every 200 ms would make about ten entries; backing off 200, 400, 800… ms makes four.
     expect(pinWrites(t)).toBeGreaterThanOrEqual(2);
@@ -364,9 +351,7 @@ describe("a failed PIN entry is stored as rejected only on the SIM's word", () =
 
   it('SIM busy at a wrong PIN that still cost a try: the tries are read before re-entering, so one entry, not the PUK', async () => {
     const { t, s } = fakeModem({ sim: 'SIM PIN', pinBusySpends: 4 });
-    const m = make(t, { pin: '9999' });
-    m.start();
-    await until(m, 'pin-rejected');
+    const m = await started(t, { pin: '9999' }, 'pin-rejected');
     expect(m.health().detail).toMatch(/PIN rejected \(2 tries left\)/);
     expect(s.pinAttempts).toBe(1);
     expect(s.sim).toBe('SIM PIN');
@@ -379,23 +364,17 @@ describe("a failed PIN entry is stored as rejected only on the SIM's word", () =
       sim: 'SIM PIN',
       scripted: { 'AT+CPIN="': ['+CME ERROR: 14'] },
     });
-    const m = make(t, { pin: '1234' });
-    m.start();
-    await until(m, 'pin-needed');
+    const m = await started(t, { pin: '1234' }, 'pin-needed');
     expect(m.health().detail).toMatch(/SIM busy|cannot tell whether it counted/);
     expect(pinWrites(t)).toBe(1);
   });
 
   it('plain ERROR with the tries-left count dropping is a rejection, stored across a restart', async () => {
     const { t, s } = fakeModem({ sim: 'SIM PIN', pinWrongFinal: 'ERROR' });
-    const m = make(t, { pin: '9999' });
-    m.start();
-    await until(m, 'pin-rejected');
+    const m = await started(t, { pin: '9999' }, 'pin-rejected');
     expect(m.health().detail).toMatch(/PIN rejected \(2 tries left\)/);
     await m.stop();
-    const again = make(t, { pin: '9999' });
-    again.start();
-    await until(again, 'pin-rejected');
+    const again = await started(t, { pin: '9999' }, 'pin-rejected');
     expect(again.health().detail).toMatch(/rejected earlier/);
     expect(s.pinAttempts).toBe(1);
   });
@@ -409,9 +388,7 @@ describe("a failed PIN entry is stored as rejected only on the SIM's word", () =
       triesLeft: 1,
       pinWrongFinal: 'ERROR',
     });
-    const m = make(t, { pin: '9999' });
-    m.start();
-    await until(m, 'pin-rejected');
+    const m = await started(t, { pin: '9999' }, 'pin-rejected');
     expect(m.health().detail).toMatch(/PIN rejected \(0 tries left\): the SIM now needs its PUK/);
     expect(s.pinAttempts).toBe(1);
   });
@@ -423,9 +400,7 @@ describe("a failed PIN entry is stored as rejected only on the SIM's word", () =
       sim: 'SIM PIN',
       scripted: { 'AT+CPIN="': ['ERROR'] },
     });
-    const m = make(t, { pin: '1234' });
-    m.start();
-    await until(m, 'pin-needed');
+    const m = await started(t, { pin: '1234' }, 'pin-needed');
     expect(m.health().detail).toMatch(/cannot tell whether it counted: not entered again/);
     const seen = t.written.split('AT+CPIN?\r').length;
     await new Promise((r) => setTimeout(r, 3 * TIMINGS.pollRegistered + 200));
@@ -433,9 +408,7 @@ describe("a failed PIN entry is stored as rejected only on the SIM's word", () =
     expect(pinWrites(t)).toBe(1);
     expect(m.health().state).toBe('pin-needed');
     await m.stop();
-    const again = make(t, { pin: '1234' });
-    again.start();
-    await until(again, 'pin-needed');
+    const again = await started(t, { pin: '1234' }, 'pin-needed');
     expect(again.health().detail).toMatch(/check the PIN and change the setting/);
     await again.stop();
     expect(pinWrites(t)).toBe(1);
@@ -445,9 +418,7 @@ describe("a failed PIN entry is stored as rejected only on the SIM's word", () =
     await until(cleared, 'pin-needed');
     expect(cleared.health().detail).toMatch(/set it in the modem settings/);
     await cleared.stop();
-    const reset = make(t, { pin: '1234' });
-    reset.start();
-    await until(reset, 'registered');
+    await started(t, { pin: '1234' }, 'registered');
     expect(pinWrites(t)).toBe(2);
   });
 
@@ -459,9 +430,7 @@ describe("a failed PIN entry is stored as rejected only on the SIM's word", () =
       pinWrongFinal: 'ERROR',
     });
     for (let i = 0; i < 3; i++) {
-      const m = make(t, { pin: '9999' });
-      m.start();
-      await until(m, 'pin-needed');
+      const m = await started(t, { pin: '9999' }, 'pin-needed');
       await new Promise((r) => setTimeout(r, TIMINGS.pollRegistered + 100));
       await m.stop();
     }
@@ -471,9 +440,7 @@ describe("a failed PIN entry is stored as rejected only on the SIM's word", () =
     for await (const [, v] of store.table('modem-state').entries()) rows.push(JSON.stringify(v));
     expect(rows.join()).not.toContain('9999');
     // A different PIN gets its one try.
-    const fixed = make(t, { pin: '1234' });
-    fixed.start();
-    await until(fixed, 'registered');
+    await started(t, { pin: '1234' }, 'registered');
     expect(s.pinAttempts).toBe(2);
   });
 });
@@ -529,9 +496,7 @@ describe('AT+CMGF=0: PDU mode unless the modem definitely has none', () => {
 
   it('a text-mode-only modem waits out CMS 314 on AT+CMGF=1 instead of giving up on SMS', async () => {
     const { t, s } = fakeModem({ scripted: { 'AT+CMGF=1': ['+CMS ERROR: 314', '+CME ERROR: 14'] } });
-    const m = make(t, { profile: 'cdma-text' });
-    m.start();
-    await until(m, 'registered');
+    const m = await started(t, { profile: 'cdma-text' }, 'registered');
     expect(count(t, 'AT+CMGF=0')).toBe(0);
     expect(count(t, 'AT+CMGF=1')).toBe(3);
     await send(m);
@@ -584,9 +549,7 @@ describe('recovery ladder', () => {
     const { t } = fakeModem({ manufacturer: 'huawei', model: 'E173' });
     const port = join(dir, 'ttyUSB0');
     await writeFile(port, '');
-    const m = make(t, { path: port });
-    m.start();
-    await until(m, 'registered');
+    const m = await started(t, { path: port }, 'registered');
     const mark = t.written.length;
     // The modem hangs: it answers nothing; AT+CFUN=1,1 drops it into CD-ROM mode (the port vanishes).
     t.setResponder((cmd) => {
