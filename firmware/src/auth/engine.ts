@@ -302,12 +302,18 @@ export function createAuthEngine(deps: AuthEngineDeps): AuthEngine {
     return { code: 'Access-Accept', attributes };
   }
 
+  /** A number in E.164 under the configured country and number check, or undefined. */
+  function e164(raw: string, cfg: AuthEngineConfig): string | undefined {
+    const n = normaliseNumber(raw, cfg.defaultCountry, {
+      acceptPossible: cfg.acceptPossibleNumbers !== false,
+    });
+    return n.ok ? n.e164 : undefined;
+  }
+
   function liveNumber(user: DirectoryUser, cfg: AuthEngineConfig): string | undefined {
     for (const raw of user.mobiles) {
-      const n = normaliseNumber(raw, cfg.defaultCountry, {
-        acceptPossible: cfg.acceptPossibleNumbers !== false,
-      });
-      if (n.ok) return n.e164;
+      const n = e164(raw, cfg);
+      if (n !== undefined) return n;
     }
     return undefined;
   }
@@ -322,11 +328,7 @@ export function createAuthEngine(deps: AuthEngineDeps): AuthEngine {
     // old owner's phone: only the same directory entry may use it.
     if (rec?.source === 'directory' && !sameDn(rec.dn, user.dn)) return undefined;
     const raw = rec?.overrides?.secondaryMobile;
-    if (raw === undefined) return undefined;
-    const n = normaliseNumber(raw, cfg.defaultCountry, {
-      acceptPossible: cfg.acceptPossibleNumbers !== false,
-    });
-    return n.ok ? n.e164 : undefined;
+    return raw === undefined ? undefined : e164(raw, cfg);
   }
 
   async function passwordStep(req: AccessRequest, client: NasClient): Promise<HandlerReply> {
