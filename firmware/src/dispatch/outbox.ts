@@ -378,10 +378,12 @@ export class DurableOutbox implements Outbox {
     this.timers.clearTimeout(this.sweepTimer);
     if (this.sender instanceof EventEmitter) this.sender.off('health', this.onHealth);
     // Sends not at their prompt yet will not reach Ctrl-Z now (beforeSubmit refuses once closed):
-    // take back their early marks while the journal is still open.
-    for (const f of this.inFlight.values())
-      if (f.it.submitStarted !== true && f.it.earlyMarkRevertTo !== undefined)
-        await this.revertEarlyMark(f.it, { challengeId: f.it.rec.challengeId, seq: f.it.rec.seq });
+    // take back their early marks while the journal is still open (together: one group commit).
+    await Promise.all(
+      [...this.inFlight.values()]
+        .filter((f) => f.it.submitStarted !== true)
+        .map((f) => this.revertEarlyMark(f.it, { challengeId: f.it.rec.challengeId, seq: f.it.rec.seq })),
+    );
     const submitting = [...this.inFlight.values()].filter((f) => f.it.submitStarted === true);
     if (submitting.length > 0) {
       this.log.info(
