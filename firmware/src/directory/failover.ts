@@ -159,17 +159,13 @@ export class ServiceRefusals {
     return hold;
   }
 
-  /** A DC accepted the service account: the pause and its streak are over. */
-  accepted(): void {
-    this.refusal = undefined;
-  }
-
   /** ms until service binds may be tried again, or undefined when they may now. */
   pausedFor(now: number): number | undefined {
     const until = this.refusal?.until ?? -Infinity;
     return until > now ? until - now : undefined;
   }
 
+  /** A DC accepted the service account, or an admin asked to retry: the pause and its streak are over. */
   clear(): void {
     this.refusal = undefined;
   }

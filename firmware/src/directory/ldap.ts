@@ -102,10 +102,10 @@ export class LdapDirectory implements Directory {
   private srvAt = -Infinity;
   private lastError: string | undefined;
   /**
-   * DCs that refused the service account's password (invalidCredentials, and only that). Every
-   * further bind with that password counts against AD's lockout threshold, so such a DC is left
-   * alone for minutes (doubling while it goes on); when every DC refused, service binds pause
-   * altogether. A restart, a new config (a new object) or `retryServiceAccount()` ends it.
+   * Whether a DC refused the service account's password (invalidCredentials, and only that). Every
+   * further bind with that password counts against AD's lockout threshold on any DC, so service
+   * binds pause everywhere for minutes (doubling while it goes on). An accepted bind, a restart, a
+   * new config (a new object) or `retryServiceAccount()` ends it.
    */
   private readonly refusals = new ServiceRefusals();
   private readonly silenceMs: number;
@@ -266,7 +266,7 @@ export class LdapDirectory implements Directory {
     };
   }
 
-  /** The refusal to report when every DC refused the service account and none may be asked yet. */
+  /** The refusal to report while service binds are paused after a refused password. */
   private serviceRefused(): MfaError | undefined {
     const waitMs = this.refusals.pausedFor(this.clock.monotonic());
     if (waitMs === undefined) return undefined;
@@ -329,7 +329,7 @@ export class LdapDirectory implements Directory {
           this.silenceMs,
         );
         this.pool.markUp(url, this.clock.monotonic());
-        this.refusals.accepted();
+        this.refusals.clear();
         c.onSilence = undefined;
         return { url, conn: c };
       } catch (e) {
@@ -648,7 +648,7 @@ export class LdapDirectory implements Directory {
           );
           await conn.close();
           this.pool.markUp(s.url, this.clock.monotonic());
-          this.refusals.accepted();
+          this.refusals.clear();
           this.log.info({ url: s.url }, 'domain controller answers again');
         } catch (e) {
           conn?.destroy();

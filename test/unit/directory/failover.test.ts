@@ -61,7 +61,7 @@ describe('service account refusals', () => {
     expect(r.pausedFor(15 * MIN - 1)).toBe(1);
     expect(r.pausedFor(15 * MIN)).toBeUndefined();
     expect([30, 60, 60].map(() => r.refused(0) / MIN)).toEqual([30, 60, 60]);
-    r.accepted();
+    r.clear();
     expect(r.pausedFor(0)).toBeUndefined();
     expect(r.refused(0)).toBe(15 * MIN);
     r.clear();
