@@ -84,11 +84,6 @@ async function prepare(): Promise<void> {
           .op({ type: 'put', key: entry.challengeId, value: { to: entry.to, expiresAt: entry.expiresAt } }),
       ];
     },
-    wake: () => undefined,
-    enqueue: () => Promise.resolve(),
-    ready: () => true,
-    expectedWaitMs: () => 0,
-    status: () => Promise.resolve('queued'),
     ...quietOutboxParts,
   };
   const engine = createAuthEngine({
@@ -158,11 +153,6 @@ if (mode === 'leveldb') {
 } else {
   const outbox: Outbox = {
     prepare: () => [],
-    wake: () => undefined,
-    enqueue: () => Promise.resolve(),
-    ready: () => true,
-    expectedWaitMs: () => 0,
-    status: () => Promise.resolve('queued'),
     ...quietOutboxParts,
   };
   const engine = createAuthEngine({

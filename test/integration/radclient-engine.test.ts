@@ -41,15 +41,12 @@ describe('RADIUS server + real auth engine against radclient', () => {
         sms.push(entry);
         return [];
       },
-      wake: () => undefined,
+      ...quietOutboxParts,
       enqueue: (e) => {
         sms.push(e);
         return Promise.resolve();
       },
       ready: () => modemReady,
-      expectedWaitMs: () => 0,
-      status: () => Promise.resolve('queued'),
-      ...quietOutboxParts,
     };
     const engine = createAuthEngine({
       directory,
