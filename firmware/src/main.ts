@@ -11,6 +11,12 @@ import { modemSchema, type Config, type ModemConfig } from './config/schema.ts';
 import { loadOrCreateDeviceKey } from './dispatch/device-key.ts';
 import { openOutbox } from './dispatch/outbox.ts';
 import { createDirectory, createSync } from './directory/factory.ts';
+import { SwappableDirectory } from './directory/swappable.ts';
+import type { ConfigFile } from './config/config-file.ts';
+import { LiveConfig, type ApplyResult } from './config/live-config.ts';
+import { firmwareVersion } from './version.ts';
+import { listSerialPorts, searchUsers, type WebOps } from './web-api/ops.ts';
+import { startWeb } from './web-api/start.ts';
 import { describeError } from './errors.ts';
 import { DeliveryWatch } from './health/delivery.ts';
 import { monitorVerdict, takeSnapshot, type HealthSnapshot } from './health/health.ts';
@@ -20,7 +26,6 @@ import { startSimulator, type ModemSimulator } from './modem/simulator/index.ts'
 import { createRadiusServer, radiusServerOptions } from './radius/server.ts';
 import type { RadiusHandler } from './radius/types.ts';
 import { openStore } from './store/store.ts';
-import { buildApp, listenWeb } from './web-api/app.ts';
 
 export interface ApplianceOptions {
   /** Demo and tests: run the modem simulator behind a real pty and use it as the only modem. */
@@ -29,6 +34,12 @@ export interface ApplianceOptions {
   onHandsetSms?: (to: string, text: string) => void;
   /** [0...120000] ms: wait this long for a modem to be ready before returning (the demo does). Default 0. */
   waitForModemMs?: number;
+  /** The config file the web page edits (GET/PATCH /api/config); without it the config is read-only. */
+  configFile?: ConfigFile;
+  /** The running config from the file's (the demo overrides ports and the data directory). Default: as is. */
+  effective?: (fromFile: Config) => Config;
+  /** The demo's web admin: admin/demo-admin, no forced change. */
+  demoAdmin?: boolean;
 }
 
 export interface Appliance {
@@ -37,6 +48,8 @@ export interface Appliance {
   radiusPort: number;
   accountingPort: number | undefined;
   webUrl: string;
+  /** Plain HTTP on 127.0.0.1 (the local API; the whole page when web.tls is false). */
+  localWebUrl: string | undefined;
   simulator: ModemSimulator | undefined;
   health(): HealthSnapshot;
   stop(): Promise<void>;
@@ -88,9 +101,11 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
     const outbox = await openOutbox({ store, sender: pool, deviceKey, dataDir: config.dataDir });
     stops.push(() => outbox.close());
 
-    const directory = await createDirectory(config.directory);
+    // The running config: the engine reads it per request, so a change from the web page applies live.
+    let current = config;
+    const directory = new SwappableDirectory(await createDirectory(config.directory));
     stops.push(() => directory.close());
-    const sync = createSync(config, directory, store);
+    let sync = createSync(config, directory, store);
     if (config.directory.syncIntervalMinutes > 0) {
       sync.startSchedule(config.directory.syncIntervalMinutes);
     }
@@ -106,13 +121,13 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
       store,
       clock: systemClock,
       random: cryptoRandom,
-      config: {
-        passcode: config.passcode,
-        policy: config.policy,
-        defaultCountry: config.defaultCountry,
-        acceptPossibleNumbers: config.directory.acceptPossibleNumbers,
+      config: () => ({
+        passcode: current.passcode,
+        policy: current.policy,
+        defaultCountry: current.defaultCountry,
+        acceptPossibleNumbers: current.directory.acceptPossibleNumbers,
         deviceSecret: deviceKey,
-      },
+      }),
       onDecision: (d) => {
         audit
           .record(auditRecordOf(d))
@@ -161,11 +176,89 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
     const bound = await radius.start();
     stops.push(() => radius.stop());
 
-    const web = await buildApp({ health, directorySync: sync });
-    const listening = await listenWeb(web, config.web.address, config.web.port);
-    stops.push(() => listening.close());
-    const webAddr = listening.address;
-    const webUrl = `http://${fmt({ ...webAddr, address: config.web.address })}`;
+    /** Applies a validated config to the running services; the first step that can refuse goes first. */
+    const apply = async (next: Config, prev: Config): Promise<ApplyResult> => {
+      const restartNeeded: string[] = [];
+      const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
+      const newDirectory = same(next.directory, prev.directory)
+        ? undefined
+        : await createDirectory(next.directory);
+      try {
+        if (radius.reconfigure(next.radius).restartNeeded)
+          restartNeeded.push('radius.listen', 'radius.accountingPort');
+      } catch (e) {
+        await newDirectory?.close();
+        throw e;
+      }
+      if (newDirectory) directory.swap(newDirectory);
+      if (
+        newDirectory ||
+        next.defaultCountry !== prev.defaultCountry ||
+        next.directory.syncIntervalMinutes !== prev.directory.syncIntervalMinutes
+      ) {
+        sync.stopSchedule();
+        sync = createSync(next, directory, store);
+        if (next.directory.syncIntervalMinutes > 0) sync.startSchedule(next.directory.syncIntervalMinutes);
+      }
+      // Modems have no live reconfigure yet (the modem pool's reconfigure is not on main): restart to apply.
+      if (!opts.simulator && !same(next.modems, prev.modems)) restartNeeded.push('modems');
+      for (const k of ['address', 'port', 'tls', 'certFile', 'keyFile', 'redirectPort', 'localPort'] as const)
+        if (!same(next.web[k], prev.web[k])) restartNeeded.push(`web.${k}`);
+      if (next.dataDir !== prev.dataDir) restartNeeded.push('dataDir');
+      current = next;
+      return { restartNeeded };
+    };
+    const live = opts.configFile
+      ? new LiveConfig(
+          {
+            file: opts.configFile,
+            effective: opts.effective ?? ((c) => c),
+            apply,
+            audit: async (who, revision, changes) => {
+              const detail: Record<string, string | number> = { revision };
+              for (const c of changes.slice(0, 50)) detail[c.path] = `${c.from} → ${c.to}`;
+              if (changes.length > 50) detail.more = changes.length - 50;
+              await audit.record({ kind: 'config-change', user: who, outcome: 'applied', detail });
+              log.info({ admin: who, revision, fields: changes.map((c) => c.path) }, 'configuration changed');
+            },
+          },
+          config,
+        )
+      : undefined;
+    const ops: WebOps = {
+      users: (q, limit) => searchUsers(store, (n) => audit.recent(n), q, limit),
+      sendTestSms: async (to, text) => {
+        const r = await pool.send(to, text, {
+          deadline: Date.now() + 120_000,
+          flash: current.passcode.flash,
+        });
+        return { modem: r.modem, parts: r.messageRefs.length };
+      },
+      serialPorts: () => listSerialPorts(),
+      recentAudit: (n) => audit.recent(n),
+      system: async () => ({
+        version: await firmwareVersion(),
+        node: process.version,
+        time: new Date().toISOString(),
+        timeZone: Intl.DateTimeFormat().resolvedOptions().timeZone,
+        clockSynced: health().clock.synced,
+        uptimeSeconds: Math.round(process.uptime()),
+        tls: current.web.tls,
+      }),
+    };
+    const web = await startWeb(
+      () => current,
+      {
+        health,
+        audit: (e) => audit.record(e),
+        directorySync: { run: (o) => sync.run(o), status: () => sync.status() },
+        ...(live ? { config: live } : {}),
+        ops,
+      },
+      { demoAdmin: opts.demoAdmin === true },
+    );
+    stops.push(() => web.close());
+    const webUrl = web.url;
 
     const radiusPort = bound.auth[0]?.port ?? 0;
     const accountingPort = bound.acct[0]?.port;
@@ -175,6 +268,7 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
         ...bound.auth.map((a) => `RADIUS      udp ${fmt(a)}`),
         ...bound.acct.map((a) => `Accounting  udp ${fmt(a)}`),
         `Web         ${webUrl}`,
+        ...(web.localUrl && web.localUrl !== webUrl ? [`Local API   ${web.localUrl} (this box only)`] : []),
         ...(simulator
           ? [`Modem       simulator (${simulator.profile}) on ${simulator.path}`]
           : modems.map((m) => `Modem       ${m.name} on ${m.path}`)),
@@ -184,6 +278,7 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
       radiusPort,
       accountingPort,
       webUrl,
+      localWebUrl: web.localUrl,
       simulator,
       health,
       stop: stopAll,

@@ -1,6 +1,9 @@
 /** `mfabox start` (production) and `mfabox demo` (everything on embedded defaults). */
-import { resolve } from 'node:path';
-import { loadConfigFile, parseConfig } from '../config/load.ts';
+import { basename, dirname, join, resolve } from 'node:path';
+import { ConfigFile, type JsonObject } from '../config/config-file.ts';
+import { parseConfig } from '../config/load.ts';
+import type { Config } from '../config/schema.ts';
+import { DEMO_ADMIN } from '../web-api/admins.ts';
 import { ErrorCode, MfaError, describeError } from '../errors.ts';
 import { configureLogging, logger } from '../log.ts';
 import { startAppliance, type Appliance } from '../main.ts';
@@ -62,13 +65,33 @@ export const startCommand: Command = {
     const file = flags.get('config') ?? process.env.MFABOX_CONFIG;
     if (typeof file !== 'string')
       throw new MfaError('start needs --config FILE', ErrorCode.CliUsage, { field: 'config' });
-    const config = await loadConfigFile(file);
+    const configFile = await ConfigFile.open(resolve(file));
+    const config = parseConfig(configFile.current());
     configureLogging({ level: config.log.level });
     guardProcess();
-    const app = await startAppliance(config);
+    const app = await startAppliance(config, { configFile });
     for (const line of app.describe()) console.log(line);
     return runUntilSignal(app);
   },
+};
+
+/** What a new demo config file holds (ports, paths and web come from the flags at each start). */
+const DEMO_CONFIG: JsonObject = {
+  radius: {
+    clients: [
+      {
+        name: 'demo-nas',
+        address: '127.0.0.1',
+        secret: 'demo-secret',
+        requireMessageAuthenticator: 'yes',
+        monitorUser: 'mfabox-monitor',
+        monitorPassword: 'monitor-pass',
+        acceptAttributes: [['Class', 'mfabox-demo']],
+      },
+    ],
+  },
+  directory: { kind: 'demo' },
+  web: { tls: false },
 };
 
 export const demoCommand: Command = {
@@ -84,33 +107,30 @@ export const demoCommand: Command = {
     const smsMs = intFlag(flags, 'sms-ms', 'MFABOX_SMS_MS', 3000);
     configureLogging({ level: process.env.MFABOX_LOG_LEVEL ?? 'warn' });
     guardProcess();
-    const config = parseConfig({
+    // The demo keeps its config in a file too, made at first start beside its data directory,
+    // so the web page edits it like a real box's. Ports and paths come from the flags each run.
+    const configPath = join(dirname(dataDir), `${basename(dataDir)}.config.json`);
+    const configFile = await ConfigFile.open(configPath, { create: DEMO_CONFIG });
+    const effective = (c: Config): Config => ({
+      ...c,
       dataDir,
-      radius: {
-        listen: [{ address: '127.0.0.1', port: radiusPort }],
-        accountingPort: acctPort,
-        clients: [
-          {
-            name: 'demo-nas',
-            address: '127.0.0.1',
-            secret: 'demo-secret',
-            requireMessageAuthenticator: 'yes',
-            monitorUser: 'mfabox-monitor',
-            monitorPassword: 'monitor-pass',
-            acceptAttributes: [['Class', 'mfabox-demo']],
-          },
-        ],
-      },
-      directory: { kind: 'demo' },
-      web: { address: '127.0.0.1', port: webPort },
+      radius: { ...c.radius, listen: [{ address: '127.0.0.1', port: radiusPort }], accountingPort: acctPort },
+      // Plain HTTP, loopback only: nothing on the LAN can reach the demo's page.
+      web: { ...c.web, address: '127.0.0.1', port: webPort, tls: false },
     });
+    const config = effective(parseConfig(configFile.current()));
     const app = await startAppliance(config, {
       simulator: { profile: 'generic', smsDelayMs: smsMs },
       onHandsetSms: (to, text) => console.log(`SMS to ${to}: ${text}`),
       waitForModemMs: 30_000,
+      configFile,
+      effective,
+      demoAdmin: true,
     });
     console.log('MFA Box demo is running.');
     for (const line of app.describe()) console.log(`  ${line}`);
+    console.log(`  Web login   ${DEMO_ADMIN.username} / ${DEMO_ADMIN.password}`);
+    console.log(`  Config      ${configPath}`);
     console.log('  NAS client  127.0.0.1, secret demo-secret, Message-Authenticator required');
     console.log('  Users       alice/alice-pass (+15550000001), bob/bob-pass; see README "Demo users"');
     console.log('Press Ctrl-C to stop.');
