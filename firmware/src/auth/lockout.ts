@@ -16,7 +16,7 @@
 import type { Clock } from '../clock.ts';
 import type { LockoutConfig } from '../config/auth-schema.ts';
 import type { Store, Table } from '../store/store.ts';
-import { KeyedSerial } from './keyed-serial.ts';
+import { KeyedSerialQueue } from '../queue.ts';
 
 export interface LockRecord {
   /** Wrong codes since the last good login, unlock or forget. */
@@ -99,7 +99,7 @@ export function decideFailure(
 
 export class Lockout {
   private readonly table: Table<LockRecord>;
-  private readonly serial = new KeyedSerial();
+  private readonly serial = new KeyedSerialQueue();
 
   constructor(
     store: Store,

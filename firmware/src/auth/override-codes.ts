@@ -7,7 +7,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { Clock, Random } from '../clock.ts';
 import type { Store, Table } from '../store/store.ts';
-import { KeyedSerial } from './keyed-serial.ts';
+import { KeyedSerialQueue } from '../queue.ts';
 
 export interface OverrideRecord {
   id: string;
@@ -53,7 +53,7 @@ function hashCode(key: Buffer, salt: string, code: string): Buffer {
 
 export class OverrideCodes {
   private readonly table: Table<OverrideRecord>;
-  private readonly serial = new KeyedSerial();
+  private readonly serial = new KeyedSerialQueue();
 
   constructor(
     store: Store,

@@ -11,7 +11,7 @@
  */
 import type { Clock } from '../clock.ts';
 import type { Store, Table } from '../store/store.ts';
-import { KeyedSerial } from './keyed-serial.ts';
+import { KeyedSerialQueue } from '../queue.ts';
 
 export interface WindowLimit {
   /** Events allowed per window; 0 = no limit. */
@@ -32,7 +32,7 @@ const CACHE_KEYS = 20_000;
 export class RateWindows {
   private readonly table: Table<Events>;
   private readonly cache = new Map<string, number[]>();
-  private readonly serial = new KeyedSerial();
+  private readonly serial = new KeyedSerialQueue();
 
   constructor(
     store: Store,

@@ -10,7 +10,7 @@ import type { Clock, Random } from '../clock.ts';
 import { openText, sealText, type SealedText } from '../dispatch/sealed-text.ts';
 import { ErrorCode, MfaError } from '../errors.ts';
 import type { Store, Table } from '../store/store.ts';
-import { KeyedSerial } from './keyed-serial.ts';
+import { KeyedSerialQueue } from '../queue.ts';
 import { checkOath, type OathCounters, type OathParams } from './oath.ts';
 
 export interface TokenRecord extends OathParams, OathCounters {
@@ -41,7 +41,7 @@ export type TokenCheck =
 
 export class TokenStore {
   private readonly table: Table<TokenRecord>;
-  private readonly serial = new KeyedSerial();
+  private readonly serial = new KeyedSerialQueue();
 
   constructor(
     store: Store,
