@@ -1,7 +1,7 @@
 /** An auth decision as an audit record (secret-free by construction: AuthDecision holds none). */
 import type { AuditRecord } from '../audit/audit.ts';
 import { ErrorCode } from '../errors.ts';
-import type { AuthDecision } from './engine.ts';
+import type { AuthDecision } from './decision.ts';
 
 export function auditRecordOf(d: AuthDecision): Omit<AuditRecord, 't'> {
   const detail: Record<string, string | number | boolean> = { step: d.step };
