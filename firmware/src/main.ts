@@ -18,7 +18,7 @@ import { logger } from './log.ts';
 import { ModemPool } from './modem/pool.ts';
 import { startSimulator, type ModemSimulator } from './modem/simulator/index.ts';
 import { createRadiusServer, radiusServerOptions } from './radius/server.ts';
-import type { RadiusHandler } from './radius/types.ts';
+import type { RadiusHandler } from './auth/types.ts';
 import { openStore } from './store/store.ts';
 import { USERS_TABLE, userKey, type UserRecord } from './directory/users.ts';
 import { buildApp, listenWeb } from './web-api/app.ts';

@@ -22,7 +22,8 @@ import type { Outbox } from '../dispatch/types.ts';
 import { ErrorCode, MfaError, describeError } from '../errors.ts';
 import { logger } from '../log.ts';
 import { maskNumber, normaliseNumber } from '../phone.ts';
-import type { AccessRequest, HandlerReply, NasClient, RadiusHandler } from '../radius/types.ts';
+import { KeyedSerialQueue } from '../queue.ts';
+import type { AccessRequest, HandlerReply, NasClient, RadiusHandler } from './types.ts';
 import type { Store } from '../store/store.ts';
 import { groupAttributes } from './attributes.ts';
 import { parseCallingStationId } from './calling-station.ts';
@@ -189,23 +190,6 @@ const CONDITION_REPLY: Record<Exclude<ChallengeCondition, 'live'>, [AuthReason, 
   superseded: ['state-superseded', MESSAGES.unknownState, ErrorCode.AuthChallengeUnknown],
 };
 
-/** Serialises work per key in this process (two packets for one State, two logins of one user). */
-class KeyedMutex {
-  private readonly tails = new Map<string, Promise<unknown>>();
-
-  async run<T>(key: string, fn: () => Promise<T>): Promise<T> {
-    const prev = this.tails.get(key) ?? Promise.resolve();
-    const next = prev.then(fn, fn);
-    const tail = next.catch(() => undefined);
-    this.tails.set(key, tail);
-    try {
-      return await next;
-    } finally {
-      if (this.tails.get(key) === tail) this.tails.delete(key);
-    }
-  }
-}
-
 function fill(template: string, values: Record<string, string>): string {
   return template.replace(/\{(\w+)\}/g, (m, k: string) => values[k] ?? m);
 }
@@ -222,7 +206,8 @@ export function createAuthEngine(deps: AuthEngineDeps): AuthEngine {
   const config = typeof deps.config === 'function' ? deps.config : () => deps.config as AuthEngineConfig;
   const challenges = new ChallengeStore(store, clock);
   const users = store.table<UserRecord>(USERS_TABLE);
-  const locks = new KeyedMutex();
+  // Serialises work per key in this process (two packets for one State, two logins of one user).
+  const locks = new KeyedSerialQueue();
   const budget = new SmsBudget(clock, () => {
     const p = config().passcode;
     return { max: p.maxNewPerUser, windowMs: p.newPerUserWindowMinutes * 60_000 };

@@ -36,7 +36,12 @@ import type { ClientEntry } from './clients.ts';
 import { ClientTable } from './clients.ts';
 import { ReplyCache, dedupeKey } from './dedupe.ts';
 import { RateLimitedLog } from './ratelog.ts';
-import type { AccessRequest, HandlerReply, RadiusHandler, RequireMessageAuthenticator } from './types.ts';
+import type {
+  AccessRequest,
+  HandlerReply,
+  RadiusHandler,
+  RequireMessageAuthenticator,
+} from '../auth/types.ts';
 
 export const DROP_REASONS = [
   'malformed',
