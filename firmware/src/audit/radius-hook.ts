@@ -13,7 +13,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { AuthDecision } from '../auth/engine.ts';
 import { ErrorCode } from '../errors.ts';
-import type { AccessRequest, NasClient, RadiusHandler } from '../radius/types.ts';
+import type { AccessRequest, NasClient, RadiusHandler } from '../auth/types.ts';
 import type { AuditInput, RadiusRecord } from './records.ts';
 
 type Sink = (r: AuditInput) => void;

@@ -3,7 +3,7 @@ import { createRadiusAudit, type RadiusDrop } from '../../../firmware/src/audit/
 import type { AuditInput } from '../../../firmware/src/audit/records.ts';
 import type { AuthDecision } from '../../../firmware/src/auth/engine.ts';
 import { ErrorCode } from '../../../firmware/src/errors.ts';
-import type { AccessRequest, NasClient } from '../../../firmware/src/radius/types.ts';
+import type { AccessRequest, NasClient } from '../../../firmware/src/auth/types.ts';
 
 const client: NasClient = {
   name: 'netscaler',
