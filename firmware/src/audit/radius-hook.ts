@@ -11,7 +11,7 @@
  * record per second, so a flood cannot push a day of real decisions out of the retention cap.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import type { AuthDecision } from '../auth/engine.ts';
+import type { AuthDecision } from '../auth/decision.ts';
 import { ErrorCode } from '../errors.ts';
 import type { AccessRequest, NasClient, RadiusHandler } from '../auth/types.ts';
 import type { AuditInput, RadiusRecord } from './records.ts';

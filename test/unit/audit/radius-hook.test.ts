@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createRadiusAudit, type RadiusDrop } from '../../../firmware/src/audit/radius-hook.ts';
 import type { AuditInput } from '../../../firmware/src/audit/records.ts';
-import type { AuthDecision } from '../../../firmware/src/auth/engine.ts';
+import type { AuthDecision } from '../../../firmware/src/auth/decision.ts';
 import { ErrorCode } from '../../../firmware/src/errors.ts';
 import type { AccessRequest, NasClient } from '../../../firmware/src/auth/types.ts';
 
