@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { loadConfigFile, parseConfig } from '../config/load.ts';
 import { describeError } from '../errors.ts';
 import { configureLogging, logger } from '../log.ts';
+import { sdNotifier } from '../health/sd-notify.ts';
 import { startAppliance, type Appliance } from '../main.ts';
 import { defineCommand } from './command.ts';
 
@@ -30,8 +31,8 @@ function guardProcess(): void {
   });
 }
 
-async function runUntilSignal(app: Appliance): Promise<number> {
-  const sig = await untilSignal();
+async function runUntilSignal(app: Appliance, signal = untilSignal()): Promise<number> {
+  const sig = await signal;
   console.log(`\n${sig}: stopping…`);
   await app.stop();
   console.log('stopped cleanly');
@@ -68,7 +69,16 @@ export const startCommand = defineCommand({
     guardProcess();
     const app = await startAppliance(config);
     for (const line of app.describe()) console.log(line);
-    return runUntilSignal(app);
+    // Under systemd (Type=notify): ready now, then watchdog pings from this event loop.
+    const sd = sdNotifier();
+    await sd.ready(app.health().status);
+    sd.startWatchdog();
+    const sig = untilSignal().then(async (s) => {
+      sd.stopWatchdog();
+      await sd.stopping();
+      return s;
+    });
+    return runUntilSignal(app, sig);
   },
 });
 
