@@ -3,8 +3,10 @@
  * Everything below it receives its dependencies.
  */
 import type { AddressInfo } from 'node:net';
-import { AuditLog } from './audit/audit.ts';
-import { auditRecordOf } from './auth/audit-record.ts';
+import { AuditLog } from './audit/audit-log.ts';
+import { createRadiusAudit } from './audit/radius-hook.ts';
+import type { AuditFilter } from './audit/query.ts';
+import { configChanges, type AuditRecord } from './audit/records.ts';
 import { createAuthEngine } from './auth/engine.ts';
 import { cryptoRandom, systemClock } from './clock.ts';
 import { modemSchema, type Config, type ModemConfig } from './config/schema.ts';
@@ -24,8 +26,9 @@ import { logger } from './log.ts';
 import { ModemPool } from './modem/pool.ts';
 import { startSimulator, type ModemSimulator } from './modem/simulator/index.ts';
 import { createRadiusServer, radiusServerOptions } from './radius/server.ts';
-import type { RadiusHandler } from './radius/types.ts';
+import type { RadiusHandler } from './auth/types.ts';
 import { openStore } from './store/store.ts';
+import { USERS_TABLE, userKey, type UserRecord } from './directory/users.ts';
 
 export interface ApplianceOptions {
   /** Demo and tests: run the modem simulator behind a real pty and use it as the only modem. */
@@ -79,6 +82,18 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
     const audit = new AuditLog(store, systemClock);
     audit.start();
     stops.push(() => audit.stop());
+    const users = store.table<UserRecord>(USERS_TABLE);
+    const radiusAudit = createRadiusAudit({
+      sink: (r) => audit.record(r),
+      lookupDn: (account) => {
+        try {
+          return users.getSync(userKey(account))?.dn;
+        } catch {
+          return undefined;
+        }
+      },
+    });
+    stops.push(() => radiusAudit.flush());
 
     let simulator: ModemSimulator | undefined;
     let modems: ModemConfig[] = config.modems;
@@ -128,11 +143,7 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
         acceptPossibleNumbers: current.directory.acceptPossibleNumbers,
         deviceSecret: deviceKey,
       }),
-      onDecision: (d) => {
-        audit
-          .record(auditRecordOf(d))
-          .catch((e: unknown) => log.warn({ err: describeError(e) }, 'audit write failed'));
-      },
+      onDecision: (d) => radiusAudit.onDecision(d),
     });
     engine.start();
     stops.push(() => engine.stop());
@@ -144,8 +155,9 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
     // Requests still in the engine when the service stops finish before the store closes:
     // otherwise a challenge could be committed half-way, or its write hang on a closed store.
     const inFlight = new Set<Promise<unknown>>();
+    const audited = radiusAudit.wrap(engine.handle);
     const handler: RadiusHandler = (req, client) => {
-      const p = engine.handle(req, client);
+      const p = audited(req, client);
       inFlight.add(p);
       void p.finally(() => inFlight.delete(p)).catch(() => undefined);
       return p;
@@ -214,19 +226,32 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
             file: opts.configFile,
             effective: opts.effective ?? ((c) => c),
             apply,
-            audit: async (who, revision, changes) => {
-              const detail: Record<string, string | number> = { revision };
-              for (const c of changes.slice(0, 50)) detail[c.path] = `${c.from} → ${c.to}`;
-              if (changes.length > 50) detail.more = changes.length - 50;
-              await audit.record({ kind: 'config-change', user: who, outcome: 'applied', detail });
-              log.info({ admin: who, revision, fields: changes.map((c) => c.path) }, 'configuration changed');
+            audit: async (who, revision, before, after) => {
+              const changes = configChanges(before, after);
+              await audit.recordDurable({
+                kind: 'admin',
+                action: 'config-change',
+                actor: who,
+                outcome: 'ok',
+                changes,
+                detail: `revision ${revision}`,
+              });
+              log.info(
+                { admin: who, revision, fields: changes.map((c) => c.field) },
+                'configuration changed',
+              );
             },
           },
           config,
         )
       : undefined;
+    const recentAudit = async (limit: number, filter: AuditFilter = {}): Promise<AuditRecord[]> => {
+      const out: AuditRecord[] = [];
+      for await (const e of audit.query(filter, { order: 'desc', limit })) out.push(e.record);
+      return out;
+    };
     const ops: WebOps = {
-      users: (q, limit) => searchUsers(store, (n) => audit.recent(n), q, limit),
+      users: (q, limit) => searchUsers(store, recentAudit, q, limit),
       sendTestSms: async (to, text) => {
         const r = await pool.send(to, text, {
           deadline: Date.now() + 120_000,
@@ -235,7 +260,7 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
         return { modem: r.modem, parts: r.messageRefs.length };
       },
       serialPorts: () => listSerialPorts(),
-      recentAudit: (n) => audit.recent(n),
+      recentAudit,
       system: async () => ({
         version: await firmwareVersion(),
         node: process.version,
@@ -250,7 +275,7 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
       () => current,
       {
         health,
-        audit: (e) => audit.record(e),
+        audit: (e) => audit.recordDurable({ kind: 'admin', ...e }),
         directorySync: { run: (o) => sync.run(o), status: () => sync.status() },
         ...(live ? { config: live } : {}),
         ops,

@@ -5,13 +5,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AdminStore, DEMO_ADMIN } from '../../firmware/src/web-api/admins.ts';
 import { buildApp, type WebDeps } from '../../firmware/src/web-api/app.ts';
+import type { AdminEvent } from '../../firmware/src/web-api/routes/session.ts';
 import type { WebSecurityConfig } from '../../firmware/src/web-api/security.ts';
 import type { HealthSnapshot } from '../../firmware/src/health/health.ts';
 
 export interface TestWeb {
   app: FastifyInstance;
   admins: AdminStore;
-  audits: { kind: string; user: string; outcome?: string; detail?: Record<string, unknown> }[];
+  audits: AdminEvent[];
   security: WebSecurityConfig;
   dir: string;
   close(): Promise<void>;

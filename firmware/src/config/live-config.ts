@@ -7,7 +7,6 @@
  */
 import { ErrorCode, MfaError } from '../errors.ts';
 import type { ConfigFile } from './config-file.ts';
-import { diffConfig, type ConfigChange } from './diff.ts';
 import { checkConfig, type ConfigIssue } from './load.ts';
 import { applyMergePatch } from './merge-patch.ts';
 import type { Config } from './schema.ts';
@@ -24,8 +23,8 @@ export interface LiveConfigDeps {
   effective(parsed: Config): Config;
   /** Reconfigures the running services; throws (having changed nothing) when one refuses. */
   apply(next: Config, prev: Config): Promise<ApplyResult>;
-  /** One audit record per change. */
-  audit(who: string, revision: number, changes: ConfigChange[]): Promise<void>;
+  /** One audit record per change: the file's configs before and after (defaults filled in). */
+  audit(who: string, revision: number, before: Config, after: Config): Promise<void>;
 }
 
 /** A refused change: every failing field (400), or a stale revision (412). */
@@ -123,8 +122,7 @@ export class LiveConfig {
       throw e;
     }
     this.running = next;
-    const changes = diffConfig(prevParsed.ok ? prevParsed.config : prev, checked.config);
-    await this.deps.audit(who, revision, changes);
+    await this.deps.audit(who, revision, prevParsed.ok ? prevParsed.config : prev, checked.config);
     return { revision, ...result };
   }
 }

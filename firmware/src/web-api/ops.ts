@@ -3,7 +3,8 @@
  * the audit, the TLS certificate), built in main.ts from the real services.
  */
 import { readdir } from 'node:fs/promises';
-import type { AuditRecord } from '../audit/audit.ts';
+import type { AuditFilter } from '../audit/query.ts';
+import type { AuditRecord } from '../audit/records.ts';
 import type { UserRecord } from '../directory/users.ts';
 import type { Store } from '../store/store.ts';
 import type { SmsSender } from '../modem/types.ts';
@@ -19,7 +20,8 @@ export interface UserRow {
   source: string;
   groups: string[];
   syncedAt: number;
-  lastLogin?: { at: string; outcome?: string };
+  /** The last RADIUS decision for the user: UTC ms and outcome. */
+  lastLogin?: { at: number; outcome: string };
 }
 
 export interface SystemInfo {
@@ -38,7 +40,8 @@ export interface WebOps {
   /** Sends a test SMS now (not through the outbox: an admin watching the page wants it at once). */
   sendTestSms(to: string, text: string): Promise<{ modem: string; parts: number }>;
   serialPorts(): Promise<string[]>;
-  recentAudit(limit: number): Promise<AuditRecord[]>;
+  /** Newest first. */
+  recentAudit(limit: number, filter?: AuditFilter): Promise<AuditRecord[]>;
   system(): Promise<SystemInfo>;
   /** Checks, stores and starts serving a new certificate; throws WebTlsInvalid. */
   installCertificate?(m: TlsMaterial): Promise<CertInfo>;
@@ -63,16 +66,14 @@ export function userRow(u: UserRecord, last?: AuditRecord): UserRow {
     source: u.source,
     groups: u.groups,
     syncedAt: u.syncedAt,
-    ...(last
-      ? { lastLogin: { at: last.t, ...(last.outcome !== undefined ? { outcome: last.outcome } : {}) } }
-      : {}),
+    ...(last?.kind === 'radius' ? { lastLogin: { at: last.t, outcome: last.outcome } } : {}),
   };
 }
 
 /** Users whose name, display name or number contains `query` (case-insensitive), with their last login from the audit. */
 export async function searchUsers(
   store: Store,
-  recent: (limit: number) => Promise<AuditRecord[]>,
+  recent: (limit: number, filter?: AuditFilter) => Promise<AuditRecord[]>,
   query: string,
   limit: number,
 ): Promise<UserRow[]> {
@@ -86,13 +87,11 @@ export async function searchUsers(
     if (hits.length >= limit) break;
   }
   const last = new Map<string, AuditRecord>();
-  for (const r of await recent(2000))
-    if (
-      r.user !== undefined &&
-      !last.has(r.user.toLowerCase()) &&
-      (r.kind === 'auth' || r.outcome !== undefined)
-    )
-      last.set(r.user.toLowerCase(), r);
+  for (const r of await recent(2000, { kinds: ['radius'] })) {
+    if (r.kind !== 'radius' || r.outcome === 'dropped') continue;
+    const who = (r.account ?? r.user ?? '').toLowerCase();
+    if (who !== '' && !last.has(who)) last.set(who, r);
+  }
   return hits.map((u) => userRow(u, last.get(u.username.toLowerCase())));
 }
 

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Directory, DirectoryUser } from '../../../firmware/src/directory/directory.ts';
 import { DirectorySync, type SyncStatus } from '../../../firmware/src/directory/sync.ts';
 import { USERS_TABLE, type UserRecord } from '../../../firmware/src/directory/users.ts';
@@ -202,8 +202,9 @@ describe('/api/directory/sync', () => {
     directory.members = [member('alice')];
     directory.hold();
     const replies = Promise.all([post(), post({}), post({ confirm: false })]);
+    // All three are waiting on one listing (the hooks before the route take a moment on a busy machine).
+    await vi.waitFor(() => expect(directory.listings).toBe(1), { timeout: 5000 });
     await new Promise((r) => setTimeout(r, 50));
-    // All three are waiting on one listing.
     expect(directory.listings).toBe(1);
     const running = await app.inject({ method: 'GET', url: '/api/directory/sync' });
     expect(running.json<SyncStatus>().state).toBe('running');
@@ -219,7 +220,7 @@ describe('/api/directory/sync', () => {
     directory.members = [member('alice')];
     directory.hold();
     const plain = post();
-    await new Promise((r) => setTimeout(r, 20));
+    await vi.waitFor(() => expect(directory.listings).toBe(1), { timeout: 5000 });
     const confirming = post({ confirm: true });
     await new Promise((r) => setTimeout(r, 20));
     expect(directory.listings).toBe(1);

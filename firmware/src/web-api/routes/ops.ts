@@ -1,6 +1,7 @@
 /** Users, test SMS, modem ports, the audit, system facts and the TLS certificate upload. */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import { parseFilter, type AuditFilter, type FilterStrings } from '../../audit/query.ts';
 import { describeError, isMfaError } from '../../errors.ts';
 import type { WebOps } from '../ops.ts';
 import { adminOf } from '../security.ts';
@@ -41,18 +42,22 @@ export function registerOpsRoutes(app: FastifyInstance, ops: WebOps, audit: Admi
       try {
         const r = await ops.sendTestSms(to, TEST_SMS_TEXT);
         await audit({
-          kind: 'test-sms',
-          user: adminOf(req),
-          outcome: 'sent',
-          detail: { to: user.username, modem: r.modem },
+          action: 'test-sms',
+          actor: adminOf(req),
+          source: req.ip,
+          user: user.username,
+          outcome: 'ok',
+          detail: `sent through ${r.modem}`,
         });
         return r;
       } catch (e) {
         await audit({
-          kind: 'test-sms',
-          user: adminOf(req),
+          action: 'test-sms',
+          actor: adminOf(req),
+          source: req.ip,
+          user: user.username,
           outcome: 'failed',
-          detail: { to: user.username, error: describeError(e) },
+          detail: describeError(e),
         });
         return reply.code(502).send({
           statusCode: 502,
@@ -65,9 +70,18 @@ export function registerOpsRoutes(app: FastifyInstance, ops: WebOps, audit: Admi
 
   app.get('/api/modems/ports', async () => ({ ports: await ops.serialPorts() }));
 
-  app.get<{ Querystring: { limit?: string } }>('/api/audit', async (req) => {
+  /** The same filters as `mfabox log` (kind, user, since, until, outcome, reason, client, challenge), newest first. */
+  app.get<{ Querystring: FilterStrings & { limit?: string } }>('/api/audit', async (req, reply) => {
     const limit = Math.min(1000, Math.max(1, Number(req.query.limit ?? 100) || 100));
-    return { records: await ops.recentAudit(limit) };
+    let filter: AuditFilter;
+    try {
+      filter = parseFilter(req.query, Date.now());
+    } catch (e) {
+      if (isMfaError(e))
+        return badRequest(reply, e.message.replace(/--/g, ''), [{ path: e.field ?? '', message: e.message }]);
+      throw e;
+    }
+    return { records: await ops.recentAudit(limit, filter) };
   });
 
   app.get('/api/system', async () => ops.system());
@@ -80,9 +94,11 @@ export function registerOpsRoutes(app: FastifyInstance, ops: WebOps, audit: Admi
       try {
         const info = await install(body.data);
         await audit({
-          kind: 'tls-certificate',
-          user: adminOf(req),
-          detail: { subject: info.subject, validTo: info.validTo },
+          action: 'tls-certificate',
+          actor: adminOf(req),
+          source: req.ip,
+          outcome: 'ok',
+          detail: `${info.subject}, valid to ${info.validTo}`,
         });
         return info;
       } catch (e) {

@@ -5,18 +5,15 @@
  */
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
+import type { AdminRecord } from '../../audit/records.ts';
 import { isMfaError } from '../../errors.ts';
 import { logger } from '../../log.ts';
 import type { AdminStore } from '../admins.ts';
 import { adminOf } from '../security.ts';
 
-/** Records an admin event (login, logout, account changes) in the audit log. */
-export type AdminAudit = (event: {
-  kind: string;
-  user: string;
-  outcome?: string;
-  detail?: Record<string, string | number | boolean>;
-}) => Promise<void>;
+/** Records an admin event (login, logout, account changes) in the audit log, durably. */
+export type AdminEvent = Omit<AdminRecord, 'kind' | 't'>;
+export type AdminAudit = (event: AdminEvent) => Promise<void>;
 
 const loginBody = z.strictObject({
   username: z.string().min(1).max(64),
@@ -61,10 +58,11 @@ export function registerSessionRoutes(app: FastifyInstance, admins: AdminStore, 
       const r = await admins.verify(username, password);
       if (!r.ok) {
         await audit({
-          kind: 'admin-login',
-          user: username,
-          outcome: 'reject',
-          detail: { reason: r.reason, ip: req.ip },
+          action: 'web-login-failed',
+          actor: username,
+          source: req.ip,
+          outcome: 'failed',
+          detail: r.reason,
         });
         if (r.reason === 'locked')
           return reply
@@ -84,7 +82,7 @@ export function registerSessionRoutes(app: FastifyInstance, admins: AdminStore, 
       req.session.set('admin', r.username);
       req.session.set('mustChange', r.mustChange);
       const csrfToken = reply.generateCsrf();
-      await audit({ kind: 'admin-login', user: r.username, outcome: 'accept', detail: { ip: req.ip } });
+      await audit({ action: 'web-login', actor: r.username, source: req.ip, outcome: 'ok' });
       log.info({ admin: r.username }, 'admin logged in');
       return { username: r.username, mustChange: r.mustChange, csrfToken };
     },
@@ -93,7 +91,7 @@ export function registerSessionRoutes(app: FastifyInstance, admins: AdminStore, 
   app.delete('/api/session', { config: { beforePasswordChange: true } }, async (req, reply) => {
     const who = adminOf(req);
     await req.session.destroy();
-    await audit({ kind: 'admin-logout', user: who });
+    await audit({ action: 'web-logout', actor: who, source: req.ip, outcome: 'ok' });
     return reply.code(204).send();
   });
 
@@ -121,7 +119,7 @@ export function registerSessionRoutes(app: FastifyInstance, admins: AdminStore, 
         throw e;
       }
       req.session.set('mustChange', false);
-      await audit({ kind: 'admin-password', user: who, outcome: 'changed' });
+      await audit({ action: 'admin-password-changed', actor: who, source: req.ip, outcome: 'ok' });
       return { ok: true };
     },
   );
@@ -137,7 +135,13 @@ export function registerSessionRoutes(app: FastifyInstance, admins: AdminStore, 
       if (isMfaError(e)) return badRequest(reply, e.message, [{ path: e.field ?? '', message: e.message }]);
       throw e;
     }
-    await audit({ kind: 'admin-added', user: adminOf(req), detail: { admin: body.data.username } });
+    await audit({
+      action: 'admin-added',
+      actor: adminOf(req),
+      source: req.ip,
+      outcome: 'ok',
+      detail: body.data.username,
+    });
     return reply.code(201).send({ username: body.data.username, mustChange: true });
   });
 
@@ -150,7 +154,13 @@ export function registerSessionRoutes(app: FastifyInstance, admins: AdminStore, 
       if (isMfaError(e)) return badRequest(reply, e.message, [{ path: 'username', message: e.message }]);
       throw e;
     }
-    await audit({ kind: 'admin-removed', user: adminOf(req), detail: { admin: req.params.name } });
+    await audit({
+      action: 'admin-removed',
+      actor: adminOf(req),
+      source: req.ip,
+      outcome: 'ok',
+      detail: req.params.name,
+    });
     return reply.code(204).send();
   });
 }
