@@ -224,6 +224,8 @@ export const ldapDirectorySchema = z
     timeoutMs: z.number().int().min(500).max(10000).default(2500),
     /** [5...600] s, default 30: keep-alive of the service connection and re-probe of DCs marked down. */
     probeIntervalSeconds: z.number().int().min(5).max(600).default(30),
+    /** [1...64] per DC, default 8: pooled connections for the users' password binds (each one TLS handshake, then reused). */
+    bindConnections: z.number().int().min(1).max(64).default(8),
     /** [0...1440] min, default 15: group sync schedule; 0 = only on demand. */
     syncIntervalMinutes: z.number().int().min(0).max(1440).default(15),
     /** [0...100] %, default 10: a sync that would remove more users than this stops and asks for confirmation. */
@@ -239,6 +241,13 @@ export const ldapDirectorySchema = z
   .superRefine((d, ctx) => {
     if (d.urls.length === 0 && d.srvDomain === undefined)
       ctx.addIssue({ code: 'custom', path: ['urls'], message: 'give at least one DC URL or srvDomain' });
+    if (d.srvDomain !== undefined && d.caFile === undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['caFile'],
+        message:
+          'srvDomain needs caFile: DNS answers are not authenticated, and with the system CAs any public certificate for a spoofed name would receive every password',
+      });
     const plain = d.urls.some((u) => u.toLowerCase().startsWith('ldap://'));
     if (plain && !d.startTls && !d.allowInsecure)
       ctx.addIssue({
