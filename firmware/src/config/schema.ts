@@ -198,6 +198,13 @@ export const ldapDirectorySchema = z
       .string()
       .regex(/^[A-Za-z0-9.-]+$/, 'a DNS domain name')
       .optional(),
+    /**
+     * Domain names a login may carry besides the base DN's DNS domain and srvDomain (and their
+     * first labels, the default NetBIOS names): a NetBIOS name that differs (CORPHQ\alice), or a
+     * UPN suffix whose user part is the sAMAccountName. A login naming any other domain matches a
+     * user only by its whole UPN. Default [].
+     */
+    loginDomains: z.array(z.string().regex(/^[A-Za-z0-9.-]+$/, 'a DNS or NetBIOS domain name')).default([]),
     /** Discovered DCs are used as ldaps://host:636 (true, default) or ldap://host:port + StartTLS (false). */
     srvUseLdaps: z.boolean().default(true),
     /** Upgrade ldap:// URLs with StartTLS. Default true. */

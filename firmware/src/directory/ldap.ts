@@ -121,9 +121,11 @@ export class LdapDirectory implements Directory {
     if (password.length === 0) return { ok: false, reason: 'bad-password', detail: 'empty password' };
     const login = parseLogin(username);
     if (!login) return { ok: false, reason: 'unknown-user', detail: 'not a valid login name' };
+    const filter = userSearchFilter(this.s, login);
+    if (filter === undefined) return { ok: false, reason: 'unknown-user', detail: foreignDomain(login) };
     let found: { url: string; user: MappedUser | undefined };
     try {
-      found = await this.lookup(login, deadline);
+      found = await this.lookup(login, filter, deadline);
     } catch (e) {
       if (e instanceof MfaError && e.code === ErrorCode.DirectoryUserAmbiguous)
         return { ok: false, reason: 'unknown-user', detail: e.message };
@@ -159,8 +161,9 @@ export class LdapDirectory implements Directory {
 
   async findUser(username: string): Promise<DirectoryUser | undefined> {
     const login = parseLogin(username);
-    if (!login) return undefined;
-    const { user } = await this.lookup(login, new Deadline(this.clock, this.cfg.timeoutMs));
+    const filter = login && userSearchFilter(this.s, login);
+    if (!login || filter === undefined) return undefined;
+    const { user } = await this.lookup(login, filter, new Deadline(this.clock, this.cfg.timeoutMs));
     return user ? publicView(user) : undefined;
   }
 
@@ -257,9 +260,9 @@ export class LdapDirectory implements Directory {
    */
   private async lookup(
     login: LoginName,
+    filter: string,
     deadline: Deadline,
   ): Promise<{ url: string; user: MappedUser | undefined }> {
-    const filter = userSearchFilter(this.s, login);
     let last: MfaError | undefined;
     const slow = new Set<string>();
     const size = this.dcs.servers.size;
@@ -417,6 +420,11 @@ function addGroup(user: MappedUser, groupDn: string): void {
   if (!user.groups.includes(name)) user.groups.push(name);
   const dns = (user.groupDns ??= []);
   if (!dns.some((d) => sameDn(d, groupDn))) dns.push(groupDn);
+}
+
+function foreignDomain(login: LoginName): string {
+  const domain = login.form === 'plain' ? '' : login.domain;
+  return `the domain "${domain}" is not one of the directory's (add it to directory.loginDomains if it is)`;
 }
 
 function publicView(u: MappedUser): DirectoryUser {
