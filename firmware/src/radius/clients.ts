@@ -5,7 +5,7 @@
 import { ErrorCode, MfaError } from '../errors.ts';
 import type { RadiusClientConfig } from '../config/schema.ts';
 import { encodeAttributes } from './codec.ts';
-import type { NasClient } from './types.ts';
+import type { NasClient } from '../auth/types.ts';
 import { parseCidr, parseIp } from './address.ts';
 import type { IpAddress } from './address.ts';
 
