@@ -5,7 +5,7 @@
  * engine.
  */
 import type { ClientIp } from './calling-station.ts';
-import { CidrSet } from './cidr.ts';
+import { CidrSet } from '../net/cidr.ts';
 import { isDn, normalizeDn } from '../directory/dn.ts';
 
 export interface PolicySettings {
