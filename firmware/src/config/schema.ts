@@ -5,8 +5,7 @@
  */
 import { z } from 'zod';
 import { isIP } from 'node:net';
-import { parseCidr } from '../auth/cidr.ts';
-import { parseCidr as parseRadiusCidr } from '../radius/address.ts';
+import { parseCidr } from '../net/cidr.ts';
 import { adaptiveSchema, limitsSchema, lockoutSchema, methodsSchema } from './auth-schema.ts';
 
 const port = z.number().int().min(0).max(65535);
@@ -21,7 +20,7 @@ export const radiusClientSchema = z
       .string()
       .min(1)
       .refine(
-        (s) => parseRadiusCidr(s) !== undefined,
+        (s) => parseCidr(s) !== undefined,
         'an IPv4/IPv6 address or CIDR, e.g. 10.0.0.5 or 10.0.0.0/24',
       ),
     /** Shared secret; at least 16 characters is recommended, 1 is accepted for lab use. */
