@@ -19,9 +19,12 @@ import { LiveConfig, type ApplyResult } from './config/live-config.ts';
 import { firmwareVersion } from './version.ts';
 import { listSerialPorts, searchUsers, type WebOps } from './web-api/ops.ts';
 import { startWeb } from './web-api/start.ts';
+import { resetAdminPassword } from './web-api/admins.ts';
 import { describeError } from './errors.ts';
 import { DeliveryWatch } from './health/delivery.ts';
 import { monitorVerdict, takeSnapshot, type HealthSnapshot } from './health/health.ts';
+import { createLedController } from './leds/controller.ts';
+import { openLeds } from './leds/open.ts';
 import { logger } from './log.ts';
 import { ModemPool } from './modem/pool.ts';
 import { startSimulator, type ModemSimulator } from './modem/simulator/index.ts';
@@ -35,6 +38,13 @@ export interface ApplianceOptions {
   simulator?: { profile: string; smsDelayMs: number };
   /** Called for every SMS the simulated handset receives (the demo prints it). */
   onHandsetSms?: (to: string, text: string) => void;
+  /**
+   * What the reset button (held 10 s) does: resets the admin password and returns the new one,
+   * which is printed. Default: resetAdminPassword (web-api/admins.ts) on the data directory.
+   */
+  resetAdminPassword?: () => Promise<{ username: string; password: string }>;
+  /** Tests and the demo: no LEDs (MFABOX_LEDS=none does the same). */
+  noLeds?: boolean;
   /** [0...120000] ms: wait this long for a modem to be ready before returning (the demo does). Default 0. */
   waitForModemMs?: number;
   /** The config file the web page edits (GET/PATCH /api/config); without it the config is read-only. */
@@ -284,6 +294,38 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
     );
     stops.push(() => web.close());
     const webUrl = web.url;
+
+    // Status LEDs read the same health model; on a laptop or CI this is one log line.
+    const leds = await openLeds(opts.noLeds ? { env: { MFABOX_LEDS: 'none' } } : {});
+    if (!leds.driver.description.startsWith('none') || leds.button) {
+      const reset =
+        opts.resetAdminPassword ??
+        (async () => {
+          const r = await resetAdminPassword({ dataDir: config.dataDir });
+          await audit.recordDurable({
+            kind: 'admin',
+            action: 'admin-password-reset',
+            actor: 'button',
+            user: r.username,
+            outcome: 'ok',
+          });
+          return r;
+        });
+      const ledController = createLedController({
+        driver: leds.driver,
+        button: leds.button,
+        health,
+        clock: systemClock,
+        onHold: async () => {
+          if (!reset) throw new Error('no admin password store to reset');
+          const { username, password } = await reset();
+          // Printed for the admin at the box (console/journal), never logged through pino.
+          console.log(`Reset button: the admin password of "${username}" is now: ${password}`);
+        },
+      });
+      ledController.start();
+      stops.push(() => ledController.stop());
+    } else stops.push(() => leds.driver.close());
 
     const radiusPort = bound.auth[0]?.port ?? 0;
     const accountingPort = bound.acct[0]?.port;

@@ -5,7 +5,7 @@
  * engine.
  */
 import type { ClientIp } from './calling-station.ts';
-import { CidrSet } from './cidr.ts';
+import { CidrSet } from '../net/cidr.ts';
 import type { RuleConfig } from '../config/auth-schema.ts';
 import {
   buildConditions,

@@ -11,8 +11,8 @@ import fastifyRateLimit from '@fastify/rate-limit';
 import fastifySession from '@fastify/session';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { BlockList, isIP } from 'node:net';
-import { parseCidr } from '../auth/cidr.ts';
+import { parseSourceAddress, toIpAddress } from '../net/address.ts';
+import { CidrSet } from '../net/cidr.ts';
 import { isLoopbackAddress } from './loopback.ts';
 import { boxNames } from './tls.ts';
 
@@ -69,20 +69,9 @@ function ownNames(): () => Set<string> {
   };
 }
 
-function networkList(cidrs: readonly string[]): BlockList | undefined {
-  if (cidrs.length === 0) return undefined;
-  const list = new BlockList();
-  for (const c of cidrs) {
-    const p = parseCidr(c);
-    if (p) list.addSubnet(p.address, p.prefix, p.family === 4 ? 'ipv4' : 'ipv6');
-  }
-  return list;
-}
-
-function inList(list: BlockList, address: string): boolean {
-  const a = address.startsWith('::ffff:') && isIP(address.slice(7)) === 4 ? address.slice(7) : address;
-  const fam = isIP(a);
-  return fam !== 0 && list.check(a, fam === 4 ? 'ipv4' : 'ipv6');
+function inList(list: CidrSet, address: string): boolean {
+  const ip = parseSourceAddress(address);
+  return ip !== undefined && list.has(toIpAddress(ip));
 }
 
 function sameSecret(a: string, b: string): boolean {
@@ -96,10 +85,11 @@ export async function registerSecurity(
   opts: { https: boolean },
 ): Promise<void> {
   const own = ownNames();
-  let listCache: { key: string; list: BlockList | undefined } = { key: '', list: undefined };
-  const adminList = (): BlockList | undefined => {
-    const key = cfg().adminNetworks.join(',');
-    if (key !== listCache.key) listCache = { key, list: networkList(cfg().adminNetworks) };
+  let listCache: { key: string; list: CidrSet | undefined } = { key: '', list: undefined };
+  const adminList = (): CidrSet | undefined => {
+    const nets = cfg().adminNetworks;
+    const key = nets.join(',');
+    if (key !== listCache.key) listCache = { key, list: nets.length > 0 ? new CidrSet(nets) : undefined };
     return listCache.list;
   };
 
