@@ -4,6 +4,7 @@
  * the NAS. Scenarios get a `Box` they can kill -9, restart, starve of disk or feed garbage.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import dgram from 'node:dgram';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -86,7 +87,7 @@ export async function makeBox(o: BoxOptions): Promise<Box> {
     deviceKeyFile: join(root, 'device.key'),
     radius: {
       listen: [{ address: '127.0.0.1', port: 0 }],
-      accountingPort: 0,
+      accountingPort: await freeUdpPort(),
       clients: [
         { name: 'netscaler', address: '127.0.0.1', secret: SECRET, requireMessageAuthenticator: 'yes' },
       ],
@@ -214,6 +215,15 @@ export function report(name: string, pass: boolean, figures: Record<string, numb
   const line = `reliability: ${name.padEnd(22)} ${pass ? 'PASS' : 'FAIL'}  ${f}`;
   console.log(line);
   return line;
+}
+
+/** A UDP port free right now (accounting has no "0 = ephemeral": 0 turns it off). */
+export async function freeUdpPort(): Promise<number> {
+  const s = dgram.createSocket('udp4');
+  await new Promise<void>((r) => s.bind(0, '127.0.0.1', r));
+  const port = s.address().port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
