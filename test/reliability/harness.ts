@@ -102,7 +102,8 @@ export async function makeBox(o: BoxOptions): Promise<Box> {
       bindPassword: o.dir.peer.facts.SERVICE_PW,
       syncIntervalMinutes: 0,
     },
-    modems: o.sims.map((s, i) => ({ name: `gsm${i}`, path: s.path })),
+    // The SIM's top send rate: these scenarios test failover and recovery, not the rate limit.
+    modems: o.sims.map((s, i) => ({ name: `gsm${i}`, path: s.path, maxPerMinute: 60 })),
     web: { address: '127.0.0.1', port: 0 },
     log: { level: 'warn' },
     ...o.config,
