@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the real peers the tests and benchmarks talk to, if they are missing. Idempotent:
-# a second run installs nothing. Usage: scripts/ensure-peers.sh [radius|freeradius|socat|ldap|samba|gammu|smstools|chromium|all]...
+# a second run installs nothing. Usage: scripts/ensure-peers.sh [radius|freeradius|socat|ldap|samba|gammu|smstools|chromium|systemd|cross|all]...
 set -euo pipefail
 want=("$@"); [ ${#want[@]} -eq 0 ] && want=(all)
 
@@ -13,6 +13,10 @@ declare -A PKGS=(
   [gammu]="gammu python3-gammu"
   [smstools]="smstools"
   [chromium]="chromium"
+  # systemd-analyze verify/security and systemd-notify for the unit and watchdog tests
+  [systemd]="systemd"
+  # build-release: cross-compiles epoll (onoff) for the Pi; `file` checks the result is aarch64
+  [cross]="gcc-aarch64-linux-gnu g++-aarch64-linux-gnu binutils-aarch64-linux-gnu file xz-utils"
 )
 # A binary or file that proves each group is installed.
 declare -A PROBE=(
@@ -24,6 +28,8 @@ declare -A PROBE=(
   [gammu]="/usr/lib/python3/dist-packages/gammu/__init__.py"
   [smstools]="/usr/sbin/smsd"
   [chromium]="/usr/bin/chromium"
+  [systemd]="/usr/bin/systemd-analyze"
+  [cross]="/usr/bin/aarch64-linux-gnu-g++"
 )
 groups=()
 for w in "${want[@]}"; do

@@ -77,6 +77,13 @@ export enum ErrorCode {
   AuthChallengeUsed = 708,
   AuthInternalError = 709,
   AuthSmsRateLimited = 710,
+  // 750–769: auth policy (lockout, limits, tokens, override codes, rules)
+  AuthAccountLocked = 750,
+  AuthPasswordThrottled = 751,
+  AuthPolicyReject = 752,
+  AuthNoSecondFactor = 753,
+  AuthSecretUnreadable = 754,
+  AuthTokenInvalid = 755,
 
   // 800–899: web and command line
   CliUsage = 800,

@@ -3,8 +3,8 @@
  * Everything below it receives its dependencies.
  */
 import type { AddressInfo } from 'node:net';
-import { AuditLog } from './audit/audit.ts';
-import { auditRecordOf } from './auth/audit-record.ts';
+import { AuditLog } from './audit/audit-log.ts';
+import { createRadiusAudit } from './audit/radius-hook.ts';
 import { createAuthEngine } from './auth/engine.ts';
 import { cryptoRandom, systemClock } from './clock.ts';
 import { modemSchema, type Config, type ModemConfig } from './config/schema.ts';
@@ -20,6 +20,7 @@ import { startSimulator, type ModemSimulator } from './modem/simulator/index.ts'
 import { createRadiusServer, radiusServerOptions } from './radius/server.ts';
 import type { RadiusHandler } from './auth/types.ts';
 import { openStore } from './store/store.ts';
+import { USERS_TABLE, userKey, type UserRecord } from './directory/users.ts';
 import { buildApp, listenWeb } from './web-api/app.ts';
 
 export interface ApplianceOptions {
@@ -66,6 +67,18 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
     const audit = new AuditLog(store, systemClock);
     audit.start();
     stops.push(() => audit.stop());
+    const users = store.table<UserRecord>(USERS_TABLE);
+    const radiusAudit = createRadiusAudit({
+      sink: (r) => audit.record(r),
+      lookupDn: (account) => {
+        try {
+          return users.getSync(userKey(account))?.dn;
+        } catch {
+          return undefined;
+        }
+      },
+    });
+    stops.push(() => radiusAudit.flush());
 
     let simulator: ModemSimulator | undefined;
     let modems: ModemConfig[] = config.modems;
@@ -113,11 +126,7 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
         acceptPossibleNumbers: config.directory.acceptPossibleNumbers,
         deviceSecret: deviceKey,
       },
-      onDecision: (d) => {
-        audit
-          .record(auditRecordOf(d))
-          .catch((e: unknown) => log.warn({ err: describeError(e) }, 'audit write failed'));
-      },
+      onDecision: (d) => radiusAudit.onDecision(d),
     });
     engine.start();
     stops.push(() => engine.stop());
@@ -129,8 +138,9 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
     // Requests still in the engine when the service stops finish before the store closes:
     // otherwise a challenge could be committed half-way, or its write hang on a closed store.
     const inFlight = new Set<Promise<unknown>>();
+    const audited = radiusAudit.wrap(engine.handle);
     const handler: RadiusHandler = (req, client) => {
-      const p = engine.handle(req, client);
+      const p = audited(req, client);
       inFlight.add(p);
       void p.finally(() => inFlight.delete(p)).catch(() => undefined);
       return p;

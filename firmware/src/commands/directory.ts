@@ -25,7 +25,7 @@ import type { SyncStatus } from '../directory/sync.ts';
 import { openStore, type Store } from '../store/store.ts';
 import { loopbackTarget } from '../web-api/loopback.ts';
 import { callSyncApi, targetUrl } from '../web-api/sync-client.ts';
-import { parseFlags, type Command } from './command.ts';
+import { defineCommand, usageError } from './command.ts';
 
 const HINTS: Record<Step, string> = {
   DNS: 'the DC name does not resolve: check the URL and the box’s DNS server',
@@ -38,9 +38,13 @@ const HINTS: Record<Step, string> = {
   config: 'the configuration refuses this (plain LDAP without StartTLS): set startTls or use ldaps://',
 };
 
-function usageError(msg: string): MfaError {
-  return new MfaError(msg, ErrorCode.CliUsage);
-}
+const configOption = {
+  type: 'string',
+  value: 'FILE',
+  env: 'MFABOX_CONFIG',
+  required: true,
+  help: 'the config file mfabox runs with',
+} as const;
 
 async function ldapConfig(file: string): Promise<LdapDirectoryConfig | undefined> {
   const cfg = await loadConfigFile(file);
@@ -181,16 +185,16 @@ async function testOne(
   return true;
 }
 
-export const directoryTestCommand: Command = {
+export const directoryTestCommand = defineCommand({
   name: 'directory test',
-  usage: 'directory test --config FILE [--user NAME]',
   summary: 'Connect, bind and search on every DC; says which step fails (DNS, TCP, TLS, bind, search)',
-  async run(args) {
-    const { flags } = parseFlags(args);
-    const file = flags.get('config');
-    if (typeof file !== 'string') throw usageError('directory test: --config FILE is required');
-    const user = flags.get('user');
-    const cfg = await ldapConfig(file);
+  options: {
+    config: configOption,
+    user: { type: 'string', value: 'NAME', help: 'also look this user up and show their numbers and groups' },
+  },
+  async run({ values }) {
+    const user = values.user;
+    const cfg = await ldapConfig(values.config);
     if (!cfg) {
       console.log('directory.kind is "demo": the in-memory demo directory needs no test.');
       return 0;
@@ -210,12 +214,11 @@ export const directoryTestCommand: Command = {
       }
     }
     let good = 0;
-    for (const url of urls)
-      if (await testOne(cfg, url, ca, typeof user === 'string' ? user : undefined, console.log)) good++;
+    for (const url of urls) if (await testOne(cfg, url, ca, user, console.log)) good++;
     console.log(`\n${good} of ${urls.length} domain controller(s) passed.`);
     return good === urls.length && urls.length > 0 ? 0 : 1;
   },
-};
+});
 
 function printStatus(s: SyncStatus): void {
   console.log(`state:     ${s.state}${s.confirmed ? ' (confirmed)' : ''}`);
@@ -279,19 +282,17 @@ async function syncHere(config: Config, store: Store, confirm: boolean): Promise
   }
 }
 
-export const directorySyncCommand: Command = {
+export const directorySyncCommand = defineCommand({
   name: 'directory sync',
-  usage: 'directory sync --config FILE [--confirm]',
   summary: 'Sync the MFA group’s members and numbers into the user list now (through the service if it runs)',
-  async run(args) {
-    const { flags } = parseFlags(args, ['confirm']);
-    const file = flags.get('config') ?? process.env.MFABOX_CONFIG;
-    if (typeof file !== 'string')
-      throw usageError(
-        'directory sync: --config FILE (or MFABOX_CONFIG) is required: the config mfabox runs with',
-      );
-    const config = await loadConfigFile(file);
-    const confirm = flags.get('confirm') === true;
+  details: 'Exit codes: 0 synced, 3 removals held for --confirm, 1 failed.',
+  options: {
+    config: configOption,
+    confirm: { type: 'boolean', help: 'apply a sync that removes more users than the safety limit' },
+  },
+  async run({ values }) {
+    const config = await loadConfigFile(values.config);
+    const confirm = values.confirm;
     let store: Store;
     try {
       store = await openStore(config.dataDir);
@@ -322,4 +323,4 @@ export const directorySyncCommand: Command = {
     }
     return syncHere(config, store, confirm);
   },
-};
+});

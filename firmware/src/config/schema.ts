@@ -5,8 +5,8 @@
  */
 import { z } from 'zod';
 import { isIP } from 'node:net';
-import { parseCidr } from '../auth/cidr.ts';
-import { parseCidr as parseRadiusCidr } from '../radius/address.ts';
+import { parseCidr } from '../net/cidr.ts';
+import { adaptiveSchema, limitsSchema, lockoutSchema, methodsSchema } from './auth-schema.ts';
 
 const port = z.number().int().min(0).max(65535);
 const secret = z.string().min(1);
@@ -20,7 +20,7 @@ export const radiusClientSchema = z
       .string()
       .min(1)
       .refine(
-        (s) => parseRadiusCidr(s) !== undefined,
+        (s) => parseCidr(s) !== undefined,
         'an IPv4/IPv6 address or CIDR, e.g. 10.0.0.5 or 10.0.0.0/24',
       ),
     /** Shared secret; at least 16 characters is recommended, 1 is accepted for lab use. */
@@ -134,6 +134,7 @@ export const policySchema = z.object({
   /** Members of these groups skip the passcode (break-glass, service accounts). Default none. */
   exemptGroups: z.array(z.string().min(1)).default([]),
   groupAttribute: groupAttributeSchema.default(groupAttributeSchema.parse({})),
+  ...adaptiveSchema.shape,
 });
 
 export const modemSchema = z.object({
@@ -269,21 +270,44 @@ export const webSchema = z.object({
   port: port.default(8080),
 });
 
-export const configSchema = z.object({
-  /** LevelDB directory. */
-  dataDir: z.string().default('/var/lib/mfabox'),
-  radius: radiusSchema.default(radiusSchema.parse({})),
-  directory: directorySchema.prefault({ kind: 'demo' }),
-  modems: z.array(modemSchema).default([]),
-  passcode: passcodeSchema.default(passcodeSchema.parse({})),
-  policy: policySchema.default(policySchema.parse({})),
-  web: webSchema.default(webSchema.parse({})),
-  /** Default country for numbers without a + prefix (ISO 3166 alpha-2), default US. */
-  defaultCountry: z.string().length(2).default('US'),
-  log: z
-    .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
-    .default({ level: 'info' }),
-});
+export const configSchema = z
+  .object({
+    /** LevelDB directory. */
+    dataDir: z.string().default('/var/lib/mfabox'),
+    radius: radiusSchema.default(radiusSchema.parse({})),
+    directory: directorySchema.prefault({ kind: 'demo' }),
+    modems: z.array(modemSchema).default([]),
+    passcode: passcodeSchema.default(passcodeSchema.parse({})),
+    policy: policySchema.default(policySchema.parse({})),
+    /** Lockout after wrong second-factor codes (escalating); see firmware/src/auth/README.md. */
+    lockout: lockoutSchema.default(lockoutSchema.parse({})),
+    /** SMS per IP and per minute, and the bad-password throttle. */
+    limits: limitsSchema.default(limitsSchema.parse({})),
+    /** Second-factor methods and their chains. */
+    methods: methodsSchema.default(methodsSchema.parse({})),
+    web: webSchema.default(webSchema.parse({})),
+    /** Default country for numbers without a + prefix (ISO 3166 alpha-2), default US. */
+    defaultCountry: z.string().length(2).default('US'),
+    log: z
+      .object({
+        level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+      })
+      .default({ level: 'info' }),
+  })
+  .superRefine((c, ctx) => {
+    c.policy.rules.forEach((r, i) => {
+      if (typeof r.then === 'object' && !(r.then.challenge in c.methods.chains))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['policy', 'rules', i, 'then', 'challenge'],
+          message: `no chain "${r.then.challenge}" in methods.chains (${Object.keys(c.methods.chains).join(', ')})`,
+        });
+    });
+    if (!('default' in c.methods.chains))
+      ctx.addIssue({ code: 'custom', path: ['methods', 'chains'], message: 'a "default" chain is required' });
+    if (c.methods.email.enabled && (c.methods.email.host === undefined || c.methods.email.from === undefined))
+      ctx.addIssue({ code: 'custom', path: ['methods', 'email'], message: 'email needs host and from' });
+  });
 
 export type Config = z.infer<typeof configSchema>;
 export type RadiusClientConfig = z.infer<typeof radiusClientSchema>;
