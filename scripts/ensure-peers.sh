@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs the real peers the tests and benchmarks talk to, if they are missing. Idempotent:
-# a second run installs nothing. Usage: scripts/ensure-peers.sh [radius|freeradius|socat|ldap|samba|gammu|smstools|chromium|systemd|cross|faketime|all]...
+# a second run installs nothing. Usage: scripts/ensure-peers.sh [radius|freeradius|freeradius-ldap|socat|ldap|samba|gammu|smstools|chromium|systemd|cross|faketime|all]...
 set -euo pipefail
 want=("$@"); [ ${#want[@]} -eq 0 ] && want=(all)
 
 declare -A PKGS=(
   [radius]="freeradius-utils"
   [freeradius]="freeradius"
+  [freeradius-ldap]="freeradius freeradius-ldap"
   [socat]="socat"
   [ldap]="slapd ldap-utils"
   [samba]="samba samba-ad-provision samba-dsdb-modules samba-vfs-modules winbind ldb-tools ldap-utils"
@@ -24,6 +25,7 @@ declare -A PKGS=(
 declare -A PROBE=(
   [radius]="/usr/bin/radclient"
   [freeradius]="/usr/sbin/freeradius"
+  [freeradius-ldap]="/usr/lib/freeradius/rlm_ldap.so"
   [socat]="/usr/bin/socat"
   [ldap]="/usr/sbin/slapd"
   [samba]="/usr/sbin/samba"
