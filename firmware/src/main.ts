@@ -12,8 +12,7 @@ import { cryptoRandom, systemClock } from './clock.ts';
 import { modemSchema, type Config, type ModemConfig } from './config/schema.ts';
 import { loadOrCreateDeviceKey } from './dispatch/device-key.ts';
 import { openOutbox } from './dispatch/outbox.ts';
-import { createDirectory, createSync } from './directory/factory.ts';
-import { SwappableDirectory } from './directory/swappable.ts';
+import { createReconfigurableDirectory, createSync } from './directory/factory.ts';
 import type { ConfigFile } from './config/config-file.ts';
 import { LiveConfig, type ApplyResult } from './config/live-config.ts';
 import { firmwareVersion } from './version.ts';
@@ -128,7 +127,8 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
 
     // The running config: the engine reads it per request, so a change from the web page applies live.
     let current = config;
-    const directory = new SwappableDirectory(await createDirectory(config.directory));
+    // directory.reconfigure(cfg) swaps in a new config without dropping a login in flight.
+    const directory = await createReconfigurableDirectory(config.directory);
     stops.push(() => directory.close());
     let sync = createSync(config, directory, store);
     if (config.directory.syncIntervalMinutes > 0) {
@@ -202,19 +202,21 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
     const apply = async (next: Config, prev: Config): Promise<ApplyResult> => {
       const restartNeeded: string[] = [];
       const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
-      const newDirectory = same(next.directory, prev.directory)
-        ? undefined
-        : await createDirectory(next.directory);
-      try {
-        if (radius.reconfigure(next.radius).restartNeeded)
-          restartNeeded.push('radius.listen', 'radius.accountingPort');
-      } catch (e) {
-        await newDirectory?.close();
-        throw e;
+      // The RADIUS client table first: it validates as a whole and changes nothing when it refuses.
+      if (radius.reconfigure(next.radius).restartNeeded)
+        restartNeeded.push('radius.listen', 'radius.accountingPort');
+      const directoryChanged = !same(next.directory, prev.directory);
+      if (directoryChanged) {
+        try {
+          // Builds and starts the new one first; logins in flight finish on the old one.
+          await directory.reconfigure(next.directory);
+        } catch (e) {
+          radius.reconfigure(prev.radius);
+          throw e;
+        }
       }
-      if (newDirectory) directory.swap(newDirectory);
       if (
-        newDirectory ||
+        directoryChanged ||
         next.defaultCountry !== prev.defaultCountry ||
         next.directory.syncIntervalMinutes !== prev.directory.syncIntervalMinutes
       ) {
