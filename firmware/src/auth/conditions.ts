@@ -7,7 +7,7 @@
 import { isDn, normalizeDn } from '../directory/dn.ts';
 import type { RuleConditions } from '../config/auth-schema.ts';
 import type { ClientIp } from './calling-station.ts';
-import { CidrSet } from './cidr.ts';
+import { CidrSet } from '../net/cidr.ts';
 
 export type Answer = 'yes' | 'no' | 'unknown';
 

@@ -158,10 +158,15 @@ async function testOne(
       if (user !== undefined) {
         const login = parseLogin(user);
         if (!login) throw usageError(`"${user}" is not a login name`);
+        const filter = userSearchFilter(s, login);
+        if (filter === undefined)
+          throw usageError(
+            `"${user}" names a domain that is not the directory's (add it to directory.loginDomains if it is)`,
+          );
         const r = await conn.within('search', budget, (c) =>
           c.search(cfg.baseDn, {
             scope: 'sub',
-            filter: userSearchFilter(s, login),
+            filter,
             attributes: userAttributes(s),
             sizeLimit: 2,
           }),

@@ -4,7 +4,7 @@
  * `firmware/src/auth/README.md` is the reference for how they interact.
  */
 import { z } from 'zod';
-import { parseCidr } from '../auth/cidr.ts';
+import { parseCidr } from '../net/cidr.ts';
 
 const cidr = z
   .string()
