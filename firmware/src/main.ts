@@ -10,7 +10,7 @@ import { cryptoRandom, systemClock } from './clock.ts';
 import { modemSchema, type Config, type ModemConfig } from './config/schema.ts';
 import { loadOrCreateDeviceKey } from './dispatch/device-key.ts';
 import { openOutbox } from './dispatch/outbox.ts';
-import { createDirectory, createSync } from './directory/factory.ts';
+import { createReconfigurableDirectory, createSync } from './directory/factory.ts';
 import { describeError } from './errors.ts';
 import { DeliveryWatch } from './health/delivery.ts';
 import { monitorVerdict, takeSnapshot, type HealthSnapshot } from './health/health.ts';
@@ -110,7 +110,8 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
     const outbox = await openOutbox({ store, sender: pool, deviceKey, dataDir: config.dataDir });
     stops.push(() => outbox.close());
 
-    const directory = await createDirectory(config.directory);
+    // directory.reconfigure(cfg) swaps in a new config without dropping a login in flight.
+    const directory = await createReconfigurableDirectory(config.directory);
     stops.push(() => directory.close());
     const sync = createSync(config, directory, store);
     if (config.directory.syncIntervalMinutes > 0) {
