@@ -6,11 +6,12 @@ import type { AddressInfo } from 'node:net';
 import { AuditLog } from './audit/audit-log.ts';
 import { createRadiusAudit } from './audit/radius-hook.ts';
 import { createAuthEngine } from './auth/engine.ts';
+import { openGeoip } from './auth/geoip.ts';
 import { cryptoRandom, systemClock } from './clock.ts';
 import { modemSchema, type Config, type ModemConfig } from './config/schema.ts';
 import { loadOrCreateDeviceKey } from './dispatch/device-key.ts';
 import { openOutbox } from './dispatch/outbox.ts';
-import { createDirectory, createSync } from './directory/factory.ts';
+import { createReconfigurableDirectory, createSync } from './directory/factory.ts';
 import { describeError } from './errors.ts';
 import { DeliveryWatch } from './health/delivery.ts';
 import { monitorVerdict, takeSnapshot, type HealthSnapshot } from './health/health.ts';
@@ -110,7 +111,8 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
     const outbox = await openOutbox({ store, sender: pool, deviceKey, dataDir: config.dataDir });
     stops.push(() => outbox.close());
 
-    const directory = await createDirectory(config.directory);
+    // directory.reconfigure(cfg) swaps in a new config without dropping a login in flight.
+    const directory = await createReconfigurableDirectory(config.directory);
     stops.push(() => directory.close());
     const sync = createSync(config, directory, store);
     if (config.directory.syncIntervalMinutes > 0) {
@@ -134,7 +136,12 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
         defaultCountry: config.defaultCountry,
         acceptPossibleNumbers: config.directory.acceptPossibleNumbers,
         deviceSecret: deviceKey,
+        lockout: config.lockout,
+        limits: config.limits,
+        methods: config.methods,
+        modemsPerMinute: modems.reduce((n, m) => n + m.maxPerMinute, 0),
       },
+      geoip: await openGeoip(config.policy.geoipFile),
       onDecision: (d) => radiusAudit.onDecision(d),
     });
     engine.start();
