@@ -92,6 +92,11 @@ export enum ErrorCode {
   ServiceUnreachable = 802,
   WebTlsInvalid = 803,
   WebAdminInvalid = 804,
+
+  // 900–999: the appliance (release, upgrade)
+  ReleaseInvalid = 900,
+  ReleaseChecksumMismatch = 901,
+  UpgradeRolledBack = 902,
 }
 
 export interface MfaErrorOptions {

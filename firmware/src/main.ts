@@ -8,6 +8,7 @@ import { createRadiusAudit } from './audit/radius-hook.ts';
 import type { AuditFilter } from './audit/query.ts';
 import { configChanges, type AuditRecord } from './audit/records.ts';
 import { createAuthEngine } from './auth/engine.ts';
+import { openGeoip } from './auth/geoip.ts';
 import { cryptoRandom, systemClock } from './clock.ts';
 import { modemSchema, type Config, type ModemConfig } from './config/schema.ts';
 import { loadOrCreateDeviceKey } from './dispatch/device-key.ts';
@@ -152,7 +153,12 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
         defaultCountry: current.defaultCountry,
         acceptPossibleNumbers: current.directory.acceptPossibleNumbers,
         deviceSecret: deviceKey,
+        lockout: current.lockout,
+        limits: current.limits,
+        methods: current.methods,
+        modemsPerMinute: modems.reduce((n, m) => n + m.maxPerMinute, 0),
       }),
+      geoip: await openGeoip(config.policy.geoipFile),
       onDecision: (d) => radiusAudit.onDecision(d),
     });
     engine.start();
@@ -229,6 +235,7 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
       for (const k of ['address', 'port', 'tls', 'certFile', 'keyFile', 'redirectPort', 'localPort'] as const)
         if (!same(next.web[k], prev.web[k])) restartNeeded.push(`web.${k}`);
       if (next.dataDir !== prev.dataDir) restartNeeded.push('dataDir');
+      if (next.policy.geoipFile !== prev.policy.geoipFile) restartNeeded.push('policy.geoipFile');
       current = next;
       return { restartNeeded };
     };
