@@ -10,7 +10,8 @@ import { systemClock } from '../clock.ts';
 import { modemSchema } from '../config/schema.ts';
 import { ErrorCode, MfaError } from '../errors.ts';
 import { Modem } from '../modem/modem.ts';
-import { stableNameFor } from '../modem/transport.ts';
+import { probeOnce, sendOnce } from '../modem/one-shot.ts';
+import { serialTransport, stableNameFor } from '../modem/transport.ts';
 import { normaliseNumber } from '../phone.ts';
 import { openStore } from '../store/store.ts';
 import { parseFlags, type Command } from './command.ts';
@@ -43,6 +44,7 @@ async function withModem<T>(
         config: parsed.data,
         store,
         clock: systemClock,
+        transportFactory: serialTransport,
         timings: { probeTries: 3 },
       }),
     );
@@ -58,7 +60,7 @@ export const modemProbeCommand: Command = {
   summary: 'Print the modem identity, SIM, registration, operator and signal',
   async run(args) {
     const { flags } = parseFlags(args, ['rtscts']);
-    const r = await withModem(flags, this.usage, (m) => m.probeOnce());
+    const r = await withModem(flags, this.usage, (m) => probeOnce(m));
     const id = r.identity;
     const rows: [string, string | undefined][] = [
       ['manufacturer', id.manufacturer],
@@ -93,11 +95,20 @@ export const modemSendCommand: Command = {
     const n = normaliseNumber(to, typeof country === 'string' ? country : 'US', { acceptPossible: true });
     if (!n.ok) throw new MfaError(`--to: ${n.reason}`, ErrorCode.SmsInvalidNumber, { field: 'to' });
     const refs = await withModem(flags, this.usage, (m) =>
-      m.sendOnce(n.e164, positional.join(' '), {
-        deadline: Date.now() + 24 * 3600 * 1000,
-        flash: flags.get('flash') === true,
-        statusReport: flags.get('report') === true,
-      }),
+      sendOnce(
+        m,
+        n.e164,
+        positional.join(' '),
+        {
+          remainingMs: 24 * 3600 * 1000,
+          flash: flags.get('flash') === true,
+          statusReport: flags.get('report') === true,
+        },
+        {
+          // The outbox's rules (the pool's): a one-off refusal such as CMS 512 is tried again.
+          onRetry: (r) => console.error(`retry ${r.attempt} in ${r.delayMs} ms: ${r.reason}`),
+        },
+      ),
     );
     for (const r of refs) console.log(String(r));
     return 0;
