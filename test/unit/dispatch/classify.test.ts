@@ -35,9 +35,7 @@ describe('classifySendFailure', () => {
   });
 
   it('names the code as the reason, never a message', () => {
-    expect(
-      classifySendFailure(sendFailure('permanent', '+CMS ERROR: 304 for +1555…'), false),
-    ).toEqual({
+    expect(classifySendFailure(sendFailure('permanent', '+CMS ERROR: 304 for +1555…'), false)).toEqual({
       kind: 'failed',
       reason: 'SmsPermanent',
     });
