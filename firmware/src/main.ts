@@ -3,24 +3,27 @@
  * Everything below it receives its dependencies.
  */
 import type { AddressInfo } from 'node:net';
-import { AuditLog } from './audit/audit.ts';
-import { auditRecordOf } from './auth/audit-record.ts';
+import { AuditLog } from './audit/audit-log.ts';
+import { createRadiusAudit } from './audit/radius-hook.ts';
 import { createAuthEngine } from './auth/engine.ts';
 import { cryptoRandom, systemClock } from './clock.ts';
 import { modemSchema, type Config, type ModemConfig } from './config/schema.ts';
 import { loadOrCreateDeviceKey } from './dispatch/device-key.ts';
 import { openOutbox } from './dispatch/outbox.ts';
-import { createDirectory, createSync } from './directory/factory.ts';
+import { createReconfigurableDirectory, createSync } from './directory/factory.ts';
 import { describeError } from './errors.ts';
 import { DeliveryWatch } from './health/delivery.ts';
 import { monitorVerdict, takeSnapshot, type HealthSnapshot } from './health/health.ts';
+import { createLedController } from './leds/controller.ts';
+import { openLeds } from './leds/open.ts';
 import { logger } from './log.ts';
 import { ModemPool } from './modem/pool.ts';
 import { startSimulator, type ModemSimulator } from './modem/simulator/index.ts';
 import { serialTransport } from './modem/transport.ts';
 import { createRadiusServer, radiusServerOptions } from './radius/server.ts';
-import type { RadiusHandler } from './radius/types.ts';
+import type { RadiusHandler } from './auth/types.ts';
 import { openStore } from './store/store.ts';
+import { USERS_TABLE, userKey, type UserRecord } from './directory/users.ts';
 import { buildApp, listenWeb } from './web-api/app.ts';
 
 export interface ApplianceOptions {
@@ -28,6 +31,13 @@ export interface ApplianceOptions {
   simulator?: { profile: string; smsDelayMs: number };
   /** Called for every SMS the simulated handset receives (the demo prints it). */
   onHandsetSms?: (to: string, text: string) => void;
+  /**
+   * What the reset button (held 10 s) does: resets the admin password and returns the new one,
+   * which is printed. A callback until web-api/admins.ts (resetAdminPassword) is on main.
+   */
+  resetAdminPassword?: () => Promise<{ username: string; password: string }>;
+  /** Tests and the demo: no LEDs (MFABOX_LEDS=none does the same). */
+  noLeds?: boolean;
   /** [0...120000] ms: wait this long for a modem to be ready before returning (the demo does). Default 0. */
   waitForModemMs?: number;
 }
@@ -67,6 +77,18 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
     const audit = new AuditLog(store, systemClock);
     audit.start();
     stops.push(() => audit.stop());
+    const users = store.table<UserRecord>(USERS_TABLE);
+    const radiusAudit = createRadiusAudit({
+      sink: (r) => audit.record(r),
+      lookupDn: (account) => {
+        try {
+          return users.getSync(userKey(account))?.dn;
+        } catch {
+          return undefined;
+        }
+      },
+    });
+    stops.push(() => radiusAudit.flush());
 
     let simulator: ModemSimulator | undefined;
     let modems: ModemConfig[] = config.modems;
@@ -92,7 +114,8 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
     const outbox = await openOutbox({ store, sender: pool, deviceKey, dataDir: config.dataDir });
     stops.push(() => outbox.close());
 
-    const directory = await createDirectory(config.directory);
+    // directory.reconfigure(cfg) swaps in a new config without dropping a login in flight.
+    const directory = await createReconfigurableDirectory(config.directory);
     stops.push(() => directory.close());
     const sync = createSync(config, directory, store);
     if (config.directory.syncIntervalMinutes > 0) {
@@ -117,11 +140,7 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
         acceptPossibleNumbers: config.directory.acceptPossibleNumbers,
         deviceSecret: deviceKey,
       },
-      onDecision: (d) => {
-        audit
-          .record(auditRecordOf(d))
-          .catch((e: unknown) => log.warn({ err: describeError(e) }, 'audit write failed'));
-      },
+      onDecision: (d) => radiusAudit.onDecision(d),
     });
     engine.start();
     stops.push(() => engine.stop());
@@ -133,8 +152,9 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
     // Requests still in the engine when the service stops finish before the store closes:
     // otherwise a challenge could be committed half-way, or its write hang on a closed store.
     const inFlight = new Set<Promise<unknown>>();
+    const audited = radiusAudit.wrap(engine.handle);
     const handler: RadiusHandler = (req, client) => {
-      const p = engine.handle(req, client);
+      const p = audited(req, client);
       inFlight.add(p);
       void p.finally(() => inFlight.delete(p)).catch(() => undefined);
       return p;
@@ -168,6 +188,26 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
     const web = await buildApp({ health, directorySync: sync });
     const listening = await listenWeb(web, config.web.address, config.web.port);
     stops.push(() => listening.close());
+
+    // Status LEDs read the same health model; on a laptop or CI this is one log line.
+    const leds = await openLeds(opts.noLeds ? { env: { MFABOX_LEDS: 'none' } } : {});
+    if (!leds.driver.description.startsWith('none') || leds.button) {
+      const reset = opts.resetAdminPassword;
+      const ledController = createLedController({
+        driver: leds.driver,
+        button: leds.button,
+        health,
+        clock: systemClock,
+        onHold: async () => {
+          if (!reset) throw new Error('no admin password store to reset');
+          const { username, password } = await reset();
+          // Printed for the admin at the box (console/journal), never logged through pino.
+          console.log(`Reset button: the admin password of "${username}" is now: ${password}`);
+        },
+      });
+      ledController.start();
+      stops.push(() => ledController.stop());
+    } else stops.push(() => leds.driver.close());
     const webAddr = listening.address;
     const webUrl = `http://${fmt({ ...webAddr, address: config.web.address })}`;
 

@@ -12,7 +12,7 @@ import { cryptoRandom, systemClock } from '../../firmware/src/clock.ts';
 import { passcodeSchema, policySchema } from '../../firmware/src/config/schema.ts';
 import { DemoDirectory, type DemoUser } from '../../firmware/src/directory/demo.ts';
 import type { Outbox, OutboxEntryInput, OutboxStats } from '../../firmware/src/dispatch/types.ts';
-import type { NasClient } from '../../firmware/src/radius/types.ts';
+import type { NasClient } from '../../firmware/src/auth/types.ts';
 import { openStore, type Store } from '../../firmware/src/store/store.ts';
 
 const USERS = 2000;

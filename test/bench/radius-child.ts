@@ -18,12 +18,7 @@ import { cryptoRandom, systemClock } from '../../firmware/src/clock.ts';
 import { openStore } from '../../firmware/src/store/store.ts';
 import type { StoreOp } from '../../firmware/src/store/store.ts';
 import { createRadiusServer } from '../../firmware/src/radius/server.ts';
-import type {
-  AccessRequest,
-  HandlerReply,
-  NasClient,
-  RadiusHandler,
-} from '../../firmware/src/radius/types.ts';
+import type { AccessRequest, HandlerReply, NasClient, RadiusHandler } from '../../firmware/src/auth/types.ts';
 import { radiusClientSchema, passcodeSchema, policySchema } from '../../firmware/src/config/schema.ts';
 import { DemoDirectory } from '../../firmware/src/directory/demo.ts';
 import type { DemoUser } from '../../firmware/src/directory/demo.ts';

@@ -10,7 +10,7 @@ import { createRadiusServer } from '../../firmware/src/radius/server.ts';
 import type { RadiusServer } from '../../firmware/src/radius/server.ts';
 import { ATTR, CODE, encodeRequest, parsePacket } from '../../firmware/src/radius/codec.ts';
 import { radiusClientSchema } from '../../firmware/src/config/schema.ts';
-import type { AccessRequest, HandlerReply } from '../../firmware/src/radius/types.ts';
+import type { AccessRequest, HandlerReply } from '../../firmware/src/auth/types.ts';
 import { radclient } from './helpers/radclient.ts';
 
 function mulberry32(seed: number): () => number {

@@ -15,7 +15,7 @@ import { radiusClientSchema } from '../../firmware/src/config/schema.ts';
 import type { RadiusClientConfig } from '../../firmware/src/config/schema.ts';
 import { openStore } from '../../firmware/src/store/store.ts';
 import type { Store } from '../../firmware/src/store/store.ts';
-import type { AccessRequest, HandlerReply, NasClient } from '../../firmware/src/radius/types.ts';
+import type { AccessRequest, HandlerReply, NasClient } from '../../firmware/src/auth/types.ts';
 import { radclient } from './helpers/radclient.ts';
 import type { RadiusHealth } from '../../firmware/src/health/health.ts';
 

@@ -13,7 +13,7 @@ import { createAuthEngine, type AuthDecision } from '../../firmware/src/auth/eng
 import { cryptoRandom, systemClock } from '../../firmware/src/clock.ts';
 import { parseConfig } from '../../firmware/src/config/load.ts';
 import { ErrorCode, isMfaError } from '../../firmware/src/errors.ts';
-import type { NasClient } from '../../firmware/src/radius/types.ts';
+import type { NasClient } from '../../firmware/src/auth/types.ts';
 import { openStore, type Store } from '../../firmware/src/store/store.ts';
 import { FakeOutbox } from '../unit/auth/doubles.ts';
 import { LdapFixtures, ldapConfig, slapdDirectory } from './ldap-fixtures.ts';

@@ -8,24 +8,18 @@
  * dictionary.citrix) with "CTXSUserGroups=" and ";".
  */
 import type { GroupAttributeConfig } from '../config/schema.ts';
+import { vendorAttribute } from './types.ts';
 
-/** A Vendor-Specific attribute's value: 4-byte vendor id, then type, length, data (RFC 2865 §5.26). */
-export function vendorSpecific(vendorId: number, type: number, data: Buffer): Buffer {
-  if (data.length > MAX_VSA_DATA)
-    throw new RangeError(`vendor attribute data is ${data.length} > ${MAX_VSA_DATA} bytes`);
-  const head = Buffer.alloc(6);
-  head.writeUInt32BE(vendorId, 0);
-  head.writeUInt8(type, 4);
-  head.writeUInt8(data.length + 2, 5);
-  return Buffer.concat([head, data]);
-}
-
-/** 253 bytes of attribute value, less the 6-byte vendor header. */
+/**
+ * 253 bytes of attribute value, less the 6-byte vendor header (radius/codec.ts builds the bytes
+ * and refuses more).
+ */
 export const MAX_VSA_DATA = 247;
 /** At most this many group attributes, so an Accept stays far inside RADIUS's 4096 bytes. */
 export const MAX_GROUP_ATTRIBUTES = 8;
 
 export interface GroupAttributesResult {
+  /** `26:<vendorId>:<type>` and the vendor data (prefix + groups), ready for HandlerReply. */
   attributes: [string, Buffer][];
   /** Groups left out: over the size cap, containing the separator, or too long for one attribute. */
   omitted: string[];
@@ -69,7 +63,7 @@ export function groupAttributes(groups: readonly string[], cfg: GroupAttributeCo
   const attributes = chunks.map((names): [string, Buffer] => {
     const parts: Buffer[] = [prefix];
     names.forEach((n, i) => parts.push(...(i > 0 ? [sep, n] : [n])));
-    return ['Vendor-Specific', vendorSpecific(cfg.vendorId, cfg.attributeType, Buffer.concat(parts))];
+    return [vendorAttribute(cfg.vendorId, cfg.attributeType), Buffer.concat(parts)];
   });
   return { attributes, omitted };
 }

@@ -240,22 +240,40 @@ function vsaValue(v: AttributeValue): Buffer {
   return Buffer.from(v, 'utf8');
 }
 
+/**
+ * A Vendor-Specific attribute (RFC 2865 §5.26): type 26, length, 4-byte vendor id, then one
+ * sub-attribute (vendor type, length, data). Throws when it cannot fit one attribute.
+ */
+export function vendorSpecific(vendorId: number, type: number, data: Buffer): Buffer {
+  const out = Buffer.alloc(8 + Math.min(data.length, MAX_VSA_DATA));
+  writeVendorSpecific(out, 0, vendorId, type, data);
+  return out;
+}
+
+/** `vendorSpecific` written in place (replies are built in one scratch buffer); returns the new offset. */
+function writeVendorSpecific(out: Buffer, off: number, vendorId: number, type: number, data: Buffer): number {
+  if (!Number.isInteger(vendorId) || vendorId < 0 || vendorId > 0xffffffff)
+    throw new RangeError(`bad vendor id ${vendorId}`);
+  if (!Number.isInteger(type) || type < 0 || type > 255) throw new RangeError(`bad vendor type ${type}`);
+  if (data.length > MAX_VSA_DATA)
+    throw new RangeError(`vendor attribute data is ${data.length} > ${MAX_VSA_DATA} bytes`);
+  out[off] = 26;
+  out[off + 1] = 8 + data.length;
+  out.writeUInt32BE(vendorId, off + 2);
+  out[off + 6] = type;
+  out[off + 7] = 2 + data.length;
+  data.copy(out, off + 8);
+  return off + 8 + data.length;
+}
+
+/** 255 octets of attribute less the type/length, vendor id and vendor type/length headers. */
+export const MAX_VSA_DATA = 247;
+
 /** Writes one attribute at `off` and returns the new offset. Throws on unknown names or values. */
 function writeAttribute(out: Buffer, off: number, [name, value]: ReplyAttribute): number {
   const vsa = VSA.exec(name);
   if (vsa) {
-    const vendor = Number(vsa[1]);
-    const type = Number(vsa[2]);
-    const data = vsaValue(value);
-    if (vendor > 0xffffffff || type > 255 || data.length > 255 - 8)
-      throw new RangeError(`bad vendor attribute ${name}`);
-    out[off] = 26;
-    out[off + 1] = 8 + data.length;
-    out.writeUInt32BE(vendor, off + 2);
-    out[off + 6] = type;
-    out[off + 7] = 2 + data.length;
-    data.copy(out, off + 8);
-    return off + 8 + data.length;
+    return writeVendorSpecific(out, off, Number(vsa[1]), Number(vsa[2]), vsaValue(value));
   }
   if (Buffer.isBuffer(value)) {
     const id = pkg.attr_name_to_id(name) ?? (/^\d{1,3}$/.test(name) ? name : undefined);

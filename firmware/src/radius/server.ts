@@ -1,17 +1,11 @@
 /**
- * The RADIUS listener: owns the UDP sockets, validates every datagram, answers retransmits from
- * the reply cache, answers monitors and Status-Server itself, and hands the rest to the auth
- * engine through `RadiusHandler`. Nothing a peer sends can throw out of a message handler or hold
- * the socket: every failure is a drop, a counter and a rate-limited log line.
- *
- * Pipeline (layeh/radius order): client lookup → length/attribute sanity → Message-Authenticator
- * (RFC 3579; required per client) → limit Proxy-State → User-Password decode (RFC 2865 §5.2; not
- * UTF-8 or NUL inside ⇒ wrong secret) → duplicate check (RFC 5080) → monitor user / handler.
+ * The RADIUS listener: owns the UDP sockets and the listener's state (NAS table, reply cache,
+ * counters), and runs every datagram through pipeline.ts, which answers retransmits, monitors and
+ * Status-Server itself and hands the rest to the auth engine through `RadiusHandler`.
  */
 import dgram from 'node:dgram';
 import type { AddressInfo } from 'node:net';
 import { isIPv6 } from 'node:net';
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Clock } from '../clock.ts';
 import { systemClock } from '../clock.ts';
 import { ErrorCode, MfaError, describeError } from '../errors.ts';
@@ -19,94 +13,24 @@ import type { Logger } from '../log.ts';
 import { logger } from '../log.ts';
 import type { Store } from '../store/store.ts';
 import type { RadiusClientConfig, RadiusConfig } from '../config/schema.ts';
-import {
-  ATTR,
-  CODE,
-  decodeAttributes,
-  decodeUserPassword,
-  encodeAttributes,
-  encodeReply,
-  firstAttribute,
-  parsePacket,
-  verifyAccountingAuthenticator,
-  verifyMessageAuthenticator,
-} from './codec.ts';
-import type { ParsedPacket, ReplyAttribute } from './codec.ts';
-import type { ClientEntry } from './clients.ts';
+import type { RadiusHandler } from '../auth/types.ts';
 import { ClientTable } from './clients.ts';
-import { ReplyCache, dedupeKey } from './dedupe.ts';
+import { CounterBook, type ClientStatus, type RadiusCounters, type RadiusStatus } from './counters.ts';
+import { ReplyCache } from './dedupe.ts';
+import { MessageAuthenticatorLearning } from './ma-learning.ts';
+import type { HealthReport } from './monitor.ts';
+import { handleDatagram, type PipelineState } from './pipeline.ts';
 import { RateLimitedLog } from './ratelog.ts';
-import type { AccessRequest, HandlerReply, RadiusHandler, RequireMessageAuthenticator } from './types.ts';
 
-export const DROP_REASONS = [
-  'malformed',
-  'unsupported-code',
-  'missing-message-authenticator',
-  'bad-message-authenticator',
-  'proxy-state-without-message-authenticator',
-  'bad-password',
-  'bad-accounting-authenticator',
-  'overload',
-  'handler-error',
-  'handler-timeout',
-  'internal-error',
-] as const;
-export type DropReason = (typeof DROP_REASONS)[number];
-
-const DROP_CODE: Record<DropReason, ErrorCode> = {
-  malformed: ErrorCode.RadiusMalformed,
-  'unsupported-code': ErrorCode.RadiusUnsupportedCode,
-  'missing-message-authenticator': ErrorCode.RadiusMessageAuthenticatorMissing,
-  'bad-message-authenticator': ErrorCode.RadiusBadAuthenticator,
-  'proxy-state-without-message-authenticator': ErrorCode.RadiusProxyStateWithoutAuthenticator,
-  'bad-password': ErrorCode.RadiusPasswordUndecodable,
-  'bad-accounting-authenticator': ErrorCode.RadiusBadAuthenticator,
-  overload: ErrorCode.RadiusOverloaded,
-  'handler-error': ErrorCode.RadiusHandlerFailed,
-  'handler-timeout': ErrorCode.RadiusHandlerFailed,
-  'internal-error': ErrorCode.RadiusHandlerFailed,
-};
-
-export interface ClientCounters {
-  /** Access-Request and Status-Server packets from this client, before validation. */
-  requests: number;
-  accepts: number;
-  rejects: number;
-  challenges: number;
-  /** Retransmits: ignored while in flight, or answered from the reply cache. */
-  duplicates: number;
-  statusServer: number;
-  accounting: number;
-  /** Requests from the client's monitor user (answered without the handler). */
-  monitor: number;
-  drops: Partial<Record<DropReason, number>>;
-}
-
-export interface ClientStatus extends ClientCounters {
-  requireMessageAuthenticator: RequireMessageAuthenticator;
-  /** True when this client's requests must carry Message-Authenticator (yes, or auto once learned). */
-  messageAuthenticatorRequired: boolean;
-}
-
-export interface RadiusCounters {
-  clients: Record<string, ClientStatus>;
-  unknownClients: { drops: number; sources: { address: string; count: number }[] };
-  sendErrors: number;
-  caches: Record<'duplicates' | 'logKeys' | 'unknownSources' | 'pending', { size: number; capacity: number }>;
-}
-
-export interface RadiusStatus {
-  /** "udp 127.0.0.1:1812 (auth)" etc. */
-  listening: string[];
-  clientsWithoutMessageAuthenticator: string[];
-  /** Per client name: requests, accepts, …, and `drops.<reason>`. */
-  counters: Record<string, Record<string, number>>;
-}
-
-export interface HealthReport {
-  healthy: boolean;
-  reasons: string[];
-}
+export {
+  DROP_REASONS,
+  type ClientCounters,
+  type ClientStatus,
+  type DropReason,
+  type RadiusCounters,
+  type RadiusStatus,
+} from './counters.ts';
+export type { HealthReport } from './monitor.ts';
 
 export interface ListenAddress {
   address: string;
@@ -167,43 +91,6 @@ export interface RadiusServer {
   ): void;
 }
 
-interface Learned {
-  learnedAt: string;
-  match: string;
-}
-
-const STATE_PREFIX = 'require-ma:';
-
-function emptyCounters(): ClientCounters {
-  return {
-    requests: 0,
-    accepts: 0,
-    rejects: 0,
-    challenges: 0,
-    duplicates: 0,
-    statusServer: 0,
-    accounting: 0,
-    monitor: 0,
-    drops: {},
-  };
-}
-
-function digestEqual(a: Buffer, b: Buffer): boolean {
-  // Hash first so the comparison takes the same time whatever the lengths.
-  return timingSafeEqual(createHash('sha256').update(a).digest(), createHash('sha256').update(b).digest());
-}
-
-function asString(v: unknown): string | undefined {
-  if (Array.isArray(v)) return asString(v[0]);
-  return typeof v === 'string' ? v : undefined;
-}
-
-const REPLY_CODE: Record<HandlerReply['code'], number> = {
-  'Access-Accept': CODE.AccessAccept,
-  'Access-Reject': CODE.AccessReject,
-  'Access-Challenge': CODE.AccessChallenge,
-};
-
 /** The config's `radius` section as server options (main.ts adds handler, store, health). */
 export function radiusServerOptions(
   cfg: RadiusConfig,
@@ -234,373 +121,29 @@ export function radiusServerOptions(
 export function createRadiusServer(opts: RadiusServerOptions): RadiusServer {
   const clock = opts.clock ?? systemClock;
   const log = opts.log ?? logger('radius');
-  const ratelog = new RateLimitedLog(log, clock);
-  let handlerTimeoutMs = opts.handlerTimeoutMs ?? 30_000;
-  let maxPending = opts.maxPending ?? 2048;
-  const unknownCap = opts.unknownSourceEntries ?? 256;
-  const cache = new ReplyCache({
-    ttlMs: (opts.duplicateCacheSeconds ?? 30) * 1000,
-    capacity: opts.duplicateCacheEntries ?? 65_536,
-    inFlightTimeoutMs: handlerTimeoutMs,
-    clock,
-  });
-  const stateTable = opts.store?.table<Learned>('radius-state');
-  let table = ClientTable.fromConfig(opts.clients);
-  const learned = new Map<string, Learned>();
-  const counters = new Map<string, ClientCounters>();
-  const unknownSources = new Map<string, number>();
-  let unknownDrops = 0;
-  let sendErrors = 0;
-  let pending = 0;
+  const handlerTimeoutMs = opts.handlerTimeoutMs ?? 30_000;
+  const ma = new MessageAuthenticatorLearning(opts.store, clock, log);
+  const state: PipelineState = {
+    table: ClientTable.fromConfig(opts.clients),
+    cache: new ReplyCache({
+      ttlMs: (opts.duplicateCacheSeconds ?? 30) * 1000,
+      capacity: opts.duplicateCacheEntries ?? 65_536,
+      inFlightTimeoutMs: handlerTimeoutMs,
+      clock,
+    }),
+    ma,
+    counters: new CounterBook(opts.unknownSourceEntries ?? 256),
+    ratelog: new RateLimitedLog(log, clock),
+    log,
+    handler: opts.handler,
+    health: opts.health,
+    handlerTimeoutMs,
+    maxPending: opts.maxPending ?? 2048,
+    pending: 0,
+  };
+  const { cache, counters, ratelog } = state;
   let sockets: dgram.Socket[] = [];
   let listening: string[] = [];
-
-  const countersFor = (name: string): ClientCounters => {
-    let c = counters.get(name);
-    if (!c) {
-      c = emptyCounters();
-      counters.set(name, c);
-    }
-    return c;
-  };
-
-  /** What an `auto` client learned holds for that name at that address: a re-pointed entry learns anew. */
-  const hasLearned = (e: ClientEntry): boolean => learned.get(e.client.name)?.match === e.client.match;
-
-  const required = (e: ClientEntry): boolean =>
-    e.client.requireMessageAuthenticator === 'yes' ||
-    (e.client.requireMessageAuthenticator === 'auto' && hasLearned(e));
-
-  const drop = (
-    e: ClientEntry,
-    reason: DropReason,
-    source: { address: string; port: number },
-    detail?: string,
-  ): void => {
-    const c = countersFor(e.client.name);
-    c.drops[reason] = (c.drops[reason] ?? 0) + 1;
-    const fields: Record<string, unknown> = {
-      code: ErrorCode[DROP_CODE[reason]],
-      client: e.client.name,
-      source: source.address,
-      reason,
-    };
-    if (detail !== undefined) fields.detail = detail;
-    ratelog.warn(`${e.client.name}|${reason}`, fields, 'RADIUS packet dropped');
-  };
-
-  const learn = (e: ClientEntry): void => {
-    const rec: Learned = { learnedAt: new Date(clock.now()).toISOString(), match: e.client.match };
-    learned.set(e.client.name, rec);
-    log.info(
-      { client: e.client.name },
-      'client sends Message-Authenticator: it is now required from this client (requireMessageAuthenticator auto)',
-    );
-    stateTable?.put(STATE_PREFIX + e.client.name, rec).catch((err: unknown) => {
-      log.error(
-        { client: e.client.name, err: describeError(err) },
-        'could not persist the learned Message-Authenticator requirement',
-      );
-    });
-  };
-
-  const noteUnknown = (address: string): void => {
-    unknownDrops++;
-    const n = unknownSources.get(address);
-    unknownSources.delete(address);
-    unknownSources.set(address, (n ?? 0) + 1);
-    while (unknownSources.size > unknownCap) {
-      const oldest = unknownSources.keys().next();
-      if (oldest.done) break;
-      unknownSources.delete(oldest.value);
-    }
-    ratelog.warn(
-      `unknown|${address}`,
-      { code: ErrorCode[ErrorCode.RadiusUnknownClient], source: address, reason: 'unknown-client' },
-      'RADIUS packet from an unknown client dropped',
-      60_000,
-    );
-  };
-
-  const safeSend = (send: (reply: Buffer) => void, reply: Buffer): void => {
-    try {
-      send(reply);
-    } catch {
-      sendErrors++;
-    }
-  };
-
-  const reply = (
-    e: ClientEntry,
-    p: ParsedPacket,
-    code: number,
-    attributes: readonly ReplyAttribute[],
-  ): Buffer =>
-    encodeReply({
-      code,
-      identifier: p.identifier,
-      requestAuthenticator: p.authenticator,
-      secret: e.secret,
-      attributes: encodeAttributes(attributes),
-      proxyStates: p.proxyStates,
-    });
-
-  const countReply = (c: ClientCounters, code: number): void => {
-    if (code === CODE.AccessAccept) c.accepts++;
-    else if (code === CODE.AccessReject) c.rejects++;
-    else if (code === CODE.AccessChallenge) c.challenges++;
-  };
-
-  const healthNow = (): HealthReport => {
-    if (!opts.health) return { healthy: true, reasons: [] };
-    try {
-      return opts.health();
-    } catch (err) {
-      return { healthy: false, reasons: [`health check failed: ${describeError(err)}`] };
-    }
-  };
-
-  function accounting(
-    e: ClientEntry,
-    p: ParsedPacket,
-    source: { address: string; port: number },
-    send: (r: Buffer) => void,
-  ): void {
-    const c = countersFor(e.client.name);
-    if (p.code !== CODE.AccountingRequest) return drop(e, 'unsupported-code', source, String(p.code));
-    c.accounting++;
-    if (!verifyAccountingAuthenticator(p, e.secret)) return drop(e, 'bad-accounting-authenticator', source);
-    if (p.messageAuthenticatorOffset !== undefined && !verifyMessageAuthenticator(p, e.secret))
-      return drop(e, 'bad-message-authenticator', source);
-    safeSend(
-      send,
-      encodeReply({
-        code: CODE.AccountingResponse,
-        identifier: p.identifier,
-        requestAuthenticator: p.authenticator,
-        secret: e.secret,
-        attributes: Buffer.alloc(0),
-        proxyStates: p.proxyStates,
-        messageAuthenticator: false,
-      }),
-    );
-  }
-
-  function access(
-    e: ClientEntry,
-    p: ParsedPacket,
-    source: { address: string; port: number },
-    send: (r: Buffer) => void,
-  ): void {
-    const c = countersFor(e.client.name);
-    if (p.code !== CODE.AccessRequest && p.code !== CODE.StatusServer)
-      return drop(e, 'unsupported-code', source, String(p.code));
-    c.requests++;
-
-    // 3. Message-Authenticator (RFC 3579 §3.2; Status-Server always needs it, RFC 5997 §3).
-    const hasMa = p.messageAuthenticatorOffset !== undefined;
-    if (hasMa) {
-      if (!verifyMessageAuthenticator(p, e.secret)) return drop(e, 'bad-message-authenticator', source);
-      if (e.client.requireMessageAuthenticator === 'auto' && !hasLearned(e)) learn(e);
-    } else if (required(e) || p.code === CODE.StatusServer) {
-      return drop(e, 'missing-message-authenticator', source);
-    }
-    // 4. Limit Proxy-State: without MA it is the attacker's chosen-prefix room (BlastRADIUS).
-    if (!hasMa && p.proxyStates.length > 0)
-      return drop(e, 'proxy-state-without-message-authenticator', source);
-
-    if (p.code === CODE.StatusServer) {
-      c.statusServer++;
-      safeSend(send, reply(e, p, CODE.AccessAccept, []));
-      return;
-    }
-
-    // 5. User-Password. Undecodable means another secret: drop before any bind can lock AD accounts.
-    const cipher = firstAttribute(p, ATTR.UserPassword);
-    let password: string | undefined;
-    if (cipher) {
-      const r = decodeUserPassword(cipher, e.secret, p.authenticator);
-      if (!r.ok) return drop(e, r.reason === 'bad-length' ? 'malformed' : 'bad-password', source, r.reason);
-      password = r.password;
-    }
-    let attrs: Record<string, unknown>;
-    try {
-      attrs = decodeAttributes(p);
-    } catch (err) {
-      return drop(e, 'malformed', source, describeError(err));
-    }
-
-    if (!hasMa)
-      ratelog.warn(
-        `no-ma|${e.client.name}`,
-        { client: e.client.name, source: source.address },
-        'client sends no Message-Authenticator: exposed to BlastRADIUS forgery (set it to send Message-Authenticator, then requireMessageAuthenticator yes)',
-        3_600_000,
-      );
-
-    // 6. Duplicates (RFC 5080).
-    const key = dedupeKey(source.address, source.port, p.identifier, p.authenticator);
-    const dup = cache.begin(key);
-    if (dup.kind === 'in-flight') {
-      c.duplicates++;
-      return;
-    }
-    if (dup.kind === 'replay') {
-      c.duplicates++;
-      safeSend(send, dup.reply);
-      return;
-    }
-
-    const finish = (code: number, attributes: readonly ReplyAttribute[]): void => {
-      let r: Buffer;
-      try {
-        r = reply(e, p, code, attributes);
-      } catch (err) {
-        // A reply that cannot be built (e.g. Proxy-State pushing it past 4096 octets) must not
-        // leave the request "in flight", where every retransmit would be ignored.
-        cache.abandon(key);
-        drop(e, 'internal-error', source, describeError(err));
-        return;
-      }
-      cache.complete(key, r);
-      countReply(c, code);
-      safeSend(send, r);
-    };
-
-    const userName = asString(attrs['User-Name']);
-    if (userName === undefined || userName === '' || password === undefined) {
-      // Only PAP is offered: a CHAP or MS-CHAP request cannot carry an AD password we could check.
-      finish(CODE.AccessReject, [['Reply-Message', 'PAP (User-Name and User-Password) required']]);
-      return;
-    }
-
-    // The load balancer's monitor: answered here, so it never binds, texts or locks anyone out.
-    if (e.client.monitorUser !== undefined && userName === e.client.monitorUser) {
-      c.monitor++;
-      const pwOk =
-        e.monitorPassword !== undefined && digestEqual(Buffer.from(password, 'utf8'), e.monitorPassword);
-      if (!pwOk) {
-        ratelog.warn(
-          `monitor-pw|${e.client.name}`,
-          { client: e.client.name },
-          'monitor user sent a wrong password',
-        );
-        finish(CODE.AccessReject, []);
-        return;
-      }
-      const h = healthNow();
-      const msg = h.healthy ? 'healthy' : `unhealthy: ${h.reasons.join('; ')}`;
-      finish(h.healthy ? CODE.AccessAccept : CODE.AccessReject, [
-        [
-          'Reply-Message',
-          Buffer.from(msg, 'utf8')
-            .subarray(0, 253)
-            .toString('utf8')
-            .replace(/\uFFFD$/, ''),
-        ],
-      ]);
-      return;
-    }
-
-    if (pending >= maxPending) {
-      cache.abandon(key);
-      return drop(e, 'overload', source);
-    }
-
-    const req: AccessRequest = {
-      source: { address: source.address, port: source.port },
-      identifier: p.identifier,
-      userName,
-      password,
-      messageAuthenticator: hasMa,
-    };
-    const state = firstAttribute(p, ATTR.State);
-    if (state) req.state = Buffer.from(state);
-    const csi = asString(attrs['Calling-Station-Id']);
-    if (csi !== undefined) req.callingStationId = csi;
-    const nasId = asString(attrs['NAS-Identifier']);
-    if (nasId !== undefined) req.nasIdentifier = nasId;
-    const nasIp = asString(attrs['NAS-IP-Address']);
-    if (nasIp !== undefined) req.nasIpAddress = nasIp;
-
-    pending++;
-    let settled = false;
-    const timer = setTimeout(() => {
-      if (settled) return;
-      settled = true;
-      pending--;
-      cache.abandon(key);
-      drop(e, 'handler-timeout', source);
-    }, handlerTimeoutMs);
-    timer.unref();
-    Promise.resolve()
-      .then(() => opts.handler(req, e.client))
-      .then(
-        (hr) => {
-          if (settled) return;
-          settled = true;
-          clearTimeout(timer);
-          pending--;
-          let code = REPLY_CODE[hr.code];
-          let r: Buffer;
-          try {
-            if (code === undefined) throw new Error(`handler answered unknown code ${String(hr.code)}`);
-            r = reply(e, p, code, hr.attributes);
-          } catch (err) {
-            // A reply we cannot encode is an engine bug; a bare Reject tells the user at once.
-            log.error(
-              {
-                code: ErrorCode[ErrorCode.RadiusHandlerFailed],
-                client: e.client.name,
-                err: describeError(err),
-              },
-              'handler reply could not be encoded; answering Access-Reject',
-            );
-            code = CODE.AccessReject;
-            r = reply(e, p, code, []);
-          }
-          cache.complete(key, r);
-          countReply(c, code);
-          safeSend(send, r);
-        },
-        (err: unknown) => {
-          if (settled) return;
-          settled = true;
-          clearTimeout(timer);
-          pending--;
-          cache.abandon(key);
-          drop(e, 'handler-error', source, describeError(err));
-        },
-      )
-      .catch((err: unknown) => {
-        // Even the fallback Reject could not be built: forget the request so a retransmit is
-        // handled afresh instead of being ignored as a duplicate in flight.
-        cache.abandon(key);
-        log.error({ err: describeError(err) }, 'RADIUS reply path failed');
-      });
-  }
-
-  function handleDatagram(
-    kind: 'auth' | 'acct',
-    msg: Buffer,
-    source: { address: string; port: number },
-    send: (reply: Buffer) => void,
-  ): void {
-    let e: ClientEntry | undefined;
-    try {
-      // 1. Client lookup: unknown sources get nothing, not even a parse.
-      e = table.lookup(source.address);
-      if (!e) return noteUnknown(source.address);
-      // 2. Length and attribute sanity.
-      const parsed = parsePacket(msg);
-      if (!parsed.ok) return drop(e, 'malformed', source, parsed.reason);
-      if (kind === 'acct') accounting(e, parsed.packet, source, send);
-      else access(e, parsed.packet, source, send);
-    } catch (err) {
-      if (e) drop(e, 'internal-error', source, describeError(err));
-      else log.error({ err: describeError(err) }, 'RADIUS packet handling failed');
-    }
-  }
 
   async function bindOne(kind: 'auth' | 'acct', at: ListenAddress): Promise<dgram.Socket> {
     const v6 = isIPv6(at.address);
@@ -637,39 +180,32 @@ export function createRadiusServer(opts: RadiusServerOptions): RadiusServer {
       );
     });
     sock.on('message', (msg, rinfo) => {
-      handleDatagram(kind, msg, rinfo, (r) =>
+      handleDatagram(state, kind, msg, rinfo, (r) =>
         sock.send(r, rinfo.port, rinfo.address, (err) => {
-          if (err) sendErrors++;
+          if (err) counters.sendErrors++;
         }),
       );
     });
     return sock;
   }
 
-  async function loadLearned(): Promise<void> {
-    if (!stateTable) return;
-    for await (const [k, v] of stateTable.entries({ gte: STATE_PREFIX, lt: STATE_PREFIX + '\uffff' }))
-      learned.set(k.slice(STATE_PREFIX.length), v);
-  }
-
   function updateClients(clients: readonly RadiusClientConfig[]): void {
     const next = ClientTable.fromConfig(clients);
-    table = next;
-    const names = new Set(next.list().map((e) => e.client.name));
-    for (const n of [...counters.keys()]) if (!names.has(n)) counters.delete(n);
+    state.table = next;
+    counters.keepOnly(new Set(next.list().map((e) => e.client.name)));
   }
 
   const clientsWithoutMessageAuthenticator = (): string[] =>
-    table
+    state.table
       .list()
-      .filter((e) => !required(e))
+      .filter((e) => !ma.required(e))
       .map((e) => e.client.name);
 
   return {
-    handleDatagram,
+    handleDatagram: (kind, msg, source, send) => handleDatagram(state, kind, msg, source, send),
 
     async start() {
-      await loadLearned();
+      await ma.load();
       const auth: AddressInfo[] = [];
       const acct: AddressInfo[] = [];
       try {
@@ -710,27 +246,27 @@ export function createRadiusServer(opts: RadiusServerOptions): RadiusServer {
 
     counters() {
       const clients: Record<string, ClientStatus> = {};
-      for (const e of table.list()) {
-        const c = countersFor(e.client.name);
+      for (const e of state.table.list()) {
+        const c = counters.for(e.client.name);
         clients[e.client.name] = {
           ...c,
           drops: { ...c.drops },
           requireMessageAuthenticator: e.client.requireMessageAuthenticator,
-          messageAuthenticatorRequired: required(e),
+          messageAuthenticatorRequired: ma.required(e),
         };
       }
       return {
         clients,
         unknownClients: {
-          drops: unknownDrops,
-          sources: [...unknownSources].map(([address, count]) => ({ address, count })),
+          drops: counters.unknownDrops,
+          sources: [...counters.unknownSources].map(([address, count]) => ({ address, count })),
         },
-        sendErrors,
+        sendErrors: counters.sendErrors,
         caches: {
           duplicates: { size: cache.size, capacity: cache.capacity },
           logKeys: { size: ratelog.size, capacity: ratelog.maxKeys },
-          unknownSources: { size: unknownSources.size, capacity: unknownCap },
-          pending: { size: pending, capacity: maxPending },
+          unknownSources: { size: counters.unknownSources.size, capacity: counters.unknownCap },
+          pending: { size: state.pending, capacity: state.maxPending },
         },
       };
     },
@@ -739,13 +275,14 @@ export function createRadiusServer(opts: RadiusServerOptions): RadiusServer {
 
     status() {
       const flat: Record<string, Record<string, number>> = {};
-      for (const e of table.list()) {
-        const { drops, ...rest } = countersFor(e.client.name);
+      for (const e of state.table.list()) {
+        const { drops, ...rest } = counters.for(e.client.name);
         const row: Record<string, number> = { ...rest };
         for (const [reason, n] of Object.entries(drops)) row[`drops.${reason}`] = n ?? 0;
         flat[e.client.name] = row;
       }
-      if (unknownDrops > 0) flat['(unknown clients)'] = { 'drops.unknown-client': unknownDrops };
+      if (counters.unknownDrops > 0)
+        flat['(unknown clients)'] = { 'drops.unknown-client': counters.unknownDrops };
       return {
         listening: [...listening],
         clientsWithoutMessageAuthenticator: clientsWithoutMessageAuthenticator(),
@@ -758,12 +295,12 @@ export function createRadiusServer(opts: RadiusServerOptions): RadiusServer {
     reconfigure(cfg) {
       const o = radiusServerOptions(cfg);
       updateClients(o.clients);
-      handlerTimeoutMs = o.handlerTimeoutMs ?? handlerTimeoutMs;
-      maxPending = o.maxPending ?? maxPending;
+      state.handlerTimeoutMs = o.handlerTimeoutMs ?? state.handlerTimeoutMs;
+      state.maxPending = o.maxPending ?? state.maxPending;
       cache.configure({
         ttlMs: cfg.duplicateCacheSeconds * 1000,
         capacity: cfg.duplicateCacheEntries,
-        inFlightTimeoutMs: handlerTimeoutMs,
+        inFlightTimeoutMs: state.handlerTimeoutMs,
       });
       const key = (l: readonly ListenAddress[] | undefined): string =>
         JSON.stringify((l ?? []).map((x) => [x.address, x.port]));
@@ -772,9 +309,6 @@ export function createRadiusServer(opts: RadiusServerOptions): RadiusServer {
       };
     },
 
-    async forgetLearnedMessageAuthenticator(name) {
-      learned.delete(name);
-      await stateTable?.del(STATE_PREFIX + name);
-    },
+    forgetLearnedMessageAuthenticator: (name) => ma.forget(name),
   };
 }

@@ -3,14 +3,18 @@ import {
   MAX_GROUP_ATTRIBUTES,
   MAX_VSA_DATA,
   groupAttributes,
-  vendorSpecific,
 } from '../../../firmware/src/auth/attributes.ts';
 import { groupAttributeSchema } from '../../../firmware/src/config/schema.ts';
+import { encodeAttributes } from '../../../firmware/src/radius/codec.ts';
 
 const cfg = groupAttributeSchema.parse({});
 
-function decode(b: Buffer): { vendor: number; type: number; len: number; text: string } {
-  return { vendor: b.readUInt32BE(0), type: b[4]!, len: b[5]!, text: b.subarray(6).toString('utf8') };
+/** Through the real codec: the bytes NetScaler would read. */
+function decode(name: string, data: Buffer): { vendor: number; type: number; len: number; text: string } {
+  const b = encodeAttributes([[name, data]]);
+  expect(b[0]).toBe(26);
+  expect(b[1]).toBe(b.length);
+  return { vendor: b.readUInt32BE(2), type: b[6]!, len: b[7]!, text: b.subarray(8).toString('utf8') };
 }
 
 describe('group attributes for NetScaler', () => {
@@ -19,8 +23,8 @@ describe('group attributes for NetScaler', () => {
     expect(omitted).toEqual([]);
     expect(attributes).toHaveLength(1);
     const [name, value] = attributes[0]!;
-    expect(name).toBe('Vendor-Specific');
-    expect(decode(value)).toEqual({
+    expect(name).toBe('26:66:16');
+    expect(decode(name, value)).toEqual({
       vendor: 66,
       type: 16,
       len: 2 + 34,
@@ -34,7 +38,7 @@ describe('group attributes for NetScaler', () => {
       ...cfg,
       include: ['vpn users', 'ADMINS'],
     });
-    expect(decode(r.attributes[0]![1]).text).toBe('CTXSUserGroups=VPN Users;Admins');
+    expect(decode(...r.attributes[0]!).text).toBe('CTXSUserGroups=VPN Users;Admins');
   });
 
   it('no groups → no attribute', () => {
@@ -47,10 +51,10 @@ describe('group attributes for NetScaler', () => {
     expect(omitted).toEqual([]);
     expect(attributes.length).toBeGreaterThan(1);
     const names: string[] = [];
-    for (const [, v] of attributes) {
-      const d = decode(v);
-      expect(v.length - 6).toBeLessThanOrEqual(MAX_VSA_DATA);
-      expect(d.len).toBe(v.length - 4);
+    for (const [n, v] of attributes) {
+      const d = decode(n, v);
+      expect(v.length).toBeLessThanOrEqual(MAX_VSA_DATA);
+      expect(d.len).toBe(v.length + 2);
       expect(d.text.startsWith('CTXSUserGroups=')).toBe(true);
       names.push(...d.text.slice('CTXSUserGroups='.length).split(';'));
     }
@@ -61,17 +65,12 @@ describe('group attributes for NetScaler', () => {
     const long = 'x'.repeat(240);
     const r = groupAttributes(['a;b', long, 'ok'], cfg);
     expect(r.omitted).toEqual(['a;b', long]);
-    expect(decode(r.attributes[0]![1]).text).toBe('CTXSUserGroups=ok');
+    expect(decode(...r.attributes[0]!).text).toBe('CTXSUserGroups=ok');
     const many = Array.from({ length: 200 }, (_, i) => `g${i}-${'y'.repeat(40)}`);
     const capped = groupAttributes(many, cfg);
     expect(capped.attributes).toHaveLength(MAX_GROUP_ATTRIBUTES);
     expect(capped.omitted.length).toBeGreaterThan(0);
-    const sent = capped.attributes.flatMap(([, v]) => decode(v).text.slice(15).split(';'));
+    const sent = capped.attributes.flatMap(([n, v]) => decode(n, v).text.slice(15).split(';'));
     expect([...sent, ...capped.omitted].sort()).toEqual([...many].sort());
-  });
-
-  it('vendorSpecific refuses data that cannot fit one attribute', () => {
-    expect(() => vendorSpecific(66, 16, Buffer.alloc(MAX_VSA_DATA + 1))).toThrow(RangeError);
-    expect(vendorSpecific(3845, 1, Buffer.from('x'))).toEqual(Buffer.from([0, 0, 0x0f, 0x05, 1, 3, 0x78]));
   });
 });

@@ -12,7 +12,7 @@ import {
 import { passcodeSchema, policySchema } from '../../../firmware/src/config/schema.ts';
 import { DEMO_USERS, DemoDirectory, type DemoUser } from '../../../firmware/src/directory/demo.ts';
 import { ErrorCode, MfaError } from '../../../firmware/src/errors.ts';
-import type { AccessRequest, HandlerReply, NasClient } from '../../../firmware/src/radius/types.ts';
+import type { AccessRequest, HandlerReply, NasClient } from '../../../firmware/src/auth/types.ts';
 import { openStore, type Store } from '../../../firmware/src/store/store.ts';
 import { FakeClock, FakeOutbox, SeededRandom } from './doubles.ts';
 
@@ -117,10 +117,8 @@ describe('auth engine', () => {
     expect(r2.code).toBe('Access-Accept');
     expect(attr(r2, 'Class')).toBe('mfabox');
     expect(attr(r2, 'Session-Timeout')).toBe(28800);
-    const vsa = attr(r2, 'Vendor-Specific') as Buffer;
-    expect(vsa.readUInt32BE(0)).toBe(66);
-    expect(vsa[4]).toBe(16);
-    expect(vsa.subarray(6).toString()).toBe('CTXSUserGroups=MFA Users;VPN Users');
+    const vsa = attr(r2, '26:66:16') as Buffer;
+    expect(vsa.toString()).toBe('CTXSUserGroups=MFA Users;VPN Users');
     expect(decisions.map((d) => [d.step, d.outcome, d.reason])).toEqual([
       ['password', 'challenge', 'challenge-sent'],
       ['passcode', 'accept', 'passcode-ok'],

@@ -11,7 +11,7 @@ import { passcodeSchema, policySchema } from '../../../firmware/src/config/schem
 import { DemoDirectory, type DemoUser } from '../../../firmware/src/directory/demo.ts';
 import { DirectorySync } from '../../../firmware/src/directory/sync.ts';
 import type { UserRecord } from '../../../firmware/src/directory/users.ts';
-import type { AccessRequest, HandlerReply, NasClient } from '../../../firmware/src/radius/types.ts';
+import type { AccessRequest, HandlerReply, NasClient } from '../../../firmware/src/auth/types.ts';
 import { openStore, type Store } from '../../../firmware/src/store/store.ts';
 import { FakeClock, FakeOutbox, SeededRandom } from '../auth/doubles.ts';
 

@@ -9,7 +9,9 @@ import {
   encodeReply,
   encodeRequest,
   encodeUserPassword,
+  MAX_VSA_DATA,
   parsePacket,
+  vendorSpecific,
   verifyAccountingAuthenticator,
   verifyMessageAuthenticator,
   verifyReply,
@@ -165,6 +167,16 @@ describe('replies', () => {
     expect(b.readUInt32BE(2)).toBe(3845);
     expect(b[6]).toBe(16);
     expect(b.subarray(8).toString()).toBe('CN=VPN Users');
+  });
+
+  it('builds a Vendor-Specific attribute per RFC 2865 §5.26 and refuses one that cannot fit', () => {
+    expect(vendorSpecific(3845, 1, Buffer.from('x'))).toEqual(
+      Buffer.from([26, 9, 0, 0, 0x0f, 0x05, 1, 3, 0x78]),
+    );
+    expect(vendorSpecific(66, 16, Buffer.alloc(MAX_VSA_DATA))).toHaveLength(255);
+    expect(() => vendorSpecific(66, 16, Buffer.alloc(MAX_VSA_DATA + 1))).toThrow(RangeError);
+    expect(() => vendorSpecific(66, 256, Buffer.from('x'))).toThrow(RangeError);
+    expect(() => encodeAttributes([['26:66:16', Buffer.alloc(MAX_VSA_DATA + 1)]])).toThrow(RangeError);
   });
 
   it('refuses unknown attribute names and over-long values', () => {

@@ -9,7 +9,7 @@ import type { RadiusServerOptions } from '../../../firmware/src/radius/server.ts
 import { CODE, encodeRequest, parsePacket, verifyReply } from '../../../firmware/src/radius/codec.ts';
 import { radiusClientSchema, radiusSchema } from '../../../firmware/src/config/schema.ts';
 import { radiusServerOptions } from '../../../firmware/src/radius/server.ts';
-import type { AccessRequest, HandlerReply } from '../../../firmware/src/radius/types.ts';
+import type { AccessRequest, HandlerReply } from '../../../firmware/src/auth/types.ts';
 
 const SECRET = Buffer.from('unit-secret');
 const SRC = { address: '192.0.2.10', port: 5000 };

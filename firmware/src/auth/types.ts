@@ -1,5 +1,6 @@
 /**
- * The seam between the RADIUS server (socket, validation, dedupe) and the auth engine.
+ * The seam between the RADIUS server (socket, validation, dedupe) and the auth engine, owned by
+ * auth/: radius/ imports these types, auth/ imports nothing from radius/.
  * The engine never sees raw packets or secrets; the server never sees passcodes' meaning.
  */
 
@@ -35,8 +36,16 @@ export type ReplyCode = 'Access-Accept' | 'Access-Reject' | 'Access-Challenge';
 
 export interface HandlerReply {
   code: ReplyCode;
-  /** Attributes by dictionary name; the codec puts Message-Authenticator first and Proxy-State last. */
+  /**
+   * Attributes by dictionary name, or `26:<vendorId>:<type>` (see `vendorAttribute`) for a
+   * Vendor-Specific one; the codec builds the bytes, Message-Authenticator first and Proxy-State last.
+   */
   attributes: [string, string | number | Buffer][];
+}
+
+/** The seam's name for a Vendor-Specific attribute (RFC 2865 §5.26); radius/codec.ts builds its bytes. */
+export function vendorAttribute(vendorId: number, type: number): string {
+  return `26:${vendorId}:${type}`;
 }
 
 export type RadiusHandler = (req: AccessRequest, client: NasClient) => Promise<HandlerReply>;

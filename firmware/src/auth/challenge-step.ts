@@ -1,0 +1,156 @@
+/**
+ * The challenge: reuse a live passcode (new State, no SMS) or make a new one, queued in the same
+ * durable batch as the challenge record and never awaited, so the Access-Challenge leaves as soon
+ * as the record is on disk. Runs under the user's lock.
+ */
+import type { DirectoryUser } from '../directory/directory.ts';
+import { ErrorCode } from '../errors.ts';
+import { maskNumber } from '../phone.ts';
+import type { ChallengeRecord } from './challenges.ts';
+import { MESSAGES, fill, reply, type AuthDecision } from './decision.ts';
+import { decide, passcodeKey, type AuthEngineConfig, type EngineContext } from './engine-context.ts';
+import { generatePasscode, hashPasscode, newSalt } from './passcode.ts';
+import type { AccessRequest, HandlerReply, NasClient } from './types.ts';
+
+/** Passcode validity below which a pending code is not worth reusing: a new one goes out. */
+const REUSE_MIN_REMAINING_MS = 30_000;
+/** Queue wait plus this must fit in the passcode's life, or the login is refused up front. */
+const TYPING_MARGIN_MS = 30_000;
+const STATE_BYTES = 16;
+const ID_BYTES = 16;
+
+export async function challengeStep(
+  ctx: EngineContext,
+  req: AccessRequest,
+  client: NasClient,
+  cfg: AuthEngineConfig,
+  loginAccount: string,
+  userKey: string,
+  user: DirectoryUser,
+  to: string,
+  who: Omit<AuthDecision, 'at' | 'outcome' | 'reason'>,
+): Promise<HandlerReply> {
+  const masked = maskNumber(to);
+  const prompt = fill(cfg.passcode.prompt, { masked });
+  const state = ctx.random.bytes(STATE_BYTES);
+  const stateHex = state.toString('hex');
+
+  const pending = await ctx.challenges.latestForUser(userKey);
+  if (pending && (await reusable(ctx, pending, to))) {
+    // Same passcode, new State, no SMS: the first code may just be slow to arrive.
+    const r = await ctx.locks.run(`c:${pending.id}`, async () => {
+      const fresh = await ctx.challenges.get(pending.id);
+      if (!fresh || ctx.challenges.condition(fresh) !== 'live') return undefined;
+      return ctx.challenges.addState(fresh, stateHex);
+    });
+    if (r) {
+      ctx.counters.challengesReused++;
+      return decide(
+        ctx,
+        {
+          ...who,
+          outcome: 'challenge',
+          reason: 'challenge-reused',
+          challengeId: r.id,
+          to: masked,
+          triesLeft: r.maxAttempts - r.attempts,
+        },
+        reply('Access-Challenge', prompt, state),
+      );
+    }
+  }
+
+  const ttlMs = cfg.passcode.ttlSeconds * 1000;
+  // The code must not only arrive before it expires, it must leave the user time to type it.
+  if (!ctx.outbox.ready() || !(ctx.outbox.expectedWaitMs() < ttlMs - TYPING_MARGIN_MS)) {
+    return decide(
+      ctx,
+      {
+        ...who,
+        outcome: 'reject',
+        reason: 'sms-unavailable',
+        code: ErrorCode.AuthSmsUnavailable,
+        to: masked,
+      },
+      reply('Access-Reject', MESSAGES.smsUnavailable),
+    );
+  }
+
+  const allowed = ctx.budget.take(userKey);
+  if (!allowed.ok) {
+    return decide(
+      ctx,
+      {
+        ...who,
+        outcome: 'reject',
+        reason: 'sms-rate-limited',
+        code: ErrorCode.AuthSmsRateLimited,
+        to: masked,
+        detail: `retry in ${Math.ceil(allowed.retryInMs / 60_000)} min`,
+      },
+      reply('Access-Reject', MESSAGES.smsRateLimited),
+    );
+  }
+
+  const key = passcodeKey(cfg);
+  const code = generatePasscode(ctx.random, cfg.passcode.length);
+  const salt = newSalt(ctx.random);
+  const now = ctx.clock.now();
+  const record: ChallengeRecord = {
+    id: ctx.random.bytes(ID_BYTES).toString('hex'),
+    user: userKey,
+    login: loginAccount,
+    stateIds: [stateHex],
+    passcodeHash: hashPasscode(code, salt, key),
+    salt: salt.toString('hex'),
+    expiresAt: now + ttlMs,
+    attempts: 0,
+    maxAttempts: cfg.passcode.maxAttempts,
+    nas: client.name,
+    ...(req.callingStationId === undefined ? {} : { callingStationId: req.callingStationId }),
+    createdAt: now,
+    to,
+    groups: [...user.groups],
+    used: false,
+  };
+  const text = fill(cfg.passcode.smsTemplate, {
+    code,
+    minutes: String(Math.ceil(cfg.passcode.ttlSeconds / 60)),
+  });
+  // A pending code that is not being reused (number changed, SMS failed) must stop working.
+  const retire = pending && ctx.challenges.condition(pending) === 'live' ? pending : undefined;
+  await ctx.challenges.create(
+    record,
+    ctx.outbox.prepare({
+      challengeId: record.id,
+      to,
+      text,
+      expiresAt: record.expiresAt,
+      flash: cfg.passcode.flash,
+      username: user.username,
+    }),
+    retire,
+  );
+  ctx.outbox.wake();
+  ctx.counters.smsQueued++;
+  return decide(
+    ctx,
+    {
+      ...who,
+      outcome: 'challenge',
+      reason: 'challenge-sent',
+      challengeId: record.id,
+      to: masked,
+      triesLeft: record.maxAttempts,
+    },
+    reply('Access-Challenge', prompt, state),
+  );
+}
+
+async function reusable(ctx: EngineContext, r: ChallengeRecord, to: string): Promise<boolean> {
+  if (ctx.challenges.condition(r) !== 'live' || r.to !== to) return false;
+  if (ctx.challenges.remainingMs(r) < REUSE_MIN_REMAINING_MS) return false;
+  // A code whose SMS failed or expired unsent never reaches the phone: send a new one.
+  const status = await ctx.outbox.status(r.id);
+  return status !== 'failed' && status !== 'expired';
+}

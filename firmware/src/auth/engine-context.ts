@@ -1,0 +1,161 @@
+/**
+ * What every engine step shares: the injected services, the live config, the stores, the locks,
+ * the counters, and the two things every step ends with (a decision for the audit, an Accept
+ * with the NAS's attributes).
+ */
+import type { Clock, Random } from '../clock.ts';
+import type { PasscodeConfig, PolicyConfig } from '../config/schema.ts';
+import type { Directory } from '../directory/directory.ts';
+import { USERS_TABLE, type UserRecord } from '../directory/users.ts';
+import type { Outbox } from '../dispatch/types.ts';
+import { ErrorCode, MfaError, describeError } from '../errors.ts';
+import { logger } from '../log.ts';
+import { KeyedSerialQueue } from '../queue.ts';
+import type { Store, Table } from '../store/store.ts';
+import { groupAttributes } from './attributes.ts';
+import { ChallengeStore } from './challenges.ts';
+import type { AuthDecision, AuthStats } from './decision.ts';
+import { MIN_KEY_BYTES, derivePasscodeKey } from './passcode.ts';
+import { buildPolicy, type Policy } from './policy.ts';
+import { SmsBudget } from './sms-budget.ts';
+import type { HandlerReply, NasClient } from './types.ts';
+
+export const log = logger('auth');
+
+export interface AuthEngineConfig {
+  passcode: PasscodeConfig;
+  policy: PolicyConfig;
+  /** ISO 3166 alpha-2 for directory numbers without a + prefix. */
+  defaultCountry: string;
+  /** Accept numbers that are possible but not valid (directory.acceptPossibleNumbers); default true (as in the config). */
+  acceptPossibleNumbers?: boolean;
+  /** Keys the passcode HMAC; at least 16 bytes, never stored beside the challenges. */
+  deviceSecret: Buffer;
+}
+
+export interface AuthEngineDeps {
+  directory: Directory;
+  outbox: Outbox;
+  store: Store;
+  clock: Clock;
+  random: Random;
+  /** A getter is re-read on every request, so a config change applies without a restart. */
+  config: AuthEngineConfig | (() => AuthEngineConfig);
+  /** Every decision, for the audit. Holds no secrets (no password, passcode, State or SMS text). */
+  onDecision?: (d: AuthDecision) => void;
+}
+
+export interface EngineContext {
+  readonly directory: Directory;
+  readonly outbox: Outbox;
+  readonly clock: Clock;
+  readonly random: Random;
+  /** The config in force for this request: read once per step, never cached across requests. */
+  config(): AuthEngineConfig;
+  readonly onDecision: ((d: AuthDecision) => void) | undefined;
+  readonly challenges: ChallengeStore;
+  readonly users: Table<UserRecord>;
+  /** Per-key serial queues: `c:<challenge id>` and `u:<user>` (two packets for one State, two logins of one user). */
+  readonly locks: KeyedSerialQueue;
+  readonly budget: SmsBudget;
+  readonly counters: AuthStats;
+  /** The policy built from this config object (built once per config object). */
+  policyFor(cfg: PolicyConfig): Policy;
+}
+
+export function createEngineContext(deps: AuthEngineDeps): EngineContext {
+  const config = typeof deps.config === 'function' ? deps.config : () => deps.config as AuthEngineConfig;
+  const policies = new WeakMap<PolicyConfig, Policy>();
+  return {
+    directory: deps.directory,
+    outbox: deps.outbox,
+    clock: deps.clock,
+    random: deps.random,
+    config,
+    onDecision: deps.onDecision,
+    challenges: new ChallengeStore(deps.store, deps.clock),
+    users: deps.store.table<UserRecord>(USERS_TABLE),
+    locks: new KeyedSerialQueue(),
+    budget: new SmsBudget(deps.clock, () => {
+      const p = config().passcode;
+      return { max: p.maxNewPerUser, windowMs: p.newPerUserWindowMinutes * 60_000 };
+    }),
+    counters: {
+      requests: 0,
+      accepts: 0,
+      rejects: 0,
+      challenges: 0,
+      smsQueued: 0,
+      challengesReused: 0,
+      wrongPasscodes: 0,
+      errors: 0,
+    },
+    policyFor(cfg) {
+      let p = policies.get(cfg);
+      if (!p) {
+        p = buildPolicy(cfg);
+        policies.set(cfg, p);
+      }
+      return p;
+    },
+  };
+}
+
+// Derived once per device secret (a config reload hands the same Buffer unless it changed).
+const passcodeKeys = new WeakMap<Buffer, Buffer>();
+
+/** The passcode HMAC key for this config; throws when the device secret is too short. */
+export function passcodeKey(cfg: AuthEngineConfig): Buffer {
+  let k = passcodeKeys.get(cfg.deviceSecret);
+  if (!k) {
+    if (cfg.deviceSecret.length < MIN_KEY_BYTES) {
+      throw new MfaError(
+        `the device secret must be at least ${MIN_KEY_BYTES} bytes`,
+        ErrorCode.AuthDeviceSecretWeak,
+        { field: 'deviceSecret' },
+      );
+    }
+    k = derivePasscodeKey(cfg.deviceSecret);
+    passcodeKeys.set(cfg.deviceSecret, k);
+  }
+  return k;
+}
+
+export function decide(ctx: EngineContext, d: Omit<AuthDecision, 'at'>, r: HandlerReply): HandlerReply {
+  const decision: AuthDecision = { at: ctx.clock.now(), ...d };
+  if (d.outcome === 'accept') ctx.counters.accepts++;
+  else if (d.outcome === 'reject') ctx.counters.rejects++;
+  else ctx.counters.challenges++;
+  log.info(
+    {
+      user: d.user,
+      client: d.client,
+      outcome: d.outcome,
+      reason: d.reason,
+      rule: d.rule,
+      challengeId: d.challengeId,
+    },
+    'auth decision',
+  );
+  try {
+    ctx.onDecision?.(decision);
+  } catch (e) {
+    // The audit must not turn a decided login into an error for the user.
+    log.error({ err: describeError(e) }, 'onDecision hook failed');
+  }
+  return r;
+}
+
+export function acceptReply(
+  ctx: EngineContext,
+  client: NasClient,
+  groups: readonly string[],
+  cfg: AuthEngineConfig,
+): HandlerReply {
+  const attributes: HandlerReply['attributes'] = [...client.acceptAttributes];
+  const g = groupAttributes(groups, cfg.policy.groupAttribute);
+  if (g.omitted.length > 0)
+    log.warn({ omitted: g.omitted.length }, 'some groups left out of the group attribute');
+  attributes.push(...g.attributes);
+  return { code: 'Access-Accept', attributes };
+}

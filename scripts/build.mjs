@@ -1,0 +1,41 @@
+#!/usr/bin/env node
+// `npm run build`: compiles the firmware to OUT/firmware (default dist/) and puts the web page's
+// assets in OUT/web, the layout `scripts/mfabox.mjs` runs and the release tarball ships.
+// The server finds its pages at ../../../web/ from dist/firmware/src/web-api, exactly as it does
+// from the source tree, so a build without the web assets cannot start: this script always
+// produces them. With a Vite config (vite.config.* at the root or in web/) Vite builds web/;
+// without one the static files of web/ are copied as they are.
+// Usage: node scripts/build.mjs [--out DIR]
+import { execFileSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const { values } = parseArgs({ options: { out: { type: 'string', default: join(root, 'dist') } } });
+const out = resolve(values.out);
+const bin = (name) => join(root, 'node_modules', '.bin', name);
+const run = (cmd, args) => execFileSync(cmd, args, { cwd: root, stdio: 'inherit' });
+
+// Stale JavaScript from a deleted module must not linger in a release.
+rmSync(join(out, 'firmware'), { recursive: true, force: true });
+rmSync(join(out, 'web'), { recursive: true, force: true });
+run(bin('tsc'), ['-p', 'tsconfig.build.json', '--outDir', out]);
+
+const viteConfig = ['vite.config.ts', 'vite.config.mjs', 'vite.config.js']
+  .flatMap((f) => [join(root, f), join(root, 'web', f)])
+  .find((f) => existsSync(f));
+if (viteConfig) {
+  run(bin('vite'), ['build', '--config', viteConfig, '--outDir', join(out, 'web'), '--emptyOutDir']);
+} else {
+  // No bundler yet: the page is plain HTML. TypeScript sources (web/src) are not shipped raw.
+  mkdirSync(join(out, 'web'), { recursive: true });
+  for (const f of readdirSync(join(root, 'web'))) {
+    if (f === 'src' || f.endsWith('.ts')) continue;
+    cpSync(join(root, 'web', f), join(out, 'web', f), { recursive: true });
+  }
+}
+if (!existsSync(join(out, 'web')) || readdirSync(join(out, 'web')).length === 0)
+  throw new Error(`build: ${join(out, 'web')} is empty: the web page would not load`);
+console.log(`build: ${out}/firmware and ${out}/web`);

@@ -1,0 +1,87 @@
+/**
+ * `npm run build` output runs: the build goes to a temp directory laid out like a release
+ * (scripts/mfabox.mjs, dist/, hardware/, node_modules; no TypeScript sources, so tsx cannot be
+ * what runs), and `mfabox start` there serves the web page and the health API.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, symlinkSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const repo = resolve(import.meta.dirname, '../..');
+
+describe('npm run build output starts', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'mfabox-dist-'));
+    execFileSync(process.execPath, [join(repo, 'scripts/build.mjs'), '--out', join(dir, 'dist')], {
+      cwd: repo,
+      stdio: 'pipe',
+    });
+    mkdirSync(join(dir, 'scripts'));
+    cpSync(join(repo, 'scripts/mfabox.mjs'), join(dir, 'scripts/mfabox.mjs'));
+    cpSync(join(repo, 'package.json'), join(dir, 'package.json'));
+    cpSync(join(repo, 'hardware'), join(dir, 'hardware'), { recursive: true });
+    symlinkSync(join(repo, 'node_modules'), join(dir, 'node_modules'));
+  }, 180_000);
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('puts the web assets beside the compiled firmware and ships no TypeScript', () => {
+    expect(existsSync(join(dir, 'dist/firmware/src/cli.js'))).toBe(true);
+    expect(
+      existsSync(join(dir, 'dist/web/status.html')) || existsSync(join(dir, 'dist/web/index.html')),
+    ).toBe(true);
+    expect(existsSync(join(dir, 'firmware'))).toBe(false);
+  });
+
+  it('mfabox start from the build serves the page and /api/health', async () => {
+    const cfg = join(dir, 'config.json');
+    await writeFile(
+      cfg,
+      JSON.stringify({
+        dataDir: join(dir, 'data'),
+        radius: {
+          listen: [{ address: '127.0.0.1', port: 0 }],
+          clients: [{ name: 'ns', address: '127.0.0.1', secret: 'dist-test-secret-123' }],
+        },
+        modems: [],
+        web: { address: '127.0.0.1', port: 0 },
+        log: { level: 'warn' },
+      }),
+    );
+    const env = { ...process.env };
+    delete env.MFABOX_FROM_SOURCE;
+    const child = spawn(process.execPath, [join(dir, 'scripts/mfabox.mjs'), 'start', '--config', cfg], {
+      cwd: dir,
+      env,
+    });
+    let out = '';
+    try {
+      const url = await new Promise<string>((res, rej) => {
+        const on = (d: Buffer): void => {
+          out += d.toString();
+          const m = /Web\s+(http:\/\/\S+)/.exec(out);
+          if (m?.[1]) res(m[1]);
+        };
+        child.stdout.on('data', on);
+        child.stderr.on('data', on);
+        child.on('exit', (code) => rej(new Error(`exited ${code}: ${out}`)));
+      });
+      const page = await fetch(url);
+      expect(page.status).toBe(200);
+      expect(page.headers.get('content-type')).toContain('text/html');
+      expect(await page.text()).toContain('MFA Box');
+      const health = (await (await fetch(`${url}/api/health`)).json()) as {
+        status: string;
+        problems: string[];
+      };
+      expect(health.problems).toContain('no modem configured');
+    } finally {
+      child.kill('SIGTERM');
+    }
+  }, 120_000);
+});
