@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { AuditLog } from './audit/audit-log.ts';
 import { createRadiusAudit } from './audit/radius-hook.ts';
 import { createAuthEngine } from './auth/engine.ts';
+import { openGeoip } from './auth/geoip.ts';
 import { cryptoRandom, systemClock } from './clock.ts';
 import { modemSchema, type Config, type ModemConfig } from './config/schema.ts';
 import { loadOrCreateDeviceKey } from './dispatch/device-key.ts';
@@ -139,7 +140,12 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
         defaultCountry: config.defaultCountry,
         acceptPossibleNumbers: config.directory.acceptPossibleNumbers,
         deviceSecret: deviceKey,
+        lockout: config.lockout,
+        limits: config.limits,
+        methods: config.methods,
+        modemsPerMinute: modems.reduce((n, m) => n + m.maxPerMinute, 0),
       },
+      geoip: await openGeoip(config.policy.geoipFile),
       onDecision: (d) => radiusAudit.onDecision(d),
     });
     engine.start();
