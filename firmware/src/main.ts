@@ -277,7 +277,7 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
       users: (q, limit) => searchUsers(store, recentAudit, q, limit),
       sendTestSms: async (to, text) => {
         const r = await pool.send(to, text, {
-          deadline: Date.now() + 120_000,
+          remainingMs: 120_000,
           flash: current.passcode.flash,
         });
         return { modem: r.modem, parts: r.messageRefs.length };
