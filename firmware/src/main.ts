@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { AuditLog } from './audit/audit-log.ts';
 import { createRadiusAudit } from './audit/radius-hook.ts';
 import { createAuthEngine } from './auth/engine.ts';
+import { openGeoip } from './auth/geoip.ts';
 import { cryptoRandom, systemClock } from './clock.ts';
 import { modemSchema, type Config, type ModemConfig } from './config/schema.ts';
 import { loadOrCreateDeviceKey } from './dispatch/device-key.ts';
@@ -19,6 +20,7 @@ import { openLeds } from './leds/open.ts';
 import { logger } from './log.ts';
 import { ModemPool } from './modem/pool.ts';
 import { startSimulator, type ModemSimulator } from './modem/simulator/index.ts';
+import { serialTransport } from './modem/transport.ts';
 import { createRadiusServer, radiusServerOptions } from './radius/server.ts';
 import type { RadiusHandler } from './auth/types.ts';
 import { openStore } from './store/store.ts';
@@ -103,7 +105,10 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
       modems = [modemSchema.parse({ name: 'sim0', path: sim.path, profile: 'auto' })];
     }
 
-    const pool = new ModemPool(modems, store, systemClock, { pinKey: deviceKey });
+    const pool = new ModemPool(modems, store, systemClock, {
+      transportFactory: serialTransport,
+      pinKey: deviceKey,
+    });
     pool.start();
     stops.push(() => pool.stop());
 
@@ -135,7 +140,12 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
         defaultCountry: config.defaultCountry,
         acceptPossibleNumbers: config.directory.acceptPossibleNumbers,
         deviceSecret: deviceKey,
+        lockout: config.lockout,
+        limits: config.limits,
+        methods: config.methods,
+        modemsPerMinute: modems.reduce((n, m) => n + m.maxPerMinute, 0),
       },
+      geoip: await openGeoip(config.policy.geoipFile),
       onDecision: (d) => radiusAudit.onDecision(d),
     });
     engine.start();
