@@ -1,3 +1,4 @@
+import { AUTH_COMMANDS } from './auth.ts';
 import type { Command } from './command.ts';
 import { directorySyncCommand, directoryTestCommand } from './directory.ts';
 import { modemProbeCommand, modemSendCommand } from './modem.ts';
@@ -15,4 +16,5 @@ export const COMMANDS: Command[] = [
   pduEncodeCommand,
   directoryTestCommand,
   directorySyncCommand,
+  ...AUTH_COMMANDS,
 ];
