@@ -8,6 +8,7 @@ import { createRadiusAudit } from './audit/radius-hook.ts';
 import type { AuditFilter } from './audit/query.ts';
 import { configChanges, type AuditRecord } from './audit/records.ts';
 import { createAuthEngine } from './auth/engine.ts';
+import { AuthAdmin } from './auth/admin.ts';
 import { openGeoip } from './auth/geoip.ts';
 import { cryptoRandom, systemClock } from './clock.ts';
 import { modemSchema, type Config, type ModemConfig } from './config/schema.ts';
@@ -208,6 +209,14 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
     const bound = await radius.start();
     stops.push(() => radius.stop());
 
+    const authAdmin = new AuthAdmin({
+      store,
+      guard: engine.guard,
+      audit,
+      clock: systemClock,
+      config: () => current,
+      directory,
+    });
     /** Applies a validated config to the running services; the first step that can refuse goes first. */
     const apply = async (next: Config, prev: Config): Promise<ApplyResult> => {
       const restartNeeded: string[] = [];
@@ -300,6 +309,7 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
         health,
         audit: (e) => audit.recordDurable({ kind: 'admin', ...e }),
         directorySync: { run: (o) => sync.run(o), status: () => sync.status() },
+        authAdmin,
         ...(live ? { config: live } : {}),
         ops,
       },

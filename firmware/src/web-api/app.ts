@@ -20,6 +20,11 @@ import { registerOpsRoutes } from './routes/ops.ts';
 import { registerSessionRoutes, type AdminAudit } from './routes/session.ts';
 import { registerSecurity, type WebSecurityConfig } from './security.ts';
 import type { TlsMaterial } from './tls.ts';
+import type { AdminService } from './routes/auth-common.ts';
+import { registerAuthOverrideRoutes } from './routes/auth-overrides.ts';
+import { registerAuthPolicyRoutes } from './routes/auth-policy.ts';
+import { registerAuthTokenRoutes } from './routes/auth-tokens.ts';
+import { registerAuthUserRoutes } from './routes/auth-users.ts';
 
 export interface WebDeps {
   health(): HealthSnapshot;
@@ -35,6 +40,8 @@ export interface WebDeps {
   https?: TlsMaterial;
   /** Where the built page is; default dist/web. */
   webRoot?: string;
+  /** Users (show, unlock), tokens, override codes and policy explain; local-only until the web login exists. */
+  authAdmin?: AdminService;
 }
 
 const log = logger('web');
@@ -119,5 +126,11 @@ export async function buildApp(deps: WebDeps): Promise<FastifyInstance> {
       message: `no route ${req.method} ${req.url.split('?')[0] ?? ''}`,
     }),
   );
+  if (deps.authAdmin) {
+    registerAuthUserRoutes(app, deps.authAdmin);
+    registerAuthTokenRoutes(app, deps.authAdmin);
+    registerAuthOverrideRoutes(app, deps.authAdmin);
+    registerAuthPolicyRoutes(app, deps.authAdmin);
+  }
   return app;
 }

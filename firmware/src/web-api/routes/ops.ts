@@ -20,20 +20,20 @@ export function registerOpsRoutes(app: FastifyInstance, ops: WebOps, audit: Admi
     return { users: await ops.users(String(req.query.q ?? '').slice(0, 100), limit) };
   });
 
-  app.post<{ Params: { name: string } }>(
-    '/api/users/:name/test-sms',
+  app.post<{ Params: { user: string } }>(
+    '/api/users/:user/test-sms',
     { config: { rateLimit: { max: 10, timeWindow: 60_000 } } },
     async (req, reply) => {
       const body = testSmsBody.safeParse(req.body ?? {});
       if (!body.success)
         return badRequest(reply, 'send {} or {"which": "secondaryMobile"}', zodIssues(body.error));
-      const user = (await ops.users(req.params.name, 500)).find(
-        (u) => u.username.toLowerCase() === req.params.name.toLowerCase(),
+      const user = (await ops.users(req.params.user, 500)).find(
+        (u) => u.username.toLowerCase() === req.params.user.toLowerCase(),
       );
       if (!user)
         return reply
           .code(404)
-          .send({ statusCode: 404, error: 'Not Found', message: `no synced user ${req.params.name}` });
+          .send({ statusCode: 404, error: 'Not Found', message: `no synced user ${req.params.user}` });
       const to = user[body.data.which];
       if (to === undefined)
         return badRequest(reply, `${user.username} has no ${body.data.which}`, [
