@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { AuditLog } from './audit/audit-log.ts';
 import { createRadiusAudit } from './audit/radius-hook.ts';
 import { createAuthEngine } from './auth/engine.ts';
+import { notConfiguredHandler, setupGaps } from './auth/setup-mode.ts';
 import { cryptoRandom, systemClock } from './clock.ts';
 import { modemSchema, type Config, type ModemConfig } from './config/schema.ts';
 import { loadOrCreateDeviceKey } from './dispatch/device-key.ts';
@@ -21,6 +22,7 @@ import { createRadiusServer, radiusServerOptions } from './radius/server.ts';
 import type { RadiusHandler } from './auth/types.ts';
 import { openStore } from './store/store.ts';
 import { USERS_TABLE, userKey, type UserRecord } from './directory/users.ts';
+import { UnconfiguredDirectory } from './directory/unconfigured.ts';
 import { buildApp, listenWeb } from './web-api/app.ts';
 
 export interface ApplianceOptions {
@@ -30,6 +32,8 @@ export interface ApplianceOptions {
   onHandsetSms?: (to: string, text: string) => void;
   /** [0...120000] ms: wait this long for a modem to be ready before returning (the demo does). Default 0. */
   waitForModemMs?: number;
+  /** `mfabox demo` (and tests): the demo directory may be used. Production `start` never sets it. */
+  demo?: boolean;
 }
 
 export interface Appliance {
@@ -101,7 +105,13 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
     const outbox = await openOutbox({ store, sender: pool, deviceKey, dataDir: config.dataDir });
     stops.push(() => outbox.close());
 
-    const directory = await createDirectory(config.directory);
+    const gaps = setupGaps(config, { demo: opts.demo === true, modems: modems.length });
+    if (gaps.length > 0)
+      log.warn({ missing: gaps }, 'setup mode: every RADIUS login is refused until configured');
+    const demoRefused = config.directory.kind === 'demo' && opts.demo !== true;
+    const directory = demoRefused
+      ? new UnconfiguredDirectory('the demo directory works only in `mfabox demo`')
+      : await createDirectory(config.directory);
     stops.push(() => directory.close());
     const sync = createSync(config, directory, store);
     if (config.directory.syncIntervalMinutes > 0) {
@@ -138,7 +148,7 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
     // Requests still in the engine when the service stops finish before the store closes:
     // otherwise a challenge could be committed half-way, or its write hang on a closed store.
     const inFlight = new Set<Promise<unknown>>();
-    const audited = radiusAudit.wrap(engine.handle);
+    const audited = radiusAudit.wrap(gaps.length > 0 ? notConfiguredHandler() : engine.handle);
     const handler: RadiusHandler = (req, client) => {
       const p = audited(req, client);
       inFlight.add(p);
@@ -164,6 +174,7 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
         storeWritable: () => store.writable,
         radius: () => radius.status(),
         outbox: () => outbox.stats(),
+        setupGaps: () => gaps,
       });
 
     if (opts.waitForModemMs) await pool.whenReady(opts.waitForModemMs);

@@ -131,7 +131,7 @@ export const demoCommand = defineCommand({
             secret: 'demo-secret',
             requireMessageAuthenticator: 'yes',
             monitorUser: 'mfabox-monitor',
-            monitorPassword: 'monitor-pass',
+            monitorPassword: 'mfabox-demo-monitor',
             acceptAttributes: [['Class', 'mfabox-demo']],
           },
         ],
@@ -140,6 +140,7 @@ export const demoCommand = defineCommand({
       web: { address: '127.0.0.1', port: webPort },
     });
     const app = await startAppliance(config, {
+      demo: true,
       simulator: { profile: 'generic', smsDelayMs: smsMs },
       onHandsetSms: (to, text) => console.log(`SMS to ${to}: ${text}`),
       waitForModemMs: 30_000,
