@@ -1,6 +1,6 @@
 /**
  * One error class for the whole firmware. Callers branch on `code`, never on message text.
- * Codes are grouped by area in blocks of 100; README's troubleshooting table lists every code
+ * Codes are grouped by area in blocks of 100; the error code table in firmware/README.md lists every code
  * (test/unit/errors.test.ts keeps the two in sync).
  */
 export enum ErrorCode {

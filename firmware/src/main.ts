@@ -8,13 +8,15 @@ import { createRadiusAudit } from './audit/radius-hook.ts';
 import { createAuthEngine } from './auth/engine.ts';
 import { notConfiguredHandler, setupGaps } from './auth/setup-mode.ts';
 import { cryptoRandom, systemClock } from './clock.ts';
-import { modemSchema, type Config, type ModemConfig } from './config/schema.ts';
+import { directorySchema, modemSchema, type Config, type ModemConfig } from './config/schema.ts';
 import { loadOrCreateDeviceKey } from './dispatch/device-key.ts';
 import { openOutbox } from './dispatch/outbox.ts';
-import { createDirectory, createSync } from './directory/factory.ts';
+import { createReconfigurableDirectory, createSync } from './directory/factory.ts';
 import { describeError } from './errors.ts';
 import { DeliveryWatch } from './health/delivery.ts';
 import { monitorVerdict, takeSnapshot, type HealthSnapshot } from './health/health.ts';
+import { createLedController } from './leds/controller.ts';
+import { openLeds } from './leds/open.ts';
 import { logger } from './log.ts';
 import { ModemPool } from './modem/pool.ts';
 import { startSimulator, type ModemSimulator } from './modem/simulator/index.ts';
@@ -22,7 +24,6 @@ import { createRadiusServer, radiusServerOptions } from './radius/server.ts';
 import type { RadiusHandler } from './auth/types.ts';
 import { openStore } from './store/store.ts';
 import { USERS_TABLE, userKey, type UserRecord } from './directory/users.ts';
-import { UnconfiguredDirectory } from './directory/unconfigured.ts';
 import { buildApp, listenWeb } from './web-api/app.ts';
 
 export interface ApplianceOptions {
@@ -30,6 +31,13 @@ export interface ApplianceOptions {
   simulator?: { profile: string; smsDelayMs: number };
   /** Called for every SMS the simulated handset receives (the demo prints it). */
   onHandsetSms?: (to: string, text: string) => void;
+  /**
+   * What the reset button (held 10 s) does: resets the admin password and returns the new one,
+   * which is printed. A callback until web-api/admins.ts (resetAdminPassword) is on main.
+   */
+  resetAdminPassword?: () => Promise<{ username: string; password: string }>;
+  /** Tests and the demo: no LEDs (MFABOX_LEDS=none does the same). */
+  noLeds?: boolean;
   /** [0...120000] ms: wait this long for a modem to be ready before returning (the demo does). Default 0. */
   waitForModemMs?: number;
   /** `mfabox demo` (and tests): the demo directory may be used. Production `start` never sets it. */
@@ -105,13 +113,17 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
     const outbox = await openOutbox({ store, sender: pool, deviceKey, dataDir: config.dataDir });
     stops.push(() => outbox.close());
 
+    // Setup mode (auth/setup-mode.ts): recomputed by a live reconfigure, read on every request.
     const gaps = setupGaps(config, { demo: opts.demo === true, modems: modems.length });
     if (gaps.length > 0)
       log.warn({ missing: gaps }, 'setup mode: every RADIUS login is refused until configured');
-    const demoRefused = config.directory.kind === 'demo' && opts.demo !== true;
-    const directory = demoRefused
-      ? new UnconfiguredDirectory('the demo directory works only in `mfabox demo`')
-      : await createDirectory(config.directory);
+    // The demo directory's users have published passwords: outside `mfabox demo` it is no directory.
+    const directoryConfig =
+      config.directory.kind === 'demo' && opts.demo !== true
+        ? directorySchema.parse({ kind: 'none' })
+        : config.directory;
+    // directory.reconfigure(cfg) swaps in a new config without dropping a login in flight.
+    const directory = await createReconfigurableDirectory(directoryConfig);
     stops.push(() => directory.close());
     const sync = createSync(config, directory, store);
     if (config.directory.syncIntervalMinutes > 0) {
@@ -148,7 +160,10 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
     // Requests still in the engine when the service stops finish before the store closes:
     // otherwise a challenge could be committed half-way, or its write hang on a closed store.
     const inFlight = new Set<Promise<unknown>>();
-    const audited = radiusAudit.wrap(gaps.length > 0 ? notConfiguredHandler() : engine.handle);
+    const notConfigured = notConfiguredHandler();
+    const audited = radiusAudit.wrap((req, client) =>
+      gaps.length > 0 ? notConfigured(req, client) : engine.handle(req, client),
+    );
     const handler: RadiusHandler = (req, client) => {
       const p = audited(req, client);
       inFlight.add(p);
@@ -185,6 +200,26 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
     const web = await buildApp({ health, directorySync: sync });
     const listening = await listenWeb(web, config.web.address, config.web.port);
     stops.push(() => listening.close());
+
+    // Status LEDs read the same health model; on a laptop or CI this is one log line.
+    const leds = await openLeds(opts.noLeds ? { env: { MFABOX_LEDS: 'none' } } : {});
+    if (!leds.driver.description.startsWith('none') || leds.button) {
+      const reset = opts.resetAdminPassword;
+      const ledController = createLedController({
+        driver: leds.driver,
+        button: leds.button,
+        health,
+        clock: systemClock,
+        onHold: async () => {
+          if (!reset) throw new Error('no admin password store to reset');
+          const { username, password } = await reset();
+          // Printed for the admin at the box (console/journal), never logged through pino.
+          console.log(`Reset button: the admin password of "${username}" is now: ${password}`);
+        },
+      });
+      ledController.start();
+      stops.push(() => ledController.stop());
+    } else stops.push(() => leds.driver.close());
     const webAddr = listening.address;
     const webUrl = `http://${fmt({ ...webAddr, address: config.web.address })}`;
 

@@ -48,7 +48,7 @@ export interface AuthDecision {
   client: string;
   outcome: AuthOutcome;
   reason: AuthReason;
-  /** For rejects that an admin can act on: the README troubleshooting row. */
+  /** For rejects that an admin can act on: its row in the error code table of firmware/README.md. */
   code?: ErrorCode;
   /** The policy rule that accepted or rejected. */
   rule?: PolicyRuleName;

@@ -199,6 +199,13 @@ export const ldapDirectorySchema = z
       .string()
       .regex(/^[A-Za-z0-9.-]+$/, 'a DNS domain name')
       .optional(),
+    /**
+     * Domain names a login may carry besides the base DN's DNS domain and srvDomain (and their
+     * first labels, the default NetBIOS names): a NetBIOS name that differs (CORPHQ\alice), or a
+     * UPN suffix whose user part is the sAMAccountName. A login naming any other domain matches a
+     * user only by its whole UPN. Default [].
+     */
+    loginDomains: z.array(z.string().regex(/^[A-Za-z0-9.-]+$/, 'a DNS or NetBIOS domain name')).default([]),
     /** Discovered DCs are used as ldaps://host:636 (true, default) or ldap://host:port + StartTLS (false). */
     srvUseLdaps: z.boolean().default(true),
     /** Upgrade ldap:// URLs with StartTLS. Default true. */
@@ -225,6 +232,8 @@ export const ldapDirectorySchema = z
     timeoutMs: z.number().int().min(500).max(10000).default(2500),
     /** [5...600] s, default 30: keep-alive of the service connection and re-probe of DCs marked down. */
     probeIntervalSeconds: z.number().int().min(5).max(600).default(30),
+    /** [1...64] per DC, default 8: pooled connections for the users' password binds (each one TLS handshake, then reused). */
+    bindConnections: z.number().int().min(1).max(64).default(8),
     /** [0...1440] min, default 15: group sync schedule; 0 = only on demand. */
     syncIntervalMinutes: z.number().int().min(0).max(1440).default(15),
     /** [0...100] %, default 10: a sync that would remove more users than this stops and asks for confirmation. */
@@ -240,6 +249,13 @@ export const ldapDirectorySchema = z
   .superRefine((d, ctx) => {
     if (d.urls.length === 0 && d.srvDomain === undefined)
       ctx.addIssue({ code: 'custom', path: ['urls'], message: 'give at least one DC URL or srvDomain' });
+    if (d.srvDomain !== undefined && d.caFile === undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['caFile'],
+        message:
+          'srvDomain needs caFile: DNS answers are not authenticated, and with the system CAs any public certificate for a spoofed name would receive every password',
+      });
     const plain = d.urls.some((u) => u.toLowerCase().startsWith('ldap://'));
     if (plain && !d.startTls && !d.allowInsecure)
       ctx.addIssue({
