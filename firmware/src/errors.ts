@@ -89,6 +89,11 @@ export enum ErrorCode {
   CliUsage = 800,
   WebBindFailed = 801,
   ServiceUnreachable = 802,
+
+  // 900–999: the appliance (release, upgrade)
+  ReleaseInvalid = 900,
+  ReleaseChecksumMismatch = 901,
+  UpgradeRolledBack = 902,
 }
 
 export interface MfaErrorOptions {

@@ -7,6 +7,7 @@ import { AuditLog } from './audit/audit-log.ts';
 import { createRadiusAudit } from './audit/radius-hook.ts';
 import { createAuthEngine } from './auth/engine.ts';
 import { notConfiguredHandler, setupGaps } from './auth/setup-mode.ts';
+import { openGeoip } from './auth/geoip.ts';
 import { cryptoRandom, systemClock } from './clock.ts';
 import { directorySchema, modemSchema, type Config, type ModemConfig } from './config/schema.ts';
 import { loadOrCreateDeviceKey } from './dispatch/device-key.ts';
@@ -147,7 +148,12 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
         defaultCountry: config.defaultCountry,
         acceptPossibleNumbers: config.directory.acceptPossibleNumbers,
         deviceSecret: deviceKey,
+        lockout: config.lockout,
+        limits: config.limits,
+        methods: config.methods,
+        modemsPerMinute: modems.reduce((n, m) => n + m.maxPerMinute, 0),
       },
+      geoip: await openGeoip(config.policy.geoipFile),
       onDecision: (d) => radiusAudit.onDecision(d),
     });
     engine.start();

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildPolicy } from '../../firmware/src/auth/policy.ts';
+import { compilePolicy } from '../../firmware/src/auth/policy.ts';
 import { parseConfig } from '../../firmware/src/config/load.ts';
 import type { LdapDirectoryConfig } from '../../firmware/src/config/schema.ts';
 import type { LdapDirectory } from '../../firmware/src/directory/ldap.ts';
@@ -114,20 +114,21 @@ describe.skipIf(!root)('Samba AD password check', () => {
     const group = f.GROUP_DN.toLowerCase().replace(/,/g, ', ');
     const cfg = parseConfig({ directory: { ...config(), group } });
     const d = await dir({ group });
-    const policy = buildPolicy(cfg.policy);
+    const policy = compilePolicy(cfg.policy);
     const decide = async (name: string) => {
       const r = await d.verifyPassword(name, f.USER_PW);
       if (!r.ok) throw new Error(`${name}: ${r.reason}`);
       return policy.decide({
         user: r.user,
         clientIp: undefined,
-        nas: 'ns',
-        mobile: '+4915100000000',
+        client: 'ns',
         now: 0,
+        country: { known: false, why: 'no GeoIP database' },
+        ipHistory: { known: false, why: 'not asked' },
       });
     };
-    expect(await decide('alice')).toEqual({ action: 'challenge' });
-    expect(await decide('bob')).toEqual({ action: 'challenge' });
+    expect(await decide('alice')).toMatchObject({ action: 'challenge', rule: 'default' });
+    expect(await decide('bob')).toMatchObject({ action: 'challenge', rule: 'default' });
     expect(await decide('frank')).toMatchObject({ action: 'reject', reason: 'not-in-mfa-group' });
   });
 

@@ -20,7 +20,8 @@ export interface ConditionResult {
 /** What is known about a country for an address. */
 export type CountryFact =
   | { known: true; code: string }
-  | { known: false; why: 'no GeoIP database' | 'no end-user IP' | 'address not in the GeoIP database' };
+  /** e.g. no GeoIP database, no end-user IP, address not in the GeoIP database. */
+  | { known: false; why: string };
 
 /** What is known about this user's history from this address. */
 export type IpHistoryFact = { known: true; lastSeen: number | undefined } | { known: false; why: string };

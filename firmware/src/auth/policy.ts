@@ -1,11 +1,10 @@
 /**
- * Login policy, pure: facts about a login that already passed the password step → challenge,
- * accept without a passcode, or reject. Rules run in order and the first that decides wins, so
- * later rules (time windows, IP history, per-NAS rules) slot into the list without touching the
- * engine.
+ * Login policy, pure: facts about a login that already passed the password step → reject, accept
+ * on the password alone, or challenge with a method chain. Ordered rules, the first whose
+ * conditions all hold decides; every rule tried is explained condition by condition, for
+ * `mfabox policy explain` and for the audit record of each login. firmware/src/auth/README.md is
+ * the reference.
  */
-import type { ClientIp } from './calling-station.ts';
-import { CidrSet } from '../net/cidr.ts';
 import type { RuleConfig } from '../config/auth-schema.ts';
 import {
   buildConditions,
@@ -22,118 +21,8 @@ export interface PolicySettings {
   mfaGroup: string;
   /** Outside the MFA group: reject (true) or accept on the password alone (false). */
   rejectOutsideGroup: boolean;
-  /** No usable mobile number: reject (true) or accept on the password alone (false). */
-  rejectWithoutNumber: boolean;
-  /** Members of any of these groups (names or DNs) skip the passcode (service accounts, break-glass). */
+  /** Members of any of these groups (names or DNs) skip the second factor (service accounts, break-glass). */
   exemptGroups: readonly string[];
-}
-
-export interface PolicyContext {
-  /** `groups` are CNs; `groupDns` the same memberships as DNs, when the directory gave them. */
-  user: { username: string; groups: readonly string[]; groupDns?: readonly string[] | undefined };
-  /** Parsed Calling-Station-Id; undefined = not known, never trusted. */
-  clientIp: ClientIp | undefined;
-  /** The NAS client's name. */
-  nas: string;
-  /** E.164 number the passcode would go to; undefined when the directory has no usable one. */
-  mobile: string | undefined;
-  /** Wall time, ms: for the time-window rules to come. */
-  now: number;
-}
-
-export type PolicyRuleName = 'mfa-group' | 'exempt-group' | 'trusted-network' | 'mobile-number';
-
-export type PolicyRejectReason = 'not-in-mfa-group' | 'no-mobile-number';
-
-export type PolicyDecision =
-  | { action: 'challenge' }
-  | { action: 'accept'; rule: PolicyRuleName; detail: string }
-  | { action: 'reject'; rule: PolicyRuleName; reason: PolicyRejectReason; detail: string };
-
-export interface PolicyRule {
-  name: PolicyRuleName;
-  /** A decision, or undefined to let the next rule decide. */
-  evaluate(ctx: PolicyContext): PolicyDecision | undefined;
-}
-
-export interface Policy {
-  readonly rules: readonly PolicyRule[];
-  decide(ctx: PolicyContext): PolicyDecision;
-}
-
-export function mfaGroupRule(group: string, rejectOutside: boolean): PolicyRule {
-  const member = groupMatcher([group]);
-  return {
-    name: 'mfa-group',
-    evaluate(ctx) {
-      if (group === '' || member(ctx.user) !== undefined) return undefined;
-      return rejectOutside
-        ? { action: 'reject', rule: 'mfa-group', reason: 'not-in-mfa-group', detail: `not in "${group}"` }
-        : { action: 'accept', rule: 'mfa-group', detail: `outside "${group}": password only` };
-    },
-  };
-}
-
-export function exemptGroupRule(groups: readonly string[]): PolicyRule {
-  const member = groupMatcher(groups);
-  return {
-    name: 'exempt-group',
-    evaluate(ctx) {
-      const hit = member(ctx.user);
-      return hit === undefined
-        ? undefined
-        : { action: 'accept', rule: 'exempt-group', detail: `member of exempt "${hit}"` };
-    },
-  };
-}
-
-export function trustedNetworkRule(cidrs: readonly string[]): PolicyRule {
-  const set = new CidrSet(cidrs);
-  return {
-    name: 'trusted-network',
-    evaluate(ctx) {
-      return set.has(ctx.clientIp)
-        ? { action: 'accept', rule: 'trusted-network', detail: `from trusted ${ctx.clientIp?.address}` }
-        : undefined;
-    },
-  };
-}
-
-export function mobileNumberRule(rejectWithout: boolean): PolicyRule {
-  return {
-    name: 'mobile-number',
-    evaluate(ctx) {
-      if (ctx.mobile !== undefined) return undefined;
-      return rejectWithout
-        ? { action: 'reject', rule: 'mobile-number', reason: 'no-mobile-number', detail: 'no usable number' }
-        : { action: 'accept', rule: 'mobile-number', detail: 'no usable number: password only' };
-    },
-  };
-}
-
-/**
- * The default order. Group membership first: it says whether the user may log in at all, so a
- * trusted network never lets a non-member in. Exemptions and trusted networks come before the
- * number check, because a login that needs no SMS needs no number either.
- */
-export function buildPolicy(settings: PolicySettings, extra: readonly PolicyRule[] = []): Policy {
-  const rules: PolicyRule[] = [
-    mfaGroupRule(settings.mfaGroup, settings.rejectOutsideGroup),
-    exemptGroupRule(settings.exemptGroups),
-    trustedNetworkRule(settings.trustedNetworks),
-    ...extra,
-    mobileNumberRule(settings.rejectWithoutNumber),
-  ];
-  return {
-    rules,
-    decide(ctx) {
-      for (const rule of rules) {
-        const d = rule.evaluate(ctx);
-        if (d) return d;
-      }
-      return { action: 'challenge' };
-    },
-  };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ import { modemProbeCommand, modemSendCommand } from './modem.ts';
 import { pduEncodeCommand } from './pdu.ts';
 import { demoCommand, startCommand } from './run.ts';
 import { simCommand } from './sim.ts';
+import { upgradeCommand } from './upgrade.ts';
 
 /** Every subcommand; each area registers its own line here. */
 export const COMMANDS: Command[] = [
@@ -15,4 +16,5 @@ export const COMMANDS: Command[] = [
   pduEncodeCommand,
   directoryTestCommand,
   directorySyncCommand,
+  upgradeCommand,
 ];

@@ -32,7 +32,8 @@ export interface OpenedLeds {
 
 export async function openLeds(o: OpenLedsOptions = {}): Promise<OpenedLeds> {
   const env = o.env ?? process.env;
-  const sysRoot = o.sysRoot ?? '/sys';
+  // MFABOX_SYS_ROOT: a board whose sysfs is mounted elsewhere, and the reliability suite's fake tree.
+  const sysRoot = o.sysRoot ?? env.MFABOX_SYS_ROOT ?? '/sys';
   const want = env.MFABOX_LEDS ?? 'auto';
   const buttonDevice = o.buttonDevice ?? '/dev/mfabox-button';
   const evdev = existsSync(buttonDevice) ? inputButton(buttonDevice) : undefined;

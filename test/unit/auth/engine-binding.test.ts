@@ -156,10 +156,11 @@ describe('auth engine: State bound to its NAS, one lock per challenge', () => {
     const state = stateOf(await engine.handle(req('alice', 'alice-pass'), A));
     const old = await code();
     const first = decisions.at(-1)?.challengeId ?? '';
-    outbox.statuses.set(first, 'failed'); // so the re-login sends a new code and retires this one
     gate.armed = true;
     const wrongTry = engine.handle(req('alice', wrong(old), { state }), A);
     await gate.held;
+    // Now the SMS "fails", so the re-login sends a new code and retires this challenge.
+    outbox.statuses.set(first, 'failed');
     const relogin = engine.handle(req('alice', 'alice-pass'), A);
     // Give the re-login every chance to run ahead of the held save.
     for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
