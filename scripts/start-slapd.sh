@@ -9,6 +9,7 @@
 #   LDAPS_PORT   ldaps:// port (0 or unset: a free one)
 #   BULK_USERS   extra users bulk0000… with a mobile, all in the group (default 0), loaded in one LDIF
 #   WATCH_PID    if set, slapd stops when that process is gone (tests pass their own pid)
+#   SLAPD_DEBUG  slapd -d level (default 0); 256 (stats) logs every operation to DIR/slapd.log
 #
 # Prints KEY=VALUE facts (LDAP_URL, LDAPS_URL, CA_FILE, WRONG_CA_FILE, BASE, ADMIN_DN, ADMIN_PW,
 # USER_PW, GROUP_DN, SLAPD_PID) and then a line READY. Stays in the foreground; SIGTERM/SIGINT/EXIT
@@ -85,6 +86,9 @@ ppolicy_default "cn=default,ou=policies,$BASE"
 access to attrs=userPassword by self write by anonymous auth by * none
 access to * by users read by * none
 limits dn.exact="cn=mfabox,ou=service,$BASE" size.soft=500 size.hard=unlimited size.pr=1000 size.prtotal=unlimited
+# Operation counters (cn=Operations,cn=Monitor) for the login bench's LDAP operations per request.
+database monitor
+access to * by dn.exact="cn=admin,$BASE" read by * none
 C
 slaptest -u -f "$DIR/slapd.conf" >/dev/null 2>&1
 
@@ -218,7 +222,7 @@ L
 # ppolicy lock are written directly, exactly as the overlays would have stored them.
 slapadd -q -f "$DIR/slapd.conf" -l "$DIR/data.ldif" >"$DIR/load.log" 2>&1 || { cat "$DIR/load.log" >&2; exit 1; }
 
-slapd -f "$DIR/slapd.conf" -h "ldap://127.0.0.1:$LDAP_PORT/ ldaps://127.0.0.1:$LDAPS_PORT/" -d 0 >"$DIR/slapd.log" 2>&1 &
+slapd -f "$DIR/slapd.conf" -h "ldap://127.0.0.1:$LDAP_PORT/ ldaps://127.0.0.1:$LDAPS_PORT/" -d "${SLAPD_DEBUG:-0}" >"$DIR/slapd.log" 2>&1 &
 SLAPD_PID=$!
 echo "$SLAPD_PID" > "$DIR/slapd.bgpid"
 for _ in $(seq 1 100); do
