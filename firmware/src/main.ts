@@ -7,6 +7,7 @@ import { AuditLog } from './audit/audit-log.ts';
 import { createRadiusAudit } from './audit/radius-hook.ts';
 import { createAuthEngine } from './auth/engine.ts';
 import { notConfiguredHandler, setupGaps } from './auth/setup-mode.ts';
+import { AuthAdmin } from './auth/admin.ts';
 import { openGeoip } from './auth/geoip.ts';
 import { cryptoRandom, systemClock } from './clock.ts';
 import { directorySchema, modemSchema, type Config, type ModemConfig } from './config/schema.ts';
@@ -207,7 +208,15 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
     const bound = await radius.start();
     stops.push(() => radius.stop());
 
-    const web = await buildApp({ health, directorySync: sync });
+    const authAdmin = new AuthAdmin({
+      store,
+      guard: engine.guard,
+      audit,
+      clock: systemClock,
+      config: () => config,
+      directory,
+    });
+    const web = await buildApp({ health, directorySync: sync, authAdmin });
     const listening = await listenWeb(web, config.web.address, config.web.port);
     stops.push(() => listening.close());
 

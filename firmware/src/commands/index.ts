@@ -1,3 +1,4 @@
+import { AUTH_COMMANDS } from './auth.ts';
 import type { Command } from './command.ts';
 import { directorySyncCommand, directoryTestCommand } from './directory.ts';
 import { modemProbeCommand, modemSendCommand } from './modem.ts';
@@ -17,4 +18,5 @@ export const COMMANDS: Command[] = [
   directoryTestCommand,
   directorySyncCommand,
   upgradeCommand,
+  ...AUTH_COMMANDS,
 ];

@@ -13,11 +13,18 @@ import type { HealthSnapshot } from '../health/health.ts';
 import { logger } from '../log.ts';
 import { needsLoopbackListener } from './loopback.ts';
 import { registerDirectorySyncRoutes, type SyncService } from './routes/directory-sync.ts';
+import type { AdminService } from './routes/auth-common.ts';
+import { registerAuthOverrideRoutes } from './routes/auth-overrides.ts';
+import { registerAuthPolicyRoutes } from './routes/auth-policy.ts';
+import { registerAuthTokenRoutes } from './routes/auth-tokens.ts';
+import { registerAuthUserRoutes } from './routes/auth-users.ts';
 
 export interface WebDeps {
   health(): HealthSnapshot;
   /** The running DirectorySync; without it the sync routes are not served. */
   directorySync?: SyncService;
+  /** Users (show, unlock), tokens, override codes and policy explain; local-only until the web login exists. */
+  authAdmin?: AdminService;
 }
 
 const STATUS_PAGE = fileURLToPath(new URL('../../../web/status.html', import.meta.url));
@@ -60,6 +67,12 @@ export async function buildApp(deps: WebDeps): Promise<FastifyInstance> {
   app.get('/', async (_req, reply) => reply.type('text/html; charset=utf-8').send(page));
   app.get('/api/health', (_req, reply) => reply.send(deps.health()));
   if (deps.directorySync) registerDirectorySyncRoutes(app, deps.directorySync);
+  if (deps.authAdmin) {
+    registerAuthUserRoutes(app, deps.authAdmin);
+    registerAuthTokenRoutes(app, deps.authAdmin);
+    registerAuthOverrideRoutes(app, deps.authAdmin);
+    registerAuthPolicyRoutes(app, deps.authAdmin);
+  }
   return app;
 }
 
