@@ -41,7 +41,7 @@ export async function localOnly(req: FastifyRequest, reply: FastifyReply): Promi
 /** A name for the audit: the admin the command says it runs as, else "cli". */
 export const actorSchema = z
   .string()
-  .regex(/^[A-Za-z0-9._@\\-]{1,64}$/, 'an admin name')
+  .regex(/^[A-Za-z0-9._@:\\-]{1,64}$/, 'an admin name')
   .optional();
 
 export function actorOf(actor: string | undefined): string {
