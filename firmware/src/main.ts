@@ -5,6 +5,7 @@
 import type { AddressInfo } from 'node:net';
 import { AuditLog } from './audit/audit-log.ts';
 import { createRadiusAudit } from './audit/radius-hook.ts';
+import { DeliveryTracker, smsRecordOf, type StatusReport } from './audit/sms-hook.ts';
 import { createAuthEngine } from './auth/engine.ts';
 import { cryptoRandom, systemClock } from './clock.ts';
 import { modemSchema, type Config, type ModemConfig } from './config/schema.ts';
@@ -98,7 +99,32 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
     pool.start();
     stops.push(() => pool.stop());
 
-    const outbox = await openOutbox({ store, sender: pool, deviceKey, dataDir: config.dataDir });
+    const deliveryReports = new DeliveryTracker();
+    const outbox = await openOutbox({
+      store,
+      sender: pool,
+      deviceKey,
+      dataDir: config.dataDir,
+      options: { statusReport: config.passcode.statusReport },
+      onEvent: (e) => {
+        const t = Date.now();
+        deliveryReports.noteSent(e, t);
+        audit.record(smsRecordOf(e, t));
+      },
+    });
+    pool.on('status-report', (r: StatusReport) => {
+      const rec = deliveryReports.recordFor(r, Date.now());
+      if (rec?.kind !== 'sms') return;
+      audit.record(rec);
+      const at = rec.at ?? Date.now();
+      outbox
+        .noteDelivery(rec.challengeId, {
+          delivered: r.delivered,
+          at,
+          ...(r.outcome ? { outcome: r.outcome } : {}),
+        })
+        .catch((e: unknown) => log.warn({ err: describeError(e) }, 'could not note a delivery report'));
+    });
     stops.push(() => outbox.close());
 
     const directory = await createDirectory(config.directory);
@@ -154,6 +180,7 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
       handler,
       store,
       health: () => monitorVerdict(health()),
+      onDrop: (d) => radiusAudit.onDrop(d),
     });
     const delivery = new DeliveryWatch();
     health = () =>
@@ -171,7 +198,7 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
     const bound = await radius.start();
     stops.push(() => radius.stop());
 
-    const web = await buildApp({ health, directorySync: sync });
+    const web = await buildApp({ health, directorySync: sync, audit });
     const listening = await listenWeb(web, config.web.address, config.web.port);
     stops.push(() => listening.close());
     const webAddr = listening.address;

@@ -112,7 +112,7 @@ export async function passwordStep(
 
   const mobile = liveNumber(user, cfg) ?? (await boxNumber(ctx, user, cfg));
   const clientIp = parseCallingStationId(req.callingStationId);
-  const withIp = { ...who, ...(clientIp ? { clientIp: clientIp.address } : {}) };
+  const withIp = { ...who, dn: user.dn, ...(clientIp ? { clientIp: clientIp.address } : {}) };
   const verdict = ctx.policyFor(cfg.policy).decide({
     user: { username: user.username, groups: user.groups, groupDns: user.groupDns },
     clientIp,

@@ -245,7 +245,7 @@ function exitCodeOf(s: SyncStatus): number {
 }
 
 /** Why the store did not open, in plain words: a held lock means the service has it. */
-function storeReason(dataDir: string, e: unknown): { locked: boolean; text: string } {
+export function storeReason(dataDir: string, e: unknown): { locked: boolean; text: string } {
   for (let c: unknown = e; c instanceof Error; c = c.cause)
     if ((c as NodeJS.ErrnoException).code === 'LEVEL_LOCKED')
       return {

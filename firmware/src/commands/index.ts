@@ -1,5 +1,6 @@
 import type { Command } from './command.ts';
 import { directorySyncCommand, directoryTestCommand } from './directory.ts';
+import { logCommand } from './log.ts';
 import { modemProbeCommand, modemSendCommand } from './modem.ts';
 import { pduEncodeCommand } from './pdu.ts';
 import { demoCommand, startCommand } from './run.ts';
@@ -15,4 +16,5 @@ export const COMMANDS: Command[] = [
   pduEncodeCommand,
   directoryTestCommand,
   directorySyncCommand,
+  logCommand,
 ];

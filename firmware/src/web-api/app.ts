@@ -12,12 +12,16 @@ import { describeError } from '../errors.ts';
 import type { HealthSnapshot } from '../health/health.ts';
 import { logger } from '../log.ts';
 import { needsLoopbackListener } from './loopback.ts';
+import { localOnly } from './local-only.ts';
+import { registerAuditRoutes, type AuditReader } from './routes/audit.ts';
 import { registerDirectorySyncRoutes, type SyncService } from './routes/directory-sync.ts';
 
 export interface WebDeps {
   health(): HealthSnapshot;
   /** The running DirectorySync; without it the sync routes are not served. */
   directorySync?: SyncService;
+  /** The auth log; without it GET /api/audit is not served. */
+  audit?: AuditReader;
 }
 
 const STATUS_PAGE = fileURLToPath(new URL('../../../web/status.html', import.meta.url));
@@ -60,6 +64,8 @@ export async function buildApp(deps: WebDeps): Promise<FastifyInstance> {
   app.get('/', async (_req, reply) => reply.type('text/html; charset=utf-8').send(page));
   app.get('/api/health', (_req, reply) => reply.send(deps.health()));
   if (deps.directorySync) registerDirectorySyncRoutes(app, deps.directorySync);
+  if (deps.audit)
+    registerAuditRoutes(app, deps.audit, localOnly('audit API', 'run `mfabox log` on the box instead'));
   return app;
 }
 
