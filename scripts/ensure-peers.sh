@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs the real peers the tests and benchmarks talk to, if they are missing. Idempotent:
-# a second run installs nothing. Usage: scripts/ensure-peers.sh [radius|freeradius|socat|ldap|samba|gammu|smstools|chromium|systemd|cross|all]...
+# a second run installs nothing. Usage: scripts/ensure-peers.sh [radius|freeradius|freeradius-ldap|socat|ldap|samba|gammu|smstools|chromium|systemd|cross|faketime|all]...
 set -euo pipefail
 want=("$@"); [ ${#want[@]} -eq 0 ] && want=(all)
 
 declare -A PKGS=(
   [radius]="freeradius-utils"
   [freeradius]="freeradius"
+  [freeradius-ldap]="freeradius freeradius-ldap"
   [socat]="socat"
   [ldap]="slapd ldap-utils"
   [samba]="samba samba-ad-provision samba-dsdb-modules samba-vfs-modules winbind ldb-tools ldap-utils"
@@ -17,11 +18,14 @@ declare -A PKGS=(
   [systemd]="systemd"
   # build-release: cross-compiles epoll (onoff) for the Pi; `file` checks the result is aarch64
   [cross]="gcc-aarch64-linux-gnu g++-aarch64-linux-gnu binutils-aarch64-linux-gnu file xz-utils"
+  # the reliability suite's clock jump: libfaketime moves the wall clock of the running box
+  [faketime]="faketime libfaketime"
 )
 # A binary or file that proves each group is installed.
 declare -A PROBE=(
   [radius]="/usr/bin/radclient"
   [freeradius]="/usr/sbin/freeradius"
+  [freeradius-ldap]="/usr/lib/freeradius/rlm_ldap.so"
   [socat]="/usr/bin/socat"
   [ldap]="/usr/sbin/slapd"
   [samba]="/usr/sbin/samba"
@@ -30,6 +34,7 @@ declare -A PROBE=(
   [chromium]="/usr/bin/chromium"
   [systemd]="/usr/bin/systemd-analyze"
   [cross]="/usr/bin/aarch64-linux-gnu-g++"
+  [faketime]="/usr/bin/faketime"
 )
 groups=()
 for w in "${want[@]}"; do

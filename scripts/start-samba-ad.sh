@@ -17,6 +17,7 @@
 #   carol  disabled (userAccountControl 0x2)          dave   must change password (pwdLastSet=0 → 773)
 #   erin   account expired (accountExpires → 701)     gina   in the group, no mobile
 #   henry  locked out (lockoutTime now → 775)         frank  not in the group
+#   jdoe   UPN john.doe@<realm> (not sAMAccountName@realm), in the group
 # Everything is added with one ldbadd LDIF: samba-tool costs ~0.45 s per call.
 set -euo pipefail
 PATH=$PATH:/usr/sbin
@@ -85,12 +86,14 @@ user() { # sam, extra attribute lines
   user frank "mobile: +4915100000006"
   user gina ""
   user henry "mobile: +4915100000008"
+  printf 'dn: CN=John Doe,CN=Users,%s\nobjectClass: user\nsAMAccountName: jdoe\nuserPrincipalName: john.doe@%s\ndisplayName: John Doe\nunicodePwd:: %s\nuserAccountControl: 512\nmobile: +4915100000009\n\n' \
+    "$BASE" "$REALM_LC" "$PWB64"
   awk -v n="$BULK_USERS" -v base="$BASE" 'BEGIN { for (i = 1; i <= n; i++)
     printf "dn: CN=bulk%05d,CN=Users,%s\nobjectClass: user\nsAMAccountName: bulk%05d\nuserAccountControl: 544\nmobile: +4915199%06d\n\n", i, base, i, i }'
   printf 'dn: CN=VPN Team,CN=Users,%s\nobjectClass: group\nsAMAccountName: VPN Team\nmember: CN=bob,CN=Users,%s\n' "$BASE" "$BASE"
   awk -v n="$BULK_USERS" -v base="$BASE" 'BEGIN { for (i = 1; i <= n; i++) printf "member: CN=bulk%05d,CN=Users,%s\n", i, base }'
   printf '\ndn: CN=MFA Users,CN=Users,%s\nobjectClass: group\nsAMAccountName: MFA Users\n' "$BASE"
-  for u in alice carol dave erin gina henry; do printf 'member: CN=%s,CN=Users,%s\n' "$u" "$BASE"; done
+  for u in alice carol dave erin gina henry 'John Doe'; do printf 'member: CN=%s,CN=Users,%s\n' "$u" "$BASE"; done
   printf 'member: CN=VPN Team,CN=Users,%s\n\n' "$BASE"
   printf 'dn: CN=mfabox-svc,CN=Users,%s\nobjectClass: user\nsAMAccountName: mfabox-svc\nuserPrincipalName: mfabox-svc@%s\nunicodePwd:: %s\nuserAccountControl: 66048\n\n' \
     "$BASE" "$REALM_LC" "$(upwd 'Svc-Passw0rd!')"

@@ -1,6 +1,6 @@
 /**
  * One error class for the whole firmware. Callers branch on `code`, never on message text.
- * Codes are grouped by area in blocks of 100; README's troubleshooting table lists every code
+ * Codes are grouped by area in blocks of 100; the error code table in firmware/README.md lists every code
  * (test/unit/errors.test.ts keeps the two in sync).
  */
 export enum ErrorCode {
@@ -77,11 +77,23 @@ export enum ErrorCode {
   AuthChallengeUsed = 708,
   AuthInternalError = 709,
   AuthSmsRateLimited = 710,
+  // 750–769: auth policy (lockout, limits, tokens, override codes, rules)
+  AuthAccountLocked = 750,
+  AuthPasswordThrottled = 751,
+  AuthPolicyReject = 752,
+  AuthNoSecondFactor = 753,
+  AuthSecretUnreadable = 754,
+  AuthTokenInvalid = 755,
 
   // 800–899: web and command line
   CliUsage = 800,
   WebBindFailed = 801,
   ServiceUnreachable = 802,
+
+  // 900–999: the appliance (release, upgrade)
+  ReleaseInvalid = 900,
+  ReleaseChecksumMismatch = 901,
+  UpgradeRolledBack = 902,
 }
 
 export interface MfaErrorOptions {

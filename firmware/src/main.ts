@@ -7,14 +7,17 @@ import { AuditLog } from './audit/audit-log.ts';
 import { createRadiusAudit } from './audit/radius-hook.ts';
 import { DeliveryTracker, smsRecordOf, type StatusReport } from './audit/sms-hook.ts';
 import { createAuthEngine } from './auth/engine.ts';
+import { openGeoip } from './auth/geoip.ts';
 import { cryptoRandom, systemClock } from './clock.ts';
 import { modemSchema, type Config, type ModemConfig } from './config/schema.ts';
 import { loadOrCreateDeviceKey } from './dispatch/device-key.ts';
 import { openOutbox } from './dispatch/outbox.ts';
-import { createDirectory, createSync } from './directory/factory.ts';
+import { createReconfigurableDirectory, createSync } from './directory/factory.ts';
 import { describeError } from './errors.ts';
 import { DeliveryWatch } from './health/delivery.ts';
 import { monitorVerdict, takeSnapshot, type HealthSnapshot } from './health/health.ts';
+import { createLedController } from './leds/controller.ts';
+import { openLeds } from './leds/open.ts';
 import { logger } from './log.ts';
 import { ModemPool } from './modem/pool.ts';
 import { startSimulator, type ModemSimulator } from './modem/simulator/index.ts';
@@ -29,6 +32,13 @@ export interface ApplianceOptions {
   simulator?: { profile: string; smsDelayMs: number };
   /** Called for every SMS the simulated handset receives (the demo prints it). */
   onHandsetSms?: (to: string, text: string) => void;
+  /**
+   * What the reset button (held 10 s) does: resets the admin password and returns the new one,
+   * which is printed. A callback until web-api/admins.ts (resetAdminPassword) is on main.
+   */
+  resetAdminPassword?: () => Promise<{ username: string; password: string }>;
+  /** Tests and the demo: no LEDs (MFABOX_LEDS=none does the same). */
+  noLeds?: boolean;
   /** [0...120000] ms: wait this long for a modem to be ready before returning (the demo does). Default 0. */
   waitForModemMs?: number;
 }
@@ -127,7 +137,8 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
     });
     stops.push(() => outbox.close());
 
-    const directory = await createDirectory(config.directory);
+    // directory.reconfigure(cfg) swaps in a new config without dropping a login in flight.
+    const directory = await createReconfigurableDirectory(config.directory);
     stops.push(() => directory.close());
     const sync = createSync(config, directory, store);
     if (config.directory.syncIntervalMinutes > 0) {
@@ -151,7 +162,12 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
         defaultCountry: config.defaultCountry,
         acceptPossibleNumbers: config.directory.acceptPossibleNumbers,
         deviceSecret: deviceKey,
+        lockout: config.lockout,
+        limits: config.limits,
+        methods: config.methods,
+        modemsPerMinute: modems.reduce((n, m) => n + m.maxPerMinute, 0),
       },
+      geoip: await openGeoip(config.policy.geoipFile),
       onDecision: (d) => radiusAudit.onDecision(d),
     });
     engine.start();
@@ -201,6 +217,26 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
     const web = await buildApp({ health, directorySync: sync, audit });
     const listening = await listenWeb(web, config.web.address, config.web.port);
     stops.push(() => listening.close());
+
+    // Status LEDs read the same health model; on a laptop or CI this is one log line.
+    const leds = await openLeds(opts.noLeds ? { env: { MFABOX_LEDS: 'none' } } : {});
+    if (!leds.driver.description.startsWith('none') || leds.button) {
+      const reset = opts.resetAdminPassword;
+      const ledController = createLedController({
+        driver: leds.driver,
+        button: leds.button,
+        health,
+        clock: systemClock,
+        onHold: async () => {
+          if (!reset) throw new Error('no admin password store to reset');
+          const { username, password } = await reset();
+          // Printed for the admin at the box (console/journal), never logged through pino.
+          console.log(`Reset button: the admin password of "${username}" is now: ${password}`);
+        },
+      });
+      ledController.start();
+      stops.push(() => ledController.stop());
+    } else stops.push(() => leds.driver.close());
     const webAddr = listening.address;
     const webUrl = `http://${fmt({ ...webAddr, address: config.web.address })}`;
 

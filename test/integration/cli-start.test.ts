@@ -13,20 +13,22 @@ import { q, radclient } from '../helpers/radclient.ts';
 function mfabox(
   args: string[],
   waitFor?: RegExp,
-): Promise<{ code: number | null; out: string; kill: () => void }> {
+  env: NodeJS.ProcessEnv = { MFABOX_LOG_LEVEL: 'warn' },
+): Promise<{ code: number | null; out: string; output: () => string; kill: () => void }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, ['scripts/mfabox.mjs', ...args], {
-      env: { ...process.env, MFABOX_FROM_SOURCE: '1', MFABOX_LOG_LEVEL: 'warn' },
+      env: { ...process.env, MFABOX_FROM_SOURCE: '1', MFABOX_LOG_LEVEL: undefined, ...env },
     });
     let out = '';
+    const output = (): string => out;
     const kill = (): void => void child.kill('SIGTERM');
     const onData = (d: Buffer): void => {
       out += d.toString();
-      if (waitFor?.test(out)) resolve({ code: null, out, kill });
+      if (waitFor?.test(out)) resolve({ code: null, out, output, kill });
     };
     child.stdout.on('data', onData);
     child.stderr.on('data', onData);
-    child.on('exit', (code) => resolve({ code, out, kill }));
+    child.on('exit', (code) => resolve({ code, out, output, kill }));
   });
 }
 
@@ -66,10 +68,22 @@ describe('mfabox start --config', () => {
   });
 
   it('prints usage with exit 2 for a missing --config and an unknown command', async () => {
-    expect((await mfabox(['start'])).code).toBe(2);
+    const missing = await mfabox(['start']);
+    expect(missing.code).toBe(2);
+    expect(missing.out).toContain('start: --config (or MFABOX_CONFIG) FILE is required');
     const unknown = await mfabox(['frobnicate']);
     expect(unknown.code).toBe(2);
     expect(unknown.out).toContain('Usage: mfabox');
+  });
+
+  it('answers --help on a command group and refuses a misspelt flag naming the known ones', async () => {
+    const help = await mfabox(['modem', '--help']);
+    expect(help.code).toBe(0);
+    expect(help.out).toMatch(/^ {2}probe\s+Print the modem identity/m);
+    expect(help.out).toMatch(/^ {2}send\s+Send one SMS/m);
+    const typo = await mfabox(['directory', 'sync', '--config', 'x.json', '--confim']);
+    expect(typo.code).toBe(2);
+    expect(typo.out).toContain('unknown option --confim (did you mean --config or --confirm?)');
   });
 
   it('runs from a valid config with a modem on a real pty and completes a login', async () => {
@@ -96,10 +110,14 @@ describe('mfabox start --config', () => {
         log: { level: 'warn' },
       }),
     );
-    const run = await mfabox(['start', '--config', file], /RADIUS\s+udp 127\.0\.0\.1:\d+[\s\S]*Web\s+http/);
+    // The config says warn; MFABOX_LOG_LEVEL=info must win, as it does for the demo.
+    const run = await mfabox(['start', '--config', file], /RADIUS\s+udp 127\.0\.0\.1:\d+[\s\S]*Web\s+http/, {
+      MFABOX_LOG_LEVEL: 'info',
+    });
     try {
-      const port = /RADIUS\s+udp 127\.0\.0\.1:(\d+)/.exec(run.out)?.[1];
-      expect(port).toBeDefined();
+      const port = Number(/RADIUS\s+udp 127\.0\.0\.1:(\d+)/.exec(run.out)?.[1]);
+      expect(port).toBeGreaterThan(0);
+      expect(port).toBeLessThan(65536);
       const got = new Promise<string>((res) => sim.inbox.on('sms', (m) => res(m.text)));
       // The modem may still be initialising: the box refuses ("SMS service unavailable") until it is ready.
       let step1 = await radclient(`127.0.0.1:${port}`, 'cli-test-secret-123', [
@@ -117,6 +135,7 @@ describe('mfabox start --config', () => {
       }
       expect(step1.code).toBe('Access-Challenge');
       const code = /\b(\d{6})\b/.exec(await got)?.[1] ?? '';
+      expect(code).toMatch(/^\d{6}$/);
       const step2 = await radclient(`127.0.0.1:${port}`, 'cli-test-secret-123', [
         ['User-Name', q('alice')],
         ['User-Password', q(code)],
@@ -124,6 +143,7 @@ describe('mfabox start --config', () => {
         ['Message-Authenticator', '0x00'],
       ]);
       expect(step2.code).toBe('Access-Accept');
+      expect(run.output()).toMatch(/"level":30,[^\n]*"msg":"MFA Box started"/);
     } finally {
       run.kill();
     }

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildPolicy } from '../../firmware/src/auth/policy.ts';
+import { compilePolicy } from '../../firmware/src/auth/policy.ts';
 import { parseConfig } from '../../firmware/src/config/load.ts';
 import type { LdapDirectoryConfig } from '../../firmware/src/config/schema.ts';
 import type { LdapDirectory } from '../../firmware/src/directory/ldap.ts';
@@ -70,6 +70,39 @@ describe.skipIf(!root)('Samba AD password check', () => {
     expect((await d.verifyPassword(`${f.DOMAIN}\\alice`, f.USER_PW)).ok).toBe(true);
   });
 
+  it('a UPN that differs from sAMAccountName@realm logs in as a whole; DOMAIN\\user stays on sAMAccountName', async () => {
+    const d = await dir();
+    const realm = f.REALM.toLowerCase();
+    const r = await d.verifyPassword(`john.doe@${realm}`, f.USER_PW);
+    expect(r).toMatchObject({ ok: true, user: { username: 'jdoe', dn: `CN=John Doe,CN=Users,${f.BASE}` } });
+    expect(await d.verifyPassword(`JOHN.DOE@${f.REALM}`, f.USER_PW)).toMatchObject({ ok: true });
+    expect(await d.verifyPassword(`${f.DOMAIN}\\jdoe`, f.USER_PW)).toMatchObject({ ok: true });
+    expect(await d.verifyPassword('jdoe', f.USER_PW)).toMatchObject({ ok: true });
+    // sAMAccountName@realm is no UPN here, but the realm is the directory's: it still finds jdoe.
+    expect(await d.verifyPassword(`jdoe@${realm}`, f.USER_PW)).toMatchObject({ ok: true });
+    // Another domain never falls back to the user part: not alice, not jdoe.
+    for (const name of ['alice@partner.example', 'jdoe@partner.example', 'PARTNER\\alice']) {
+      expect(await d.verifyPassword(name, f.USER_PW), name).toMatchObject({
+        ok: false,
+        reason: 'unknown-user',
+      });
+    }
+    // john.doe is not a sAMAccountName.
+    expect(await d.verifyPassword('john.doe', f.USER_PW)).toMatchObject({
+      ok: false,
+      reason: 'unknown-user',
+    });
+  });
+
+  it('checks passwords on pooled connections with plain rebinds (Samba does not offer fast bind)', async () => {
+    const d = await dir();
+    for (let i = 0; i < 5; i++) expect((await d.verifyPassword('alice', f.USER_PW)).ok).toBe(true);
+    expect(await d.verifyPassword('alice', 'Wrong-Passw0rd!')).toEqual({ ok: false, reason: 'bad-password' });
+    expect((await d.verifyPassword('alice', f.USER_PW)).ok).toBe(true);
+    expect(d.bindStats().pools).toEqual([{ url: f.LDAPS_URL, idle: 1, open: 1, fastBind: false }]);
+    expect(d.bindStats().opened).toBe(1);
+  });
+
   it('counts nested membership of the MFA group at login (bob is in VPN Team ⊂ MFA Users)', async () => {
     const d = await dir();
     const r = await d.verifyPassword('bob', f.USER_PW);
@@ -81,20 +114,21 @@ describe.skipIf(!root)('Samba AD password check', () => {
     const group = f.GROUP_DN.toLowerCase().replace(/,/g, ', ');
     const cfg = parseConfig({ directory: { ...config(), group } });
     const d = await dir({ group });
-    const policy = buildPolicy(cfg.policy);
+    const policy = compilePolicy(cfg.policy);
     const decide = async (name: string) => {
       const r = await d.verifyPassword(name, f.USER_PW);
       if (!r.ok) throw new Error(`${name}: ${r.reason}`);
       return policy.decide({
         user: r.user,
         clientIp: undefined,
-        nas: 'ns',
-        mobile: '+4915100000000',
+        client: 'ns',
         now: 0,
+        country: { known: false, why: 'no GeoIP database' },
+        ipHistory: { known: false, why: 'not asked' },
       });
     };
-    expect(await decide('alice')).toEqual({ action: 'challenge' });
-    expect(await decide('bob')).toEqual({ action: 'challenge' });
+    expect(await decide('alice')).toMatchObject({ action: 'challenge', rule: 'default' });
+    expect(await decide('bob')).toMatchObject({ action: 'challenge', rule: 'default' });
     expect(await decide('frank')).toMatchObject({ action: 'reject', reason: 'not-in-mfa-group' });
   });
 
@@ -187,7 +221,7 @@ describe.skipIf(!root)('Samba AD group sync', () => {
       });
       const s = await sync.run();
       console.log(`Samba sync of ${s.seen} members took ${s.durationMs} ms`);
-      expect(s).toMatchObject({ state: 'ok', seen: BULK + 7, added: BULK + 5, removed: 0 });
+      expect(s).toMatchObject({ state: 'ok', seen: BULK + 8, added: BULK + 6, removed: 0 });
       expect(s.skipped.map((k) => `${k.username}:${k.reason}`).sort()).toEqual([
         'carol:disabled',
         'gina:no-number',

@@ -4,9 +4,10 @@
  * dead and a black-holed first DC inside the login deadline.
  */
 import net from 'node:net';
-import { mkdtempSync, rmSync } from 'node:fs';
+import tls from 'node:tls';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { directorySyncCommand, directoryTestCommand } from '../../firmware/src/commands/directory.ts';
@@ -135,6 +136,49 @@ describe('TLS', () => {
     expect(!r.ok && r.detail).toMatch(/TLS/);
   });
 
+  it('logins reuse pooled connections: no connect and no TLS handshake per login', async () => {
+    for (const url of [f.LDAP_URL, f.LDAPS_URL]) {
+      const d = await dir({ urls: [url] });
+      await d.probe(); // the service connection and two warm bind connections
+      const warm = d.bindStats();
+      expect(warm.pools).toEqual([{ url, idle: 2, open: 2, fastBind: undefined }]);
+      expect(warm.tls.full + warm.tls.resumed).toBe(3);
+      for (let i = 0; i < 20; i++) expect((await d.verifyPassword('alice', f.USER_PW)).ok).toBe(true);
+      expect(await d.verifyPassword('alice', 'wrong')).toEqual({ ok: false, reason: 'bad-password' });
+      const after = d.bindStats();
+      expect(after.opened).toBe(warm.opened);
+      expect(after.tls).toEqual(warm.tls);
+    }
+  });
+
+  it('a new connection resumes the TLS session where the DC offers resumption (as AD does; slapd with GnuTLS does not)', async () => {
+    // A TLS front with session tickets on slapd's LDAPS port, with slapd's own certificate.
+    const dirOf = dirname(f.CA_FILE);
+    const target = new URL(f.LDAPS_URL);
+    const front = tls.createServer(
+      { key: readFileSync(join(dirOf, 'key.pem')), cert: readFileSync(join(dirOf, 'cert.pem')) },
+      (c) => {
+        const up = tls.connect({
+          port: Number(target.port),
+          host: target.hostname,
+          ca: readFileSync(f.CA_FILE),
+          servername: 'localhost',
+        });
+        c.pipe(up).pipe(c);
+        c.on('error', () => up.destroy());
+        up.on('error', () => c.destroy());
+      },
+    );
+    await new Promise<void>((r) => front.listen(0, '127.0.0.1', r));
+    fx.track(front);
+    const url = `ldaps://127.0.0.1:${(front.address() as net.AddressInfo).port}`;
+    const d = await dir({ urls: [url] });
+    await d.probe();
+    expect((await d.verifyPassword('alice', f.USER_PW)).ok).toBe(true);
+    // The service connection's handshake is full; the two bind connections opened after it resume.
+    expect(d.bindStats().tls).toEqual({ full: 1, resumed: 2 });
+  });
+
   it('plain LDAP is refused unless allowInsecure', async () => {
     expect(() => config({ startTls: false })).toThrow(/directory.startTls/);
     const d = await dir({ startTls: false, allowInsecure: true });
@@ -224,18 +268,24 @@ describe('DC failover', () => {
     expect(performance.now() - t0).toBeLessThan(1300);
   });
 
-  it('discovers DCs from DNS SRV records (_ldap._tcp.dc._msdcs.<domain>)', async () => {
+  it('discovers DCs from DNS SRV records (_ldap._tcp.dc._msdcs.<domain>), only inside srvDomain', async () => {
     const asked: string[] = [];
     const port = Number(new URL(f.LDAP_URL).port);
-    const d = await fx.dir(config({ urls: [], srvDomain: 'corp.example', srvUseLdaps: false }), {
+    // "localhost" plays the domain: slapd's certificate names it, and it resolves here.
+    const d = await fx.dir(config({ urls: [], srvDomain: 'localhost', srvUseLdaps: false }), {
       resolveSrv: (name) => {
         asked.push(name);
-        return Promise.resolve([{ name: '127.0.0.1', port, priority: 0, weight: 100 }]);
+        return Promise.resolve([
+          // A spoofed record, first by priority: a DC outside the domain never gets a password.
+          { name: 'dc1.attacker.example.', port, priority: 0, weight: 100 },
+          { name: 'localhost.attacker.example', port, priority: 0, weight: 50 },
+          { name: 'localhost.', port, priority: 1, weight: 100 },
+        ]);
       },
     });
     expect((await d.verifyPassword('alice', f.USER_PW)).ok).toBe(true);
-    expect(asked).toEqual(['_ldap._tcp.dc._msdcs.corp.example']);
-    expect(d.health().server).toBe(f.LDAP_URL);
+    expect(asked).toEqual(['_ldap._tcp.dc._msdcs.localhost']);
+    expect(d.health()).toEqual({ state: 'up', server: `ldap://localhost:${port}` });
   });
 
   it('re-probes a DC marked down in the background and takes it back', async () => {
@@ -428,7 +478,11 @@ describe('mfabox directory test | sync', () => {
     const tcp = await cli(directoryTestCommand, { urls: [`ldap://127.0.0.1:${await closedPort()}`] });
     expect(tcp.code).toBe(1);
     expect(tcp.out).toMatch(/FAILED +TCP/);
-    expect((await cli(directoryTestCommand, { caFile: f.WRONG_CA_FILE })).out).toMatch(/FAILED +TLS/);
+    const wrongCa = (await cli(directoryTestCommand, { caFile: f.WRONG_CA_FILE })).out;
+    // A real certificate error keeps the certificate hint (silence has its own: diagnose.test.ts).
+    expect(wrongCa).toMatch(/FAILED +TLS/);
+    expect(wrongCa).toMatch(/the certificate was refused: caFile must hold the CA/);
+    expect(wrongCa).not.toMatch(/went silent/);
     expect((await cli(directoryTestCommand, { bindPassword: 'wrong' })).out).toMatch(/FAILED +bind/);
     expect((await cli(directoryTestCommand, { group: 'No Such Group' })).out).toMatch(/FAILED +search/);
   });

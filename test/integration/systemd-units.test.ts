@@ -51,7 +51,7 @@ describe('systemd units', () => {
   it('allows USB and UART modems and nothing else in /dev', () => {
     expect(lines('DevicePolicy')).toEqual(['closed']);
     expect(lines('DeviceAllow').sort()).toEqual(
-      ['/dev/ttyS0 rw', 'char-ttyACM rw', 'char-ttyAMA rw', 'char-ttyUSB rw'].sort(),
+      ['/dev/mfabox-button r', '/dev/ttyS0 rw', 'char-ttyACM rw', 'char-ttyAMA rw', 'char-ttyUSB rw'].sort(),
     );
   });
 
@@ -74,6 +74,12 @@ describe('systemd units', () => {
       ['app', 'fault', 'modem', 'radius'].map((n) => `-/sys/class/leds/mfabox-${n}`).sort(),
     );
     expect(lines('ProtectKernelTunables')).toEqual(['yes']);
+    // ... and the udev rule gives group mfabox write access to exactly brightness and trigger there
+    const rules = readFileSync(join(scripts, '../hardware/udev/90-mfabox-leds.rules'), 'utf8');
+    expect(rules).toMatch(
+      /SUBSYSTEM=="leds", KERNEL=="mfabox-\*".*chgrp mfabox \/sys%p\/brightness \/sys%p\/trigger"/,
+    );
+    expect(rules).not.toMatch(/chmod [0-7]*[2367] /);
   });
 
   it('runs under the watchdog with notify access for its systemd-notify child', () => {

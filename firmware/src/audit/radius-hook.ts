@@ -37,6 +37,8 @@ export interface RadiusDrop {
 export type DnLookup = (account: string) => string | undefined;
 
 function methodOf(d: AuthDecision): string {
+  // The engine names the second factor when it knows it (token, sms, sms-secondary, override).
+  if (d.method !== undefined) return d.step === 'password' ? `password+${d.method}` : d.method;
   if (d.step === 'passcode') return 'sms-passcode';
   if (d.reason === 'policy-accept') return 'password';
   if (d.reason === 'challenge-sent' || d.reason === 'challenge-reused' || d.reason === 'sms-unavailable')

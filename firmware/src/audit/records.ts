@@ -42,7 +42,7 @@ export interface RadiusRecord {
   outcome: RadiusOutcome;
   /** The reason code: an engine reason (bad-password, passcode-ok, …) or a drop reason (malformed, …). */
   reason: string;
-  /** The ErrorCode name for rejects and drops an admin can act on (README troubleshooting table). */
+  /** The ErrorCode name for rejects and drops an admin can act on (the error code table in firmware/README.md). */
   code?: string;
   /** From the request reaching the handler to its reply (ms, 0.1 ms resolution). */
   latencyMs?: number;

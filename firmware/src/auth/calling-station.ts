@@ -4,21 +4,17 @@
  * ever trusted by policy: anything else (missing, MAC, host name, IPv6 with a zone) is
  * `undefined`, which policy treats as "not on a trusted network".
  */
-import { isIPv4, isIPv6 } from 'node:net';
+import { isIPv4 } from 'node:net';
+import { parseIp, type IpAddress } from '../net/address.ts';
 
-export interface ClientIp {
-  family: 4 | 6;
-  /** IPv4 dotted quad, or IPv6 as given (lower-cased); an IPv4-mapped IPv6 address is returned as IPv4. */
-  address: string;
-}
+/** IPv4 dotted quad, or canonical IPv6; an IPv4-mapped IPv6 address is IPv4 (net/address.ts). */
+export type ClientIp = IpAddress;
 
 /** RFC 8044 `text`, and NetScaler writes at most a bracketed IPv6 with a port; longer is junk. */
 const MAX_LENGTH = 64;
 
 const V4_WITH_PORT = /^(\d{1,3}(?:\.\d{1,3}){3}):(\d{1,5})$/;
 const BRACKETED = /^\[([^\]]+)\](?::(\d{1,5}))?$/;
-const MAPPED_V4 = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/;
-const MAPPED_V4_HEX = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/;
 
 function validPort(p: string | undefined): boolean {
   if (p === undefined) return true;
@@ -26,19 +22,9 @@ function validPort(p: string | undefined): boolean {
   return n >= 0 && n <= 65535;
 }
 
+/** A zone (fe80::1%eth0) names an interface on the NAS, not anything a CIDR can hold: untrusted. */
 function fromV6(raw: string): ClientIp | undefined {
-  const v6 = raw.toLowerCase();
-  // A zone (fe80::1%eth0) names an interface on the NAS, not anything we can match a CIDR to.
-  if (v6.includes('%') || !isIPv6(v6)) return undefined;
-  const dotted = MAPPED_V4.exec(v6);
-  if (dotted?.[1] !== undefined) return { family: 4, address: dotted[1] };
-  const hex = MAPPED_V4_HEX.exec(v6);
-  if (hex?.[1] !== undefined && hex[2] !== undefined) {
-    const hi = parseInt(hex[1], 16);
-    const lo = parseInt(hex[2], 16);
-    return { family: 4, address: `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}` };
-  }
-  return { family: 6, address: v6 };
+  return raw.includes(':') ? parseIp(raw) : undefined;
 }
 
 export function parseCallingStationId(value: string | undefined): ClientIp | undefined {

@@ -3,9 +3,10 @@
  * durable batch as the challenge record and never awaited, so the Access-Challenge leaves as soon
  * as the record is on disk. Runs under the user's lock.
  */
-import type { DirectoryUser } from '../directory/directory.ts';
 import { ErrorCode } from '../errors.ts';
 import { maskNumber } from '../phone.ts';
+import type { MethodName } from '../config/auth-schema.ts';
+import type { ClientIp } from './calling-station.ts';
 import type { ChallengeRecord } from './challenges.ts';
 import { MESSAGES, fill, reply, type AuthDecision } from './decision.ts';
 import { decide, passcodeKey, type AuthEngineConfig, type EngineContext } from './engine-context.ts';
@@ -19,6 +20,17 @@ const TYPING_MARGIN_MS = 30_000;
 const STATE_BYTES = 16;
 const ID_BYTES = 16;
 
+/** Where an SMS challenge sits in its login's method chain (method-step.ts). */
+export interface SmsRoute {
+  method: MethodName;
+  chain: MethodName[];
+  step: number;
+  numbers: { primary?: string; secondary?: string };
+  clientIp: ClientIp | undefined;
+  /** Said before the prompt (the login moved on from another method). */
+  note?: string;
+}
+
 export async function challengeStep(
   ctx: EngineContext,
   req: AccessRequest,
@@ -26,12 +38,14 @@ export async function challengeStep(
   cfg: AuthEngineConfig,
   loginAccount: string,
   userKey: string,
-  user: DirectoryUser,
+  user: { username: string; groups: readonly string[] },
   to: string,
   who: Omit<AuthDecision, 'at' | 'outcome' | 'reason'>,
+  route?: SmsRoute,
 ): Promise<HandlerReply> {
   const masked = maskNumber(to);
-  const prompt = fill(cfg.passcode.prompt, { masked });
+  const asked = fill(cfg.passcode.prompt, { masked });
+  const prompt = route?.note ? `${route.note} ${asked}` : asked;
   const state = ctx.random.bytes(STATE_BYTES);
   const stateHex = state.toString('hex');
 
@@ -76,7 +90,8 @@ export async function challengeStep(
     );
   }
 
-  const allowed = ctx.budget.take(userKey);
+  // Durable limits: per user, per end-user IP, and the box's global cap (auth/guard.ts).
+  const allowed = await ctx.guard.takeSms(userKey, route?.clientIp);
   if (!allowed.ok) {
     return decide(
       ctx,
@@ -86,7 +101,7 @@ export async function challengeStep(
         reason: 'sms-rate-limited',
         code: ErrorCode.AuthSmsRateLimited,
         to: masked,
-        detail: `retry in ${Math.ceil(allowed.retryInMs / 60_000)} min`,
+        detail: `${allowed.limit} limit: ${allowed.detail}; retry in ${Math.ceil(allowed.retryInMs / 60_000)} min`,
       },
       reply('Access-Reject', MESSAGES.smsRateLimited),
     );
@@ -112,6 +127,7 @@ export async function challengeStep(
     to,
     groups: [...user.groups],
     used: false,
+    ...(route ? { method: route.method, chain: route.chain, step: route.step, numbers: route.numbers } : {}),
   };
   const text = fill(cfg.passcode.smsTemplate, {
     code,

@@ -13,6 +13,7 @@
  * it, so the cache is never ahead of the disk.
  */
 import type { Clock } from '../clock.ts';
+import type { MethodName } from '../config/auth-schema.ts';
 import type { Store, StoreOp, Table } from '../store/store.ts';
 
 export interface ChallengeRecord {
@@ -43,6 +44,13 @@ export interface ChallengeRecord {
   usedAt?: number;
   /** Replaced by a newer challenge (the user's number changed, or its SMS failed). */
   superseded?: boolean;
+  /** The method asked for; absent means an SMS passcode (records from before chains). */
+  method?: MethodName;
+  /** The chain this login follows and `method`'s place in it, for moving on. */
+  chain?: MethodName[];
+  step?: number;
+  /** The usable numbers at step 1 (E.164), so step 2 can move on without the directory. */
+  numbers?: { primary?: string; secondary?: string };
 }
 
 interface StateRef {

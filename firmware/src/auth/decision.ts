@@ -11,7 +11,6 @@
 import type { PasswordFailureReason } from '../directory/directory.ts';
 import { ErrorCode } from '../errors.ts';
 import type { ChallengeCondition } from './challenges.ts';
-import type { PolicyRuleName } from './policy.ts';
 import type { HandlerReply } from './types.ts';
 
 export type AuthOutcome = 'accept' | 'reject' | 'challenge';
@@ -34,7 +33,13 @@ export type AuthReason =
   | 'state-used'
   | 'state-superseded'
   | 'user-mismatch'
-  | 'internal-error';
+  | 'internal-error'
+  // auth policy
+  | 'account-locked'
+  | 'password-throttled'
+  | 'policy-reject'
+  | 'no-second-factor'
+  | 'method-changed';
 
 export interface AuthDecision {
   /** Wall ms. */
@@ -46,10 +51,12 @@ export interface AuthDecision {
   client: string;
   outcome: AuthOutcome;
   reason: AuthReason;
-  /** For rejects that an admin can act on: the README troubleshooting row. */
+  /** For rejects that an admin can act on: its row in the error code table of firmware/README.md. */
   code?: ErrorCode;
-  /** The policy rule that accepted or rejected. */
-  rule?: PolicyRuleName;
+  /** The policy rule that decided (a built-in one, or a name from policy.rules). */
+  rule?: string;
+  /** The second factor asked for or checked: token, sms, sms-secondary, override, email. */
+  method?: string;
   /** The challenge's id (not its State, which is a bearer token): joins the outbox and audit. */
   challengeId?: string;
   callingStationId?: string;
@@ -93,6 +100,10 @@ export const MESSAGES = {
   unknownState: 'Login timed out: log in again',
   used: 'Passcode already used: log in again',
   denied: 'Access denied',
+  locked: 'Account locked after too many wrong codes: try again later or call the help desk',
+  throttled: 'Too many failed logins, try again later',
+  noSecondFactor: 'No second factor available: contact the help desk',
+  smsNotDelivered: 'The SMS could not be delivered.',
   internal: 'Service error, try again',
 } as const;
 

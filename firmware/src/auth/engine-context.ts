@@ -16,8 +16,9 @@ import { groupAttributes } from './attributes.ts';
 import { ChallengeStore } from './challenges.ts';
 import type { AuthDecision, AuthStats } from './decision.ts';
 import { MIN_KEY_BYTES, derivePasscodeKey } from './passcode.ts';
-import { buildPolicy, type Policy } from './policy.ts';
-import { SmsBudget } from './sms-budget.ts';
+import type { LimitsConfig, LockoutConfig, MethodsConfig } from '../config/auth-schema.ts';
+import type { CountryLookup } from './geoip.ts';
+import { AuthGuard, DEFAULT_GUARD_SETTINGS } from './guard.ts';
 import type { HandlerReply, NasClient } from './types.ts';
 
 export const log = logger('auth');
@@ -31,6 +32,14 @@ export interface AuthEngineConfig {
   acceptPossibleNumbers?: boolean;
   /** Keys the passcode HMAC; at least 16 bytes, never stored beside the challenges. */
   deviceSecret: Buffer;
+  /** Lockout after wrong codes; default the schema's (5/15 min → 5 min, 10 → 30 min, 15 → admin). */
+  lockout?: LockoutConfig;
+  /** SMS per IP and per minute, the bad-password throttle; default the schema's. */
+  limits?: LimitsConfig;
+  /** Method chains, the next word, prompts; default the schema's. */
+  methods?: MethodsConfig;
+  /** Summed maxPerMinute of the modems, for the default global SMS cap; default 10 (one SIM). */
+  modemsPerMinute?: number;
 }
 
 export interface AuthEngineDeps {
@@ -43,6 +52,8 @@ export interface AuthEngineDeps {
   config: AuthEngineConfig | (() => AuthEngineConfig);
   /** Every decision, for the audit. Holds no secrets (no password, passcode, State or SMS text). */
   onDecision?: (d: AuthDecision) => void;
+  /** Country of an end-user IP (policy.geoipFile); default: none, so country conditions are unknown. */
+  geoip?: CountryLookup;
 }
 
 export interface EngineContext {
@@ -57,15 +68,30 @@ export interface EngineContext {
   readonly users: Table<UserRecord>;
   /** Per-key serial queues: `c:<challenge id>` and `u:<user>` (two packets for one State, two logins of one user). */
   readonly locks: KeyedSerialQueue;
-  readonly budget: SmsBudget;
+  /** Lockout, SMS limits, tokens, override codes, IP history, the adaptive policy. */
+  readonly guard: AuthGuard;
   readonly counters: AuthStats;
-  /** The policy built from this config object (built once per config object). */
-  policyFor(cfg: PolicyConfig): Policy;
 }
 
 export function createEngineContext(deps: AuthEngineDeps): EngineContext {
   const config = typeof deps.config === 'function' ? deps.config : () => deps.config as AuthEngineConfig;
-  const policies = new WeakMap<PolicyConfig, Policy>();
+  const guard = new AuthGuard(
+    deps.store,
+    deps.clock,
+    deps.random,
+    config().deviceSecret,
+    () => {
+      const c = config();
+      return {
+        lockout: c.lockout ?? DEFAULT_GUARD_SETTINGS.lockout,
+        limits: c.limits ?? DEFAULT_GUARD_SETTINGS.limits,
+        methods: c.methods ?? DEFAULT_GUARD_SETTINGS.methods,
+        smsPerUser: { max: c.passcode.maxNewPerUser, windowMs: c.passcode.newPerUserWindowMinutes * 60_000 },
+        modemsPerMinute: c.modemsPerMinute ?? 10,
+      };
+    },
+    deps.geoip,
+  );
   return {
     directory: deps.directory,
     outbox: deps.outbox,
@@ -76,10 +102,7 @@ export function createEngineContext(deps: AuthEngineDeps): EngineContext {
     challenges: new ChallengeStore(deps.store, deps.clock),
     users: deps.store.table<UserRecord>(USERS_TABLE),
     locks: new KeyedSerialQueue(),
-    budget: new SmsBudget(deps.clock, () => {
-      const p = config().passcode;
-      return { max: p.maxNewPerUser, windowMs: p.newPerUserWindowMinutes * 60_000 };
-    }),
+    guard,
     counters: {
       requests: 0,
       accepts: 0,
@@ -89,14 +112,6 @@ export function createEngineContext(deps: AuthEngineDeps): EngineContext {
       challengesReused: 0,
       wrongPasscodes: 0,
       errors: 0,
-    },
-    policyFor(cfg) {
-      let p = policies.get(cfg);
-      if (!p) {
-        p = buildPolicy(cfg);
-        policies.set(cfg, p);
-      }
-      return p;
     },
   };
 }

@@ -81,10 +81,16 @@ export function createAuthEngine(deps: AuthEngineDeps): AuthEngine {
       challenges.warm().catch((e: unknown) => {
         log.warn({ err: describeError(e) }, 'loading live challenges failed');
       });
+      let ticks = 0;
       timer = setInterval(() => {
         challenges.sweep(DEFAULT_SWEEP_GRACE_MS).catch((e: unknown) => {
           log.warn({ err: describeError(e) }, 'challenge sweep failed');
         });
+        // Idle SMS and bad-password counters, expired override codes, old IP history: hourly.
+        if (++ticks % 60 === 0)
+          ctx.guard.sweep(ctx.config().policy.ipHistoryDays).catch((e: unknown) => {
+            log.warn({ err: describeError(e) }, 'auth policy sweep failed');
+          });
       }, intervalMs);
       timer.unref();
     },

@@ -9,6 +9,13 @@ import { CONDITION_REPLY, MESSAGES, reply } from './decision.ts';
 import { acceptReply, decide, passcodeKey, type EngineContext } from './engine-context.ts';
 import { normaliseLogin } from './login.ts';
 import { verifyPasscode } from './passcode.ts';
+import type { MethodName } from '../config/auth-schema.ts';
+import { parseCallingStationId } from './calling-station.ts';
+import { asksForNext } from './chain.ts';
+import type { ChallengeRecord } from './challenges.ts';
+import { DEFAULT_GUARD_SETTINGS } from './guard.ts';
+import { startMethod, type LoginSubject } from './method-step.ts';
+import type { AuthEngineConfig } from './engine-context.ts';
 import type { AccessRequest, HandlerReply, NasClient } from './types.ts';
 
 export async function passcodeStep(
@@ -42,7 +49,7 @@ export async function passcodeStep(
     const r = await ctx.challenges.get(id);
     // A State that the record no longer lists (evicted past the cap) is as good as unknown.
     if (!r || !r.stateIds.includes(stateHex)) return unknown();
-    const who = { ...base, challengeId: r.id, to: maskNumber(r.to) };
+    const who = { ...base, challengeId: r.id, ...(r.to === '' ? {} : { to: maskNumber(r.to) }) };
     // Another name with this State: refuse without looking at the code, so it neither tests
     // a guess nor burns the real user's tries (that would let anyone lock them out). It learns nothing
     // about the challenge's state either.
@@ -58,13 +65,68 @@ export async function passcodeStep(
       const [reason, text, code] = CONDITION_REPLY[cond];
       return decide(ctx, { ...who, outcome: 'reject', reason, code }, reply('Access-Reject', text));
     }
-    if (verifyPasscode(req.password, { hash: r.passcodeHash, salt: r.salt }, passcodeKey(cfg))) {
-      // Used is on disk before the Accept leaves: a replay after a crash still fails.
-      await ctx.challenges.save({ ...r, used: true, usedAt: ctx.clock.now() });
+    const userLock = await ctx.guard.lockout.state(r.user);
+    if (userLock.locked) {
       return decide(
         ctx,
-        { ...who, outcome: 'accept', reason: 'passcode-ok' },
+        { ...who, outcome: 'reject', reason: 'account-locked', code: ErrorCode.AuthAccountLocked },
+        reply('Access-Reject', MESSAGES.locked),
+      );
+    }
+    const methods = cfg.methods ?? DEFAULT_GUARD_SETTINGS.methods;
+    const method = r.method ?? 'sms';
+    const moveOn = (note?: string): Promise<HandlerReply> =>
+      startMethod(
+        ctx,
+        req,
+        client,
+        cfg,
+        subjectOf(r),
+        { chain: r.chain ?? [method], from: (r.step ?? 0) + 1, retire: r, ...(note ? { note } : {}) },
+        who,
+      );
+    if (asksForNext(req.password, methods.nextWord)) return moveOn();
+
+    const checked = await checkAnswer(ctx, r, method, req.password, cfg);
+    if (checked.ok) {
+      // Used is on disk before the Accept leaves: a replay after a crash still fails.
+      await ctx.challenges.save({ ...r, used: true, usedAt: ctx.clock.now() });
+      await ctx.guard.lockout.success(r.user);
+      await ctx.guard.ipHistory.record(r.user, parseCallingStationId(r.callingStationId));
+      return decide(
+        ctx,
+        {
+          ...who,
+          outcome: 'accept',
+          reason: 'passcode-ok',
+          method: checked.method,
+          ...(checked.detail ? { detail: checked.detail } : {}),
+        },
         acceptReply(ctx, client, r.groups ?? [], cfg),
+      );
+    }
+    // An SMS that failed for good or is still unsent: the user could not have the code, so the
+    // answer is not counted and the login moves on to the next method.
+    if (
+      (method === 'sms' || method === 'sms-secondary') &&
+      (await undelivered(ctx, r, methods.smsUnsentSeconds))
+    )
+      return moveOn(MESSAGES.smsNotDelivered);
+
+    const failed = await ctx.guard.lockout.failure(r.user);
+    if (failed.lockedNow) {
+      await ctx.challenges.save({ ...r, attempts: r.maxAttempts });
+      return decide(
+        ctx,
+        {
+          ...who,
+          outcome: 'reject',
+          reason: 'account-locked',
+          code: ErrorCode.AuthAccountLocked,
+          method,
+          triesLeft: 0,
+        },
+        reply('Access-Reject', MESSAGES.locked),
       );
     }
     ctx.counters.wrongPasscodes++;
@@ -90,4 +152,52 @@ export async function passcodeStep(
       reply('Access-Challenge', MESSAGES.wrongCode(left), state),
     );
   });
+}
+
+function subjectOf(r: ChallengeRecord): LoginSubject {
+  return {
+    userKey: r.user,
+    login: r.login,
+    username: r.user,
+    groups: r.groups ?? [],
+    numbers: r.numbers ?? { primary: r.to },
+    clientIp: parseCallingStationId(r.callingStationId),
+  };
+}
+
+/**
+ * The answer against the challenge's method, then against the user's override codes (accepted
+ * at any challenge). Each check is constant-time in the code.
+ */
+async function checkAnswer(
+  ctx: EngineContext,
+  r: ChallengeRecord,
+  method: MethodName,
+  answer: string,
+  cfg: AuthEngineConfig,
+): Promise<{ ok: true; method: string; detail?: string } | { ok: false }> {
+  if (method === 'token') {
+    const t = await ctx.guard.tokens.verify(r.user, answer);
+    if (t.ok) return { ok: true, method: 'token', detail: `token ${t.tokenId}` };
+  } else if (
+    method !== 'override' &&
+    verifyPasscode(answer, { hash: r.passcodeHash, salt: r.salt }, passcodeKey(cfg))
+  )
+    return { ok: true, method };
+  const o = await ctx.guard.overrides.use(r.user, answer);
+  if (o)
+    return {
+      ok: true,
+      method: 'override',
+      detail: `override code ${o.id} issued by ${o.issuedBy}, ${o.usesLeft} uses left`,
+    };
+  return { ok: false };
+}
+
+/** The challenge's SMS failed for good, expired unsent, or is still unsent after `unsentSeconds`. */
+async function undelivered(ctx: EngineContext, r: ChallengeRecord, unsentSeconds: number): Promise<boolean> {
+  const status = await ctx.outbox.status(r.id);
+  if (status === 'failed' || status === 'expired') return true;
+  const stale = ctx.clock.now() - r.createdAt >= unsentSeconds * 1000;
+  return stale && (status === 'queued' || status === 'submitting');
 }

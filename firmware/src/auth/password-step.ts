@@ -8,7 +8,8 @@ import { userKey as usersKey } from '../directory/users.ts';
 import { ErrorCode } from '../errors.ts';
 import { normaliseNumber } from '../phone.ts';
 import { parseCallingStationId } from './calling-station.ts';
-import { challengeStep } from './challenge-step.ts';
+import { startMethod, chainOf } from './method-step.ts';
+import { explainCompact } from './policy.ts';
 import { MESSAGES, PASSWORD_REPLY, reply } from './decision.ts';
 import { acceptReply, decide, type AuthEngineConfig, type EngineContext } from './engine-context.ts';
 import { normaliseLogin } from './login.ts';
@@ -45,6 +46,39 @@ async function boxNumber(
   if (rec?.source === 'directory' && !sameDn(rec.dn, user.dn)) return undefined;
   const raw = rec?.overrides?.secondaryMobile;
   return raw === undefined ? undefined : e164(raw, cfg);
+}
+
+/**
+ * The primary number: the first usable from the primary attribute, else (as before chains) the
+ * first usable of any. The secondary: the number entered on the box, else the directory's
+ * secondary attribute; read only when the chain can use it.
+ */
+async function numbersOf(
+  ctx: EngineContext,
+  user: DirectoryUser,
+  cfg: AuthEngineConfig,
+  wantSecondary: boolean,
+): Promise<{ primary?: string; secondary?: string }> {
+  // A directory that does not say which number came from which attribute lists the primary first.
+  const secondaryRaw = new Set(user.secondaryMobiles ?? user.mobiles.slice(1));
+  const firstOf = (raws: readonly string[]): string | undefined => {
+    for (const raw of raws) {
+      const n = e164(raw, cfg);
+      if (n !== undefined) return n;
+    }
+    return undefined;
+  };
+  const primary = firstOf(user.mobiles.filter((m) => !secondaryRaw.has(m))) ?? liveNumber(user, cfg);
+  const secondary =
+    wantSecondary || primary === undefined
+      ? ((await boxNumber(ctx, user, cfg)) ?? firstOf([...secondaryRaw]))
+      : undefined;
+  // With no usable primary, the secondary is the first SMS, as it always was.
+  const first = primary ?? secondary;
+  return {
+    ...(first === undefined ? {} : { primary: first }),
+    ...(secondary === undefined || secondary === first ? {} : { secondary }),
+  };
 }
 
 export async function passwordStep(
@@ -91,12 +125,24 @@ export async function passwordStep(
         reply('Access-Reject', MESSAGES.badCredentials),
       );
     }
+    // A flood of guesses for one name stops here, before it reaches AD's own lockout.
+    if (await ctx.guard.passwordThrottled(login.account)) {
+      return decide(
+        ctx,
+        { ...who, outcome: 'reject', reason: 'password-throttled', code: ErrorCode.AuthPasswordThrottled },
+        reply('Access-Reject', MESSAGES.throttled),
+      );
+    }
     const v = await ctx.directory.verifyPassword(login.account, req.password);
     if (!v.ok) {
       const r = PASSWORD_REPLY[v.reason];
+      const started = v.reason === 'bad-password' && (await ctx.guard.badPassword(login.account));
+      const detail = [v.detail, started ? 'bad-password cool-down started' : undefined]
+        .filter(Boolean)
+        .join('; ');
       return decide(
         ctx,
-        { ...who, outcome: 'reject', reason: v.reason, ...(v.detail ? { detail: v.detail } : {}) },
+        { ...who, outcome: 'reject', reason: v.reason, ...(detail ? { detail } : {}) },
         reply('Access-Reject', r.text),
       );
     }
@@ -110,20 +156,36 @@ export async function passwordStep(
     user = v.user;
   }
 
-  const mobile = liveNumber(user, cfg) ?? (await boxNumber(ctx, user, cfg));
+  const userKey = user.username.toLowerCase();
   const clientIp = parseCallingStationId(req.callingStationId);
   const withIp = { ...who, dn: user.dn, ...(clientIp ? { clientIp: clientIp.address } : {}) };
-  const verdict = ctx.policyFor(cfg.policy).decide({
+  // Locked by wrong codes: the password was right, so saying so tells nothing new; no SMS.
+  const lock = await ctx.guard.lockout.state(userKey);
+  if (lock.locked) {
+    return decide(
+      ctx,
+      {
+        ...withIp,
+        outcome: 'reject',
+        reason: 'account-locked',
+        code: ErrorCode.AuthAccountLocked,
+        detail:
+          lock.until === undefined ? 'until an admin unlocks' : `until ${new Date(lock.until).toISOString()}`,
+      },
+      reply('Access-Reject', MESSAGES.locked),
+    );
+  }
+  const verdict = await ctx.guard.decide(cfg.policy, {
     user: { username: user.username, groups: user.groups, groupDns: user.groupDns },
     clientIp,
-    nas: client.name,
-    mobile,
+    client: client.name,
     now: ctx.clock.now(),
   });
+  const explained = { ...withIp, rule: verdict.rule, detail: explainCompact(verdict) };
   if (verdict.action === 'accept') {
     return decide(
       ctx,
-      { ...withIp, outcome: 'accept', reason: 'policy-accept', rule: verdict.rule, detail: verdict.detail },
+      { ...explained, outcome: 'accept', reason: 'policy-accept' },
       acceptReply(ctx, client, user.groups, cfg),
     );
   }
@@ -131,26 +193,24 @@ export async function passwordStep(
     const [text, code] =
       verdict.reason === 'not-in-mfa-group'
         ? [MESSAGES.notInGroup, ErrorCode.AuthNotInMfaGroup]
-        : [MESSAGES.noNumber, ErrorCode.AuthNoMobileNumber];
+        : [MESSAGES.denied, ErrorCode.AuthPolicyReject];
     return decide(
       ctx,
-      {
-        ...withIp,
-        outcome: 'reject',
-        reason: verdict.reason,
-        code,
-        rule: verdict.rule,
-        detail: verdict.detail,
-      },
+      { ...explained, outcome: 'reject', reason: verdict.reason, code },
       reply('Access-Reject', text),
     );
   }
-  // The mobile-number rule runs last, so a challenge always has a number; say so if a future
-  // rule ever breaks that, rather than texting `undefined`.
-  if (mobile === undefined) throw new Error('policy chose a challenge for a user without a number');
-  const to = mobile;
-  const userKey = user.username.toLowerCase();
+  const chain = chainOf(cfg, verdict.chain);
+  const numbers = await numbersOf(ctx, user, cfg, chain.includes('sms-secondary'));
+  const subject = {
+    userKey,
+    login: login.account,
+    username: user.username,
+    groups: user.groups,
+    numbers,
+    clientIp,
+  };
   return ctx.locks.run(`u:${userKey}`, () =>
-    challengeStep(ctx, req, client, cfg, login.account, userKey, user, to, withIp),
+    startMethod(ctx, req, client, cfg, subject, { chain, from: 0 }, explained),
   );
 }

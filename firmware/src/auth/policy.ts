@@ -1,12 +1,18 @@
 /**
- * Login policy, pure: facts about a login that already passed the password step → challenge,
- * accept without a passcode, or reject. Rules run in order and the first that decides wins, so
- * later rules (time windows, IP history, per-NAS rules) slot into the list without touching the
- * engine.
+ * Login policy, pure: facts about a login that already passed the password step → reject, accept
+ * on the password alone, or challenge with a method chain. Ordered rules, the first whose
+ * conditions all hold decides; every rule tried is explained condition by condition, for
+ * `mfabox policy explain` and for the audit record of each login. firmware/src/auth/README.md is
+ * the reference.
  */
-import type { ClientIp } from './calling-station.ts';
-import { CidrSet } from './cidr.ts';
-import { isDn, normalizeDn } from '../directory/dn.ts';
+import type { RuleConfig } from '../config/auth-schema.ts';
+import {
+  buildConditions,
+  groupMatcher,
+  type Condition,
+  type ConditionResult,
+  type PolicyInput,
+} from './conditions.ts';
 
 export interface PolicySettings {
   /** CIDRs of end-user addresses (from Calling-Station-Id) that skip the passcode. */
@@ -15,143 +21,155 @@ export interface PolicySettings {
   mfaGroup: string;
   /** Outside the MFA group: reject (true) or accept on the password alone (false). */
   rejectOutsideGroup: boolean;
-  /** No usable mobile number: reject (true) or accept on the password alone (false). */
-  rejectWithoutNumber: boolean;
-  /** Members of any of these groups (names or DNs) skip the passcode (service accounts, break-glass). */
+  /** Members of any of these groups (names or DNs) skip the second factor (service accounts, break-glass). */
   exemptGroups: readonly string[];
 }
 
-export interface PolicyContext {
-  /** `groups` are CNs; `groupDns` the same memberships as DNs, when the directory gave them. */
-  user: { username: string; groups: readonly string[]; groupDns?: readonly string[] | undefined };
-  /** Parsed Calling-Station-Id; undefined = not known, never trusted. */
-  clientIp: ClientIp | undefined;
-  /** The NAS client's name. */
-  nas: string;
-  /** E.164 number the passcode would go to; undefined when the directory has no usable one. */
-  mobile: string | undefined;
-  /** Wall time, ms: for the time-window rules to come. */
-  now: number;
+// ---------------------------------------------------------------------------------------------
+// The adaptive policy: ordered rules, the first whose conditions all hold decides, explained
+// condition by condition. The built-in gates keep their place around the admin's rules:
+//
+//   1. mfa-group        outside the MFA group: reject (or password only, if configured)
+//   2. the admin's rules (policy.rules), in order
+//   3. exempt-group     accept on the password
+//   4. trusted-network  accept on the password
+//   5. default          challenge with the "default" chain
+
+export type AdaptiveAction = 'reject' | 'accept' | { challenge: string };
+
+export interface RuleTrace {
+  rule: string;
+  matched: boolean;
+  conditions: (ConditionResult & { name: string })[];
+  /** Set on the matching rule. */
+  action?: AdaptiveAction;
 }
 
-export type PolicyRuleName = 'mfa-group' | 'exempt-group' | 'trusted-network' | 'mobile-number';
+export type AdaptiveVerdict = (
+  | { action: 'accept' }
+  | { action: 'reject'; reason: 'not-in-mfa-group' | 'policy-reject' }
+  | { action: 'challenge'; chain: string }
+) & { rule: string; trace: RuleTrace[] };
 
-export type PolicyRejectReason = 'not-in-mfa-group' | 'no-mobile-number';
-
-export type PolicyDecision =
-  | { action: 'challenge' }
-  | { action: 'accept'; rule: PolicyRuleName; detail: string }
-  | { action: 'reject'; rule: PolicyRuleName; reason: PolicyRejectReason; detail: string };
-
-export interface PolicyRule {
-  name: PolicyRuleName;
-  /** A decision, or undefined to let the next rule decide. */
-  evaluate(ctx: PolicyContext): PolicyDecision | undefined;
+interface CompiledRule {
+  name: string;
+  conditions: Condition[];
+  action: AdaptiveAction;
+  onUnknown: 'no-match' | 'match';
+  reason?: 'not-in-mfa-group';
 }
 
-export interface Policy {
-  readonly rules: readonly PolicyRule[];
-  decide(ctx: PolicyContext): PolicyDecision;
+export interface AdaptivePolicy {
+  /** Whether any rule asks for the country or the IP history (the engine looks them up only then). */
+  readonly needs: { country: boolean; ipHistory: boolean };
+  decide(input: PolicyInput): AdaptiveVerdict;
 }
 
-/**
- * Configured groups → a membership test. A group given as a DN matches the user's group DNs (as
- * the directory compares DNs: case, spacing and escapes do not matter); a name matches the user's
- * group CNs case-insensitively, as AD does. A name is ambiguous across OUs, a DN is not: an admin
- * who configures a DN must not be satisfied by a same-named group elsewhere.
- */
-function groupMatcher(wanted: readonly string[]): (user: PolicyContext['user']) => string | undefined {
-  const byName = new Map<string, string>();
-  const byDn = new Map<string, string>();
-  for (const g of wanted) {
-    if (isDn(g)) byDn.set(normalizeDn(g), g);
-    else byName.set(g.toLowerCase(), g);
+/** The whole policy section of the config → the rule list. Throws RangeError on a bad CIDR (validated before). */
+export function compilePolicy(
+  cfg: PolicySettings & { rules: readonly RuleConfig[]; timeZone: string },
+): AdaptivePolicy {
+  const rules: CompiledRule[] = [];
+  if (cfg.mfaGroup !== '') {
+    const member = groupMatcher([cfg.mfaGroup]);
+    const group = cfg.mfaGroup;
+    rules.push({
+      name: 'mfa-group',
+      conditions: [
+        {
+          name: 'notGroups',
+          test: (i) => {
+            const hit = member(i.user);
+            return {
+              condition: `not a member of "${group}"`,
+              answer: hit === undefined ? 'yes' : 'no',
+              detail: hit === undefined ? 'not a member' : 'member',
+            };
+          },
+        },
+      ],
+      action: cfg.rejectOutsideGroup ? 'reject' : 'accept',
+      onUnknown: 'no-match',
+      reason: 'not-in-mfa-group',
+    });
   }
-  return (user) => {
-    for (const g of user.groups) {
-      const hit = byName.get(g.toLowerCase());
-      if (hit !== undefined) return hit;
-    }
-    if (byDn.size > 0)
-      for (const dn of user.groupDns ?? []) {
-        const hit = byDn.get(normalizeDn(dn));
-        if (hit !== undefined) return hit;
+  for (const r of cfg.rules)
+    rules.push({
+      name: r.name,
+      conditions: buildConditions(r.if, cfg.timeZone),
+      action: r.then,
+      onUnknown: r.onUnknown,
+    });
+  if (cfg.exemptGroups.length > 0)
+    rules.push({
+      name: 'exempt-group',
+      conditions: buildConditions({ groups: [...cfg.exemptGroups] }, cfg.timeZone),
+      action: 'accept',
+      onUnknown: 'no-match',
+    });
+  if (cfg.trustedNetworks.length > 0)
+    rules.push({
+      name: 'trusted-network',
+      conditions: buildConditions({ networks: [...cfg.trustedNetworks] }, cfg.timeZone),
+      action: 'accept',
+      onUnknown: 'no-match',
+    });
+  rules.push({ name: 'default', conditions: [], action: { challenge: 'default' }, onUnknown: 'no-match' });
+
+  const uses = (name: string): boolean => rules.some((r) => r.conditions.some((c) => c.name === name));
+  return {
+    needs: { country: uses('countries') || uses('notCountries'), ipHistory: uses('ipSeenWithinDays') },
+    decide(input) {
+      const trace: RuleTrace[] = [];
+      for (const r of rules) {
+        const results: RuleTrace['conditions'] = [];
+        let matched = true;
+        // Every condition is evaluated, so the explanation is complete.
+        for (const c of r.conditions) {
+          const res = { ...c.test(input), name: c.name };
+          results.push(res);
+          if (res.answer === 'no' || (res.answer === 'unknown' && r.onUnknown === 'no-match'))
+            matched = false;
+        }
+        // The accept action never matches on unknown, whatever the config says (schema refuses it too).
+        if (r.action === 'accept' && results.some((x) => x.answer === 'unknown')) matched = false;
+        trace.push({ rule: r.name, matched, conditions: results, ...(matched ? { action: r.action } : {}) });
+        if (!matched) continue;
+        if (r.action === 'accept') return { action: 'accept', rule: r.name, trace };
+        if (r.action === 'reject')
+          return { action: 'reject', reason: r.reason ?? 'policy-reject', rule: r.name, trace };
+        return { action: 'challenge', chain: r.action.challenge, rule: r.name, trace };
       }
-    return undefined;
-  };
-}
-
-export function mfaGroupRule(group: string, rejectOutside: boolean): PolicyRule {
-  const member = groupMatcher([group]);
-  return {
-    name: 'mfa-group',
-    evaluate(ctx) {
-      if (group === '' || member(ctx.user) !== undefined) return undefined;
-      return rejectOutside
-        ? { action: 'reject', rule: 'mfa-group', reason: 'not-in-mfa-group', detail: `not in "${group}"` }
-        : { action: 'accept', rule: 'mfa-group', detail: `outside "${group}": password only` };
+      // Unreachable: "default" has no conditions.
+      return { action: 'challenge', chain: 'default', rule: 'default', trace };
     },
   };
 }
 
-export function exemptGroupRule(groups: readonly string[]): PolicyRule {
-  const member = groupMatcher(groups);
-  return {
-    name: 'exempt-group',
-    evaluate(ctx) {
-      const hit = member(ctx.user);
-      return hit === undefined
-        ? undefined
-        : { action: 'accept', rule: 'exempt-group', detail: `member of exempt "${hit}"` };
-    },
-  };
+function actionText(a: AdaptiveAction): string {
+  return typeof a === 'string' ? a : `challenge (chain "${a.challenge}")`;
 }
 
-export function trustedNetworkRule(cidrs: readonly string[]): PolicyRule {
-  const set = new CidrSet(cidrs);
-  return {
-    name: 'trusted-network',
-    evaluate(ctx) {
-      return set.has(ctx.clientIp)
-        ? { action: 'accept', rule: 'trusted-network', detail: `from trusted ${ctx.clientIp?.address}` }
-        : undefined;
-    },
-  };
+/** Lines for `policy explain`: every rule tried, every condition with its answer. */
+export function explainLines(v: AdaptiveVerdict): string[] {
+  const out: string[] = [];
+  v.trace.forEach((t, i) => {
+    out.push(
+      `${i + 1}. ${t.rule}: ${t.matched ? `MATCH → ${actionText(t.action ?? 'reject')}` : 'no match'}`,
+    );
+    if (t.conditions.length === 0) out.push('     (no conditions)');
+    for (const c of t.conditions) out.push(`     ${c.answer.padEnd(7)} ${c.condition} (${c.detail})`);
+  });
+  return out;
 }
 
-export function mobileNumberRule(rejectWithout: boolean): PolicyRule {
-  return {
-    name: 'mobile-number',
-    evaluate(ctx) {
-      if (ctx.mobile !== undefined) return undefined;
-      return rejectWithout
-        ? { action: 'reject', rule: 'mobile-number', reason: 'no-mobile-number', detail: 'no usable number' }
-        : { action: 'accept', rule: 'mobile-number', detail: 'no usable number: password only' };
-    },
-  };
-}
-
-/**
- * The default order. Group membership first: it says whether the user may log in at all, so a
- * trusted network never lets a non-member in. Exemptions and trusted networks come before the
- * number check, because a login that needs no SMS needs no number either.
- */
-export function buildPolicy(settings: PolicySettings, extra: readonly PolicyRule[] = []): Policy {
-  const rules: PolicyRule[] = [
-    mfaGroupRule(settings.mfaGroup, settings.rejectOutsideGroup),
-    exemptGroupRule(settings.exemptGroups),
-    trustedNetworkRule(settings.trustedNetworks),
-    ...extra,
-    mobileNumberRule(settings.rejectWithoutNumber),
-  ];
-  return {
-    rules,
-    decide(ctx) {
-      for (const rule of rules) {
-        const d = rule.evaluate(ctx);
-        if (d) return d;
-      }
-      return { action: 'challenge' };
-    },
-  };
+/** One line for the audit record: rule:answer per condition, y/n/? each. */
+export function explainCompact(v: AdaptiveVerdict): string {
+  const mark = { yes: 'y', no: 'n', unknown: '?' } as const;
+  return v.trace
+    .map(
+      (t) =>
+        `${t.rule}${t.matched ? '=MATCH' : ''}(${t.conditions.map((c) => `${c.name}:${mark[c.answer]}`).join(',')})`,
+    )
+    .join(' ');
 }

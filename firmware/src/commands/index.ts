@@ -5,6 +5,7 @@ import { modemProbeCommand, modemSendCommand } from './modem.ts';
 import { pduEncodeCommand } from './pdu.ts';
 import { demoCommand, startCommand } from './run.ts';
 import { simCommand } from './sim.ts';
+import { upgradeCommand } from './upgrade.ts';
 
 /** Every subcommand; each area registers its own line here. */
 export const COMMANDS: Command[] = [
@@ -17,4 +18,5 @@ export const COMMANDS: Command[] = [
   directoryTestCommand,
   directorySyncCommand,
   logCommand,
+  upgradeCommand,
 ];

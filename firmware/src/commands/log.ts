@@ -17,16 +17,12 @@ import { ErrorCode, MfaError } from '../errors.ts';
 import { openStore, type Store } from '../store/store.ts';
 import { callAuditApi } from '../web-api/audit-client.ts';
 import { loopbackTarget } from '../web-api/loopback.ts';
-import { parseFlags, type Command } from './command.ts';
+import { defineCommand, usageError } from './command.ts';
 import { storeReason } from './directory.ts';
 
 type Format = 'text' | 'json' | 'csv';
 
 const FILTER_FLAGS = ['kind', 'user', 'since', 'until', 'outcome', 'reason', 'client', 'challenge'] as const;
-
-function usageError(msg: string): MfaError {
-  return new MfaError(msg, ErrorCode.CliUsage);
-}
 
 /** Writes with backpressure; a closed pipe (`mfabox log | head`) ends the output quietly. */
 async function write(chunk: string | Buffer): Promise<void> {
@@ -90,36 +86,46 @@ async function* ndjsonRecords(body: Readable): AsyncGenerator<AuditRecord> {
   for await (const line of lines) if (line.trim() !== '') yield JSON.parse(line) as AuditRecord;
 }
 
-export const logCommand: Command = {
+const text = (value: string, help: string) => ({ type: 'string', value, help }) as const;
+
+export const logCommand = defineCommand({
   name: 'log',
-  usage:
-    'log --config FILE [--user U] [--since 2h] [--until T] [--outcome reject] [--reason R] [--client C] [--kind radius|sms|admin] [--limit N] [--json|--csv]',
   summary:
     'The auth log: RADIUS decisions and drops, SMS events, admin actions (through the service if it runs)',
-  async run(args) {
-    const { flags, positional } = parseFlags(args, ['json', 'csv']);
-    if (positional.length > 0) throw usageError(`log: unexpected "${positional.join(' ')}"`);
-    const file = flags.get('config') ?? process.env.MFABOX_CONFIG;
-    if (typeof file !== 'string') throw usageError('log: --config FILE (or MFABOX_CONFIG) is required');
+  details:
+    'Times are UTC. --since/--until take a duration ago (30s, 15m, 2h, 7d) or a time (2026-12-06T08:00:00Z).\n' +
+    'Text lines are key=value; --json prints one JSON record per line; --csv is RFC 4180 with a header.',
+  options: {
+    config: {
+      type: 'string',
+      value: 'FILE',
+      env: 'MFABOX_CONFIG',
+      required: true,
+      help: 'the config file mfabox runs with',
+    },
+    user: text('U', 'this user, however typed (bob, CORP\\bob, bob@corp.example), or a DN'),
+    since: text('T', 'from this time or duration ago'),
+    until: text('T', 'before this time or duration ago'),
+    outcome: text('O', 'accept, reject, challenge, dropped; sms: queued, sent, failed, expired, delivered'),
+    reason: text('R', 'a reason code (bad-password, malformed, …) or an ErrorCode name'),
+    client: text('C', 'a NAS client name (or a modem for SMS records)'),
+    kind: text('K', 'radius, sms or admin (comma-separated)'),
+    challenge: text('ID', 'one challenge: its decision and SMS records'),
+    limit: { type: 'integer', value: 'N', min: 1, max: 10_000_000, help: 'only the last N matches' },
+    json: { type: 'boolean', help: 'one JSON record per line' },
+    csv: { type: 'boolean', help: 'CSV with a header row' },
+  },
+  async run({ values }) {
+    if (values.json && values.csv) throw usageError('log: choose one of --json and --csv');
+    const format: Format = values.json ? 'json' : values.csv ? 'csv' : 'text';
     const strings: FilterStrings = {};
     for (const f of FILTER_FLAGS) {
-      const v = flags.get(f);
-      if (v === true) throw usageError(`log: --${f} needs a value`);
+      const v = values[f];
       if (v !== undefined) strings[f] = v;
     }
-    for (const k of flags.keys())
-      if (![...FILTER_FLAGS, 'config', 'limit', 'json', 'csv'].includes(k))
-        throw usageError(`log: unknown flag --${k}`);
-    if (flags.has('json') && flags.has('csv')) throw usageError('log: choose one of --json and --csv');
-    const format: Format = flags.has('json') ? 'json' : flags.has('csv') ? 'csv' : 'text';
-    const rawLimit = flags.get('limit');
-    let limit: number | undefined;
-    if (rawLimit !== undefined) {
-      limit = Number(rawLimit);
-      if (!Number.isInteger(limit) || limit < 1) throw usageError('log: --limit must be a whole number ≥ 1');
-    }
+    const limit = values.limit;
     const filter = parseFilter(strings, Date.now());
-    const config = await loadConfigFile(file);
+    const config = await loadConfigFile(values.config);
 
     process.stdout.on('error', (e: NodeJS.ErrnoException) => {
       if (e.code === 'EPIPE') process.exit(0);
@@ -159,4 +165,4 @@ export const logCommand: Command = {
     if (n === 0 && format === 'text') console.error('(no matching records)');
     return 0;
   },
-};
+});

@@ -13,23 +13,31 @@ import { Modem } from '../modem/modem.ts';
 import { stableNameFor } from '../modem/transport.ts';
 import { normaliseNumber } from '../phone.ts';
 import { openStore } from '../store/store.ts';
-import { parseFlags, type Command } from './command.ts';
+import { defineCommand } from './command.ts';
 
-async function withModem<T>(
-  args: Map<string, string | true>,
-  usage: string,
-  fn: (m: Modem) => Promise<T>,
-): Promise<T> {
-  const port = args.get('port');
-  if (typeof port !== 'string' || port === '')
-    throw new MfaError(`usage: mfabox ${usage}`, ErrorCode.CliUsage);
-  const baud = args.get('baud');
+/** The options every modem one-shot takes, declared once. */
+const portOptions = {
+  port: { type: 'string', value: 'PATH', required: true, help: 'serial port, e.g. /dev/serial/by-id/usb-…' },
+  baud: { type: 'integer', value: 'N', min: 1200, max: 4_000_000, default: 115200, help: 'baud rate' },
+  rtscts: { type: 'boolean', help: 'use RTS/CTS hardware flow control' },
+  profile: { type: 'string', value: 'NAME', default: 'auto', help: 'vendor profile' },
+} as const;
+
+interface PortValues {
+  port: string;
+  baud: number;
+  rtscts: boolean;
+  profile: string;
+}
+
+async function withModem<T>(args: PortValues, fn: (m: Modem) => Promise<T>): Promise<T> {
+  const port = args.port;
   const parsed = modemSchema.safeParse({
     name: 'cli',
     path: port,
-    ...(typeof baud === 'string' ? { baudRate: Number(baud) } : {}),
-    rtscts: args.get('rtscts') === true,
-    profile: typeof args.get('profile') === 'string' ? args.get('profile') : 'auto',
+    baudRate: args.baud,
+    rtscts: args.rtscts,
+    profile: args.profile,
   });
   if (!parsed.success) throw new MfaError(parsed.error.message, ErrorCode.CliUsage);
   const stable = stableNameFor(port);
@@ -52,13 +60,13 @@ async function withModem<T>(
   }
 }
 
-export const modemProbeCommand: Command = {
+export const modemProbeCommand = defineCommand({
   name: 'modem probe',
-  usage: 'modem probe --port P [--baud N] [--rtscts] [--profile NAME]',
   summary: 'Print the modem identity, SIM, registration, operator and signal',
-  async run(args) {
-    const { flags } = parseFlags(args, ['rtscts']);
-    const r = await withModem(flags, this.usage, (m) => m.probeOnce());
+  details: 'Never enters a SIM PIN: a locked SIM shows as "pin-needed". Stop the service first.',
+  options: portOptions,
+  async run({ values }) {
+    const r = await withModem(values, (m) => m.probeOnce());
     const id = r.identity;
     const rows: [string, string | undefined][] = [
       ['manufacturer', id.manufacturer],
@@ -77,29 +85,31 @@ export const modemProbeCommand: Command = {
     for (const [k, v] of rows) console.log(`${k.padEnd(13)} ${v ?? '-'}`);
     return r.sim === 'ready' && r.registration.startsWith('registered') ? 0 : 1;
   },
-};
+});
 
-export const modemSendCommand: Command = {
+export const modemSendCommand = defineCommand({
   name: 'modem send',
-  usage: 'modem send --port P --to N [--country CC] [--flash] [--report] TEXT',
   summary: 'Send one SMS and print its message reference(s), one per part',
-  async run(args) {
-    const { flags, positional } = parseFlags(args, ['rtscts', 'flash', 'report']);
-    const to = flags.get('to');
-    if (typeof to !== 'string' || positional.length === 0)
-      throw new MfaError(`usage: mfabox ${this.usage}`, ErrorCode.CliUsage);
-    const country = flags.get('country');
+  options: {
+    ...portOptions,
+    to: { type: 'string', value: 'NUMBER', required: true, help: 'the phone number' },
+    country: { type: 'string', value: 'CC', default: 'US', help: 'country for a number without +' },
+    flash: { type: 'boolean', help: 'send as a flash SMS (class 0)' },
+    report: { type: 'boolean', help: 'ask the network for a status report' },
+  },
+  args: { value: 'TEXT', required: true, help: 'the message; several words are joined with spaces' },
+  async run({ values, args }) {
     // A number typed by hand for a test send: lab numbers (555-01xx) are allowed; the network refuses bad ones.
-    const n = normaliseNumber(to, typeof country === 'string' ? country : 'US', { acceptPossible: true });
+    const n = normaliseNumber(values.to, values.country, { acceptPossible: true });
     if (!n.ok) throw new MfaError(`--to: ${n.reason}`, ErrorCode.SmsInvalidNumber, { field: 'to' });
-    const refs = await withModem(flags, this.usage, (m) =>
-      m.sendOnce(n.e164, positional.join(' '), {
+    const refs = await withModem(values, (m) =>
+      m.sendOnce(n.e164, args.join(' '), {
         deadline: Date.now() + 24 * 3600 * 1000,
-        flash: flags.get('flash') === true,
-        statusReport: flags.get('report') === true,
+        flash: values.flash,
+        statusReport: values.report,
       }),
     );
     for (const r of refs) console.log(String(r));
     return 0;
   },
-};
+});

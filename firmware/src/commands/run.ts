@@ -1,11 +1,11 @@
 /** `mfabox start` (production) and `mfabox demo` (everything on embedded defaults). */
 import { resolve } from 'node:path';
 import { loadConfigFile, parseConfig } from '../config/load.ts';
-import { ErrorCode, MfaError, describeError } from '../errors.ts';
+import { describeError } from '../errors.ts';
 import { configureLogging, logger } from '../log.ts';
 import { sdNotifier } from '../health/sd-notify.ts';
 import { startAppliance, type Appliance } from '../main.ts';
-import { parseFlags, type Command } from './command.ts';
+import { defineCommand } from './command.ts';
 
 /** Resolves on SIGINT/SIGTERM; a second signal exits at once. */
 function untilSignal(): Promise<string> {
@@ -39,32 +39,33 @@ async function runUntilSignal(app: Appliance, signal = untilSignal()): Promise<n
   return 0;
 }
 
-function intFlag(flags: Map<string, string | true>, name: string, env: string, fallback: number): number {
-  const raw = flags.get(name) ?? process.env[env];
-  if (raw === undefined) return fallback;
-  const n = typeof raw === 'string' ? Number(raw) : NaN;
-  if (!Number.isInteger(n) || n < 0 || n > 65535)
-    throw new MfaError(
-      `--${name} (or ${env}) must be an integer 0–65535, got ${String(raw)}`,
-      ErrorCode.CliUsage,
-      {
-        field: name,
-      },
-    );
-  return n;
-}
+/** pino's levels; MFABOX_LOG_LEVEL picks one for `start` and `demo` alike. */
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
-export const startCommand: Command = {
+const logLevelOption = {
+  type: 'string',
+  value: 'LEVEL',
+  env: 'MFABOX_LOG_LEVEL',
+  choices: LOG_LEVELS,
+  help: 'log level for this run',
+} as const;
+
+export const startCommand = defineCommand({
   name: 'start',
-  usage: 'start --config FILE',
-  summary: 'run the appliance from a JSON config file (production)',
-  async run(args) {
-    const { flags } = parseFlags(args);
-    const file = flags.get('config') ?? process.env.MFABOX_CONFIG;
-    if (typeof file !== 'string')
-      throw new MfaError('start needs --config FILE', ErrorCode.CliUsage, { field: 'config' });
-    const config = await loadConfigFile(file);
-    configureLogging({ level: config.log.level });
+  summary: 'Run the appliance from a JSON config file (production)',
+  options: {
+    config: {
+      type: 'string',
+      value: 'FILE',
+      env: 'MFABOX_CONFIG',
+      required: true,
+      help: 'the config file',
+    },
+    'log-level': { ...logLevelOption, help: 'log level, overriding log.level in the config file' },
+  },
+  async run({ values }) {
+    const config = await loadConfigFile(values.config);
+    configureLogging({ level: values['log-level'] ?? config.log.level });
     guardProcess();
     const app = await startAppliance(config);
     for (const line of app.describe()) console.log(line);
@@ -79,20 +80,44 @@ export const startCommand: Command = {
     });
     return runUntilSignal(app, sig);
   },
-};
+});
 
-export const demoCommand: Command = {
+const port = (env: string, fallback: number, help: string) =>
+  ({ type: 'integer', value: 'N', min: 0, max: 65535, env, default: fallback, help }) as const;
+
+export const demoCommand = defineCommand({
   name: 'demo',
-  usage: 'demo [--radius-port N] [--acct-port N] [--web-port N] [--data-dir DIR] [--sms-ms N]',
-  summary: 'run the whole appliance on embedded defaults: modem simulator, demo users, no hardware',
-  async run(args) {
-    const { flags } = parseFlags(args);
-    const dataDir = resolve(String(flags.get('data-dir') ?? process.env.MFABOX_DATA_DIR ?? './data/demo'));
-    const radiusPort = intFlag(flags, 'radius-port', 'MFABOX_RADIUS_PORT', 1812);
-    const acctPort = intFlag(flags, 'acct-port', 'MFABOX_ACCT_PORT', 1813);
-    const webPort = intFlag(flags, 'web-port', 'MFABOX_WEB_PORT', 8080);
-    const smsMs = intFlag(flags, 'sms-ms', 'MFABOX_SMS_MS', 3000);
-    configureLogging({ level: process.env.MFABOX_LOG_LEVEL ?? 'warn' });
+  summary: 'Run the whole appliance on embedded defaults: modem simulator, demo users, no hardware',
+  details: 'Port 0 picks a free port; the ports in use are printed at start.',
+  options: {
+    'radius-port': port('MFABOX_RADIUS_PORT', 1812, 'RADIUS authentication port on 127.0.0.1'),
+    'acct-port': port('MFABOX_ACCT_PORT', 1813, 'RADIUS accounting port on 127.0.0.1'),
+    'web-port': port('MFABOX_WEB_PORT', 8080, 'status page and API port on 127.0.0.1'),
+    'data-dir': {
+      type: 'string',
+      value: 'DIR',
+      env: 'MFABOX_DATA_DIR',
+      default: './data/demo',
+      help: 'where the demo keeps its store',
+    },
+    'sms-ms': {
+      type: 'integer',
+      value: 'N',
+      min: 0,
+      max: 600_000,
+      env: 'MFABOX_SMS_MS',
+      default: 3000,
+      help: 'how long the simulated network takes to deliver an SMS, in ms',
+    },
+    'log-level': { ...logLevelOption, default: 'warn' },
+  },
+  async run({ values }) {
+    const dataDir = resolve(values['data-dir']);
+    const radiusPort = values['radius-port'];
+    const acctPort = values['acct-port'];
+    const webPort = values['web-port'];
+    const smsMs = values['sms-ms'];
+    configureLogging({ level: values['log-level'] });
     guardProcess();
     const config = parseConfig({
       dataDir,
@@ -126,4 +151,4 @@ export const demoCommand: Command = {
     console.log('Press Ctrl-C to stop.');
     return runUntilSignal(app);
   },
-};
+});

@@ -1,39 +1,37 @@
 /** `mfabox sim`: runs the modem simulator in the foreground on a pty. */
-import { ErrorCode, MfaError } from '../errors.ts';
 import { PROFILES, profileNames, startSimulator } from '../modem/simulator/index.ts';
-import { parseFlags, type Command } from './command.ts';
+import { defineCommand, usageError } from './command.ts';
 
-export const simCommand: Command = {
+export const simCommand = defineCommand({
   name: 'sim',
-  usage: 'sim [--profile NAME] [--link PATH] [--sms-ms N] [--pin P] [--json] | sim --list',
   summary: 'Run the AT modem simulator on a pty; print its path and every SMS the handset receives',
-  async run(args) {
-    const { flags } = parseFlags(args, ['json', 'list']);
-    if (flags.get('list') === true) {
+  options: {
+    profile: { type: 'string', value: 'NAME', default: 'generic', help: 'vendor profile (see --list)' },
+    link: { type: 'string', value: 'PATH', help: 'also make a symlink to the pty here' },
+    'sms-ms': {
+      type: 'integer',
+      value: 'N',
+      min: 0,
+      max: 600_000,
+      default: 3000,
+      help: 'how long the simulated network takes to deliver an SMS, in ms',
+    },
+    pin: { type: 'string', value: 'PIN', help: 'the SIM asks for this PIN at boot' },
+    json: { type: 'boolean', help: 'one JSON line per wire event and SMS' },
+    list: { type: 'boolean', help: 'list the vendor profiles and exit' },
+  },
+  async run({ values }) {
+    if (values.list) {
       for (const [name, p] of PROFILES) console.log(`${name.padEnd(24)} ${p.description}`);
       return 0;
     }
-    const str = (k: string): string | undefined => {
-      const v = flags.get(k);
-      if (v === true) throw new MfaError(`--${k} needs a value`, ErrorCode.CliUsage, { field: k });
-      return v;
-    };
-    const profile = str('profile') ?? 'generic';
+    const profile = values.profile;
     if (!profileNames().includes(profile))
-      throw new MfaError(
-        `unknown profile "${profile}"; one of: ${profileNames().join(', ')}`,
-        ErrorCode.CliUsage,
-        {
-          field: 'profile',
-        },
-      );
-    const smsMs = str('sms-ms');
-    const smsDelayMs = smsMs === undefined ? 3000 : Number(smsMs);
-    if (!Number.isFinite(smsDelayMs) || smsDelayMs < 0 || smsDelayMs > 600_000)
-      throw new MfaError('--sms-ms takes milliseconds 0–600000', ErrorCode.CliUsage, { field: 'sms-ms' });
-    const link = str('link');
-    const pin = str('pin');
-    const json = flags.get('json') === true;
+      throw usageError(`unknown profile "${profile}"; one of: ${profileNames().join(', ')}`, 'profile');
+    const smsDelayMs = values['sms-ms'];
+    const link = values.link;
+    const pin = values.pin;
+    const json = values.json;
 
     const sim = await startSimulator({
       profile,
@@ -67,4 +65,4 @@ export const simCommand: Command = {
     if (!json) console.log('Simulator stopped');
     return 0;
   },
-};
+});

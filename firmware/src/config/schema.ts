@@ -5,8 +5,8 @@
  */
 import { z } from 'zod';
 import { isIP } from 'node:net';
-import { parseCidr } from '../auth/cidr.ts';
-import { parseCidr as parseRadiusCidr } from '../radius/address.ts';
+import { parseCidr } from '../net/cidr.ts';
+import { adaptiveSchema, limitsSchema, lockoutSchema, methodsSchema } from './auth-schema.ts';
 
 const port = z.number().int().min(0).max(65535);
 const secret = z.string().min(1);
@@ -20,7 +20,7 @@ export const radiusClientSchema = z
       .string()
       .min(1)
       .refine(
-        (s) => parseRadiusCidr(s) !== undefined,
+        (s) => parseCidr(s) !== undefined,
         'an IPv4/IPv6 address or CIDR, e.g. 10.0.0.5 or 10.0.0.0/24',
       ),
     /** Shared secret; at least 16 characters is recommended, 1 is accepted for lab use. */
@@ -136,6 +136,7 @@ export const policySchema = z.object({
   /** Members of these groups skip the passcode (break-glass, service accounts). Default none. */
   exemptGroups: z.array(z.string().min(1)).default([]),
   groupAttribute: groupAttributeSchema.default(groupAttributeSchema.parse({})),
+  ...adaptiveSchema.shape,
 });
 
 export const modemSchema = z.object({
@@ -200,6 +201,13 @@ export const ldapDirectorySchema = z
       .string()
       .regex(/^[A-Za-z0-9.-]+$/, 'a DNS domain name')
       .optional(),
+    /**
+     * Domain names a login may carry besides the base DN's DNS domain and srvDomain (and their
+     * first labels, the default NetBIOS names): a NetBIOS name that differs (CORPHQ\alice), or a
+     * UPN suffix whose user part is the sAMAccountName. A login naming any other domain matches a
+     * user only by its whole UPN. Default [].
+     */
+    loginDomains: z.array(z.string().regex(/^[A-Za-z0-9.-]+$/, 'a DNS or NetBIOS domain name')).default([]),
     /** Discovered DCs are used as ldaps://host:636 (true, default) or ldap://host:port + StartTLS (false). */
     srvUseLdaps: z.boolean().default(true),
     /** Upgrade ldap:// URLs with StartTLS. Default true. */
@@ -226,6 +234,8 @@ export const ldapDirectorySchema = z
     timeoutMs: z.number().int().min(500).max(10000).default(2500),
     /** [5...600] s, default 30: keep-alive of the service connection and re-probe of DCs marked down. */
     probeIntervalSeconds: z.number().int().min(5).max(600).default(30),
+    /** [1...64] per DC, default 8: pooled connections for the users' password binds (each one TLS handshake, then reused). */
+    bindConnections: z.number().int().min(1).max(64).default(8),
     /** [0...1440] min, default 15: group sync schedule; 0 = only on demand. */
     syncIntervalMinutes: z.number().int().min(0).max(1440).default(15),
     /** [0...100] %, default 10: a sync that would remove more users than this stops and asks for confirmation. */
@@ -241,6 +251,13 @@ export const ldapDirectorySchema = z
   .superRefine((d, ctx) => {
     if (d.urls.length === 0 && d.srvDomain === undefined)
       ctx.addIssue({ code: 'custom', path: ['urls'], message: 'give at least one DC URL or srvDomain' });
+    if (d.srvDomain !== undefined && d.caFile === undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['caFile'],
+        message:
+          'srvDomain needs caFile: DNS answers are not authenticated, and with the system CAs any public certificate for a spoofed name would receive every password',
+      });
     const plain = d.urls.some((u) => u.toLowerCase().startsWith('ldap://'));
     if (plain && !d.startTls && !d.allowInsecure)
       ctx.addIssue({
@@ -271,21 +288,44 @@ export const webSchema = z.object({
   port: port.default(8080),
 });
 
-export const configSchema = z.object({
-  /** LevelDB directory. */
-  dataDir: z.string().default('/var/lib/mfabox'),
-  radius: radiusSchema.default(radiusSchema.parse({})),
-  directory: directorySchema.prefault({ kind: 'demo' }),
-  modems: z.array(modemSchema).default([]),
-  passcode: passcodeSchema.default(passcodeSchema.parse({})),
-  policy: policySchema.default(policySchema.parse({})),
-  web: webSchema.default(webSchema.parse({})),
-  /** Default country for numbers without a + prefix (ISO 3166 alpha-2), default US. */
-  defaultCountry: z.string().length(2).default('US'),
-  log: z
-    .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
-    .default({ level: 'info' }),
-});
+export const configSchema = z
+  .object({
+    /** LevelDB directory. */
+    dataDir: z.string().default('/var/lib/mfabox'),
+    radius: radiusSchema.default(radiusSchema.parse({})),
+    directory: directorySchema.prefault({ kind: 'demo' }),
+    modems: z.array(modemSchema).default([]),
+    passcode: passcodeSchema.default(passcodeSchema.parse({})),
+    policy: policySchema.default(policySchema.parse({})),
+    /** Lockout after wrong second-factor codes (escalating); see firmware/src/auth/README.md. */
+    lockout: lockoutSchema.default(lockoutSchema.parse({})),
+    /** SMS per IP and per minute, and the bad-password throttle. */
+    limits: limitsSchema.default(limitsSchema.parse({})),
+    /** Second-factor methods and their chains. */
+    methods: methodsSchema.default(methodsSchema.parse({})),
+    web: webSchema.default(webSchema.parse({})),
+    /** Default country for numbers without a + prefix (ISO 3166 alpha-2), default US. */
+    defaultCountry: z.string().length(2).default('US'),
+    log: z
+      .object({
+        level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+      })
+      .default({ level: 'info' }),
+  })
+  .superRefine((c, ctx) => {
+    c.policy.rules.forEach((r, i) => {
+      if (typeof r.then === 'object' && !(r.then.challenge in c.methods.chains))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['policy', 'rules', i, 'then', 'challenge'],
+          message: `no chain "${r.then.challenge}" in methods.chains (${Object.keys(c.methods.chains).join(', ')})`,
+        });
+    });
+    if (!('default' in c.methods.chains))
+      ctx.addIssue({ code: 'custom', path: ['methods', 'chains'], message: 'a "default" chain is required' });
+    if (c.methods.email.enabled && (c.methods.email.host === undefined || c.methods.email.from === undefined))
+      ctx.addIssue({ code: 'custom', path: ['methods', 'email'], message: 'email needs host and from' });
+  });
 
 export type Config = z.infer<typeof configSchema>;
 export type RadiusClientConfig = z.infer<typeof radiusClientSchema>;

@@ -23,6 +23,33 @@ export interface ConnectOptions {
   tls: TlsSettings;
   /** ms for TCP + TLS (+ StartTLS). */
   budgetMs: number;
+  /** TLS sessions to resume, by URL: a reconnect then costs no full handshake, here or on the DC. */
+  sessions?: TlsSessionCache;
+}
+
+/**
+ * The last TLS session (ticket) each DC gave, by URL. Resuming it skips the certificate exchange
+ * and the key agreement's public-key work on both sides; the certificate was checked when the
+ * session was made, with the same CA and name rules (a changed config makes a new cache).
+ */
+export class TlsSessionCache {
+  private readonly byUrl = new Map<string, Buffer>();
+  /** Handshakes that resumed a session / that did not, for the bench and health detail. */
+  resumed = 0;
+  full = 0;
+
+  get(url: string): Buffer | undefined {
+    return this.byUrl.get(url);
+  }
+
+  /** Watches a TLS socket: counts whether it resumed, and keeps the newest ticket it is given. */
+  watch(url: string, s: tls.TLSSocket): void {
+    s.on('session', (session: Buffer) => this.byUrl.set(url, session));
+    s.once('secureConnect', () => {
+      if (s.isSessionReused()) this.resumed++;
+      else this.full++;
+    });
+  }
 }
 
 /** The step a failure belongs to, in the words `mfabox directory test` prints. */
@@ -136,6 +163,7 @@ export class LdapConnection {
   private readonly watchdogs = new Set<NodeJS.Timeout>();
   private destroyed = false;
   private retired = false;
+  private opened = false;
   private inFlight = 0;
 
   private constructor(
@@ -144,21 +172,35 @@ export class LdapConnection {
     private readonly secure: boolean,
     private readonly settings: TlsSettings,
     connectTimeout: number,
+    sessions: TlsSessionCache | undefined,
   ) {
     const track = <S extends net.Socket>(s: S): S => {
       this.sockets.add(s);
-      s.once('close', () => this.sockets.delete(s));
+      s.once('close', () => {
+        this.sockets.delete(s);
+        // ldapts reconnects by itself on the next operation, and after StartTLS that new socket
+        // would be plain TCP: a connection whose socket closed is dead for good.
+        if (this.opened) this.destroyed = true;
+      });
+      // Idle pooled connections must survive stateful firewalls between the box and the DC.
+      s.setKeepAlive(true, 60_000);
       return s;
     };
     const createConnection = ((port: number, h: string) =>
       track(net.connect({ port, host: h }))) as unknown as typeof net.connect;
+    const secureSocket = (o: tls.ConnectionOptions): tls.TLSSocket => {
+      const session = sessions?.get(url);
+      const s = tls.connect(session ? { ...o, session } : o);
+      sessions?.watch(url, s);
+      return s;
+    };
     const createSecureConnection = ((
       a: number | tls.ConnectionOptions,
       h?: string,
       o?: tls.ConnectionOptions,
     ) =>
       track(
-        typeof a === 'number' ? tls.connect(a, h ?? host, o) : tls.connect(a),
+        typeof a === 'number' ? secureSocket({ ...o, port: a, host: h ?? host }) : secureSocket(a),
       )) as unknown as typeof tls.connect;
     this.client = new Client({
       url,
@@ -190,7 +232,7 @@ export class LdapConnection {
         ErrorCode.DirectoryInsecureRefused,
         { field: 'directory.startTls' },
       );
-    const conn = new LdapConnection(o.url, host, secure, o.tls, Math.max(1, o.budgetMs));
+    const conn = new LdapConnection(o.url, host, secure, o.tls, Math.max(1, o.budgetMs), o.sessions);
     // Any failure to connect (StartTLS refused, TLS error) closes the socket, not only a timeout.
     await conn
       .within('connect', o.budgetMs, async (c) => {
@@ -214,6 +256,7 @@ export class LdapConnection {
         conn.destroy();
         throw e;
       });
+    conn.opened = true;
     return conn;
   }
 
@@ -231,7 +274,7 @@ export class LdapConnection {
     fn: (c: Client) => Promise<T>,
     silenceMs: number = ms,
   ): Promise<T> {
-    if (this.destroyed)
+    if (this.destroyed || (this.opened && !this.client.isConnected))
       throw new MfaError(`${this.url}: connection already closed`, ErrorCode.DirectoryUnavailable, {
         flags: { disconnected: true, retryable: true },
       });
@@ -293,6 +336,11 @@ export class LdapConnection {
   /** Usable for another operation (not destroyed, socket still connected). */
   get alive(): boolean {
     return !this.destroyed && !this.retired && this.client.isConnected;
+  }
+
+  /** Operations sent and not yet answered (or given up on by the silence limit). */
+  get busy(): boolean {
+    return this.inFlight > 0;
   }
 
   get isSecure(): boolean {

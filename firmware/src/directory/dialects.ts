@@ -23,9 +23,15 @@ export interface DialectSettings {
   groupFilter: string;
   /** AD resolves nested groups with LDAP_MATCHING_RULE_IN_CHAIN; the memberof overlay does not. */
   nestedGroups: boolean;
+  /**
+   * The domain parts a login may carry (lower case) for the login attribute to be searched: the
+   * base DN's DNS domain and its first label, srvDomain likewise, and directory.loginDomains. A
+   * `user@domain` is always matched whole against the UPN (mail) attribute.
+   */
+  domains: string[];
 }
 
-const DEFAULTS: Record<DialectName, Omit<DialectSettings, 'dialect'>> = {
+const DEFAULTS: Record<DialectName, Omit<DialectSettings, 'dialect' | 'domains'>> = {
   ad: {
     login: 'sAMAccountName',
     altLogin: 'userPrincipalName',
@@ -59,8 +65,31 @@ const PWD_LOCKED_FOREVER = '000001010000Z';
 /** ppolicy: set when an admin reset the password and the policy demands a change before use. */
 const PWD_RESET = 'pwdReset';
 
+/** DC=corp,DC=example → corp.example (the DC components of a DN; empty when it has none). */
+export function dnsDomainOf(dn: string): string {
+  return [...dn.matchAll(/(?:^|,)\s*dc\s*=\s*([^,]+)/gi)].map((m) => (m[1] ?? '').trim()).join('.');
+}
+
+function ownDomains(
+  cfg: Partial<Pick<LdapDirectoryConfig, 'baseDn' | 'srvDomain' | 'loginDomains'>>,
+): string[] {
+  const out = new Set<string>();
+  const add = (dns: string | undefined, withLabel: boolean) => {
+    const d = dns?.trim().replace(/\.$/, '').toLowerCase();
+    if (!d) return;
+    out.add(d);
+    // The NetBIOS name an AD gets by default: the first label of its DNS name.
+    if (withLabel) out.add(d.split('.')[0] ?? d);
+  };
+  add(cfg.baseDn === undefined ? undefined : dnsDomainOf(cfg.baseDn), true);
+  add(cfg.srvDomain, true);
+  for (const d of cfg.loginDomains ?? []) add(d, false);
+  return [...out];
+}
+
 export function dialectSettings(
-  cfg: Pick<LdapDirectoryConfig, 'dialect' | 'attributes' | 'userFilter'>,
+  cfg: Pick<LdapDirectoryConfig, 'dialect' | 'attributes' | 'userFilter'> &
+    Partial<Pick<LdapDirectoryConfig, 'baseDn' | 'srvDomain' | 'loginDomains'>>,
 ): DialectSettings {
   const d = DEFAULTS[cfg.dialect];
   const a = cfg.attributes;
@@ -75,6 +104,7 @@ export function dialectSettings(
     userFilter: cfg.userFilter === undefined ? d.userFilter : wrapFilter(cfg.userFilter),
     groupFilter: d.groupFilter,
     nestedGroups: d.nestedGroups,
+    domains: ownDomains(cfg),
   };
 }
 
@@ -104,11 +134,25 @@ export function parseLogin(input: string): LoginName | undefined {
   return { form: 'plain', name: s };
 }
 
-/** The user search filter for a login; every input value is RFC 4515 escaped. */
-export function userSearchFilter(s: DialectSettings, login: LoginName): string {
-  const byName =
-    login.form === 'upn' ? or(eq(s.altLogin, login.full), eq(s.login, login.name)) : eq(s.login, login.name);
-  return and(s.userFilter, byName);
+/** Whether a login's domain part is one of the directory's (a plain name has none). */
+export function isOwnDomain(s: DialectSettings, login: LoginName): boolean {
+  return login.form === 'plain' || s.domains.includes(login.domain.trim().replace(/\.$/, '').toLowerCase());
+}
+
+/**
+ * The user search filter for a login; every input value is RFC 4515 escaped. `user@domain` is
+ * matched whole against the UPN (mail) attribute, and against the login attribute (sAMAccountName,
+ * uid) only when the domain is the directory's own; `DOMAIN\user` only for an own domain. Undefined
+ * when the login names another domain: `alice@partner.example` must never become our alice.
+ */
+export function userSearchFilter(s: DialectSettings, login: LoginName): string | undefined {
+  const own = isOwnDomain(s, login);
+  if (login.form === 'upn')
+    return and(
+      s.userFilter,
+      own ? or(eq(s.altLogin, login.full), eq(s.login, login.name)) : eq(s.altLogin, login.full),
+    );
+  return own ? and(s.userFilter, eq(s.login, login.name)) : undefined;
 }
 
 /** The AD in-chain membership test for one group DN (a DN from the directory, still escaped). */

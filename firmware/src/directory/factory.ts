@@ -4,6 +4,7 @@ import type { Store } from '../store/store.ts';
 import { DemoDirectory } from './demo.ts';
 import type { Directory } from './directory.ts';
 import { createLdapDirectory, type LdapDirectoryDeps } from './ldap.ts';
+import { SwappableDirectory } from './swappable.ts';
 import { DirectorySync } from './sync.ts';
 
 /** The directory for a config; an LDAP one is started (warm connection, probes) unless `start` is false. */
@@ -15,6 +16,14 @@ export async function createDirectory(
   const d = await createLdapDirectory(cfg, opts.deps);
   if (opts.start !== false) d.start();
   return d;
+}
+
+/**
+ * The directory for a config, behind a wrapper whose `reconfigure(cfg)` replaces it in place (the
+ * web page's live apply) without dropping a login in flight.
+ */
+export async function createReconfigurableDirectory(cfg: DirectoryConfig): Promise<SwappableDirectory> {
+  return new SwappableDirectory(await createDirectory(cfg), (next) => createDirectory(next));
 }
 
 /** The sync for a config and directory; call `startSchedule(syncIntervalMinutes)` to run it on a timer. */

@@ -111,6 +111,17 @@ export function attemptBudget(remainingMs: number, serversLeft: number, floorMs 
   return Math.floor(Math.min(remainingMs, Math.max(share, floorMs)));
 }
 
+/**
+ * Whether an SRV target lies inside the discovery domain (the domain itself or a name under it).
+ * DNS answers are not authenticated: a spoofed or hijacked record pointing at another domain would
+ * otherwise receive every password, carried by any certificate valid for that name.
+ */
+export function srvTargetInside(target: string, domain: string): boolean {
+  const t = target.replace(/\.$/, '').toLowerCase();
+  const d = domain.replace(/\.$/, '').toLowerCase();
+  return d.length > 0 && (t === d || t.endsWith(`.${d}`));
+}
+
 /** SRV records → URLs, by priority then weight (RFC 2782 order, without the weighted shuffle). */
 export function srvToUrls(
   records: readonly { name: string; port: number; priority: number; weight: number }[],

@@ -6,29 +6,15 @@ import { ErrorCode, MfaError } from '../errors.ts';
 import type { RadiusClientConfig } from '../config/schema.ts';
 import { encodeAttributes } from './codec.ts';
 import type { NasClient } from '../auth/types.ts';
-import { parseCidr, parseIp } from './address.ts';
-import type { IpAddress } from './address.ts';
-
-export { parseCidr, parseIp } from './address.ts';
-export type { IpAddress } from './address.ts';
+import { parseSourceAddress } from '../net/address.ts';
+import { CidrTable, parseCidr, type Cidr } from '../net/cidr.ts';
 
 /** A NAS with its secrets, which never leave the radius module (the engine sees `client`). */
 export interface ClientEntry {
   readonly client: NasClient;
   readonly secret: Buffer;
   readonly monitorPassword: Buffer | undefined;
-  readonly network: IpAddress;
-  readonly prefix: number;
-}
-
-function inNetwork(ip: IpAddress, e: ClientEntry): boolean {
-  if (ip.family !== e.network.family) return false;
-  const full = e.prefix >> 3;
-  for (let i = 0; i < full; i++) if (ip.bytes[i] !== e.network.bytes[i]) return false;
-  const bits = e.prefix & 7;
-  if (bits === 0) return true;
-  const m = (0xff << (8 - bits)) & 0xff;
-  return ((ip.bytes[full] as number) & m) === e.network.bytes[full];
+  readonly network: Cidr;
 }
 
 function invalid(message: string, field: string): MfaError {
@@ -36,11 +22,12 @@ function invalid(message: string, field: string): MfaError {
 }
 
 export class ClientTable {
-  /** Longest prefix first, so the first match is the most specific. */
+  private readonly table = new CidrTable<ClientEntry>();
   private readonly entries: ClientEntry[];
 
   private constructor(entries: ClientEntry[]) {
-    this.entries = [...entries].sort((a, b) => b.prefix - a.prefix);
+    this.entries = entries;
+    for (const e of entries) this.table.add(e.client.match, e);
   }
 
   /** Validates the whole list (names, addresses, attribute encodability) or throws naming the field. */
@@ -53,7 +40,7 @@ export class ClientTable {
       names.add(c.name);
       const cidr = parseCidr(c.address);
       if (!cidr) throw invalid(`"${c.address}" is not an IP address or CIDR`, `${at}.address`);
-      const key = `${cidr.network.bytes.toString('hex')}/${cidr.prefix}`;
+      const key = `${cidr.address}/${cidr.prefix}`;
       if (networks.has(key))
         throw invalid(`two RADIUS clients share the address ${c.address}`, `${at}.address`);
       networks.add(key);
@@ -82,18 +69,15 @@ export class ClientTable {
         client: Object.freeze(client),
         secret: Buffer.from(c.secret, 'utf8'),
         monitorPassword: c.monitorPassword === undefined ? undefined : Buffer.from(c.monitorPassword, 'utf8'),
-        network: cidr.network,
-        prefix: cidr.prefix,
+        network: cidr,
       };
     });
     return new ClientTable(entries);
   }
 
+  /** The most specific entry holding a datagram's source address (IPv4-mapped counts as IPv4). */
   lookup(address: string): ClientEntry | undefined {
-    const ip = parseIp(address);
-    if (!ip) return undefined;
-    for (const e of this.entries) if (inNetwork(ip, e)) return e;
-    return undefined;
+    return this.table.lookup(parseSourceAddress(address));
   }
 
   list(): readonly ClientEntry[] {

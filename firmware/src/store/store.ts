@@ -18,6 +18,10 @@ export const SUBLEVELS = [
   'modem-state',
   'radius-state',
   'meta',
+  // auth policy: lock state, OATH tokens (sealed), override codes (hashed)
+  'lockout',
+  'tokens',
+  'override-codes',
 ] as const;
 export type SublevelName = (typeof SUBLEVELS)[number];
 

@@ -1,3 +1,4 @@
+import { lockoutSchema } from '../../../firmware/src/config/auth-schema.ts';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -228,7 +229,12 @@ describe('auth engine', () => {
   });
 
   it('limits NEW passcodes per user per window (a phished password cannot flood the phone or drain the SIM)', async () => {
-    cfg = { ...cfg, passcode: passcodeSchema.parse({ maxNewPerUser: 2, newPerUserWindowMinutes: 15 }) };
+    cfg = {
+      ...cfg,
+      passcode: passcodeSchema.parse({ maxNewPerUser: 2, newPerUserWindowMinutes: 15 }),
+      // The wrong tries below would lock alice first (lockout has its own tests).
+      lockout: lockoutSchema.parse({ enabled: false }),
+    };
     // Each round burns the pending code with wrong tries, so the next login needs a new SMS.
     const burn = async (): Promise<void> => {
       const st = stateOf(await engine.handle(req('alice', 'alice-pass'), client));

@@ -4,13 +4,11 @@ import { parseConfig } from '../../../firmware/src/config/load.ts';
 import { isMfaError } from '../../../firmware/src/errors.ts';
 
 const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
-const section = readme.slice(
-  readme.indexOf('## Configuration reference'),
-  readme.indexOf('## NetScaler recipe'),
-);
+const start = readme.indexOf('\n## Configuration\n');
+const section = readme.slice(start, readme.indexOf('\n## ', start + 1));
 const example = /```json\n([\s\S]*?)```/.exec(section)?.[1] ?? '';
 
-describe('README configuration reference', () => {
+describe('README configuration section', () => {
   it('has an example config that validates as a whole', () => {
     const config = parseConfig(JSON.parse(example));
     expect(config.directory.kind).toBe('ldap');

@@ -57,9 +57,16 @@ describe('directory config', () => {
 
   it('needs a URL or an SRV domain, and rejects URLs with paths or other schemes', () => {
     expect(fieldOf({ directory: { ...base, urls: [] } })).toBe('directory.urls');
-    expect(fieldOf({ directory: { ...base, urls: [], srvDomain: 'corp.example' } })).toBeUndefined();
+    expect(
+      fieldOf({ directory: { ...base, urls: [], srvDomain: 'corp.example', caFile: '/etc/mfabox/ca.pem' } }),
+    ).toBeUndefined();
     expect(fieldOf({ directory: { ...base, urls: ['http://dc1'] } })).toBe('directory.urls.0');
     expect(fieldOf({ directory: { ...base, urls: ['ldaps://dc1/dc=x??sub'] } })).toBe('directory.urls.0');
+  });
+
+  it('refuses SRV discovery without a pinned CA (caFile)', () => {
+    expect(fieldOf({ directory: { ...base, urls: [], srvDomain: 'corp.example' } })).toBe('directory.caFile');
+    expect(fieldOf({ directory: { ...base, srvDomain: 'corp.example' } })).toBe('directory.caFile');
   });
 
   it('attribute names cannot carry filter syntax', () => {

@@ -11,8 +11,18 @@ import {
   userSearchFilter,
 } from '../../../firmware/src/directory/dialects.ts';
 
-const ad = dialectSettings({ dialect: 'ad', attributes: {}, userFilter: undefined });
-const ol = dialectSettings({ dialect: 'openldap', attributes: {}, userFilter: undefined });
+const ad = dialectSettings({
+  dialect: 'ad',
+  attributes: {},
+  userFilter: undefined,
+  baseDn: 'DC=corp,DC=example',
+});
+const ol = dialectSettings({
+  dialect: 'openldap',
+  attributes: {},
+  userFilter: undefined,
+  baseDn: 'dc=example,dc=com',
+});
 
 describe('login names', () => {
   it('accepts user, DOMAIN\\user and user@domain', () => {
@@ -50,6 +60,35 @@ describe('filters', () => {
     expect(userSearchFilter(ad, parseLogin('alice@corp.example')!)).toBe(
       '(&(&(objectCategory=person)(objectClass=user))(|(userPrincipalName=alice@corp.example)(sAMAccountName=alice)))',
     );
+    expect(userSearchFilter(ad, parseLogin('alice@CORP.EXAMPLE.')!)).toMatch(/\(sAMAccountName=alice\)/);
+  });
+
+  it('a domain that is not the directory’s never reaches the login attribute', () => {
+    // A UPN in another suffix is matched whole, never by its user part.
+    expect(userSearchFilter(ad, parseLogin('alice@partner.example')!)).toBe(
+      '(&(&(objectCategory=person)(objectClass=user))(userPrincipalName=alice@partner.example))',
+    );
+    expect(userSearchFilter(ad, parseLogin('PARTNER\\alice')!)).toBeUndefined();
+    expect(userSearchFilter(ad, parseLogin('corp.example\\alice')!)).toContain('(sAMAccountName=alice)');
+    // directory.loginDomains adds a NetBIOS name or UPN suffix; srvDomain counts as own.
+    const more = dialectSettings({
+      dialect: 'ad',
+      attributes: {},
+      userFilter: undefined,
+      baseDn: 'DC=corp,DC=example',
+      srvDomain: 'ad.corp.example',
+      loginDomains: ['CORPHQ', 'corp-example.com'],
+    });
+    expect(more.domains).toEqual([
+      'corp.example',
+      'corp',
+      'ad.corp.example',
+      'ad',
+      'corphq',
+      'corp-example.com',
+    ]);
+    expect(userSearchFilter(more, parseLogin('CORPHQ\\alice')!)).toContain('(sAMAccountName=alice)');
+    expect(userSearchFilter(more, parseLogin('alice@corp-example.com')!)).toContain('(sAMAccountName=alice)');
   });
 
   it('OpenLDAP searches uid / mail, injection escaped', () => {

@@ -3,6 +3,7 @@ import {
   ServerPool,
   ServiceRefusals,
   attemptBudget,
+  srvTargetInside,
   srvToUrls,
 } from '../../../firmware/src/directory/failover.ts';
 
@@ -79,5 +80,19 @@ describe('service account refusals', () => {
     for (const t of binds)
       expect(binds.filter((b) => b >= t && b < t + 30 * MIN).length).toBeLessThanOrEqual(2);
     expect(binds.length).toBeGreaterThan(3);
+  });
+});
+
+describe('DNS SRV targets', () => {
+  it('are taken only inside the discovery domain', () => {
+    expect(srvTargetInside('dc1.corp.example.', 'corp.example')).toBe(true);
+    expect(srvTargetInside('DC1.Corp.Example', 'corp.example')).toBe(true);
+    expect(srvTargetInside('corp.example', 'corp.example')).toBe(true);
+    expect(srvTargetInside('dc1.sub.corp.example', 'corp.example')).toBe(true);
+    // A suffix that is not a label boundary, another domain, or the domain as a label elsewhere.
+    expect(srvTargetInside('dc1.evilcorp.example', 'corp.example')).toBe(false);
+    expect(srvTargetInside('dc1.attacker.example', 'corp.example')).toBe(false);
+    expect(srvTargetInside('corp.example.attacker.net', 'corp.example')).toBe(false);
+    expect(srvTargetInside('dc1.corp.example', '')).toBe(false);
   });
 });

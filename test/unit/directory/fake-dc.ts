@@ -21,6 +21,8 @@ export interface FakeDcScript {
   userBind: Behaviour;
   /** The user search (any search but the rootDSE read a connect makes). */
   search: Behaviour;
+  /** OIDs the root DSE lists in supportedExtension (AD lists fast bind there). */
+  extensions: string[];
 }
 
 export const OK: Behaviour = { code: 0 };
@@ -75,9 +77,18 @@ function result(messageId: number, appTag: number, code: number, message = ''): 
   );
 }
 
+const attr = (type: string, ...vals: string[]) =>
+  seq(octets(type), tlv(0x31, Buffer.concat(vals.map(octets))));
+
+function rootDse(messageId: number, extensions: string[]): Buffer {
+  const attrs = extensions.length > 0 ? attr('supportedExtension', ...extensions) : Buffer.alloc(0);
+  return Buffer.concat([
+    seq(integer(messageId), tlv(0x64, Buffer.concat([octets(''), seq(attrs)]))),
+    result(messageId, 0x65, 0),
+  ]);
+}
+
 function aliceEntry(messageId: number): Buffer {
-  const attr = (type: string, ...vals: string[]) =>
-    seq(octets(type), tlv(0x31, Buffer.concat(vals.map(octets))));
   return seq(
     integer(messageId),
     tlv(
@@ -95,9 +106,11 @@ function aliceEntry(messageId: number): Buffer {
 }
 
 export class FakeDc {
-  readonly script: FakeDcScript = { serviceBind: OK, userBind: OK, search: OK };
+  readonly script: FakeDcScript = { serviceBind: OK, userBind: OK, search: OK, extensions: [] };
   /** Requests seen, by kind. */
-  readonly seen = { connections: 0, serviceBinds: 0, userBinds: 0, searches: 0 };
+  readonly seen = { connections: 0, serviceBinds: 0, userBinds: 0, searches: 0, exops: 0 };
+  /** Every request in arrival order, by connection (1-based, in accept order): service-bind, user-bind, search, root-dse, or "exop <OID>". */
+  readonly log: { conn: number; op: string }[] = [];
   private readonly server: net.Server;
   private readonly sockets = new Set<net.Socket>();
   port = 0;
@@ -128,7 +141,7 @@ export class FakeDc {
   }
 
   private serve(sock: net.Socket): void {
-    this.seen.connections++;
+    const conn = ++this.seen.connections;
     this.sockets.add(sock);
     sock.on('close', () => this.sockets.delete(sock));
     sock.on('error', () => undefined);
@@ -142,12 +155,12 @@ export class FakeDc {
         const id = readTlv(msg.value, 0);
         const op = id && readTlv(msg.value, id.end);
         if (!id || !op) continue;
-        this.answer(sock, id.value.readUIntBE(0, id.value.length), op.tag, op.value);
+        this.answer(sock, conn, id.value.readUIntBE(0, id.value.length), op.tag, op.value);
       }
     });
   }
 
-  private answer(sock: net.Socket, messageId: number, tag: number, body: Buffer): void {
+  private answer(sock: net.Socket, conn: number, messageId: number, tag: number, body: Buffer): void {
     const send = (b: Behaviour, reply: (code: number, message: string) => Buffer): void => {
       if (b === 'hang') return;
       const write = () => {
@@ -164,6 +177,7 @@ export class FakeDc {
       const service = dn === SERVICE_DN;
       if (service) this.seen.serviceBinds++;
       else this.seen.userBinds++;
+      this.log.push({ conn, op: service ? 'service-bind' : 'user-bind' });
       send(service ? this.script.serviceBind : this.script.userBind, (code, message) =>
         result(messageId, 0x61, code, message),
       );
@@ -173,15 +187,25 @@ export class FakeDc {
       const base = readTlv(body, 0)?.value.toString('utf8') ?? '';
       // The rootDSE read that proves a connection: always answered at once.
       if (base === '') {
-        sock.write(result(messageId, 0x65, 0));
+        this.log.push({ conn, op: 'root-dse' });
+        sock.write(rootDse(messageId, this.script.extensions));
         return;
       }
       this.seen.searches++;
+      this.log.push({ conn, op: 'search' });
       send(this.script.search, (code, message) =>
         code === 0
           ? Buffer.concat([aliceEntry(messageId), result(messageId, 0x65, 0)])
           : result(messageId, 0x65, code, message),
       );
+      return;
+    }
+    if (tag === 0x77) {
+      // ExtendedRequest: requestName [0]. Known: the ones listed in extensions; others refused (2).
+      const oid = readTlv(body, 0)?.value.toString('utf8') ?? '';
+      this.seen.exops++;
+      this.log.push({ conn, op: `exop ${oid}` });
+      sock.write(result(messageId, 0x78, this.script.extensions.includes(oid) ? 0 : 2));
       return;
     }
     if (tag === 0x42) sock.end(); // unbind
@@ -193,6 +217,7 @@ export async function fakeDcDirectory(
   servers: readonly FakeDc[],
   timeoutMs: number,
   deps: LdapDirectoryDeps = {},
+  over: Record<string, unknown> = {},
 ): Promise<LdapDirectory> {
   const cfg = parseConfig({
     directory: {
@@ -205,6 +230,7 @@ export async function fakeDcDirectory(
       bindDn: SERVICE_DN,
       bindPassword: 'service-pw',
       timeoutMs,
+      ...over,
     },
   }).directory;
   if (cfg.kind !== 'ldap') throw new Error('ldap config expected');
@@ -217,7 +243,12 @@ export async function fakeDcDirectory(
  */
 export function fakeDcFixture(): {
   dc(script?: ConstructorParameters<typeof FakeDc>[0]): Promise<FakeDc>;
-  directory(servers: readonly FakeDc[], timeoutMs: number, deps?: LdapDirectoryDeps): Promise<LdapDirectory>;
+  directory(
+    servers: readonly FakeDc[],
+    timeoutMs: number,
+    deps?: LdapDirectoryDeps,
+    over?: Record<string, unknown>,
+  ): Promise<LdapDirectory>;
 } {
   let dcs: FakeDc[] = [];
   let dirs: LdapDirectory[] = [];
@@ -233,8 +264,8 @@ export function fakeDcFixture(): {
       dcs.push(d);
       return d;
     },
-    async directory(servers, timeoutMs, deps = {}) {
-      const d = await fakeDcDirectory(servers, timeoutMs, deps);
+    async directory(servers, timeoutMs, deps = {}, over = {}) {
+      const d = await fakeDcDirectory(servers, timeoutMs, deps, over);
       dirs.push(d);
       return d;
     },

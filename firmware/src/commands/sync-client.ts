@@ -5,7 +5,7 @@
 import http from 'node:http';
 import { z } from 'zod';
 import type { SyncStatus } from '../directory/sync.ts';
-import { SYNC_ROUTE } from './routes/directory-sync.ts';
+import { SYNC_ROUTE } from '../web-api/routes/directory-sync.ts';
 
 const note = z.object({ username: z.string(), reason: z.string(), detail: z.string().optional() });
 

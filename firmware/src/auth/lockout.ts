@@ -1,0 +1,144 @@
+/**
+ * Lockout after wrong second-factor codes (SMS passcode, token code, override code), escalating,
+ * durable. The rules (defaults; `lockout` in the config):
+ *
+ *   - 5 wrong codes within 15 min lock the user for 5 min;
+ *   - 10 wrong codes lock for 30 min, 15 until an admin unlocks;
+ *   - the count runs from the last good login or admin unlock. Waiting out a lock does not reset
+ *     it; only a long quiet spell does (24 h without a wrong code and no lock in force).
+ *
+ * Steps after the first count every wrong code since the last reset, not only recent ones, so a
+ * slow guesser (4 per window, forever) still reaches the 30-minute and the admin lock.
+ *
+ * `decideFailure` and `lockState` are pure; `Lockout` keeps one row per user in the store's
+ * 'lockout' table, written durably: a lock must survive a power cut as well as a restart.
+ */
+import type { Clock } from '../clock.ts';
+import type { LockoutConfig } from '../config/auth-schema.ts';
+import type { Store, Table } from '../store/store.ts';
+import { KeyedSerialQueue } from '../queue.ts';
+
+export interface LockRecord {
+  /** Wrong codes since the last good login, unlock or forget. */
+  count: number;
+  /** Wall ms of the wrong codes inside the first step's window (newest last). */
+  recent: number[];
+  /** Steps already applied (0 = never locked since the last reset). */
+  level: number;
+  /** Wall ms the current lock ends; absent when not locked; `null` = until an admin unlocks. */
+  lockedUntil?: number | null;
+  lockedAt?: number;
+  lastFailureAt: number;
+}
+
+export type LockState =
+  | { locked: false; count: number }
+  /** `until` undefined: locked until an admin unlocks. */
+  | { locked: true; count: number; level: number; until: number | undefined; since: number | undefined };
+
+export function lockState(rec: LockRecord | undefined, now: number, cfg: LockoutConfig): LockState {
+  const r = live(rec, now, cfg);
+  if (!r) return { locked: false, count: 0 };
+  if (r.lockedUntil === null)
+    return { locked: true, count: r.count, level: r.level, until: undefined, since: r.lockedAt };
+  if (r.lockedUntil !== undefined && now < r.lockedUntil)
+    return { locked: true, count: r.count, level: r.level, until: r.lockedUntil, since: r.lockedAt };
+  return { locked: false, count: r.count };
+}
+
+/** The record as it stands now: undefined once forgotten (a quiet spell with no lock in force). */
+function live(rec: LockRecord | undefined, now: number, cfg: LockoutConfig): LockRecord | undefined {
+  if (!rec) return undefined;
+  const forgetMs = cfg.forgetAfterHours * 3_600_000;
+  const lockInForce = rec.lockedUntil === null || (rec.lockedUntil !== undefined && now < rec.lockedUntil);
+  if (forgetMs > 0 && !lockInForce) {
+    // Measured from the last wrong code or the end of the last lock, whichever is later.
+    const quietSince = Math.max(rec.lastFailureAt, rec.lockedUntil ?? 0);
+    if (now - quietSince >= forgetMs) return undefined;
+  }
+  return rec;
+}
+
+/** One more wrong code at `now`: the new record, and the step it triggered (if any). */
+export function decideFailure(
+  rec: LockRecord | undefined,
+  now: number,
+  cfg: LockoutConfig,
+): { record: LockRecord; locked?: { step: number; until: number | undefined } } {
+  const r = live(rec, now, cfg);
+  const windowMs = cfg.windowMinutes * 60_000;
+  const first = cfg.steps[0];
+  const recent = [...(r?.recent ?? []).filter((t) => now - t < windowMs), now].slice(-(first?.failures ?? 1));
+  const count = (r?.count ?? 0) + 1;
+  let level = r?.level ?? 0;
+  const next: LockRecord = {
+    count,
+    recent,
+    level,
+    lastFailureAt: now,
+    ...(r?.lockedUntil === undefined ? {} : { lockedUntil: r.lockedUntil }),
+    ...(r?.lockedAt === undefined ? {} : { lockedAt: r.lockedAt }),
+  };
+  // The highest step this failure reaches that was not applied yet.
+  let fire: number | undefined;
+  cfg.steps.forEach((s, i) => {
+    if (i < level) return;
+    const reached = i === 0 ? recent.length >= s.failures : count >= s.failures;
+    if (reached) fire = i;
+  });
+  if (fire === undefined) return { record: next };
+  const step = cfg.steps[fire];
+  if (!step) return { record: next };
+  level = fire + 1;
+  const until = step.minutes === 0 ? undefined : now + step.minutes * 60_000;
+  return {
+    record: { ...next, level, lockedUntil: until ?? null, lockedAt: now, recent: [] },
+    locked: { step: fire, until },
+  };
+}
+
+export class Lockout {
+  private readonly table: Table<LockRecord>;
+  private readonly serial = new KeyedSerialQueue();
+
+  constructor(
+    store: Store,
+    private readonly clock: Clock,
+    private readonly config: () => LockoutConfig,
+  ) {
+    this.table = store.table<LockRecord>('lockout');
+  }
+
+  async state(user: string): Promise<LockState> {
+    if (!this.config().enabled) return { locked: false, count: 0 };
+    return lockState(await this.table.get(user), this.clock.now(), this.config());
+  }
+
+  /** Counts a wrong code; says whether it locked the user now. */
+  failure(user: string): Promise<{ state: LockState; lockedNow: boolean }> {
+    return this.serial.run(user, async () => {
+      const cfg = this.config();
+      if (!cfg.enabled) return { state: { locked: false, count: 0 }, lockedNow: false };
+      const now = this.clock.now();
+      const d = decideFailure(await this.table.get(user), now, cfg);
+      await this.table.put(user, d.record);
+      return { state: lockState(d.record, now, cfg), lockedNow: d.locked !== undefined };
+    });
+  }
+
+  /** A completed login resets the count. Cheap when there is nothing to reset (no write). */
+  success(user: string): Promise<void> {
+    return this.serial.run(user, async () => {
+      if ((await this.table.get(user)) !== undefined) await this.table.del(user);
+    });
+  }
+
+  /** Admin unlock: clears the lock and the count. Returns the state it cleared. */
+  unlock(user: string): Promise<LockState> {
+    return this.serial.run(user, async () => {
+      const before = lockState(await this.table.get(user), this.clock.now(), this.config());
+      await this.table.del(user);
+      return before;
+    });
+  }
+}

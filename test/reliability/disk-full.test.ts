@@ -1,0 +1,113 @@
+/**
+ * Scenario 7, disk full: the data directory is a small tmpfs that a filler file fills up. RADIUS
+ * keeps answering (an Access-Reject with a reason while a challenge cannot be stored durably;
+ * never a timeout, never a crash), health shows the store degraded, and the box recovers by
+ * itself once space returns. Needs root (mount), as CI has.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ModemSimulator } from '../../firmware/src/modem/simulator/index.ts';
+import {
+  bulkUser,
+  makeBox,
+  report,
+  sleep,
+  startDirectory,
+  startModems,
+  type Box,
+  type DirectoryPeer,
+} from './harness.ts';
+import { Handsets, login, step1, waitReady } from './users.ts';
+import { boxHealth } from './health.ts';
+
+const isRoot = process.getuid?.() === 0;
+
+describe.runIf(isRoot)('reliability: disk full', () => {
+  let dir: DirectoryPeer;
+  let sims: ModemSimulator[];
+  let box: Box;
+  let phones: Handsets;
+  let mnt: string;
+  const filler = (): string => join(mnt, 'filler');
+  beforeAll(async () => {
+    mnt = mkdtempSync(join(tmpdir(), 'mfabox-tmpfs-'));
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=24m', 'tmpfs', mnt]);
+    mkdirSync(join(mnt, 'data'));
+    dir = await startDirectory(40);
+    sims = await startModems(1, 50);
+    phones = new Handsets(sims);
+    box = await makeBox({ dir, sims, dataDir: join(mnt, 'data') });
+    await box.start();
+    await waitReady(box, phones, 40, dir.password);
+  });
+  afterAll(async () => {
+    await box?.cleanup();
+    for (const s of sims ?? []) await s.stop();
+    await dir?.peer.stop();
+    if (mnt) {
+      execFileSync('umount', ['-l', mnt]);
+      rmSync(mnt, { recursive: true, force: true });
+    }
+  });
+
+  it('answers every request, shows the store degraded, and recovers when space returns', async () => {
+    // Fill the disk: dd stops at ENOSPC, which is the point.
+    try {
+      execFileSync('dd', ['if=/dev/zero', `of=${filler()}`, 'bs=64k'], { stdio: 'ignore' });
+    } catch {
+      /* no space left: expected */
+    }
+    const full: { code: string | undefined; reason: string; ms: number }[] = [];
+    for (let i = 1; i <= 10; i++) {
+      const t0 = performance.now();
+      const r = await step1(box, bulkUser(i).name, dir.password);
+      full.push({
+        code: r.code,
+        reason: r.attributes.get('Reply-Message')?.[0] ?? '',
+        ms: Math.round(performance.now() - t0),
+      });
+    }
+    const degraded = await boxHealth(box);
+    const alive = box.child.exitCode === null && box.child.signalCode === null;
+
+    rmSync(filler());
+    // The box notices by itself: no restart, no admin.
+    let after = await login(box, phones, 20, dir.password, 1, 20_000);
+    for (let k = 0; k < 30 && after.step2 !== 'Access-Accept'; k++) {
+      await sleep(1_000);
+      after = await login(box, phones, 21 + k, dir.password, 1, 20_000);
+    }
+    const healthy = await boxHealth(box);
+
+    const answered = full.filter((f) => f.code !== undefined).length;
+    const rejectsWithReason = full.filter((f) => f.code === 'Access-Reject' && f.reason !== '').length;
+    const challengesWhileFull = full.filter((f) => f.code === 'Access-Challenge').length;
+    const pass =
+      alive &&
+      answered === full.length &&
+      rejectsWithReason + challengesWhileFull === full.length &&
+      after.step2 === 'Access-Accept' &&
+      /store/i.test(JSON.stringify(degraded)) &&
+      !/store not writable/i.test(JSON.stringify(healthy));
+    report('disk-full', pass, {
+      requests: full.length,
+      answered,
+      rejectsWithReason,
+      challengesWhileFull,
+      maxMs: Math.max(...full.map((f) => f.ms)),
+      recovered: String(after.step2),
+    });
+    expect(alive).toBe(true);
+    expect(answered).toBe(full.length);
+    // A challenge that could not be stored is never sent: each answer is a reject with a reason
+    // (or, for the first request, a challenge whose write happened to fit).
+    expect(rejectsWithReason).toBeGreaterThanOrEqual(full.length - 1);
+    expect(JSON.stringify(degraded)).toMatch(/store/i);
+    expect(after.step2).toBe('Access-Accept');
+    expect(JSON.stringify(healthy)).not.toMatch(/store not writable/i);
+  }, 300_000);
+});

@@ -1,0 +1,128 @@
+/**
+ * Scenario 9, soak: mixed load for SOAK_MINUTES (3 in `npm test`, 30 for the nightly run):
+ * complete logins, wrong passwords, wrong passcodes, retransmits and garbage. Promises: RSS stays
+ * flat after warm-up (within +10%), open descriptors do not grow, no unhandled rejection, and
+ * every challenged login that was answered with the right passcode is accepted.
+ */
+import { randomBytes } from 'node:crypto';
+import dgram from 'node:dgram';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ModemSimulator } from '../../firmware/src/modem/simulator/index.ts';
+import {
+  bulkUser,
+  makeBox,
+  report,
+  sleep,
+  startDirectory,
+  startModems,
+  type Box,
+  type DirectoryPeer,
+} from './harness.ts';
+import { Handsets, login, p99, step1, step2, waitReady } from './users.ts';
+
+// npm test runs the 3-minute form; npm run test:reliability the 30-minute one (SOAK_MINUTES overrides both).
+const MINUTES = Number(process.env.SOAK_MINUTES ?? (process.env.RELIABILITY_FULL === '1' ? 30 : 3));
+const USERS = 1000;
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
+
+describe('reliability: soak', () => {
+  let dir: DirectoryPeer;
+  let sims: ModemSimulator[];
+  let box: Box;
+  let phones: Handsets;
+  beforeAll(async () => {
+    dir = await startDirectory(USERS);
+    sims = await startModems(2, 100);
+    phones = new Handsets(sims);
+    box = await makeBox({ dir, sims });
+    await box.start();
+    await waitReady(box, phones, USERS, dir.password);
+  });
+  afterAll(async () => {
+    await box?.cleanup();
+    for (const s of sims ?? []) await s.stop();
+    await dir?.peer.stop();
+  });
+
+  it(
+    `holds RSS and descriptors flat over ${MINUTES} min of mixed load`,
+    async () => {
+      const end = Date.now() + MINUTES * 60_000;
+      const warmUpEnd = Date.now() + Math.min(60_000, (MINUTES * 60_000) / 4);
+      const samples: { t: number; rssKb: number; fds: number }[] = [];
+      const sampler = setInterval(() => samples.push({ t: Date.now(), ...box.footprint() }), 5_000);
+      const junk = dgram.createSocket('udp4');
+      await new Promise<void>((r) => junk.bind(0, '127.0.0.1', r));
+
+      let requests = 0;
+      let challenged = 0;
+      let accepted = 0;
+      const latencies: number[] = [];
+      // Users 1..600 log in properly, round-robin (at most a few logins each, under the per-user
+      // SMS budget); 601..999 are the ones typing wrong passwords and wrong codes.
+      let good = 0;
+      let bad = 600;
+      const worker = async (w: number): Promise<void> => {
+        while (Date.now() < end) {
+          const kind = (requests + w) % 5;
+          requests++;
+          if (kind <= 2) {
+            const i = (good++ % 600) + 1;
+            const nth = Math.floor((good - 1) / 600) + 1;
+            const r = await login(box, phones, i, dir.password, nth, 20_000);
+            if (r.step1 === 'Access-Challenge') challenged++;
+            if (r.step2 === 'Access-Accept') {
+              accepted++;
+              latencies.push(r.ms);
+            }
+          } else if (kind === 3) {
+            await step1(box, bulkUser((bad++ % 399) + 601).name, 'wrong-password');
+          } else {
+            const u = bulkUser((bad++ % 399) + 601);
+            const r = await step1(box, u.name, dir.password);
+            const state = r.attributes.get('State')?.[0];
+            if (state) await step2(box, u.name, '00000000', state);
+          }
+          for (let k = 0; k < 20; k++) junk.send(randomBytes(30 + k), box.radiusPort, '127.0.0.1');
+          await sleep(300);
+        }
+      };
+      await Promise.all([0, 1, 2].map(worker));
+      clearInterval(sampler);
+      junk.close();
+      await sleep(2_000);
+
+      const after = samples.filter((s) => s.t >= warmUpEnd);
+      const third = Math.max(1, Math.floor(after.length / 3));
+      const rssWarm = median(after.slice(0, third).map((s) => s.rssKb));
+      const rssEnd = median(after.slice(-third).map((s) => s.rssKb));
+      const fdsWarm = Math.max(...after.slice(0, third).map((s) => s.fds));
+      const fdsEnd = Math.min(...after.slice(-third).map((s) => s.fds));
+      const unhandled = (box.out().match(/unhandled/gi) ?? []).length;
+      const dups = phones.duplicates();
+      const growth = rssEnd / Math.max(1, rssWarm);
+      const pass =
+        growth <= 1.1 && fdsEnd <= fdsWarm && unhandled === 0 && dups.length === 0 && accepted === challenged;
+      report('soak', pass, {
+        minutes: MINUTES,
+        requests,
+        sms: phones.count(),
+        duplicates: dups.length,
+        lost: challenged - accepted,
+        p99ms: p99(latencies),
+        rssWarmMb: Math.round(rssWarm / 1024),
+        rssEndMb: Math.round(rssEnd / 1024),
+        fdsWarm,
+        fdsEnd,
+        unhandled,
+      });
+      expect(after.length).toBeGreaterThanOrEqual(3);
+      expect(growth).toBeLessThanOrEqual(1.1);
+      expect(fdsEnd).toBeLessThanOrEqual(fdsWarm);
+      expect(unhandled).toBe(0);
+      expect(dups).toEqual([]);
+      expect(accepted).toBe(challenged);
+    },
+    (MINUTES + 5) * 60_000,
+  );
+});

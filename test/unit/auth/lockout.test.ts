@@ -1,0 +1,129 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { lockoutSchema } from '../../../firmware/src/config/auth-schema.ts';
+import { Lockout, decideFailure, lockState, type LockRecord } from '../../../firmware/src/auth/lockout.ts';
+import { FakeClock } from './doubles.ts';
+import { TempStore } from './policy-store.ts';
+
+const cfg = lockoutSchema.parse({});
+const MIN = 60_000;
+
+/** `n` wrong codes, `gapMs` apart, starting at `t0`; returns the record and each lock that fired. */
+function fail(n: number, t0: number, gapMs: number, rec?: LockRecord) {
+  const locks: { at: number; step: number; until: number | undefined }[] = [];
+  let r = rec;
+  for (let i = 0; i < n; i++) {
+    const at = t0 + i * gapMs;
+    const d = decideFailure(r, at, cfg);
+    r = d.record;
+    if (d.locked) locks.push({ at, ...d.locked });
+  }
+  return { rec: r!, locks };
+}
+
+describe('lockout escalation (pure)', () => {
+  it('defaults: 5 wrong in 15 min → 5 min, 10 → 30 min, 15 → until an admin unlocks', () => {
+    const t0 = Date.UTC(2026, 0, 1);
+    const a = fail(5, t0, MIN);
+    expect(a.locks).toEqual([{ at: t0 + 4 * MIN, step: 0, until: t0 + 4 * MIN + 5 * MIN }]);
+    expect(lockState(a.rec, t0 + 5 * MIN, cfg)).toMatchObject({ locked: true, count: 5 });
+    // Waiting out the lock does not reset the count.
+    const after = t0 + 10 * MIN;
+    expect(lockState(a.rec, after, cfg)).toEqual({ locked: false, count: 5 });
+    const b = fail(5, after, MIN, a.rec);
+    expect(b.locks).toEqual([{ at: after + 4 * MIN, step: 1, until: after + 4 * MIN + 30 * MIN }]);
+    const later = after + 60 * MIN;
+    const c = fail(5, later, MIN, b.rec);
+    expect(c.locks).toEqual([{ at: later + 4 * MIN, step: 2, until: undefined }]);
+    // Until an admin unlocks: still locked a week later.
+    expect(lockState(c.rec, later + 7 * 86_400_000, cfg)).toMatchObject({ locked: true, until: undefined });
+  });
+
+  it('the first step needs its wrong codes inside the window', () => {
+    const t0 = 0;
+    const slow = fail(5, t0, 4 * MIN); // 5 wrong over 16 min: never 5 inside 15 min
+    expect(slow.locks).toEqual([]);
+    expect(slow.rec.count).toBe(5);
+  });
+
+  it('a slow guesser still reaches the later steps: they count every wrong code since the last reset', () => {
+    const { locks } = fail(15, 0, 10 * MIN); // one every 10 min: never 5 in 15 min
+    expect(locks.map((l) => l.step)).toEqual([1, 2]);
+    expect(locks[0]!.at).toBe(9 * 10 * MIN);
+    expect(locks[1]!.until).toBeUndefined();
+  });
+
+  it('forgets the count after a quiet day, but never while a lock is in force', () => {
+    const a = fail(4, 0, MIN);
+    expect(lockState(a.rec, 3 * MIN + 24 * 60 * MIN - 1, cfg).count).toBe(4);
+    expect(lockState(a.rec, 3 * MIN + 24 * 60 * MIN, cfg)).toEqual({ locked: false, count: 0 });
+    const forever = fail(15, 0, 10 * MIN);
+    expect(lockState(forever.rec, 365 * 86_400_000, cfg).locked).toBe(true);
+  });
+
+  it('honours configured steps and forgetAfterHours 0 (never forget)', () => {
+    const c = lockoutSchema.parse({ steps: [{ failures: 2, minutes: 1 }], forgetAfterHours: 0 });
+    let r = decideFailure(undefined, 0, c).record;
+    const d = decideFailure(r, 1000, c);
+    expect(d.locked).toEqual({ step: 0, until: 1000 + MIN });
+    r = d.record;
+    expect(lockState(r, 1000 + MIN, c)).toEqual({ locked: false, count: 2 });
+    expect(lockState(r, 10 * 365 * 86_400_000, c).count).toBe(2);
+  });
+
+  it('refuses steps that do not go up', () => {
+    const r = lockoutSchema.safeParse({
+      steps: [
+        { failures: 5, minutes: 5 },
+        { failures: 5, minutes: 30 },
+      ],
+    });
+    expect(r.success).toBe(false);
+  });
+});
+
+describe('Lockout (store)', () => {
+  const tmp = new TempStore();
+  let clock: FakeClock;
+  beforeEach(async () => {
+    clock = new FakeClock();
+    await tmp.open();
+  });
+  afterEach(() => tmp.dispose());
+
+  it('a lock survives a restart; unlock clears it and the count', async () => {
+    let lockout = new Lockout(tmp.store, clock, () => cfg);
+    for (let i = 0; i < 4; i++) expect((await lockout.failure('alice')).lockedNow).toBe(false);
+    const fifth = await lockout.failure('alice');
+    expect(fifth.lockedNow).toBe(true);
+    expect(fifth.state).toMatchObject({ locked: true, count: 5, until: clock.now() + 5 * MIN });
+
+    await tmp.reopen();
+    lockout = new Lockout(tmp.store, clock, () => cfg);
+    expect(await lockout.state('alice')).toMatchObject({ locked: true, count: 5 });
+    expect(await lockout.state('bob')).toEqual({ locked: false, count: 0 });
+
+    expect(await lockout.unlock('alice')).toMatchObject({ locked: true });
+    expect(await lockout.state('alice')).toEqual({ locked: false, count: 0 });
+  });
+
+  it('a good login resets the count', async () => {
+    const lockout = new Lockout(tmp.store, clock, () => cfg);
+    for (let i = 0; i < 4; i++) await lockout.failure('alice');
+    await lockout.success('alice');
+    expect((await lockout.failure('alice')).state.count).toBe(1);
+  });
+
+  it('counts concurrent wrong codes exactly once each', async () => {
+    const lockout = new Lockout(tmp.store, clock, () => cfg);
+    const r = await Promise.all(Array.from({ length: 7 }, () => lockout.failure('carol')));
+    expect(r.filter((x) => x.lockedNow)).toHaveLength(1);
+    expect((await lockout.state('carol')).count).toBe(7);
+  });
+
+  it('does nothing when disabled', async () => {
+    const off = lockoutSchema.parse({ enabled: false });
+    const lockout = new Lockout(tmp.store, clock, () => off);
+    for (let i = 0; i < 20; i++) await lockout.failure('dave');
+    expect(await lockout.state('dave')).toEqual({ locked: false, count: 0 });
+  });
+});
