@@ -9,6 +9,7 @@
 #   LDAPS_PORT   ldaps:// port (0 or unset: a free one)
 #   BULK_USERS   extra users bulk0000… with a mobile, all in the group (default 0), loaded in one LDIF
 #   WATCH_PID    if set, slapd stops when that process is gone (tests pass their own pid)
+#   SLAPD_DEBUG  slapd -d level (default 0); 256 (stats) logs every operation to DIR/slapd.log
 #
 # Prints KEY=VALUE facts (LDAP_URL, LDAPS_URL, CA_FILE, WRONG_CA_FILE, BASE, ADMIN_DN, ADMIN_PW,
 # USER_PW, GROUP_DN, SLAPD_PID) and then a line READY. Stays in the foreground; SIGTERM/SIGINT/EXIT
@@ -218,7 +219,7 @@ L
 # ppolicy lock are written directly, exactly as the overlays would have stored them.
 slapadd -q -f "$DIR/slapd.conf" -l "$DIR/data.ldif" >"$DIR/load.log" 2>&1 || { cat "$DIR/load.log" >&2; exit 1; }
 
-slapd -f "$DIR/slapd.conf" -h "ldap://127.0.0.1:$LDAP_PORT/ ldaps://127.0.0.1:$LDAPS_PORT/" -d 0 >"$DIR/slapd.log" 2>&1 &
+slapd -f "$DIR/slapd.conf" -h "ldap://127.0.0.1:$LDAP_PORT/ ldaps://127.0.0.1:$LDAPS_PORT/" -d "${SLAPD_DEBUG:-0}" >"$DIR/slapd.log" 2>&1 &
 SLAPD_PID=$!
 echo "$SLAPD_PID" > "$DIR/slapd.bgpid"
 for _ in $(seq 1 100); do

@@ -21,6 +21,7 @@ import { openLeds } from './leds/open.ts';
 import { logger } from './log.ts';
 import { ModemPool } from './modem/pool.ts';
 import { startSimulator, type ModemSimulator } from './modem/simulator/index.ts';
+import { serialTransport } from './modem/transport.ts';
 import { createRadiusServer, radiusServerOptions } from './radius/server.ts';
 import type { RadiusHandler } from './auth/types.ts';
 import { openStore } from './store/store.ts';
@@ -105,7 +106,10 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
       modems = [modemSchema.parse({ name: 'sim0', path: sim.path, profile: 'auto' })];
     }
 
-    const pool = new ModemPool(modems, store, systemClock, { pinKey: deviceKey });
+    const pool = new ModemPool(modems, store, systemClock, {
+      transportFactory: serialTransport,
+      pinKey: deviceKey,
+    });
     pool.start();
     stops.push(() => pool.stop());
 

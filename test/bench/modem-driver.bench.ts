@@ -13,6 +13,7 @@ import { systemClock } from '../../firmware/src/clock.ts';
 import { modemSchema } from '../../firmware/src/config/schema.ts';
 import { AtFramer } from '../../firmware/src/modem/at/framer.ts';
 import { ModemPool } from '../../firmware/src/modem/pool.ts';
+import { serialTransport } from '../../firmware/src/modem/transport.ts';
 import { startSimulator } from '../../firmware/src/modem/simulator/index.ts';
 import { openStore, type Store } from '../../firmware/src/store/store.ts';
 
@@ -50,6 +51,7 @@ async function withPool<T>(
     [modemSchema.parse({ name: 'bench', path: sim.path, maxPerMinute: 60 })],
     store,
     systemClock,
+    { transportFactory: serialTransport },
   );
   pool.start();
   try {
@@ -66,7 +68,7 @@ export async function run(): Promise<void> {
 
   const dir = await mkdtemp(join(tmpdir(), 'mfabox-bench-modem-'));
   const store = await openStore(dir);
-  const deadline = () => Date.now() + 300_000;
+  const LIFE_MS = 300_000;
   try {
     const baselineReady = await withPool(
       store,
@@ -77,7 +79,7 @@ export async function run(): Promise<void> {
         const ready = performance.now() - started;
         const t0 = performance.now();
         for (let i = 0; i < SENDS; i++)
-          await pool.send('+15550001234', `code ${i}`, { deadline: deadline() });
+          await pool.send('+15550001234', `code ${i}`, { remainingMs: LIFE_MS });
         const per = (performance.now() - t0) / SENDS;
         const overhead = per - NETWORK_MS;
         console.log(
@@ -88,7 +90,7 @@ export async function run(): Promise<void> {
         {
           _sim.fault({ kind: 'cms-error', code: 512, times: 'once' });
           const t1 = performance.now();
-          await pool.send('+15550001234', 'after 512', { deadline: deadline() });
+          await pool.send('+15550001234', 'after 512', { remainingMs: LIFE_MS });
           const extra = performance.now() - t1 - per;
           console.log(
             `one-off CMS 512 extra cost ${extra.toFixed(0)} ms; ÷ ${LIMIT_MS} ms limit: ${(extra / LIMIT_MS).toFixed(2)}`,

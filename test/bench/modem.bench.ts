@@ -29,7 +29,7 @@ import { startSmsd } from './smstools-peer.ts';
  * loggers take the level at import time, and 200 SMS of info lines would bury the figures.
  */
 async function load() {
-  const [clock, schema, key, outbox, pool, sim, store] = await Promise.all([
+  const [clock, schema, key, outbox, pool, sim, store, transport] = await Promise.all([
     import('../../firmware/src/clock.ts'),
     import('../../firmware/src/config/schema.ts'),
     import('../../firmware/src/dispatch/device-key.ts'),
@@ -37,6 +37,7 @@ async function load() {
     import('../../firmware/src/modem/pool.ts'),
     import('../../firmware/src/modem/simulator/index.ts'),
     import('../../firmware/src/store/store.ts'),
+    import('../../firmware/src/modem/transport.ts'),
   ]);
   return {
     systemClock: clock.systemClock,
@@ -46,6 +47,7 @@ async function load() {
     ModemPool: pool.ModemPool,
     startSimulator: sim.startSimulator,
     openStore: store.openStore,
+    serialTransport: transport.serialTransport,
   };
 }
 let fw!: Awaited<ReturnType<typeof load>>;
@@ -292,6 +294,7 @@ async function startBox(dir: string, sims: SimLike[]): Promise<Box> {
     sims.map((s, i) => modemConfig(`sim${i + 1}`, s.path)),
     store,
     fw.systemClock,
+    { transportFactory: fw.serialTransport },
   );
   pool.start();
   const outbox = await fw.openOutbox({

@@ -12,6 +12,7 @@ import { modemSchema } from '../../firmware/src/config/schema.ts';
 import { ErrorCode, type MfaError } from '../../firmware/src/errors.ts';
 import { secondsToVp, vpToSeconds } from '../../firmware/src/modem/pdu/index.ts';
 import { ModemPool } from '../../firmware/src/modem/pool.ts';
+import { serialTransport } from '../../firmware/src/modem/transport.ts';
 import {
   profileNames,
   startSimulator,
@@ -52,6 +53,7 @@ async function sim(profile: string, opts: { pin?: string } = {}): Promise<ModemS
 
 function pool(s: ModemSimulator, over: Record<string, unknown> = {}): ModemPool {
   const p = new ModemPool([modemSchema.parse({ name: 'sim', path: s.path, ...over })], store, systemClock, {
+    transportFactory: serialTransport,
     timeouts: TIMEOUTS,
     timings: TIMINGS,
     retryBackoffMs: 50,
@@ -72,7 +74,7 @@ async function until(p: ModemPool, states: ModemState[], ms = 8000): Promise<voi
   }
 }
 
-const deadline = () => Date.now() + 300_000;
+const LIFE_MS = 300_000;
 
 /** Someone spent PIN tries in a phone (or an earlier box had a wrong PIN setting). */
 async function spendPinTries(s: ModemSimulator, n: number): Promise<void> {
@@ -108,7 +110,7 @@ describe('driver × every simulator profile', () => {
       // 47.5 min of passcode life: mid-way between two 5-minute TP-VP steps, so the rounding
       // (down, to 45 min) does not depend on how long the send takes.
       const lifeS = 2850;
-      const r = await p.send(TO, text, { deadline: Date.now() + lifeS * 1000 });
+      const r = await p.send(TO, text, { remainingMs: lifeS * 1000 });
       const sms = await got;
       if (profile === 'cdma-text') {
         expect(sms.text).toBe(text);
@@ -130,7 +132,7 @@ describe('driver × every simulator profile', () => {
     await p.whenReady(10_000);
     const texts = ['Code 111111', 'Código 222222 ✓', 'Code 333333', 'Ψ 444444'];
     const got = Promise.all(texts.map((t) => s.inbox.next((m) => m.text === t, 8000)));
-    await Promise.all(texts.map((t) => p.send(TO, t, { deadline: deadline() })));
+    await Promise.all(texts.map((t) => p.send(TO, t, { remainingMs: LIFE_MS })));
     expect((await got).map((m) => m.text)).toEqual(texts);
   });
 
@@ -190,6 +192,7 @@ describe('driver × every simulator profile', () => {
       store,
       systemClock,
       {
+        transportFactory: serialTransport,
         timeouts: { ...TIMEOUTS, slow: 800 },
         timings: TIMINGS,
         retryBackoffMs: 50,
@@ -233,7 +236,7 @@ describe('driver × every simulator profile', () => {
     const s = await sim('sim7600-lte-no-sms');
     const p = pool(s);
     await p.whenReady(10_000);
-    const err = (await p.send(TO, 'hi', { deadline: deadline() }).catch((e: unknown) => e)) as MfaError;
+    const err = (await p.send(TO, 'hi', { remainingMs: LIFE_MS }).catch((e: unknown) => e)) as MfaError;
     // CMS 500 after Ctrl-Z: the network may have the message, so it is never resent.
     expect(err.code).toBe(ErrorCode.SmsUnknown);
     expect(err.flags.outcomeUnknown).toBe(true);
@@ -256,7 +259,7 @@ describe('two modems', () => {
       ],
       store,
       systemClock,
-      { timeouts: TIMEOUTS, timings: TIMINGS, retryBackoffMs: 50 },
+      { transportFactory: serialTransport, timeouts: TIMEOUTS, timings: TIMINGS, retryBackoffMs: 50 },
     );
     pools.push(p);
     p.start();
@@ -264,12 +267,12 @@ describe('two modems', () => {
     while (p.health().some((h) => h.state !== 'registered') && performance.now() < end)
       await new Promise((r) => setTimeout(r, 20));
     const texts = Array.from({ length: 6 }, (_, i) => `burst ${i}`);
-    const results = await Promise.all(texts.map((t) => p.send(TO, t, { deadline: deadline() })));
+    const results = await Promise.all(texts.map((t) => p.send(TO, t, { remainingMs: LIFE_MS })));
     expect(new Set(results.map((r) => r.modem))).toEqual(new Set(['a', 'b']));
 
     // The SIM dies: AT+CMGS is refused before the prompt, so the pool may move the message.
     a.fault({ kind: 'dead-sim' });
-    const after = await Promise.all(['fail 1', 'fail 2'].map((t) => p.send(TO, t, { deadline: deadline() })));
+    const after = await Promise.all(['fail 1', 'fail 2'].map((t) => p.send(TO, t, { remainingMs: LIFE_MS })));
     expect(after.every((r) => r.modem === 'b')).toBe(true);
     await new Promise((r) => setTimeout(r, 300));
     const got = [...a.inbox.messages, ...b.inbox.messages].map((m) => m.text).sort();
@@ -285,7 +288,7 @@ describe('status reports', () => {
     const report = new Promise<{ messageReference: number; delivered: boolean }>((resolve) =>
       p.once('status-report', resolve),
     );
-    const r = await p.send(TO, 'report me', { deadline: deadline(), statusReport: true });
+    const r = await p.send(TO, 'report me', { remainingMs: LIFE_MS, statusReport: true });
     const got = await report;
     expect(got.messageReference).toBe(r.messageRefs[0]);
     expect(got.delivered).toBe(true);
@@ -299,7 +302,7 @@ describe('driver × every simulator fault', () => {
     await p.whenReady(10_000);
     s.fault({ kind: 'cms-error', code: 512, times: 'once' });
     const started = performance.now();
-    await p.send(TO, 'hi', { deadline: deadline() });
+    await p.send(TO, 'hi', { remainingMs: LIFE_MS });
     expect(performance.now() - started).toBeLessThan(2000);
     await new Promise((r) => setTimeout(r, 100));
     expect(s.inbox.messages).toHaveLength(1);
@@ -310,7 +313,7 @@ describe('driver × every simulator fault', () => {
     const p = pool(s);
     await p.whenReady(10_000);
     s.fault({ kind: 'cms-error', code: 304, times: 'always' });
-    await expect(p.send(TO, 'hi', { deadline: deadline() })).rejects.toMatchObject({
+    await expect(p.send(TO, 'hi', { remainingMs: LIFE_MS })).rejects.toMatchObject({
       code: ErrorCode.SmsPermanent,
     });
     expect(s.log.filter((e) => e.kind === 'submit-start')).toHaveLength(1);
@@ -323,7 +326,7 @@ describe('driver × every simulator fault', () => {
       const p = pool(s);
       await p.whenReady(10_000);
       s.fault({ kind: 'cms-error', code, times: 'always' });
-      const err = (await p.send(TO, 'hi', { deadline: deadline() }).catch((e: unknown) => e)) as MfaError;
+      const err = (await p.send(TO, 'hi', { remainingMs: LIFE_MS }).catch((e: unknown) => e)) as MfaError;
       expect(err.code).toBe(ErrorCode.SmsUnknown);
       expect(err.flags.outcomeUnknown).toBe(true);
       expect(s.log.filter((e) => e.kind === 'submit-start')).toHaveLength(1);
@@ -335,7 +338,7 @@ describe('driver × every simulator fault', () => {
     sims.push(s);
     const p = pool(s);
     await p.whenReady(10_000);
-    const sending = p.send(TO, 'hi', { deadline: deadline() });
+    const sending = p.send(TO, 'hi', { remainingMs: LIFE_MS });
     while (!s.log.some((e) => e.kind === 'submit-start')) await new Promise((r) => setTimeout(r, 5));
     await p.stop();
     await expect(sending).resolves.toMatchObject({ messageRefs: [expect.any(Number)] });
@@ -348,13 +351,13 @@ describe('driver × every simulator fault', () => {
     const p = pool(s);
     await p.whenReady(10_000);
     s.fault({ kind: 'hang' });
-    const err = (await p.send(TO, 'hi', { deadline: deadline() }).catch((e: unknown) => e)) as MfaError;
+    const err = (await p.send(TO, 'hi', { remainingMs: LIFE_MS }).catch((e: unknown) => e)) as MfaError;
     expect(err.flags.outcomeUnknown).toBeFalsy();
     expect(s.inbox.messages).toHaveLength(0);
     s.fault({ kind: 'clear' });
     await p.whenReady(15_000);
     const got = s.inbox.next((m) => m.text === 'after hang', 5000);
-    await p.send(TO, 'after hang', { deadline: deadline() });
+    await p.send(TO, 'after hang', { remainingMs: LIFE_MS });
     await got;
   });
 
@@ -362,6 +365,7 @@ describe('driver × every simulator fault', () => {
     const s = await sim('generic');
     // Small timeouts keep this case to a few seconds: 3 checks × 400 ms before the ladder starts.
     const p = new ModemPool([modemSchema.parse({ name: 'sim', path: s.path })], store, systemClock, {
+      transportFactory: serialTransport,
       timeouts: { ...TIMEOUTS, basic: 400, slow: 800 },
       timings: { ...TIMINGS, probe: 300, probeTries: 2, pollRegistered: 200, reopenPoll: 100 },
       retryBackoffMs: 50,
@@ -385,7 +389,7 @@ describe('driver × every simulator fault', () => {
     expect(performance.now() - clearedAt).toBeLessThan(5000);
     expect(p.health()[0]?.state).toBe('registered');
     const got = s.inbox.next((m) => m.text === 'after idle hang', 5000);
-    await p.send(TO, 'after idle hang', { deadline: deadline() });
+    await p.send(TO, 'after idle hang', { remainingMs: LIFE_MS });
     await got;
   });
 
@@ -394,13 +398,13 @@ describe('driver × every simulator fault', () => {
     const p = pool(s);
     await p.whenReady(10_000);
     s.fault({ kind: 'unplug-mid-send', ms: 600 });
-    const err = (await p.send(TO, 'hi', { deadline: deadline() }).catch((e: unknown) => e)) as MfaError;
+    const err = (await p.send(TO, 'hi', { remainingMs: LIFE_MS }).catch((e: unknown) => e)) as MfaError;
     expect(err.code).toBe(ErrorCode.SmsUnknown);
     expect(err.flags.outcomeUnknown).toBe(true);
     await until(p, ['absent', 'initialising', 'failed'], 2000);
     await p.whenReady(15_000);
     const got = s.inbox.next((m) => m.text === 'after unplug', 5000);
-    await p.send(TO, 'after unplug', { deadline: deadline() });
+    await p.send(TO, 'after unplug', { remainingMs: LIFE_MS });
     await got;
   });
 
@@ -409,11 +413,11 @@ describe('driver × every simulator fault', () => {
     const p = pool(s);
     await p.whenReady(10_000);
     s.fault({ kind: 'reboot-mid-send' });
-    const err = (await p.send(TO, 'hi', { deadline: deadline() }).catch((e: unknown) => e)) as MfaError;
+    const err = (await p.send(TO, 'hi', { remainingMs: LIFE_MS }).catch((e: unknown) => e)) as MfaError;
     expect(err.flags.outcomeUnknown).toBe(true);
     await p.whenReady(15_000);
     const got = s.inbox.next((m) => m.text === 'after reboot', 5000);
-    await p.send(TO, 'after reboot', { deadline: deadline() });
+    await p.send(TO, 'after reboot', { remainingMs: LIFE_MS });
     await got;
   });
 
@@ -437,7 +441,7 @@ describe('driver × every simulator fault', () => {
     const p = pool(s);
     await until(p, ['no-sim']);
     expect(p.ready()).toBe(false);
-    await expect(p.send(TO, 'hi', { deadline: deadline() })).rejects.toMatchObject({
+    await expect(p.send(TO, 'hi', { remainingMs: LIFE_MS })).rejects.toMatchObject({
       code: ErrorCode.SmsNoModem,
     });
   });
@@ -471,7 +475,7 @@ describe('driver × every simulator fault', () => {
     expect(lines.filter((l) => l === 'AT+CMGF=0').length).toBeGreaterThan(1);
     expect(lines).not.toContain('AT+CMGF=1');
     const got = s.inbox.next((m) => m.text === 'pdu after busy', 5000);
-    await p.send(TO, 'pdu after busy', { deadline: deadline() });
+    await p.send(TO, 'pdu after busy', { remainingMs: LIFE_MS });
     expect((await got).encoding).toBe('gsm7');
   });
 
@@ -482,7 +486,7 @@ describe('driver × every simulator fault', () => {
     await p.whenReady(10_000);
     s.fault({ kind: 'urc-in-reply', line: '^RSSI: 12', mode: 'between' });
     const got = s.inbox.next((m) => m.text === 'with urcs', 5000);
-    await p.send(TO, 'with urcs', { deadline: deadline() });
+    await p.send(TO, 'with urcs', { remainingMs: LIFE_MS });
     await got;
     expect(p.health()[0]?.operator).toBeTruthy();
   });

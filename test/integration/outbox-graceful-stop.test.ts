@@ -18,6 +18,7 @@ import {
   type SmsResendAudit,
 } from '../../firmware/src/dispatch/outbox.ts';
 import { ModemPool } from '../../firmware/src/modem/pool.ts';
+import { serialTransport } from '../../firmware/src/modem/transport.ts';
 import { startSimulator, type ModemSimulator } from '../../firmware/src/modem/simulator/index.ts';
 import { openStore, type Store } from '../../firmware/src/store/store.ts';
 import { PTY_TIMEOUTS, PTY_TIMINGS } from '../support/pty-timings.ts';
@@ -54,7 +55,7 @@ async function startBox(): Promise<DurableOutbox> {
     [modemSchema.parse({ name: 'sim1', path: s.path, maxPerMinute: 60 })],
     store,
     systemClock,
-    { timeouts: TIMEOUTS, timings: TIMINGS, retryBackoffMs: 50 },
+    { transportFactory: serialTransport, timeouts: TIMEOUTS, timings: TIMINGS, retryBackoffMs: 50 },
   );
   pool = p;
   p.start();

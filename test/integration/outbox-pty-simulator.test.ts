@@ -12,6 +12,7 @@ import { modemSchema } from '../../firmware/src/config/schema.ts';
 import { loadOrCreateDeviceKey } from '../../firmware/src/dispatch/device-key.ts';
 import { openOutbox, type DurableOutbox, type SmsResendAudit } from '../../firmware/src/dispatch/outbox.ts';
 import { ModemPool } from '../../firmware/src/modem/pool.ts';
+import { serialTransport } from '../../firmware/src/modem/transport.ts';
 import { startSimulator, type ModemSimulator } from '../../firmware/src/modem/simulator/index.ts';
 import { openStore, type Store } from '../../firmware/src/store/store.ts';
 import { PTY_TIMEOUTS, PTY_TIMINGS } from '../support/pty-timings.ts';
@@ -46,7 +47,7 @@ async function startBox(n: number): Promise<void> {
     sims.map((s, i) => modemSchema.parse({ name: `sim${i + 1}`, path: s.path, maxPerMinute: 60 })),
     store,
     systemClock,
-    { timeouts: TIMEOUTS, timings: TIMINGS, retryBackoffMs: 50 },
+    { transportFactory: serialTransport, timeouts: TIMEOUTS, timings: TIMINGS, retryBackoffMs: 50 },
   );
   pool.start();
   outbox = await openOutbox({

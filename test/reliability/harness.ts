@@ -28,8 +28,19 @@ export interface DirectoryPeer {
 
 /** A slapd with `users` bulk users, all in the MFA group, each with a mobile number. */
 export async function startDirectory(users = 200): Promise<DirectoryPeer> {
-  const peer = await startPeer(join(ROOT, 'scripts/start-slapd.sh'), { BULK_USERS: String(users) });
+  // slapd's stats log (every operation) lets a scenario count binds as the DC saw them.
+  const peer = await startPeer(join(ROOT, 'scripts/start-slapd.sh'), {
+    BULK_USERS: String(users),
+    SLAPD_DEBUG: '256',
+  });
   return { peer, url: peer.facts.LDAP_URL, password: peer.facts.USER_PW, users };
+}
+
+/** Simple binds slapd logged for `user` (its uid), from the stats log. */
+export function bindsFor(dir: DirectoryPeer, user: string): number {
+  const log = readFileSync(join(dir.peer.facts.DIR, 'slapd.log'), 'utf8');
+  // slapd logs each bind twice (request, then result with mech=); count the requests.
+  return (log.match(new RegExp(`BIND dn="uid=${user},[^"]*" method=`, 'g')) ?? []).length;
 }
 
 export function bulkUser(i: number): { name: string; number: string } {

@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ModemSimulator } from '../../firmware/src/modem/simulator/index.ts';
 import {
   SECRET,
+  bindsFor,
   bulkUser,
   makeBox,
   report,
@@ -94,14 +95,23 @@ describe('reliability: the NAS and the network misbehave', () => {
     sock.close();
     await sleep(2_000); // any second SMS would have arrived by now
     const sms = phones.byNumber.get(u.number)?.length ?? 0;
+    const binds = bindsFor(dir, u.name);
     const codes = replies.map((r) => radius.decode({ packet: r, secret: SECRET }).code);
     const identical = replies.every((r) => r.equals(replies[0] ?? Buffer.alloc(0)));
-    const pass = replies.length === 5 && identical && sms === 1 && codes[0] === 'Access-Challenge';
-    report('retransmit', pass, { requests: 5, replies: replies.length, identical: String(identical), sms });
+    const pass =
+      replies.length === 5 && identical && sms === 1 && binds === 1 && codes[0] === 'Access-Challenge';
+    report('retransmit', pass, {
+      requests: 5,
+      replies: replies.length,
+      identical: String(identical),
+      sms,
+      binds,
+    });
     expect(codes[0]).toBe('Access-Challenge');
     expect(replies).toHaveLength(5);
     expect(identical).toBe(true);
     expect(sms).toBe(1);
+    expect(binds).toBe(1);
   });
 
   it('garbage on the RADIUS, accounting, web and modem sides: no crash, service continues', async () => {

@@ -100,6 +100,13 @@ export function decideFailure(
 export class Lockout {
   private readonly table: Table<LockRecord>;
   private readonly serial = new KeyedSerialQueue();
+  /**
+   * The monotonic end of each timed lock this process has seen. A Pi has no battery clock and
+   * NTP steps the wall clock at boot: an hour's step forward must not lift a 5-minute lock, nor
+   * one back stretch it. The remaining time is read from the wall clock once (at the lock, or at
+   * the first look after a restart) and then runs on monotonic time, as the outbox's expiries do.
+   */
+  private readonly monoEnds = new Map<string, { wallUntil: number; monoEnd: number }>();
 
   constructor(
     store: Store,
@@ -111,7 +118,25 @@ export class Lockout {
 
   async state(user: string): Promise<LockState> {
     if (!this.config().enabled) return { locked: false, count: 0 };
-    return lockState(await this.table.get(user), this.clock.now(), this.config());
+    const rec = await this.table.get(user);
+    return lockState(rec, this.now(user, rec), this.config());
+  }
+
+  /** Wall time as seen by a timed lock: its end minus the monotonic time it still has to run. */
+  private now(user: string, rec: LockRecord | undefined): number {
+    const wall = this.clock.now();
+    const until = rec?.lockedUntil;
+    if (typeof until !== 'number') {
+      this.monoEnds.delete(user);
+      return wall;
+    }
+    const mono = this.clock.monotonic();
+    let e = this.monoEnds.get(user);
+    if (!e || e.wallUntil !== until) {
+      e = { wallUntil: until, monoEnd: mono + (until - wall) };
+      this.monoEnds.set(user, e);
+    }
+    return until - (e.monoEnd - mono);
   }
 
   /** Counts a wrong code; says whether it locked the user now. */
@@ -122,13 +147,14 @@ export class Lockout {
       const now = this.clock.now();
       const d = decideFailure(await this.table.get(user), now, cfg);
       await this.table.put(user, d.record);
-      return { state: lockState(d.record, now, cfg), lockedNow: d.locked !== undefined };
+      return { state: lockState(d.record, this.now(user, d.record), cfg), lockedNow: d.locked !== undefined };
     });
   }
 
   /** A completed login resets the count. Cheap when there is nothing to reset (no write). */
   success(user: string): Promise<void> {
     return this.serial.run(user, async () => {
+      this.monoEnds.delete(user);
       if ((await this.table.get(user)) !== undefined) await this.table.del(user);
     });
   }
@@ -136,7 +162,9 @@ export class Lockout {
   /** Admin unlock: clears the lock and the count. Returns the state it cleared. */
   unlock(user: string): Promise<LockState> {
     return this.serial.run(user, async () => {
-      const before = lockState(await this.table.get(user), this.clock.now(), this.config());
+      const rec = await this.table.get(user);
+      const before = lockState(rec, this.now(user, rec), this.config());
+      this.monoEnds.delete(user);
       await this.table.del(user);
       return before;
     });

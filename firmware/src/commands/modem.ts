@@ -10,7 +10,8 @@ import { systemClock } from '../clock.ts';
 import { modemSchema } from '../config/schema.ts';
 import { ErrorCode, MfaError } from '../errors.ts';
 import { Modem } from '../modem/modem.ts';
-import { stableNameFor } from '../modem/transport.ts';
+import { probeOnce, sendOnce } from '../modem/one-shot.ts';
+import { serialTransport, stableNameFor } from '../modem/transport.ts';
 import { normaliseNumber } from '../phone.ts';
 import { openStore } from '../store/store.ts';
 import { defineCommand } from './command.ts';
@@ -51,6 +52,7 @@ async function withModem<T>(args: PortValues, fn: (m: Modem) => Promise<T>): Pro
         config: parsed.data,
         store,
         clock: systemClock,
+        transportFactory: serialTransport,
         timings: { probeTries: 3 },
       }),
     );
@@ -66,7 +68,7 @@ export const modemProbeCommand = defineCommand({
   details: 'Never enters a SIM PIN: a locked SIM shows as "pin-needed". Stop the service first.',
   options: portOptions,
   async run({ values }) {
-    const r = await withModem(values, (m) => m.probeOnce());
+    const r = await withModem(values, (m) => probeOnce(m));
     const id = r.identity;
     const rows: [string, string | undefined][] = [
       ['manufacturer', id.manufacturer],
@@ -103,11 +105,16 @@ export const modemSendCommand = defineCommand({
     const n = normaliseNumber(values.to, values.country, { acceptPossible: true });
     if (!n.ok) throw new MfaError(`--to: ${n.reason}`, ErrorCode.SmsInvalidNumber, { field: 'to' });
     const refs = await withModem(values, (m) =>
-      m.sendOnce(n.e164, args.join(' '), {
-        deadline: Date.now() + 24 * 3600 * 1000,
-        flash: values.flash,
-        statusReport: values.report,
-      }),
+      sendOnce(
+        m,
+        n.e164,
+        args.join(' '),
+        { remainingMs: 24 * 3600 * 1000, flash: values.flash, statusReport: values.report },
+        {
+          // The outbox's rules (the pool's): a one-off refusal such as CMS 512 is tried again.
+          onRetry: (r) => console.error(`retry ${r.attempt} in ${r.delayMs} ms: ${r.reason}`),
+        },
+      ),
     );
     for (const r of refs) console.log(String(r));
     return 0;

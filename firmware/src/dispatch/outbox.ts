@@ -9,13 +9,13 @@
  * Keys in the table: `q!<seq>` holds an entry (seq: 16 zero-padded digits, so key order is
  * arrival order), `c!<challengeId>` → `{ seq }` is the index by challenge.
  */
-import { EventEmitter } from 'node:events';
 import type { Clock, Random } from '../clock.ts';
 import { cryptoRandom, systemClock } from '../clock.ts';
 import { describeError, ErrorCode, MfaError } from '../errors.ts';
 import { logger } from '../log.ts';
 import type { Logger } from '../log.ts';
 import type { SmsSendResult, SmsSender } from '../modem/types.ts';
+import { sendFailure } from '../modem/send-failure.ts';
 import { maskNumber } from '../phone.ts';
 import type { Store, StoreOp, Table } from '../store/store.ts';
 import { backoffMs, classifySendFailure } from './classify.ts';
@@ -208,6 +208,7 @@ export class DurableOutbox implements Outbox {
   private expiryTimer: unknown;
   private expiryAt = Infinity;
   private sweepTimer: unknown;
+  private unsubscribeHealth: (() => void) | undefined;
   private readonly onHealth = (): void => {
     // A modem changed state: whoever was waiting for one may try now, not at its next recheck.
     for (const it of this.queue) if (it.modemWaits > 0) it.notBefore = 0;
@@ -283,7 +284,7 @@ export class DurableOutbox implements Outbox {
       this.queue.push(this.itemFor(rec));
     }
     this.queue.sort((a, b) => (a.rec.seq < b.rec.seq ? -1 : 1));
-    if (this.sender instanceof EventEmitter) this.sender.on('health', this.onHealth);
+    this.unsubscribeHealth = this.sender.onHealth(this.onHealth);
     this.log.info({ queued: this.queue.length, ...this.totals }, 'outbox started');
     this.armSweep(0);
     this.pump();
@@ -387,7 +388,7 @@ export class DurableOutbox implements Outbox {
     this.timers.clearTimeout(this.wakeTimer);
     this.timers.clearTimeout(this.expiryTimer);
     this.timers.clearTimeout(this.sweepTimer);
-    if (this.sender instanceof EventEmitter) this.sender.off('health', this.onHealth);
+    this.unsubscribeHealth?.();
     // Sends not at their prompt yet will not reach Ctrl-Z now (beforeSubmit refuses once closed):
     // take back their early marks while the journal is still open (together: one group commit).
     await Promise.all(
@@ -465,13 +466,9 @@ export class DurableOutbox implements Outbox {
     return this.clock.monotonic() >= it.deadlineMono;
   }
 
-  /**
-   * The deadline handed to the modem, as wall ms (the seam's unit) but derived from the
-   * monotonic one at the moment of the call, so the modem (which converts it back to monotonic
-   * at `send()`) sees the same remaining life as the outbox, whatever the wall clock did.
-   */
-  private senderDeadline(it: LiveItem): number {
-    return this.clock.now() + (it.deadlineMono + this.opts.expiryMarginMs - this.clock.monotonic());
+  /** The life the passcode has left, for the sender: monotonic all the way down. */
+  private remainingMs(it: LiveItem): number {
+    return it.deadlineMono + this.opts.expiryMarginMs - this.clock.monotonic();
   }
 
   private addToQueue(it: LiveItem): void {
@@ -696,7 +693,7 @@ export class DurableOutbox implements Outbox {
     };
     try {
       result = await this.sender.send(rec.to, text, {
-        deadline: this.senderDeadline(it),
+        remainingMs: this.remainingMs(it),
         ...(rec.flash ? { flash: true } : {}),
         ...(this.opts.statusReport ? { statusReport: true } : {}),
         onCommand: () => {
@@ -706,7 +703,7 @@ export class DurableOutbox implements Outbox {
           // Closing: a send that has not reached Ctrl-Z yet is abandoned (ESC) and stays queued.
           if (this.closed) throw new MfaError('the outbox is closing', ErrorCode.OutboxClosed);
           it.submitStarted = true;
-          if (this.isExpired(it)) throw new MfaError('passcode expired before submit', ErrorCode.SmsExpired);
+          if (this.isExpired(it)) throw sendFailure('expired', 'passcode expired before submit');
           const n = rec.submissions + 1;
           if (this.journal) {
             // Durable before Ctrl-Z via the journal. The entry itself is not rewritten here:

@@ -35,7 +35,14 @@ export interface ModemTransport extends EventEmitter {
   on(event: 'close', listener: (err: MfaError | undefined) => void): this;
 }
 
-export type TransportFactory = (opts: TransportOptions) => ModemTransport;
+/**
+ * Opens a port. `exists` says whether a path is there to open (default: the device node exists),
+ * for the recovery ladder's wait after an unplug or a reset; a factory whose ports are not device
+ * nodes (an in-process link) supplies its own.
+ */
+export type TransportFactory = ((opts: TransportOptions) => ModemTransport) & {
+  exists?: (path: string) => boolean;
+};
 
 /** serialport's own binding, reading and writing on the event loop (see tty-binding.ts). */
 const binding = eventLoopTtyBinding(SerialPort.binding);
@@ -135,10 +142,11 @@ export async function waitForPath(
   timeoutMs: number,
   pollMs = 250,
   cancelled: () => boolean = () => false,
+  exists: (path: string) => boolean = existsSync,
 ): Promise<boolean> {
   const until = performance.now() + timeoutMs;
   for (;;) {
-    if (existsSync(path)) return true;
+    if (exists(path)) return true;
     if (performance.now() >= until || cancelled()) return false;
     await new Promise((r) => setTimeout(r, pollMs));
   }

@@ -2,15 +2,13 @@
  * The seams between the SMS path's layers. The auth engine and dispatch see only `SmsSender`;
  * the pool and modems sit behind it.
  */
-import type { EventEmitter } from 'node:events';
-
 export interface SmsSendOptions {
   /**
-   * Wall-clock ms since the epoch after which the message is worthless (the passcode expired).
-   * Converted to monotonic time once when send() is called; every later check (retries, the
+   * ms the message has left to live (the passcode's remaining life), counted from the call.
+   * Fixed on the monotonic clock once when send() is called; every later check (retries, the
    * last look before each Ctrl-Z, TP-VP) uses that, so an NTP step mid-send changes nothing.
    */
-  deadline: number;
+  remainingMs: number;
   /** Class 0 "flash" SMS, shown at once and not stored. */
   flash?: boolean;
   /** Ask the network for a status report. */
@@ -65,16 +63,16 @@ export interface ModemHealth {
 }
 
 export interface SmsSender {
-  /** Sends one SMS (possibly several parts); rejects with an MfaError whose code says whether to retry. */
+  /**
+   * Sends one SMS (possibly several parts). Rejects with an SmsSendError whose `failure` says
+   * what happened (modem/send-failure.ts), or with the error a `beforeSubmit` threw.
+   */
   send(to: string, text: string, opts: SmsSendOptions): Promise<SmsSendResult>;
   /** True when at least one modem is registered and able to send. */
   ready(): boolean;
   /** Expected ms until a message queued now would start going out; Infinity when nothing can send. */
   expectedWaitMs(queued: number): number;
   health(): ModemHealth[];
-}
-
-/** Emits 'health' (ModemHealth[]) whenever any modem changes state. */
-export interface SmsSenderEvents extends EventEmitter {
-  on(event: 'health', listener: (h: ModemHealth[]) => void): this;
+  /** Calls `listener` whenever any modem changes state; returns the unsubscribe. */
+  onHealth(listener: (h: ModemHealth[]) => void): () => void;
 }

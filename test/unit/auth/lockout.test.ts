@@ -120,6 +120,30 @@ describe('Lockout (store)', () => {
     expect((await lockout.state('carol')).count).toBe(7);
   });
 
+  it('a wall-clock step neither lifts a lock early nor stretches it: the lock runs on monotonic time', async () => {
+    const lockout = new Lockout(tmp.store, clock, () => cfg);
+    for (let i = 0; i < 5; i++) await lockout.failure('erin');
+    clock.wall += 60 * MIN; // NTP steps the clock an hour ahead; one real minute passes
+    clock.advance(MIN);
+    expect(await lockout.state('erin')).toMatchObject({ locked: true });
+    clock.wall -= 120 * MIN; // and two hours back; the 5 real minutes run out all the same
+    clock.advance(4 * MIN + 1);
+    expect(await lockout.state('erin')).toMatchObject({ locked: false, count: 5 });
+  });
+
+  it('after a restart the remaining lock time is read from the wall clock once, then runs monotonic', async () => {
+    let lockout = new Lockout(tmp.store, clock, () => cfg);
+    for (let i = 0; i < 5; i++) await lockout.failure('fay');
+    await tmp.reopen();
+    clock.advance(2 * MIN);
+    lockout = new Lockout(tmp.store, clock, () => cfg);
+    expect(await lockout.state('fay')).toMatchObject({ locked: true }); // 3 min left, read from the wall
+    clock.wall += 60 * MIN;
+    expect(await lockout.state('fay')).toMatchObject({ locked: true });
+    clock.advance(3 * MIN + 1);
+    expect(await lockout.state('fay')).toMatchObject({ locked: false });
+  });
+
   it('does nothing when disabled', async () => {
     const off = lockoutSchema.parse({ enabled: false });
     const lockout = new Lockout(tmp.store, clock, () => off);

@@ -115,6 +115,10 @@ export class FakeSender extends EventEmitter implements SmsSender {
   health(): ModemHealth[] {
     return this.modems;
   }
+  onHealth(listener: (h: ModemHealth[]) => void): () => void {
+    this.on('health', listener);
+    return () => this.off('health', listener);
+  }
   setModems(m: ModemHealth[]): void {
     this.modems = m;
     this.emit('health', m);

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ErrorCode, MfaError, isMfaError } from '../../../firmware/src/errors.ts';
+import { sendFailure } from '../../../firmware/src/modem/send-failure.ts';
 import {
   openOutbox,
   type DurableOutbox,
@@ -16,8 +17,7 @@ import { SubmitJournal } from '../../../firmware/src/dispatch/submit-journal.ts'
 import { FakeClock, FakeSender, health } from './fakes.ts';
 
 const MIN = 60_000;
-const retryable = (): MfaError =>
-  new MfaError('CMS 512', ErrorCode.SmsRetryable, { flags: { retryable: true } });
+const retryable = (): MfaError => sendFailure('retryable', 'CMS 512');
 
 describe.each([
   ['submit journal', true],
@@ -80,7 +80,7 @@ describe.each([
     await settle('c1', 'sent');
     expect(sender.calls).toHaveLength(1);
     expect(sender.calls[0]?.text).toBe(e.text);
-    expect(sender.calls[0]?.opts.deadline).toBe(e.expiresAt);
+    expect(sender.calls[0]?.opts.remainingMs).toBe(e.expiresAt - clock.now());
     expect(sender.calls[0]?.opts.flash).toBe(true);
     const rec = await record('c1');
     expect(rec).toMatchObject({
@@ -202,11 +202,13 @@ describe.each([
   it('retries when its own submitting write failed at the prompt, with backoff, and sends once', async () => {
     sender.script = [
       { kind: 'fail', error: new MfaError('fsync', ErrorCode.StoreWriteFailed) },
-      { kind: 'fail', error: new MfaError('x', ErrorCode.SmsNoModem, { flags: { retryable: true } }) },
+      { kind: 'fail', error: sendFailure('no-modem', 'x') },
     ];
     const ob = await open({ retryBaseMs: 200 });
     await ob.enqueue(entry('c1'));
     await vi.waitFor(() => expect(sender.calls).toHaveLength(1));
+    // Back on the queue with its backoff set (after the journal's mark was taken back, real IO).
+    await vi.waitFor(() => expect(ob.stats().queued).toBe(1));
     await new Promise((r) => setTimeout(r, 20));
     expect(sender.calls).toHaveLength(1); // backoff: not before the clock moves
     clock.advance(200);
@@ -221,7 +223,7 @@ describe.each([
 
   it.each([
     ['a retryable error (the pool already retried it)', retryable()],
-    ['CMS 500 (the pool already tried it twice)', new MfaError('CMS 500', ErrorCode.SmsUnknown)],
+    ['CMS 500 (the pool already tried it twice)', sendFailure('unknown', 'CMS 500')],
   ])('does not multiply retries: %s is not sent again by the outbox', async (_name, error) => {
     sender.script = [{ kind: 'fail', error }];
     const ob = await open({ retryBaseMs: 10 });
@@ -236,7 +238,7 @@ describe.each([
   });
 
   it('waits for a modem as long as the passcode lives, however many times none can send', async () => {
-    const noModem = () => new MfaError('none', ErrorCode.SmsNoModem, { flags: { retryable: true } });
+    const noModem = () => sendFailure('no-modem', 'none');
     sender.script = Array.from({ length: 10 }, () => ({ kind: 'fail' as const, error: noModem() }));
     const ob = await open({ maxAttempts: 3, retryBaseMs: 10 });
     await ob.enqueue(entry('c1'));
@@ -249,7 +251,7 @@ describe.each([
   });
 
   it('a modem coming back ends the wait at once, not at the next recheck', async () => {
-    sender.script = [{ kind: 'fail', error: new MfaError('none', ErrorCode.SmsNoModem) }];
+    sender.script = [{ kind: 'fail', error: sendFailure('no-modem', 'none') }];
     const ob = await open({ retryBaseMs: 10_000, idleRecheckMs: 60_000 });
     await ob.enqueue(entry('c1'));
     await vi.waitFor(async () => expect(await ob.status('c1')).toBe('queued'));
@@ -260,7 +262,7 @@ describe.each([
   });
 
   it('fails a permanent error without retrying', async () => {
-    sender.script = [{ kind: 'fail', error: new MfaError('bad number', ErrorCode.SmsPermanent) }];
+    sender.script = [{ kind: 'fail', error: sendFailure('permanent', 'bad number') }];
     const ob = await open();
     await ob.enqueue(entry('c1'));
     await settle('c1', 'failed');
@@ -399,14 +401,14 @@ describe.each([
     });
 
     it('marks expired when the modem refuses because the deadline passed', async () => {
-      sender.script = [{ kind: 'fail', error: new MfaError('deadline', ErrorCode.SmsExpired) }];
+      sender.script = [{ kind: 'fail', error: sendFailure('expired', 'deadline') }];
       const ob = await open();
       await ob.enqueue(entry('c1'));
       await settle('c1', 'expired');
     });
 
     it('does not retry once the passcode expired while waiting for a modem', async () => {
-      sender.script = [{ kind: 'fail', error: new MfaError('none', ErrorCode.SmsNoModem) }];
+      sender.script = [{ kind: 'fail', error: sendFailure('no-modem', 'none') }];
       const ob = await open({ expiryMarginMs: 0, retryBaseMs: 5000, idleRecheckMs: 5000 });
       await ob.enqueue(entry('c1', 3000));
       await vi.waitFor(() => expect(sender.calls).toHaveLength(1));
@@ -442,8 +444,8 @@ describe.each([
       sender.setModems([health('m1', 'registered')]);
       await settle('c1', 'sent');
       expect(sender.calls).toHaveLength(1);
-      // The modem's deadline follows the same (monotonic) remaining life, on today's wall clock.
-      expect(sender.calls[0]?.opts.deadline).toBe(clock.now() + 4 * MIN);
+      // The modem is handed the same (monotonic) remaining life, whatever the wall clock did.
+      expect(sender.calls[0]?.opts.remainingMs).toBe(4 * MIN);
     });
 
     it('after a restart, the remaining life is taken from the wall expiry once, then runs monotonic', async () => {
@@ -567,9 +569,7 @@ describe.each([
     'takes an early mark back when no Ctrl-Z follows: a restart sends it as a first send, not an audited resend',
     async () => {
       // The modem refuses AT+CMGS (no prompt) and then no modem can send: the entry goes back to the queue.
-      sender.script = [
-        { kind: 'fail', error: new MfaError('none', ErrorCode.SmsNoModem, { flags: { retryable: true } }) },
-      ];
+      sender.script = [{ kind: 'fail', error: sendFailure('no-modem', 'none') }];
       const ob = await open();
       await ob.enqueue(entry('c1'));
       await vi.waitFor(() => expect(sender.calls[0]?.settled).toBe(true));

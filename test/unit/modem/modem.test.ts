@@ -448,7 +448,7 @@ describe("a failed PIN entry is stored as rejected only on the SIM's word", () =
 describe('AT+CMGF=0: PDU mode unless the modem definitely has none', () => {
   const count = (t: MemoryTransport, cmd: string) => t.written.split(`${cmd}\r`).length - 1;
   const send = (m: Modem) =>
-    m.send('+15550000001', 'hi', { deadline: Date.now() + 60_000 }, { refs: [], beforeSubmitDone: false });
+    m.send('+15550000001', 'hi', { remainingMs: 60_000 }, { refs: [], beforeSubmitDone: false });
 
   it.each([
     ['SIM busy (CME 14)', ['+CME ERROR: 14']],
@@ -526,7 +526,7 @@ describe('boot URCs during a send', () => {
     m.start();
     await until(m, 'registered');
     const send = () =>
-      m.send('+15550000001', 'hi', { deadline: Date.now() + 60_000 }, { refs: [], beforeSubmitDone: false });
+      m.send('+15550000001', 'hi', { remainingMs: 60_000 }, { refs: [], beforeSubmitDone: false });
 
     const ok = send();
     setTimeout(() => t.emitData('\r\nSMS Ready\r\n'), 20);
@@ -556,7 +556,7 @@ describe('recovery ladder', () => {
       if (cmd === 'AT+CFUN=1,1') void unlink(port);
     });
     await expect(
-      m.send('+15550000001', 'hi', { deadline: Date.now() + 60_000 }, { refs: [], beforeSubmitDone: false }),
+      m.send('+15550000001', 'hi', { remainingMs: 60_000 }, { refs: [], beforeSubmitDone: false }),
     ).rejects.toMatchObject({ code: ErrorCode.SmsRetryable });
     await until(m, 'failed', 5000);
     const end = performance.now() + 5000;
@@ -597,7 +597,7 @@ describe('a modem that hangs while idle', () => {
     await until(m, 'registered', 5000);
     expect(m.canSend()).toBe(true);
     await expect(
-      m.send('+15550000001', 'hi', { deadline: Date.now() + 60_000 }, { refs: [], beforeSubmitDone: false }),
+      m.send('+15550000001', 'hi', { remainingMs: 60_000 }, { refs: [], beforeSubmitDone: false }),
     ).resolves.toHaveLength(1);
   });
 
@@ -656,7 +656,7 @@ describe('Modem.send', () => {
       '+15550000001',
       'x'.repeat(200),
       {
-        deadline: Date.now() + 300_000,
+        remainingMs: 300_000,
         beforeSubmit: () => {
           ctrlZBefore = s.submits.length;
           return Promise.resolve();
@@ -682,7 +682,7 @@ describe('Modem.send', () => {
     m.start();
     await until(m, 'registered');
     const go = () =>
-      m.send('+15550000001', 'hi', { deadline: Date.now() + 60_000 }, { refs: [], beforeSubmitDone: false });
+      m.send('+15550000001', 'hi', { remainingMs: 60_000 }, { refs: [], beforeSubmitDone: false });
     s.cmgsFinals = ['+CMS ERROR: 304', '+CMS ERROR: 512', '+CMS ERROR: 310', '+CMS ERROR: 500'];
     await expect(go()).rejects.toMatchObject({ code: ErrorCode.SmsPermanent });
     await expect(go()).rejects.toMatchObject({ code: ErrorCode.SmsRetryable, flags: { retryable: true } });
@@ -705,7 +705,7 @@ describe('Modem.send', () => {
     m.start();
     await until(m, 'registered');
     await expect(
-      m.send('+15550000001', 'hi', { deadline: Date.now() - 1 }, { refs: [], beforeSubmitDone: false }),
+      m.send('+15550000001', 'hi', { remainingMs: -1 }, { refs: [], beforeSubmitDone: false }),
     ).rejects.toMatchObject({ code: ErrorCode.SmsExpired });
     expect(s.submits).toEqual([]);
   });
@@ -717,7 +717,7 @@ describe('Modem.send', () => {
     await until(m, 'registered');
     s.cmgsFinals = ['hang'];
     const err = (await m
-      .send('+15550000001', 'hi', { deadline: Date.now() + 60_000 }, { refs: [], beforeSubmitDone: false })
+      .send('+15550000001', 'hi', { remainingMs: 60_000 }, { refs: [], beforeSubmitDone: false })
       .catch((e: unknown) => e)) as MfaError;
     expect(err.code).toBe(ErrorCode.SmsUnknown);
     expect(err.flags.outcomeUnknown).toBe(true);
@@ -732,7 +732,7 @@ describe('Modem.send', () => {
     expect(m.health().detail).toMatch(/LTE only/);
     s.cmgsAlways = '+CMS ERROR: 500';
     await expect(
-      m.send('+15550000001', 'hi', { deadline: Date.now() + 60_000 }, { refs: [], beforeSubmitDone: false }),
+      m.send('+15550000001', 'hi', { remainingMs: 60_000 }, { refs: [], beforeSubmitDone: false }),
     ).rejects.toBeInstanceOf(MfaError);
     expect(m.health().state).toBe('sms-refused');
     expect(m.health().detail).toMatch(/refuses SMS/);
@@ -754,7 +754,7 @@ describe('aborts between the prompt and Ctrl-Z', () => {
         '+15550000001',
         'hi',
         {
-          deadline: Date.now() + 60_000,
+          remainingMs: 60_000,
           beforeSubmit: async () => {
             t.emitData('\r\nRDY\r\n');
             await sleep(30);
@@ -782,7 +782,7 @@ describe('aborts between the prompt and Ctrl-Z', () => {
         '+15550000001',
         'hi',
         {
-          deadline: Date.now() + 60_000,
+          remainingMs: 60_000,
           beforeSubmit: async () => {
             stopping = m.stop();
             await sleep(30);
@@ -801,7 +801,7 @@ describe('aborts between the prompt and Ctrl-Z', () => {
 
 describe('graceful stop', () => {
   const send = (m: Modem) =>
-    m.send('+15550000001', 'hi', { deadline: Date.now() + 60_000 }, { refs: [], beforeSubmitDone: false });
+    m.send('+15550000001', 'hi', { remainingMs: 60_000 }, { refs: [], beforeSubmitDone: false });
 
   async function afterCtrlZ(s: { submits: string[] }): Promise<void> {
     while (s.submits.length === 0) await new Promise((r) => setTimeout(r, 2));
@@ -854,7 +854,7 @@ describe('sms-refused and health agree', () => {
     await until(m, 'registered');
     s.cmgsFinals = ['+CMS ERROR: 38'];
     await expect(
-      m.send('+15550000001', 'hi', { deadline: Date.now() + 60_000 }, { refs: [], beforeSubmitDone: false }),
+      m.send('+15550000001', 'hi', { remainingMs: 60_000 }, { refs: [], beforeSubmitDone: false }),
     ).rejects.toMatchObject({ code: ErrorCode.SmsRetryable });
     expect(m.health().state).toBe('sms-refused');
     let disagreed = 0;
@@ -887,7 +887,7 @@ describe('expiry right before each Ctrl-Z', () => {
     await until(m, 'registered');
     const progress = { refs: [], beforeSubmitDone: true };
     const sending = m
-      .send('+15550000001', 'z'.repeat(300), { deadline: Date.now() + 60_000 }, progress)
+      .send('+15550000001', 'z'.repeat(300), { remainingMs: 60_000 }, progress)
       .catch((e: unknown) => e);
     while (s.submits.length === 0) await new Promise((r) => setTimeout(r, 1));
     jump = 120_000; // two minutes pass (monotonically) while part 1 is with the network

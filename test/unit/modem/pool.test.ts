@@ -59,7 +59,7 @@ function pool(
   return p;
 }
 
-const opts = () => ({ deadline: Date.now() + 120_000 });
+const opts = () => ({ remainingMs: 120_000 });
 
 describe('ModemPool', () => {
   it('sends round robin across ready modems and reports health events', async () => {
@@ -180,7 +180,7 @@ describe('ModemPool', () => {
     expect(p.ready()).toBe(false);
     expect(p.expectedWaitMs(0)).toBe(Infinity);
     await expect(p.send('+15550000001', 'hi', opts())).rejects.toMatchObject({ code: ErrorCode.SmsNoModem });
-    await expect(p.send('+15550000001', 'hi', { deadline: Date.now() - 1 })).rejects.toMatchObject({
+    await expect(p.send('+15550000001', 'hi', { remainingMs: -1 })).rejects.toMatchObject({
       code: ErrorCode.SmsExpired,
     });
   });
@@ -190,7 +190,7 @@ describe('ModemPool', () => {
     const p = pool([a], 2);
     await p.whenReady(3000);
     const results = await Promise.allSettled(
-      [1, 2, 3].map((i) => p.send('+15550000001', `m${i}`, { deadline: Date.now() + 5_000 })),
+      [1, 2, 3].map((i) => p.send('+15550000001', `m${i}`, { remainingMs: 5_000 })),
     );
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(2);
     expect(results.find((r) => r.status === 'rejected')).toMatchObject({
@@ -208,7 +208,7 @@ describe('ModemPool', () => {
     await p.send('+15550000001', 'hi', opts());
     expect(p.expectedWaitMs(0)).toBeGreaterThan(55_000);
     // The next slot is a minute away: past this deadline, so it fails fast rather than sending late.
-    await expect(p.send('+15550000001', 'hi', { deadline: Date.now() + 5_000 })).rejects.toMatchObject({
+    await expect(p.send('+15550000001', 'hi', { remainingMs: 5_000 })).rejects.toMatchObject({
       code: ErrorCode.SmsRetryable,
     });
     expect(a.s.submits).toHaveLength(1);
@@ -225,7 +225,7 @@ describe('ModemPool', () => {
       const a = fakeModem({ cmgsFinals: ['+CMS ERROR: 42'] });
       const p = pool([a], 60, clock);
       await p.whenReady(3000);
-      const r = await p.send('+15550000001', 'hi', { deadline: Date.now() + 600_000 });
+      const r = await p.send('+15550000001', 'hi', { remainingMs: 600_000 });
       expect(r.messageRefs).toEqual([1]);
       expect(a.s.submits).toHaveLength(2);
       const vp = decodeSubmit(a.s.submits[1] ?? '').validitySeconds ?? 0;
@@ -243,7 +243,7 @@ describe('ModemPool', () => {
       await p.whenReady(3000);
       setTimeout(() => (offset = -3_600_000), 300);
       const err = (await p
-        .send('+15550000001', 'hi', { deadline: Date.now() + 1_200 })
+        .send('+15550000001', 'hi', { remainingMs: 1_200 })
         .catch((e: unknown) => e)) as MfaError;
       expect(err.code).toBe(ErrorCode.SmsExpired);
       expect(a.s.submits).toHaveLength(1);

@@ -18,6 +18,6 @@ export {
 } from './gsm7.ts';
 export { encodeDcs, decodeDcs } from './dcs.ts';
 export type { Alphabet, DcsInfo } from './dcs.ts';
-export { encodeTextModeBody, decodeTextModeBody } from './text-mode.ts';
-export type { TextModeBody, TextModeCharset } from './text-mode.ts';
+export { encodeTextModeBody, decodeTextModeBody, textModeMessage, ucs2Hex } from './text-mode.ts';
+export type { TextModeBody, TextModeCharset, TextModeMessage } from './text-mode.ts';
 export { toHex, fromHex } from './bytes.ts';

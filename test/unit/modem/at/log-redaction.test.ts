@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { logger } from '../../../../firmware/src/log.ts';
-import { AtChannel } from '../../../../firmware/src/modem/at/channel.ts';
+import { AtChannel } from '../../../../firmware/src/modem/channel.ts';
 import { redactCommand, strayShape } from '../../../../firmware/src/modem/at/redact.ts';
 import { encodeSubmit } from '../../../../firmware/src/modem/pdu/index.ts';
 import { MemoryTransport } from '../../../support/memory-transport.ts';

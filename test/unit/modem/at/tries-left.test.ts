@@ -4,7 +4,7 @@
  * saw no count and spent the SIM's last PIN try (generic 3GPP modems, AT+CPINR).
  */
 import { describe, expect, it } from 'vitest';
-import { AtChannel } from '../../../../firmware/src/modem/at/channel.ts';
+import { AtChannel } from '../../../../firmware/src/modem/channel.ts';
 import { AtFramer, type FramerEvent } from '../../../../firmware/src/modem/at/framer.ts';
 import { parseTriesLeft } from '../../../../firmware/src/modem/at/replies.ts';
 import { loadProfiles } from '../../../../firmware/src/modem/profiles.ts';

@@ -2,7 +2,7 @@
  * The simulated modem's interpreter, driven in-process (no pty) so each behaviour is checked
  * exactly and fast. The pty tests in simulator.test.ts cover the same engine over real bytes.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { decodeStatusReport, encodeSubmit } from '../../../../firmware/src/modem/pdu/index.ts';
 import { ModemEngine } from '../../../../firmware/src/modem/simulator/engine.ts';
 import type { Fault } from '../../../../firmware/src/modem/simulator/faults.ts';
@@ -63,6 +63,19 @@ function modem(
     },
     fault: (f: Fault) => engine.fault(f),
   };
+}
+
+/** What the modem writes until `re` matches it (a status report follows a send by ≥ 50 ms). */
+async function takeUntil(m: { take(): string }, re: RegExp): Promise<string> {
+  let got = '';
+  await vi.waitFor(
+    () => {
+      got += m.take();
+      expect(got).toMatch(re);
+    },
+    { timeout: 3000 },
+  );
+  return got;
 }
 
 describe('basic AT behaviour', () => {
@@ -410,8 +423,7 @@ describe('sending in PDU mode', () => {
     const m = modem();
     m.at('ATE0;+CNMI=2,1,0,1,0\r');
     pduSend(m, 'report me', { statusReport: true });
-    await sleep(80);
-    const out = m.take();
+    const out = await takeUntil(m, /\+CDS: /);
     const match = /\r\n\+CDS: (\d+)\r\n([0-9A-F]+)\r\n/.exec(out);
     expect(match).not.toBeNull();
     const r = decodeStatusReport(match![2]!);
@@ -424,8 +436,7 @@ describe('sending in PDU mode', () => {
     m.at('ATE0;+CNMI=2,1,0,2,0\r');
     m.fault({ kind: 'status-report', status: 0x46 });
     pduSend(m, 'report me', { statusReport: true });
-    await sleep(80);
-    const idx = /\+CDSI: "SR",(\d+)/.exec(m.take())?.[1];
+    const idx = /\+CDSI: "SR",(\d+)/.exec(await takeUntil(m, /\+CDSI: /))?.[1];
     expect(idx).toBeDefined();
     const read = m.at(`AT+CMGR=${idx}\r`);
     const [, len, pdu] = /\+CMGR: 0,,(\d+)\r\n([0-9A-F]+)\r\n/.exec(read) ?? [];
@@ -446,8 +457,15 @@ describe('sending in PDU mode', () => {
     m.at('ATE0;+CMGF=1;+CSMP=49,167,0,0;+CNMI=2,1,0,1,0\r');
     m.at('AT+CMGS="+15550000001"\r');
     m.at('x\x1a');
-    await sleep(80);
-    expect(m.take()).toMatch(/\r\n\+CDS: 6,0,"\+15550000001",145,"[^"]+","[^"]+",0\r\n/);
+    // The report follows the send by at least 50 ms: polled, so a loaded machine does not fail it.
+    let got = '';
+    await vi.waitFor(
+      () => {
+        got += m.take();
+        expect(got).toMatch(/\r\n\+CDS: 6,0,"\+15550000001",145,"[^"]+","[^"]+",0\r\n/);
+      },
+      { timeout: 3000 },
+    );
   });
 
   it('sim7600 on LTE without SMS service refuses with +CMS ERROR: 500', async () => {

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { ErrorCode, MfaError } from '../../../../firmware/src/errors.ts';
-import { AtChannel, CTRL_Z, ESC } from '../../../../firmware/src/modem/at/channel.ts';
-import type { FramerEvent } from '../../../../firmware/src/modem/at/framer.ts';
-import { MemoryTransport } from '../../../support/memory-transport.ts';
+import { ErrorCode, MfaError } from '../../../firmware/src/errors.ts';
+import { AtChannel, CTRL_Z, ESC } from '../../../firmware/src/modem/channel.ts';
+import type { FramerEvent } from '../../../firmware/src/modem/at/framer.ts';
+import { MemoryTransport } from '../../support/memory-transport.ts';
 
 const FAST = { basic: 200, prompt: 200, send: 300, slow: 300, drainQuiet: 30, drainMax: 200 };
 

@@ -9,11 +9,11 @@
  * drained so a late `OK` or `+CMS ERROR` cannot be taken for the next command's result.
  */
 import { EventEmitter } from 'node:events';
-import { ErrorCode, MfaError } from '../../errors.ts';
-import { logger } from '../../log.ts';
-import type { ModemTransport } from '../transport.ts';
-import { AtFramer, type FinalResult, type FramerEvent } from './framer.ts';
-import { redactCommand, strayShape } from './redact.ts';
+import { ErrorCode, MfaError } from '../errors.ts';
+import { logger } from '../log.ts';
+import type { ModemTransport } from './transport.ts';
+import { AtFramer, type FinalResult, type FramerEvent } from './at/framer.ts';
+import { redactCommand, strayShape } from './at/redact.ts';
 
 const log = logger('modem:at');
 
@@ -71,6 +71,16 @@ export interface AtResponse {
   /** Information-text lines of the reply, in order (echo and URCs removed). */
   lines: string[];
   final: FinalResult;
+}
+
+/**
+ * Commands as the parts of a modem run them: through the modem's hang count (see Modem.exec),
+ * not straight on the channel.
+ */
+export interface AtCommands {
+  exec(command: string, opts?: CommandOptions): Promise<AtResponse>;
+  /** A command that may fail harmlessly: the response when it ended in OK, else undefined. */
+  tryExec(command: string): Promise<AtResponse | undefined>;
 }
 
 export interface SubmitResult {
