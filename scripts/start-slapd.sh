@@ -86,6 +86,9 @@ ppolicy_default "cn=default,ou=policies,$BASE"
 access to attrs=userPassword by self write by anonymous auth by * none
 access to * by users read by * none
 limits dn.exact="cn=mfabox,ou=service,$BASE" size.soft=500 size.hard=unlimited size.pr=1000 size.prtotal=unlimited
+# Operation counters (cn=Operations,cn=Monitor) for the login bench's LDAP operations per request.
+database monitor
+access to * by dn.exact="cn=admin,$BASE" read by * none
 C
 slaptest -u -f "$DIR/slapd.conf" >/dev/null 2>&1
 

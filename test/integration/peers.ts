@@ -25,6 +25,7 @@ const FACTS = [
   'REALM',
   'DOMAIN',
   'DIR',
+  'SLAPD_PID',
 ] as const;
 export type Facts = Record<(typeof FACTS)[number], string>;
 

@@ -184,6 +184,7 @@ export class LdapConnection {
       });
       // Idle pooled connections must survive stateful firewalls between the box and the DC.
       s.setKeepAlive(true, 60_000);
+      s.setNoDelay(true);
       return s;
     };
     const createConnection = ((port: number, h: string) =>
