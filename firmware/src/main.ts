@@ -7,6 +7,7 @@ import { AuditLog } from './audit/audit-log.ts';
 import { createRadiusAudit } from './audit/radius-hook.ts';
 import { DeliveryTracker, smsRecordOf, type StatusReport } from './audit/sms-hook.ts';
 import { createAuthEngine } from './auth/engine.ts';
+import { AuthAdmin } from './auth/admin.ts';
 import { openGeoip } from './auth/geoip.ts';
 import { cryptoRandom, systemClock } from './clock.ts';
 import { modemSchema, type Config, type ModemConfig } from './config/schema.ts';
@@ -218,7 +219,15 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
     const bound = await radius.start();
     stops.push(() => radius.stop());
 
-    const web = await buildApp({ health, directorySync: sync, audit });
+    const authAdmin = new AuthAdmin({
+      store,
+      guard: engine.guard,
+      audit,
+      clock: systemClock,
+      config: () => config,
+      directory,
+    });
+    const web = await buildApp({ health, directorySync: sync, authAdmin, audit });
     const listening = await listenWeb(web, config.web.address, config.web.port);
     stops.push(() => listening.close());
 

@@ -12,6 +12,7 @@ import { createEngineContext, decide, log, passcodeKey, type AuthEngineDeps } fr
 import { normaliseLogin } from './login.ts';
 import { passcodeStep } from './passcode-step.ts';
 import { passwordStep } from './password-step.ts';
+import type { AuthGuard } from './guard.ts';
 import type { RadiusHandler } from './types.ts';
 
 export {
@@ -34,6 +35,8 @@ export interface AuthEngine {
   start(intervalMs?: number): void;
   stop(): void;
   stats(): AuthStats;
+  /** The policy state (lockout, tokens, override codes, limits), for the admin actions. */
+  readonly guard: AuthGuard;
 }
 
 export function createAuthEngine(deps: AuthEngineDeps): AuthEngine {
@@ -99,5 +102,6 @@ export function createAuthEngine(deps: AuthEngineDeps): AuthEngine {
       timer = undefined;
     },
     stats: () => ({ ...counters }),
+    guard: ctx.guard,
   };
 }

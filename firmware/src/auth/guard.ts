@@ -13,7 +13,7 @@ import {
   type LockoutConfig,
   type MethodsConfig,
 } from '../config/auth-schema.ts';
-import type { PolicyConfig } from '../config/schema.ts';
+import type { Config, PolicyConfig } from '../config/schema.ts';
 import type { Store } from '../store/store.ts';
 import type { ClientIp } from './calling-station.ts';
 import type { CountryFact, IpHistoryFact, PolicyUser } from './conditions.ts';
@@ -47,6 +47,18 @@ export type SmsLimit = 'user' | 'ip' | 'global';
 export type SmsTake = { ok: true } | { ok: false; limit: SmsLimit; retryInMs: number; detail: string };
 
 const MIN = 60_000;
+
+/** The settings from a whole config (the admin commands; the engine builds its own from AuthEngineConfig). */
+export function guardSettings(c: Config): GuardSettings {
+  const modems = c.modems.reduce((n, m) => n + m.maxPerMinute, 0);
+  return {
+    lockout: c.lockout,
+    limits: c.limits,
+    methods: c.methods,
+    smsPerUser: { max: c.passcode.maxNewPerUser, windowMs: c.passcode.newPerUserWindowMinutes * MIN },
+    modemsPerMinute: modems > 0 ? modems : 10,
+  };
+}
 
 /** The global cap in force: configured, or 60 % of what the modems may send (at least 1); 0 = none. */
 export function globalSmsCap(s: GuardSettings): number {

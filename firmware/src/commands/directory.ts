@@ -6,7 +6,6 @@ import { readFile } from 'node:fs/promises';
 import { loadConfigFile } from '../config/load.ts';
 import type { Config, LdapDirectoryConfig } from '../config/schema.ts';
 import { ErrorCode, MfaError, describeError, isMfaError } from '../errors.ts';
-import { brief } from '../directory/connection.ts';
 import { discoverForTest, testDomainController } from '../directory/diagnose.ts';
 import { createDirectory, createSync } from '../directory/factory.ts';
 import { createLdapDirectory } from '../directory/ldap.ts';
@@ -15,14 +14,7 @@ import { openStore, type Store } from '../store/store.ts';
 import { loopbackTarget } from '../web-api/loopback.ts';
 import { callSyncApi, targetUrl } from './sync-client.ts';
 import { defineCommand } from './command.ts';
-
-const configOption = {
-  type: 'string',
-  value: 'FILE',
-  env: 'MFABOX_CONFIG',
-  required: true,
-  help: 'the config file mfabox runs with',
-} as const;
+import { configOption, storeReason } from './local-service.ts';
 
 async function ldapConfig(file: string): Promise<LdapDirectoryConfig | undefined> {
   const cfg = await loadConfigFile(file);
@@ -88,19 +80,6 @@ function printStatus(s: SyncStatus): void {
 /** Exit code for a sync that ran: 0 ok, 3 removals held for confirmation, 1 anything else. */
 function exitCodeOf(s: SyncStatus): number {
   return s.state === 'ok' ? 0 : s.state === 'needs-confirmation' ? 3 : 1;
-}
-
-/** Why the store did not open, in plain words: a held lock means the service has it. */
-export function storeReason(dataDir: string, e: unknown): { locked: boolean; text: string } {
-  for (let c: unknown = e; c instanceof Error; c = c.cause)
-    if ((c as NodeJS.ErrnoException).code === 'LEVEL_LOCKED')
-      return {
-        locked: true,
-        text: `the store at ${dataDir} is in use by another process (a running mfabox)`,
-      };
-  let deepest: unknown = e;
-  while (deepest instanceof Error && deepest.cause instanceof Error) deepest = deepest.cause;
-  return { locked: false, text: `cannot open the store at ${dataDir}: ${brief(deepest)}` };
 }
 
 /** The offline path: this process opens the store and the directory and runs the sync itself. */

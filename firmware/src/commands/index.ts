@@ -1,3 +1,4 @@
+import { AUTH_COMMANDS } from './auth.ts';
 import type { Command } from './command.ts';
 import { directorySyncCommand, directoryTestCommand } from './directory.ts';
 import { logCommand } from './log.ts';
@@ -19,4 +20,5 @@ export const COMMANDS: Command[] = [
   directorySyncCommand,
   logCommand,
   upgradeCommand,
+  ...AUTH_COMMANDS,
 ];

@@ -18,7 +18,7 @@ import { openStore, type Store } from '../store/store.ts';
 import { callAuditApi } from '../web-api/audit-client.ts';
 import { loopbackTarget } from '../web-api/loopback.ts';
 import { defineCommand, usageError } from './command.ts';
-import { storeReason } from './directory.ts';
+import { configOption, storeReason } from './local-service.ts';
 
 type Format = 'text' | 'json' | 'csv';
 
@@ -96,13 +96,7 @@ export const logCommand = defineCommand({
     'Times are UTC. --since/--until take a duration ago (30s, 15m, 2h, 7d) or a time (2026-12-06T08:00:00Z).\n' +
     'Text lines are key=value; --json prints one JSON record per line; --csv is RFC 4180 with a header.',
   options: {
-    config: {
-      type: 'string',
-      value: 'FILE',
-      env: 'MFABOX_CONFIG',
-      required: true,
-      help: 'the config file mfabox runs with',
-    },
+    config: configOption,
     user: text('U', 'this user, however typed (bob, CORP\\bob, bob@corp.example), or a DN'),
     since: text('T', 'from this time or duration ago'),
     until: text('T', 'before this time or duration ago'),

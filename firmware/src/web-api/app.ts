@@ -15,6 +15,11 @@ import { needsLoopbackListener } from './loopback.ts';
 import { localOnly } from './local-only.ts';
 import { registerAuditRoutes, type AuditReader } from './routes/audit.ts';
 import { registerDirectorySyncRoutes, type SyncService } from './routes/directory-sync.ts';
+import type { AdminService } from './routes/auth-common.ts';
+import { registerAuthOverrideRoutes } from './routes/auth-overrides.ts';
+import { registerAuthPolicyRoutes } from './routes/auth-policy.ts';
+import { registerAuthTokenRoutes } from './routes/auth-tokens.ts';
+import { registerAuthUserRoutes } from './routes/auth-users.ts';
 
 export interface WebDeps {
   health(): HealthSnapshot;
@@ -22,6 +27,8 @@ export interface WebDeps {
   directorySync?: SyncService;
   /** The auth log; without it GET /api/audit is not served. */
   audit?: AuditReader;
+  /** Users (show, unlock), tokens, override codes and policy explain; local-only until the web login exists. */
+  authAdmin?: AdminService;
 }
 
 const STATUS_PAGE = fileURLToPath(new URL('../../../web/status.html', import.meta.url));
@@ -66,6 +73,12 @@ export async function buildApp(deps: WebDeps): Promise<FastifyInstance> {
   if (deps.directorySync) registerDirectorySyncRoutes(app, deps.directorySync);
   if (deps.audit)
     registerAuditRoutes(app, deps.audit, localOnly('audit API', 'run `mfabox log` on the box instead'));
+  if (deps.authAdmin) {
+    registerAuthUserRoutes(app, deps.authAdmin);
+    registerAuthTokenRoutes(app, deps.authAdmin);
+    registerAuthOverrideRoutes(app, deps.authAdmin);
+    registerAuthPolicyRoutes(app, deps.authAdmin);
+  }
   return app;
 }
 

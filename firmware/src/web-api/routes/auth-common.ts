@@ -1,0 +1,79 @@
+/**
+ * What the auth-policy routes share: the local-only guard (until the web login exists these routes
+ * answer this box only: an admin shell and the `mfabox` command), the acting admin's name, and
+ * one error shape. An MfaError's code travels in the body so the command can show the same error.
+ */
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import type { AuthAdmin } from '../../auth/admin.ts';
+import { ErrorCode, MfaError, describeError } from '../../errors.ts';
+import { logger } from '../../log.ts';
+import { isLoopbackAddress, isLoopbackHost } from '../loopback.ts';
+
+export type AdminService = Pick<
+  AuthAdmin,
+  'showUser' | 'unlock' | 'enrolToken' | 'importTokens' | 'removeToken' | 'issueOverride' | 'explain'
+>;
+
+const log = logger('web:auth');
+
+export function problem(
+  reply: FastifyReply,
+  statusCode: number,
+  message: string,
+  code?: number,
+): FastifyReply {
+  return reply.code(statusCode).send({ statusCode, message, ...(code === undefined ? {} : { code }) });
+}
+
+/** onRequest: refuses anyone but this box before the body is read. */
+export async function localOnly(req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {
+  // The socket's peer, never a header: X-Forwarded-For is whatever the client says it is.
+  if (!isLoopbackAddress(req.socket.remoteAddress) || !isLoopbackHost(req.headers.host))
+    return problem(
+      reply,
+      403,
+      'the user, token, override and policy API answers only on the box itself (localhost) until the web login exists; use the mfabox command on the box',
+    );
+  return undefined;
+}
+
+/** A name for the audit: the admin the command says it runs as, else "cli". */
+export const actorSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9._@\\-]{1,64}$/, 'an admin name')
+  .optional();
+
+export function actorOf(actor: string | undefined): string {
+  return actor ?? 'cli';
+}
+
+/** Runs an admin action; a coded refusal is a 400/409 with its message, anything else a logged 500. */
+export async function answer<T>(
+  reply: FastifyReply,
+  what: string,
+  fn: () => Promise<T>,
+): Promise<FastifyReply> {
+  try {
+    return await reply.send(await fn());
+  } catch (e) {
+    if (e instanceof MfaError && (e.code === ErrorCode.CliUsage || e.code === ErrorCode.AuthTokenInvalid))
+      return problem(reply, 400, e.message, e.code);
+    log.error({ err: describeError(e) }, `${what} failed`);
+    return problem(
+      reply,
+      500,
+      `${what} failed: ${e instanceof MfaError ? e.message : 'internal error'}`,
+      e instanceof MfaError ? e.code : undefined,
+    );
+  }
+}
+
+export function badRequest(reply: FastifyReply, err: z.ZodError): FastifyReply {
+  const why = err.issues
+    .map((i) => (i.path.length > 0 ? `${i.path.join('.')}: ${i.message}` : i.message))
+    .join('; ');
+  return problem(reply, 400, `invalid request (${why})`, ErrorCode.CliUsage);
+}
+
+export const userParam = z.strictObject({ user: z.string().min(1).max(256) });

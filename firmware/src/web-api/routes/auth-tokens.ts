@@ -1,0 +1,63 @@
+/**
+ * `POST /api/auth/users/:user/tokens` (enrol: returns the otpauth:// URI once),
+ * `DELETE /api/auth/users/:user/tokens/:id`, and `POST /api/auth/tokens/import` (CSV of seeds).
+ */
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import {
+  actorOf,
+  actorSchema,
+  answer,
+  badRequest,
+  localOnly,
+  userParam,
+  type AdminService,
+} from './auth-common.ts';
+import { USERS_ROUTE } from './auth-users.ts';
+
+export const TOKEN_IMPORT_ROUTE = '/api/auth/tokens/import';
+
+const enrolBody = z.strictObject({
+  type: z.enum(['totp', 'hotp']).default('totp'),
+  digits: z.union([z.literal(6), z.literal(8)]).default(6),
+  actor: actorSchema,
+});
+const importBody = z.strictObject({ csv: z.string().min(1).max(2_000_000), actor: actorSchema });
+const tokenParams = z.strictObject({
+  user: z.string().min(1).max(256),
+  id: z.string().regex(/^[0-9a-f]{1,32}$/),
+});
+
+export function registerAuthTokenRoutes(app: FastifyInstance, admin: AdminService): void {
+  app.post(`${USERS_ROUTE}/:user/tokens`, { onRequest: localOnly }, async (req, reply) => {
+    const p = userParam.safeParse(req.params);
+    const b = enrolBody.safeParse(req.body ?? {});
+    if (!p.success) return badRequest(reply, p.error);
+    if (!b.success) return badRequest(reply, b.error);
+    const { type, digits, actor } = b.data;
+    return answer(reply, 'token enrol', () =>
+      admin.enrolToken(
+        p.data.user,
+        { type, digits, algorithm: 'SHA1', period: 30 },
+        actorOf(actor),
+        req.socket.remoteAddress,
+      ),
+    );
+  });
+
+  app.delete(`${USERS_ROUTE}/:user/tokens/:id`, { onRequest: localOnly }, async (req, reply) => {
+    const p = tokenParams.safeParse(req.params);
+    if (!p.success) return badRequest(reply, p.error);
+    return answer(reply, 'token remove', async () => ({
+      removed: await admin.removeToken(p.data.user, p.data.id, 'cli', req.socket.remoteAddress),
+    }));
+  });
+
+  app.post(TOKEN_IMPORT_ROUTE, { onRequest: localOnly, bodyLimit: 2_500_000 }, async (req, reply) => {
+    const b = importBody.safeParse(req.body ?? {});
+    if (!b.success) return badRequest(reply, b.error);
+    return answer(reply, 'token import', () =>
+      admin.importTokens(b.data.csv, actorOf(b.data.actor), req.socket.remoteAddress),
+    );
+  });
+}
