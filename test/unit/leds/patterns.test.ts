@@ -103,3 +103,17 @@ describe('reset confirmation', () => {
     expect(ledStates(snapshot(), e, 1000).fault).toBe(false);
   });
 });
+
+describe('hardware/README.md LED table', () => {
+  it('states the timings patterns.ts uses', async () => {
+    const { readFileSync } = await import('node:fs');
+    const doc = readFileSync(new URL('../../../hardware/README.md', import.meta.url), 'utf8');
+    expect(doc).toContain(`two short beats every ${TIMING.heartbeatPeriod / 1000} s`);
+    expect(doc).toContain(`stalled for over ${TIMING.stallMs / 1000} s`);
+    expect(doc).toContain(`slow blink (${TIMING.slowHalf / 1000} s on, ${TIMING.slowHalf / 1000} s off)`);
+    expect(doc).toContain(`fast blink (${TIMING.fastHalf} ms)`);
+    expect(doc).toContain(`(${TIMING.dropBurst} in a minute)`);
+    expect(TIMING.dropWindow).toBe(60_000);
+    expect(doc).toContain(`fast blink together for ${TIMING.confirm / 1000} s`);
+  });
+});
