@@ -5,9 +5,8 @@ import { parse } from 'csv-parse/sync';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuditLog } from '../../../firmware/src/audit/audit-log.ts';
-import type { HealthSnapshot } from '../../../firmware/src/health/health.ts';
 import { openStore, type Store } from '../../../firmware/src/store/store.ts';
-import { buildApp } from '../../../firmware/src/web-api/app.ts';
+import { login, testWeb, type TestWeb } from '../../helpers/web.ts';
 
 const T0 = Date.parse('2026-12-06T08:00:00Z');
 
@@ -16,6 +15,7 @@ describe('GET /api/audit', () => {
   let store: Store;
   let log: AuditLog;
   let app: FastifyInstance;
+  let web: TestWeb;
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'mfabox-audit-api-'));
@@ -31,10 +31,11 @@ describe('GET /api/audit', () => {
         reason: i % 3 === 0 ? 'bad-password' : 'passcode-ok',
       });
     log.record({ kind: 'admin', t: T0 + 500, action: 'unlock', actor: 'admin', user: 'bob', outcome: 'ok' });
-    app = await buildApp({ health: () => ({}) as HealthSnapshot, audit: log });
+    web = await testWeb({ auditLog: log });
+    app = web.app;
   });
   afterAll(async () => {
-    await app.close();
+    await web.close();
     await log.stop();
     await store.close();
     await rm(dir, { recursive: true, force: true });
@@ -100,7 +101,17 @@ describe('GET /api/audit', () => {
     expect((await get('/api/audit?cursor=zzz')).statusCode).toBe(400);
     expect((await get('/api/audit?bogus=1')).statusCode).toBe(400);
     const lan = await get('/api/audit', '192.168.1.20');
-    expect(lan.statusCode).toBe(403);
+    expect(lan.statusCode).toBe(401);
     expect(lan.body).not.toContain('bob');
+    // A logged-in admin reads it from the LAN.
+    const { headers } = await login(app);
+    const admin = await app.inject({
+      method: 'GET',
+      url: '/api/audit?user=bob&limit=1',
+      remoteAddress: '192.168.1.20',
+      headers,
+    });
+    expect(admin.statusCode).toBe(200);
+    expect(admin.json<{ records: { user: string }[] }>().records[0]?.user).toMatch(/bob/);
   });
 });

@@ -57,7 +57,7 @@ export function registerAuditRoutes(
   guard: RequestGuard,
   now: () => number = Date.now,
 ): void {
-  app.get(AUDIT_ROUTE, { onRequest: guard }, async (req, reply) => {
+  app.get(AUDIT_ROUTE, { preHandler: guard, config: { access: 'local' } }, async (req, reply) => {
     const parsed = querySchema.safeParse(req.query);
     if (!parsed.success) {
       const why = parsed.error.issues.map((i) => `${i.path.join('.') || 'query'}: ${i.message}`).join('; ');
