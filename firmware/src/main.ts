@@ -37,7 +37,10 @@ import { openStore } from './store/store.ts';
 import { USERS_TABLE, userKey, type UserRecord } from './directory/users.ts';
 
 export interface ApplianceOptions {
-  /** Demo and tests: run the modem simulator behind a real pty and use it as the only modem. */
+  /**
+   * Demo and tests: run the modem simulator as the only modem, linked in-process through
+   * serialport's stream (the driver's real serial code runs; no pty tool is needed).
+   */
   simulator?: { profile: string; smsDelayMs: number };
   /** Called for every SMS the simulated handset receives (the demo prints it). */
   onHandsetSms?: (to: string, text: string) => void;
@@ -114,6 +117,7 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
       simulator = await startSimulator({
         profile: opts.simulator.profile,
         smsDelayMs: opts.simulator.smsDelayMs,
+        wire: 'in-process',
       });
       const sim = simulator;
       stops.push(() => sim.stop());
@@ -123,7 +127,7 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
     }
 
     const pool = new ModemPool(modems, store, systemClock, {
-      transportFactory: serialTransport,
+      transportFactory: simulator?.transportFactory ?? serialTransport,
       pinKey: deviceKey,
     });
     pool.start();
