@@ -143,6 +143,8 @@ export const demoCommand = defineCommand({
       simulator: { profile: 'generic', smsDelayMs: smsMs },
       onHandsetSms: (to, text) => console.log(`SMS to ${to}: ${text}`),
       waitForModemMs: 30_000,
+      // The status LEDs belong to the service; a demo (even on a box) leaves them alone.
+      noLeds: true,
     });
     console.log('MFA Box demo is running.');
     for (const line of app.describe()) console.log(`  ${line}`);
