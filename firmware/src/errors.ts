@@ -8,6 +8,7 @@ export enum ErrorCode {
   ConfigInvalid = 100,
   ConfigFileUnreadable = 101,
   ConfigSecretMissing = 102,
+  ConfigStale = 103,
 
   // 200–299: store
   StoreOpenFailed = 200,
@@ -89,6 +90,8 @@ export enum ErrorCode {
   CliUsage = 800,
   WebBindFailed = 801,
   ServiceUnreachable = 802,
+  WebTlsInvalid = 803,
+  WebAdminInvalid = 804,
 
   // 900–999: the appliance (release, upgrade)
   ReleaseInvalid = 900,

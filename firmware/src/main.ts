@@ -5,6 +5,8 @@
 import type { AddressInfo } from 'node:net';
 import { AuditLog } from './audit/audit-log.ts';
 import { createRadiusAudit } from './audit/radius-hook.ts';
+import type { AuditFilter } from './audit/query.ts';
+import { configChanges, type AuditRecord } from './audit/records.ts';
 import { createAuthEngine } from './auth/engine.ts';
 import { AuthAdmin } from './auth/admin.ts';
 import { openGeoip } from './auth/geoip.ts';
@@ -13,6 +15,12 @@ import { modemSchema, type Config, type ModemConfig } from './config/schema.ts';
 import { loadOrCreateDeviceKey } from './dispatch/device-key.ts';
 import { openOutbox } from './dispatch/outbox.ts';
 import { createReconfigurableDirectory, createSync } from './directory/factory.ts';
+import type { ConfigFile } from './config/config-file.ts';
+import { LiveConfig, type ApplyResult } from './config/live-config.ts';
+import { firmwareVersion } from './version.ts';
+import { listSerialPorts, searchUsers, type WebOps } from './web-api/ops.ts';
+import { startWeb } from './web-api/start.ts';
+import { resetAdminPassword } from './web-api/admins.ts';
 import { describeError } from './errors.ts';
 import { DeliveryWatch } from './health/delivery.ts';
 import { monitorVerdict, takeSnapshot, type HealthSnapshot } from './health/health.ts';
@@ -26,22 +34,30 @@ import { createRadiusServer, radiusServerOptions } from './radius/server.ts';
 import type { RadiusHandler } from './auth/types.ts';
 import { openStore } from './store/store.ts';
 import { USERS_TABLE, userKey, type UserRecord } from './directory/users.ts';
-import { buildApp, listenWeb } from './web-api/app.ts';
 
 export interface ApplianceOptions {
-  /** Demo and tests: run the modem simulator behind a real pty and use it as the only modem. */
+  /**
+   * Demo and tests: run the modem simulator as the only modem, linked in-process through
+   * serialport's stream (the driver's real serial code runs; no pty tool is needed).
+   */
   simulator?: { profile: string; smsDelayMs: number };
   /** Called for every SMS the simulated handset receives (the demo prints it). */
   onHandsetSms?: (to: string, text: string) => void;
   /**
    * What the reset button (held 10 s) does: resets the admin password and returns the new one,
-   * which is printed. A callback until web-api/admins.ts (resetAdminPassword) is on main.
+   * which is printed. Default: resetAdminPassword (web-api/admins.ts) on the data directory.
    */
   resetAdminPassword?: () => Promise<{ username: string; password: string }>;
   /** Tests and the demo: no LEDs (MFABOX_LEDS=none does the same). */
   noLeds?: boolean;
   /** [0...120000] ms: wait this long for a modem to be ready before returning (the demo does). Default 0. */
   waitForModemMs?: number;
+  /** The config file the web page edits (GET/PATCH /api/config); without it the config is read-only. */
+  configFile?: ConfigFile;
+  /** The running config from the file's (the demo overrides ports and the data directory). Default: as is. */
+  effective?: (fromFile: Config) => Config;
+  /** The demo's web admin: admin/demo-admin, no forced change. */
+  demoAdmin?: boolean;
 }
 
 export interface Appliance {
@@ -50,6 +66,8 @@ export interface Appliance {
   radiusPort: number;
   accountingPort: number | undefined;
   webUrl: string;
+  /** Plain HTTP on 127.0.0.1 (the local API; the whole page when web.tls is false). */
+  localWebUrl: string | undefined;
   simulator: ModemSimulator | undefined;
   health(): HealthSnapshot;
   stop(): Promise<void>;
@@ -98,6 +116,7 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
       simulator = await startSimulator({
         profile: opts.simulator.profile,
         smsDelayMs: opts.simulator.smsDelayMs,
+        wire: 'in-process',
       });
       const sim = simulator;
       stops.push(() => sim.stop());
@@ -107,7 +126,7 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
     }
 
     const pool = new ModemPool(modems, store, systemClock, {
-      transportFactory: serialTransport,
+      transportFactory: simulator?.transportFactory ?? serialTransport,
       pinKey: deviceKey,
     });
     pool.start();
@@ -116,10 +135,12 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
     const outbox = await openOutbox({ store, sender: pool, deviceKey, dataDir: config.dataDir });
     stops.push(() => outbox.close());
 
+    // The running config: the engine reads it per request, so a change from the web page applies live.
+    let current = config;
     // directory.reconfigure(cfg) swaps in a new config without dropping a login in flight.
     const directory = await createReconfigurableDirectory(config.directory);
     stops.push(() => directory.close());
-    const sync = createSync(config, directory, store);
+    let sync = createSync(config, directory, store);
     if (config.directory.syncIntervalMinutes > 0) {
       sync.startSchedule(config.directory.syncIntervalMinutes);
     }
@@ -135,17 +156,17 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
       store,
       clock: systemClock,
       random: cryptoRandom,
-      config: {
-        passcode: config.passcode,
-        policy: config.policy,
-        defaultCountry: config.defaultCountry,
-        acceptPossibleNumbers: config.directory.acceptPossibleNumbers,
+      config: () => ({
+        passcode: current.passcode,
+        policy: current.policy,
+        defaultCountry: current.defaultCountry,
+        acceptPossibleNumbers: current.directory.acceptPossibleNumbers,
         deviceSecret: deviceKey,
-        lockout: config.lockout,
-        limits: config.limits,
-        methods: config.methods,
+        lockout: current.lockout,
+        limits: current.limits,
+        methods: current.methods,
         modemsPerMinute: modems.reduce((n, m) => n + m.maxPerMinute, 0),
-      },
+      }),
       geoip: await openGeoip(config.policy.geoipFile),
       onDecision: (d) => radiusAudit.onDecision(d),
     });
@@ -197,17 +218,126 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
       guard: engine.guard,
       audit,
       clock: systemClock,
-      config: () => config,
+      config: () => current,
       directory,
     });
-    const web = await buildApp({ health, directorySync: sync, authAdmin });
-    const listening = await listenWeb(web, config.web.address, config.web.port);
-    stops.push(() => listening.close());
+    /** Applies a validated config to the running services; the first step that can refuse goes first. */
+    const apply = async (next: Config, prev: Config): Promise<ApplyResult> => {
+      const restartNeeded: string[] = [];
+      const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
+      // The RADIUS client table first: it validates as a whole and changes nothing when it refuses.
+      if (radius.reconfigure(next.radius).restartNeeded)
+        restartNeeded.push('radius.listen', 'radius.accountingPort');
+      const directoryChanged = !same(next.directory, prev.directory);
+      if (directoryChanged) {
+        try {
+          // Builds and starts the new one first; logins in flight finish on the old one.
+          await directory.reconfigure(next.directory);
+        } catch (e) {
+          radius.reconfigure(prev.radius);
+          throw e;
+        }
+      }
+      if (
+        directoryChanged ||
+        next.defaultCountry !== prev.defaultCountry ||
+        next.directory.syncIntervalMinutes !== prev.directory.syncIntervalMinutes
+      ) {
+        sync.stopSchedule();
+        sync = createSync(next, directory, store);
+        if (next.directory.syncIntervalMinutes > 0) sync.startSchedule(next.directory.syncIntervalMinutes);
+      }
+      // Modems have no live reconfigure yet (the modem pool's reconfigure is not on main): restart to apply.
+      if (!opts.simulator && !same(next.modems, prev.modems)) restartNeeded.push('modems');
+      for (const k of ['address', 'port', 'tls', 'certFile', 'keyFile', 'redirectPort', 'localPort'] as const)
+        if (!same(next.web[k], prev.web[k])) restartNeeded.push(`web.${k}`);
+      if (next.dataDir !== prev.dataDir) restartNeeded.push('dataDir');
+      if (next.policy.geoipFile !== prev.policy.geoipFile) restartNeeded.push('policy.geoipFile');
+      current = next;
+      return { restartNeeded };
+    };
+    const live = opts.configFile
+      ? new LiveConfig(
+          {
+            file: opts.configFile,
+            effective: opts.effective ?? ((c) => c),
+            apply,
+            audit: async (who, revision, before, after) => {
+              const changes = configChanges(before, after);
+              await audit.recordDurable({
+                kind: 'admin',
+                action: 'config-change',
+                actor: who,
+                outcome: 'ok',
+                changes,
+                detail: `revision ${revision}`,
+              });
+              log.info(
+                { admin: who, revision, fields: changes.map((c) => c.field) },
+                'configuration changed',
+              );
+            },
+          },
+          config,
+        )
+      : undefined;
+    const recentAudit = async (limit: number, filter: AuditFilter = {}): Promise<AuditRecord[]> => {
+      const out: AuditRecord[] = [];
+      for await (const e of audit.query(filter, { order: 'desc', limit })) out.push(e.record);
+      return out;
+    };
+    const ops: WebOps = {
+      users: (q, limit) => searchUsers(store, recentAudit, q, limit),
+      sendTestSms: async (to, text) => {
+        const r = await pool.send(to, text, {
+          remainingMs: 120_000,
+          flash: current.passcode.flash,
+        });
+        return { modem: r.modem, parts: r.messageRefs.length };
+      },
+      serialPorts: () => listSerialPorts(),
+      recentAudit,
+      system: async () => ({
+        version: await firmwareVersion(),
+        node: process.version,
+        time: new Date().toISOString(),
+        timeZone: Intl.DateTimeFormat().resolvedOptions().timeZone,
+        clockSynced: health().clock.synced,
+        uptimeSeconds: Math.round(process.uptime()),
+        tls: current.web.tls,
+      }),
+    };
+    const web = await startWeb(
+      () => current,
+      {
+        health,
+        audit: (e) => audit.recordDurable({ kind: 'admin', ...e }),
+        directorySync: { run: (o) => sync.run(o), status: () => sync.status() },
+        authAdmin,
+        ...(live ? { config: live } : {}),
+        ops,
+      },
+      { demoAdmin: opts.demoAdmin === true },
+    );
+    stops.push(() => web.close());
+    const webUrl = web.url;
 
     // Status LEDs read the same health model; on a laptop or CI this is one log line.
     const leds = await openLeds(opts.noLeds ? { env: { MFABOX_LEDS: 'none' } } : {});
     if (!leds.driver.description.startsWith('none') || leds.button) {
-      const reset = opts.resetAdminPassword;
+      const reset =
+        opts.resetAdminPassword ??
+        (async () => {
+          const r = await resetAdminPassword({ dataDir: config.dataDir });
+          await audit.recordDurable({
+            kind: 'admin',
+            action: 'admin-password-reset',
+            actor: 'button',
+            user: r.username,
+            outcome: 'ok',
+          });
+          return r;
+        });
       const ledController = createLedController({
         driver: leds.driver,
         button: leds.button,
@@ -223,8 +353,6 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
       ledController.start();
       stops.push(() => ledController.stop());
     } else stops.push(() => leds.driver.close());
-    const webAddr = listening.address;
-    const webUrl = `http://${fmt({ ...webAddr, address: config.web.address })}`;
 
     const radiusPort = bound.auth[0]?.port ?? 0;
     const accountingPort = bound.acct[0]?.port;
@@ -234,6 +362,7 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
         ...bound.auth.map((a) => `RADIUS      udp ${fmt(a)}`),
         ...bound.acct.map((a) => `Accounting  udp ${fmt(a)}`),
         `Web         ${webUrl}`,
+        ...(web.localUrl && web.localUrl !== webUrl ? [`Local API   ${web.localUrl} (this box only)`] : []),
         ...(simulator
           ? [`Modem       simulator (${simulator.profile}) on ${simulator.path}`]
           : modems.map((m) => `Modem       ${m.name} on ${m.path}`)),
@@ -243,6 +372,7 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
       radiusPort,
       accountingPort,
       webUrl,
+      localWebUrl: web.localUrl,
       simulator,
       health,
       stop: stopAll,

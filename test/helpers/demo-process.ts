@@ -6,6 +6,7 @@ import { join } from 'node:path';
 
 export interface DemoProcess {
   child: ChildProcess;
+  dataDir: string;
   radiusPort: number;
   webUrl: string;
   /** Every `SMS to <number>: <text>` line printed so far. */
@@ -63,6 +64,7 @@ export async function startDemo(extraArgs: string[] = [], env: NodeJS.ProcessEnv
 
   return {
     child,
+    dataDir,
     ...ready,
     sms,
     stdout: () => out,
@@ -89,6 +91,8 @@ export async function startDemo(extraArgs: string[] = [], env: NodeJS.ProcessEnv
       child.kill('SIGTERM');
       const code = await exited;
       await rm(dataDir, { recursive: true, force: true });
+      await rm(`${dataDir}.config.json`, { force: true });
+      await rm(`${dataDir}.config.json.history`, { recursive: true, force: true });
       return code;
     },
   };

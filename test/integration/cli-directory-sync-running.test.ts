@@ -51,14 +51,14 @@ describe('mfabox directory sync while the appliance runs', () => {
       dataDir,
       radius: { listen: [{ address: '127.0.0.1', port: 0 }], accountingPort: 0, clients: [] },
       directory: { kind: 'demo', syncIntervalMinutes: 0 },
-      web: { address: '127.0.0.1', port: 0 },
+      web: { address: '127.0.0.1', port: 0, tls: false },
       log: { level: 'warn' },
     };
     app = await startAppliance(parseConfig(raw));
     // The command reads the same config the service runs with, with the port it got.
     const port = Number(new URL(app.webUrl).port);
     configFile = join(dir, 'config.json');
-    await writeFile(configFile, JSON.stringify({ ...raw, web: { address: '127.0.0.1', port } }));
+    await writeFile(configFile, JSON.stringify({ ...raw, web: { address: '127.0.0.1', port, tls: false } }));
   }, 30_000);
 
   afterAll(async () => {

@@ -106,7 +106,7 @@ describe('mfabox start --config', () => {
         },
         directory: { kind: 'demo', syncIntervalMinutes: 0 },
         modems: [{ name: 'usb0', path: sim.path }],
-        web: { address: '127.0.0.1', port: 0 },
+        web: { address: '127.0.0.1', port: 0, tls: false },
         log: { level: 'warn' },
       }),
     );

@@ -42,6 +42,35 @@ describe('mfabox modem (CLI) against the simulator', () => {
     expect(sms.messageRefs).toEqual(refs);
   });
 
+  it("send retries a one-off +CMS ERROR: 512 under the outbox's rules, printing the retry, and sends once", async () => {
+    sim.fault({ kind: 'cms-error', code: 512, times: 'once' });
+    const text = 'CLI retry test';
+    const got = sim.inbox.next((m) => m.text === text, 20_000);
+    const { stdout, stderr } = await mfabox([
+      'modem',
+      'send',
+      '--port',
+      sim.path,
+      '--to',
+      '+15550009999',
+      text,
+    ]);
+    const sms = await got;
+    expect(stderr).toMatch(/^retry 1 in 250 ms: SmsRetryable: .*CMS ERROR 512/m);
+    expect(stdout.trim().split('\n').map(Number)).toEqual(sms.messageRefs);
+    expect(sim.inbox.messages.filter((m) => m.text === text)).toHaveLength(1);
+  });
+
+  it('send does not retry a permanent refusal', async () => {
+    sim.fault({ kind: 'cms-error', code: 1, times: 'once' });
+    const err = (await mfabox(['modem', 'send', '--port', sim.path, '--to', '+15550009999', 'nope']).catch(
+      (e: unknown) => e,
+    )) as { code: number; stderr: string };
+    expect(err.code).toBe(1);
+    expect(err.stderr).not.toMatch(/^retry/m);
+    expect(err.stderr).toMatch(/SmsPermanent|CMS ERROR 1/);
+  });
+
   it('a missing port fails at once with a clear message', async () => {
     const err = (await mfabox(['modem', 'probe', '--port', '/dev/mfabox-no-such-port']).catch(
       (e: unknown) => e,

@@ -35,7 +35,7 @@ describe('monitor user (radclient, simulator over a pty)', () => {
         ],
       },
       directory: { kind: 'demo', syncIntervalMinutes: 0 },
-      web: { address: '127.0.0.1', port: 0 },
+      web: { address: '127.0.0.1', port: 0, tls: false },
     });
     app = await startAppliance(config, {
       simulator: { profile: 'generic', smsDelayMs: 50 },

@@ -96,8 +96,16 @@ describe('demo appliance driven by radclient', () => {
     }
   });
 
-  it('serves the status page', async () => {
-    const res = await fetch(`${demo.webUrl}/api/health`);
+  it('serves the health API to the demo admin only', async () => {
+    expect((await fetch(`${demo.webUrl}/api/health`)).status).toBe(401);
+    const login = await fetch(`${demo.webUrl}/api/session`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'admin', password: 'demo-admin' }),
+    });
+    expect(login.status).toBe(200);
+    const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+    const res = await fetch(`${demo.webUrl}/api/health`, { headers: { cookie } });
     expect(res.status).toBe(200);
     const h = (await res.json()) as { modems: { state: string }[] };
     expect(h.modems.length).toBe(1);

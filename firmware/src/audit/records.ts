@@ -86,7 +86,12 @@ export type AdminAction =
   | 'token-removed'
   | 'directory-sync'
   | 'directory-sync-confirmed'
-  | 'admin-password-reset';
+  | 'admin-password-reset'
+  | 'admin-password-changed'
+  | 'admin-added'
+  | 'admin-removed'
+  | 'test-sms'
+  | 'tls-certificate';
 
 export interface FieldChange {
   /** Dotted path, e.g. "radius.clients[0].secret". */

@@ -11,7 +11,7 @@ import { createDirectory, createSync } from '../directory/factory.ts';
 import { createLdapDirectory } from '../directory/ldap.ts';
 import type { SyncStatus } from '../directory/sync.ts';
 import { openStore, type Store } from '../store/store.ts';
-import { loopbackTarget } from '../web-api/loopback.ts';
+import { localApiTarget } from '../web-api/loopback.ts';
 import { callSyncApi, targetUrl } from './sync-client.ts';
 import { defineCommand } from './command.ts';
 import { configOption, storeReason } from './local-service.ts';
@@ -121,7 +121,7 @@ export const directorySyncCommand = defineCommand({
     } catch (e) {
       // The running service holds the store: ask it, over loopback, to run the sync.
       const why = storeReason(config.dataDir, e);
-      const target = { host: loopbackTarget(config.web.address), port: config.web.port };
+      const target = localApiTarget(config.web);
       const r = await callSyncApi(target, { run: true, confirm });
       if (r.ok) {
         console.log(`(run by the mfabox service at ${targetUrl(target)})`);

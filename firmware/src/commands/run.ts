@@ -1,6 +1,9 @@
 /** `mfabox start` (production) and `mfabox demo` (everything on embedded defaults). */
-import { resolve } from 'node:path';
-import { loadConfigFile, parseConfig } from '../config/load.ts';
+import { basename, dirname, join, resolve } from 'node:path';
+import { ConfigFile, type JsonObject } from '../config/config-file.ts';
+import { parseConfig } from '../config/load.ts';
+import type { Config } from '../config/schema.ts';
+import { DEMO_ADMIN } from '../web-api/admins.ts';
 import { describeError } from '../errors.ts';
 import { configureLogging, logger } from '../log.ts';
 import { sdNotifier } from '../health/sd-notify.ts';
@@ -64,10 +67,11 @@ export const startCommand = defineCommand({
     'log-level': { ...logLevelOption, help: 'log level, overriding log.level in the config file' },
   },
   async run({ values }) {
-    const config = await loadConfigFile(values.config);
+    const configFile = await ConfigFile.open(resolve(values.config));
+    const config = parseConfig(configFile.current());
     configureLogging({ level: values['log-level'] ?? config.log.level });
     guardProcess();
-    const app = await startAppliance(config);
+    const app = await startAppliance(config, { configFile });
     for (const line of app.describe()) console.log(line);
     // Under systemd (Type=notify): ready now, then watchdog pings from this event loop.
     const sd = sdNotifier();
@@ -82,6 +86,25 @@ export const startCommand = defineCommand({
   },
 });
 
+/** What a new demo config file holds (ports, paths and web come from the flags at each start). */
+const DEMO_CONFIG: JsonObject = {
+  radius: {
+    clients: [
+      {
+        name: 'demo-nas',
+        address: '127.0.0.1',
+        secret: 'demo-secret',
+        requireMessageAuthenticator: 'yes',
+        monitorUser: 'mfabox-monitor',
+        monitorPassword: 'monitor-pass',
+        acceptAttributes: [['Class', 'mfabox-demo']],
+      },
+    ],
+  },
+  directory: { kind: 'demo' },
+  web: { tls: false },
+};
+
 const port = (env: string, fallback: number, help: string) =>
   ({ type: 'integer', value: 'N', min: 0, max: 65535, env, default: fallback, help }) as const;
 
@@ -92,7 +115,7 @@ export const demoCommand = defineCommand({
   options: {
     'radius-port': port('MFABOX_RADIUS_PORT', 1812, 'RADIUS authentication port on 127.0.0.1'),
     'acct-port': port('MFABOX_ACCT_PORT', 1813, 'RADIUS accounting port on 127.0.0.1'),
-    'web-port': port('MFABOX_WEB_PORT', 8080, 'status page and API port on 127.0.0.1'),
+    'web-port': port('MFABOX_WEB_PORT', 8080, 'web page and API port on 127.0.0.1 (plain HTTP)'),
     'data-dir': {
       type: 'string',
       value: 'DIR',
@@ -119,35 +142,32 @@ export const demoCommand = defineCommand({
     const smsMs = values['sms-ms'];
     configureLogging({ level: values['log-level'] });
     guardProcess();
-    const config = parseConfig({
+    // The demo keeps its config in a file too, made at first start beside its data directory,
+    // so the web page edits it like a real box's. Ports and paths come from the flags each run.
+    const configPath = join(dirname(dataDir), `${basename(dataDir)}.config.json`);
+    const configFile = await ConfigFile.open(configPath, { create: DEMO_CONFIG });
+    const effective = (c: Config): Config => ({
+      ...c,
       dataDir,
-      radius: {
-        listen: [{ address: '127.0.0.1', port: radiusPort }],
-        accountingPort: acctPort,
-        clients: [
-          {
-            name: 'demo-nas',
-            address: '127.0.0.1',
-            secret: 'demo-secret',
-            requireMessageAuthenticator: 'yes',
-            monitorUser: 'mfabox-monitor',
-            monitorPassword: 'monitor-pass',
-            acceptAttributes: [['Class', 'mfabox-demo']],
-          },
-        ],
-      },
-      directory: { kind: 'demo' },
-      web: { address: '127.0.0.1', port: webPort },
+      radius: { ...c.radius, listen: [{ address: '127.0.0.1', port: radiusPort }], accountingPort: acctPort },
+      // Plain HTTP, loopback only: nothing on the LAN can reach the demo's page.
+      web: { ...c.web, address: '127.0.0.1', port: webPort, tls: false },
     });
+    const config = effective(parseConfig(configFile.current()));
     const app = await startAppliance(config, {
       simulator: { profile: 'generic', smsDelayMs: smsMs },
       onHandsetSms: (to, text) => console.log(`SMS to ${to}: ${text}`),
       waitForModemMs: 30_000,
+      configFile,
+      effective,
+      demoAdmin: true,
       // The status LEDs belong to the service; a demo (even on a box) leaves them alone.
       noLeds: true,
     });
     console.log('MFA Box demo is running.');
     for (const line of app.describe()) console.log(`  ${line}`);
+    console.log(`  Web login   ${DEMO_ADMIN.username} / ${DEMO_ADMIN.password}`);
+    console.log(`  Config      ${configPath}`);
     console.log('  NAS client  127.0.0.1, secret demo-secret, Message-Authenticator required');
     console.log('  Users       alice/alice-pass (+15550000001), bob/bob-pass; see README "Demo users"');
     console.log('Press Ctrl-C to stop.');

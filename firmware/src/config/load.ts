@@ -21,6 +21,21 @@ function inheritMfaGroup(input: unknown): unknown {
   return { ...input, policy: { ...policy, mfaGroup: input.directory.group } };
 }
 
+export interface ConfigIssue {
+  /** Dotted path of the failing field, e.g. `radius.clients.0.address`; "" for the whole config. */
+  path: string;
+  message: string;
+}
+
+/** Validates a whole config without throwing: the config, or every failing field. */
+export function checkConfig(
+  input: unknown,
+): { ok: true; config: Config } | { ok: false; issues: ConfigIssue[] } {
+  const r = configSchema.safeParse(inheritMfaGroup(input));
+  if (r.success) return { ok: true, config: r.data };
+  return { ok: false, issues: r.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })) };
+}
+
 /** Validates a whole config; the error names every failing field by its path. */
 export function parseConfig(input: unknown): Config {
   const r = configSchema.safeParse(inheritMfaGroup(input));

@@ -282,8 +282,28 @@ export const directorySchema = z.discriminatedUnion('kind', [
 ]);
 
 export const webSchema = z.object({
-  address: z.string().default('127.0.0.1'),
-  port: port.default(8080),
+  /** Address the page listens on; default 0.0.0.0 (every IPv4 address of the box). */
+  address: z.string().default('0.0.0.0'),
+  /** Default 443 with tls, else the plain HTTP port (the demo: 8080). */
+  port: port.default(443),
+  /** true (default): HTTPS on `port`, with a self-signed certificate made at first start unless certFile/keyFile are set. false: plain HTTP serves the page (explicitly enabled; the demo on loopback). */
+  tls: z.boolean().default(true),
+  /** PEM certificate (chain) for HTTPS; default <dataDir>/web-tls/cert.pem, generated self-signed at first start. */
+  certFile: z.string().min(1).optional(),
+  /** PEM private key for HTTPS; default <dataDir>/web-tls/key.pem. */
+  keyFile: z.string().min(1).optional(),
+  /** With tls: plain HTTP port that only redirects to HTTPS; default 80, 0 = none. */
+  redirectPort: port.default(80),
+  /** With tls: plain HTTP on 127.0.0.1 for the `mfabox` command's local API; default 8080, 0 = none. */
+  localPort: port.default(8080),
+  /** Extra names the box is reached by (Host header check against DNS rebinding); its hostname, hostname.local and own addresses are always allowed. */
+  hosts: z.array(z.string().min(1).max(253)).default([]),
+  /** Admin source networks (CIDR); empty (default) allows any. Loopback is always allowed. */
+  adminNetworks: z.array(cidr).default([]),
+  /** [5...720] min, default 30: an admin session idle this long is logged out. */
+  sessionIdleMinutes: z.number().int().min(5).max(720).default(30),
+  /** Read-only token for monitoring: GET /api/health with `Authorization: Bearer <token>`; at least 24 characters. Default none. */
+  monitorToken: z.string().min(24).optional(),
 });
 
 export const configSchema = z

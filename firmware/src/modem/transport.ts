@@ -45,13 +45,18 @@ export type TransportFactory = ((opts: TransportOptions) => ModemTransport) & {
 };
 
 /** serialport's own binding, reading and writing on the event loop (see tty-binding.ts). */
-const binding = eventLoopTtyBinding(SerialPort.binding);
+const ttyBinding = eventLoopTtyBinding(SerialPort.binding);
+
+type Binding = ConstructorParameters<typeof SerialPortStream>[0]['binding'];
 
 class SerialTransport extends EventEmitter implements ModemTransport {
   private port: SerialPortStream | undefined;
   private closing = false;
 
-  constructor(private readonly opts: TransportOptions) {
+  constructor(
+    private readonly opts: TransportOptions,
+    private readonly binding: Binding,
+  ) {
     super();
   }
 
@@ -67,7 +72,7 @@ class SerialTransport extends EventEmitter implements ModemTransport {
     if (this.isOpen) return;
     this.closing = false;
     const port = new SerialPortStream({
-      binding,
+      binding: this.binding,
       path: this.opts.path,
       baudRate: this.opts.baudRate ?? 115200,
       rtscts: this.opts.rtscts ?? false,
@@ -129,8 +134,19 @@ class SerialTransport extends EventEmitter implements ModemTransport {
   }
 }
 
-/** The real transport: serialport on a device path (or a pty path in the demo and tests). */
-export const serialTransport: TransportFactory = (opts) => new SerialTransport(opts);
+/** The real transport: serialport on a device path (or a pty path in tests and `mfabox sim`). */
+export const serialTransport: TransportFactory = (opts) => new SerialTransport(opts, ttyBinding);
+
+/**
+ * serialport's stream over another binding (the demo's in-process link to the simulator): the
+ * same transport code as on the box, with `exists` telling the recovery ladder whether a path is
+ * there.
+ */
+export function serialTransportOver(binding: Binding, exists: (path: string) => boolean): TransportFactory {
+  const factory: TransportFactory = (opts) => new SerialTransport(opts, binding);
+  factory.exists = exists;
+  return factory;
+}
 
 /**
  * Polls until the device path exists again (USB re-enumeration takes 1–20 s; a modem that

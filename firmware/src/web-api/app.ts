@@ -1,18 +1,25 @@
 /**
- * The web server, built without listening (tests use `inject`). Until the web config issue
- * lands it serves a read-only status page, the health API and, to this box only, the directory
- * sync API; nothing here returns a secret.
+ * The web server, built without listening (tests use `inject`): the config page (built by Vite
+ * into dist/web), the JSON API behind an admin session, and the loopback-only directory sync API
+ * the `mfabox` command uses. See README.md in this folder for the API.
  */
+import fastifyStatic from '@fastify/static';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
-import { readFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import type { LiveConfig } from '../config/live-config.ts';
 import { describeError } from '../errors.ts';
 import type { HealthSnapshot } from '../health/health.ts';
 import { logger } from '../log.ts';
-import { needsLoopbackListener } from './loopback.ts';
+import type { AdminStore } from './admins.ts';
+import type { WebOps } from './ops.ts';
+import { registerConfigRoutes } from './routes/config.ts';
 import { registerDirectorySyncRoutes, type SyncService } from './routes/directory-sync.ts';
+import { registerOpsRoutes } from './routes/ops.ts';
+import { registerSessionRoutes, type AdminAudit } from './routes/session.ts';
+import { registerSecurity, type WebSecurityConfig } from './security.ts';
+import type { TlsMaterial } from './tls.ts';
 import type { AdminService } from './routes/auth-common.ts';
 import { registerAuthOverrideRoutes } from './routes/auth-overrides.ts';
 import { registerAuthPolicyRoutes } from './routes/auth-policy.ts';
@@ -21,29 +28,49 @@ import { registerAuthUserRoutes } from './routes/auth-users.ts';
 
 export interface WebDeps {
   health(): HealthSnapshot;
+  admins: AdminStore;
+  /** The guards' settings, read on every request (web.hosts, adminNetworks, idle timeout, monitor token). */
+  security(): WebSecurityConfig;
+  audit: AdminAudit;
   /** The running DirectorySync; without it the sync routes are not served. */
   directorySync?: SyncService;
+  config?: LiveConfig;
+  ops?: WebOps;
+  /** HTTPS: the certificate and key (live-replaceable through `app.server.setSecureContext`). */
+  https?: TlsMaterial;
+  /** Where the built page is; default dist/web. */
+  webRoot?: string;
   /** Users (show, unlock), tokens, override codes and policy explain; local-only until the web login exists. */
   authAdmin?: AdminService;
 }
 
-const STATUS_PAGE = fileURLToPath(new URL('../../../web/status.html', import.meta.url));
-
 const log = logger('web');
 
-export async function buildApp(deps: WebDeps): Promise<FastifyInstance> {
-  const app = Fastify({ logger: false, bodyLimit: 64 * 1024 });
-  const page = await readFile(STATUS_PAGE, 'utf8');
+/** dist/web beside the source tree, or beside the compiled firmware in a release. */
+export function findWebRoot(): string | undefined {
+  for (const rel of ['../../../dist/web', '../../../web']) {
+    const dir = fileURLToPath(new URL(rel, import.meta.url));
+    if (existsSync(`${dir}/index.html`) && existsSync(`${dir}/assets`)) return dir;
+  }
+  return undefined;
+}
 
-  app.addHook('onSend', async (_req, reply) => {
-    // A LAN admin page: never cached, never framed, no third-party content.
-    void reply.header('cache-control', 'no-store');
-    void reply.header('x-frame-options', 'DENY');
-    void reply.header('x-content-type-options', 'nosniff');
-    void reply.header(
-      'content-security-policy',
-      "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'",
-    );
+const NOT_BUILT =
+  'The MFA Box web page is not built. In a source checkout run `npm run build:web` (or `npm run build`), then reload.\n';
+
+export async function buildApp(deps: WebDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: false,
+    bodyLimit: 256 * 1024,
+    // A slow or idle client must not hold a socket of a small box for long.
+    requestTimeout: 30_000,
+    connectionTimeout: 15_000,
+    keepAliveTimeout: 10_000,
+    // req.ip is the socket's peer: nothing in front of the box may claim another address.
+    trustProxy: false,
+    ...(deps.https
+      ? { https: { cert: deps.https.cert, key: deps.https.key, minVersion: 'TLSv1.2' as const } }
+      : {}),
   });
 
   // Client mistakes (bad JSON, wrong content type, too large) keep fastify's clear message; an
@@ -64,9 +91,41 @@ export async function buildApp(deps: WebDeps): Promise<FastifyInstance> {
     });
   });
 
-  app.get('/', async (_req, reply) => reply.type('text/html; charset=utf-8').send(page));
-  app.get('/api/health', (_req, reply) => reply.send(deps.health()));
+  app.addHook('onSend', async (_req, reply) => {
+    // Admin data: never cached by the browser or anything between.
+    void reply.header('cache-control', 'no-store');
+  });
+
+  await registerSecurity(app, () => deps.security(), { https: deps.https !== undefined });
+
+  const root = deps.webRoot ?? findWebRoot();
+  if (root) {
+    await app.register(fastifyStatic, {
+      root,
+      prefix: '/',
+      index: ['index.html'],
+      wildcard: false,
+      cacheControl: false,
+    });
+  } else {
+    log.warn('the web page is not built (dist/web missing): run npm run build:web');
+    app.get('/', { config: { access: 'public' } }, async (_req, reply) =>
+      reply.type('text/plain; charset=utf-8').send(NOT_BUILT),
+    );
+  }
+
+  app.get('/api/health', { config: { access: 'monitor' } }, (_req, reply) => reply.send(deps.health()));
+  registerSessionRoutes(app, deps.admins, deps.audit);
+  if (deps.config) registerConfigRoutes(app, deps.config);
+  if (deps.ops) registerOpsRoutes(app, deps.ops, deps.audit);
   if (deps.directorySync) registerDirectorySyncRoutes(app, deps.directorySync);
+  app.setNotFoundHandler({}, (req, reply) =>
+    reply.code(404).send({
+      statusCode: 404,
+      error: 'Not Found',
+      message: `no route ${req.method} ${req.url.split('?')[0] ?? ''}`,
+    }),
+  );
   if (deps.authAdmin) {
     registerAuthUserRoutes(app, deps.authAdmin);
     registerAuthTokenRoutes(app, deps.authAdmin);
@@ -74,63 +133,4 @@ export async function buildApp(deps: WebDeps): Promise<FastifyInstance> {
     registerAuthPolicyRoutes(app, deps.authAdmin);
   }
   return app;
-}
-
-export interface WebListening {
-  /** The configured listener's address. */
-  address: AddressInfo;
-  /** The extra 127.0.0.1 listener, when `address` is one LAN address (see needsLoopbackListener). */
-  loopback: AddressInfo | undefined;
-  close(): Promise<void>;
-}
-
-/**
- * Listens on the configured address and port. A box whose web page is bound to one LAN address
- * is not reachable over loopback, where the local-only API (and `mfabox directory sync` while the
- * service runs) lives, so it also listens on 127.0.0.1 with the same port. If that port is taken
- * on loopback, the web page still runs and the local API is unavailable (logged).
- */
-export async function listenWeb(app: FastifyInstance, host: string, port: number): Promise<WebListening> {
-  await app.listen({ host, port });
-  const address = app.server.address() as AddressInfo;
-  let extra: http.Server | undefined;
-  if (needsLoopbackListener(host)) {
-    // Requests on the second socket go to fastify's own handler on the main server, so routing,
-    // hooks and timeouts are the same (a serverFactory would drop fastify's server settings and
-    // its binding of every address of `localhost`).
-    const server = http.createServer((req, res) => app.server.emit('request', req, res));
-    server.keepAliveTimeout = app.server.keepAliveTimeout;
-    server.requestTimeout = app.server.requestTimeout;
-    try {
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen({ host: '127.0.0.1', port: address.port }, () => {
-          server.off('error', reject);
-          resolve();
-        });
-      });
-      extra = server;
-    } catch (e) {
-      log.warn(
-        { err: describeError(e), port: address.port },
-        'cannot also listen on 127.0.0.1: the local API (mfabox directory sync while running) is unavailable',
-      );
-    }
-  }
-  const lo = extra;
-  return {
-    address,
-    loopback: lo ? (lo.address() as AddressInfo) : undefined,
-    async close() {
-      if (lo) {
-        lo.closeIdleConnections();
-        // A client still waiting on a long sync must not hold the shutdown until systemd kills us.
-        const force = setTimeout(() => lo.closeAllConnections(), 2000);
-        force.unref();
-        await new Promise<void>((r) => lo.close(() => r()));
-        clearTimeout(force);
-      }
-      await app.close();
-    },
-  };
 }

@@ -1,5 +1,5 @@
 /**
- * Which addresses count as "this box" for the local-only API (pure). Until the web login exists,
+ * Which addresses count as "this box" for the local-only API (pure). Without an admin session,
  * routes that change state or show usernames answer loopback clients only: an admin on the box
  * (or over SSH) and the `mfabox` command itself.
  */
@@ -60,4 +60,17 @@ export function loopbackTarget(webAddress: string): string {
 export function needsLoopbackListener(webAddress: string): boolean {
   const a = webAddress.toLowerCase();
   return !WILDCARDS.has(a) && a !== 'localhost' && !isLoopbackAddress(a);
+}
+
+/**
+ * Where the `mfabox` command reaches the running service's local API: the plain 127.0.0.1
+ * listener of an HTTPS box (`web.localPort`), or the page's own port over loopback.
+ */
+export function localApiTarget(web: { address: string; port: number; tls: boolean; localPort: number }): {
+  host: string;
+  port: number;
+} {
+  return web.tls
+    ? { host: '127.0.0.1', port: web.localPort }
+    : { host: loopbackTarget(web.address), port: web.port };
 }

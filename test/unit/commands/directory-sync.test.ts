@@ -5,14 +5,14 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { FastifyInstance } from 'fastify';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { directorySyncCommand } from '../../../firmware/src/commands/directory.ts';
 import { emptyStatus, type SyncStatus } from '../../../firmware/src/directory/sync.ts';
 import { ErrorCode, isMfaError } from '../../../firmware/src/errors.ts';
 import type { HealthSnapshot } from '../../../firmware/src/health/health.ts';
 import { openStore, type Store } from '../../../firmware/src/store/store.ts';
-import { buildApp, listenWeb, type WebListening } from '../../../firmware/src/web-api/app.ts';
+import { listenWeb, type WebListening } from '../../../firmware/src/web-api/listen.ts';
+import { testWeb, type TestWeb } from '../../helpers/web.ts';
 import type { SyncService } from '../../../firmware/src/web-api/routes/directory-sync.ts';
 
 const health = (): HealthSnapshot => ({}) as HealthSnapshot;
@@ -39,7 +39,7 @@ class StubSync implements SyncService {
 describe('mfabox directory sync while the store is held', () => {
   let dir: string;
   let store: Store;
-  let app: FastifyInstance | undefined;
+  let web: TestWeb | undefined;
   let listening: WebListening | undefined;
   let out: string[];
 
@@ -53,20 +53,21 @@ describe('mfabox directory sync while the store is held', () => {
     vi.restoreAllMocks();
     await listening?.close();
     listening = undefined;
-    app = undefined;
+    await web?.close();
+    web = undefined;
     await store.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
   function config(port: number, address = '127.0.0.1'): string {
     const f = join(dir, 'config.json');
-    writeFileSync(f, JSON.stringify({ dataDir: join(dir, 'data'), web: { address, port } }));
+    writeFileSync(f, JSON.stringify({ dataDir: join(dir, 'data'), web: { address, port, tls: false } }));
     return f;
   }
 
   async function serve(sync: SyncService | undefined, address = '127.0.0.1'): Promise<number> {
-    app = await buildApp(sync ? { health, directorySync: sync } : { health });
-    listening = await listenWeb(app, address, 0);
+    web = await testWeb(sync ? { health, directorySync: sync } : { health });
+    listening = await listenWeb(web.app, { host: address, port: 0, tls: false });
     return listening.address.port;
   }
 

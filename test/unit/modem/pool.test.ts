@@ -1,11 +1,13 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { randomBytes } from 'node:crypto';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { systemClock, type Clock } from '../../../firmware/src/clock.ts';
 import { modemSchema } from '../../../firmware/src/config/schema.ts';
 import { ErrorCode, type MfaError } from '../../../firmware/src/errors.ts';
 import { decodeSubmit } from '../../../firmware/src/modem/pdu/index.ts';
+import { openOutbox } from '../../../firmware/src/dispatch/outbox.ts';
 import { ModemPool } from '../../../firmware/src/modem/pool.ts';
 import type { ModemHealth } from '../../../firmware/src/modem/types.ts';
 import { openStore, type Store } from '../../../firmware/src/store/store.ts';
@@ -248,5 +250,116 @@ describe('ModemPool', () => {
       expect(err.code).toBe(ErrorCode.SmsExpired);
       expect(a.s.submits).toHaveLength(1);
     });
+  });
+});
+
+describe('ModemPool.reconfigure (live apply)', () => {
+  const cfg = (name: string, path: string, maxPerMinute = 60) =>
+    modemSchema.parse({ name, path, maxPerMinute });
+
+  it('adds, keeps, changes and removes modems in place', async () => {
+    const a = fakeModem();
+    const b = fakeModem();
+    const c = fakeModem();
+    const p = pool([a, b]);
+    await p.whenReady(3000);
+    const [m0, m1] = p.modems();
+    // m0 unchanged but for its rate budget: the same modem keeps running; m1 leaves; m2 arrives.
+    await p.reconfigure([cfg('m0', '/fake/0', 30), cfg('m2', '/fake/2')]);
+    expect(p.modems()[0]).toBe(m0);
+    expect(p.modems().map((m) => m.name)).toEqual(['m0', 'm2']);
+    expect(b.t.isOpen).toBe(false);
+    expect(p.health().find((h) => h.name === 'm1')).toBeUndefined();
+    expect(m1?.canSend()).toBe(false);
+    void c;
+  });
+
+  it('a changed modem is stopped and started with its new settings; no send is lost or doubled', async () => {
+    const a = fakeModem({ sendDelayMs: 150 });
+    const b = fakeModem();
+    const byPath = new Map([
+      ['/fake/0', a.t],
+      ['/fake/1', b.t],
+    ]);
+    const p = new ModemPool([cfg('m0', '/fake/0')], store, systemClock, {
+      transportFactory: (o) => byPath.get(o.path) as MemoryTransport,
+      timeouts: TIMEOUTS,
+      timings: TIMINGS,
+      retryBackoffMs: 20,
+    });
+    pools.push(p);
+    p.start();
+    await p.whenReady(3000);
+    const before = p.modems()[0];
+    // Four sends in flight or waiting on m0 when its port changes to /fake/1 (another device).
+    const sends = ['one', 'two', 'three', 'four'].map((t) =>
+      p.send('+15550000001', t, opts()).then(
+        (r) => ({ ok: true as const, modem: r.modem }),
+        (e: unknown) => ({ ok: false as const, e: e as MfaError }),
+      ),
+    );
+    await new Promise((r) => setTimeout(r, 30));
+    await p.reconfigure([cfg('m0', '/fake/1')]);
+    expect(p.modems()[0]).not.toBe(before);
+    expect(a.t.isOpen).toBe(false);
+    const results = await Promise.all(sends);
+    // What went out before the change was drained (its final awaited), not cut off; what had not
+    // reached the prompt either moved to the new modem or came back as "no modem now", which the
+    // outbox waits out. Nothing was sent twice.
+    for (const r of results)
+      if (!r.ok) expect([ErrorCode.SmsNoModem, ErrorCode.SmsRetryable]).toContain(r.e.code);
+    const sent = results.filter((r) => r.ok).length;
+    expect(a.s.submits.length + b.s.submits.length).toBe(sent);
+    expect(a.s.submits.length).toBeGreaterThanOrEqual(1);
+    // The new modem comes up and sends.
+    await p.whenReady(3000);
+    await p.send('+15550000001', 'after', opts());
+    expect(b.s.submits.length).toBeGreaterThanOrEqual(1);
+  });
+
+  it('with the outbox in front, every queued passcode goes out exactly once across the change', async () => {
+    const a = fakeModem({ sendDelayMs: 100 });
+    const b = fakeModem();
+    const byPath = new Map([
+      ['/fake/0', a.t],
+      ['/fake/1', b.t],
+    ]);
+    const p = new ModemPool([cfg('m0', '/fake/0')], store, systemClock, {
+      transportFactory: (o) => byPath.get(o.path) as MemoryTransport,
+      timeouts: TIMEOUTS,
+      timings: TIMINGS,
+      retryBackoffMs: 20,
+    });
+    pools.push(p);
+    p.start();
+    await p.whenReady(3000);
+    const outbox = await openOutbox({
+      store,
+      sender: p,
+      deviceKey: randomBytes(32),
+      options: { lookahead: 3 },
+    });
+    try {
+      const ids = ['c1', 'c2', 'c3', 'c4', 'c5', 'c6'];
+      for (const id of ids)
+        await outbox.enqueue({
+          challengeId: id,
+          to: '+15550000001',
+          text: `code ${id}`,
+          expiresAt: Date.now() + 60_000,
+        });
+      await new Promise((r) => setTimeout(r, 50));
+      await p.reconfigure([cfg('m0', '/fake/1')]);
+      await vi.waitFor(
+        async () => {
+          for (const id of ids) expect(await outbox.status(id)).toBe('sent');
+        },
+        { timeout: 10_000, interval: 50 },
+      );
+      const texts = [...a.s.submits, ...b.s.submits].map((hex) => decodeSubmit(hex).text).sort();
+      expect(texts).toEqual(ids.map((id) => `code ${id}`).sort());
+    } finally {
+      await outbox.close(1000);
+    }
   });
 });

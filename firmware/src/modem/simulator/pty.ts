@@ -1,6 +1,7 @@
 /**
  * A pair of linked ptys made by socat: the host side is what a driver, gammu or smstools opens
- * like a USB modem's tty; the simulator opens the other side. socat runs under a small shell
+ * like a USB modem's tty; the simulator opens the other side. Only `mfabox sim` and the pty tests
+ * need it (the demo links the simulator in-process); without socat the error says how to install it. socat runs under a small shell
  * guard that kills it when our stdin pipe closes, so it never outlives the Node process, even
  * one killed with SIGKILL.
  */
@@ -65,7 +66,13 @@ export class SocatPty {
         reject(new MfaError(msg, ErrorCode.ModemPortUnavailable));
       };
       child.on('error', (e) => fail(`cannot run socat: ${e.message}`));
-      child.on('exit', () => fail(`socat exited: ${err.trim()}`));
+      child.on('exit', () =>
+        fail(
+          /socat: (?:command )?not found/.test(err)
+            ? `socat is not installed (the simulator's pty needs it): sudo apt-get install socat`
+            : `socat exited: ${err.trim()}`,
+        ),
+      );
       child.stderr?.setEncoding('utf8');
       child.stderr?.on('data', (d: string) => {
         err += d;

@@ -1,12 +1,15 @@
 /**
- * startSimulator: a simulated AT modem on a real pty. The host side (`path`) is opened by the
- * driver, gammu or smstools exactly like a USB modem's tty.
+ * startSimulator: a simulated AT modem on a real pty (made by socat), whose host side (`path`) the
+ * driver, gammu or smstools open exactly like a USB modem's tty; or, with `wire: 'in-process'`, on
+ * an in-process serialport binding (`transportFactory`), which needs no tool on the machine.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SerialPort } from 'serialport';
 import { ErrorCode, MfaError } from '../../errors.ts';
+import { InProcessBinding, type DeviceLink } from '../in-process-binding.ts';
+import { serialTransportOver, type TransportFactory } from '../transport.ts';
 import { ModemEngine, type SimEvent, type SimEventKind } from './engine.ts';
 import type { Fault } from './faults.ts';
 import { HandsetInbox } from './handset.ts';
@@ -16,6 +19,11 @@ import { SocatPty } from './pty.ts';
 export interface SimulatorOptions {
   /** A name from PROFILES; default 'generic'. */
   profile?: string;
+  /**
+   * 'pty' (default): a real pty pair made by socat, for gammu, smstools and the pty tests.
+   * 'in-process': a serialport binding in this process (see `transportFactory`); no socat needed.
+   */
+  wire?: 'pty' | 'in-process';
   /** Host-side pty path; default a path in a fresh temp directory. */
   link?: string;
   /** Network time per SMS part in ms [0…600000], default 3000. */
@@ -31,15 +39,17 @@ export interface SimulatorOptions {
 }
 
 export interface ModemSimulator {
-  /** Host-side pty path to open with serialport, gammu or smstools. */
+  /** Host-side pty path to open with serialport, gammu or smstools (a name, in-process). */
   readonly path: string;
+  /** With `wire: 'in-process'`: opens `path` through serialport's stream on the in-process binding. */
+  readonly transportFactory: TransportFactory | undefined;
   readonly profile: string;
   readonly inbox: HandsetInbox;
   readonly log: SimEvent[];
   /** Called for every wire event as it happens (for `mfabox sim --json` and benchmarks). */
   onEvent?: (e: SimEvent) => void;
   fault(f: Fault): void;
-  /** The pty disappears (socat killed) and reappears at the same path after `ms`; the modem power-cycles. */
+  /** The port disappears (socat killed, or the device detached) and reappears at the same path after `ms`; the modem power-cycles. */
   unplug(ms?: number): Promise<void>;
   /** Boot URCs, settings forgotten (echo on, PIN needed again, SIM busy for a while). */
   reboot(): void;
@@ -48,13 +58,72 @@ export interface ModemSimulator {
   stop(): Promise<void>;
 }
 
+/** The simulator's end of the port: a pty, or an in-process device. */
+interface SimWire {
+  start(input: (d: Buffer) => void): Promise<void>;
+  write(data: Buffer): void;
+  stop(): Promise<void>;
+}
+
+class PtyWire implements SimWire {
+  private readonly pty: SocatPty;
+  private port: SerialPort | undefined;
+
+  constructor(hostPath: string, simPath: string) {
+    this.pty = new SocatPty(hostPath, simPath);
+  }
+
+  async start(input: (d: Buffer) => void): Promise<void> {
+    await this.pty.start();
+    const port = new SerialPort({ path: this.pty.simPath, baudRate: 115200, autoOpen: false });
+    await new Promise<void>((resolve, reject) => port.open((e) => (e ? reject(e) : resolve())));
+    port.on('data', input);
+    // An unplug closes the port under us; nothing to do but stop feeding the engine.
+    port.on('error', () => undefined);
+    this.port = port;
+  }
+
+  write(data: Buffer): void {
+    if (this.port?.isOpen) this.port.write(data);
+  }
+
+  async stop(): Promise<void> {
+    const port = this.port;
+    this.port = undefined;
+    if (port?.isOpen) await new Promise<void>((resolve) => port.close(() => resolve()));
+    await this.pty.stop();
+  }
+}
+
+class InProcessWire implements SimWire {
+  readonly binding = new InProcessBinding();
+  private link: DeviceLink | undefined;
+
+  constructor(private readonly path: string) {}
+
+  start(input: (d: Buffer) => void): Promise<void> {
+    this.link = this.binding.attach(this.path, { input });
+    return Promise.resolve();
+  }
+
+  write(data: Buffer): void {
+    this.link?.send(data);
+  }
+
+  stop(): Promise<void> {
+    this.link = undefined;
+    this.binding.detach(this.path);
+    return Promise.resolve();
+  }
+}
+
 class Simulator implements ModemSimulator {
   readonly inbox = new HandsetInbox();
   readonly log: SimEvent[] = [];
   onEvent?: (e: SimEvent) => void;
+  readonly transportFactory: TransportFactory | undefined;
   private readonly engine: ModemEngine;
-  private readonly pty: SocatPty;
-  private port: SerialPort | undefined;
+  private readonly wire: SimWire;
   private stopped = false;
   private gone = false;
   private unplugging: Promise<void> | undefined;
@@ -70,7 +139,14 @@ class Simulator implements ModemSimulator {
     const p = named ? { ...named, ...opts.profileOverrides, name: named.name } : undefined;
     if (!p)
       throw new MfaError(`unknown simulator profile "${profile}"`, ErrorCode.CliUsage, { field: 'profile' });
-    this.pty = new SocatPty(path, simSide);
+    if (opts.wire === 'in-process') {
+      const w = new InProcessWire(path);
+      this.wire = w;
+      this.transportFactory = serialTransportOver(w.binding, (p) => w.binding.exists(p));
+    } else {
+      this.wire = new PtyWire(path, simSide);
+      this.transportFactory = undefined;
+    }
     const maxLog = opts.maxLogEvents ?? 100_000;
     this.engine = new ModemEngine({
       profile: p,
@@ -99,31 +175,12 @@ class Simulator implements ModemSimulator {
   }
 
   private write(s: string): void {
-    const port = this.port;
-    if (!port?.isOpen) return;
-    port.write(Buffer.from(s, 'latin1'));
+    this.wire.write(Buffer.from(s, 'latin1'));
   }
 
   async start(): Promise<void> {
-    await this.pty.start();
-    await this.openPort();
+    await this.wire.start((d) => this.engine.input(d));
     this.engine.boot();
-  }
-
-  private async openPort(): Promise<void> {
-    const port = new SerialPort({ path: this.pty.simPath, baudRate: 115200, autoOpen: false });
-    await new Promise<void>((resolve, reject) => port.open((e) => (e ? reject(e) : resolve())));
-    port.on('data', (d: Buffer) => this.engine.input(d));
-    // An unplug closes the port under us; nothing to do but stop feeding the engine.
-    port.on('error', () => undefined);
-    this.port = port;
-  }
-
-  private async closePort(): Promise<void> {
-    const port = this.port;
-    this.port = undefined;
-    if (!port?.isOpen) return;
-    await new Promise<void>((resolve) => port.close(() => resolve()));
   }
 
   fault(f: Fault): void {
@@ -139,16 +196,14 @@ class Simulator implements ModemSimulator {
     this.unplugging = (async () => {
       this.engine.stop();
       this.event('unplug', { ms: Number.isFinite(ms) ? ms : 'forever' }, Infinity);
-      await this.closePort();
-      await this.pty.stop();
+      await this.wire.stop();
       if (!Number.isFinite(ms)) {
         this.gone = true;
         return;
       }
       await new Promise((r) => setTimeout(r, ms));
       if (this.stopped) return;
-      await this.pty.start();
-      await this.openPort();
+      await this.wire.start((d) => this.engine.input(d));
       this.event('replug', undefined, Infinity);
       this.engine.boot('restart');
     })().finally(() => {
@@ -162,8 +217,7 @@ class Simulator implements ModemSimulator {
     this.stopped = true;
     this.engine.stop();
     await this.unplugging?.catch(() => undefined);
-    await this.closePort();
-    await this.pty.stop();
+    await this.wire.stop();
     if (this.dir) rmSync(this.dir, { recursive: true, force: true });
   }
 
@@ -183,6 +237,11 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Modem
         field: 'profile',
       },
     );
+  if (opts.wire === 'in-process') {
+    const sim = new Simulator(opts.link ?? `in-process:${profile}`, '', profile, undefined, opts);
+    await sim.start();
+    return sim;
+  }
   const dir = mkdtempSync(join(tmpdir(), 'mfabox-sim-'));
   const hostPath = opts.link ?? join(dir, 'modem');
   const sim = new Simulator(hostPath, join(dir, 'sim-side'), profile, dir, opts);

@@ -26,14 +26,16 @@ export function problem(
   return reply.code(statusCode).send({ statusCode, message, ...(code === undefined ? {} : { code }) });
 }
 
-/** onRequest: refuses anyone but this box before the body is read. */
+/** onRequest: refuses anyone but an admin session or this box before the body is read. */
 export async function localOnly(req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {
+  // An admin logged in on the web page (its state changes still need the CSRF token).
+  if (req.session.get('admin') !== undefined) return undefined;
   // The socket's peer, never a header: X-Forwarded-For is whatever the client says it is.
   if (!isLoopbackAddress(req.socket.remoteAddress) || !isLoopbackHost(req.headers.host))
     return problem(
       reply,
       403,
-      'the user, token, override and policy API answers only on the box itself (localhost) until the web login exists; use the mfabox command on the box',
+      'the user, token, override and policy API needs an admin session (log in on the web page), or a client on the box itself (localhost): the mfabox command',
     );
   return undefined;
 }

@@ -25,19 +25,23 @@ const issueBody = z.strictObject({
 });
 
 export function registerAuthOverrideRoutes(app: FastifyInstance, admin: AdminService): void {
-  app.post(`${USERS_ROUTE}/:user/overrides`, { onRequest: localOnly }, async (req, reply) => {
-    const p = userParam.safeParse(req.params);
-    const b = issueBody.safeParse(req.body ?? {});
-    if (!p.success) return badRequest(reply, p.error);
-    if (!b.success) return badRequest(reply, b.error);
-    const { ttl, uses, reason, actor } = b.data;
-    return answer(reply, 'override issue', () =>
-      admin.issueOverride(
-        p.data.user,
-        { ttlMs: parseDuration(ttl) ?? 3_600_000, uses, ...(reason === undefined ? {} : { reason }) },
-        actorOf(actor),
-        req.socket.remoteAddress,
-      ),
-    );
-  });
+  app.post(
+    `${USERS_ROUTE}/:user/overrides`,
+    { onRequest: localOnly, config: { access: 'local' } },
+    async (req, reply) => {
+      const p = userParam.safeParse(req.params);
+      const b = issueBody.safeParse(req.body ?? {});
+      if (!p.success) return badRequest(reply, p.error);
+      if (!b.success) return badRequest(reply, b.error);
+      const { ttl, uses, reason, actor } = b.data;
+      return answer(reply, 'override issue', () =>
+        admin.issueOverride(
+          p.data.user,
+          { ttlMs: parseDuration(ttl) ?? 3_600_000, uses, ...(reason === undefined ? {} : { reason }) },
+          actorOf(actor),
+          req.socket.remoteAddress,
+        ),
+      );
+    },
+  );
 }

@@ -16,7 +16,7 @@ const explainQuery = z.strictObject({
 });
 
 export function registerAuthPolicyRoutes(app: FastifyInstance, admin: AdminService): void {
-  app.get(EXPLAIN_ROUTE, { onRequest: localOnly }, async (req, reply) => {
+  app.get(EXPLAIN_ROUTE, { onRequest: localOnly, config: { access: 'local' } }, async (req, reply) => {
     const q = explainQuery.safeParse(req.query);
     if (!q.success) return badRequest(reply, q.error);
     const { user, ip, client, at } = q.data;

@@ -29,35 +29,47 @@ const tokenParams = z.strictObject({
 });
 
 export function registerAuthTokenRoutes(app: FastifyInstance, admin: AdminService): void {
-  app.post(`${USERS_ROUTE}/:user/tokens`, { onRequest: localOnly }, async (req, reply) => {
-    const p = userParam.safeParse(req.params);
-    const b = enrolBody.safeParse(req.body ?? {});
-    if (!p.success) return badRequest(reply, p.error);
-    if (!b.success) return badRequest(reply, b.error);
-    const { type, digits, actor } = b.data;
-    return answer(reply, 'token enrol', () =>
-      admin.enrolToken(
-        p.data.user,
-        { type, digits, algorithm: 'SHA1', period: 30 },
-        actorOf(actor),
-        req.socket.remoteAddress,
-      ),
-    );
-  });
+  app.post(
+    `${USERS_ROUTE}/:user/tokens`,
+    { onRequest: localOnly, config: { access: 'local' } },
+    async (req, reply) => {
+      const p = userParam.safeParse(req.params);
+      const b = enrolBody.safeParse(req.body ?? {});
+      if (!p.success) return badRequest(reply, p.error);
+      if (!b.success) return badRequest(reply, b.error);
+      const { type, digits, actor } = b.data;
+      return answer(reply, 'token enrol', () =>
+        admin.enrolToken(
+          p.data.user,
+          { type, digits, algorithm: 'SHA1', period: 30 },
+          actorOf(actor),
+          req.socket.remoteAddress,
+        ),
+      );
+    },
+  );
 
-  app.delete(`${USERS_ROUTE}/:user/tokens/:id`, { onRequest: localOnly }, async (req, reply) => {
-    const p = tokenParams.safeParse(req.params);
-    if (!p.success) return badRequest(reply, p.error);
-    return answer(reply, 'token remove', async () => ({
-      removed: await admin.removeToken(p.data.user, p.data.id, 'cli', req.socket.remoteAddress),
-    }));
-  });
+  app.delete(
+    `${USERS_ROUTE}/:user/tokens/:id`,
+    { onRequest: localOnly, config: { access: 'local' } },
+    async (req, reply) => {
+      const p = tokenParams.safeParse(req.params);
+      if (!p.success) return badRequest(reply, p.error);
+      return answer(reply, 'token remove', async () => ({
+        removed: await admin.removeToken(p.data.user, p.data.id, 'cli', req.socket.remoteAddress),
+      }));
+    },
+  );
 
-  app.post(TOKEN_IMPORT_ROUTE, { onRequest: localOnly, bodyLimit: 2_500_000 }, async (req, reply) => {
-    const b = importBody.safeParse(req.body ?? {});
-    if (!b.success) return badRequest(reply, b.error);
-    return answer(reply, 'token import', () =>
-      admin.importTokens(b.data.csv, actorOf(b.data.actor), req.socket.remoteAddress),
-    );
-  });
+  app.post(
+    TOKEN_IMPORT_ROUTE,
+    { onRequest: localOnly, config: { access: 'local' }, bodyLimit: 2_500_000 },
+    async (req, reply) => {
+      const b = importBody.safeParse(req.body ?? {});
+      if (!b.success) return badRequest(reply, b.error);
+      return answer(reply, 'token import', () =>
+        admin.importTokens(b.data.csv, actorOf(b.data.actor), req.socket.remoteAddress),
+      );
+    },
+  );
 }

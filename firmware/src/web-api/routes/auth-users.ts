@@ -16,19 +16,27 @@ export const USERS_ROUTE = '/api/auth/users';
 const unlockBody = z.strictObject({ actor: actorSchema });
 
 export function registerAuthUserRoutes(app: FastifyInstance, admin: AdminService): void {
-  app.get(`${USERS_ROUTE}/:user`, { onRequest: localOnly }, async (req, reply) => {
-    const p = userParam.safeParse(req.params);
-    if (!p.success) return badRequest(reply, p.error);
-    return answer(reply, 'user show', () => admin.showUser(p.data.user));
-  });
+  app.get(
+    `${USERS_ROUTE}/:user`,
+    { onRequest: localOnly, config: { access: 'local' } },
+    async (req, reply) => {
+      const p = userParam.safeParse(req.params);
+      if (!p.success) return badRequest(reply, p.error);
+      return answer(reply, 'user show', () => admin.showUser(p.data.user));
+    },
+  );
 
-  app.post(`${USERS_ROUTE}/:user/unlock`, { onRequest: localOnly }, async (req, reply) => {
-    const p = userParam.safeParse(req.params);
-    const b = unlockBody.safeParse(req.body ?? {});
-    if (!p.success) return badRequest(reply, p.error);
-    if (!b.success) return badRequest(reply, b.error);
-    return answer(reply, 'user unlock', () =>
-      admin.unlock(p.data.user, actorOf(b.data.actor), req.socket.remoteAddress),
-    );
-  });
+  app.post(
+    `${USERS_ROUTE}/:user/unlock`,
+    { onRequest: localOnly, config: { access: 'local' } },
+    async (req, reply) => {
+      const p = userParam.safeParse(req.params);
+      const b = unlockBody.safeParse(req.body ?? {});
+      if (!p.success) return badRequest(reply, p.error);
+      if (!b.success) return badRequest(reply, b.error);
+      return answer(reply, 'user unlock', () =>
+        admin.unlock(p.data.user, actorOf(b.data.actor), req.socket.remoteAddress),
+      );
+    },
+  );
 }

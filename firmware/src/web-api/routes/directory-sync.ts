@@ -1,7 +1,8 @@
 /**
  * `GET /api/directory/sync` (the last sync status) and `POST /api/directory/sync` (run a sync now,
- * optionally confirming held removals). Local clients only until the web login exists: the status
- * holds usernames, and a confirmed sync removes users.
+ * optionally confirming held removals). An admin session (with its CSRF token for POST), or a
+ * client on the box itself (the `mfabox` command): the status holds usernames, and a confirmed
+ * sync removes users.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
@@ -27,15 +28,16 @@ function problem(reply: FastifyReply, statusCode: number, error: string, message
   return reply.code(statusCode).send({ statusCode, error, message });
 }
 
-/** onRequest: refuses anyone but this box before the body is even read. */
+/** onRequest: refuses anyone but an admin or this box before the body is even read. */
 async function localOnly(req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {
+  if (req.session.get('admin') !== undefined) return undefined;
   // The socket's peer, never a header: X-Forwarded-For is whatever the client says it is.
   if (!isLoopbackAddress(req.socket.remoteAddress))
     return problem(
       reply,
       403,
       'Forbidden',
-      'the directory sync API answers only on the box itself (127.0.0.1 or ::1) until the web login exists; ' +
+      'the directory sync API needs an admin session (log in on the web page), or a client on the box itself (127.0.0.1 or ::1); ' +
         'run `mfabox directory sync` on the box instead',
     );
   if (!isLoopbackHost(req.headers.host))
@@ -54,7 +56,7 @@ function httpStatusOf(s: SyncStatus): number {
 }
 
 export function registerDirectorySyncRoutes(app: FastifyInstance, sync: SyncService): void {
-  app.get(SYNC_ROUTE, { onRequest: localOnly }, async (_req, reply) => {
+  app.get(SYNC_ROUTE, { onRequest: localOnly, config: { access: 'local' } }, async (_req, reply) => {
     try {
       return await reply.send(await sync.status());
     } catch (e) {
@@ -63,7 +65,7 @@ export function registerDirectorySyncRoutes(app: FastifyInstance, sync: SyncServ
     }
   });
 
-  app.post(SYNC_ROUTE, { onRequest: localOnly }, async (req, reply) => {
+  app.post(SYNC_ROUTE, { onRequest: localOnly, config: { access: 'local' } }, async (req, reply) => {
     const parsed = syncBody.safeParse(req.body ?? {});
     if (!parsed.success) {
       const why = parsed.error.issues
