@@ -36,7 +36,7 @@ export function writeStartConfig(
         clients: [{ name: 'ns', address: '127.0.0.1', secret: 'built-box-test-secret' }],
       },
       modems,
-      web: { address: '127.0.0.1', port: 0 },
+      web: { address: '127.0.0.1', port: 0, tls: false },
       log: { level: 'warn' },
     }),
   );
