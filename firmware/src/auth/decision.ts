@@ -33,6 +33,8 @@ export type AuthReason =
   | 'state-used'
   | 'state-superseded'
   | 'user-mismatch'
+  /** A State sent through another NAS client than the one that received the challenge. */
+  | 'state-wrong-nas'
   | 'internal-error'
   // auth policy
   | 'account-locked'

@@ -234,20 +234,34 @@ export function dedupe(s: PipelineState, r: Checked): string | undefined {
   return key;
 }
 
-/** Step 5a: the load balancer's monitor user, answered here without the handler. */
+/**
+ * Step 5a: the load balancer's monitor user, answered here without the handler (monitor.ts):
+ * Access-Reject "healthy", or silence while unhealthy or for a wrong monitor password.
+ */
 export function answerMonitor(s: PipelineState, r: Checked, key: string, password: string): void {
   const { e, c } = r;
   c.monitor++;
   if (!monitorPasswordOk(e, password)) {
+    s.cache.abandon(key);
     s.ratelog.warn(
       `monitor-pw|${e.client.name}`,
       { client: e.client.name },
-      'monitor user sent a wrong password',
+      'monitor user sent a wrong password: not answered',
     );
-    finish(s, r, key, CODE.AccessReject, []);
     return;
   }
-  const a = monitorAnswer(healthNow(s.health));
+  const h = healthNow(s.health);
+  const a = monitorAnswer(h);
+  if (!a) {
+    // Silence is the DOWN signal; the reasons go to the log (rate-limited), never on the wire.
+    s.cache.abandon(key);
+    s.ratelog.warn(
+      `monitor-down|${e.client.name}`,
+      { client: e.client.name, reasons: h.reasons },
+      'monitor probe not answered: the box is unhealthy',
+    );
+    return;
+  }
   finish(s, r, key, a.code, a.attributes);
 }
 
