@@ -5,13 +5,15 @@
 import type { AddressInfo } from 'node:net';
 import { AuditLog } from './audit/audit-log.ts';
 import { createRadiusAudit } from './audit/radius-hook.ts';
+import { DeliveryTracker, smsRecordOf, type StatusReport } from './audit/sms-hook.ts';
 import type { AuditFilter } from './audit/query.ts';
 import { configChanges, type AuditRecord } from './audit/records.ts';
 import { createAuthEngine } from './auth/engine.ts';
+import { notConfiguredHandler, setupGaps } from './auth/setup-mode.ts';
 import { AuthAdmin } from './auth/admin.ts';
 import { openGeoip } from './auth/geoip.ts';
 import { cryptoRandom, systemClock } from './clock.ts';
-import { modemSchema, type Config, type ModemConfig } from './config/schema.ts';
+import { directorySchema, modemSchema, type Config, type ModemConfig } from './config/schema.ts';
 import { loadOrCreateDeviceKey } from './dispatch/device-key.ts';
 import { openOutbox } from './dispatch/outbox.ts';
 import { createReconfigurableDirectory, createSync } from './directory/factory.ts';
@@ -52,6 +54,8 @@ export interface ApplianceOptions {
   noLeds?: boolean;
   /** [0...120000] ms: wait this long for a modem to be ready before returning (the demo does). Default 0. */
   waitForModemMs?: number;
+  /** `mfabox demo` (and tests): the demo directory may be used. Production `start` never sets it. */
+  demo?: boolean;
   /** The config file the web page edits (GET/PATCH /api/config); without it the config is read-only. */
   configFile?: ConfigFile;
   /** The running config from the file's (the demo overrides ports and the data directory). Default: as is. */
@@ -132,13 +136,52 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
     pool.start();
     stops.push(() => pool.stop());
 
-    const outbox = await openOutbox({ store, sender: pool, deviceKey, dataDir: config.dataDir });
+    const deliveryReports = new DeliveryTracker();
+    const outbox = await openOutbox({
+      store,
+      sender: pool,
+      deviceKey,
+      dataDir: config.dataDir,
+      options: { statusReport: config.passcode.statusReport },
+      onEvent: (e) => {
+        const t = Date.now();
+        deliveryReports.noteSent(e, t);
+        audit.record(smsRecordOf(e, t));
+      },
+    });
+    pool.on('status-report', (r: StatusReport) => {
+      const rec = deliveryReports.recordFor(r, Date.now());
+      if (rec?.kind !== 'sms') return;
+      audit.record(rec);
+      const at = rec.at ?? Date.now();
+      outbox
+        .noteDelivery(rec.challengeId, {
+          delivered: r.delivered,
+          at,
+          ...(r.outcome ? { outcome: r.outcome } : {}),
+        })
+        .catch((e: unknown) => log.warn({ err: describeError(e) }, 'could not note a delivery report'));
+    });
     stops.push(() => outbox.close());
 
+    // Setup mode (auth/setup-mode.ts): recomputed by a live reconfigure, read on every request.
+    const gapsOf = (c: Config): string[] => {
+      const g = setupGaps(c, { demo: opts.demo === true, modems: modems.length });
+      if (g.length > 0)
+        log.warn({ missing: g }, 'setup mode: every RADIUS login is refused until configured');
+      return g;
+    };
+    let gaps = gapsOf(config);
+    // The demo directory's users have published passwords: outside `mfabox demo` it is no directory.
+    const directoryOf = (c: Config): Config['directory'] =>
+      c.directory.kind === 'demo' && opts.demo !== true
+        ? directorySchema.parse({ kind: 'none' })
+        : c.directory;
+    const directoryConfig = directoryOf(config);
     // The running config: the engine reads it per request, so a change from the web page applies live.
     let current = config;
     // directory.reconfigure(cfg) swaps in a new config without dropping a login in flight.
-    const directory = await createReconfigurableDirectory(config.directory);
+    const directory = await createReconfigurableDirectory(directoryConfig);
     stops.push(() => directory.close());
     let sync = createSync(config, directory, store);
     if (config.directory.syncIntervalMinutes > 0) {
@@ -180,7 +223,10 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
     // Requests still in the engine when the service stops finish before the store closes:
     // otherwise a challenge could be committed half-way, or its write hang on a closed store.
     const inFlight = new Set<Promise<unknown>>();
-    const audited = radiusAudit.wrap(engine.handle);
+    const notConfigured = notConfiguredHandler();
+    const audited = radiusAudit.wrap((req, client) =>
+      gaps.length > 0 ? notConfigured(req, client) : engine.handle(req, client),
+    );
     const handler: RadiusHandler = (req, client) => {
       const p = audited(req, client);
       inFlight.add(p);
@@ -196,6 +242,7 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
       handler,
       store,
       health: () => monitorVerdict(health()),
+      onDrop: (d) => radiusAudit.onDrop(d),
     });
     const delivery = new DeliveryWatch();
     health = () =>
@@ -206,6 +253,7 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
         storeWritable: () => store.writable,
         radius: () => radius.status(),
         outbox: () => outbox.stats(),
+        setupGaps: () => gaps,
       });
 
     if (opts.waitForModemMs) await pool.whenReady(opts.waitForModemMs);
@@ -232,7 +280,7 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
       if (directoryChanged) {
         try {
           // Builds and starts the new one first; logins in flight finish on the old one.
-          await directory.reconfigure(next.directory);
+          await directory.reconfigure(directoryOf(next));
         } catch (e) {
           radius.reconfigure(prev.radius);
           throw e;
@@ -254,6 +302,7 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
       if (next.dataDir !== prev.dataDir) restartNeeded.push('dataDir');
       if (next.policy.geoipFile !== prev.policy.geoipFile) restartNeeded.push('policy.geoipFile');
       current = next;
+      gaps = gapsOf(next);
       return { restartNeeded };
     };
     const live = opts.configFile
@@ -314,6 +363,7 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
         audit: (e) => audit.recordDurable({ kind: 'admin', ...e }),
         directorySync: { run: (o) => sync.run(o), status: () => sync.status() },
         authAdmin,
+        auditLog: audit,
         ...(live ? { config: live } : {}),
         ops,
       },

@@ -5,6 +5,7 @@
  * Used for one AT command in flight per modem and for the auth engine's per-challenge and
  * per-user locks.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 
 export class SerialQueue {
   private tail: Promise<unknown> = Promise.resolve();
@@ -36,18 +37,29 @@ export class SerialQueue {
 /**
  * One SerialQueue per key, dropped when its last job settles, so a lock per challenge or per
  * user costs nothing once idle.
+ *
+ * Re-entrant for the holder: a job that runs under a key may take the same key again (a passcode
+ * step that moves a login on to a new challenge retires its own one under the same lock); it
+ * runs at once instead of waiting for itself. Any other caller still waits its turn.
  */
 export class KeyedSerialQueue {
   private readonly queues = new Map<string, SerialQueue>();
+  /** The keys held by the job whose async context this is. */
+  private readonly held = new AsyncLocalStorage<ReadonlySet<string>>();
 
   run<T>(key: string, job: () => Promise<T>): Promise<T> {
+    const mine = this.held.getStore();
+    if (mine?.has(key)) return job();
+    const holding = new Set(mine);
+    holding.add(key);
+    const guarded = (): Promise<T> => this.held.run(holding, job);
     let q = this.queues.get(key);
     if (!q) {
       q = new SerialQueue();
       this.queues.set(key, q);
     }
     const queue = q;
-    const result = queue.run(job);
+    const result = queue.run(guarded);
     const drop = (): void => {
       if (queue.size === 0 && this.queues.get(key) === queue) this.queues.delete(key);
     };

@@ -54,7 +54,7 @@ describe('mfabox directory sync while the appliance runs', () => {
       web: { address: '127.0.0.1', port: 0, tls: false },
       log: { level: 'warn' },
     };
-    app = await startAppliance(parseConfig(raw));
+    app = await startAppliance(parseConfig(raw), { demo: true });
     // The command reads the same config the service runs with, with the port it got.
     const port = Number(new URL(app.webUrl).port);
     configFile = join(dir, 'config.json');

@@ -86,8 +86,11 @@ describe('mfabox start --config', () => {
     expect(typo.out).toContain('unknown option --confim (did you mean --config or --confirm?)');
   });
 
-  it('runs from a valid config with a modem on a real pty and completes a login', async () => {
-    const file = join(dir, 'good.json');
+  // Issue 9 §2: production `start` never uses the demo directory (its users' passwords are
+  // published). With it, or with no directory, the box runs in setup mode: web page and health
+  // up, every login refused with a Reply-Message saying so, health saying what is missing.
+  it('with the demo directory in its config runs in setup mode: logins refused, health says why', async () => {
+    const file = join(dir, 'demo-dir.json');
     await writeFile(
       file,
       JSON.stringify({
@@ -116,34 +119,45 @@ describe('mfabox start --config', () => {
     });
     try {
       const port = Number(/RADIUS\s+udp 127\.0\.0\.1:(\d+)/.exec(run.out)?.[1]);
-      expect(port).toBeGreaterThan(0);
+      expect(port).toBeGreaterThan(1023);
       expect(port).toBeLessThan(65536);
-      const got = new Promise<string>((res) => sim.inbox.on('sms', (m) => res(m.text)));
-      // The modem may still be initialising: the box refuses ("SMS service unavailable") until it is ready.
-      let step1 = await radclient(`127.0.0.1:${port}`, 'cli-test-secret-123', [
+      const sent: string[] = [];
+      sim.inbox.on('sms', (m) => sent.push(m.text));
+      // alice/alice-pass is a published demo login: it must not even reach a password check.
+      const step1 = await radclient(`127.0.0.1:${port}`, 'cli-test-secret-123', [
         ['User-Name', q('alice')],
         ['User-Password', q('alice-pass')],
         ['Message-Authenticator', '0x00'],
       ]);
-      for (let i = 0; i < 40 && step1.code !== 'Access-Challenge'; i++) {
-        await new Promise((r) => setTimeout(r, 250));
-        step1 = await radclient(`127.0.0.1:${port}`, 'cli-test-secret-123', [
-          ['User-Name', q('alice')],
-          ['User-Password', q('alice-pass')],
-          ['Message-Authenticator', '0x00'],
-        ]);
-      }
-      expect(step1.code).toBe('Access-Challenge');
-      const code = /\b(\d{6})\b/.exec(await got)?.[1] ?? '';
-      expect(code).toMatch(/^\d{6}$/);
-      const step2 = await radclient(`127.0.0.1:${port}`, 'cli-test-secret-123', [
-        ['User-Name', q('alice')],
-        ['User-Password', q(code)],
-        ['State', step1.attributes.get('State')?.[0] ?? ''],
-        ['Message-Authenticator', '0x00'],
+      expect(step1.code).toBe('Access-Reject');
+      expect(step1.attributes.get('Reply-Message')).toEqual([
+        'MFA Box is not configured yet: ask the administrator',
       ]);
-      expect(step2.code).toBe('Access-Accept');
+      // Health says what is missing; the start log carries the same list.
+      expect(run.output()).toContain('the demo directory works only in `mfabox demo`: configure a directory');
+      expect(sent).toEqual([]);
       expect(run.output()).toMatch(/"level":30,[^\n]*"msg":"MFA Box started"/);
+    } finally {
+      run.kill();
+    }
+  });
+
+  it('with no directory, no RADIUS client and no modem runs in setup mode and says what is missing', async () => {
+    const file = join(dir, 'empty.json');
+    await writeFile(
+      file,
+      JSON.stringify({
+        dataDir: join(dir, 'data-empty'),
+        radius: { listen: [{ address: '127.0.0.1', port: 0 }], accountingPort: 0 },
+        web: { address: '127.0.0.1', port: 0 },
+      }),
+    );
+    const run = await mfabox(['start', '--config', file], /Web\s+\S+/);
+    try {
+      const out = run.output();
+      expect(out).toContain('setup mode: every RADIUS login is refused until configured');
+      for (const gap of ['no directory configured', 'no RADIUS client configured', 'no modem configured'])
+        expect(out).toContain(gap);
     } finally {
       run.kill();
     }

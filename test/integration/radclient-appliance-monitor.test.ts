@@ -11,6 +11,7 @@ import { startAppliance, type Appliance } from '../../firmware/src/main.ts';
 import { q, radclient } from '../helpers/radclient.ts';
 
 const SECRET = 'monitor-test-secret';
+const MONITOR_PASSWORD = 'monitor-pass-16-chars';
 
 describe('monitor user (radclient, simulator over a pty)', () => {
   let app: Appliance;
@@ -21,7 +22,10 @@ describe('monitor user (radclient, simulator over a pty)', () => {
     const config = parseConfig({
       dataDir: dir,
       radius: {
-        listen: [{ address: '127.0.0.1', port: 0 }],
+        listen: [
+          { address: '127.0.0.1', port: 0 },
+          { address: '::1', port: 0 },
+        ],
         accountingPort: 0,
         clients: [
           {
@@ -30,14 +34,17 @@ describe('monitor user (radclient, simulator over a pty)', () => {
             secret: SECRET,
             requireMessageAuthenticator: 'yes',
             monitorUser: 'nsmonitor',
-            monitorPassword: 'monitor-pass',
+            monitorPassword: MONITOR_PASSWORD,
           },
+          // The Gateway's own client: the monitor's name and password are nothing special here.
+          { name: 'gateway', address: '::1', secret: SECRET, requireMessageAuthenticator: 'yes' },
         ],
       },
       directory: { kind: 'demo', syncIntervalMinutes: 0 },
       web: { address: '127.0.0.1', port: 0, tls: false },
     });
     app = await startAppliance(config, {
+      demo: true,
       simulator: { profile: 'generic', smsDelayMs: 50 },
       onHandsetSms: (to) => sms.push(to),
       waitForModemMs: 20_000,
@@ -48,24 +55,36 @@ describe('monitor user (radclient, simulator over a pty)', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  const probe = (password = 'monitor-pass') =>
-    radclient(`127.0.0.1:${app.radiusPort}`, SECRET, [
+  const probe = (password = MONITOR_PASSWORD, target = `127.0.0.1:${app.radiusPort}`) =>
+    radclient(target, SECRET, [
       ['User-Name', q('nsmonitor')],
       ['User-Password', q(password)],
       ['Message-Authenticator', '0x00'],
     ]);
 
-  it('answers Accept while healthy, with no SMS', async () => {
+  it('answers Reject "healthy" while healthy (never Accept), with no SMS', async () => {
     expect(app.health().status).not.toBe('down');
-    expect((await probe()).code).toBe('Access-Accept');
+    const r = await probe();
+    expect(r.code).toBe('Access-Reject');
+    expect(r.attributes.get('Reply-Message')).toEqual(['healthy']);
     expect(sms).toEqual([]);
   });
 
-  it('answers Reject for a wrong monitor password', async () => {
-    expect((await probe('wrong')).code).toBe('Access-Reject');
+  it('does not answer a wrong monitor password', async () => {
+    expect((await probe('wrong-but-long-enough')).code).toBeUndefined();
   });
 
-  it('answers Reject while the modem is unplugged, and Accept again once it is back', async () => {
+  it('the monitor credentials typed at the Gateway (another client) get Access-Reject, never Accept', async () => {
+    const v6 = app.describe().find((l) => l.includes('[::1]:'));
+    const port = Number(/\[::1\]:(\d+)/.exec(v6 ?? '')?.[1]);
+    expect(port).toBeGreaterThan(0);
+    const r = await probe(MONITOR_PASSWORD, `[::1]:${port}`);
+    expect(r.code).toBe('Access-Reject');
+    expect(r.attributes.get('Reply-Message')).toEqual(['Wrong user name or password']);
+    expect(sms).toEqual([]);
+  });
+
+  it('stays silent while the modem is unplugged, and answers again once it is back', async () => {
     const sim = app.simulator;
     if (!sim) throw new Error('no simulator');
     const unplugged = sim.unplug(3000);
@@ -73,14 +92,14 @@ describe('monitor user (radclient, simulator over a pty)', () => {
     for (let i = 0; i < 100 && app.health().status !== 'down'; i++)
       await new Promise((r) => setTimeout(r, 50));
     expect(app.health().status).toBe('down');
-    expect((await probe()).code).toBe('Access-Reject');
+    expect((await probe()).code).toBeUndefined();
     await unplugged;
     for (let i = 0; i < 300 && app.health().status === 'down'; i++)
       await new Promise((r) => setTimeout(r, 50));
-    expect((await probe()).code).toBe('Access-Accept');
+    expect((await probe()).code).toBe('Access-Reject');
     expect(sms).toEqual([]);
   });
-  it('answers Reject while every SMS fails although the modem looks registered (SIM barred)', async () => {
+  it('stays silent while every SMS fails although the modem looks registered (SIM barred)', async () => {
     const sim = app.simulator;
     if (!sim) throw new Error('no simulator');
     sim.fault({ kind: 'cms-error', code: 304, times: 'always' });
@@ -102,7 +121,7 @@ describe('monitor user (radclient, simulator over a pty)', () => {
     }
     expect(app.health().modems[0]?.state).toBe('registered');
     expect(app.health().status).toBe('down');
-    expect((await probe()).code).toBe('Access-Reject');
+    expect((await probe()).code).toBeUndefined();
     sim.fault({ kind: 'clear' });
   });
 });

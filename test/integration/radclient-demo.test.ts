@@ -90,7 +90,7 @@ describe('demo appliance driven by radclient', () => {
     const health = await (await fetch(`${demo.webUrl}/api/health`)).text();
     const passcodes = demo.sms.map((m) => /\b(\d{6})\b/.exec(m.text)?.[1] ?? '').filter((c) => c.length > 0);
     expect(passcodes.length).toBeGreaterThan(0);
-    for (const secret of ['alice-pass', 'bob-pass', 'demo-secret', 'monitor-pass', ...passcodes]) {
+    for (const secret of ['alice-pass', 'bob-pass', 'demo-secret', 'mfabox-demo-monitor', ...passcodes]) {
       expect(logs).not.toContain(secret);
       expect(health).not.toContain(secret);
     }

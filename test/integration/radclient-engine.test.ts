@@ -71,7 +71,7 @@ describe('RADIUS server + real auth engine against radclient', () => {
           secret: SECRET,
           requireMessageAuthenticator: 'auto',
           monitorUser: 'nsmonitor',
-          monitorPassword: 'monitor-pw',
+          monitorPassword: 'monitor-pw-16-chars',
         }),
       ],
       handler: engine.handle,
@@ -169,7 +169,7 @@ describe('RADIUS server + real auth engine against radclient', () => {
     for (const r of replies) expect(r).toEqual(replies[0]);
   });
 
-  it('answers the monitor user without a bind or an SMS: Accept while healthy, Reject with no modem', async () => {
+  it('answers the monitor user without a bind or an SMS: Reject "healthy" while healthy, silence with no modem', async () => {
     const binds = directory.binds;
     const sent = sms.length;
     const ask = () =>
@@ -177,12 +177,14 @@ describe('RADIUS server + real auth engine against radclient', () => {
         server: `127.0.0.1:${port}`,
         command: 'auth',
         secret: SECRET,
-        lines: ['User-Name = "nsmonitor"', 'User-Password = "monitor-pw"', 'Message-Authenticator = 0x00'],
+        lines: ['User-Name = "nsmonitor"', 'User-Password = "monitor-pw-16-chars"', 'Message-Authenticator = 0x00'],
       });
     modemReady = true;
-    expect((await ask()).replies[0]!.code).toBe('Access-Accept');
+    const up = (await ask()).replies[0];
+    expect(up?.code).toBe('Access-Reject');
+    expect(up?.attributes).toContainEqual(['Reply-Message', 'healthy']);
     modemReady = false;
-    expect((await ask()).replies[0]!.code).toBe('Access-Reject');
+    expect((await ask()).replies).toEqual([]);
     modemReady = true;
     expect(directory.binds).toBe(binds);
     expect(sms.length).toBe(sent);

@@ -52,7 +52,7 @@ function template(): { kind: 'auth' | 'acct'; pkt: Buffer } {
             ['Calling-Station-Id', '198.51.100.' + int(255)],
             ['NAS-IP-Address', '10.0.0.1'],
           ],
-          password: pick(['pw', 'correct horse', '123456', 'mon-pw', '']),
+          password: pick(['pw', 'correct horse', '123456', 'mon-pw-sixteen-chars', '']),
         }),
       };
     case 1:
@@ -197,7 +197,7 @@ describe('RADIUS fuzz', () => {
           secret: SECRET.toString(),
           requireMessageAuthenticator: 'yes',
           monitorUser: 'mon',
-          monitorPassword: 'mon-pw',
+          monitorPassword: 'mon-pw-sixteen-chars',
         }),
         radiusClientSchema.parse({
           name: 'no',

@@ -88,4 +88,27 @@ describe('KeyedSerialQueue', () => {
     await new Promise((r) => setImmediate(r));
     expect(q.keys).toBe(0);
   });
+
+  it('lets the holder take its key again (no self-deadlock) while others still wait', async () => {
+    const q = new KeyedSerialQueue();
+    const log: string[] = [];
+    const gate = deferred();
+    const outer = q.run('c:1', async () => {
+      log.push('outer');
+      await gate.promise;
+      await q.run('c:1', () => {
+        log.push('inner, same holder');
+        return Promise.resolve();
+      });
+      log.push('outer end');
+    });
+    const other = q.run('c:1', () => {
+      log.push('other');
+      return Promise.resolve();
+    });
+    await new Promise((r) => setImmediate(r));
+    gate.resolve();
+    await Promise.all([outer, other]);
+    expect(log).toEqual(['outer', 'inner, same holder', 'outer end', 'other']);
+  });
 });

@@ -50,7 +50,7 @@ export async function challengeStep(
   const stateHex = state.toString('hex');
 
   const pending = await ctx.challenges.latestForUser(userKey);
-  if (pending && (await reusable(ctx, pending, to))) {
+  if (pending && (await reusable(ctx, pending, to, client))) {
     // Same passcode, new State, no SMS: the first code may just be slow to arrive.
     const r = await ctx.locks.run(`c:${pending.id}`, async () => {
       const fresh = await ctx.challenges.get(pending.id);
@@ -133,20 +133,27 @@ export async function challengeStep(
     code,
     minutes: String(Math.ceil(cfg.passcode.ttlSeconds / 60)),
   });
-  // A pending code that is not being reused (number changed, SMS failed) must stop working.
-  const retire = pending && ctx.challenges.condition(pending) === 'live' ? pending : undefined;
-  await ctx.challenges.create(
-    record,
-    ctx.outbox.prepare({
-      challengeId: record.id,
-      to,
-      text,
-      expiresAt: record.expiresAt,
-      flash: cfg.passcode.flash,
-      username: user.username,
-    }),
-    retire,
-  );
+  const ops = ctx.outbox.prepare({
+    challengeId: record.id,
+    to,
+    text,
+    expiresAt: record.expiresAt,
+    flash: cfg.passcode.flash,
+    username: user.username,
+  });
+  if (pending && ctx.challenges.condition(pending) === 'live') {
+    // A pending code that is not being reused (number changed, SMS failed) must stop working.
+    // Retired under the challenge's own lock, from a fresh read: a wrong-code save for it
+    // (passcode-step, same lock) can then neither overwrite the retirement with a live copy
+    // nor be overwritten by a stale one.
+    await ctx.locks.run(`c:${pending.id}`, async () => {
+      const fresh = await ctx.challenges.get(pending.id);
+      const retire = fresh && ctx.challenges.condition(fresh) === 'live' ? fresh : undefined;
+      await ctx.challenges.create(record, ops, retire);
+    });
+  } else {
+    await ctx.challenges.create(record, ops);
+  }
   ctx.outbox.wake();
   ctx.counters.smsQueued++;
   return decide(
@@ -163,8 +170,15 @@ export async function challengeStep(
   );
 }
 
-async function reusable(ctx: EngineContext, r: ChallengeRecord, to: string): Promise<boolean> {
-  if (ctx.challenges.condition(r) !== 'live' || r.to !== to) return false;
+async function reusable(
+  ctx: EngineContext,
+  r: ChallengeRecord,
+  to: string,
+  client: NasClient,
+): Promise<boolean> {
+  // A State works only through the client that received it, so a login through another client
+  // (the other Gateway of a pair) gets its own challenge, and the pending one is retired.
+  if (ctx.challenges.condition(r) !== 'live' || r.to !== to || r.nas !== client.name) return false;
   if (ctx.challenges.remainingMs(r) < REUSE_MIN_REMAINING_MS) return false;
   // A code whose SMS failed or expired unsent never reaches the phone: send a new one.
   const status = await ctx.outbox.status(r.id);

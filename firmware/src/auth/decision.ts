@@ -33,6 +33,8 @@ export type AuthReason =
   | 'state-used'
   | 'state-superseded'
   | 'user-mismatch'
+  /** A State sent through another NAS client than the one that received the challenge. */
+  | 'state-wrong-nas'
   | 'internal-error'
   // auth policy
   | 'account-locked'
@@ -60,6 +62,8 @@ export interface AuthDecision {
   /** The challenge's id (not its State, which is a bearer token): joins the outbox and audit. */
   challengeId?: string;
   callingStationId?: string;
+  /** The directory entry's DN, once the directory resolved the user (for the audit). */
+  dn?: string;
   /** Parsed end-user IP, when Calling-Station-Id held one. */
   clientIp?: string;
   /** Masked number, e.g. ******0001. */

@@ -50,6 +50,21 @@ export async function passcodeStep(
     // A State that the record no longer lists (evicted past the cap) is as good as unknown.
     if (!r || !r.stateIds.includes(stateHex)) return unknown();
     const who = { ...base, challengeId: r.id, ...(r.to === '' ? {} : { to: maskNumber(r.to) }) };
+    // A State is bound to the NAS client that received the challenge: replayed through another
+    // client it is as good as unknown, and the code is not looked at (no guess tested, no try spent).
+    if (r.nas !== client.name) {
+      return decide(
+        ctx,
+        {
+          ...who,
+          outcome: 'reject',
+          reason: 'state-wrong-nas',
+          code: ErrorCode.AuthChallengeUnknown,
+          detail: `challenge issued to ${r.nas}`,
+        },
+        reply('Access-Reject', MESSAGES.unknownState),
+      );
+    }
     // Another name with this State: refuse without looking at the code, so it neither tests
     // a guess nor burns the real user's tries (that would let anyone lock them out). It learns nothing
     // about the challenge's state either.

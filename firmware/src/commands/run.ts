@@ -96,7 +96,7 @@ const DEMO_CONFIG: JsonObject = {
         secret: 'demo-secret',
         requireMessageAuthenticator: 'yes',
         monitorUser: 'mfabox-monitor',
-        monitorPassword: 'monitor-pass',
+        monitorPassword: 'mfabox-demo-monitor',
         acceptAttributes: [['Class', 'mfabox-demo']],
       },
     ],
@@ -155,12 +155,15 @@ export const demoCommand = defineCommand({
     });
     const config = effective(parseConfig(configFile.current()));
     const app = await startAppliance(config, {
+      demo: true,
       simulator: { profile: 'generic', smsDelayMs: smsMs },
       onHandsetSms: (to, text) => console.log(`SMS to ${to}: ${text}`),
       waitForModemMs: 30_000,
       configFile,
       effective,
       demoAdmin: true,
+      // The status LEDs belong to the service; a demo (even on a box) leaves them alone.
+      noLeds: true,
     });
     console.log('MFA Box demo is running.');
     for (const line of app.describe()) console.log(`  ${line}`);

@@ -29,10 +29,10 @@ export const radiusClientSchema = z
     requireMessageAuthenticator: z.enum(['yes', 'auto', 'no']).default('auto'),
     /** directory (default): check the AD password; none: NetScaler checked it, the box is the second factor only. */
     passwordCheck: z.enum(['directory', 'none']).default('directory'),
-    /** A user name whose requests are answered as a health monitor (no bind, no SMS, no lockout). */
+    /** A user name whose requests are answered as a health monitor (no bind, no SMS, no lockout); never Access-Accept (firmware/src/radius/README.md). */
     monitorUser: z.string().min(1).optional(),
-    /** Password the monitor user must send (required with monitorUser). */
-    monitorPassword: z.string().min(1).optional(),
+    /** Password the monitor user must send (required with monitorUser), at least 16 characters. */
+    monitorPassword: z.string().min(16, 'the monitor password must be at least 16 characters').optional(),
     /** Attributes added to Access-Accept, e.g. [["Class","vpn"],["Session-Timeout",28800]]; octets as text or 0x-hex; "26:<vendor>:<type>" for a vendor attribute. */
     acceptAttributes: z.array(z.tuple([z.string(), z.union([z.string(), z.number()])])).default([]),
   })
@@ -96,6 +96,8 @@ export const passcodeSchema = z.object({
     .default('Your MFA Box passcode is {code}. It expires in {minutes} min.'),
   /** Send as class 0 (flash) SMS. Default false. */
   flash: z.boolean().default(false),
+  /** Ask the network for a delivery report on each passcode SMS; the audit records delivery. Default true. */
+  statusReport: z.boolean().default(true),
   /** [1...100], default 5: new passcodes (SMS) one user may trigger per window; re-logins reusing a pending code are free. */
   maxNewPerUser: z.number().int().min(1).max(100).default(5),
   /** [1...1440] min, default 15: the window for maxNewPerUser. */
@@ -267,6 +269,14 @@ export const ldapDirectorySchema = z
   });
 
 export const directorySchema = z.discriminatedUnion('kind', [
+  // No directory configured yet (a freshly flashed box): setup mode, every login refused.
+  z.object({
+    kind: z.literal('none'),
+    syncIntervalMinutes: z.literal(0).default(0),
+    maxRemovalPercent: z.number().min(0).max(100).default(10),
+    group: z.string().min(1).default('MFA Users'),
+    acceptPossibleNumbers: z.boolean().default(true),
+  }),
   z.object({
     kind: z.literal('demo'),
     /** [0...1440] min, default 15: group sync schedule of the demo directory; 0 = only on demand. */
@@ -311,7 +321,8 @@ export const configSchema = z
     /** LevelDB directory. */
     dataDir: z.string().default('/var/lib/mfabox'),
     radius: radiusSchema.default(radiusSchema.parse({})),
-    directory: directorySchema.prefault({ kind: 'demo' }),
+    /** The AD/LDAP directory. Default kind none: setup mode (every login refused, health says what is missing). The demo directory works in `mfabox demo` only. */
+    directory: directorySchema.prefault({ kind: 'none' }),
     modems: z.array(modemSchema).default([]),
     passcode: passcodeSchema.default(passcodeSchema.parse({})),
     policy: policySchema.default(policySchema.parse({})),

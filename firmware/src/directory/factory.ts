@@ -6,12 +6,14 @@ import type { Directory } from './directory.ts';
 import { createLdapDirectory, type LdapDirectoryDeps } from './ldap.ts';
 import { SwappableDirectory } from './swappable.ts';
 import { DirectorySync } from './sync.ts';
+import { UnconfiguredDirectory } from './unconfigured.ts';
 
 /** The directory for a config; an LDAP one is started (warm connection, probes) unless `start` is false. */
 export async function createDirectory(
   cfg: DirectoryConfig,
   opts: { start?: boolean; deps?: LdapDirectoryDeps } = {},
 ): Promise<Directory> {
+  if (cfg.kind === 'none') return new UnconfiguredDirectory();
   if (cfg.kind === 'demo') return new DemoDirectory();
   const d = await createLdapDirectory(cfg, opts.deps);
   if (opts.start !== false) d.start();

@@ -26,6 +26,8 @@ export interface HealthSources {
   outbox(): OutboxHealth | undefined;
   /** A plain-words delivery problem (SMS failing while modems look fine), if any. */
   delivery?(): string | undefined;
+  /** What setup mode lacks (auth/setup-mode.ts); non-empty means every login is refused. */
+  setupGaps?(): string[];
 }
 
 export interface HealthSnapshot {
@@ -58,6 +60,11 @@ export function takeSnapshot(src: HealthSources, now = new Date()): HealthSnapsh
   const synced = clockSynced();
   const problems: string[] = [];
   let down = false;
+  const gaps = src.setupGaps?.() ?? [];
+  if (gaps.length > 0) {
+    problems.push(`setup mode, every login refused: ${gaps.join('; ')}`);
+    down = true;
+  }
 
   if (modems.length === 0) {
     problems.push('no modem configured');

@@ -1,6 +1,11 @@
 /**
  * The load balancer's monitor user: answered by the listener itself, so a probe never binds,
  * texts or locks anyone out.
+ *
+ * The monitor is never a Gateway login: it is answered Access-Reject with the Reply-Message
+ * "healthy" while the box is healthy, and not answered at all while it is not (or when the
+ * monitor password is wrong). NetScaler's RADIUS monitor is set with `-respCode 3`, so a reply
+ * marks the box UP and a timeout marks it DOWN; no request can reach Access-Accept this way.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { describeError } from '../errors.ts';
@@ -13,10 +18,11 @@ export interface HealthReport {
   reasons: string[];
 }
 
-export interface MonitorAnswer {
-  code: number;
-  attributes: ReplyAttribute[];
-}
+/** A reply to send, or `undefined`: stay silent so the monitor times out and marks the box DOWN. */
+export type MonitorAnswer = { code: number; attributes: ReplyAttribute[] } | undefined;
+
+/** The Reply-Message a healthy box sends the monitor (with Access-Reject). */
+export const MONITOR_HEALTHY = 'healthy';
 
 function digestEqual(a: Buffer, b: Buffer): boolean {
   // Hash first so the comparison takes the same time whatever the lengths.
@@ -49,11 +55,8 @@ export function replyMessage(text: string): string {
     .replace(/\uFFFD$/, '');
 }
 
-/** The answer to a monitor probe whose password was right. */
+/** The answer to a monitor probe whose password was right: never Access-Accept. */
 export function monitorAnswer(h: HealthReport): MonitorAnswer {
-  const msg = h.healthy ? 'healthy' : `unhealthy: ${h.reasons.join('; ')}`;
-  return {
-    code: h.healthy ? CODE.AccessAccept : CODE.AccessReject,
-    attributes: [['Reply-Message', replyMessage(msg)]],
-  };
+  if (!h.healthy) return undefined;
+  return { code: CODE.AccessReject, attributes: [['Reply-Message', MONITOR_HEALTHY]] };
 }

@@ -22,10 +22,11 @@ function fieldOf(input: unknown): string | undefined {
 }
 
 describe('directory config', () => {
-  it('keeps the demo directory the default, with sync defaults', () => {
+  // Issue 9 §2: no directory configured means setup mode, never the demo users.
+  it('defaults to no directory (setup mode), with sync defaults', () => {
     expect(parseConfig({}).directory).toEqual({
-      kind: 'demo',
-      syncIntervalMinutes: 15,
+      kind: 'none',
+      syncIntervalMinutes: 0,
       maxRemovalPercent: 10,
       group: 'MFA Users',
       acceptPossibleNumbers: true,

@@ -214,7 +214,7 @@ describe('RADIUS server pipeline', () => {
     expect(s.counters().clients.nas?.duplicates).toBe(0);
   });
 
-  it('survives a health callback that throws (monitor gets Reject)', async () => {
+  it('survives a health callback that throws (the monitor gets no answer)', async () => {
     const s = createRadiusServer({
       clients: [
         radiusClientSchema.parse({
@@ -222,7 +222,7 @@ describe('RADIUS server pipeline', () => {
           address: '192.0.2.0/24',
           secret: SECRET.toString(),
           monitorUser: 'mon',
-          monitorPassword: 'pässword',
+          monitorPassword: 'pässword-sixteen-chars',
         }),
       ],
       handler: () => Promise.reject(new Error('never called')),
@@ -232,9 +232,43 @@ describe('RADIUS server pipeline', () => {
       listen: [],
     });
     const { replies, send } = collect();
-    s.handleDatagram('auth', request('mon'), SRC, send);
+    s.handleDatagram('auth', request('mon', { password: 'pässword-sixteen-chars' }), SRC, send);
     await tick();
-    expect(replies[0]![0]).toBe(CODE.AccessReject);
+    expect(replies).toEqual([]);
+    expect(s.counters().clients.nas?.monitor).toBe(1);
+  });
+
+  // Issue 9 §2: the monitor user is not a Gateway login. Whatever the health, the client or the
+  // password, no monitor request is ever answered Access-Accept.
+  it('never answers the monitor user Access-Accept: Reject "healthy", or silence', async () => {
+    let healthy = true;
+    const s = createRadiusServer({
+      clients: [
+        radiusClientSchema.parse({
+          name: 'nas',
+          address: '192.0.2.0/24',
+          secret: SECRET.toString(),
+          monitorUser: 'mon',
+          monitorPassword: 'monitor-password-16',
+        }),
+      ],
+      handler: () => Promise.reject(new Error('never called')),
+      health: () => ({ healthy, reasons: healthy ? [] : ['no modem ready'] }),
+      listen: [],
+    });
+    const ask = async (password: string): Promise<Buffer[]> => {
+      const { replies, send } = collect();
+      s.handleDatagram('auth', request('mon', { password }), SRC, send);
+      await tick();
+      return replies;
+    };
+    const up = await ask('monitor-password-16');
+    expect(up.map((b) => b[0])).toEqual([CODE.AccessReject]);
+    expect(up[0]!.includes(Buffer.from('healthy'))).toBe(true);
+    expect(await ask('wrong-password-xxxx')).toEqual([]);
+    healthy = false;
+    expect(await ask('monitor-password-16')).toEqual([]);
+    expect(s.counters().clients.nas?.accepts).toBe(0);
   });
 
   it('maps the config section to server options', () => {

@@ -15,7 +15,7 @@ import type { Config } from '../../../firmware/src/config/schema.ts';
 import type { WebOps } from '../../../firmware/src/web-api/ops.ts';
 import { login, testWeb, type TestWeb } from '../../helpers/web.ts';
 
-const SECRETS = ['nas-secret-0123456789', 'monitor-pw-xyz', 'bind-pw-secret', '4321'];
+const SECRETS = ['nas-secret-0123456789', 'monitor-pw-xyz-0123456', 'bind-pw-secret', '4321'];
 
 const initial = {
   radius: {

@@ -43,11 +43,15 @@ export async function localOnly(req: FastifyRequest, reply: FastifyReply): Promi
 /** A name for the audit: the admin the command says it runs as, else "cli". */
 export const actorSchema = z
   .string()
-  .regex(/^[A-Za-z0-9._@\\-]{1,64}$/, 'an admin name')
+  .regex(/^[A-Za-z0-9._@:\\-]{1,64}$/, 'an admin name')
   .optional();
 
-export function actorOf(actor: string | undefined): string {
-  return actor ?? 'cli';
+/**
+ * The admin for the audit: a web session's own name (a logged-in admin cannot claim another);
+ * on the box, the name the command says it runs as, else "cli".
+ */
+export function actorOf(req: FastifyRequest, claimed: string | undefined): string {
+  return req.session.get('admin') ?? claimed ?? 'cli';
 }
 
 /** Runs an admin action; a coded refusal is a 400/409 with its message, anything else a logged 500. */

@@ -38,7 +38,7 @@ export function registerAuthOverrideRoutes(app: FastifyInstance, admin: AdminSer
         admin.issueOverride(
           p.data.user,
           { ttlMs: parseDuration(ttl) ?? 3_600_000, uses, ...(reason === undefined ? {} : { reason }) },
-          actorOf(actor),
+          actorOf(req, actor),
           req.socket.remoteAddress,
         ),
       );

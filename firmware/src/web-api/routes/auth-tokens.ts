@@ -42,7 +42,7 @@ export function registerAuthTokenRoutes(app: FastifyInstance, admin: AdminServic
         admin.enrolToken(
           p.data.user,
           { type, digits, algorithm: 'SHA1', period: 30 },
-          actorOf(actor),
+          actorOf(req, actor),
           req.socket.remoteAddress,
         ),
       );
@@ -56,7 +56,12 @@ export function registerAuthTokenRoutes(app: FastifyInstance, admin: AdminServic
       const p = tokenParams.safeParse(req.params);
       if (!p.success) return badRequest(reply, p.error);
       return answer(reply, 'token remove', async () => ({
-        removed: await admin.removeToken(p.data.user, p.data.id, 'cli', req.socket.remoteAddress),
+        removed: await admin.removeToken(
+          p.data.user,
+          p.data.id,
+          actorOf(req, undefined),
+          req.socket.remoteAddress,
+        ),
       }));
     },
   );
@@ -68,7 +73,7 @@ export function registerAuthTokenRoutes(app: FastifyInstance, admin: AdminServic
       const b = importBody.safeParse(req.body ?? {});
       if (!b.success) return badRequest(reply, b.error);
       return answer(reply, 'token import', () =>
-        admin.importTokens(b.data.csv, actorOf(b.data.actor), req.socket.remoteAddress),
+        admin.importTokens(b.data.csv, actorOf(req, b.data.actor), req.socket.remoteAddress),
       );
     },
   );

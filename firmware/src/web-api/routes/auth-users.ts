@@ -35,7 +35,7 @@ export function registerAuthUserRoutes(app: FastifyInstance, admin: AdminService
       if (!p.success) return badRequest(reply, p.error);
       if (!b.success) return badRequest(reply, b.error);
       return answer(reply, 'user unlock', () =>
-        admin.unlock(p.data.user, actorOf(b.data.actor), req.socket.remoteAddress),
+        admin.unlock(p.data.user, actorOf(req, b.data.actor), req.socket.remoteAddress),
       );
     },
   );
