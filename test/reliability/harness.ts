@@ -14,6 +14,7 @@ import { serviceEnvironment } from '../bench/service-env.ts';
 import { startPeer, type Peer } from '../integration/peers.ts';
 
 export const SECRET = 'reliability-nas-secret-0123456789';
+export const MONITOR_TOKEN = 'reliability-monitor-token-0123456789';
 export const ROOT = join(import.meta.dirname, '..', '..');
 const PRELOAD = join(import.meta.dirname, 'write-log-preload.mjs');
 
@@ -115,7 +116,8 @@ export async function makeBox(o: BoxOptions): Promise<Box> {
     },
     // The SIM's top send rate: these scenarios test failover and recovery, not the rate limit.
     modems: o.sims.map((s, i) => ({ name: `gsm${i}`, path: s.path, maxPerMinute: 60 })),
-    web: { address: '127.0.0.1', port: 0 },
+    // Plain HTTP on loopback, and the read-only monitoring token the suite reads health with.
+    web: { address: '127.0.0.1', port: 0, tls: false, monitorToken: MONITOR_TOKEN },
     log: { level: 'warn' },
     ...o.config,
   };
