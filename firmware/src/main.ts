@@ -5,6 +5,7 @@
 import type { AddressInfo } from 'node:net';
 import { AuditLog } from './audit/audit-log.ts';
 import { createRadiusAudit } from './audit/radius-hook.ts';
+import { DeliveryTracker, smsRecordOf, type StatusReport } from './audit/sms-hook.ts';
 import type { AuditFilter } from './audit/query.ts';
 import { configChanges, type AuditRecord } from './audit/records.ts';
 import { createAuthEngine } from './auth/engine.ts';
@@ -135,7 +136,32 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
     pool.start();
     stops.push(() => pool.stop());
 
-    const outbox = await openOutbox({ store, sender: pool, deviceKey, dataDir: config.dataDir });
+    const deliveryReports = new DeliveryTracker();
+    const outbox = await openOutbox({
+      store,
+      sender: pool,
+      deviceKey,
+      dataDir: config.dataDir,
+      options: { statusReport: config.passcode.statusReport },
+      onEvent: (e) => {
+        const t = Date.now();
+        deliveryReports.noteSent(e, t);
+        audit.record(smsRecordOf(e, t));
+      },
+    });
+    pool.on('status-report', (r: StatusReport) => {
+      const rec = deliveryReports.recordFor(r, Date.now());
+      if (rec?.kind !== 'sms') return;
+      audit.record(rec);
+      const at = rec.at ?? Date.now();
+      outbox
+        .noteDelivery(rec.challengeId, {
+          delivered: r.delivered,
+          at,
+          ...(r.outcome ? { outcome: r.outcome } : {}),
+        })
+        .catch((e: unknown) => log.warn({ err: describeError(e) }, 'could not note a delivery report'));
+    });
     stops.push(() => outbox.close());
 
     // Setup mode (auth/setup-mode.ts): recomputed by a live reconfigure, read on every request.
@@ -216,6 +242,7 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
       handler,
       store,
       health: () => monitorVerdict(health()),
+      onDrop: (d) => radiusAudit.onDrop(d),
     });
     const delivery = new DeliveryWatch();
     health = () =>
@@ -336,6 +363,7 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
         audit: (e) => audit.recordDurable({ kind: 'admin', ...e }),
         directorySync: { run: (o) => sync.run(o), status: () => sync.status() },
         authAdmin,
+        auditLog: audit,
         ...(live ? { config: live } : {}),
         ops,
       },

@@ -5,16 +5,16 @@
  * compiled build (as on a Pi, no tsx) with a simulated modem on a real pty.
  * Targets (issue 11): idle RSS < 80 MB; ready within 3 × the floor's start + the store's open.
  */
-import { execFileSync, spawn } from 'node:child_process';
-import { cpSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { startSimulator } from '../../firmware/src/modem/simulator/index.ts';
 import { openStore } from '../../firmware/src/store/store.ts';
+import { buildBoxInto, writeStartConfig } from '../helpers/built-box.ts';
 import { serviceEnvironment } from './service-env.ts';
 
-const repo = resolve(import.meta.dirname, '../..');
 const RUNS = 3;
 const IDLE_MS = 5000;
 
@@ -59,14 +59,7 @@ export async function run(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'mfabox-footprint-'));
   const sim = await startSimulator({ profile: 'generic', smsDelayMs: 50 });
   try {
-    execFileSync(process.execPath, [join(repo, 'scripts/build.mjs'), '--out', join(dir, 'dist')], {
-      stdio: 'ignore',
-    });
-    mkdirSync(join(dir, 'scripts'));
-    cpSync(join(repo, 'scripts/mfabox.mjs'), join(dir, 'scripts/mfabox.mjs'));
-    cpSync(join(repo, 'package.json'), join(dir, 'package.json'));
-    cpSync(join(repo, 'hardware'), join(dir, 'hardware'), { recursive: true });
-    symlinkSync(join(repo, 'node_modules'), join(dir, 'node_modules'));
+    buildBoxInto(dir);
     const env: NodeJS.ProcessEnv = { ...process.env, ...serviceEnvironment(), MFABOX_LEDS: 'none' };
     delete env.MFABOX_FROM_SOURCE;
 
@@ -79,21 +72,9 @@ export async function run(): Promise<void> {
       const store = await openStore(join(dir, `store-${i}`));
       storeMs.push(performance.now() - t);
       await store.close();
-      const cfg = join(dir, `config-${i}.json`);
-      writeFileSync(
-        cfg,
-        JSON.stringify({
-          dataDir: join(dir, `data-${i}`),
-          radius: {
-            listen: [{ address: '127.0.0.1', port: 0 }],
-            accountingPort: 0,
-            clients: [{ name: 'ns', address: '127.0.0.1', secret: 'footprint-secret-123' }],
-          },
-          modems: [{ name: 'sim0', path: sim.path }],
-          web: { address: '127.0.0.1', port: 0 },
-          log: { level: 'warn' },
-        }),
-      );
+      const cfg = writeStartConfig(join(dir, `config-${i}.json`), join(dir, `data-${i}`), [
+        { name: 'sim0', path: sim.path },
+      ]);
       box.push(await measure([join(dir, 'scripts/mfabox.mjs'), 'start', '--config', cfg], /Web\s+http/, env));
     }
     const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;

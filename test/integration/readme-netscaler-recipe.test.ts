@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../firmware/src/config/load.ts';
+import { netscalerCli } from '../../web/src/sms.ts';
 import { startDemo, type DemoProcess } from '../helpers/demo-process.ts';
 import { nsProblems, parseNetscaler, type NsObject } from './helpers/netscaler.ts';
 
@@ -142,6 +143,15 @@ describe('README NetScaler recipe: the NetScaler lines', () => {
     for (const f of docs)
       for (const m of readFileSync(f, 'utf8').matchAll(/-authTimeout (\d+)/g))
         expect(`${f}: ${m[1]}`).toBe(`${f}: ${t}`);
+  });
+
+  it("agrees with the config page's NetScaler block: timeout, retries, signing, a primary binding", () => {
+    const action = one('radiusAction');
+    const page = parseNetscaler(netscalerCli({ name: 'ns' }, '192.0.2.50', 1812).split('\n'));
+    const pageAction = [...page.objects.values()].find((o) => o.type === 'radiusAction');
+    for (const p of ['-authTimeout', '-authservRetry', '-messageAuthenticator', '-callingStationId'])
+      expect(pageAction?.params.get(p), p).toBe(action.params.get(p));
+    expect(netscalerCli({ name: 'ns' }, '192.0.2.50', 1812)).not.toContain('-secondary');
   });
 
   it('matches the box: secret, Message-Authenticator, monitor user and password, and -respCode 3', () => {

@@ -5,10 +5,11 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeStartConfig } from '../helpers/built-box.ts';
 
 const RECEIVER = `
 import socket, os, sys, array
@@ -57,21 +58,7 @@ describe.skipIf(!available)('mfabox start speaks sd_notify through systemd-notif
   });
 
   it('READY=1, then WATCHDOG=1 pings, then STOPPING=1', async () => {
-    const cfg = join(dir, 'config.json');
-    await writeFile(
-      cfg,
-      JSON.stringify({
-        dataDir: join(dir, 'data'),
-        radius: {
-          listen: [{ address: '127.0.0.1', port: 0 }],
-          accountingPort: 0,
-          clients: [{ name: 'ns', address: '127.0.0.1', secret: 'notify-test-secret-1' }],
-        },
-        modems: [],
-        web: { address: '127.0.0.1', port: 0 },
-        log: { level: 'warn' },
-      }),
-    );
+    const cfg = writeStartConfig(join(dir, 'config.json'), join(dir, 'data'));
     const child = spawn(process.execPath, ['scripts/mfabox.mjs', 'start', '--config', cfg], {
       env: {
         ...process.env,

@@ -17,13 +17,14 @@ export function smsParts(text: string): { encoding: 'GSM 7-bit' | 'UCS-2'; units
   return { encoding: 'UCS-2', units, parts: units <= 70 ? 1 : Math.ceil(units / 67) };
 }
 
+/** The page's short NetScaler block; its timeout, retries and binding match README's NetScaler recipe. */
 export function netscalerCli(c: { name: string; secret?: unknown }, box: string, port: number): string {
   const n = c.name.replace(/[^A-Za-z0-9_-]/g, '_');
   return [
-    `add authentication radiusAction mfabox_${n} -serverIP ${box} -serverPort ${port} -radKey <the shared secret> -authTimeout 10 -messageAuthenticator ON`,
+    `add authentication radiusAction mfabox_${n} -serverIP ${box} -serverPort ${port} -radKey <the shared secret> -authTimeout 5 -authservRetry 3 -messageAuthenticator ON -callingStationId ENABLED`,
     `add lb monitor mfabox_${n}_mon RADIUS -respCode 3 -userName mfabox-monitor -password <monitor password> -radKey <the shared secret>`,
     `add authentication Policy mfabox_${n}_pol -rule true -action mfabox_${n}`,
-    `bind vpn vserver <your gateway vserver> -policy mfabox_${n}_pol -priority 100 -secondary`,
+    `bind vpn vserver <your gateway vserver> -policy mfabox_${n}_pol -priority 100`,
     'save ns config',
   ].join('\n');
 }

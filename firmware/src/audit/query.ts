@@ -59,7 +59,7 @@ export function parseTime(text: string, now: number, field: string): number {
     if (!Number.isNaN(ms)) return ms;
   }
   throw bad(
-    `--${field} "${text}": expected a duration ago (30s, 15m, 2h, 7d) or a UTC time (2026-12-06T08:00:00Z)`,
+    `${field} "${text}": expected a duration ago (30s, 15m, 2h, 7d) or a UTC time (2026-12-06T08:00:00Z)`,
     field,
   );
 }
@@ -69,14 +69,14 @@ export function parseFilter(s: FilterStrings, now: number): AuditFilter {
   if (s.kind !== undefined && s.kind !== '') {
     const kinds = s.kind.split(',').map((k) => k.trim());
     for (const k of kinds)
-      if (!KINDS.includes(k as AuditKind)) throw bad(`--kind "${k}": expected ${KINDS.join(', ')}`, 'kind');
+      if (!KINDS.includes(k as AuditKind)) throw bad(`kind "${k}": expected ${KINDS.join(', ')}`, 'kind');
     f.kinds = kinds as AuditKind[];
   }
   if (s.user) f.user = s.user;
   if (s.since) f.since = parseTime(s.since, now, 'since');
   if (s.until) f.until = parseTime(s.until, now, 'until');
   if (f.since !== undefined && f.until !== undefined && f.until <= f.since)
-    throw bad('--until must be later than --since', 'until');
+    throw bad('until must be later than since', 'until');
   if (s.outcome) f.outcome = s.outcome.toLowerCase();
   if (s.reason) f.reason = s.reason;
   if (s.client) f.client = s.client;

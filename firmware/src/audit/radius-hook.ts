@@ -11,6 +11,7 @@
  * record per second, so a flood cannot push a day of real decisions out of the retention cap.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { parseCallingStationId } from '../auth/calling-station.ts';
 import type { AuthDecision } from '../auth/decision.ts';
 import { ErrorCode } from '../errors.ts';
 import type { AccessRequest, NasClient, RadiusHandler } from '../auth/types.ts';
@@ -63,7 +64,9 @@ export function decisionRecord(
   if (ctx.dn !== undefined) r.dn = ctx.dn;
   if (ctx.source !== undefined) r.source = ctx.source;
   if (d.callingStationId !== undefined) r.callingStationId = d.callingStationId;
-  if (d.clientIp !== undefined) r.clientIp = d.clientIp;
+  // Decisions made before the policy step (a wrong password) have not parsed it yet.
+  const clientIp = d.clientIp ?? parseCallingStationId(d.callingStationId)?.address;
+  if (clientIp !== undefined) r.clientIp = clientIp;
   if (d.rule !== undefined) r.rule = d.rule;
   if (d.detail !== undefined) r.explanation = d.detail;
   if (d.challengeId !== undefined) r.challengeId = d.challengeId;
@@ -128,7 +131,7 @@ export function createRadiusAudit(o: RadiusAuditOptions): RadiusAudit {
 
   const emit = (d: AuthDecision, req: AccessRequest | undefined, latencyMs: number | undefined): void => {
     o.observe?.decision?.(d, latencyMs);
-    const dn = d.user !== '' ? o.lookupDn?.(d.user) : undefined;
+    const dn = d.dn ?? (d.user !== '' ? o.lookupDn?.(d.user) : undefined);
     o.sink(
       decisionRecord(d, {
         ...(req ? { userTyped: req.userName, source: req.source.address } : {}),

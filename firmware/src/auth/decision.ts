@@ -62,6 +62,8 @@ export interface AuthDecision {
   /** The challenge's id (not its State, which is a bearer token): joins the outbox and audit. */
   challengeId?: string;
   callingStationId?: string;
+  /** The directory entry's DN, once the directory resolved the user (for the audit). */
+  dn?: string;
   /** Parsed end-user IP, when Calling-Station-Id held one. */
   clientIp?: string;
   /** Masked number, e.g. ******0001. */

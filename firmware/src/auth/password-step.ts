@@ -158,7 +158,7 @@ export async function passwordStep(
 
   const userKey = user.username.toLowerCase();
   const clientIp = parseCallingStationId(req.callingStationId);
-  const withIp = { ...who, ...(clientIp ? { clientIp: clientIp.address } : {}) };
+  const withIp = { ...who, dn: user.dn, ...(clientIp ? { clientIp: clientIp.address } : {}) };
   // Locked by wrong codes: the password was right, so saying so tells nothing new; no SMS.
   const lock = await ctx.guard.lockout.state(userKey);
   if (lock.locked) {

@@ -1,6 +1,7 @@
 import { AUTH_COMMANDS } from './auth.ts';
 import type { Command } from './command.ts';
 import { directorySyncCommand, directoryTestCommand } from './directory.ts';
+import { logCommand } from './log.ts';
 import { modemProbeCommand, modemSendCommand } from './modem.ts';
 import { pduEncodeCommand } from './pdu.ts';
 import { demoCommand, startCommand } from './run.ts';
@@ -17,6 +18,7 @@ export const COMMANDS: Command[] = [
   pduEncodeCommand,
   directoryTestCommand,
   directorySyncCommand,
+  logCommand,
   upgradeCommand,
   ...AUTH_COMMANDS,
 ];

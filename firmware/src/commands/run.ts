@@ -162,6 +162,8 @@ export const demoCommand = defineCommand({
       configFile,
       effective,
       demoAdmin: true,
+      // The status LEDs belong to the service; a demo (even on a box) leaves them alone.
+      noLeds: true,
     });
     console.log('MFA Box demo is running.');
     for (const line of app.describe()) console.log(`  ${line}`);

@@ -96,6 +96,8 @@ export const passcodeSchema = z.object({
     .default('Your MFA Box passcode is {code}. It expires in {minutes} min.'),
   /** Send as class 0 (flash) SMS. Default false. */
   flash: z.boolean().default(false),
+  /** Ask the network for a delivery report on each passcode SMS; the audit records delivery. Default true. */
+  statusReport: z.boolean().default(true),
   /** [1...100], default 5: new passcodes (SMS) one user may trigger per window; re-logins reusing a pending code are free. */
   maxNewPerUser: z.number().int().min(1).max(100).default(5),
   /** [1...1440] min, default 15: the window for maxNewPerUser. */

@@ -22,7 +22,7 @@ import { backoffMs, classifySendFailure } from './classify.ts';
 import { openText, sealText, type SealedText } from './sealed-text.ts';
 import { SubmitJournal } from './submit-journal.ts';
 import { realTimers, unrefTimer, type Timers } from './timers.ts';
-import type { Outbox, OutboxEntryInput, OutboxStats, OutboxStatus } from './types.ts';
+import type { Outbox, OutboxEntryInput, OutboxEvent, OutboxStats, OutboxStatus } from './types.ts';
 
 export interface OutboxRecord {
   v: 1;
@@ -53,6 +53,8 @@ export interface OutboxRecord {
   /** Why it failed or expired: an ErrorCode name or a short phrase; never text. */
   reason?: string;
   finalAt?: number;
+  /** From the network's status report, when one came: delivered or not, and when (wall ms). */
+  delivery?: { delivered: boolean; at: number; outcome?: string };
 }
 
 interface IndexRow {
@@ -105,6 +107,8 @@ export interface OutboxOptions {
    * start). The systemd unit's TimeoutStopSec must exceed it.
    */
   closeTimeoutMs: number;
+  /** Default false: ask the network for a status report on each message (passcode.statusReport). */
+  statusReport: boolean;
 }
 
 export const DEFAULT_OUTBOX_OPTIONS: OutboxOptions = {
@@ -117,6 +121,7 @@ export const DEFAULT_OUTBOX_OPTIONS: OutboxOptions = {
   sweepIntervalMs: 3600_000,
   idleRecheckMs: 1000,
   closeTimeoutMs: 95_000,
+  statusReport: false,
 };
 
 export interface OutboxDeps {
@@ -134,6 +139,8 @@ export interface OutboxDeps {
   timers?: Timers;
   options?: Partial<OutboxOptions>;
   log?: Logger;
+  /** Told of each entry queued and each final outcome (the audit); must not throw. */
+  onEvent?: (e: OutboxEvent) => void;
 }
 
 /** An entry not yet final, held in memory with what the dispatcher needs. */
@@ -208,6 +215,8 @@ export class DurableOutbox implements Outbox {
     this.pump();
   };
 
+  private readonly onEvent: ((e: OutboxEvent) => void) | undefined;
+
   constructor(deps: OutboxDeps) {
     if (deps.deviceKey.length !== 32)
       throw new MfaError('the device key must be 32 bytes', ErrorCode.OutboxKeyInvalid);
@@ -223,6 +232,7 @@ export class DurableOutbox implements Outbox {
     this.index = this.store.table<IndexRow>('outbox');
     this.audit = this.store.table<SmsResendAudit>('audit');
     this.journal = deps.dataDir === undefined ? undefined : SubmitJournal.open(deps.dataDir);
+    this.onEvent = deps.onEvent;
   }
 
   /** Loads the table (recovering from a power cut), then starts dispatching. */
@@ -330,6 +340,7 @@ export class DurableOutbox implements Outbox {
     if (p) {
       this.pending.delete(seq);
       this.addToQueue(p.item);
+      this.tell(p.item.rec, 'queued');
     }
     this.pump();
   }
@@ -488,6 +499,7 @@ export class DurableOutbox implements Outbox {
           if (found[i]) {
             this.pending.delete(seq);
             this.addToQueue(p.item);
+            this.tell(p.item.rec, 'queued');
           } else if (now - p.at > PENDING_GIVE_UP_MS) {
             // The caller's commit never landed. If it lands later, the next start picks it up.
             this.pending.delete(seq);
@@ -683,6 +695,7 @@ export class DurableOutbox implements Outbox {
       result = await this.sender.send(rec.to, text, {
         remainingMs: this.remainingMs(it),
         ...(rec.flash ? { flash: true } : {}),
+        ...(this.opts.statusReport ? { statusReport: true } : {}),
         onCommand: () => {
           if (!this.closed && !this.isExpired(it)) void startMark();
         },
@@ -895,6 +908,33 @@ export class DurableOutbox implements Outbox {
     }
   }
 
+  /** Notes a status report on the entry (a fast write: a report is a nicety, not a promise). */
+  async noteDelivery(challengeId: string, delivery: NonNullable<OutboxRecord['delivery']>): Promise<void> {
+    const row = await this.index.get(indexKey(challengeId));
+    if (!row) return;
+    const rec = await this.entries.get(entryKey(row.seq));
+    if (!rec) return;
+    await this.entries.putFast(entryKey(row.seq), { ...rec, delivery });
+  }
+
+  private tell(rec: OutboxRecord, status: OutboxEvent['status']): void {
+    if (!this.onEvent) return;
+    // A final record's number is masked already.
+    const to = status === 'queued' ? maskNumber(rec.to) : rec.to;
+    const e: OutboxEvent = { status, challengeId: rec.challengeId, to };
+    if (rec.username !== undefined) e.username = rec.username;
+    if (e.status !== 'queued') {
+      if (rec.modem !== undefined) e.modem = rec.modem;
+      if (rec.messageRefs) e.messageRefs = rec.messageRefs;
+      if (rec.reason !== undefined) e.reason = rec.reason;
+    }
+    try {
+      this.onEvent(e);
+    } catch (err) {
+      this.log.error({ err: describeError(err) }, 'outbox onEvent hook failed');
+    }
+  }
+
   /** The final record (counted in the totals) and the writes that record it. */
   private async finalOps(
     it: LiveItem,
@@ -911,6 +951,7 @@ export class DurableOutbox implements Outbox {
       finalAt: this.clock.now(),
     };
     delete final.sealed;
+    this.tell(final, status);
     const ops = [this.entries.op({ type: 'put', key: entryKey(rec.seq), value: final })];
     if (auditOutcome && rec.resentUnknown) {
       const prev = await this.audit.get(auditKey(rec)).catch(() => undefined);

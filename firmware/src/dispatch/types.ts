@@ -56,3 +56,17 @@ export interface Outbox {
    */
   close(timeoutMs?: number): Promise<void>;
 }
+
+/** An SMS lifecycle step, for the audit and metrics (OutboxDeps.onEvent). Holds no text; `to` is masked. */
+export type OutboxEvent =
+  | { status: 'queued'; challengeId: string; username?: string; to: string }
+  | {
+      status: 'sent' | 'failed' | 'expired';
+      challengeId: string;
+      username?: string;
+      to: string;
+      modem?: string;
+      messageRefs?: number[];
+      /** Why it failed or expired: an ErrorCode name or a short phrase. */
+      reason?: string;
+    };

@@ -2,11 +2,11 @@
  * Board profiles (data in hardware/boards/*.json): which BCM pin drives each LED and the button,
  * and the label of the gpiochip that carries the 40-pin header.
  */
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { z } from 'zod';
 import { ErrorCode, MfaError } from '../errors.ts';
+import { hardwareDir } from '../hardware-dir.ts';
 
 const bcm = z.number().int().min(0).max(53);
 
@@ -24,19 +24,8 @@ export const boardSchema = z.object({
 });
 export type BoardProfile = z.infer<typeof boardSchema>;
 
-/** Finds hardware/boards from the source tree or a build under dist/. */
-export function boardsDir(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 6; i++) {
-    const candidate = join(dir, 'hardware', 'boards');
-    if (existsSync(candidate)) return candidate;
-    dir = dirname(dir);
-  }
-  throw new MfaError('hardware/boards not found', ErrorCode.ConfigFileUnreadable);
-}
-
 /** Every profile; a malformed one is a build error, so it throws naming the file. */
-export function loadBoards(dir = boardsDir()): BoardProfile[] {
+export function loadBoards(dir = hardwareDir('boards')): BoardProfile[] {
   return readdirSync(dir)
     .filter((f) => f.endsWith('.json'))
     .sort()

@@ -2,11 +2,11 @@
  * Vendor profiles: quirks as data (hardware/modems/*.json), picked by what ATI / AT+CGMI /
  * AT+CGMM / AT+GCAP report, or named in config. Adding a modem is a JSON file, not code.
  */
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { z } from 'zod';
 import { ErrorCode, MfaError } from '../errors.ts';
+import { hardwareDir } from '../hardware-dir.ts';
 
 export const profileSchema = z.object({
   name: z.string().min(1),
@@ -63,13 +63,7 @@ export interface IdentityReport {
 
 /** Finds hardware/modems from the source tree or a build under dist/. */
 export function profilesDir(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 6; i++) {
-    const candidate = join(dir, 'hardware', 'modems');
-    if (existsSync(candidate)) return candidate;
-    dir = dirname(dir);
-  }
-  throw new MfaError('hardware/modems not found', ErrorCode.ConfigFileUnreadable);
+  return hardwareDir('modems');
 }
 
 let cache: ModemProfile[] | undefined;

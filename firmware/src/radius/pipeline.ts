@@ -45,6 +45,17 @@ import type { RateLimitedLog } from './ratelog.ts';
 export type Source = { address: string; port: number };
 export type Send = (reply: Buffer) => void;
 
+/** A dropped packet, for the audit and metrics (`onDrop`): one call per packet. */
+export interface DropEvent {
+  /** NAS client name; undefined for a source that matches no client. */
+  client: string | undefined;
+  source: Source;
+  reason: DropReason | 'unknown-client';
+  /** ErrorCode name. */
+  code: string;
+  detail?: string;
+}
+
 /** The listener's state that every step reads; the server owns it and swaps `table` on reload. */
 export interface PipelineState {
   table: ClientTable;
@@ -55,6 +66,8 @@ export interface PipelineState {
   readonly log: Logger;
   readonly handler: RadiusHandler;
   readonly health: (() => HealthReport) | undefined;
+  /** Told of every dropped packet; must not throw (a throw is caught and logged). */
+  readonly onDrop: ((d: DropEvent) => void) | undefined;
   handlerTimeoutMs: number;
   maxPending: number;
   /** Requests handed to the handler and not yet answered. */
@@ -135,6 +148,12 @@ export function lookupClient(s: PipelineState, source: Source): ClientEntry | un
   const e = s.table.lookup(source.address);
   if (e) return e;
   s.counters.noteUnknown(source.address);
+  tellDrop(s, {
+    client: undefined,
+    source,
+    reason: 'unknown-client',
+    code: ErrorCode[ErrorCode.RadiusUnknownClient],
+  });
   s.ratelog.warn(
     `unknown|${source.address}`,
     { code: ErrorCode[ErrorCode.RadiusUnknownClient], source: source.address, reason: 'unknown-client' },
@@ -423,5 +442,20 @@ function drop(
   };
   if (detail !== undefined) fields.detail = detail;
   s.ratelog.warn(`${e.client.name}|${reason}`, fields, 'RADIUS packet dropped');
+  tellDrop(s, {
+    client: e.client.name,
+    source,
+    reason,
+    code: ErrorCode[DROP_CODE[reason]],
+    ...(detail === undefined ? {} : { detail }),
+  });
   return undefined;
+}
+
+function tellDrop(s: PipelineState, d: DropEvent): void {
+  try {
+    s.onDrop?.(d);
+  } catch (err) {
+    s.log.error({ err: describeError(err) }, 'onDrop hook failed');
+  }
 }

@@ -19,7 +19,7 @@ import { CounterBook, type ClientStatus, type RadiusCounters, type RadiusStatus 
 import { ReplyCache } from './dedupe.ts';
 import { MessageAuthenticatorLearning } from './ma-learning.ts';
 import type { HealthReport } from './monitor.ts';
-import { handleDatagram, type PipelineState } from './pipeline.ts';
+import { handleDatagram, type DropEvent, type PipelineState } from './pipeline.ts';
 import { RateLimitedLog } from './ratelog.ts';
 
 export {
@@ -58,6 +58,8 @@ export interface RadiusServerOptions {
   handlerTimeoutMs?: number;
   /** [16...65536], default 256 unknown source addresses remembered with a count. */
   unknownSourceEntries?: number;
+  /** Told of every dropped packet, with its reason (the audit, metrics). */
+  onDrop?: (d: DropEvent) => void;
   clock?: Clock;
   log?: Logger;
 }
@@ -137,6 +139,7 @@ export function createRadiusServer(opts: RadiusServerOptions): RadiusServer {
     log,
     handler: opts.handler,
     health: opts.health,
+    onDrop: opts.onDrop,
     handlerTimeoutMs,
     maxPending: opts.maxPending ?? 2048,
     pending: 0,

@@ -12,6 +12,8 @@ import type { LiveConfig } from '../config/live-config.ts';
 import { describeError } from '../errors.ts';
 import type { HealthSnapshot } from '../health/health.ts';
 import { logger } from '../log.ts';
+import { adminOrLocal } from './local-only.ts';
+import { registerAuditRoutes, type AuditReader } from './routes/audit.ts';
 import type { AdminStore } from './admins.ts';
 import type { WebOps } from './ops.ts';
 import { registerConfigRoutes } from './routes/config.ts';
@@ -34,6 +36,7 @@ export interface WebDeps {
   audit: AdminAudit;
   /** The running DirectorySync; without it the sync routes are not served. */
   directorySync?: SyncService;
+
   config?: LiveConfig;
   ops?: WebOps;
   /** HTTPS: the certificate and key (live-replaceable through `app.server.setSecureContext`). */
@@ -42,6 +45,8 @@ export interface WebDeps {
   webRoot?: string;
   /** Users (show, unlock), tokens, override codes and policy explain; local-only until the web login exists. */
   authAdmin?: AdminService;
+  /** The auth log; without it GET /api/audit is not served. */
+  auditLog?: AuditReader;
 }
 
 const log = logger('web');
@@ -119,6 +124,12 @@ export async function buildApp(deps: WebDeps): Promise<FastifyInstance> {
   if (deps.config) registerConfigRoutes(app, deps.config);
   if (deps.ops) registerOpsRoutes(app, deps.ops, deps.audit);
   if (deps.directorySync) registerDirectorySyncRoutes(app, deps.directorySync);
+  if (deps.auditLog)
+    registerAuditRoutes(
+      app,
+      deps.auditLog,
+      adminOrLocal('audit API', 'log in, or run `mfabox log` on the box'),
+    );
   app.setNotFoundHandler({}, (req, reply) =>
     reply.code(404).send({
       statusCode: 404,

@@ -1,0 +1,128 @@
+/**
+ * `mfabox log` as a real process, answering "why was Bob rejected?": radclient logs in against
+ * the running appliance (demo directory, simulated modem over a pty); the command reads the log
+ * through the service while it runs, and from the store itself once it is stopped.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parse } from 'csv-parse/sync';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseConfig } from '../../firmware/src/config/load.ts';
+import { startAppliance, type Appliance } from '../../firmware/src/main.ts';
+import { q, radclient } from '../helpers/radclient.ts';
+
+const SECRET = 'cli-log-secret';
+
+function mfabox(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['scripts/mfabox.mjs', ...args], {
+      env: { ...process.env, MFABOX_FROM_SOURCE: '1', MFABOX_LOG_LEVEL: 'warn' },
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.on('exit', (code) => resolve({ code, out, err }));
+  });
+}
+
+describe('mfabox log (radclient, simulator over a pty)', () => {
+  let app: Appliance | undefined;
+  let dir: string;
+  let configFile: string;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'mfabox-cli-log-'));
+    const raw = {
+      dataDir: join(dir, 'data'),
+      radius: {
+        listen: [{ address: '127.0.0.1', port: 0 }],
+        accountingPort: 0,
+        clients: [
+          { name: 'netscaler', address: '127.0.0.0/8', secret: SECRET, requireMessageAuthenticator: 'yes' },
+        ],
+      },
+      directory: { kind: 'demo', syncIntervalMinutes: 0 },
+      web: { address: '127.0.0.1', port: 0 },
+    };
+    app = await startAppliance(parseConfig(raw), {
+      simulator: { profile: 'generic', smsDelayMs: 50 },
+      waitForModemMs: 20_000,
+    });
+    configFile = join(dir, 'config.json');
+    await writeFile(
+      configFile,
+      JSON.stringify({ ...raw, web: { address: '127.0.0.1', port: Number(new URL(app.webUrl).port) } }),
+    );
+    const login = (user: string, password: string, secret = SECRET) =>
+      radclient(`127.0.0.1:${app?.radiusPort ?? 0}`, secret, [
+        ['User-Name', q(user)],
+        ['User-Password', q(password)],
+        ['Calling-Station-Id', q('203.0.113.7')],
+        ['Message-Authenticator', '0x00'],
+      ]);
+    expect((await login('CORP\\bob', 'not-his-password')).code).toBe('Access-Reject');
+    expect((await login('alice', 'alice-pass')).code).toBe('Access-Challenge');
+    expect((await login('bob', 'wrong-secret', 'not-the-secret')).code).toBeUndefined();
+  }, 60_000);
+
+  afterAll(async () => {
+    await app?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('answers through the running service, then from the store once it stopped', async () => {
+    const running = await mfabox(['log', '--config', configFile, '--user', 'bob', '--outcome', 'reject']);
+    expect(running.code).toBe(0);
+    const lines = running.out.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(
+      /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z radius reject {4}reason=bad-password user=CORP\\bob account=bob client=netscaler source=127\.0\.0\.1 callingStationId=203\.0\.113\.7 clientIp=203\.0\.113\.7 method=password step=password latencyMs=[\d.]+$/,
+    );
+    // Alice got as far as the directory: her record names her DN.
+    const alice = await mfabox(['log', '--config', configFile, '--user', 'alice', '--json']);
+    expect(JSON.parse(alice.out.trim().split('\n')[0] ?? '{}')).toMatchObject({
+      outcome: 'challenge',
+      reason: 'challenge-sent',
+      dn: 'CN=alice,CN=Users,DC=demo,DC=mfabox',
+      method: 'password+sms',
+    });
+
+    const drops = await mfabox(['log', '--config', configFile, '--outcome', 'dropped', '--json']);
+    const dropped = drops.out
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(dropped).toMatchObject([
+      {
+        kind: 'radius',
+        outcome: 'dropped',
+        reason: 'bad-message-authenticator',
+        code: 'RadiusBadAuthenticator',
+        client: 'netscaler',
+      },
+    ]);
+
+    await app?.stop();
+    app = undefined;
+    const csv = await mfabox(['log', '--config', configFile, '--since', '1h', '--csv']);
+    expect(csv.code).toBe(0);
+    const rows = parse<Record<string, string>>(csv.out, { columns: true });
+    expect(rows.map((r) => `${r.outcome} ${r.reason}`)).toEqual(
+      expect.arrayContaining([
+        'reject bad-password',
+        'challenge challenge-sent',
+        'dropped bad-message-authenticator',
+        'queued ',
+      ]),
+    );
+    const last = await mfabox(['log', '--config', configFile, '--kind', 'radius', '--limit', '1']);
+    expect(last.out.trim().split('\n')).toHaveLength(1);
+    expect(last.out).toContain('reason=bad-message-authenticator');
+    const bad = await mfabox(['log', '--config', configFile, '--since', 'yesterday']);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toContain('since "yesterday"');
+  }, 180_000);
+});
