@@ -10,7 +10,7 @@
  * arrival order), `c!<challengeId>` → `{ seq }` is the index by challenge.
  */
 import type { Clock, Random } from '../clock.ts';
-import { cryptoRandom, systemClock } from '../clock.ts';
+import { cryptoRandom, realTimers, systemClock, unrefTimer, type Timers } from '../clock.ts';
 import { describeError, ErrorCode, MfaError } from '../errors.ts';
 import { logger } from '../log.ts';
 import type { Logger } from '../log.ts';
@@ -21,7 +21,6 @@ import type { Store, StoreOp, Table } from '../store/store.ts';
 import { backoffMs, classifySendFailure } from './classify.ts';
 import { openText, sealText, type SealedText } from './sealed-text.ts';
 import { SubmitJournal } from './submit-journal.ts';
-import { realTimers, unrefTimer, type Timers } from './timers.ts';
 import type { Outbox, OutboxEntryInput, OutboxEvent, OutboxStats, OutboxStatus } from './types.ts';
 
 export interface OutboxRecord {

@@ -11,6 +11,7 @@
 import { EventEmitter } from 'node:events';
 import { ErrorCode, MfaError } from '../errors.ts';
 import { logger } from '../log.ts';
+import { SerialQueue } from '../queue.ts';
 import type { ModemTransport } from './transport.ts';
 import { AtFramer, type FinalResult, type FramerEvent } from './at/framer.ts';
 import { redactCommand, strayShape } from './at/redact.ts';
@@ -117,7 +118,7 @@ interface Waiter {
 export class AtChannel extends EventEmitter {
   readonly timeouts: ChannelTimeouts;
   private readonly framer = new AtFramer();
-  private tail: Promise<unknown> = Promise.resolve();
+  private readonly queue = new SerialQueue();
   private waiter: Waiter | undefined;
   private lastByteAt = 0;
   private closedError: MfaError | undefined;
@@ -175,14 +176,11 @@ export class AtChannel extends EventEmitter {
   quiesce(err: MfaError): Promise<void> {
     this.refusing ??= err;
     if (this.inSubmit?.stage !== 'sent') this.abortInFlight(err);
-    return this.tail.then(() => undefined);
+    return this.queue.idle();
   }
 
   private enqueue<T>(work: () => Promise<T>): Promise<T> {
-    const job = () => (this.refusing ? Promise.reject(this.refusing) : work());
-    const run = this.tail.then(job, job);
-    this.tail = run.catch(() => undefined);
-    return run;
+    return this.queue.run(() => (this.refusing ? Promise.reject(this.refusing) : work()));
   }
 
   private async write(data: string): Promise<void> {

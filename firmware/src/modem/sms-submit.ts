@@ -6,6 +6,7 @@
  */
 import type { Clock } from '../clock.ts';
 import { MfaError } from '../errors.ts';
+import { SerialQueue } from '../queue.ts';
 import { classifyFinal, refusedBeforeAcceptance } from './at/errors.ts';
 import { parseCmgs } from './at/replies.ts';
 import type { AtChannel, AtCommands } from './channel.ts';
@@ -49,7 +50,8 @@ interface Part {
 export class SmsSubmitter {
   /** AT+CMMS=2 support: undefined until tried. */
   private cmms: boolean | undefined;
-  private textChain: Promise<unknown> = Promise.resolve();
+  /** Text mode: one whole message at a time (see send). */
+  private readonly textQueue = new SerialQueue();
 
   constructor(private readonly host: SubmitHost) {}
 
@@ -71,9 +73,7 @@ export class SmsSubmitter {
   ): Promise<void> {
     const go = () => this.sendParts(to, text, opts, progress, deadlineMono);
     if (!this.host.textMode()) return go();
-    const run = this.textChain.then(go, go);
-    this.textChain = run.catch(() => undefined);
-    return run;
+    return this.textQueue.run(go);
   }
 
   private async sendParts(

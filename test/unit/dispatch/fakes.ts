@@ -1,7 +1,7 @@
 /** Test doubles for the outbox: a fake clock with manual timers, and a scripted SmsSender. */
 import { EventEmitter } from 'node:events';
 import type { Clock } from '../../../firmware/src/clock.ts';
-import type { Timers } from '../../../firmware/src/dispatch/timers.ts';
+import type { Timers } from '../../../firmware/src/clock.ts';
 import type {
   ModemHealth,
   SmsSendOptions,
