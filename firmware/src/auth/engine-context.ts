@@ -141,17 +141,19 @@ export function decide(ctx: EngineContext, d: Omit<AuthDecision, 'at'>, r: Handl
   if (d.outcome === 'accept') ctx.counters.accepts++;
   else if (d.outcome === 'reject') ctx.counters.rejects++;
   else ctx.counters.challenges++;
-  log.info(
-    {
-      user: d.user,
-      client: d.client,
-      outcome: d.outcome,
-      reason: d.reason,
-      rule: d.rule,
-      challengeId: d.challengeId,
-    },
-    'auth decision',
-  );
+  // Checked first: with the level above info, the fields object is not built on every request.
+  if (log.isLevelEnabled('info'))
+    log.info(
+      {
+        user: d.user,
+        client: d.client,
+        outcome: d.outcome,
+        reason: d.reason,
+        rule: d.rule,
+        challengeId: d.challengeId,
+      },
+      'auth decision',
+    );
   try {
     ctx.onDecision?.(decision);
   } catch (e) {
