@@ -81,7 +81,6 @@ const ROUTES: { method: 'GET' | 'POST' | 'PATCH' | 'DELETE'; url: string; payloa
   { method: 'GET', url: '/api/users' },
   { method: 'POST', url: '/api/users/alice/test-sms', payload: {} },
   { method: 'GET', url: '/api/modems/ports' },
-  { method: 'GET', url: '/api/audit' },
   { method: 'GET', url: '/api/system' },
 ];
 

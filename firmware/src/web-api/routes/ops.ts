@@ -1,7 +1,6 @@
 /** Users, test SMS, modem ports, the audit, system facts and the TLS certificate upload. */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { parseFilter, type AuditFilter, type FilterStrings } from '../../audit/query.ts';
 import { describeError, isMfaError } from '../../errors.ts';
 import type { WebOps } from '../ops.ts';
 import { adminOf } from '../security.ts';
@@ -69,20 +68,6 @@ export function registerOpsRoutes(app: FastifyInstance, ops: WebOps, audit: Admi
   );
 
   app.get('/api/modems/ports', async () => ({ ports: await ops.serialPorts() }));
-
-  /** The same filters as `mfabox log` (kind, user, since, until, outcome, reason, client, challenge), newest first. */
-  app.get<{ Querystring: FilterStrings & { limit?: string } }>('/api/audit', async (req, reply) => {
-    const limit = Math.min(1000, Math.max(1, Number(req.query.limit ?? 100) || 100));
-    let filter: AuditFilter;
-    try {
-      filter = parseFilter(req.query, Date.now());
-    } catch (e) {
-      if (isMfaError(e))
-        return badRequest(reply, e.message.replace(/--/g, ''), [{ path: e.field ?? '', message: e.message }]);
-      throw e;
-    }
-    return { records: await ops.recentAudit(limit, filter) };
-  });
 
   app.get('/api/system', async () => ops.system());
 

@@ -1,0 +1,173 @@
+/**
+ * The email sender against a real SMTP server (smtp-server) on 127.0.0.1 with STARTTLS: a
+ * self-signed CA made here with openssl, the relay's certificate signed by it, the CA pinned.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SMTPServer } from 'smtp-server';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createEmailSender } from '../../firmware/src/auth/email-sender.ts';
+
+let dir: string;
+let server: SMTPServer;
+let port: number;
+const received: { to: string[]; body: string; secure: boolean }[] = [];
+
+function makeCa(name: string): { key: string; cert: string } {
+  const key = join(dir, `${name}.key`);
+  const cert = join(dir, `${name}.crt`);
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-days',
+      '2',
+      '-subj',
+      `/CN=${name}`,
+      '-keyout',
+      key,
+      '-out',
+      cert,
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,keyCertSign',
+    ],
+    { stdio: 'ignore' },
+  );
+  return { key, cert };
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'mfabox-smtp-'));
+  const ca = makeCa('test-ca');
+  makeCa('other-ca');
+  const key = join(dir, 'relay.key');
+  const csr = join(dir, 'relay.csr');
+  const crt = join(dir, 'relay.crt');
+  const ext = join(dir, 'relay.ext');
+  writeFileSync(ext, 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
+  execFileSync(
+    'openssl',
+    ['req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=127.0.0.1', '-keyout', key, '-out', csr],
+    { stdio: 'ignore' },
+  );
+  execFileSync(
+    'openssl',
+    [
+      'x509',
+      '-req',
+      '-in',
+      csr,
+      '-CA',
+      ca.cert,
+      '-CAkey',
+      ca.key,
+      '-CAcreateserial',
+      '-days',
+      '2',
+      '-extfile',
+      ext,
+      '-out',
+      crt,
+    ],
+    { stdio: 'ignore' },
+  );
+  server = new SMTPServer({
+    key: readFileSync(key),
+    cert: readFileSync(crt),
+    authOptional: true,
+    logger: false,
+    onData(stream, session, cb) {
+      let body = '';
+      stream.on('data', (c: Buffer) => (body += c.toString('utf8')));
+      stream.on('end', () => {
+        received.push({ to: session.envelope.rcptTo.map((r) => r.address), body, secure: session.secure });
+        cb();
+      });
+    },
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  port = (server.server.address() as AddressInfo).port;
+}, 60_000);
+
+afterAll(async () => {
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('email sender over STARTTLS', () => {
+  it('delivers the passcode through the relay, over TLS, with the CA pinned', async () => {
+    const s = createEmailSender({
+      host: '127.0.0.1',
+      port,
+      from: 'mfabox@example.test',
+      caFile: join(dir, 'test-ca.crt'),
+    });
+    const r = await s.send({
+      to: 'j.smith@example.test',
+      subject: 'Your code',
+      text: 'Your passcode is 482913',
+    });
+    s.close();
+    expect(r.ok).toBe(true);
+    const got = received.at(-1);
+    expect(got?.to).toEqual(['j.smith@example.test']);
+    expect(got?.secure).toBe(true);
+    expect(got?.body).toContain('482913');
+  }, 30_000);
+
+  it('refuses a relay whose certificate is not signed by the pinned CA', async () => {
+    const before = received.length;
+    const s = createEmailSender({
+      host: '127.0.0.1',
+      port,
+      from: 'mfabox@example.test',
+      caFile: join(dir, 'other-ca.crt'),
+    });
+    const r = await s.send({
+      to: 'j.smith@example.test',
+      subject: 'Your code',
+      text: 'Your passcode is 111111',
+    });
+    s.close();
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.permanent).toBe(true);
+    expect(received.length).toBe(before);
+  }, 30_000);
+
+  it('refuses a relay that does not offer STARTTLS (no passcode in clear)', async () => {
+    const plain = new SMTPServer({
+      hideSTARTTLS: true,
+      authOptional: true,
+      logger: false,
+      onData: (st, _s, cb) => {
+        st.resume();
+        st.on('end', () => cb());
+      },
+    });
+    await new Promise<void>((resolve) => plain.listen(0, '127.0.0.1', resolve));
+    const p = (plain.server.address() as AddressInfo).port;
+    const s = createEmailSender({
+      host: '127.0.0.1',
+      port: p,
+      from: 'mfabox@example.test',
+      caFile: join(dir, 'test-ca.crt'),
+    });
+    const r = await s.send({
+      to: 'j.smith@example.test',
+      subject: 'Your code',
+      text: 'Your passcode is 222222',
+    });
+    s.close();
+    await new Promise<void>((resolve) => plain.close(() => resolve()));
+    expect(r.ok).toBe(false);
+  }, 30_000);
+});
