@@ -177,7 +177,11 @@ describe('RADIUS server + real auth engine against radclient', () => {
         server: `127.0.0.1:${port}`,
         command: 'auth',
         secret: SECRET,
-        lines: ['User-Name = "nsmonitor"', 'User-Password = "monitor-pw-16-chars"', 'Message-Authenticator = 0x00'],
+        lines: [
+          'User-Name = "nsmonitor"',
+          'User-Password = "monitor-pw-16-chars"',
+          'Message-Authenticator = 0x00',
+        ],
       });
     modemReady = true;
     const up = (await ask()).replies[0];
