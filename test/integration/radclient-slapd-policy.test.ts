@@ -68,7 +68,10 @@ describe('auth policy end to end (radclient, slapd, modem simulator, mfabox)', (
     // The command reads the config the service runs with, with the ports it got.
     await writeFile(
       configFile,
-      JSON.stringify({ ...raw, web: { address: '127.0.0.1', port: Number(new URL(a.webUrl).port) } }),
+      JSON.stringify({
+        ...raw,
+        web: { address: '127.0.0.1', port: Number(new URL(a.webUrl).port), tls: false },
+      }),
     );
     return a;
   }
@@ -91,7 +94,7 @@ describe('auth policy end to end (radclient, slapd, modem simulator, mfabox)', (
       },
       directory: { kind: 'ldap', ...slapdDirectory(peer.facts), syncIntervalMinutes: 0 },
       policy: { trustedNetworks: ['10.0.0.0/8', '2001:db8:10::/48'] },
-      web: { address: '127.0.0.1', port: 0 },
+      web: { address: '127.0.0.1', port: 0, tls: false },
       log: { level: 'warn' },
     };
     app = await start();

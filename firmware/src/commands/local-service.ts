@@ -41,14 +41,16 @@ export function callLocalApi(
   body?: unknown,
   timeoutMs = 30_000,
 ): Promise<ApiResult> {
-  const host = loopbackTarget(config.web.address);
-  const url = `http://${host.includes(':') ? `[${host}]` : host}:${config.web.port}${path}`;
+  // With HTTPS the box keeps a plain loopback port for this command (web.localPort).
+  const host = config.web.tls ? '127.0.0.1' : loopbackTarget(config.web.address);
+  const port = config.web.tls ? config.web.localPort : config.web.port;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}${path}`;
   const payload = body === undefined ? undefined : JSON.stringify(body);
   return new Promise((resolve) => {
     const req = http.request(
       {
         host,
-        port: config.web.port,
+        port,
         path,
         method,
         headers: {
