@@ -6,6 +6,7 @@ import { modemProbeCommand, modemSendCommand } from './modem.ts';
 import { pduEncodeCommand } from './pdu.ts';
 import { demoCommand, startCommand } from './run.ts';
 import { simCommand } from './sim.ts';
+import { statusCommand } from './status.ts';
 import { upgradeCommand } from './upgrade.ts';
 
 /** Every subcommand; each area registers its own line here. */
@@ -19,6 +20,7 @@ export const COMMANDS: Command[] = [
   directoryTestCommand,
   directorySyncCommand,
   logCommand,
+  statusCommand,
   upgradeCommand,
   ...AUTH_COMMANDS,
 ];

@@ -14,6 +14,7 @@ import type { HealthSnapshot } from '../health/health.ts';
 import { logger } from '../log.ts';
 import { adminOrLocal } from './local-only.ts';
 import { registerAuditRoutes, type AuditReader } from './routes/audit.ts';
+import { registerMetricsRoutes, registerStatusRoute, type MetricsText } from './routes/metrics.ts';
 import type { AdminStore } from './admins.ts';
 import type { WebOps } from './ops.ts';
 import { registerConfigRoutes } from './routes/config.ts';
@@ -47,6 +48,8 @@ export interface WebDeps {
   authAdmin?: AdminService;
   /** The auth log; without it GET /api/audit is not served. */
   auditLog?: AuditReader;
+  /** Prometheus metrics; without them GET /metrics is not served. */
+  metrics?: MetricsText;
 }
 
 const log = logger('web');
@@ -120,6 +123,12 @@ export async function buildApp(deps: WebDeps): Promise<FastifyInstance> {
   }
 
   app.get('/api/health', { config: { access: 'monitor' } }, (_req, reply) => reply.send(deps.health()));
+  registerStatusRoute(
+    app,
+    () => deps.health(),
+    adminOrLocal('status API', 'log in, or run `mfabox status` on the box'),
+  );
+  if (deps.metrics) registerMetricsRoutes(app, deps.metrics, () => deps.security().monitorToken);
   registerSessionRoutes(app, deps.admins, deps.audit);
   if (deps.config) registerConfigRoutes(app, deps.config);
   if (deps.ops) registerOpsRoutes(app, deps.ops, deps.audit);
