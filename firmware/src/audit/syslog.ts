@@ -2,7 +2,7 @@
  * Audit records to SIEM collectors over syslog: RFC 5424 messages over UDP (RFC 5426), TCP with
  * octet counting (RFC 6587) or TLS (RFC 5425, the CA optionally pinned).
  *
- * `send()` formats the record and queues it; it never waits and never throws, so a collector
+ * `send()` queues the record; it never waits and never throws, so a collector
  * that is down, slow or black-holed costs RADIUS nothing. Each target keeps a bounded queue:
  * while the collector is unreachable (or stops reading), records wait there, and beyond
  * `maxBuffered` the oldest are dropped and counted. A lost connection is retried with backoff
@@ -94,7 +94,8 @@ export class SyslogTarget {
   private readonly transport: 'udp' | 'tcp' | 'tls';
   private readonly host: string;
   private readonly port: number;
-  private readonly queue: BoundedQueue<Buffer>;
+  private readonly queue: BoundedQueue<AuditRecord>;
+  private pumpScheduled = false;
   private readonly o: Required<SyslogOptions>;
   private readonly procId = process.pid;
   private stream: net.Socket | undefined;
@@ -134,9 +135,23 @@ export class SyslogTarget {
     this.connect();
   }
 
-  /** Formats and queues the record; returns at once. Never throws. */
+  /**
+   * Queues the record and returns at once; never throws. Formatting and writing happen on a later
+   * turn of the event loop, after the RADIUS reply this record describes has left.
+   */
   send(r: AuditRecord): void {
     if (this.closed) return;
+    this.queue.push(r);
+    if (this.pumpScheduled || !this.connected) return;
+    this.pumpScheduled = true;
+    setImmediate(() => {
+      this.pumpScheduled = false;
+      this.pump();
+    });
+  }
+
+  /** The record as bytes for this target, or undefined (counted as an error) if it cannot be. */
+  private frame(r: AuditRecord): Buffer | undefined {
     try {
       const msg = formatSyslog(r, {
         facility: this.cfg.facility,
@@ -144,10 +159,10 @@ export class SyslogTarget {
         procId: this.procId,
         maxBytes: this.transport === 'udp' ? UDP_MAX_BYTES : STREAM_MAX_BYTES,
       });
-      this.queue.push(this.transport === 'udp' ? Buffer.from(msg) : octetCounted(msg));
-      this.pump();
+      return this.transport === 'udp' ? Buffer.from(msg) : octetCounted(msg);
     } catch (e) {
       this.fail(e);
+      return undefined;
     }
   }
 
@@ -205,7 +220,11 @@ export class SyslogTarget {
     this.connecting = false;
     this.downSince ??= this.o.now();
     this.stream = undefined;
-    this.udp?.close();
+    try {
+      this.udp?.close();
+    } catch {
+      // already closed by its own error
+    }
     this.udp = undefined;
     if (this.closed || this.retryTimer) return;
     const jitter = 0.8 + Math.random() * 0.4;
@@ -307,8 +326,10 @@ export class SyslogTarget {
       const u = this.udp;
       // A few datagrams in flight at most: the rest wait in the bounded queue, not in libuv.
       while (this.udpInFlight < 32 && this.queue.length > 0) {
-        const frame = this.queue.shift();
-        if (!frame) break;
+        const r = this.queue.shift();
+        if (!r) break;
+        const frame = this.frame(r);
+        if (!frame) continue;
         this.udpInFlight++;
         u.send(frame, (e) => {
           this.udpInFlight--;
@@ -323,8 +344,10 @@ export class SyslogTarget {
     const s = this.stream;
     if (!s) return;
     while (this.queue.length > 0 && s.writableLength < this.o.highWaterBytes) {
-      const frame = this.queue.shift();
-      if (!frame) break;
+      const r = this.queue.shift();
+      if (!r) break;
+      const frame = this.frame(r);
+      if (!frame) continue;
       this.sent++;
       if (!s.write(frame)) break;
     }
