@@ -21,6 +21,7 @@ import type { Store, StoreOp, Table } from '../store/store.ts';
 import { backoffMs, classifySendFailure } from './classify.ts';
 import { openText, sealText, type SealedText } from './sealed-text.ts';
 import { SubmitJournal } from './submit-journal.ts';
+import { SerialQueue } from '../queue.ts';
 import type { Outbox, OutboxEntryInput, OutboxEvent, OutboxStats, OutboxStatus } from './types.ts';
 
 export interface OutboxRecord {
@@ -191,6 +192,7 @@ export class DurableOutbox implements Outbox {
   /** Waiting to go out, in arrival (seq) order. */
   private queue: LiveItem[] = [];
   private readonly inFlight = new Map<string, { it: LiveItem; done: Promise<void> }>();
+  private readonly deliveryNotes = new SerialQueue();
   /** In-flight entries (they left the queue) by challenge: for status() and the oldest age. */
   private readonly liveByChallenge = new Map<string, LiveItem>();
   /** Sent, but the write that records it failed for good: memory is the only record of `sent`. */
@@ -907,13 +909,22 @@ export class DurableOutbox implements Outbox {
     }
   }
 
-  /** Notes a status report on the entry (a fast write: a report is a nicety, not a promise). */
-  async noteDelivery(challengeId: string, delivery: NonNullable<OutboxRecord['delivery']>): Promise<void> {
-    const row = await this.index.get(indexKey(challengeId));
-    if (!row) return;
-    const rec = await this.entries.get(entryKey(row.seq));
-    if (!rec) return;
-    await this.entries.putFast(entryKey(row.seq), { ...rec, delivery });
+  /**
+   * Notes a status report on the entry. A report can arrive before the entry's final write has
+   * landed: it waits for that dispatch to settle, and notes run one at a time, so a note never
+   * rewrites an entry from a stale read (a stale `submitting` record would mean a resend after a
+   * restart). The write is synced like every other write to an entry, for the same reason.
+   */
+  noteDelivery(challengeId: string, delivery: NonNullable<OutboxRecord['delivery']>): Promise<void> {
+    return this.deliveryNotes.run(async () => {
+      const live = this.liveByChallenge.get(challengeId);
+      if (live) await this.inFlight.get(live.rec.seq)?.done;
+      const row = await this.index.get(indexKey(challengeId));
+      if (!row) return;
+      const rec = await this.entries.get(entryKey(row.seq));
+      if (!rec) return;
+      await this.entries.put(entryKey(row.seq), { ...rec, delivery });
+    });
   }
 
   private tell(rec: OutboxRecord, status: OutboxEvent['status']): void {
