@@ -224,12 +224,13 @@ export class OutboxRecords {
     return removed;
   }
 
-  /** Notes a status report on the entry (a fast write: a report is a nicety, not a promise). */
+  /** Notes a status report on the entry; the outbox calls it only once the entry has settled. */
   async noteDelivery(challengeId: string, delivery: NonNullable<OutboxRecord['delivery']>): Promise<void> {
     const row = await this.index.get(indexKey(challengeId));
     if (!row) return;
     const rec = await this.entries.get(entryKey(row.seq));
     if (!rec) return;
-    await this.entries.putFast(entryKey(row.seq), { ...rec, delivery });
+    // Synced like every write to an entry: the caller made sure `rec` is not stale.
+    await this.entries.put(entryKey(row.seq), { ...rec, delivery });
   }
 }

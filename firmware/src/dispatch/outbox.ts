@@ -32,6 +32,7 @@ import {
 import { sealText } from './sealed-text.ts';
 import { revertEarlyMark, sendAttempt, type SendHost } from './send-attempt.ts';
 import { SubmitJournal } from './submit-journal.ts';
+import { SerialQueue } from '../queue.ts';
 import type {
   Outbox,
   OutboxEntryInput,
@@ -67,6 +68,7 @@ export class DurableOutbox implements Outbox {
   /** Waiting to go out, in arrival (seq) order. */
   private queue: LiveItem[] = [];
   private readonly inFlight = new Map<string, { it: LiveItem; done: Promise<void> }>();
+  private readonly deliveryNotes = new SerialQueue();
   /** In-flight entries (they left the queue) by challenge: for status() and the oldest age. */
   private readonly liveByChallenge = new Map<string, LiveItem>();
   /** Sent, but the write that records it failed for good: memory is the only record of `sent`. */
@@ -333,9 +335,16 @@ export class DurableOutbox implements Outbox {
     return removed;
   }
 
-  /** Notes a status report on the entry (a fast write: a report is a nicety, not a promise). */
+  /** Notes a status report on the entry, once the entry's own final write has landed. */
   noteDelivery(challengeId: string, delivery: NonNullable<OutboxRecord['delivery']>): Promise<void> {
-    return this.records.noteDelivery(challengeId, delivery);
+    // A report can arrive before the entry's final write has landed: wait for that dispatch, and
+    // take notes one at a time, so a note never rewrites the entry from a stale read (a stale
+    // `submitting` record would mean a resend after a restart).
+    return this.deliveryNotes.run(async () => {
+      const live = this.liveByChallenge.get(challengeId);
+      if (live) await this.inFlight.get(live.rec.seq)?.done;
+      await this.records.noteDelivery(challengeId, delivery);
+    });
   }
 
   // ---- internals -------------------------------------------------------------------------
