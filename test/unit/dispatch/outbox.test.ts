@@ -70,8 +70,12 @@ describe.each([
     for await (const [, v] of store.table<SmsResendAudit>('audit').entries()) out.push(v);
     return out;
   }
+  /** Waits for the status, and for a final one also for its write (memory leads the disk). */
   const settle = (id: string, status: string) =>
-    vi.waitFor(async () => expect(await outbox?.status(id)).toBe(status));
+    vi.waitFor(async () => {
+      expect(await outbox?.status(id)).toBe(status);
+      if (['sent', 'failed', 'expired'].includes(status)) expect((await record(id))?.status).toBe(status);
+    });
 
   it('sends a queued entry, records refs and modem, and removes the text and full number', async () => {
     const ob = await open();
