@@ -16,7 +16,10 @@ import { adminOrLocal } from './local-only.ts';
 import { registerAuditRoutes, type AuditReader } from './routes/audit.ts';
 import type { AdminStore } from './admins.ts';
 import type { WebOps } from './ops.ts';
+import { registerActivityRoutes } from './routes/activity.ts';
 import { registerConfigRoutes } from './routes/config.ts';
+import { registerDirectoryTestRoutes } from './routes/directory-test.ts';
+import { registerModemRoutes } from './routes/modems.ts';
 import { registerDirectorySyncRoutes, type SyncService } from './routes/directory-sync.ts';
 import { registerOpsRoutes } from './routes/ops.ts';
 import { registerSessionRoutes, type AdminAudit } from './routes/session.ts';
@@ -121,9 +124,14 @@ export async function buildApp(deps: WebDeps): Promise<FastifyInstance> {
 
   app.get('/api/health', { config: { access: 'monitor' } }, (_req, reply) => reply.send(deps.health()));
   registerSessionRoutes(app, deps.admins, deps.audit);
-  if (deps.config) registerConfigRoutes(app, deps.config);
+  if (deps.config) {
+    registerConfigRoutes(app, deps.config);
+    registerDirectoryTestRoutes(app, deps.config);
+  }
+  registerModemRoutes(app);
   if (deps.ops) registerOpsRoutes(app, deps.ops, deps.audit);
   if (deps.directorySync) registerDirectorySyncRoutes(app, deps.directorySync);
+  if (deps.auditLog) registerActivityRoutes(app, deps.auditLog);
   if (deps.auditLog)
     registerAuditRoutes(
       app,
