@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import { loadProfiles } from '../../modem/profiles.ts';
 
 export function registerModemRoutes(app: FastifyInstance, profiles: () => string[] = profileNames): void {
-  app.get('/api/modems/profiles', async () => ({ profiles: ['auto', ...profiles()] }));
+  app.get('/api/modems/profiles', (_req, reply) => reply.send({ profiles: ['auto', ...profiles()] }));
 }
 
 function profileNames(): string[] {
