@@ -18,7 +18,7 @@ import type { AdminStore } from './admins.ts';
 import type { WebOps } from './ops.ts';
 import { registerActivityRoutes } from './routes/activity.ts';
 import { registerConfigRoutes } from './routes/config.ts';
-import { registerDirectoryTestRoutes } from './routes/directory-test.ts';
+import { registerDirectoryTestRoutes, type DirectoryTester } from './routes/directory-test.ts';
 import { registerModemRoutes } from './routes/modems.ts';
 import { registerDirectorySyncRoutes, type SyncService } from './routes/directory-sync.ts';
 import { registerOpsRoutes } from './routes/ops.ts';
@@ -48,7 +48,9 @@ export interface WebDeps {
   webRoot?: string;
   /** Users (show, unlock), tokens, override codes and policy explain; local-only until the web login exists. */
   authAdmin?: AdminService;
-  /** The auth log; without it GET /api/audit is not served. */
+  /** Test connection's runner (tests inject one); default the diagnostics of `mfabox directory test`. */
+  directoryTester?: DirectoryTester;
+  /** The auth log; without it GET /api/audit and /api/activity are not served. */
   auditLog?: AuditReader;
 }
 
@@ -126,7 +128,7 @@ export async function buildApp(deps: WebDeps): Promise<FastifyInstance> {
   registerSessionRoutes(app, deps.admins, deps.audit);
   if (deps.config) {
     registerConfigRoutes(app, deps.config);
-    registerDirectoryTestRoutes(app, deps.config);
+    registerDirectoryTestRoutes(app, deps.config, deps.directoryTester);
   }
   registerModemRoutes(app);
   if (deps.ops) registerOpsRoutes(app, deps.ops, deps.audit);
