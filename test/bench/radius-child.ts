@@ -30,7 +30,7 @@ import { preparedWith, quietOutboxParts } from '../helpers/outbox.ts';
 configureLogging({ level: 'warn' });
 
 const mode = process.env.BENCH_MODE ?? 'engine';
-const SECRET = process.env.BENCH_SECRET ?? 'testing123';
+const SECRET = process.env.BENCH_SECRET ?? 'bench-nas-secret-0123456789';
 const store = await openStore(process.env.BENCH_DB ?? '/nonexistent');
 
 const engineConfig = () => ({

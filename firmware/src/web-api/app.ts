@@ -16,7 +16,10 @@ import { adminOrLocal } from './local-only.ts';
 import { registerAuditRoutes, type AuditReader } from './routes/audit.ts';
 import type { AdminStore } from './admins.ts';
 import type { WebOps } from './ops.ts';
+import { registerActivityRoutes } from './routes/activity.ts';
 import { registerConfigRoutes } from './routes/config.ts';
+import { registerDirectoryTestRoutes, type DirectoryTester } from './routes/directory-test.ts';
+import { registerModemRoutes } from './routes/modems.ts';
 import { registerDirectorySyncRoutes, type SyncService } from './routes/directory-sync.ts';
 import { registerOpsRoutes } from './routes/ops.ts';
 import { registerSessionRoutes, type AdminAudit } from './routes/session.ts';
@@ -45,7 +48,9 @@ export interface WebDeps {
   webRoot?: string;
   /** Users (show, unlock), tokens, override codes and policy explain; local-only until the web login exists. */
   authAdmin?: AdminService;
-  /** The auth log; without it GET /api/audit is not served. */
+  /** Test connection's runner (tests inject one); default the diagnostics of `mfabox directory test`. */
+  directoryTester?: DirectoryTester;
+  /** The auth log; without it GET /api/audit and /api/activity are not served. */
   auditLog?: AuditReader;
 }
 
@@ -121,9 +126,14 @@ export async function buildApp(deps: WebDeps): Promise<FastifyInstance> {
 
   app.get('/api/health', { config: { access: 'monitor' } }, (_req, reply) => reply.send(deps.health()));
   registerSessionRoutes(app, deps.admins, deps.audit);
-  if (deps.config) registerConfigRoutes(app, deps.config);
+  if (deps.config) {
+    registerConfigRoutes(app, deps.config);
+    registerDirectoryTestRoutes(app, deps.config, deps.directoryTester);
+  }
+  registerModemRoutes(app);
   if (deps.ops) registerOpsRoutes(app, deps.ops, deps.audit);
   if (deps.directorySync) registerDirectorySyncRoutes(app, deps.directorySync);
+  if (deps.auditLog) registerActivityRoutes(app, deps.auditLog);
   if (deps.auditLog)
     registerAuditRoutes(
       app,
