@@ -45,9 +45,10 @@ describe('mfabox log (radclient, simulator over a pty)', () => {
         ],
       },
       directory: { kind: 'demo', syncIntervalMinutes: 0 },
-      web: { address: '127.0.0.1', port: 0 },
+      web: { address: '127.0.0.1', port: 0, tls: false }, // the CLI reaches it on plain loopback HTTP
     };
     app = await startAppliance(parseConfig(raw), {
+      demo: true, // the demo directory is refused (setup mode) outside the demo
       simulator: { profile: 'generic', smsDelayMs: 50 },
       waitForModemMs: 20_000,
     });
@@ -75,7 +76,7 @@ describe('mfabox log (radclient, simulator over a pty)', () => {
 
   it('answers through the running service, then from the store once it stopped', async () => {
     const running = await mfabox(['log', '--config', configFile, '--user', 'bob', '--outcome', 'reject']);
-    expect(running.code).toBe(0);
+    expect(running.code, running.err).toBe(0);
     const lines = running.out.trim().split('\n');
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(

@@ -97,6 +97,8 @@ function printReport(r: UserReport): void {
   console.log('recent:');
   for (const a of r.recent) console.log(`  ${describeRecord(a)}`);
   if (r.recent.length === 0) console.log('  (nothing in the audit log)');
+  console.log(`recent SMS:${r.sms.length === 0 ? ' (none)' : ''}`);
+  for (const a of r.sms) console.log(`  ${describeRecord(a)}`);
 }
 
 function describeRecord(a: AuditRecord): string {

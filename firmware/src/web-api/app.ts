@@ -16,7 +16,10 @@ import { adminOrLocal } from './local-only.ts';
 import { registerAuditRoutes, type AuditReader } from './routes/audit.ts';
 import type { AdminStore } from './admins.ts';
 import type { WebOps } from './ops.ts';
+import { registerActivityRoutes } from './routes/activity.ts';
 import { registerConfigRoutes } from './routes/config.ts';
+import { registerDirectoryTestRoutes, type DirectoryTester } from './routes/directory-test.ts';
+import { registerModemRoutes } from './routes/modems.ts';
 import { registerDirectorySyncRoutes, type SyncService } from './routes/directory-sync.ts';
 import { registerOpsRoutes } from './routes/ops.ts';
 import { registerSessionRoutes, type AdminAudit } from './routes/session.ts';
@@ -50,7 +53,9 @@ export interface WebDeps {
   webRoot?: string;
   /** Users (show, unlock), tokens, override codes and policy explain; local-only until the web login exists. */
   authAdmin?: AdminService;
-  /** The auth log; without it GET /api/audit is not served. */
+  /** Test connection's runner (tests inject one); default the diagnostics of `mfabox directory test`. */
+  directoryTester?: DirectoryTester;
+  /** The auth log; without it GET /api/audit and /api/activity are not served. */
   auditLog?: AuditReader;
   /** Backup, restore, reboot, factory reset; without it those routes are not served. */
   system?: SystemActions;
@@ -153,7 +158,11 @@ export async function buildApp(deps: WebDeps): Promise<FastifyInstance> {
   );
   app.addHook('onClose', async () => rollback.stop());
   registerRollbackRoutes(app, rollback);
-  if (deps.config) registerConfigRoutes(app, deps.config, rollback);
+  if (deps.config) {
+    registerConfigRoutes(app, deps.config, rollback);
+    registerDirectoryTestRoutes(app, deps.config, deps.directoryTester);
+  }
+  registerModemRoutes(app);
   registerSystemRoutes(app, {
     ...(deps.ops ? { ops: deps.ops } : {}),
     ...(deps.system ? { system: deps.system } : {}),
@@ -164,6 +173,7 @@ export async function buildApp(deps: WebDeps): Promise<FastifyInstance> {
   });
   if (deps.ops) registerOpsRoutes(app, deps.ops, deps.audit);
   if (deps.directorySync) registerDirectorySyncRoutes(app, deps.directorySync);
+  if (deps.auditLog) registerActivityRoutes(app, deps.auditLog);
   if (deps.auditLog)
     registerAuditRoutes(
       app,

@@ -131,6 +131,20 @@ describe.each([
     await settle('c1', 'sent');
   });
 
+  it('a status report that arrives before the final write is kept, and never rewrites a stale record', async () => {
+    sender.script = [{ kind: 'hold', afterSubmit: true }];
+    await open();
+    await outbox?.enqueue(entry('c1'));
+    await vi.waitFor(() => expect(sender.held).toBe(1));
+    const noted = outbox?.noteDelivery('c1', { delivered: true, at: clock.now() });
+    sender.release();
+    await noted;
+    await settle('c1', 'sent');
+    const rec = await record('c1');
+    expect(rec?.status).toBe('sent');
+    expect(rec?.delivery?.delivered).toBe(true);
+  });
+
   it('picks up an idle wake at once: no polling interval, no timer needed', async () => {
     const ob = await open();
     const ops = ob.prepare(entry('c1'));
