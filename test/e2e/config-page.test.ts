@@ -71,7 +71,7 @@ describe('config page (Chromium, demo)', () => {
     expect(await page.content()).not.toContain(NEW_SECRET);
     await shot('radius-clients');
     expect((await login(NEW_SECRET)).code).toBe('Access-Challenge');
-    expect((await login('demo-secret')).code).toBeUndefined();
+    expect((await login('mfabox-demo-secret')).code).toBeUndefined();
     await demo.waitForSms(1);
   });
 

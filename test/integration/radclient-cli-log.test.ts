@@ -13,7 +13,7 @@ import { parseConfig } from '../../firmware/src/config/load.ts';
 import { startAppliance, type Appliance } from '../../firmware/src/main.ts';
 import { q, radclient } from '../helpers/radclient.ts';
 
-const SECRET = 'cli-log-secret';
+const SECRET = 'cli-log-secret-0123';
 
 function mfabox(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
   return new Promise((resolve) => {
