@@ -80,10 +80,9 @@ describe('config page (Chromium, demo)', () => {
     await page.click('button[data-user="alice"]');
     // Either outcome ends the wait, so a failed send shows its message instead of a bare timeout.
     await page.waitForFunction(
-      () => {
-        const s = document.getElementById('status');
-        return s?.className === 'error' || /Test SMS sent to alice/.test(s?.textContent ?? '');
-      },
+      // A string, evaluated in the page: this file is type-checked without the DOM library.
+      `(() => { const s = document.getElementById('status');
+        return s?.className === 'error' || /Test SMS sent to alice/.test(s?.textContent ?? ''); })()`,
       undefined,
       { timeout: 50_000 },
     );
