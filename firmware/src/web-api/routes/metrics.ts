@@ -37,14 +37,11 @@ export function registerMetricsRoutes(
   // Outside /api, so the session guard does not see it: the check is here.
   app.get(METRICS_ROUTE, { config: { access: 'public' } }, async (req, reply: FastifyReply) => {
     if (!metricsAllowed(req, monitorToken()))
-      return reply
-        .code(401)
-        .header('www-authenticate', 'Bearer realm="mfabox"')
-        .send({
-          statusCode: 401,
-          error: 'Unauthorized',
-          message: 'metrics need an admin session or Authorization: Bearer <web.monitorToken>',
-        });
+      return reply.code(401).header('www-authenticate', 'Bearer realm="mfabox"').send({
+        statusCode: 401,
+        error: 'Unauthorized',
+        message: 'metrics need an admin session or Authorization: Bearer <web.monitorToken>',
+      });
     return reply.type(metrics.contentType).send(await metrics.text());
   });
 }
