@@ -20,7 +20,7 @@ import { histogramValue, parsePrometheus, sample } from '../helpers/prometheus.t
 import { q, radclient } from '../helpers/radclient.ts';
 import { tcpReceiver, udpReceiver, type Receiver } from '../helpers/syslog-receivers.ts';
 
-const SECRET = 'metrics-secret';
+const SECRET = 'metrics-shared-secret-16';
 const TOKEN = 'prometheus-token-0123456789abcdef';
 
 function mfabox(args: string[]): Promise<{ code: number | null; out: string; err: string }> {

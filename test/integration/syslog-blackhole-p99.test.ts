@@ -20,7 +20,7 @@ import { encodeRequest } from '../../firmware/src/radius/codec.ts';
 import { blackHoleReceiver } from '../helpers/syslog-receivers.ts';
 
 const CHILD = join(import.meta.dirname, 'fixtures', 'appliance-child.ts');
-const SECRET = 'p99-secret';
+const SECRET = 'p99-shared-secret-of-16';
 const TOKEN = 'p99-monitor-token-0123456789abcdef';
 const N = 400;
 
