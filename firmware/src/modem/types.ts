@@ -76,3 +76,18 @@ export interface SmsSender {
   /** Calls `listener` whenever any modem changes state; returns the unsubscribe. */
   onHealth(listener: (h: ModemHealth[]) => void): () => void;
 }
+
+/** What init found about a modem (see Modem.facts). */
+export interface ModemFacts {
+  state: ModemState;
+  detail?: string;
+  identity: NonNullable<ModemHealth['identity']>;
+  profile: string;
+  roaming: boolean;
+  lteOnly: boolean;
+  operator?: string;
+  dbm?: number;
+  bars?: number;
+  smsc?: string;
+  textMode: boolean;
+}
