@@ -496,7 +496,7 @@ export class Modem extends EventEmitter {
 
   /**
    * Sends all parts not yet in `progress.refs`. One attempt; see the file comment for retries.
-   * Rejects with an SmsSendError (send-failure.ts) or, for a text that cannot be encoded,
+   * Rejects with an MfaError whose `sendFailure` (send-failure.ts) says what it means or, for a text that cannot be encoded,
    * SmsEncodingFailed.
    */
   async send(to: string, text: string, opts: SmsSendOptions, progress: SendProgress): Promise<number[]> {

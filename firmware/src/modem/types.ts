@@ -64,7 +64,7 @@ export interface ModemHealth {
 
 export interface SmsSender {
   /**
-   * Sends one SMS (possibly several parts). Rejects with an SmsSendError whose `failure` says
+   * Sends one SMS (possibly several parts). Rejects with an MfaError whose `sendFailure` says
    * what happened (modem/send-failure.ts), or with the error a `beforeSubmit` threw.
    */
   send(to: string, text: string, opts: SmsSendOptions): Promise<SmsSendResult>;
