@@ -15,7 +15,6 @@ import { AuthAdmin } from './auth/admin.ts';
 import { openGeoip } from './auth/geoip.ts';
 import { cryptoRandom, systemClock } from './clock.ts';
 import { directorySchema, modemSchema, type Config, type ModemConfig } from './config/schema.ts';
-import { loadOrCreateDeviceKey } from './dispatch/device-key.ts';
 import { openOutbox } from './dispatch/outbox.ts';
 import { createReconfigurableDirectory, createSync } from './directory/factory.ts';
 import type { ConfigFile } from './config/config-file.ts';
@@ -36,6 +35,7 @@ import { serialTransport, type TransportFactory } from './modem/transport.ts';
 import { createRadiusServer, radiusServerOptions } from './radius/server.ts';
 import type { RadiusHandler } from './auth/types.ts';
 import { openStore } from './store/store.ts';
+import { openKeyFor } from './store/open-key.ts';
 import { USERS_TABLE, userKey, type UserRecord } from './directory/users.ts';
 
 export interface ApplianceOptions {
@@ -98,7 +98,8 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
   try {
     const store = await openStore(config.dataDir);
     stops.push(() => store.close());
-    const deviceKey = await loadOrCreateDeviceKey(config.dataDir);
+    // Each use derives its own subkey from these bytes (store/device-key.ts).
+    const deviceKey = (await openKeyFor(config)).raw();
     const audit = new AuditLog(store, systemClock);
     audit.start();
     stops.push(() => audit.stop());

@@ -14,7 +14,7 @@ import { cryptoRandom, systemClock } from '../clock.ts';
 import { loadConfigFile } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
 import { createDirectory } from '../directory/factory.ts';
-import { loadOrCreateDeviceKey } from '../dispatch/device-key.ts';
+import { openKeyFor } from '../store/open-key.ts';
 import type { Store } from '../store/store.ts';
 import { defineCommand, usageError } from './command.ts';
 import { callLocalApi, configOption, onStoreOrService } from './local-service.ts';
@@ -44,7 +44,7 @@ async function withAdmin<T>(
   fn: (a: AuthAdmin) => Promise<T>,
   live = false,
 ): Promise<T> {
-  const deviceKey = await loadOrCreateDeviceKey(config.dataDir);
+  const deviceKey = (await openKeyFor(config)).raw();
   const guard = new AuthGuard(store, systemClock, cryptoRandom, deviceKey, () => guardSettings(config));
   const audit = new AuditLog(store, systemClock);
   const directory = live ? await createDirectory(config.directory, { start: false }) : undefined;
