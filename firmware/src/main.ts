@@ -17,12 +17,15 @@ import { cryptoRandom, systemClock } from './clock.ts';
 import { directorySchema, modemSchema, type Config, type ModemConfig } from './config/schema.ts';
 import { openOutbox } from './dispatch/outbox.ts';
 import { createReconfigurableDirectory, createSync } from './directory/factory.ts';
-import type { ConfigFile } from './config/config-file.ts';
+import type { ConfigFile, JsonObject } from './config/config-file.ts';
 import { LiveConfig, type ApplyResult } from './config/live-config.ts';
 import { firmwareVersion } from './version.ts';
 import { listSerialPorts, searchUsers, type WebOps } from './web-api/ops.ts';
 import { startWeb } from './web-api/start.ts';
-import { resetAdminPassword } from './web-api/admins.ts';
+import { adminsFile, resetAdminPassword } from './web-api/admins.ts';
+import { createSystemActions, finishFactoryReset } from './web-api/system-actions.ts';
+import { systemReboot } from './web-api/reboot.ts';
+import { tlsPaths } from './web-api/tls.ts';
 import { describeError } from './errors.ts';
 import { DeliveryWatch } from './health/delivery.ts';
 import { monitorVerdict, takeSnapshot, type HealthSnapshot } from './health/health.ts';
@@ -63,6 +66,10 @@ export interface ApplianceOptions {
   effective?: (fromFile: Config) => Config;
   /** The demo's web admin: admin/demo-admin, no forced change. */
   demoAdmin?: boolean;
+  /** What Reboot on the System page runs. Default `systemctl reboot`; the demo and tests inject theirs. */
+  reboot?: () => Promise<void>;
+  /** What the config file holds after a factory reset (the demo: its own first config). */
+  factoryConfig?: (current: JsonObject) => JsonObject;
 }
 
 export interface Appliance {
@@ -96,10 +103,13 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
     }
   };
   try {
+    // A factory reset begun before the last reboot empties the data directory before anything opens it.
+    await finishFactoryReset(config.dataDir);
     const store = await openStore(config.dataDir);
     stops.push(() => store.close());
     // Each use derives its own subkey from these bytes (store/device-key.ts).
-    const deviceKey = (await openKeyFor(config)).raw();
+    const deviceKeyFile = await openKeyFor(config);
+    const deviceKey = deviceKeyFile.raw();
     const audit = new AuditLog(store, systemClock);
     audit.start();
     stops.push(() => audit.stop());
@@ -380,6 +390,22 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
         authAdmin,
         auditLog: audit,
         ...(live ? { config: live } : {}),
+        ...(live && opts.configFile
+          ? {
+              system: createSystemActions({
+                configFile: opts.configFile,
+                live,
+                dataDir: config.dataDir,
+                // Where the key was read: deviceKeyFile, or dataDir while it could not be moved.
+                deviceKeyFile: deviceKeyFile.path,
+                adminsFile: adminsFile(config.dataDir),
+                ...(config.web.certFile === undefined ? { tls: tlsPaths(config.dataDir, config.web) } : {}),
+                firmware: firmwareVersion,
+                reboot: opts.reboot ?? systemReboot,
+                ...(opts.factoryConfig ? { factoryConfig: opts.factoryConfig } : {}),
+              }),
+            }
+          : {}),
         ops,
       },
       { demoAdmin: opts.demoAdmin === true },
