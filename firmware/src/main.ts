@@ -16,15 +16,19 @@ import { SmtpEmailChannel } from './auth/email-channel.ts';
 import { openGeoip } from './auth/geoip.ts';
 import { cryptoRandom, systemClock } from './clock.ts';
 import { directorySchema, modemSchema, type Config, type ModemConfig } from './config/schema.ts';
-import { loadOrCreateDeviceKey } from './dispatch/device-key.ts';
+import { DEVICE_KEY_FILE, loadOrCreateDeviceKey } from './dispatch/device-key.ts';
 import { openOutbox } from './dispatch/outbox.ts';
 import { createReconfigurableDirectory, createSync } from './directory/factory.ts';
-import type { ConfigFile } from './config/config-file.ts';
+import type { ConfigFile, JsonObject } from './config/config-file.ts';
+import { join } from 'node:path';
 import { LiveConfig, type ApplyResult } from './config/live-config.ts';
 import { firmwareVersion } from './version.ts';
 import { listSerialPorts, searchUsers, type WebOps } from './web-api/ops.ts';
 import { startWeb } from './web-api/start.ts';
-import { resetAdminPassword } from './web-api/admins.ts';
+import { adminsFile, resetAdminPassword } from './web-api/admins.ts';
+import { createSystemActions, finishFactoryReset } from './web-api/system-actions.ts';
+import { systemReboot } from './web-api/reboot.ts';
+import { tlsPaths } from './web-api/tls.ts';
 import { describeError } from './errors.ts';
 import { DeliveryWatch } from './health/delivery.ts';
 import { monitorVerdict, takeSnapshot, type HealthSnapshot } from './health/health.ts';
@@ -64,6 +68,10 @@ export interface ApplianceOptions {
   effective?: (fromFile: Config) => Config;
   /** The demo's web admin: admin/demo-admin, no forced change. */
   demoAdmin?: boolean;
+  /** What Reboot on the System page runs. Default `systemctl reboot`; the demo and tests inject theirs. */
+  reboot?: () => Promise<void>;
+  /** What the config file holds after a factory reset (the demo: its own first config). */
+  factoryConfig?: (current: JsonObject) => JsonObject;
 }
 
 export interface Appliance {
@@ -97,6 +105,8 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
     }
   };
   try {
+    // A factory reset begun before the last reboot empties the data directory before anything opens it.
+    await finishFactoryReset(config.dataDir);
     const store = await openStore(config.dataDir);
     stops.push(() => store.close());
     const deviceKey = await loadOrCreateDeviceKey(config.dataDir);
@@ -385,6 +395,21 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
         authAdmin,
         auditLog: audit,
         ...(live ? { config: live } : {}),
+        ...(live && opts.configFile
+          ? {
+              system: createSystemActions({
+                configFile: opts.configFile,
+                live,
+                dataDir: config.dataDir,
+                deviceKeyFile: join(config.dataDir, DEVICE_KEY_FILE),
+                adminsFile: adminsFile(config.dataDir),
+                ...(config.web.certFile === undefined ? { tls: tlsPaths(config.dataDir, config.web) } : {}),
+                firmware: firmwareVersion,
+                reboot: opts.reboot ?? systemReboot,
+                ...(opts.factoryConfig ? { factoryConfig: opts.factoryConfig } : {}),
+              }),
+            }
+          : {}),
         ops,
       },
       { demoAdmin: opts.demoAdmin === true },

@@ -25,7 +25,7 @@ import { DemoDirectory } from '../../firmware/src/directory/demo.ts';
 import type { DemoUser } from '../../firmware/src/directory/demo.ts';
 import type { Outbox } from '../../firmware/src/dispatch/types.ts';
 import { createAuthEngine } from '../../firmware/src/auth/engine.ts';
-import { quietOutboxParts } from '../helpers/outbox.ts';
+import { preparedWith, quietOutboxParts } from '../helpers/outbox.ts';
 
 configureLogging({ level: 'warn' });
 
@@ -76,11 +76,11 @@ async function prepare(): Promise<void> {
       const code = /\b(\d{4,10})\b/.exec(entry.text)?.[1];
       if (entry.username && code) codes.set(entry.username, code);
       // The real outbox writes its entry in the challenge's durable batch; so does this one.
-      return [
+      return preparedWith([
         store
           .table<{ to: string; expiresAt: number }>('outbox')
           .op({ type: 'put', key: entry.challengeId, value: { to: entry.to, expiresAt: entry.expiresAt } }),
-      ];
+      ]);
     },
     ...quietOutboxParts,
   };
@@ -150,7 +150,7 @@ if (mode === 'leveldb') {
   };
 } else {
   const outbox: Outbox = {
-    prepare: () => [],
+    prepare: () => preparedWith([]),
     ...quietOutboxParts,
   };
   const engine = createAuthEngine({

@@ -189,6 +189,12 @@ export const demoCommand = defineCommand({
       demoAdmin: true,
       // The status LEDs belong to the service; a demo (even on a box) leaves them alone.
       noLeds: true,
+      // A demo runs on someone's laptop or a CI machine: Reboot on its page must not reboot that.
+      reboot: () => {
+        console.log('Demo: reboot requested on the web page (a demo does not reboot this machine)');
+        return Promise.resolve();
+      },
+      factoryConfig: (): JsonObject => structuredClone<JsonObject>(DEMO_CONFIG),
     });
     console.log('MFA Box demo is running.');
     for (const line of app.describe()) console.log(`  ${line}`);

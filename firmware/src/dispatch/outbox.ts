@@ -33,7 +33,14 @@ import { sealText } from './sealed-text.ts';
 import { revertEarlyMark, sendAttempt, type SendHost } from './send-attempt.ts';
 import { SubmitJournal } from './submit-journal.ts';
 import { SerialQueue } from '../queue.ts';
-import type { Outbox, OutboxEntryInput, OutboxEvent, OutboxStats, OutboxStatus } from './types.ts';
+import type {
+  Outbox,
+  OutboxEntryInput,
+  OutboxEvent,
+  OutboxStats,
+  OutboxStatus,
+  PreparedEntry,
+} from './types.ts';
 
 export { DEFAULT_OUTBOX_OPTIONS, type OutboxDeps, type OutboxOptions } from './outbox-options.ts';
 export type { OutboxRecord, SmsResendAudit } from './outbox-records.ts';
@@ -56,8 +63,8 @@ export class DurableOutbox implements Outbox {
   private nextSeq = 1;
   /** Challenge ids with an entry (live or retained): refuses a second entry per challenge. */
   private readonly known = new Set<string>();
-  /** Prepared, maybe not yet committed: seq → item and when it was prepared (monotonic). */
-  private readonly pending = new Map<string, { item: LiveItem; at: number }>();
+  /** Prepared, not yet committed or abandoned: seq → its challenge and when (monotonic). */
+  private readonly pending = new Map<string, { challengeId: string; at: number }>();
   /** Waiting to go out, in arrival (seq) order. */
   private queue: LiveItem[] = [];
   private readonly inFlight = new Map<string, { it: LiveItem; done: Promise<void> }>();
@@ -71,8 +78,6 @@ export class DurableOutbox implements Outbox {
   private totals = { sent: 0, failed: 0, expired: 0 };
 
   private closed = false;
-  private ingesting = false;
-  private ingestAgain = false;
   private wakeTimer: unknown;
   private wakeAt = Infinity;
   private expiryTimer: unknown;
@@ -186,8 +191,9 @@ export class DurableOutbox implements Outbox {
     this.pump();
   }
 
-  prepare(entry: OutboxEntryInput): StoreOp[] {
+  prepare(entry: OutboxEntryInput): PreparedEntry {
     if (this.closed) throw new MfaError('the outbox is closed', ErrorCode.OutboxClosed);
+    this.forgetStalePrepared();
     if (this.known.has(entry.challengeId))
       throw new MfaError(
         `challenge ${entry.challengeId} already has an outbox entry`,
@@ -209,33 +215,38 @@ export class DurableOutbox implements Outbox {
     if (entry.flash) rec.flash = true;
     if (entry.username !== undefined) rec.username = entry.username;
     this.known.add(entry.challengeId);
-    this.pending.set(seq, { item: this.itemFor(rec), at: this.clock.monotonic() });
-    return this.records.createOps(rec);
-  }
-
-  wake(): void {
-    if (this.closed) return;
-    void this.ingest();
+    const item = this.itemFor(rec);
+    this.pending.set(seq, { challengeId: rec.challengeId, at: this.clock.monotonic() });
+    let settled = false;
+    return {
+      ops: this.records.createOps(rec),
+      committed: () => {
+        if (settled) return;
+        settled = true;
+        this.pending.delete(seq);
+        // Durable now, whatever the pending table thought: a late answer still counts.
+        this.known.add(rec.challengeId);
+        insertBySeq(this.queue, item);
+        this.tell(rec, 'queued');
+        this.pump();
+      },
+      abandoned: () => {
+        if (settled) return;
+        settled = true;
+        if (this.pending.delete(seq)) this.known.delete(rec.challengeId);
+      },
+    };
   }
 
   async enqueue(entry: OutboxEntryInput): Promise<void> {
-    const ops = this.prepare(entry);
-    const seq = (ops[0]?.key ?? '').slice(2);
+    const prepared = this.prepare(entry);
     try {
-      await this.records.commit(ops);
+      await this.records.commit(prepared.ops);
     } catch (e) {
-      this.pending.delete(seq);
-      this.known.delete(entry.challengeId);
+      prepared.abandoned();
       throw e;
     }
-    // Committed by us, so no need to read it back: straight onto the queue.
-    const p = this.pending.get(seq);
-    if (p) {
-      this.pending.delete(seq);
-      insertBySeq(this.queue, p.item);
-      this.tell(p.item.rec, 'queued');
-    }
-    this.pump();
+    prepared.committed();
   }
 
   ready(): boolean {
@@ -324,7 +335,7 @@ export class DurableOutbox implements Outbox {
     return removed;
   }
 
-  /** Notes a status report on the entry (a fast write: a report is a nicety, not a promise). */
+  /** Notes a status report on the entry, once the entry's own final write has landed. */
   noteDelivery(challengeId: string, delivery: NonNullable<OutboxRecord['delivery']>): Promise<void> {
     // A report can arrive before the entry's final write has landed: wait for that dispatch, and
     // take notes one at a time, so a note never rewrites the entry from a stale read (a stale
@@ -342,40 +353,18 @@ export class DurableOutbox implements Outbox {
     return liveItem(rec, this.clock, this.opts.expiryMarginMs);
   }
 
-  /** Moves committed prepared entries onto the queue (read back: only committed ones go out). */
-  private async ingest(): Promise<void> {
-    if (this.ingesting) {
-      this.ingestAgain = true;
-      return;
-    }
-    this.ingesting = true;
-    try {
-      do {
-        this.ingestAgain = false;
-        const snapshot = [...this.pending.entries()];
-        const found = await Promise.all(snapshot.map(([seq]) => this.records.exists(seq)));
-        const now = this.clock.monotonic();
-        snapshot.forEach(([seq, p], i) => {
-          if (found[i]) {
-            this.pending.delete(seq);
-            insertBySeq(this.queue, p.item);
-            this.tell(p.item.rec, 'queued');
-          } else if (now - p.at > PENDING_GIVE_UP_MS) {
-            // The caller's commit never landed. If it lands later, the next start picks it up.
-            this.pending.delete(seq);
-            this.known.delete(p.item.rec.challengeId);
-            this.log.warn(
-              { challengeId: p.item.rec.challengeId, seq },
-              'prepared outbox entry never committed',
-            );
-          }
-        });
-        this.pump();
-      } while (this.ingestAgain && !this.closed);
-    } catch (e) {
-      this.log.error({ err: describeError(e) }, 'outbox ingest failed');
-    } finally {
-      this.ingesting = false;
+  /**
+   * Forgets handles whose caller never said how its batch went (a bug, not a path): the
+   * challenge may then be given another entry. If that batch did land, the next start finds it.
+   */
+  private forgetStalePrepared(): void {
+    const now = this.clock.monotonic();
+    // A Map keeps insertion order: the oldest come first.
+    for (const [seq, p] of this.pending) {
+      if (now - p.at <= PENDING_GIVE_UP_MS) break;
+      this.pending.delete(seq);
+      this.known.delete(p.challengeId);
+      this.log.warn({ challengeId: p.challengeId, seq }, 'prepared outbox entry never settled: forgotten');
     }
   }
 
