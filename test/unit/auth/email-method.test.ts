@@ -144,7 +144,7 @@ describe('the email method', () => {
       to: 'alice.example@corp.example',
       subject: 'Your sign-in passcode',
     });
-    expect(outbox.wakes).toBe(0);
+    expect(outbox.commits).toBe(0);
     sender.finish();
     const code = codeIn(sender.sent[0]);
     expect(code).toMatch(/^\d{6}$/);
@@ -170,7 +170,7 @@ describe('the email method', () => {
     const next = await answer('alice', stateOf(c), '123456');
     expect(next.code).toBe('Access-Challenge');
     expect(message(next)).toBe('The email could not be delivered. Enter the PASSCODE sent to ******0001');
-    expect(outbox.wakes).toBe(1);
+    expect(outbox.commits).toBe(1);
     expect(decisions.at(-1)).toMatchObject({ outcome: 'challenge', method: 'sms', to: '******0001' });
     expect(decisions.some((d) => d.reason === 'passcode-wrong')).toBe(false);
   });
