@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the real peers the tests and benchmarks talk to, if they are missing. Idempotent:
-# a second run installs nothing. Usage: scripts/ensure-peers.sh [radius|freeradius|freeradius-ldap|socat|ldap|samba|gammu|smstools|chromium|systemd|cross|faketime|all]...
+# a second run installs nothing. Usage: scripts/ensure-peers.sh [radius|freeradius|freeradius-ldap|socat|ldap|samba|gammu|smstools|chromium|systemd|cross|faketime|mmdb|all]...
 set -euo pipefail
 want=("$@"); [ ${#want[@]} -eq 0 ] && want=(all)
 
@@ -20,6 +20,8 @@ declare -A PKGS=(
   [cross]="gcc-aarch64-linux-gnu g++-aarch64-linux-gnu binutils-aarch64-linux-gnu file xz-utils"
   # the reliability suite's clock jump: libfaketime moves the wall clock of the running box
   [faketime]="faketime libfaketime"
+  # the GeoIP test: MaxMind's own .mmdb writer (Perl) builds a tiny database; mmdblookup (libmaxminddb) cross-checks it
+  [mmdb]="libmaxmind-db-writer-perl mmdb-bin"
 )
 # A binary or file that proves each group is installed.
 declare -A PROBE=(
@@ -35,6 +37,7 @@ declare -A PROBE=(
   [systemd]="/usr/bin/systemd-analyze"
   [cross]="/usr/bin/aarch64-linux-gnu-g++"
   [faketime]="/usr/bin/faketime"
+  [mmdb]="/usr/bin/mmdblookup"
 )
 groups=()
 for w in "${want[@]}"; do

@@ -92,6 +92,8 @@ export enum ErrorCode {
   ServiceUnreachable = 802,
   WebTlsInvalid = 803,
   WebAdminInvalid = 804,
+  BackupInvalid = 805,
+  BackupWrongPassphrase = 806,
 
   // 900–999: the appliance (release, upgrade)
   ReleaseInvalid = 900,

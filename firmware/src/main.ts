@@ -2,6 +2,7 @@
  * The composition root: the only place that builds real IO (serial, UDP, LDAP, LevelDB, GPIO).
  * Everything below it receives its dependencies.
  */
+import { existsSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { AuditLog } from './audit/audit-log.ts';
 import { createRadiusAudit } from './audit/radius-hook.ts';
@@ -14,15 +15,19 @@ import { AuthAdmin } from './auth/admin.ts';
 import { openGeoip } from './auth/geoip.ts';
 import { cryptoRandom, systemClock } from './clock.ts';
 import { directorySchema, modemSchema, type Config, type ModemConfig } from './config/schema.ts';
-import { loadOrCreateDeviceKey } from './dispatch/device-key.ts';
+import { DEVICE_KEY_FILE, loadOrCreateDeviceKey } from './dispatch/device-key.ts';
 import { openOutbox } from './dispatch/outbox.ts';
 import { createReconfigurableDirectory, createSync } from './directory/factory.ts';
-import type { ConfigFile } from './config/config-file.ts';
+import type { ConfigFile, JsonObject } from './config/config-file.ts';
+import { join } from 'node:path';
 import { LiveConfig, type ApplyResult } from './config/live-config.ts';
 import { firmwareVersion } from './version.ts';
 import { listSerialPorts, searchUsers, type WebOps } from './web-api/ops.ts';
 import { startWeb } from './web-api/start.ts';
-import { resetAdminPassword } from './web-api/admins.ts';
+import { adminsFile, resetAdminPassword } from './web-api/admins.ts';
+import { createSystemActions, finishFactoryReset } from './web-api/system-actions.ts';
+import { systemReboot } from './web-api/reboot.ts';
+import { tlsPaths } from './web-api/tls.ts';
 import { describeError } from './errors.ts';
 import { DeliveryWatch } from './health/delivery.ts';
 import { monitorVerdict, takeSnapshot, type HealthSnapshot } from './health/health.ts';
@@ -31,7 +36,7 @@ import { openLeds } from './leds/open.ts';
 import { logger } from './log.ts';
 import { ModemPool } from './modem/pool.ts';
 import { startSimulator, type ModemSimulator } from './modem/simulator/index.ts';
-import { serialTransport } from './modem/transport.ts';
+import { serialTransport, type TransportFactory } from './modem/transport.ts';
 import { createRadiusServer, radiusServerOptions } from './radius/server.ts';
 import type { RadiusHandler } from './auth/types.ts';
 import { openStore } from './store/store.ts';
@@ -62,6 +67,10 @@ export interface ApplianceOptions {
   effective?: (fromFile: Config) => Config;
   /** The demo's web admin: admin/demo-admin, no forced change. */
   demoAdmin?: boolean;
+  /** What Reboot on the System page runs. Default `systemctl reboot`; the demo and tests inject theirs. */
+  reboot?: () => Promise<void>;
+  /** What the config file holds after a factory reset (the demo: its own first config). */
+  factoryConfig?: (current: JsonObject) => JsonObject;
 }
 
 export interface Appliance {
@@ -95,6 +104,8 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
     }
   };
   try {
+    // A factory reset begun before the last reboot empties the data directory before anything opens it.
+    await finishFactoryReset(config.dataDir);
     const store = await openStore(config.dataDir);
     stops.push(() => store.close());
     const deviceKey = await loadOrCreateDeviceKey(config.dataDir);
@@ -115,7 +126,9 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
     stops.push(() => radiusAudit.flush());
 
     let simulator: ModemSimulator | undefined;
-    let modems: ModemConfig[] = config.modems;
+    // The modems the pool runs: the config's, plus the demo's simulator (not in the file).
+    let modemsOf = (c: Config): ModemConfig[] => c.modems;
+    let transportFactory: TransportFactory = serialTransport;
     if (opts.simulator) {
       simulator = await startSimulator({
         profile: opts.simulator.profile,
@@ -126,11 +139,14 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
       stops.push(() => sim.stop());
       const onSms = opts.onHandsetSms;
       if (onSms) sim.inbox.on('sms', (m) => onSms(m.to, m.text));
-      modems = [modemSchema.parse({ name: 'sim0', path: sim.path, profile: 'auto' })];
+      const sim0 = modemSchema.parse({ name: 'sim0', path: sim.path, profile: 'auto' });
+      modemsOf = (c) => [sim0, ...c.modems.filter((m) => m.name !== sim0.name)];
+      transportFactory = simulatorOrSerial(sim);
     }
+    let modems = modemsOf(config);
 
     const pool = new ModemPool(modems, store, systemClock, {
-      transportFactory: simulator?.transportFactory ?? serialTransport,
+      transportFactory,
       pinKey: deviceKey,
     });
     pool.start();
@@ -295,8 +311,16 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
         sync = createSync(next, directory, store);
         if (next.directory.syncIntervalMinutes > 0) sync.startSchedule(next.directory.syncIntervalMinutes);
       }
-      // Modems have no live reconfigure yet (the modem pool's reconfigure is not on main): restart to apply.
-      if (!opts.simulator && !same(next.modems, prev.modems)) restartNeeded.push('modems');
+      const nextModems = modemsOf(next);
+      if (!same(nextModems, modems)) {
+        modems = nextModems;
+        // In place: unchanged modems keep sending; a changed one drains its send past Ctrl-Z
+        // first, which can take longer than an HTTP request should, so the answer does not wait.
+        const done = pool.reconfigure(nextModems).catch((e: unknown) => {
+          log.error({ err: describeError(e) }, 'modem reconfigure failed');
+        });
+        await Promise.race([done, new Promise((r) => setTimeout(r, 3000).unref())]);
+      }
       for (const k of ['address', 'port', 'tls', 'certFile', 'keyFile', 'redirectPort', 'localPort'] as const)
         if (!same(next.web[k], prev.web[k])) restartNeeded.push(`web.${k}`);
       if (next.dataDir !== prev.dataDir) restartNeeded.push('dataDir');
@@ -365,6 +389,21 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
         authAdmin,
         auditLog: audit,
         ...(live ? { config: live } : {}),
+        ...(live && opts.configFile
+          ? {
+              system: createSystemActions({
+                configFile: opts.configFile,
+                live,
+                dataDir: config.dataDir,
+                deviceKeyFile: join(config.dataDir, DEVICE_KEY_FILE),
+                adminsFile: adminsFile(config.dataDir),
+                ...(config.web.certFile === undefined ? { tls: tlsPaths(config.dataDir, config.web) } : {}),
+                firmware: firmwareVersion,
+                reboot: opts.reboot ?? systemReboot,
+                ...(opts.factoryConfig ? { factoryConfig: opts.factoryConfig } : {}),
+              }),
+            }
+          : {}),
         ops,
       },
       { demoAdmin: opts.demoAdmin === true },
@@ -431,4 +470,12 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
     await stopAll();
     throw e;
   }
+}
+
+/** The demo's simulator at its path; any other path is a real serial port (a modem added on the page). */
+function simulatorOrSerial(sim: ModemSimulator): TransportFactory {
+  const simFactory = sim.transportFactory ?? serialTransport;
+  const f: TransportFactory = (o) => (o.path === sim.path ? simFactory(o) : serialTransport(o));
+  f.exists = (p) => (p === sim.path ? (simFactory.exists?.(p) ?? true) : existsSync(p));
+  return f;
 }

@@ -11,7 +11,13 @@ import { createAuthEngine } from '../../firmware/src/auth/engine.ts';
 import { cryptoRandom, systemClock } from '../../firmware/src/clock.ts';
 import { passcodeSchema, policySchema } from '../../firmware/src/config/schema.ts';
 import { DemoDirectory, type DemoUser } from '../../firmware/src/directory/demo.ts';
-import type { Outbox, OutboxEntryInput, OutboxStats } from '../../firmware/src/dispatch/types.ts';
+import type {
+  Outbox,
+  OutboxEntryInput,
+  OutboxStats,
+  PreparedEntry,
+} from '../../firmware/src/dispatch/types.ts';
+import { preparedWith } from '../helpers/outbox.ts';
 import type { NasClient } from '../../firmware/src/auth/types.ts';
 import { openStore, type Store } from '../../firmware/src/store/store.ts';
 
@@ -22,15 +28,14 @@ const NETSCALER_TIMEOUT_MS = 3000;
 class BenchOutbox implements Outbox {
   readonly codes = new Map<string, string>();
   constructor(private readonly store: Store) {}
-  prepare(e: OutboxEntryInput) {
+  prepare(e: OutboxEntryInput): PreparedEntry {
     this.codes.set(e.username ?? '', /(\d{6})/.exec(e.text)?.[1] ?? '');
-    return [
+    return preparedWith([
       this.store.table<{ to: string }>('outbox').op({ type: 'put', key: e.challengeId, value: { to: e.to } }),
-    ];
+    ]);
   }
-  wake(): void {}
   async enqueue(e: OutboxEntryInput): Promise<void> {
-    await this.store.atomic(this.prepare(e));
+    await this.store.atomic(this.prepare(e).ops);
   }
   ready = (): boolean => true;
   expectedWaitMs = (): number => 0;

@@ -18,7 +18,7 @@ import type { RadiusHandler } from '../../firmware/src/auth/types.ts';
 import { serveBench } from './children.ts';
 
 configureLogging({ level: 'warn' });
-const SECRET = process.env.BENCH_SECRET ?? 'testing123';
+const SECRET = process.env.BENCH_SECRET ?? 'bench-nas-secret-0123456789';
 const cfg = parseConfig({ directory: JSON.parse(process.env.BENCH_DIRECTORY ?? '{}') as unknown }).directory;
 if (cfg.kind !== 'ldap') throw new Error('BENCH_DIRECTORY must be an ldap directory');
 const directory = await createLdapDirectory(cfg);

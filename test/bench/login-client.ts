@@ -16,7 +16,7 @@ import { readFileSync } from 'node:fs';
 import { encodeRequest } from '../../firmware/src/radius/codec.ts';
 
 const port = Number(process.env.BENCH_PORT);
-const secret = Buffer.from(process.env.BENCH_SECRET ?? 'testing123');
+const secret = Buffer.from(process.env.BENCH_SECRET ?? 'bench-nas-secret-0123456789');
 const users = Number(process.env.BENCH_USERS ?? 1000);
 const password = process.env.BENCH_PASSWORD ?? '';
 const mode = process.env.BENCH_MODE ?? 'closed';

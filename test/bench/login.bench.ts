@@ -35,7 +35,7 @@ import {
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..', '..');
-const SECRET = 'testing123';
+const SECRET = 'bench-nas-secret-0123456789';
 const USERS = 1000;
 const ROUNDS = Number(process.env.MFABOX_BENCH_ROUNDS ?? 3);
 const SECONDS = Number(process.env.MFABOX_BENCH_SECONDS ?? 4);

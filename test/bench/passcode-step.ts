@@ -20,7 +20,7 @@ import { benchCommand, cpuUs, rssKb, runLoadClient, startBenchChild, type Client
 import { startFreeRadius } from './radius.bench.ts';
 import { serviceEnvironment } from './service-env.ts';
 
-const SECRET = 'testing123';
+const SECRET = 'bench-nas-secret-0123456789';
 const CONCURRENCY = 32;
 const FIXED_RATE = 200;
 /**

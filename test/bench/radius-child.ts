@@ -25,13 +25,13 @@ import { DemoDirectory } from '../../firmware/src/directory/demo.ts';
 import type { DemoUser } from '../../firmware/src/directory/demo.ts';
 import type { Outbox } from '../../firmware/src/dispatch/types.ts';
 import { createAuthEngine, type AuthEngine } from '../../firmware/src/auth/engine.ts';
-import { quietOutboxParts } from '../helpers/outbox.ts';
+import { preparedWith, quietOutboxParts } from '../helpers/outbox.ts';
 import { serveBench } from './children.ts';
 
 configureLogging({ level: 'warn' });
 
 const mode = process.env.BENCH_MODE ?? 'engine';
-const SECRET = process.env.BENCH_SECRET ?? 'testing123';
+const SECRET = process.env.BENCH_SECRET ?? 'bench-nas-secret-0123456789';
 const store = await openStore(process.env.BENCH_DB ?? '/nonexistent');
 
 const engineConfig = () => ({
@@ -84,11 +84,11 @@ async function prepare(): Promise<{ engine: AuthEngine; prepared: Prepared }> {
       const code = /\b(\d{4,10})\b/.exec(entry.text)?.[1];
       if (entry.username && code) codes.set(entry.username, code);
       // The real outbox writes its entry in the challenge's durable batch; so does this one.
-      return [
+      return preparedWith([
         store
           .table<{ to: string; expiresAt: number }>('outbox')
           .op({ type: 'put', key: entry.challengeId, value: { to: entry.to, expiresAt: entry.expiresAt } }),
-      ];
+      ]);
     },
     ...quietOutboxParts,
   };
@@ -170,7 +170,7 @@ if (mode === 'leveldb') {
   handler = step1.engine.handle;
 } else {
   const outbox: Outbox = {
-    prepare: () => [],
+    prepare: () => preparedWith([]),
     ...quietOutboxParts,
   };
   const engine = createAuthEngine({

@@ -39,7 +39,7 @@ import { benchCommand, cpuUs, freePort, rssKb, startBenchChild, type BenchChild 
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..', '..');
-const SECRET = 'testing123';
+const SECRET = 'bench-nas-secret-0123456789';
 const IN_FLIGHT = 100;
 /**
  * One radclient for the distinct-State load: radclient busy-waits for replies, so ten processes

@@ -71,18 +71,26 @@ describe('config page (Chromium, demo)', () => {
     expect(await page.content()).not.toContain(NEW_SECRET);
     await shot('radius-clients');
     expect((await login(NEW_SECRET)).code).toBe('Access-Challenge');
-    expect((await login('demo-secret')).code).toBeUndefined();
+    expect((await login('mfabox-demo-secret')).code).toBeUndefined();
     await demo.waitForSms(1);
   });
 
   it('sends a test SMS that reaches the simulator inbox', async () => {
     await page.goto(`${demo.webUrl}/#users`);
     await page.click('button[data-user="alice"]');
-    await page.waitForSelector('text=Test SMS sent to alice');
-    const sms = await demo.waitForSms(2);
+    // Either outcome ends the wait, so a failed send shows its message instead of a bare timeout.
+    await page.waitForFunction(
+      // A string, evaluated in the page: this file is type-checked without the DOM library.
+      `(() => { const s = document.getElementById('status');
+        return s?.className === 'error' || /Test SMS sent to alice/.test(s?.textContent ?? ''); })()`,
+      undefined,
+      { timeout: 50_000 },
+    );
+    expect(await page.textContent('#status')).toContain('Test SMS sent to alice');
+    const sms = await demo.waitForSms(2, 30_000);
     expect(sms.text).toContain('MFA Box test message');
     await shot('users');
-  });
+  }, 90_000);
 
   it('changes the SMS template, and the next passcode SMS uses it', async () => {
     await page.goto(`${demo.webUrl}/#passcodes`);

@@ -31,7 +31,7 @@ describe('demo without socat (in-process modem link)', () => {
   it('logs in with the passcode read from the simulator inbox, and never runs socat', async () => {
     const target = `127.0.0.1:${demo.radiusPort}`;
     const login = (password: string, state?: string) =>
-      radclient(target, 'demo-secret', [
+      radclient(target, 'mfabox-demo-secret', [
         ['User-Name', q('alice')],
         ['User-Password', q(password)],
         ...(state ? ([['State', state]] as [string, string][]) : []),

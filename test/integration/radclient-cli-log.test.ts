@@ -13,7 +13,7 @@ import { parseConfig } from '../../firmware/src/config/load.ts';
 import { startAppliance, type Appliance } from '../../firmware/src/main.ts';
 import { q, radclient } from '../helpers/radclient.ts';
 
-const SECRET = 'cli-log-secret';
+const SECRET = 'cli-log-secret-0123';
 
 function mfabox(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
   return new Promise((resolve) => {
@@ -45,9 +45,10 @@ describe('mfabox log (radclient, simulator over a pty)', () => {
         ],
       },
       directory: { kind: 'demo', syncIntervalMinutes: 0 },
-      web: { address: '127.0.0.1', port: 0 },
+      web: { address: '127.0.0.1', port: 0, tls: false }, // the CLI reaches it on plain loopback HTTP
     };
     app = await startAppliance(parseConfig(raw), {
+      demo: true, // the demo directory is refused (setup mode) outside the demo
       simulator: { profile: 'generic', smsDelayMs: 50 },
       waitForModemMs: 20_000,
     });
@@ -75,7 +76,7 @@ describe('mfabox log (radclient, simulator over a pty)', () => {
 
   it('answers through the running service, then from the store once it stopped', async () => {
     const running = await mfabox(['log', '--config', configFile, '--user', 'bob', '--outcome', 'reject']);
-    expect(running.code).toBe(0);
+    expect(running.code, running.err).toBe(0);
     const lines = running.out.trim().split('\n');
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(

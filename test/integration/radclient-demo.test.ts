@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { q, radclient } from '../helpers/radclient.ts';
 import { startDemo, type DemoProcess } from '../helpers/demo-process.ts';
 
-const SECRET = 'demo-secret';
+const SECRET = 'mfabox-demo-secret';
 
 describe('demo appliance driven by radclient', () => {
   let demo: DemoProcess;
@@ -90,7 +90,13 @@ describe('demo appliance driven by radclient', () => {
     const health = await (await fetch(`${demo.webUrl}/api/health`)).text();
     const passcodes = demo.sms.map((m) => /\b(\d{6})\b/.exec(m.text)?.[1] ?? '').filter((c) => c.length > 0);
     expect(passcodes.length).toBeGreaterThan(0);
-    for (const secret of ['alice-pass', 'bob-pass', 'demo-secret', 'mfabox-demo-monitor', ...passcodes]) {
+    for (const secret of [
+      'alice-pass',
+      'bob-pass',
+      'mfabox-demo-secret',
+      'mfabox-demo-monitor',
+      ...passcodes,
+    ]) {
       expect(logs).not.toContain(secret);
       expect(health).not.toContain(secret);
     }

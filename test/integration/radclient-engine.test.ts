@@ -14,13 +14,13 @@ import type { RadiusServer } from '../../firmware/src/radius/server.ts';
 import { encodeRequest } from '../../firmware/src/radius/codec.ts';
 import { passcodeSchema, policySchema, radiusClientSchema } from '../../firmware/src/config/schema.ts';
 import { openStore } from '../../firmware/src/store/store.ts';
-import type { Store, StoreOp } from '../../firmware/src/store/store.ts';
+import type { Store } from '../../firmware/src/store/store.ts';
 import { cryptoRandom, systemClock } from '../../firmware/src/clock.ts';
 import { DemoDirectory } from '../../firmware/src/directory/demo.ts';
 import type { Outbox, OutboxEntryInput } from '../../firmware/src/dispatch/types.ts';
 import { createAuthEngine } from '../../firmware/src/auth/engine.ts';
 import { radclient } from './helpers/radclient.ts';
-import { quietOutboxParts } from '../helpers/outbox.ts';
+import { preparedWith, quietOutboxParts } from '../helpers/outbox.ts';
 
 const SECRET = 'engine-secret-123';
 
@@ -37,9 +37,9 @@ describe('RADIUS server + real auth engine against radclient', () => {
     dir = mkdtempSync(join(tmpdir(), 'mfabox-radius-engine-'));
     store = await openStore(dir);
     const outbox: Outbox = {
-      prepare(entry): StoreOp[] {
+      prepare(entry) {
         sms.push(entry);
-        return [];
+        return preparedWith([]);
       },
       ...quietOutboxParts,
       enqueue: (e) => {

@@ -30,7 +30,7 @@ const int = (n: number): number => Math.floor(rnd() * n);
 const bytes = (n: number): Buffer => Buffer.from(Array.from({ length: n }, () => int(256)));
 const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)]!;
 
-const SECRET = Buffer.from('fuzz-secret');
+const SECRET = Buffer.from('fuzz-secret-0123456789');
 const CAPS = { duplicateCacheEntries: 500, maxPending: 64, unknownSourceEntries: 32 };
 
 const KNOWN = ['127.0.0.1', '127.0.0.3', '10.1.2.3', '10.200.7.9'];

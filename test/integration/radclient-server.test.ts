@@ -19,7 +19,7 @@ import type { AccessRequest, HandlerReply, NasClient } from '../../firmware/src/
 import { radclient } from './helpers/radclient.ts';
 import type { RadiusHealth } from '../../firmware/src/health/health.ts';
 
-const SECRET = 'testing123';
+const SECRET = 'radclient-server-secret';
 const PASSCODE = '424242';
 
 /** A handler double for the two-step flow: challenge on the password, accept on the passcode. */

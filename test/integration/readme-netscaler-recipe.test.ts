@@ -201,7 +201,7 @@ describe('README radclient checks, run against the demo', () => {
   const forDemo = (block: string): string =>
     block
       .replaceAll('192.0.2.50:1812', `127.0.0.1:${demo.radiusPort}`)
-      .replaceAll("'<secret>'", "'demo-secret'")
+      .replaceAll("'<secret>'", "'mfabox-demo-secret'")
       .replaceAll('<monitor-password>', monitorPassword)
       .replaceAll('<user>', 'alice')
       .replaceAll('<password>', 'alice-pass');

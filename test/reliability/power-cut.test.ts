@@ -46,9 +46,7 @@ describe('reliability: power cut', () => {
     await dir?.peer.stop();
   });
 
-  // KNOWN FAILURE (see the closing note): 9 challenge/outbox writes per run are no longer fsynced since
-  // this stop's landings; the suite found it and it is not fixed yet. Un-skip once writesTo() shows 0.
-  it.skip(`keeps every promise across ${CUTS} kill -9s during a login storm`, async () => {
+  it(`keeps every promise across ${CUTS} kill -9s during a login storm`, async () => {
     const sync = await runCli(['directory', 'sync', '--config', box.configFile]);
     expect(sync.code, sync.out).toBe(0);
     const configHash = createHash('sha256').update(readFileSync(box.configFile)).digest('hex');

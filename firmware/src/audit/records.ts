@@ -91,7 +91,14 @@ export type AdminAction =
   | 'admin-added'
   | 'admin-removed'
   | 'test-sms'
-  | 'tls-certificate';
+  | 'tls-certificate'
+  | 'admin-password-set'
+  | 'change-confirmed'
+  | 'change-rolled-back'
+  | 'backup-downloaded'
+  | 'backup-restored'
+  | 'reboot'
+  | 'factory-reset';
 
 export interface FieldChange {
   /** Dotted path, e.g. "radius.clients[0].secret". */

@@ -39,6 +39,12 @@ export interface UserReport {
   ipHistory: { ip: string; at: number }[];
   /** Newest first: the user's last RADIUS decisions and admin actions. */
   recent: AuditRecord[];
+  /**
+   * Newest first: the user's last SMS events. Kept apart from `recent` because each login writes
+   * three or four of them (queued, sent, delivered), which would push the logins and the admin
+   * actions an admin looks for out of a short list.
+   */
+  sms: AuditRecord[];
 }
 
 export interface ExplainResult {
@@ -76,7 +82,11 @@ export class AuthAdmin {
     const { guard, store, audit } = this.deps;
     const rec = await store.table<UserRecord>(USERS_TABLE).get(u);
     const recent: AuditRecord[] = [];
-    for await (const e of audit.query({ user: u }, { order: 'desc', limit: 10 })) recent.push(e.record);
+    for await (const e of audit.query({ user: u, kinds: ['radius', 'admin'] }, { order: 'desc', limit: 10 }))
+      recent.push(e.record);
+    const sms: AuditRecord[] = [];
+    for await (const e of audit.query({ user: u, kinds: ['sms'] }, { order: 'desc', limit: 5 }))
+      sms.push(e.record);
     return {
       user: u,
       lock: await guard.lockout.state(u),
@@ -97,6 +107,7 @@ export class AuthAdmin {
       overrides: (await guard.overrides.list(u)).map(overrideInfo),
       ipHistory: await guard.ipHistory.recent(u),
       recent,
+      sms,
     };
   }
 

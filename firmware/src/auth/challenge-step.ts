@@ -133,7 +133,7 @@ export async function challengeStep(
     code,
     minutes: String(Math.ceil(cfg.passcode.ttlSeconds / 60)),
   });
-  const ops = ctx.outbox.prepare({
+  const prepared = ctx.outbox.prepare({
     challengeId: record.id,
     to,
     text,
@@ -141,20 +141,26 @@ export async function challengeStep(
     flash: cfg.passcode.flash,
     username: user.username,
   });
-  if (pending && ctx.challenges.condition(pending) === 'live') {
-    // A pending code that is not being reused (number changed, SMS failed) must stop working.
-    // Retired under the challenge's own lock, from a fresh read: a wrong-code save for it
-    // (passcode-step, same lock) can then neither overwrite the retirement with a live copy
-    // nor be overwritten by a stale one.
-    await ctx.locks.run(`c:${pending.id}`, async () => {
-      const fresh = await ctx.challenges.get(pending.id);
-      const retire = fresh && ctx.challenges.condition(fresh) === 'live' ? fresh : undefined;
-      await ctx.challenges.create(record, ops, retire);
-    });
-  } else {
-    await ctx.challenges.create(record, ops);
+  try {
+    if (pending && ctx.challenges.condition(pending) === 'live') {
+      // A pending code that is not being reused (number changed, SMS failed) must stop working.
+      // Retired under the challenge's own lock, from a fresh read: a wrong-code save for it
+      // (passcode-step, same lock) can then neither overwrite the retirement with a live copy
+      // nor be overwritten by a stale one.
+      await ctx.locks.run(`c:${pending.id}`, async () => {
+        const fresh = await ctx.challenges.get(pending.id);
+        const retire = fresh && ctx.challenges.condition(fresh) === 'live' ? fresh : undefined;
+        await ctx.challenges.create(record, prepared.ops, retire);
+      });
+    } else {
+      await ctx.challenges.create(record, prepared.ops);
+    }
+  } catch (e) {
+    prepared.abandoned();
+    throw e;
   }
-  ctx.outbox.wake();
+  // The challenge and the outbox entry are durable together: the SMS may go.
+  prepared.committed();
   ctx.counters.smsQueued++;
   return decide(
     ctx,

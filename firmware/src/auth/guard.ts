@@ -118,7 +118,9 @@ export class AuthGuard {
 
   /**
    * One new SMS for `user` from `ip`, if every limit allows it. The global cap is taken last, so
-   * a login refused by its own limits never uses a slot of everyone's budget.
+   * a login refused by its own limits never uses a slot of everyone's budget; and a login refused
+   * by a later limit gets its earlier slots back, so a busy minute box-wide does not also spend
+   * each waiting user's own budget on SMS that were never sent.
    */
   async takeSms(user: string, ip: ClientIp | undefined): Promise<SmsTake> {
     const s = this.settings();
@@ -130,21 +132,28 @@ export class AuthGuard {
         retryInMs: perUser.retryInMs,
         detail: `${s.smsPerUser.max} new SMS per ${s.smsPerUser.windowMs / MIN} min for this user`,
       };
+    const ipLimit = { max: s.limits.smsPerIp.max, windowMs: s.limits.smsPerIp.windowMinutes * MIN };
+    let ipAt: number | undefined;
     if (ip) {
-      const lim = { max: s.limits.smsPerIp.max, windowMs: s.limits.smsPerIp.windowMinutes * MIN };
-      const perIp = await this.smsIp.take(ip.address, lim);
-      if (!perIp.ok)
+      const perIp = await this.smsIp.take(ip.address, ipLimit);
+      if (!perIp.ok) {
+        await this.smsUser.giveBack(user, perUser.at, s.smsPerUser.windowMs);
         return {
           ok: false,
           limit: 'ip',
           retryInMs: perIp.retryInMs,
-          detail: `${lim.max} SMS per ${s.limits.smsPerIp.windowMinutes} min from ${ip.address}`,
+          detail: `${ipLimit.max} SMS per ${s.limits.smsPerIp.windowMinutes} min from ${ip.address}`,
         };
+      }
+      ipAt = perIp.at;
     }
     const cap = globalSmsCap(s);
     const all = await this.smsGlobal.take('box', { max: cap, windowMs: MIN });
-    if (!all.ok)
+    if (!all.ok) {
+      await this.smsUser.giveBack(user, perUser.at, s.smsPerUser.windowMs);
+      if (ip && ipAt !== undefined) await this.smsIp.giveBack(ip.address, ipAt, ipLimit.windowMs);
       return { ok: false, limit: 'global', retryInMs: all.retryInMs, detail: `global cap ${cap} SMS/min` };
+    }
     return { ok: true };
   }
 

@@ -19,7 +19,9 @@ export interface WindowLimit {
   windowMs: number;
 }
 
-export type TakeResult = { ok: true; count: number } | { ok: false; count: number; retryInMs: number };
+/** `at`: the wall ms the event was counted at, for `giveBack`. */
+export type TakeResult =
+  { ok: true; count: number; at: number } | { ok: false; count: number; retryInMs: number };
 
 interface Events {
   /** Wall ms, oldest first. */
@@ -84,7 +86,18 @@ export class RateWindows {
       // Only the newest `max` matter for the decision; keep the row small under a flood.
       const keep = limit.max > 0 ? recent.slice(-limit.max) : recent.slice(-1000);
       await this.save(key, keep);
-      return { ok: true, count: recent.length };
+      return { ok: true, count: recent.length, at: now };
+    });
+  }
+
+  /** Uncounts an event `take` counted at `at` (a later check refused the action it was for). */
+  giveBack(key: string, at: number, windowMs: number): Promise<void> {
+    return this.serial.run(key, async () => {
+      const recent = await this.load(key, windowMs, this.clock.now());
+      const i = recent.lastIndexOf(at);
+      if (i < 0) return;
+      recent.splice(i, 1);
+      await this.save(key, recent);
     });
   }
 

@@ -6,6 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import { AuthAdmin, type ExplainResult, type UserReport } from '../auth/admin.ts';
+import { openGeoip } from '../auth/geoip.ts';
 import { AuthGuard, guardSettings } from '../auth/guard.ts';
 import { parseDuration } from '../auth/override-codes.ts';
 import { AuditLog } from '../audit/audit-log.ts';
@@ -45,7 +46,16 @@ async function withAdmin<T>(
   live = false,
 ): Promise<T> {
   const deviceKey = await loadOrCreateDeviceKey(config.dataDir);
-  const guard = new AuthGuard(store, systemClock, cryptoRandom, deviceKey, () => guardSettings(config));
+  // The same country lookup as the service, so `policy explain` on a stopped box agrees with it.
+  const geoip = live ? await openGeoip(config.policy.geoipFile) : undefined;
+  const guard = new AuthGuard(
+    store,
+    systemClock,
+    cryptoRandom,
+    deviceKey,
+    () => guardSettings(config),
+    ...(geoip ? [geoip] : []),
+  );
   const audit = new AuditLog(store, systemClock);
   const directory = live ? await createDirectory(config.directory, { start: false }) : undefined;
   try {
@@ -97,6 +107,8 @@ function printReport(r: UserReport): void {
   console.log('recent:');
   for (const a of r.recent) console.log(`  ${describeRecord(a)}`);
   if (r.recent.length === 0) console.log('  (nothing in the audit log)');
+  console.log(`recent SMS:${r.sms.length === 0 ? ' (none)' : ''}`);
+  for (const a of r.sms) console.log(`  ${describeRecord(a)}`);
 }
 
 function describeRecord(a: AuditRecord): string {

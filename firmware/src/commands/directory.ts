@@ -2,13 +2,11 @@
  * `mfabox directory test` and `mfabox directory sync`. The test's diagnostics (each DC walked step
  * by step, with a hint for the failed step) live in directory/diagnose.ts.
  */
-import { readFile } from 'node:fs/promises';
 import { loadConfigFile } from '../config/load.ts';
 import type { Config, LdapDirectoryConfig } from '../config/schema.ts';
 import { ErrorCode, MfaError, describeError, isMfaError } from '../errors.ts';
-import { discoverForTest, testDomainController } from '../directory/diagnose.ts';
+import { testDirectory } from '../directory/diagnose.ts';
 import { createDirectory, createSync } from '../directory/factory.ts';
-import { createLdapDirectory } from '../directory/ldap.ts';
 import type { SyncStatus } from '../directory/sync.ts';
 import { openStore, type Store } from '../store/store.ts';
 import { localApiTarget } from '../web-api/loopback.ts';
@@ -35,23 +33,8 @@ export const directoryTestCommand = defineCommand({
       console.log('directory.kind is "demo": the in-memory demo directory needs no test.');
       return 0;
     }
-    // The same checks of the CA bundle the appliance makes (readable, PEM).
-    await (await createLdapDirectory(cfg)).close();
-    const ca = cfg.caFile === undefined ? undefined : await readFile(cfg.caFile, 'utf8');
-    const urls = [...cfg.urls];
-    for (const x of await discoverForTest(cfg, console.log)) if (!urls.includes(x)) urls.push(x);
-    let good = 0;
-    for (const url of urls)
-      if (
-        await testDomainController(cfg, url, {
-          ...(ca === undefined ? {} : { ca }),
-          ...(user === undefined ? {} : { user }),
-          out: console.log,
-        })
-      )
-        good++;
-    console.log(`\n${good} of ${urls.length} domain controller(s) passed.`);
-    return good === urls.length && urls.length > 0 ? 0 : 1;
+    const r = await testDirectory(cfg, { ...(user === undefined ? {} : { user }), out: console.log });
+    return r.passed === r.total && r.total > 0 ? 0 : 1;
   },
 });
 

@@ -1,6 +1,6 @@
 /** `mfabox start` (production) and `mfabox demo` (everything on embedded defaults). */
 import { basename, dirname, join, resolve } from 'node:path';
-import { ConfigFile, type JsonObject } from '../config/config-file.ts';
+import { ConfigFile, isJsonObject, type JsonObject } from '../config/config-file.ts';
 import { parseConfig } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
 import { DEMO_ADMIN } from '../web-api/admins.ts';
@@ -86,6 +86,11 @@ export const startCommand = defineCommand({
   },
 });
 
+/** The demo NAS's shared secret (published in README; at least 16 characters like any other). */
+export const DEMO_SECRET = 'mfabox-demo-secret';
+/** What earlier releases wrote into the demo config file, under today's 16-character floor. */
+const OLD_DEMO_SECRET = 'demo-secret';
+
 /** What a new demo config file holds (ports, paths and web come from the flags at each start). */
 const DEMO_CONFIG: JsonObject = {
   radius: {
@@ -93,7 +98,7 @@ const DEMO_CONFIG: JsonObject = {
       {
         name: 'demo-nas',
         address: '127.0.0.1',
-        secret: 'demo-secret',
+        secret: DEMO_SECRET,
         requireMessageAuthenticator: 'yes',
         monitorUser: 'mfabox-monitor',
         monitorPassword: 'mfabox-demo-monitor',
@@ -104,6 +109,25 @@ const DEMO_CONFIG: JsonObject = {
   directory: { kind: 'demo' },
   web: { tls: false },
 };
+
+/**
+ * A demo config file from an earlier release holds the old 11-character demo secret, which the
+ * 16-character floor now refuses: swap in the new published one so `npm run demo` still starts.
+ */
+async function upgradeDemoSecret(file: ConfigFile): Promise<void> {
+  const doc = file.current();
+  const radius = doc.radius;
+  if (!isJsonObject(radius) || !Array.isArray(radius.clients)) return;
+  let changed = false;
+  for (const c of radius.clients)
+    if (isJsonObject(c) && c.secret === OLD_DEMO_SECRET) {
+      c.secret = DEMO_SECRET;
+      changed = true;
+    }
+  if (!changed) return;
+  await file.replace(file.revision(), doc);
+  console.log(`Demo NAS secret changed to ${DEMO_SECRET} (at least 16 characters now)`);
+}
 
 const port = (env: string, fallback: number, help: string) =>
   ({ type: 'integer', value: 'N', min: 0, max: 65535, env, default: fallback, help }) as const;
@@ -146,6 +170,7 @@ export const demoCommand = defineCommand({
     // so the web page edits it like a real box's. Ports and paths come from the flags each run.
     const configPath = join(dirname(dataDir), `${basename(dataDir)}.config.json`);
     const configFile = await ConfigFile.open(configPath, { create: DEMO_CONFIG });
+    await upgradeDemoSecret(configFile);
     const effective = (c: Config): Config => ({
       ...c,
       dataDir,
@@ -164,12 +189,18 @@ export const demoCommand = defineCommand({
       demoAdmin: true,
       // The status LEDs belong to the service; a demo (even on a box) leaves them alone.
       noLeds: true,
+      // A demo runs on someone's laptop or a CI machine: Reboot on its page must not reboot that.
+      reboot: () => {
+        console.log('Demo: reboot requested on the web page (a demo does not reboot this machine)');
+        return Promise.resolve();
+      },
+      factoryConfig: (): JsonObject => structuredClone<JsonObject>(DEMO_CONFIG),
     });
     console.log('MFA Box demo is running.');
     for (const line of app.describe()) console.log(`  ${line}`);
     console.log(`  Web login   ${DEMO_ADMIN.username} / ${DEMO_ADMIN.password}`);
     console.log(`  Config      ${configPath}`);
-    console.log('  NAS client  127.0.0.1, secret demo-secret, Message-Authenticator required');
+    console.log(`  NAS client  127.0.0.1, secret ${DEMO_SECRET}, Message-Authenticator required`);
     console.log('  Users       alice/alice-pass (+15550000001), bob/bob-pass; see README "Demo users"');
     console.log('Press Ctrl-C to stop.');
     return runUntilSignal(app);

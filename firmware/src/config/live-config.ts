@@ -91,7 +91,43 @@ export class LiveConfig {
         [{ path: '', message: 'expected a JSON object' }],
       );
     const stored = file.current();
-    const merged = applyMergePatch(stored, patch) as Record<string, unknown>;
+    return this.commit(expected, applyMergePatch(stored, patch) as Record<string, unknown>, stored, who);
+  }
+
+  /** The file's JSON as stored (secrets included): for a backup, or to put back on a rollback. Never for the API. */
+  stored(): { revision: number; json: Record<string, unknown> } {
+    return { revision: this.deps.file.revision(), json: this.deps.file.current() };
+  }
+
+  /**
+   * Replaces the whole file (a restored backup, a change rolled back), validated and applied
+   * like a patch. {"set": true} markers still take the stored secret.
+   */
+  replace(expected: number, next: unknown, who: string): Promise<{ revision: number } & ApplyResult> {
+    const run = this.chain.then(() => {
+      const file = this.deps.file;
+      if (expected !== file.revision())
+        throw new ConfigRejected(
+          `the configuration is at revision ${file.revision()}, not ${expected}: reload and redo it`,
+          ErrorCode.ConfigStale,
+        );
+      if (typeof next !== 'object' || next === null || Array.isArray(next))
+        throw new ConfigRejected('a configuration is a JSON object', ErrorCode.ConfigInvalid, [
+          { path: '', message: 'expected a JSON object' },
+        ]);
+      return this.commit(expected, structuredClone(next) as Record<string, unknown>, file.current(), who);
+    });
+    this.chain = run.catch(() => undefined);
+    return run;
+  }
+
+  private async commit(
+    expected: number,
+    merged: Record<string, unknown>,
+    stored: Record<string, unknown>,
+    who: string,
+  ): Promise<{ revision: number } & ApplyResult> {
+    const file = this.deps.file;
     const secretProblems = resolveSecrets(merged, stored);
     const checked = checkConfig(merged);
     const issues = [...secretProblems, ...(checked.ok ? [] : checked.issues)];

@@ -11,6 +11,9 @@ import { adaptiveSchema, limitsSchema, lockoutSchema, methodsSchema } from './au
 const port = z.number().int().min(0).max(65535);
 const secret = z.string().min(1);
 
+/** The shared-secret floor (radius.clients[].secret), below which allowWeakSecret is needed. */
+export const MIN_SECRET_CHARS = 16;
+
 export const radiusClientSchema = z
   .object({
     /** Shown in logs, counters and health; unique. */
@@ -23,8 +26,13 @@ export const radiusClientSchema = z
         (s) => parseCidr(s) !== undefined,
         'an IPv4/IPv6 address or CIDR, e.g. 10.0.0.5 or 10.0.0.0/24',
       ),
-    /** Shared secret; at least 16 characters is recommended, 1 is accepted for lab use. */
+    /**
+     * Shared secret, at least 16 characters (RFC 2865 §3 asks for 16 octets; the MD5 hiding of
+     * User-Password falls to an offline guess of a short one). Up to 64 on NetScaler.
+     */
     secret,
+    /** true: accept a secret under 16 characters (a lab NAS that cannot do better); health then warns. Default false. */
+    allowWeakSecret: z.boolean().optional(),
     /** yes | auto | no, default auto: auto becomes yes (persisted) once the client sends a valid Message-Authenticator. */
     requireMessageAuthenticator: z.enum(['yes', 'auto', 'no']).default('auto'),
     /** directory (default): check the AD password; none: NetScaler checked it, the box is the second factor only. */
@@ -39,6 +47,10 @@ export const radiusClientSchema = z
   .refine((c) => c.monitorUser === undefined || c.monitorPassword !== undefined, {
     message: 'a monitor user needs a monitor password',
     path: ['monitorPassword'],
+  })
+  .refine((c) => c.allowWeakSecret === true || c.secret.length >= MIN_SECRET_CHARS, {
+    message: `the shared secret must be at least ${MIN_SECRET_CHARS} characters (or set allowWeakSecret: true for a lab NAS; health then warns)`,
+    path: ['secret'],
   });
 
 const listenSchema = z.object({
@@ -78,31 +90,38 @@ export const radiusSchema = z
     });
   });
 
-export const passcodeSchema = z.object({
-  /** [4...10] digits, default 6. */
-  length: z.number().int().min(4).max(10).default(6),
-  /** [60...1800] s, default 300: how long a passcode is valid. */
-  ttlSeconds: z.number().int().min(60).max(1800).default(300),
-  /** [1...10], default 3: wrong tries before the State is dead. */
-  maxAttempts: z.number().int().min(1).max(10).default(3),
-  /** Reply-Message on the challenge; {masked} is the masked number. */
-  prompt: z.string().min(1).max(200).default('Enter the PASSCODE sent to {masked}'),
-  /** The SMS text; {code} is the passcode (required), {minutes} its life. */
-  smsTemplate: z
-    .string()
-    .min(1)
-    .max(300)
-    .refine((t) => t.includes('{code}'), 'the SMS text must contain {code}')
-    .default('Your MFA Box passcode is {code}. It expires in {minutes} min.'),
-  /** Send as class 0 (flash) SMS. Default false. */
-  flash: z.boolean().default(false),
-  /** Ask the network for a delivery report on each passcode SMS; the audit records delivery. Default true. */
-  statusReport: z.boolean().default(true),
-  /** [1...100], default 5: new passcodes (SMS) one user may trigger per window; re-logins reusing a pending code are free. */
-  maxNewPerUser: z.number().int().min(1).max(100).default(5),
-  /** [1...1440] min, default 15: the window for maxNewPerUser. */
-  newPerUserWindowMinutes: z.number().int().min(1).max(1440).default(15),
-});
+export const passcodeSchema = z
+  .object({
+    /** [6...10] digits, default 6; 4 or 5 only with allowShortPasscode. */
+    length: z.number().int().min(4).max(10).default(6),
+    /** true: allow a 4- or 5-digit passcode (10 000 or 100 000 codes: one guess in maxAttempts may hit). Default false. */
+    allowShortPasscode: z.boolean().optional(),
+    /** [60...1800] s, default 300: how long a passcode is valid. */
+    ttlSeconds: z.number().int().min(60).max(1800).default(300),
+    /** [1...5], default 3: wrong tries before the State is dead. */
+    maxAttempts: z.number().int().min(1).max(5).default(3),
+    /** Reply-Message on the challenge; {masked} is the masked number. */
+    prompt: z.string().min(1).max(200).default('Enter the PASSCODE sent to {masked}'),
+    /** The SMS text; {code} is the passcode (required), {minutes} its life. */
+    smsTemplate: z
+      .string()
+      .min(1)
+      .max(300)
+      .refine((t) => t.includes('{code}'), 'the SMS text must contain {code}')
+      .default('Your MFA Box passcode is {code}. It expires in {minutes} min.'),
+    /** Send as class 0 (flash) SMS. Default false. */
+    flash: z.boolean().default(false),
+    /** Ask the network for a delivery report on each passcode SMS; the audit records delivery. Default true. */
+    statusReport: z.boolean().default(true),
+    /** [1...100], default 5: new passcodes (SMS) one user may trigger per window; re-logins reusing a pending code are free. */
+    maxNewPerUser: z.number().int().min(1).max(100).default(5),
+    /** [1...1440] min, default 15: the window for maxNewPerUser. */
+    newPerUserWindowMinutes: z.number().int().min(1).max(1440).default(15),
+  })
+  .refine((p) => p.length >= 6 || p.allowShortPasscode === true, {
+    message: 'a passcode needs 6–10 digits (4 or 5 only with allowShortPasscode: true)',
+    path: ['length'],
+  });
 
 /** Where the NAS can pick AD groups out of an Access-Accept (NetScaler "RADIUS group extraction"). */
 export const groupAttributeSchema = z.object({

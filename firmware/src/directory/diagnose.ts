@@ -4,6 +4,7 @@
  * DCs that DNS SRV names, under the same rules as the running box.
  */
 import { lookup, resolveSrv as dnsResolveSrv } from 'node:dns/promises';
+import { readFile } from 'node:fs/promises';
 import type { SrvRecord } from 'node:dns';
 import net from 'node:net';
 import type { LdapDirectoryConfig } from '../config/schema.ts';
@@ -19,6 +20,7 @@ import {
   userSearchFilter,
 } from './dialects.ts';
 import { srvTargetInside, srvToUrls } from './failover.ts';
+import { createLdapDirectory } from './ldap.ts';
 
 /** What usually fixes a failed step, in the words an admin acts on. */
 export const HINTS: Record<Step | 'silent', string> = {
@@ -216,4 +218,31 @@ export async function discoverForTest(
     out(`FAILED  DNS SRV ${name}: ${brief(e)}\n        → ${HINTS.DNS}`);
     return [];
   }
+}
+
+/**
+ * The whole `mfabox directory test` (and the web page's Test connection): the CA bundle checked as
+ * the appliance checks it, every configured and SRV-found DC walked, then a summary line.
+ */
+export async function testDirectory(
+  cfg: LdapDirectoryConfig,
+  o: { user?: string; out: Out },
+): Promise<{ passed: number; total: number }> {
+  // The same checks of the CA bundle the appliance makes (readable, PEM).
+  await (await createLdapDirectory(cfg)).close();
+  const ca = cfg.caFile === undefined ? undefined : await readFile(cfg.caFile, 'utf8');
+  const urls = [...cfg.urls];
+  for (const x of await discoverForTest(cfg, o.out)) if (!urls.includes(x)) urls.push(x);
+  let passed = 0;
+  for (const url of urls)
+    if (
+      await testDomainController(cfg, url, {
+        ...(ca === undefined ? {} : { ca }),
+        ...(o.user === undefined ? {} : { user: o.user }),
+        out: o.out,
+      })
+    )
+      passed++;
+  o.out(`\n${passed} of ${urls.length} domain controller(s) passed.`);
+  return { passed, total: urls.length };
 }

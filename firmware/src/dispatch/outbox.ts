@@ -6,171 +6,48 @@
  * its own `submitting` write, and resends an unknown outcome (a power cut in `submitting`, or a
  * failure after Ctrl-Z) at most once, with the same text, audited.
  *
- * Keys in the table: `q!<seq>` holds an entry (seq: 16 zero-padded digits, so key order is
- * arrival order), `c!<challengeId>` → `{ seq }` is the index by challenge.
+ * This module holds the queue and its timers, the one-entry-per-challenge rule, start (recovery
+ * after a power cut) and close. The records and their writes are in outbox-records.ts, one send
+ * and its outcome in send-attempt.ts.
  */
 import type { Clock, Random } from '../clock.ts';
 import { cryptoRandom, realTimers, systemClock, unrefTimer, type Timers } from '../clock.ts';
 import { describeError, ErrorCode, MfaError } from '../errors.ts';
 import { logger } from '../log.ts';
 import type { Logger } from '../log.ts';
-import type { SmsSendResult, SmsSender } from '../modem/types.ts';
-import { sendFailure } from '../modem/send-failure.ts';
+import type { SmsSender } from '../modem/types.ts';
 import { maskNumber } from '../phone.ts';
-import type { Store, StoreOp, Table } from '../store/store.ts';
-import { backoffMs, classifySendFailure } from './classify.ts';
-import { openText, sealText, type SealedText } from './sealed-text.ts';
+import type { StoreOp } from '../store/store.ts';
+import { insertBySeq, isExpired, liveItem, type LiveItem } from './live-item.ts';
+import { DEFAULT_OUTBOX_OPTIONS, type OutboxDeps, type OutboxOptions } from './outbox-options.ts';
+import {
+  FINAL,
+  OutboxRecords,
+  seqString,
+  type FinalExtra,
+  type FinalStatus,
+  type OutboxRecord,
+  type SmsResendAudit,
+} from './outbox-records.ts';
+import { sealText } from './sealed-text.ts';
+import { revertEarlyMark, sendAttempt, type SendHost } from './send-attempt.ts';
 import { SubmitJournal } from './submit-journal.ts';
-import type { Outbox, OutboxEntryInput, OutboxEvent, OutboxStats, OutboxStatus } from './types.ts';
+import { SerialQueue } from '../queue.ts';
+import type {
+  Outbox,
+  OutboxEntryInput,
+  OutboxEvent,
+  OutboxStats,
+  OutboxStatus,
+  PreparedEntry,
+} from './types.ts';
 
-export interface OutboxRecord {
-  v: 1;
-  seq: string;
-  challengeId: string;
-  /** E.164 while live; masked once final (the UI needs no more). */
-  to: string;
-  /** Wall ms. */
-  expiresAt: number;
-  /** Wall ms. */
-  createdAt: number;
-  flash?: boolean;
-  username?: string;
-  status: OutboxStatus;
-  /** The text, sealed with the device key; removed when the entry becomes final. */
-  sealed?: SealedText;
-  /** Times handed to the sender. */
-  attempts: number;
-  /** Times `beforeSubmit` ran, i.e. the modem got as far as Ctrl-Z. */
-  submissions: number;
-  /** A submission's outcome is unknown (power cut in `submitting`, or a failure after Ctrl-Z). */
-  unknownOutcome?: boolean;
-  /** The one resend allowed for an unknown outcome has been spent. */
-  resentUnknown?: boolean;
-  submittingAt?: number;
-  messageRefs?: number[];
-  modem?: string;
-  /** Why it failed or expired: an ErrorCode name or a short phrase; never text. */
-  reason?: string;
-  finalAt?: number;
-  /** From the network's status report, when one came: delivered or not, and when (wall ms). */
-  delivery?: { delivered: boolean; at: number; outcome?: string };
-}
+export { DEFAULT_OUTBOX_OPTIONS, type OutboxDeps, type OutboxOptions } from './outbox-options.ts';
+export type { OutboxRecord, SmsResendAudit } from './outbox-records.ts';
 
-interface IndexRow {
-  seq: string;
-}
-
-/** Audit record for the one resend of an unknown-outcome SMS. Updated in place when it settles. */
-export interface SmsResendAudit {
-  t: number;
-  kind: 'sms-resend-unknown-outcome';
-  challengeId: string;
-  /** Masked number. */
-  to: string;
-  /** The modem that resent it, once known. */
-  modem?: string;
-  outcome: 'pending' | 'sent' | 'failed' | 'expired' | 'unknown';
-  messageRefs?: number[];
-  reason?: string;
-}
-
-export interface OutboxOptions {
-  /** [0...60000] ms, default 5000: an entry with less life left than this is expired, not sent. */
-  expiryMarginMs: number;
-  /**
-   * [1...20], default 6: sends per entry whose own `submitting` write failed at the prompt (the
-   * modem sent ESC, nothing went out). Network errors are retried by the modem pool, not here;
-   * waiting for a modem when none can send is bounded by the passcode's life, not by this.
-   */
-  maxAttempts: number;
-  /** [10...10000] ms, default 200: first backoff (own-write retry, no-modem recheck), doubling. */
-  retryBaseMs: number;
-  /** [100...60000] ms, default 5000: backoff cap (a no-modem wait is capped at idleRecheckMs). */
-  retryMaxMs: number;
-  /**
-   * [0...4], default 1: sends handed to the pool per able modem beyond the one it is sending, so
-   * a modem that finishes finds the next message already waiting. Safe: `submitting` is written
-   * only when a modem reaches the `> ` prompt.
-   */
-  lookahead: number;
-  /** [1 h...30 d] ms, default 3 days: how long a final entry (status, refs, no text) is kept. */
-  retentionMs: number;
-  /** [1 min...1 d] ms, default 1 h: how often final entries are compacted. */
-  sweepIntervalMs: number;
-  /** [100...60000] ms, default 1000: recheck for a ready modem when the sender emits no health events. */
-  idleRecheckMs: number;
-  /**
-   * [0...600000] ms, default 95000: how long close() waits for sends already past the modem's
-   * `> ` prompt to get their final answer. Longer than the modem's 90 s send-final timeout, so a
-   * restart never cuts a send the network may have taken (which would be resent at the next
-   * start). The systemd unit's TimeoutStopSec must exceed it.
-   */
-  closeTimeoutMs: number;
-  /** Default false: ask the network for a status report on each message (passcode.statusReport). */
-  statusReport: boolean;
-}
-
-export const DEFAULT_OUTBOX_OPTIONS: OutboxOptions = {
-  expiryMarginMs: 5000,
-  maxAttempts: 6,
-  retryBaseMs: 200,
-  retryMaxMs: 5000,
-  lookahead: 1,
-  retentionMs: 3 * 24 * 3600_000,
-  sweepIntervalMs: 3600_000,
-  idleRecheckMs: 1000,
-  closeTimeoutMs: 95_000,
-  statusReport: false,
-};
-
-export interface OutboxDeps {
-  store: Store;
-  sender: SmsSender;
-  /** 32 bytes, from `loadOrCreateDeviceKey`. */
-  deviceKey: Buffer;
-  /**
-   * The data directory: holds the submit journal (see submit-journal.ts), the fast durable
-   * `submitting` mark. Without it, `submitting` is a LevelDB durable write at the prompt.
-   */
-  dataDir?: string;
-  clock?: Clock;
-  random?: Random;
-  timers?: Timers;
-  options?: Partial<OutboxOptions>;
-  log?: Logger;
-  /** Told of each entry queued and each final outcome (the audit); must not throw. */
-  onEvent?: (e: OutboxEvent) => void;
-}
-
-/** An entry not yet final, held in memory with what the dispatcher needs. */
-interface LiveItem {
-  rec: OutboxRecord;
-  /** Monotonic ms after which it must not go out: survives a wall-clock step backwards. */
-  deadlineMono: number;
-  /** Monotonic ms when it was created (back-dated by its wall age when loaded at start). */
-  createdMono: number;
-  /** Monotonic ms before which it is not retried (backoff). */
-  notBefore: number;
-  /** Times our own `submitting` write failed at the prompt. */
-  ownWriteFailures: number;
-  /** Times the sender said no modem can send; a health event ends the wait early. */
-  modemWaits: number;
-  /** The modem reached its `> ` prompt and `beforeSubmit` began: close() waits for this send. */
-  submitStarted?: boolean;
-  /** An early journal mark is out with no Ctrl-Z yet: the count to put back if none follows. */
-  earlyMarkRevertTo?: number;
-}
-
-const SEQ_DIGITS = 16;
 const PENDING_GIVE_UP_MS = 60_000;
-/** Waits between retries of the write that records a sent SMS (about 50 s in all). */
-const FINAL_WRITE_RETRY_MS = [200, 1000, 5000, 15_000, 30_000];
-const entryKey = (seq: string): string => `q!${seq}`;
-const indexKey = (challengeId: string): string => `c!${challengeId}`;
-const FINAL: ReadonlySet<OutboxStatus> = new Set(['sent', 'failed', 'expired']);
 
 export class DurableOutbox implements Outbox {
-  private readonly store: Store;
   private readonly sender: SmsSender;
   private readonly key: Buffer;
   private readonly clock: Clock;
@@ -178,19 +55,20 @@ export class DurableOutbox implements Outbox {
   private readonly timers: Timers;
   private readonly opts: OutboxOptions;
   private readonly log: Logger;
-  private readonly entries: Table<OutboxRecord>;
-  private readonly index: Table<IndexRow>;
-  private readonly audit: Table<SmsResendAudit>;
+  private readonly records: OutboxRecords;
   private readonly journal: SubmitJournal | undefined;
+  /** What a send attempt sees of this outbox (send-attempt.ts). */
+  private readonly host: SendHost;
 
   private nextSeq = 1;
   /** Challenge ids with an entry (live or retained): refuses a second entry per challenge. */
   private readonly known = new Set<string>();
-  /** Prepared, maybe not yet committed: seq → item and when it was prepared (monotonic). */
-  private readonly pending = new Map<string, { item: LiveItem; at: number }>();
+  /** Prepared, not yet committed or abandoned: seq → its challenge and when (monotonic). */
+  private readonly pending = new Map<string, { challengeId: string; at: number }>();
   /** Waiting to go out, in arrival (seq) order. */
   private queue: LiveItem[] = [];
   private readonly inFlight = new Map<string, { it: LiveItem; done: Promise<void> }>();
+  private readonly deliveryNotes = new SerialQueue();
   /** In-flight entries (they left the queue) by challenge: for status() and the oldest age. */
   private readonly liveByChallenge = new Map<string, LiveItem>();
   /** Sent, but the write that records it failed for good: memory is the only record of `sent`. */
@@ -200,8 +78,6 @@ export class DurableOutbox implements Outbox {
   private totals = { sent: 0, failed: 0, expired: 0 };
 
   private closed = false;
-  private ingesting = false;
-  private ingestAgain = false;
   private wakeTimer: unknown;
   private wakeAt = Infinity;
   private expiryTimer: unknown;
@@ -219,7 +95,6 @@ export class DurableOutbox implements Outbox {
   constructor(deps: OutboxDeps) {
     if (deps.deviceKey.length !== 32)
       throw new MfaError('the device key must be 32 bytes', ErrorCode.OutboxKeyInvalid);
-    this.store = deps.store;
     this.sender = deps.sender;
     this.key = deps.deviceKey;
     this.clock = deps.clock ?? systemClock;
@@ -227,19 +102,46 @@ export class DurableOutbox implements Outbox {
     this.timers = deps.timers ?? realTimers;
     this.opts = { ...DEFAULT_OUTBOX_OPTIONS, ...deps.options };
     this.log = deps.log ?? logger('dispatch:outbox');
-    this.entries = this.store.table<OutboxRecord>('outbox');
-    this.index = this.store.table<IndexRow>('outbox');
-    this.audit = this.store.table<SmsResendAudit>('audit');
+    this.records = new OutboxRecords(deps.store, this.clock, this.log, () => this.closed);
     this.journal = deps.dataDir === undefined ? undefined : SubmitJournal.open(deps.dataDir);
     this.onEvent = deps.onEvent;
+    this.host = {
+      sender: this.sender,
+      key: this.key,
+      clock: this.clock,
+      timers: this.timers,
+      opts: this.opts,
+      log: this.log,
+      records: this.records,
+      journal: this.journal,
+      unsaved: this.unsaved,
+      closed: () => this.closed,
+      takeSlot: () => {
+        this.busySlots++;
+        let held = true;
+        return () => {
+          if (held) {
+            held = false;
+            this.busySlots--;
+          }
+        };
+      },
+      pump: () => this.pump(),
+      requeue: (it) => {
+        if (!this.closed) insertBySeq(this.queue, it);
+      },
+      finish: (it, status, extra, auditOutcome) => this.finish(it, status, extra, auditOutcome),
+      expire: (it, reason) => this.expire(it, reason),
+      finalOps: (it, status, extra, auditOutcome) => this.finalOps(it, status, extra, auditOutcome),
+    };
   }
 
   /** Loads the table (recovering from a power cut), then starts dispatching. */
   async start(): Promise<void> {
     const resumed: OutboxRecord[] = [];
     let maxSeq = 0;
-    for await (const [k, rec] of this.entries.entries({ gte: 'q!', lt: 'q"' })) {
-      maxSeq = Math.max(maxSeq, Number(k.slice(2)));
+    for await (const [seq, rec] of this.records.all()) {
+      maxSeq = Math.max(maxSeq, seq);
       this.known.add(rec.challengeId);
       if (rec.status === 'sent') this.totals.sent++;
       else if (rec.status === 'failed') this.totals.failed++;
@@ -289,14 +191,15 @@ export class DurableOutbox implements Outbox {
     this.pump();
   }
 
-  prepare(entry: OutboxEntryInput): StoreOp[] {
+  prepare(entry: OutboxEntryInput): PreparedEntry {
     if (this.closed) throw new MfaError('the outbox is closed', ErrorCode.OutboxClosed);
+    this.forgetStalePrepared();
     if (this.known.has(entry.challengeId))
       throw new MfaError(
         `challenge ${entry.challengeId} already has an outbox entry`,
         ErrorCode.OutboxDuplicateChallenge,
       );
-    const seq = String(this.nextSeq++).padStart(SEQ_DIGITS, '0');
+    const seq = seqString(this.nextSeq++);
     const rec: OutboxRecord = {
       v: 1,
       seq,
@@ -312,36 +215,38 @@ export class DurableOutbox implements Outbox {
     if (entry.flash) rec.flash = true;
     if (entry.username !== undefined) rec.username = entry.username;
     this.known.add(entry.challengeId);
-    this.pending.set(seq, { item: this.itemFor(rec), at: this.clock.monotonic() });
-    return [
-      this.entries.op({ type: 'put', key: entryKey(seq), value: rec }),
-      this.index.op({ type: 'put', key: indexKey(entry.challengeId), value: { seq } }),
-    ];
-  }
-
-  wake(): void {
-    if (this.closed) return;
-    void this.ingest();
+    const item = this.itemFor(rec);
+    this.pending.set(seq, { challengeId: rec.challengeId, at: this.clock.monotonic() });
+    let settled = false;
+    return {
+      ops: this.records.createOps(rec),
+      committed: () => {
+        if (settled) return;
+        settled = true;
+        this.pending.delete(seq);
+        // Durable now, whatever the pending table thought: a late answer still counts.
+        this.known.add(rec.challengeId);
+        insertBySeq(this.queue, item);
+        this.tell(rec, 'queued');
+        this.pump();
+      },
+      abandoned: () => {
+        if (settled) return;
+        settled = true;
+        if (this.pending.delete(seq)) this.known.delete(rec.challengeId);
+      },
+    };
   }
 
   async enqueue(entry: OutboxEntryInput): Promise<void> {
-    const ops = this.prepare(entry);
-    const seq = (ops[0]?.key ?? '').slice(2);
+    const prepared = this.prepare(entry);
     try {
-      await this.store.atomic(ops);
+      await this.records.commit(prepared.ops);
     } catch (e) {
-      this.pending.delete(seq);
-      this.known.delete(entry.challengeId);
+      prepared.abandoned();
       throw e;
     }
-    // Committed by us, so no need to read it back: straight onto the queue.
-    const p = this.pending.get(seq);
-    if (p) {
-      this.pending.delete(seq);
-      this.addToQueue(p.item);
-      this.tell(p.item.rec, 'queued');
-    }
-    this.pump();
+    prepared.committed();
   }
 
   ready(): boolean {
@@ -356,9 +261,7 @@ export class DurableOutbox implements Outbox {
     // In flight, memory knows best: with the journal, `submitting` lives there, not in the entry.
     const live = this.liveByChallenge.get(challengeId) ?? this.unsaved.get(challengeId);
     if (live) return live.rec.status;
-    const idx = await this.index.get(indexKey(challengeId));
-    if (!idx) return undefined;
-    return (await this.entries.get(entryKey(idx.seq)))?.status;
+    return this.records.statusOf(challengeId);
   }
 
   stats(): OutboxStats {
@@ -393,7 +296,9 @@ export class DurableOutbox implements Outbox {
     await Promise.all(
       [...this.inFlight.values()]
         .filter((f) => f.it.submitStarted !== true)
-        .map((f) => this.revertEarlyMark(f.it, { challengeId: f.it.rec.challengeId, seq: f.it.rec.seq })),
+        .map((f) =>
+          revertEarlyMark(this.host, f.it, { challengeId: f.it.rec.challengeId, seq: f.it.rec.seq }),
+        ),
     );
     const submitting = [...this.inFlight.values()].filter((f) => f.it.submitStarted === true);
     if (submitting.length > 0) {
@@ -420,101 +325,46 @@ export class DurableOutbox implements Outbox {
 
   /** Compacts final entries older than the retention period; returns how many were removed. */
   async sweep(): Promise<number> {
-    const cutoff = this.clock.now() - this.opts.retentionMs;
-    const ops: StoreOp[] = [];
-    let removed = 0;
-    for await (const [k, rec] of this.entries.entries({ gte: 'q!', lt: 'q"' })) {
-      if (!FINAL.has(rec.status) || (rec.finalAt ?? rec.createdAt) > cutoff) continue;
-      ops.push(this.entries.op({ type: 'del', key: k }));
-      ops.push(this.index.op({ type: 'del', key: indexKey(rec.challengeId) }));
+    const removed = await this.records.sweep(this.clock.now() - this.opts.retentionMs, (rec) => {
       this.known.delete(rec.challengeId);
       if (rec.status === 'sent') this.totals.sent--;
       else if (rec.status === 'failed') this.totals.failed--;
       else this.totals.expired--;
-      removed++;
-      if (ops.length >= 500) {
-        await this.store.atomic(ops.splice(0));
-      }
-    }
-    if (ops.length > 0) await this.store.atomic(ops);
+    });
     if (removed > 0) this.log.info({ removed }, 'compacted final outbox entries');
     return removed;
   }
 
+  /** Notes a status report on the entry, once the entry's own final write has landed. */
+  noteDelivery(challengeId: string, delivery: NonNullable<OutboxRecord['delivery']>): Promise<void> {
+    // A report can arrive before the entry's final write has landed: wait for that dispatch, and
+    // take notes one at a time, so a note never rewrites the entry from a stale read (a stale
+    // `submitting` record would mean a resend after a restart).
+    return this.deliveryNotes.run(async () => {
+      const live = this.liveByChallenge.get(challengeId);
+      if (live) await this.inFlight.get(live.rec.seq)?.done;
+      await this.records.noteDelivery(challengeId, delivery);
+    });
+  }
+
   // ---- internals -------------------------------------------------------------------------
 
-  /**
-   * The wall expiry is read once, here (when the entry is created or loaded at start); from then
-   * on the entry's life runs on monotonic time only. A Pi has no battery clock and NTP steps it,
-   * often forward by hours at boot: a wall-clock step must neither kill nor revive a passcode.
-   */
   private itemFor(rec: OutboxRecord): LiveItem {
-    const now = this.clock.now();
-    const mono = this.clock.monotonic();
-    return {
-      rec,
-      deadlineMono: mono + (rec.expiresAt - this.opts.expiryMarginMs - now),
-      createdMono: mono - Math.max(0, now - rec.createdAt),
-      notBefore: 0,
-      ownWriteFailures: 0,
-      modemWaits: 0,
-    };
+    return liveItem(rec, this.clock, this.opts.expiryMarginMs);
   }
 
-  private isExpired(it: LiveItem): boolean {
-    return this.clock.monotonic() >= it.deadlineMono;
-  }
-
-  /** The life the passcode has left, for the sender: monotonic all the way down. */
-  private remainingMs(it: LiveItem): number {
-    return it.deadlineMono + this.opts.expiryMarginMs - this.clock.monotonic();
-  }
-
-  private addToQueue(it: LiveItem): void {
-    // Almost always the newest: append, and only search when it arrived out of order.
-    const q = this.queue;
-    const last = q[q.length - 1];
-    if (!last || last.rec.seq < it.rec.seq) q.push(it);
-    else {
-      const i = q.findIndex((x) => x.rec.seq > it.rec.seq);
-      q.splice(i < 0 ? q.length : i, 0, it);
-    }
-  }
-
-  /** Moves committed prepared entries onto the queue (read back: only committed ones go out). */
-  private async ingest(): Promise<void> {
-    if (this.ingesting) {
-      this.ingestAgain = true;
-      return;
-    }
-    this.ingesting = true;
-    try {
-      do {
-        this.ingestAgain = false;
-        const snapshot = [...this.pending.entries()];
-        const found = await Promise.all(snapshot.map(([seq]) => this.entries.get(entryKey(seq))));
-        const now = this.clock.monotonic();
-        snapshot.forEach(([seq, p], i) => {
-          if (found[i]) {
-            this.pending.delete(seq);
-            this.addToQueue(p.item);
-            this.tell(p.item.rec, 'queued');
-          } else if (now - p.at > PENDING_GIVE_UP_MS) {
-            // The caller's commit never landed. If it lands later, the next start picks it up.
-            this.pending.delete(seq);
-            this.known.delete(p.item.rec.challengeId);
-            this.log.warn(
-              { challengeId: p.item.rec.challengeId, seq },
-              'prepared outbox entry never committed',
-            );
-          }
-        });
-        this.pump();
-      } while (this.ingestAgain && !this.closed);
-    } catch (e) {
-      this.log.error({ err: describeError(e) }, 'outbox ingest failed');
-    } finally {
-      this.ingesting = false;
+  /**
+   * Forgets handles whose caller never said how its batch went (a bug, not a path): the
+   * challenge may then be given another entry. If that batch did land, the next start finds it.
+   */
+  private forgetStalePrepared(): void {
+    const now = this.clock.monotonic();
+    // A Map keeps insertion order: the oldest come first.
+    for (const [seq, p] of this.pending) {
+      if (now - p.at <= PENDING_GIVE_UP_MS) break;
+      this.pending.delete(seq);
+      this.known.delete(p.challengeId);
+      this.log.warn({ challengeId: p.challengeId, seq }, 'prepared outbox entry never settled: forgotten');
     }
   }
 
@@ -531,10 +381,10 @@ export class DurableOutbox implements Outbox {
     if (this.closed) return;
     const now = this.clock.monotonic();
     // Expire first: an expired entry must not wait for a modem to be dropped.
-    if (this.queue.some((it) => this.isExpired(it))) {
+    if (this.queue.some((it) => isExpired(it, this.clock))) {
       const keep: LiveItem[] = [];
       for (const it of this.queue) {
-        if (this.isExpired(it)) this.track(it, this.expire(it, 'expired while queued'));
+        if (isExpired(it, this.clock)) this.track(it, this.expire(it, 'expired while queued'));
         else keep.push(it);
       }
       this.queue = keep;
@@ -550,7 +400,7 @@ export class DurableOutbox implements Outbox {
       }
       this.queue.splice(i, 1);
       cap--;
-      this.track(it, this.dispatch(it));
+      this.track(it, sendAttempt(this.host, it));
     }
     for (const it of this.queue) if (it.notBefore > now) nextRetry = Math.min(nextRetry, it.notBefore);
     const stalled = this.queue.length > 0 && cap <= 0 && this.busySlots === 0;
@@ -614,276 +464,6 @@ export class DurableOutbox implements Outbox {
     unrefTimer(this.sweepTimer);
   }
 
-  /**
-   * Every dispatcher write. A send can settle after close() gave up waiting for it and the
-   * store was closed: that write is skipped (the entry stays as it was on disk, which the next
-   * start handles), rather than thrown into a store that is gone.
-   */
-  private persist(ops: StoreOp[]): Promise<void> {
-    if (this.closed && !this.store.writable) {
-      this.log.warn({ ops: ops.length }, 'outbox write skipped: the store is closed');
-      return Promise.reject(new MfaError('the outbox is closed', ErrorCode.OutboxClosed));
-    }
-    return this.store.atomic(ops);
-  }
-
-  /** One attempt to send one entry, and what follows from its outcome. */
-  private async dispatch(it: LiveItem): Promise<void> {
-    const rec = it.rec;
-    const ctx = { challengeId: rec.challengeId, to: maskNumber(rec.to), seq: rec.seq };
-    if (this.isExpired(it)) return this.expire(it, 'expired while queued');
-    if (!rec.sealed) return this.finish(it, 'failed', { reason: 'text missing' });
-    let text: string;
-    try {
-      text = openText(this.key, rec.challengeId, rec.sealed);
-    } catch (e) {
-      return this.finish(it, 'failed', { reason: describeError(e) });
-    }
-
-    const isResend = rec.unknownOutcome === true;
-    if (isResend && !rec.resentUnknown) {
-      rec.resentUnknown = true;
-      const audit: SmsResendAudit = {
-        t: this.clock.now(),
-        kind: 'sms-resend-unknown-outcome',
-        challengeId: rec.challengeId,
-        to: maskNumber(rec.to),
-        outcome: 'pending',
-      };
-      // Spend the resend durably before it can happen: a second power cut must not allow a third copy.
-      try {
-        await this.persist([
-          this.entries.op({ type: 'put', key: entryKey(rec.seq), value: { ...rec, status: 'queued' } }),
-          this.audit.op({ type: 'put', key: auditKey(rec), value: audit }),
-        ]);
-      } catch (e) {
-        rec.resentUnknown = false;
-        return this.requeue(it, this.opts.retryMaxMs, describeError(e), ctx);
-      }
-      this.log.warn(ctx, 'resending an SMS whose first send has an unknown outcome (audited)');
-      if (this.closed) return; // the resend stays due: the next start makes it
-    }
-
-    rec.attempts++;
-    it.submitStarted = false; // a new send: close() waits only once this one reaches its prompt
-    let submitted = false;
-    this.busySlots++;
-    let slotHeld = true;
-    const releaseSlot = (): void => {
-      if (slotHeld) {
-        slotHeld = false;
-        this.busySlots--;
-      }
-    };
-    let result: SmsSendResult;
-    // The journal mark starts when AT+CMGS goes out, so its fdatasync overlaps the modem's way to
-    // the prompt instead of keeping the modem at it (an SD card's fsync can take many ms). If no
-    // Ctrl-Z follows, the mark is taken back (see revertEarlyMark).
-    let early: Promise<void> | undefined;
-    const journal = this.journal;
-    const startMark = (): Promise<void> | undefined => {
-      if (!journal) return undefined;
-      if (!early) {
-        it.earlyMarkRevertTo = rec.submissions;
-        early = journal.mark(Number(rec.seq), rec.submissions + 1);
-        early.catch(() => undefined);
-      }
-      return early;
-    };
-    try {
-      result = await this.sender.send(rec.to, text, {
-        remainingMs: this.remainingMs(it),
-        ...(rec.flash ? { flash: true } : {}),
-        ...(this.opts.statusReport ? { statusReport: true } : {}),
-        onCommand: () => {
-          if (!this.closed && !this.isExpired(it)) void startMark();
-        },
-        beforeSubmit: async () => {
-          // Closing: a send that has not reached Ctrl-Z yet is abandoned (ESC) and stays queued.
-          if (this.closed) throw new MfaError('the outbox is closing', ErrorCode.OutboxClosed);
-          it.submitStarted = true;
-          if (this.isExpired(it)) throw sendFailure('expired', 'passcode expired before submit');
-          const n = rec.submissions + 1;
-          if (this.journal) {
-            // Durable before Ctrl-Z via the journal. The entry itself is not rewritten here:
-            // a second fsync per SMS would compete with the journal's for the disk. Its next
-            // write (final, or back to queued) carries the new submission count.
-            await startMark();
-            it.earlyMarkRevertTo = undefined; // Ctrl-Z follows: the mark is now the truth
-            rec.status = 'submitting';
-            rec.submittingAt = this.clock.now();
-            rec.submissions = n;
-          } else {
-            await this.persist([
-              this.entries.op({
-                type: 'put',
-                key: entryKey(rec.seq),
-                value: { ...rec, status: 'submitting', submittingAt: this.clock.now(), submissions: n },
-              }),
-            ]);
-            rec.status = 'submitting';
-            rec.submittingAt = this.clock.now();
-            rec.submissions = n;
-          }
-          submitted = true;
-        },
-      });
-      // Free the slot before the durable write, so the next message starts at once.
-      releaseSlot();
-      this.pump();
-      this.log.info({ ...ctx, modem: result.modem, refs: result.messageRefs }, 'SMS sent');
-    } catch (e) {
-      releaseSlot();
-      if (!submitted) await this.revertEarlyMark(it, ctx);
-      if (this.closed && !submitted) {
-        // Nothing went out (refused at the prompt, or the pool stopped first): the entry is
-        // `queued` on disk and goes out at the next start, as a first send, not a resend.
-        this.log.info(ctx, 'SMS not sent: the outbox closed before it was submitted; stays queued');
-        return;
-      }
-      await this.afterFailure(it, e, submitted, ctx);
-      this.pump();
-      return;
-    }
-    // Outside the send's try: the SMS is with the network whatever happens to this write.
-    await this.finishSent(it, { messageRefs: result.messageRefs, modem: result.modem }, ctx);
-  }
-
-  /**
-   * No Ctrl-Z followed an early journal mark (no prompt, or beforeSubmit refused): the slot goes
-   * back to the entry's own count, or a restart would take the entry for an unknown outcome and
-   * audit a "resend" of a message that never went out. If this write fails, that is what happens:
-   * the safe side, at most one extra copy.
-   */
-  private async revertEarlyMark(it: LiveItem, ctx: Record<string, string>): Promise<void> {
-    const to = it.earlyMarkRevertTo;
-    if (to === undefined) return;
-    it.earlyMarkRevertTo = undefined;
-    try {
-      await this.journal?.mark(Number(it.rec.seq), to);
-    } catch (e) {
-      this.log.warn(
-        { ...ctx, err: describeError(e) },
-        'could not take back an early submitting mark: a restart will treat this SMS as an unknown outcome',
-      );
-    }
-  }
-
-  /**
-   * Records a sent SMS. A failed write here is not a send failure: the entry stays `sent` in
-   * memory (status() says so, so the engine reuses the code instead of texting a new one) and
-   * the write is retried a few times. If every retry fails the disk still holds the entry as it
-   * was before Ctrl-Z, which the next start treats as an unknown outcome: at most one more copy.
-   */
-  private async finishSent(
-    it: LiveItem,
-    extra: Pick<OutboxRecord, 'messageRefs' | 'modem'>,
-    ctx: Record<string, string>,
-  ): Promise<void> {
-    const { final, ops } = await this.finalOps(it, 'sent', extra, 'sent');
-    it.rec = final;
-    for (let i = 0; ; i++) {
-      try {
-        await this.persist(ops);
-        if (i > 0) this.log.info({ ...ctx, writes: i + 1 }, 'sent SMS recorded after a retried write');
-        return;
-      } catch (e) {
-        const last = i >= FINAL_WRITE_RETRY_MS.length || (this.closed && !this.store.writable);
-        this.log.error(
-          { ...ctx, code: ErrorCode[ErrorCode.StoreWriteFailed], err: describeError(e), write: i + 1 },
-          last
-            ? 'could not record a sent SMS: kept as sent in memory only; not resent now'
-            : 'could not record a sent SMS: retrying the write (never the send)',
-        );
-        if (last) {
-          this.unsaved.set(it.rec.challengeId, it);
-          return;
-        }
-        await new Promise<void>((r) => this.timers.setTimeout(r, FINAL_WRITE_RETRY_MS[i] ?? 0));
-      }
-    }
-  }
-
-  private async afterFailure(
-    it: LiveItem,
-    e: unknown,
-    submitted: boolean,
-    ctx: Record<string, string>,
-  ): Promise<void> {
-    const rec = it.rec;
-    const f = classifySendFailure(e, submitted);
-    const wasResend = rec.resentUnknown === true;
-    switch (f.kind) {
-      case 'expired':
-        return this.expire(it, f.reason);
-      case 'failed':
-        this.log.warn({ ...ctx, reason: f.reason }, 'SMS failed (the modem pool has spent its retries)');
-        return this.finish(it, 'failed', { reason: f.reason }, wasResend ? 'failed' : undefined);
-      case 'unknown':
-        if (rec.resentUnknown) {
-          this.log.error({ ...ctx, reason: f.reason }, 'SMS outcome unknown after its one resend; giving up');
-          return this.finish(it, 'failed', { reason: `outcome unknown: ${f.reason}` }, 'unknown');
-        }
-        rec.unknownOutcome = true;
-        return this.requeue(it, 0, f.reason, ctx);
-      case 'wait-modem':
-        // Not a failure of this message: wait (while it lives) for a modem, woken by health events.
-        it.modemWaits++;
-        return this.requeue(
-          it,
-          Math.min(
-            this.opts.idleRecheckMs,
-            backoffMs(it.modemWaits, this.opts.retryBaseMs, this.opts.retryMaxMs),
-          ),
-          f.reason,
-          ctx,
-        );
-      case 'retry-own-write':
-        it.ownWriteFailures++;
-        if (it.ownWriteFailures >= this.opts.maxAttempts) {
-          this.log.warn(
-            { ...ctx, reason: f.reason, failures: String(it.ownWriteFailures) },
-            'SMS not sent: the submitting mark could not be written',
-          );
-          return this.finish(it, 'failed', { reason: f.reason }, wasResend ? 'failed' : undefined);
-        }
-        return this.requeue(
-          it,
-          backoffMs(it.ownWriteFailures, this.opts.retryBaseMs, this.opts.retryMaxMs),
-          f.reason,
-          ctx,
-        );
-    }
-  }
-
-  /** Back to the queue (durably back to `queued` if it had reached `submitting`). */
-  private async requeue(
-    it: LiveItem,
-    delayMs: number,
-    reason: string,
-    ctx: Record<string, string>,
-  ): Promise<void> {
-    const rec = it.rec;
-    if (this.isExpired(it)) return this.expire(it, reason);
-    this.log.info(
-      { ...ctx, reason, retryInMs: delayMs, unknownOutcome: rec.unknownOutcome === true },
-      'SMS will be retried',
-    );
-    if (rec.status === 'submitting') {
-      rec.status = 'queued';
-      // With unknownOutcome set, a power cut from here on still yields at most one resend.
-      // If this write fails the entry still goes back on the queue: after a restart the journal
-      // (or the stored `submitting`) makes it an unknown outcome, the safe side.
-      try {
-        await this.persist([this.entries.op({ type: 'put', key: entryKey(rec.seq), value: rec })]);
-      } catch (e) {
-        this.log.error({ ...ctx, err: describeError(e) }, 'outbox requeue write failed');
-      }
-    }
-    it.notBefore = this.clock.monotonic() + delayMs;
-    if (!this.closed) this.addToQueue(it);
-  }
-
   private expire(it: LiveItem, reason: string): Promise<void> {
     this.log.warn(
       { challengeId: it.rec.challengeId, to: maskNumber(it.rec.to), seq: it.rec.seq, reason },
@@ -895,25 +475,16 @@ export class DurableOutbox implements Outbox {
   /** Final state: durable, text removed, number masked; the audit record settled if this was a resend. */
   private async finish(
     it: LiveItem,
-    status: 'sent' | 'failed' | 'expired',
-    extra: Pick<OutboxRecord, 'messageRefs' | 'modem' | 'reason'>,
+    status: FinalStatus,
+    extra: FinalExtra,
     auditOutcome?: SmsResendAudit['outcome'],
   ): Promise<void> {
     const { final, ops } = await this.finalOps(it, status, extra, auditOutcome);
     try {
-      await this.persist(ops);
+      await this.records.persist(ops);
     } finally {
       it.rec = final;
     }
-  }
-
-  /** Notes a status report on the entry (a fast write: a report is a nicety, not a promise). */
-  async noteDelivery(challengeId: string, delivery: NonNullable<OutboxRecord['delivery']>): Promise<void> {
-    const row = await this.index.get(indexKey(challengeId));
-    if (!row) return;
-    const rec = await this.entries.get(entryKey(row.seq));
-    if (!rec) return;
-    await this.entries.putFast(entryKey(row.seq), { ...rec, delivery });
   }
 
   private tell(rec: OutboxRecord, status: OutboxEvent['status']): void {
@@ -934,46 +505,20 @@ export class DurableOutbox implements Outbox {
     }
   }
 
-  /** The final record (counted in the totals) and the writes that record it. */
+  /** The final record (counted in the totals, told to the audit) and the writes that record it. */
   private async finalOps(
     it: LiveItem,
-    status: 'sent' | 'failed' | 'expired',
-    extra: Pick<OutboxRecord, 'messageRefs' | 'modem' | 'reason'>,
+    status: FinalStatus,
+    extra: FinalExtra,
     auditOutcome?: SmsResendAudit['outcome'],
   ): Promise<{ final: OutboxRecord; ops: StoreOp[] }> {
     const rec = it.rec;
-    const final: OutboxRecord = {
-      ...rec,
-      ...extra,
-      status,
-      to: maskNumber(rec.to),
-      finalAt: this.clock.now(),
-    };
-    delete final.sealed;
+    const final = this.records.finalRecord(rec, status, extra);
     this.tell(final, status);
-    const ops = [this.entries.op({ type: 'put', key: entryKey(rec.seq), value: final })];
-    if (auditOutcome && rec.resentUnknown) {
-      const prev = await this.audit.get(auditKey(rec)).catch(() => undefined);
-      const audit: SmsResendAudit = {
-        t: prev?.t ?? this.clock.now(),
-        kind: 'sms-resend-unknown-outcome',
-        challengeId: rec.challengeId,
-        to: maskNumber(rec.to),
-        outcome: auditOutcome,
-      };
-      if (extra.modem !== undefined) audit.modem = extra.modem;
-      if (extra.messageRefs) audit.messageRefs = extra.messageRefs;
-      if (extra.reason !== undefined) audit.reason = extra.reason;
-      ops.push(this.audit.op({ type: 'put', key: auditKey(rec), value: audit }));
-    }
+    const ops = await this.records.finalOps(rec, final, extra, auditOutcome);
     this.totals[status]++;
     return { final, ops };
   }
-}
-
-/** One audit key per resend, sortable by the entry's arrival. */
-function auditKey(rec: OutboxRecord): string {
-  return `sms-resend!${rec.seq}!${rec.challengeId}`;
 }
 
 /** Builds and starts an outbox over the store and the sender. */

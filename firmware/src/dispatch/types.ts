@@ -30,16 +30,29 @@ export interface OutboxStats {
   oldestQueuedAgeMs: number | null;
 }
 
+/**
+ * An outbox entry prepared but not yet committed. The caller commits `ops` in the same durable
+ * batch as its own records (the challenge) and then says how that went: the outbox takes the
+ * caller's word for it and reads nothing back from the store.
+ */
+export interface PreparedEntry {
+  /** The durable writes that create the entry (text already encrypted). */
+  readonly ops: StoreOp[];
+  /** The batch holding `ops` is durable: the entry joins the queue at once. */
+  committed(): void;
+  /** The batch failed: the entry is forgotten, so the challenge may be given another. */
+  abandoned(): void;
+}
+
 export interface Outbox {
   /**
-   * The durable writes that create an entry (text already encrypted). The caller commits them
-   * in the same batch as its own records (the challenge), then calls `wake()`.
+   * Prepares an entry for the caller's durable batch; call `committed()` or `abandoned()` on the
+   * handle once the batch has settled. A handle left unsettled for a minute is forgotten (the
+   * next start picks the entry up if its batch did land).
    * Throws MfaError OutboxDuplicateChallenge if the challenge already has an entry.
    */
-  prepare(entry: OutboxEntryInput): StoreOp[];
-  /** Tells the dispatcher new work is committed. */
-  wake(): void;
-  /** prepare + durable commit + wake. */
+  prepare(entry: OutboxEntryInput): PreparedEntry;
+  /** prepare + durable commit + committed. */
   enqueue(entry: OutboxEntryInput): Promise<void>;
   /** True when a modem can send now. */
   ready(): boolean;

@@ -12,6 +12,8 @@ export interface RadiusHealth {
   listening: string[];
   /** Clients still accepting requests without Message-Authenticator: open to BlastRADIUS. */
   clientsWithoutMessageAuthenticator: string[];
+  /** Clients whose shared secret is under 16 characters, allowed by allowWeakSecret. */
+  clientsWithWeakSecret?: string[];
   /** Counters per client name: requests, accepts, rejects, challenges, duplicates, drops by reason. */
   counters: Record<string, Record<string, number>>;
 }
@@ -93,6 +95,10 @@ export function takeSnapshot(src: HealthSources, now = new Date()): HealthSnapsh
   }
   for (const c of radius.clientsWithoutMessageAuthenticator)
     problems.push(`RADIUS client ${c} does not send Message-Authenticator (BlastRADIUS)`);
+  for (const c of radius.clientsWithWeakSecret ?? [])
+    problems.push(
+      `RADIUS client ${c} has a shared secret under 16 characters (allowWeakSecret): passwords can be recovered from captured packets`,
+    );
   if (synced === false) problems.push('clock not synced');
 
   return {

@@ -3,7 +3,7 @@
  * Pure: built from config, looked up by source address; the most specific prefix wins.
  */
 import { ErrorCode, MfaError } from '../errors.ts';
-import type { RadiusClientConfig } from '../config/schema.ts';
+import { MIN_SECRET_CHARS, type RadiusClientConfig } from '../config/schema.ts';
 import { encodeAttributes } from './codec.ts';
 import type { NasClient } from '../auth/types.ts';
 import { parseSourceAddress } from '../net/address.ts';
@@ -15,6 +15,8 @@ export interface ClientEntry {
   readonly secret: Buffer;
   readonly monitorPassword: Buffer | undefined;
   readonly network: Cidr;
+  /** The secret is under the floor, allowed by allowWeakSecret: health warns. */
+  readonly weakSecret: boolean;
 }
 
 function invalid(message: string, field: string): MfaError {
@@ -70,6 +72,7 @@ export class ClientTable {
         secret: Buffer.from(c.secret, 'utf8'),
         monitorPassword: c.monitorPassword === undefined ? undefined : Buffer.from(c.monitorPassword, 'utf8'),
         network: cidr,
+        weakSecret: c.secret.length < MIN_SECRET_CHARS,
       };
     });
     return new ClientTable(entries);

@@ -66,6 +66,8 @@ export interface RadiusStatus {
   /** "udp 127.0.0.1:1812 (auth)" etc. */
   listening: string[];
   clientsWithoutMessageAuthenticator: string[];
+  /** Clients whose shared secret is under 16 characters (allowWeakSecret). */
+  clientsWithWeakSecret?: string[];
   /** Per client name: requests, accepts, …, and `drops.<reason>`. */
   counters: Record<string, Record<string, number>>;
 }

@@ -204,6 +204,12 @@ export function createRadiusServer(opts: RadiusServerOptions): RadiusServer {
       .filter((e) => !ma.required(e))
       .map((e) => e.client.name);
 
+  const clientsWithWeakSecret = (): string[] =>
+    state.table
+      .list()
+      .filter((e) => e.weakSecret)
+      .map((e) => e.client.name);
+
   return {
     handleDatagram: (kind, msg, source, send) => handleDatagram(state, kind, msg, source, send),
 
@@ -235,6 +241,12 @@ export function createRadiusServer(opts: RadiusServerOptions): RadiusServer {
         log.warn(
           { clients: exposed },
           'RADIUS clients accepted without Message-Authenticator (BlastRADIUS exposure) until they send one',
+        );
+      const weak = clientsWithWeakSecret();
+      if (weak.length > 0)
+        log.warn(
+          { clients: weak },
+          'RADIUS clients with a shared secret under 16 characters (allowWeakSecret): User-Password can be recovered offline from one captured request',
         );
       log.info({ auth, acct }, 'RADIUS listening');
       return { auth, acct };
@@ -289,6 +301,7 @@ export function createRadiusServer(opts: RadiusServerOptions): RadiusServer {
       return {
         listening: [...listening],
         clientsWithoutMessageAuthenticator: clientsWithoutMessageAuthenticator(),
+        clientsWithWeakSecret: clientsWithWeakSecret(),
         counters: flat,
       };
     },

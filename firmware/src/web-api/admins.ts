@@ -30,7 +30,9 @@ const accountSchema = z.object({
   createdAt: z.string(),
   lastLoginAt: z.string().optional(),
 });
-const fileSchema = z.object({ version: z.literal(1), admins: z.array(accountSchema) });
+/** admins.json; exported so a restored backup's accounts are checked before they are written. */
+export const adminsFileSchema = z.object({ version: z.literal(1), admins: z.array(accountSchema) });
+const fileSchema = adminsFileSchema;
 type Account = z.infer<typeof accountSchema>;
 
 export interface AdminInfo {

@@ -16,10 +16,18 @@ import { adminOrLocal } from './local-only.ts';
 import { registerAuditRoutes, type AuditReader } from './routes/audit.ts';
 import type { AdminStore } from './admins.ts';
 import type { WebOps } from './ops.ts';
+import { registerActivityRoutes } from './routes/activity.ts';
 import { registerConfigRoutes } from './routes/config.ts';
+import { registerDirectoryTestRoutes, type DirectoryTester } from './routes/directory-test.ts';
+import { registerModemRoutes } from './routes/modems.ts';
 import { registerDirectorySyncRoutes, type SyncService } from './routes/directory-sync.ts';
 import { registerOpsRoutes } from './routes/ops.ts';
 import { registerSessionRoutes, type AdminAudit } from './routes/session.ts';
+import { registerAdminRoutes } from './routes/admins.ts';
+import { registerRollbackRoutes } from './routes/rollback.ts';
+import { registerSystemRoutes } from './routes/system.ts';
+import { RollbackGuard } from './rollback.ts';
+import type { SystemActions } from './system-actions.ts';
 import { registerSecurity, type WebSecurityConfig } from './security.ts';
 import type { TlsMaterial } from './tls.ts';
 import type { AdminService } from './routes/auth-common.ts';
@@ -45,8 +53,15 @@ export interface WebDeps {
   webRoot?: string;
   /** Users (show, unlock), tokens, override codes and policy explain; local-only until the web login exists. */
   authAdmin?: AdminService;
-  /** The auth log; without it GET /api/audit is not served. */
+  /** Test connection's runner (tests inject one); default the diagnostics of `mfabox directory test`. */
+  directoryTester?: DirectoryTester;
+  /** The auth log; without it GET /api/audit and /api/activity are not served. */
   auditLog?: AuditReader;
+  /** Backup, restore, reboot, factory reset; without it those routes are not served. */
+  system?: SystemActions;
+  /** Tests: the rollback window (default 90 s) and the delay before a reboot (default 1 s). */
+  rollbackMs?: number;
+  rebootDelayMs?: number;
 }
 
 const log = logger('web');
@@ -121,9 +136,44 @@ export async function buildApp(deps: WebDeps): Promise<FastifyInstance> {
 
   app.get('/api/health', { config: { access: 'monitor' } }, (_req, reply) => reply.send(deps.health()));
   registerSessionRoutes(app, deps.admins, deps.audit);
-  if (deps.config) registerConfigRoutes(app, deps.config);
+  registerAdminRoutes(app, deps.admins, deps.audit);
+  const rollback = new RollbackGuard(
+    {
+      confirmed: (p, who) =>
+        deps.audit({
+          action: 'change-confirmed',
+          actor: who,
+          outcome: 'ok',
+          detail: `${p.what} (changed by ${p.by})`,
+        }),
+      rolledBack: (p, error) =>
+        deps.audit({
+          action: 'change-rolled-back',
+          actor: 'system',
+          outcome: error ? 'failed' : 'ok',
+          detail: `${p.what} (changed by ${p.by}) not confirmed within ${p.seconds} s${error ? `: ${error}` : ''}`,
+        }),
+    },
+    deps.rollbackMs,
+  );
+  app.addHook('onClose', async () => rollback.stop());
+  registerRollbackRoutes(app, rollback);
+  if (deps.config) {
+    registerConfigRoutes(app, deps.config, rollback);
+    registerDirectoryTestRoutes(app, deps.config, deps.directoryTester);
+  }
+  registerModemRoutes(app);
+  registerSystemRoutes(app, {
+    ...(deps.ops ? { ops: deps.ops } : {}),
+    ...(deps.system ? { system: deps.system } : {}),
+    rollback,
+    admins: deps.admins,
+    audit: deps.audit,
+    ...(deps.rebootDelayMs !== undefined ? { rebootDelayMs: deps.rebootDelayMs } : {}),
+  });
   if (deps.ops) registerOpsRoutes(app, deps.ops, deps.audit);
   if (deps.directorySync) registerDirectorySyncRoutes(app, deps.directorySync);
+  if (deps.auditLog) registerActivityRoutes(app, deps.auditLog);
   if (deps.auditLog)
     registerAuditRoutes(
       app,

@@ -35,6 +35,12 @@ export interface SystemInfo {
   tls: boolean;
 }
 
+export interface InstalledCertificate {
+  info: CertInfo;
+  restartNeeded: boolean;
+  undo?: () => Promise<void>;
+}
+
 export interface WebOps {
   users(query: string, limit: number): Promise<UserRow[]>;
   /** Sends a test SMS now (not through the outbox: an admin watching the page wants it at once). */
@@ -43,8 +49,12 @@ export interface WebOps {
   /** Newest first. */
   recentAudit(limit: number, filter?: AuditFilter): Promise<AuditRecord[]>;
   system(): Promise<SystemInfo>;
-  /** Checks, stores and starts serving a new certificate; throws WebTlsInvalid. */
-  installCertificate?(m: TlsMaterial): Promise<CertInfo>;
+  /**
+   * Checks, stores and (over HTTPS) starts serving a new certificate for new connections;
+   * throws WebTlsInvalid. `undo` puts the previous pair back (the rollback timer's revert);
+   * without HTTPS the files are only stored and `restartNeeded` is true.
+   */
+  installCertificate?(m: TlsMaterial): Promise<InstalledCertificate>;
 }
 
 export async function listSerialPorts(dir = '/dev/serial/by-id'): Promise<string[]> {

@@ -8,6 +8,7 @@ import { ErrorCode, MfaError, describeError } from '../errors.ts';
 import { logger } from '../log.ts';
 import { AdminStore, adminsFile } from './admins.ts';
 import { buildApp, type WebDeps } from './app.ts';
+import type { InstalledCertificate } from './ops.ts';
 import { listenWeb, type WebListening } from './listen.ts';
 import { isLoopbackAddress } from './loopback.ts';
 import { hostName } from './security.ts';
@@ -80,23 +81,31 @@ export async function startWeb(
     };
   };
   const base = deps.ops;
-  const ops =
-    base && https
-      ? {
-          ...base,
-          system: async () => ({
-            ...(await base.system()),
-            ...(cert ? { certificate: describeCert(cert) } : {}),
-          }),
-          installCertificate: async (m: { cert: string; key: string }) => {
-            const info = await saveTls(paths, m);
-            // New connections get the new certificate; open ones keep theirs.
-            (app.server as unknown as TlsServer).setSecureContext({ cert: m.cert, key: m.key });
-            cert = m.cert;
-            return info;
-          },
-        }
-      : deps.ops;
+  let key = https?.key;
+  const install = async (m: { cert: string; key: string }): Promise<InstalledCertificate> => {
+    const before = cert !== undefined && key !== undefined ? { cert, key } : undefined;
+    const info = await saveTls(paths, m);
+    if (!https) return { info, restartNeeded: true };
+    // New connections get the new certificate; open ones keep theirs.
+    (app.server as unknown as TlsServer).setSecureContext({ cert: m.cert, key: m.key });
+    cert = m.cert;
+    key = m.key;
+    return {
+      info,
+      restartNeeded: false,
+      ...(before ? { undo: async () => void (await install(before)) } : {}),
+    };
+  };
+  const ops = base
+    ? {
+        ...base,
+        system: async () => ({
+          ...(await base.system()),
+          ...(cert ? { certificate: describeCert(cert) } : {}),
+        }),
+        installCertificate: install,
+      }
+    : undefined;
   const app = await buildApp({
     ...deps,
     ...(ops ? { ops } : {}),

@@ -20,7 +20,7 @@ import { CODE, encodeRequest } from '../../../firmware/src/radius/codec.ts';
 import { createRadiusServer } from '../../../firmware/src/radius/server.ts';
 import { openStore, type Store } from '../../../firmware/src/store/store.ts';
 
-const SECRET = Buffer.from('unit-secret');
+const SECRET = Buffer.from('unit-secret-0123456789');
 const STRICT = { address: '192.0.2.10', port: 5000 };
 const LAX = { address: '198.51.100.10', port: 5000 };
 const tick = (ms = 0) => new Promise((r) => setTimeout(r, ms));

@@ -6,8 +6,10 @@ import type {
   OutboxEntryInput,
   OutboxStats,
   OutboxStatus,
+  PreparedEntry,
 } from '../../../firmware/src/dispatch/types.ts';
-import type { Store, StoreOp } from '../../../firmware/src/store/store.ts';
+import type { Store } from '../../../firmware/src/store/store.ts';
+import { preparedWith } from '../../helpers/outbox.ts';
 
 export class FakeClock implements Clock {
   constructor(
@@ -62,19 +64,25 @@ export interface StoredEntry extends OutboxEntryInput {
 export class FakeOutbox implements Outbox {
   isReady = true;
   waitMs = 0;
-  wakes = 0;
+  /** Prepared entries whose batch the engine reported committed, and abandoned. */
+  commits = 0;
+  abandons = 0;
   statuses = new Map<string, OutboxStatus>();
   constructor(public store: Store) {}
-  prepare(entry: OutboxEntryInput): StoreOp[] {
+  prepare(entry: OutboxEntryInput): PreparedEntry {
     const value: StoredEntry = { ...entry, status: 'queued' };
-    return [this.store.table<StoredEntry>('outbox').op({ type: 'put', key: entry.challengeId, value })];
-  }
-  wake(): void {
-    this.wakes++;
+    return preparedWith(
+      [this.store.table<StoredEntry>('outbox').op({ type: 'put', key: entry.challengeId, value })],
+      {
+        committed: () => this.commits++,
+        abandoned: () => this.abandons++,
+      },
+    );
   }
   async enqueue(entry: OutboxEntryInput): Promise<void> {
-    await this.store.atomic(this.prepare(entry));
-    this.wake();
+    const p = this.prepare(entry);
+    await this.store.atomic(p.ops);
+    p.committed();
   }
   ready(): boolean {
     return this.isReady;

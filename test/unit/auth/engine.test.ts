@@ -111,7 +111,8 @@ describe('auth engine', () => {
     expect(entries).toHaveLength(1);
     expect(entries[0]).toMatchObject({ to: '+15550000001', username: 'alice' });
     expect(entries[0]?.text).toMatch(/^Your MFA Box passcode is \d{6}\. It expires in 5 min\.$/);
-    expect(outbox.wakes).toBe(1);
+    expect(outbox.commits).toBe(1);
+    expect(outbox.abandons).toBe(0);
 
     const code = await sentCode();
     const r2 = await engine.handle(req('alice', code, { state }), client);
@@ -468,7 +469,8 @@ describe('auth engine', () => {
     expect(r.code).toBe('Access-Reject');
     expect(message(r)).toBe(MESSAGES.internal);
     expect(decisions.at(-1)).toMatchObject({ reason: 'internal-error', code: ErrorCode.StoreWriteFailed });
-    expect(outbox.wakes).toBe(0);
+    expect(outbox.commits).toBe(0);
+    expect(outbox.abandons).toBe(1);
   });
 
   it('a store failure is a Reject, never a throw', async () => {

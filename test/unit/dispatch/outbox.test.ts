@@ -12,7 +12,7 @@ import {
   type OutboxRecord,
   type SmsResendAudit,
 } from '../../../firmware/src/dispatch/outbox.ts';
-import { openStore, type Store } from '../../../firmware/src/store/store.ts';
+import { openStore, type Store, type SublevelName } from '../../../firmware/src/store/store.ts';
 import { SubmitJournal } from '../../../firmware/src/dispatch/submit-journal.ts';
 import { FakeClock, FakeSender, health } from './fakes.ts';
 
@@ -70,8 +70,12 @@ describe.each([
     for await (const [, v] of store.table<SmsResendAudit>('audit').entries()) out.push(v);
     return out;
   }
+  /** Waits for the status, and for a final one also for its write (memory leads the disk). */
   const settle = (id: string, status: string) =>
-    vi.waitFor(async () => expect(await outbox?.status(id)).toBe(status));
+    vi.waitFor(async () => {
+      expect(await outbox?.status(id)).toBe(status);
+      if (['sent', 'failed', 'expired'].includes(status)) expect((await record(id))?.status).toBe(status);
+    });
 
   it('sends a queued entry, records refs and modem, and removes the text and full number', async () => {
     const ob = await open();
@@ -131,24 +135,85 @@ describe.each([
     await settle('c1', 'sent');
   });
 
-  it('picks up an idle wake at once: no polling interval, no timer needed', async () => {
-    const ob = await open();
-    const ops = ob.prepare(entry('c1'));
-    await store.atomic(ops);
-    ob.wake();
-    await vi.waitFor(() => expect(sender.calls).toHaveLength(1));
+  it('a status report that arrives before the final write is kept, and never rewrites a stale record', async () => {
+    sender.script = [{ kind: 'hold', afterSubmit: true }];
+    await open();
+    await outbox?.enqueue(entry('c1'));
+    await vi.waitFor(() => expect(sender.held).toBe(1));
+    const noted = outbox?.noteDelivery('c1', { delivered: true, at: clock.now() });
+    sender.release();
+    await noted;
     await settle('c1', 'sent');
+    const rec = await record('c1');
+    expect(rec?.status).toBe('sent');
+    expect(rec?.delivery?.delivered).toBe(true);
   });
 
-  it('does not send a prepared entry whose commit has not landed', async () => {
+  it("committed() queues at once, on the caller's word: no read back, no polling, no timer", async () => {
+    const reads: string[] = [];
+    const table = store.table.bind(store);
+    vi.spyOn(store, 'table').mockImplementation((name: SublevelName) => {
+      const t = table(name);
+      return new Proxy(t, {
+        get(target, prop) {
+          if (prop === 'get' || prop === 'entries') reads.push(`${name}.${String(prop)}`);
+          const v: unknown = Reflect.get(target, prop, target);
+          return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+        },
+      });
+    });
     const ob = await open();
-    const ops = ob.prepare(entry('c1'));
-    ob.wake();
+    const p = ob.prepare(entry('c1'));
+    expect(p.ops).toHaveLength(2);
+    await store.atomic(p.ops);
+    reads.length = 0;
+    p.committed();
+    // The send starts in the same tick: nothing was awaited, nothing read from LevelDB.
+    expect(sender.calls).toHaveLength(1);
+    expect(reads).toEqual([]);
+    await settle('c1', 'sent');
+    expect(ob.stats().sent).toBe(1);
+  });
+
+  it('does not send a prepared entry until its commit is reported; a second committed() is a no-op', async () => {
+    const ob = await open();
+    const p = ob.prepare(entry('c1'));
+    await store.atomic(p.ops);
     await new Promise((r) => setTimeout(r, 50));
     expect(sender.calls).toHaveLength(0);
-    await store.atomic(ops);
-    ob.wake();
+    expect(ob.stats().queued).toBe(0);
+    p.committed();
+    p.committed();
     await settle('c1', 'sent');
+    expect(sender.calls).toHaveLength(1);
+  });
+
+  it('abandoned() forgets the entry: nothing is sent, and the challenge may be given another', async () => {
+    const ob = await open();
+    const p = ob.prepare(entry('c1'));
+    p.abandoned();
+    p.committed(); // too late: the handle is settled
+    expect(ob.stats().queued).toBe(0);
+    expect(sender.calls).toHaveLength(0);
+    const again = ob.prepare(entry('c1'));
+    await store.atomic(again.ops);
+    again.committed();
+    await settle('c1', 'sent');
+    expect(sender.calls).toHaveLength(1);
+  });
+
+  it('forgets a handle left unsettled for over a minute, so its challenge is not blocked for good', async () => {
+    const ob = await open();
+    ob.prepare(entry('c1'));
+    expect(() => ob.prepare(entry('c1'))).toThrow(
+      expect.objectContaining({ code: ErrorCode.OutboxDuplicateChallenge }),
+    );
+    clock.advance(61_000);
+    const p = ob.prepare(entry('c1', 10 * MIN));
+    await store.atomic(p.ops);
+    p.committed();
+    await settle('c1', 'sent');
+    expect(sender.calls).toHaveLength(1);
   });
 
   it('refuses a second entry for the same challenge', async () => {

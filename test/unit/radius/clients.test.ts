@@ -71,9 +71,11 @@ describe('ClientTable', () => {
   });
 });
 
+const S16 = 'sixteen-chars-ok';
+
 describe('radius config schema', () => {
   it('applies the defaults and refuses bad clients naming the field', () => {
-    const ok = radiusSchema.parse({ clients: [{ name: 'ns', address: '10.0.0.5', secret: 's' }] });
+    const ok = radiusSchema.parse({ clients: [{ name: 'ns', address: '10.0.0.5', secret: S16 }] });
     expect(ok.clients[0]).toMatchObject({
       requireMessageAuthenticator: 'auto',
       passwordCheck: 'directory',
@@ -88,22 +90,22 @@ describe('radius config schema', () => {
       const r = radiusSchema.safeParse(input);
       return r.success ? [] : r.error.issues.map((i) => i.path.join('.'));
     };
-    expect(paths({ clients: [{ name: 'ns', address: 'nas.example', secret: 's' }] })).toEqual([
+    expect(paths({ clients: [{ name: 'ns', address: 'nas.example', secret: S16 }] })).toEqual([
       'clients.0.address',
     ]);
-    expect(paths({ clients: [{ name: 'ns', address: '10.0.0.5', secret: 's', monitorUser: 'm' }] })).toEqual([
+    expect(paths({ clients: [{ name: 'ns', address: '10.0.0.5', secret: S16, monitorUser: 'm' }] })).toEqual([
       'clients.0.monitorPassword',
     ]);
     expect(
       paths({
         clients: [
-          { name: 'ns', address: '10.0.0.5', secret: 's' },
-          { name: 'ns', address: '10.0.0.6', secret: 's' },
+          { name: 'ns', address: '10.0.0.5', secret: S16 },
+          { name: 'ns', address: '10.0.0.6', secret: S16 },
         ],
       }),
     ).toEqual(['clients.1.name']);
     expect(paths({ listen: [{ address: 'localhost', port: 1812 }] })).toEqual(['listen.0.address']);
-    expect(radiusClientSchema.safeParse({ name: 'v6', address: '2001:db8::/32', secret: 's' }).success).toBe(
+    expect(radiusClientSchema.safeParse({ name: 'v6', address: '2001:db8::/32', secret: S16 }).success).toBe(
       true,
     );
   });

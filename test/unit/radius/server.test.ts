@@ -11,7 +11,7 @@ import { radiusClientSchema, radiusSchema } from '../../../firmware/src/config/s
 import { radiusServerOptions } from '../../../firmware/src/radius/server.ts';
 import type { AccessRequest, HandlerReply } from '../../../firmware/src/auth/types.ts';
 
-const SECRET = Buffer.from('unit-secret');
+const SECRET = Buffer.from('unit-secret-0123456789');
 const SRC = { address: '192.0.2.10', port: 5000 };
 const tick = (ms = 0) => new Promise((r) => setTimeout(r, ms));
 
@@ -292,7 +292,9 @@ describe('RADIUS server pipeline', () => {
   it('reconfigures live: a new client table and caps apply at once, a new port asks for a restart', async () => {
     const s = createRadiusServer({
       ...radiusServerOptions(
-        radiusSchema.parse({ clients: [{ name: 'old', address: '198.51.100.1', secret: 'x' }] }),
+        radiusSchema.parse({
+          clients: [{ name: 'old', address: '198.51.100.1', secret: 'x', allowWeakSecret: true }],
+        }),
       ),
       handler: () => Promise.resolve({ code: 'Access-Accept', attributes: [] }),
     });

@@ -81,6 +81,8 @@ const ROUTES: { method: 'GET' | 'POST' | 'PATCH' | 'DELETE'; url: string; payloa
   { method: 'GET', url: '/api/users' },
   { method: 'POST', url: '/api/users/alice/test-sms', payload: {} },
   { method: 'GET', url: '/api/modems/ports' },
+  { method: 'GET', url: '/api/modems/profiles' },
+  { method: 'POST', url: '/api/directory/test', payload: {} },
   { method: 'GET', url: '/api/system' },
 ];
 

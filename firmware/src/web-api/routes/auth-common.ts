@@ -83,3 +83,41 @@ export function badRequest(reply: FastifyReply, err: z.ZodError): FastifyReply {
 }
 
 export const userParam = z.strictObject({ user: z.string().min(1).max(256) });
+
+/** Route options every auth-policy route shares: the local-only guard, and the access mark. */
+export const LOCAL_ROUTE = { onRequest: localOnly, config: { access: 'local' } } as const;
+
+/** A `/users/:user/…` request, parsed: the user, the body, the admin for the audit and the client's address. */
+export interface UserRequest<B> {
+  user: string;
+  body: B;
+  actor: string;
+  source: string | undefined;
+}
+
+/**
+ * The prologue of every `/users/:user/…` route: parses `:user` and the JSON body (absent = `{}`).
+ * When either is wrong it answers 400 naming the field and returns undefined (the reply is sent).
+ */
+export function userRequest<B extends { actor?: string | undefined }>(
+  req: FastifyRequest,
+  reply: FastifyReply,
+  body: z.ZodType<B>,
+): UserRequest<B> | undefined {
+  const p = userParam.safeParse(req.params);
+  const b = body.safeParse(req.body ?? {});
+  if (!p.success) {
+    badRequest(reply, p.error);
+    return undefined;
+  }
+  if (!b.success) {
+    badRequest(reply, b.error);
+    return undefined;
+  }
+  return {
+    user: p.data.user,
+    body: b.data,
+    actor: actorOf(req, b.data.actor),
+    source: req.socket.remoteAddress,
+  };
+}

@@ -2,15 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { parseDuration } from '../../auth/override-codes.ts';
-import {
-  actorOf,
-  actorSchema,
-  answer,
-  badRequest,
-  localOnly,
-  userParam,
-  type AdminService,
-} from './auth-common.ts';
+import { actorSchema, answer, LOCAL_ROUTE, userRequest, type AdminService } from './auth-common.ts';
 import { USERS_ROUTE } from './auth-users.ts';
 
 const issueBody = z.strictObject({
@@ -25,23 +17,17 @@ const issueBody = z.strictObject({
 });
 
 export function registerAuthOverrideRoutes(app: FastifyInstance, admin: AdminService): void {
-  app.post(
-    `${USERS_ROUTE}/:user/overrides`,
-    { onRequest: localOnly, config: { access: 'local' } },
-    async (req, reply) => {
-      const p = userParam.safeParse(req.params);
-      const b = issueBody.safeParse(req.body ?? {});
-      if (!p.success) return badRequest(reply, p.error);
-      if (!b.success) return badRequest(reply, b.error);
-      const { ttl, uses, reason, actor } = b.data;
-      return answer(reply, 'override issue', () =>
-        admin.issueOverride(
-          p.data.user,
-          { ttlMs: parseDuration(ttl) ?? 3_600_000, uses, ...(reason === undefined ? {} : { reason }) },
-          actorOf(req, actor),
-          req.socket.remoteAddress,
-        ),
-      );
-    },
-  );
+  app.post(`${USERS_ROUTE}/:user/overrides`, LOCAL_ROUTE, async (req, reply) => {
+    const r = userRequest(req, reply, issueBody);
+    if (!r) return reply;
+    const { ttl, uses, reason } = r.body;
+    return answer(reply, 'override issue', () =>
+      admin.issueOverride(
+        r.user,
+        { ttlMs: parseDuration(ttl) ?? 3_600_000, uses, ...(reason === undefined ? {} : { reason }) },
+        r.actor,
+        r.source,
+      ),
+    );
+  });
 }

@@ -1,7 +1,7 @@
 /** `GET /api/auth/explain?user=U[&ip=A][&client=C][&at=ISO]`: which rule matches and why, condition by condition. */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { answer, badRequest, localOnly, type AdminService } from './auth-common.ts';
+import { answer, badRequest, LOCAL_ROUTE, type AdminService } from './auth-common.ts';
 
 export const EXPLAIN_ROUTE = '/api/auth/explain';
 
@@ -16,7 +16,7 @@ const explainQuery = z.strictObject({
 });
 
 export function registerAuthPolicyRoutes(app: FastifyInstance, admin: AdminService): void {
-  app.get(EXPLAIN_ROUTE, { onRequest: localOnly, config: { access: 'local' } }, async (req, reply) => {
+  app.get(EXPLAIN_ROUTE, LOCAL_ROUTE, async (req, reply) => {
     const q = explainQuery.safeParse(req.query);
     if (!q.success) return badRequest(reply, q.error);
     const { user, ip, client, at } = q.data;

@@ -9,8 +9,8 @@ import {
   actorSchema,
   answer,
   badRequest,
-  localOnly,
-  userParam,
+  LOCAL_ROUTE,
+  userRequest,
   type AdminService,
 } from './auth-common.ts';
 import { USERS_ROUTE } from './auth-users.ts';
@@ -29,52 +29,33 @@ const tokenParams = z.strictObject({
 });
 
 export function registerAuthTokenRoutes(app: FastifyInstance, admin: AdminService): void {
-  app.post(
-    `${USERS_ROUTE}/:user/tokens`,
-    { onRequest: localOnly, config: { access: 'local' } },
-    async (req, reply) => {
-      const p = userParam.safeParse(req.params);
-      const b = enrolBody.safeParse(req.body ?? {});
-      if (!p.success) return badRequest(reply, p.error);
-      if (!b.success) return badRequest(reply, b.error);
-      const { type, digits, actor } = b.data;
-      return answer(reply, 'token enrol', () =>
-        admin.enrolToken(
-          p.data.user,
-          { type, digits, algorithm: 'SHA1', period: 30 },
-          actorOf(req, actor),
-          req.socket.remoteAddress,
-        ),
-      );
-    },
-  );
+  app.post(`${USERS_ROUTE}/:user/tokens`, LOCAL_ROUTE, async (req, reply) => {
+    const r = userRequest(req, reply, enrolBody);
+    if (!r) return reply;
+    const { type, digits } = r.body;
+    return answer(reply, 'token enrol', () =>
+      admin.enrolToken(r.user, { type, digits, algorithm: 'SHA1', period: 30 }, r.actor, r.source),
+    );
+  });
 
-  app.delete(
-    `${USERS_ROUTE}/:user/tokens/:id`,
-    { onRequest: localOnly, config: { access: 'local' } },
-    async (req, reply) => {
-      const p = tokenParams.safeParse(req.params);
-      if (!p.success) return badRequest(reply, p.error);
-      return answer(reply, 'token remove', async () => ({
-        removed: await admin.removeToken(
-          p.data.user,
-          p.data.id,
-          actorOf(req, undefined),
-          req.socket.remoteAddress,
-        ),
-      }));
-    },
-  );
+  app.delete(`${USERS_ROUTE}/:user/tokens/:id`, LOCAL_ROUTE, async (req, reply) => {
+    const p = tokenParams.safeParse(req.params);
+    if (!p.success) return badRequest(reply, p.error);
+    return answer(reply, 'token remove', async () => ({
+      removed: await admin.removeToken(
+        p.data.user,
+        p.data.id,
+        actorOf(req, undefined),
+        req.socket.remoteAddress,
+      ),
+    }));
+  });
 
-  app.post(
-    TOKEN_IMPORT_ROUTE,
-    { onRequest: localOnly, config: { access: 'local' }, bodyLimit: 2_500_000 },
-    async (req, reply) => {
-      const b = importBody.safeParse(req.body ?? {});
-      if (!b.success) return badRequest(reply, b.error);
-      return answer(reply, 'token import', () =>
-        admin.importTokens(b.data.csv, actorOf(req, b.data.actor), req.socket.remoteAddress),
-      );
-    },
-  );
+  app.post(TOKEN_IMPORT_ROUTE, { ...LOCAL_ROUTE, bodyLimit: 2_500_000 }, async (req, reply) => {
+    const b = importBody.safeParse(req.body ?? {});
+    if (!b.success) return badRequest(reply, b.error);
+    return answer(reply, 'token import', () =>
+      admin.importTokens(b.data.csv, actorOf(req, b.data.actor), req.socket.remoteAddress),
+    );
+  });
 }

@@ -7,9 +7,19 @@
 import type { FastifyInstance } from 'fastify';
 import { ErrorCode, isMfaError } from '../../errors.ts';
 import { ConfigRejected, type LiveConfig } from '../../config/live-config.ts';
+import type { Config } from '../../config/schema.ts';
+import type { RollbackGuard } from '../rollback.ts';
 import { adminOf } from '../security.ts';
 
-export function registerConfigRoutes(app: FastifyInstance, live: LiveConfig): void {
+/** Settings applied live that can lock the admin out of this page: they go through the rollback timer. */
+export function riskyChanges(prev: Config, next: Config): string[] {
+  const keys = ['adminNetworks', 'hosts'] as const;
+  return keys
+    .filter((k) => JSON.stringify(prev.web[k]) !== JSON.stringify(next.web[k]))
+    .map((k) => `web.${k}`);
+}
+
+export function registerConfigRoutes(app: FastifyInstance, live: LiveConfig, rollback?: RollbackGuard): void {
   app.get('/api/config', async (_req, reply) => {
     const v = live.view();
     return reply.header('etag', `"${v.revision}"`).send(v);
@@ -24,8 +34,25 @@ export function registerConfigRoutes(app: FastifyInstance, live: LiveConfig): vo
         message:
           'send If-Match: <revision> (from GET /api/config) so a change cannot undo one you have not seen',
       });
+    const waiting = rollback?.pending();
+    if (waiting)
+      return reply.code(409).send({
+        statusCode: 409,
+        error: 'Conflict',
+        message: `a change (${waiting.what}) is waiting for confirmation: confirm or roll it back first`,
+        pending: waiting,
+      });
+    const before = live.stored();
+    const prev = live.current;
     try {
       const r = await live.patch(Number(ifMatch), req.body, adminOf(req));
+      const risky = rollback ? riskyChanges(prev, live.current) : [];
+      if (rollback && risky.length > 0 && before.revision === Number(ifMatch)) {
+        const confirm = rollback.arm(risky.join(', '), adminOf(req), async () => {
+          await live.replace(live.stored().revision, before.json, 'rollback');
+        });
+        return reply.header('etag', `"${r.revision}"`).send({ ...r, confirm });
+      }
       return reply.header('etag', `"${r.revision}"`).send(r);
     } catch (e) {
       if (e instanceof ConfigRejected || isMfaError(e, ErrorCode.ConfigStale)) {

@@ -1,7 +1,7 @@
-/** Users, test SMS, modem ports, the audit, system facts and the TLS certificate upload. */
+/** Users, test SMS, modem ports, the audit and system facts (the certificate upload is in system.ts). */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { describeError, isMfaError } from '../../errors.ts';
+import { describeError } from '../../errors.ts';
 import type { WebOps } from '../ops.ts';
 import { adminOf } from '../security.ts';
 import { badRequest, zodIssues, type AdminAudit } from './session.ts';
@@ -9,7 +9,6 @@ import { badRequest, zodIssues, type AdminAudit } from './session.ts';
 const testSmsBody = z.strictObject({
   which: z.enum(['mobile', 'secondaryMobile']).default('mobile'),
 });
-const certBody = z.strictObject({ cert: z.string().min(1).max(65536), key: z.string().min(1).max(65536) });
 
 export const TEST_SMS_TEXT = 'MFA Box test message: this number receives passcodes.';
 
@@ -70,25 +69,4 @@ export function registerOpsRoutes(app: FastifyInstance, ops: WebOps, audit: Admi
   app.get('/api/modems/ports', async () => ({ ports: await ops.serialPorts() }));
 
   app.get('/api/system', async () => ops.system());
-
-  const install = ops.installCertificate?.bind(ops);
-  if (install)
-    app.post('/api/system/certificate', async (req, reply) => {
-      const body = certBody.safeParse(req.body);
-      if (!body.success) return badRequest(reply, 'send {"cert": PEM, "key": PEM}', zodIssues(body.error));
-      try {
-        const info = await install(body.data);
-        await audit({
-          action: 'tls-certificate',
-          actor: adminOf(req),
-          source: req.ip,
-          outcome: 'ok',
-          detail: `${info.subject}, valid to ${info.validTo}`,
-        });
-        return info;
-      } catch (e) {
-        if (isMfaError(e)) return badRequest(reply, e.message, [{ path: e.field ?? '', message: e.message }]);
-        throw e;
-      }
-    });
 }

@@ -1,0 +1,40 @@
+/**
+ * One admin sets another's password (a colleague who forgot theirs): the new password must be
+ * changed at that admin's next login, as after `mfabox admin reset-password`. Listing, adding
+ * and removing accounts are in session.ts; changing one's own password too.
+ */
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { isMfaError } from '../../errors.ts';
+import type { AdminStore } from '../admins.ts';
+import { adminOf } from '../security.ts';
+import { badRequest, zodIssues, type AdminAudit } from './session.ts';
+
+const setBody = z.strictObject({ password: z.string().max(256) });
+
+export function registerAdminRoutes(app: FastifyInstance, admins: AdminStore, audit: AdminAudit): void {
+  app.post<{ Params: { name: string } }>('/api/admins/:name/password', async (req, reply) => {
+    const body = setBody.safeParse(req.body);
+    if (!body.success) return badRequest(reply, 'send {"password"}', zodIssues(body.error));
+    if (req.params.name === adminOf(req))
+      return badRequest(
+        reply,
+        'change your own password with your current one (POST /api/session/password)',
+        [{ path: 'username', message: 'that is you' }],
+      );
+    try {
+      await admins.setPassword(req.params.name, body.data.password, { mustChange: true });
+    } catch (e) {
+      if (isMfaError(e)) return badRequest(reply, e.message, [{ path: e.field ?? '', message: e.message }]);
+      throw e;
+    }
+    await audit({
+      action: 'admin-password-set',
+      actor: adminOf(req),
+      source: req.ip,
+      user: req.params.name,
+      outcome: 'ok',
+    });
+    return { username: req.params.name, mustChange: true };
+  });
+}
