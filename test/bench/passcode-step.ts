@@ -176,8 +176,17 @@ export async function passcodeStep(dir: string, rounds: number, seconds: number)
     console.log(
       `    MFA Box RSS: idle ${(idleKb / 1024).toFixed(0)} MiB, peak ${(peakKb / 1024).toFixed(0)} MiB; ${groups.reduce((n, g) => n + g.per, 0)} challenges prepared in ${prepSeconds.toFixed(0)} s`,
     );
+    // Group commit: how many passcode checks shared each fsync (a durable write per Accept).
+    const end = JSON.parse((await mb.stop()).split('\n').pop() ?? '{}') as {
+      syncs?: number;
+      counters?: { requests?: number };
+    };
+    const syncs = (end.syncs ?? NaN) - Number(mb.ready.syncs ?? NaN);
+    console.log(
+      `    MFA Box durable writes: ${syncs} fsyncs for ${end.counters?.requests ?? '?'} passcode checks (${((end.counters?.requests ?? NaN) / syncs).toFixed(1)} per fsync)`,
+    );
   } finally {
     fr.proc.kill('SIGTERM');
-    await mb.stop();
+    mb.proc.kill('SIGKILL');
   }
 }

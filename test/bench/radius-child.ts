@@ -209,6 +209,7 @@ serveBench(
   auth[0]!.port,
   () => ({
     counters: server.counters().clients.bench,
+    syncs: store.syncCount,
     memory: process.memoryUsage(),
     afterGc: (() => {
       (globalThis as { gc?: () => void }).gc?.();
@@ -219,5 +220,5 @@ serveBench(
     await server.stop();
     await store.close();
   },
-  prepared,
+  { ...prepared, syncs: store.syncCount },
 );
