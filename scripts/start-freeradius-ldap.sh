@@ -10,51 +10,10 @@
 set -euo pipefail
 DIR=${DIR:-${TMPDIR:-/tmp}/peers/fr-ldap}; PORT=${PORT:-18121}; SECRET=${SECRET:-testing123}
 START_TLS=${START_TLS:-yes}
-rm -rf "$DIR"; mkdir -p "$DIR"/{raddb,log,run}
-cat > "$DIR/raddb/radiusd.conf" <<C
-prefix = /usr
-exec_prefix = /usr
-sysconfdir = /etc
-localstatedir = /var
-sbindir = /usr/sbin
-logdir = $DIR/log
-raddbdir = $DIR/raddb
-radacctdir = $DIR/log/radacct
-name = freeradius
-confdir = $DIR/raddb
-modconfdir = $DIR/raddb
-run_dir = $DIR/run
-db_dir = $DIR/raddb
-libdir = /usr/lib/freeradius
-pidfile = $DIR/run/radiusd.pid
-max_request_time = 30
-cleanup_delay = 2
-max_requests = 1000000
-hostname_lookups = no
-log {
-  destination = files
-  file = $DIR/log/radius.log
-  auth = no
-}
-security {
-  allow_core_dumps = no
-  max_attributes = 200
-  reject_delay = 0
-  status_server = yes
-}
-thread pool {
-  start_servers = 8
-  max_servers = 32
-  min_spare_servers = 4
-  max_spare_servers = 16
-  max_requests_per_server = 0
-  max_queue_size = 65536
-}
-client localhost {
-  ipaddr = 127.0.0.1
-  secret = $SECRET
-  require_message_authenticator = yes
-}
+. "$(dirname "$0")/freeradius-common.sh"
+fr_fresh_dir
+fr_write_core 8 32
+cat >> "$DIR/raddb/radiusd.conf" <<C
 modules {
   # in FR3 the bare return-code words are rlm_always instances
   always ok {
@@ -144,4 +103,4 @@ server default {
   }
 }
 C
-exec freeradius -f -d "$DIR/raddb" -l "$DIR/log/radius.log" "$@"
+fr_exec "$@"

@@ -7,57 +7,15 @@
 # usage: PORT=18120 SECRET=testing123 DIR=$(mktemp -d) scripts/start-freeradius.sh [-X]
 set -euo pipefail
 DIR=${DIR:-${TMPDIR:-/tmp}/peers/fr}; PORT=${PORT:-18120}; SECRET=${SECRET:-testing123}
-rm -rf "$DIR"; mkdir -p "$DIR"/{raddb,log,run}
+. "$(dirname "$0")/freeradius-common.sh"
+fr_fresh_dir
 cat > "$DIR/raddb/users" <<'U'
 alice   Cleartext-Password := "alicepw"
         Reply-Message := "Hello alice"
 bob     Cleartext-Password := "bobpw"
 U
-cat > "$DIR/raddb/radiusd.conf" <<C
-prefix = /usr
-exec_prefix = /usr
-sysconfdir = /etc
-localstatedir = /var
-sbindir = /usr/sbin
-logdir = $DIR/log
-raddbdir = $DIR/raddb
-radacctdir = $DIR/log/radacct
-name = freeradius
-confdir = $DIR/raddb
-modconfdir = $DIR/raddb
-run_dir = $DIR/run
-db_dir = $DIR/raddb
-libdir = /usr/lib/freeradius
-pidfile = $DIR/run/radiusd.pid
-max_request_time = 30
-cleanup_delay = 2
-max_requests = 1000000
-hostname_lookups = no
-log {
-  destination = files
-  file = $DIR/log/radius.log
-  auth = no
-}
-security {
-  allow_core_dumps = no
-  max_attributes = 200
-  reject_delay = 0
-  status_server = yes
-}
-thread pool {
-  start_servers = 4
-  max_servers = 16
-  min_spare_servers = 2
-  max_spare_servers = 8
-  max_requests_per_server = 0
-  max_queue_size = 65536
-}
-client localhost {
-  ipaddr = 127.0.0.1
-  secret = $SECRET
-  # as MFA Box's bench client: every request must carry a valid Message-Authenticator
-  require_message_authenticator = yes
-}
+fr_write_core 4 16
+cat >> "$DIR/raddb/radiusd.conf" <<C
 modules {
   pap {
     normalise = yes
@@ -131,4 +89,4 @@ server default {
   }
 }
 C
-exec freeradius -f -d "$DIR/raddb" -l "$DIR/log/radius.log" "$@"
+fr_exec "$@"

@@ -6,7 +6,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { launchChromium } from '../helpers/chromium.ts';
 import { startDemo, type DemoProcess } from '../helpers/demo-process.ts';
 import { q, radclient } from '../helpers/radclient.ts';
@@ -79,12 +79,13 @@ describe('config page (Chromium, demo)', () => {
     await page.goto(`${demo.webUrl}/#users`);
     await page.click('button[data-user="alice"]');
     // Either outcome ends the wait, so a failed send shows its message instead of a bare timeout.
-    await page.waitForFunction(
-      // A string, evaluated in the page: this file is type-checked without the DOM library.
-      `(() => { const s = document.getElementById('status');
-        return s?.className === 'error' || /Test SMS sent to alice/.test(s?.textContent ?? ''); })()`,
-      undefined,
-      { timeout: 50_000 },
+    await vi.waitFor(
+      async () => {
+        const cls = await page.getAttribute('#status', 'class');
+        const text = (await page.textContent('#status')) ?? '';
+        if (cls !== 'error' && !text.includes('Test SMS sent to alice')) throw new Error(`status: ${text}`);
+      },
+      { timeout: 50_000, interval: 250 },
     );
     expect(await page.textContent('#status')).toContain('Test SMS sent to alice');
     const sms = await demo.waitForSms(2, 30_000);

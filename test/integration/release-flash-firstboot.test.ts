@@ -9,14 +9,20 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { X509Certificate, createHash } from 'node:crypto';
 import {
   chmodSync,
+  closeSync,
   existsSync,
   lstatSync,
   mkdirSync,
+  mkdtempSync,
+  openSync,
   readFileSync,
   readdirSync,
   readlinkSync,
+  rmSync,
   statSync,
+  truncateSync,
   writeFileSync,
+  writeSync,
 } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -42,6 +48,26 @@ function flash(root: string, extra: string[] = []): { status: number | null; out
     { encoding: 'utf8' },
   );
   return { status: r.status, out: `${r.stdout}${r.stderr}` };
+}
+
+/** Whether this host can loop-mount an image (root, loop devices, mount allowed). */
+function canLoopMount(): boolean {
+  if (process.getuid?.() !== 0 || !existsSync('/dev/loop-control')) return false;
+  const probe = mkdtempSync(join(tmpdir(), 'mfabox-loop-probe-'));
+  try {
+    const img = join(probe, 'p.img');
+    writeFileSync(img, Buffer.alloc(0));
+    truncateSync(img, 4 * 1024 * 1024);
+    execFileSync('mkfs.ext4', ['-q', '-F', img], { stdio: 'pipe' });
+    mkdirSync(join(probe, 'm'));
+    execFileSync('mount', ['-o', 'loop,ro', img, join(probe, 'm')], { stdio: 'pipe' });
+    execFileSync('umount', [join(probe, 'm')], { stdio: 'pipe' });
+    return true;
+  } catch {
+    return false;
+  } finally {
+    rmSync(probe, { recursive: true, force: true });
+  }
 }
 
 function listFiles(d: string): string[] {
@@ -212,6 +238,76 @@ describe.skipIf(!haveFile || !existsSync(aarch64Elf))('release, flash and first 
     expect(out2).not.toMatch(/password:/);
     expect(snapshot()).toBe(before);
   }, 120_000);
+
+  // Root with loop devices (this CI machine; a container without them skips, saying why).
+  it.skipIf(!canLoopMount())(
+    'flash --image writes into both partitions of an image file, found by its partition table',
+    async () => {
+      // A card image like Raspberry Pi OS Lite's: an MBR with a boot and a root partition. Both are
+      // ext4 here (mkfs.vfat is not on every build host); flash mounts whatever the kernel detects.
+      const img = join(dir, 'card.img');
+      const boot = { start: 2048, sectors: 16_384 };
+      const root = { start: 18_432, sectors: 1_048_576 }; // 512 MB, sparse
+      writeFileSync(img, Buffer.alloc(0));
+      truncateSync(img, (root.start + root.sectors) * 512);
+      const mbr = Buffer.alloc(512);
+      for (const [i, p, type] of [
+        [0, boot, 0x0c],
+        [1, root, 0x83],
+      ] as const) {
+        const e = 446 + 16 * i;
+        mbr[e + 4] = type;
+        mbr.writeUInt32LE(p.start, e + 8);
+        mbr.writeUInt32LE(p.sectors, e + 12);
+      }
+      mbr[510] = 0x55;
+      mbr[511] = 0xaa;
+      const fd = openSync(img, 'r+');
+      writeSync(fd, mbr, 0, 512, 0);
+      closeSync(fd);
+      for (const p of [boot, root])
+        execFileSync('mkfs.ext4', [
+          '-q',
+          '-F',
+          '-E',
+          `offset=${p.start * 512}`,
+          img,
+          `${(p.sectors * 512) / 1024}k`,
+        ]);
+
+      const r = spawnSync(
+        join(repo, 'scripts/flash'),
+        ['--image', img, '--node', nodeTarball, '--config', seed, '--release', tarball],
+        { encoding: 'utf8' },
+      );
+      expect(r.status, `${r.stdout}${r.stderr}`).toBe(0);
+      const mnt = await mkdtemp(join(dir, 'mnt-'));
+      const look = (p: { start: number; sectors: number }, check: () => void): void => {
+        execFileSync('mount', [
+          '-o',
+          `loop,ro,offset=${p.start * 512},sizelimit=${p.sectors * 512}`,
+          img,
+          mnt,
+        ]);
+        try {
+          check();
+        } finally {
+          execFileSync('umount', [mnt]);
+        }
+      };
+      look(root, () => {
+        expect(readlinkSync(join(mnt, 'opt/mfabox/current'))).toBe(`releases/${version}`);
+        expect(existsSync(join(mnt, 'etc/systemd/system/mfabox.service'))).toBe(true);
+        expect(statSync(join(mnt, 'etc/mfabox/config.json')).mode & 0o777).toBe(0o600);
+      });
+      look(boot, () => {
+        expect(readFileSync(join(mnt, 'config.txt'), 'utf8')).toContain('label=mfabox-app');
+      });
+      // Nothing stays mounted or attached after flash exits.
+      expect(readFileSync('/proc/mounts', 'utf8')).not.toContain(dir);
+    },
+    120_000,
+  );
 
   it('flash refuses a seed config the release would refuse, naming the field, and writes no config', async () => {
     const root = await mkdtemp(join(dir, 'card-bad-'));

@@ -32,13 +32,13 @@ export function lineChart(id: string, title: string, unit: string, series: Serie
   const y = (v: number): string => (H - (v / top) * H).toFixed(1);
   const paths = series.map((s) => {
     let d = '';
-    let pen = false;
     s.values.forEach((v, i) => {
-      if (v === null) pen = false;
-      else {
-        d += `${pen ? 'L' : 'M'}${x(i)} ${y(v)}`;
-        pen = true;
-      }
+      if (v === null) return;
+      const prev = s.values[i - 1];
+      const next = s.values[i + 1];
+      // A lone bucket between gaps has no line to draw: a spike from the axis shows it.
+      if ((prev ?? null) === null && (next ?? null) === null) d += `M${x(i)} ${H}L${x(i)} ${y(v)}`;
+      else d += `${(prev ?? null) === null ? 'M' : 'L'}${x(i)} ${y(v)}`;
     });
     return svg(
       'path',
@@ -46,7 +46,7 @@ export function lineChart(id: string, title: string, unit: string, series: Serie
       svg('title', {}, s.name),
     );
   });
-  const fmt = (v: number): string => (Number.isInteger(v) ? String(v) : v.toFixed(2));
+  const fmt = (v: number): string => String(Math.round(v * 100) / 100);
   const summary = series
     .map((s) => {
       const vals = s.values.filter((v): v is number => v !== null);

@@ -6,7 +6,7 @@
  * out once: an override code, or a new token's otpauth:// URI.
  */
 import type { AuditLog } from '../audit/audit-log.ts';
-import type { AuditRecord } from '../audit/records.ts';
+import type { AdminAction, AuditRecord } from '../audit/records.ts';
 import type { Clock } from '../clock.ts';
 import type { Config } from '../config/schema.ts';
 import type { Directory } from '../directory/directory.ts';
@@ -114,17 +114,15 @@ export class AuthAdmin {
   async unlock(user: string, actor: string, source?: string): Promise<{ user: string; was: LockState }> {
     const u = account(user);
     const was = await this.deps.guard.lockout.unlock(u);
-    await this.deps.audit.recordDurable({
-      kind: 'admin',
-      action: 'unlock',
+    await this.audited(
+      'unlock',
       actor,
-      ...(source === undefined ? {} : { source }),
-      user: u,
-      outcome: 'ok',
-      detail: was.locked
+      source,
+      u,
+      was.locked
         ? `was locked after ${was.count} wrong codes`
         : `was not locked (${was.count} wrong codes cleared)`,
-    });
+    );
     return { user: u, was };
   }
 
@@ -136,15 +134,13 @@ export class AuthAdmin {
   ): Promise<{ user: string; uri: string; token: TokenInfo }> {
     const u = account(user);
     const { uri, record } = await this.deps.guard.tokens.enrol(u, params, actor);
-    await this.deps.audit.recordDurable({
-      kind: 'admin',
-      action: 'token-enrolled',
+    await this.audited(
+      'token-enrolled',
       actor,
-      ...(source === undefined ? {} : { source }),
-      user: u,
-      outcome: 'ok',
-      detail: `${params.type} ${params.digits} digits, token ${record.id}`,
-    });
+      source,
+      u,
+      `${params.type} ${params.digits} digits, token ${record.id}`,
+    );
     return { user: u, uri, token: tokenInfo(record) };
   }
 
@@ -165,15 +161,13 @@ export class AuthAdmin {
         ...(row.serial === undefined ? {} : { serial: row.serial }),
       });
       imported.push({ user: u, id: rec.id, ...(row.serial === undefined ? {} : { serial: row.serial }) });
-      await this.deps.audit.recordDurable({
-        kind: 'admin',
-        action: 'token-enrolled',
+      await this.audited(
+        'token-enrolled',
         actor,
-        ...(source === undefined ? {} : { source }),
-        user: u,
-        outcome: 'ok',
-        detail: `imported ${row.params.type}${row.serial === undefined ? '' : ` serial ${row.serial}`}, token ${rec.id}`,
-      });
+        source,
+        u,
+        `imported ${row.params.type}${row.serial === undefined ? '' : ` serial ${row.serial}`}, token ${rec.id}`,
+      );
     }
     return { imported, errors: parsed.errors };
   }
@@ -181,15 +175,14 @@ export class AuthAdmin {
   async removeToken(user: string, id: string, actor: string, source?: string): Promise<boolean> {
     const u = account(user);
     const gone = await this.deps.guard.tokens.remove(u, id);
-    await this.deps.audit.recordDurable({
-      kind: 'admin',
-      action: 'token-removed',
+    await this.audited(
+      'token-removed',
       actor,
-      ...(source === undefined ? {} : { source }),
-      user: u,
-      outcome: gone ? 'ok' : 'failed',
-      detail: `token ${id}${gone ? '' : ' not found'}`,
-    });
+      source,
+      u,
+      `token ${id}${gone ? '' : ' not found'}`,
+      gone ? 'ok' : 'failed',
+    );
     return gone;
   }
 
@@ -207,16 +200,34 @@ export class AuthAdmin {
     if (!(Number.isInteger(opts.uses) && opts.uses >= 1 && opts.uses <= MAX_USES))
       throw new MfaError(`uses must be 1–${MAX_USES}`, ErrorCode.CliUsage, { field: 'uses' });
     const { code, record } = await this.deps.guard.overrides.issue(u, { ...opts, by: actor });
-    await this.deps.audit.recordDurable({
+    await this.audited(
+      'override-issued',
+      actor,
+      source,
+      u,
+      `code ${record.id}: ${opts.uses} use(s) until ${new Date(record.expiresAt).toISOString()}${opts.reason ? `; ${opts.reason}` : ''}`,
+    );
+    return { user: u, code, expiresAt: record.expiresAt, uses: opts.uses, id: record.id };
+  }
+
+  /** Audits one admin action on a user's account, durably, before the action is answered. */
+  private audited(
+    action: AdminAction,
+    actor: string,
+    source: string | undefined,
+    user: string,
+    detail: string,
+    outcome: 'ok' | 'failed' = 'ok',
+  ): Promise<void> {
+    return this.deps.audit.recordDurable({
       kind: 'admin',
-      action: 'override-issued',
+      action,
       actor,
       ...(source === undefined ? {} : { source }),
-      user: u,
-      outcome: 'ok',
-      detail: `code ${record.id}: ${opts.uses} use(s) until ${new Date(record.expiresAt).toISOString()}${opts.reason ? `; ${opts.reason}` : ''}`,
+      user,
+      outcome,
+      detail,
     });
-    return { user: u, code, expiresAt: record.expiresAt, uses: opts.uses, id: record.id };
   }
 
   /** What the policy would decide for this user, from this IP and client, at this time. */

@@ -1,3 +1,4 @@
+import { adminResetPasswordCommand } from './admin.ts';
 import { AUTH_COMMANDS } from './auth.ts';
 import type { Command } from './command.ts';
 import { directorySyncCommand, directoryTestCommand } from './directory.ts';
@@ -20,5 +21,6 @@ export const COMMANDS: Command[] = [
   directorySyncCommand,
   logCommand,
   upgradeCommand,
+  adminResetPasswordCommand,
   ...AUTH_COMMANDS,
 ];

@@ -22,7 +22,7 @@ import { LiveConfig } from '../../../firmware/src/config/live-config.ts';
 import { parseConfig } from '../../../firmware/src/config/load.ts';
 import { ErrorCode, isMfaError } from '../../../firmware/src/errors.ts';
 import type { HealthSnapshot } from '../../../firmware/src/health/health.ts';
-import { AdminStore, DEMO_ADMIN } from '../../../firmware/src/web-api/admins.ts';
+import { AdminStore, DEMO_ADMIN, resetAdminPassword } from '../../../firmware/src/web-api/admins.ts';
 import { buildApp } from '../../../firmware/src/web-api/app.ts';
 import { openBackup, sealBackup, type BackupContents } from '../../../firmware/src/web-api/backup.ts';
 import type { AdminEvent } from '../../../firmware/src/web-api/routes/session.ts';
@@ -389,5 +389,25 @@ describe('System API', () => {
       expect.objectContaining({ action: 'admin-password-set', actor: 'admin', user: 'bob', outcome: 'ok' }),
     );
     expect(ErrorCode.BackupInvalid).toBe(805);
+  });
+
+  it('records a reset by `mfabox admin reset-password` reported over loopback, only a real one, only from the box', async () => {
+    const url = '/api/admins/admin/reset-notice';
+    const payload = { actor: 'cli:root' };
+    expect((await app.inject({ method: 'POST', url, payload, remoteAddress: '10.0.0.9' })).statusCode).toBe(
+      403,
+    );
+    // No reset happened: nothing to record.
+    expect((await app.inject({ method: 'POST', url, payload })).statusCode).toBe(400);
+    await resetAdminPassword({ dataDir });
+    expect((await app.inject({ method: 'POST', url, payload })).statusCode).toBe(204);
+    expect(audits).toContainEqual(
+      expect.objectContaining({
+        action: 'admin-password-reset',
+        actor: 'cli:root',
+        user: 'admin',
+        outcome: 'ok',
+      }),
+    );
   });
 });
