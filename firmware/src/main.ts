@@ -15,14 +15,13 @@ import { configChanges, type AuditRecord } from './audit/records.ts';
 import { createAuthEngine } from './auth/engine.ts';
 import { notConfiguredHandler, setupGaps } from './auth/setup-mode.ts';
 import { AuthAdmin } from './auth/admin.ts';
+import { SmtpEmailChannel } from './auth/email-channel.ts';
 import { openGeoip } from './auth/geoip.ts';
 import { cryptoRandom, systemClock } from './clock.ts';
 import { directorySchema, modemSchema, type Config, type ModemConfig } from './config/schema.ts';
-import { DEVICE_KEY_FILE, loadOrCreateDeviceKey } from './dispatch/device-key.ts';
 import { openOutbox } from './dispatch/outbox.ts';
 import { createReconfigurableDirectory, createSync } from './directory/factory.ts';
 import type { ConfigFile, JsonObject } from './config/config-file.ts';
-import { join } from 'node:path';
 import { LiveConfig, type ApplyResult } from './config/live-config.ts';
 import { firmwareVersion } from './version.ts';
 import { listSerialPorts, searchUsers, type WebOps } from './web-api/ops.ts';
@@ -43,6 +42,7 @@ import { serialTransport, type TransportFactory } from './modem/transport.ts';
 import { createRadiusServer, radiusServerOptions } from './radius/server.ts';
 import type { RadiusHandler } from './auth/types.ts';
 import { openStore } from './store/store.ts';
+import { openKeyFor } from './store/open-key.ts';
 import { USERS_TABLE, userKey, type UserRecord } from './directory/users.ts';
 
 export interface ApplianceOptions {
@@ -111,7 +111,9 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
     await finishFactoryReset(config.dataDir);
     const store = await openStore(config.dataDir);
     stops.push(() => store.close());
-    const deviceKey = await loadOrCreateDeviceKey(config.dataDir);
+    // Each use derives its own subkey from these bytes (store/device-key.ts).
+    const deviceKeyFile = await openKeyFor(config);
+    const deviceKey = deviceKeyFile.raw();
     const audit = new AuditLog(store, systemClock, {
       maxAgeDays: config.audit.maxAgeDays,
       maxRecords: config.audit.maxRecords,
@@ -234,6 +236,9 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
       await sync.idle();
     });
 
+    const email = new SmtpEmailChannel(() => current.methods.email);
+    // Registered before the engine's stop, so it runs after it: emails in flight get their chance.
+    stops.push(() => email.close());
     const engine = createAuthEngine({
       directory: instrumentDirectory(directory, (server, op, ms, error) =>
         metrics.directoryCall(server, op, ms, error),
@@ -254,6 +259,8 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
         modemsPerMinute: modems.reduce((n, m) => n + m.maxPerMinute, 0),
       }),
       geoip: await openGeoip(config.policy.geoipFile),
+      // Follows the live config: off until methods.email.enabled, a changed relay applies at once.
+      email,
       onDecision: (d) => radiusAudit.onDecision(d),
     });
     engine.start();
@@ -422,7 +429,8 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
                 configFile: opts.configFile,
                 live,
                 dataDir: config.dataDir,
-                deviceKeyFile: join(config.dataDir, DEVICE_KEY_FILE),
+                // Where the key was read: deviceKeyFile, or dataDir while it could not be moved.
+                deviceKeyFile: deviceKeyFile.path,
                 adminsFile: adminsFile(config.dataDir),
                 ...(config.web.certFile === undefined ? { tls: tlsPaths(config.dataDir, config.web) } : {}),
                 firmware: firmwareVersion,

@@ -198,6 +198,8 @@ export const directoryAttributesSchema = z.object({
   secondaryMobile: z.union([ldapAttribute, z.literal('')]).optional(),
   /** displayName | cn. */
   displayName: ldapAttribute.optional(),
+  /** Email address for the email method (methods.email): mail | mail. Set to "" not to read addresses. */
+  email: z.union([ldapAttribute, z.literal('')]).optional(),
   /** Group membership: memberOf (OpenLDAP: the memberof overlay's operational attribute). */
   memberOf: ldapAttribute.optional(),
 });
@@ -340,6 +342,11 @@ export const configSchema = z
   .object({
     /** LevelDB directory. */
     dataDir: z.string().default('/var/lib/mfabox'),
+    /**
+     * The device key (32 bytes, mode 0600, owned by the service user), outside dataDir so a copy
+     * of the data directory decrypts nothing; created at first start. Default /etc/mfabox/device.key.
+     */
+    deviceKeyFile: z.string().min(1).default('/etc/mfabox/device.key'),
     radius: radiusSchema.default(radiusSchema.parse({})),
     /** The AD/LDAP directory. Default kind none: setup mode (every login refused, health says what is missing). The demo directory works in `mfabox demo` only. */
     directory: directorySchema.prefault({ kind: 'none' }),
@@ -378,6 +385,12 @@ export const configSchema = z
       ctx.addIssue({ code: 'custom', path: ['methods', 'chains'], message: 'a "default" chain is required' });
     if (c.methods.email.enabled && (c.methods.email.host === undefined || c.methods.email.from === undefined))
       ctx.addIssue({ code: 'custom', path: ['methods', 'email'], message: 'email needs host and from' });
+    if ((c.methods.email.user === undefined) !== (c.methods.email.password === undefined))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['methods', 'email', c.methods.email.user === undefined ? 'user' : 'password'],
+        message: 'SMTP AUTH needs both user and password (or neither)',
+      });
   });
 
 export type Config = z.infer<typeof configSchema>;
