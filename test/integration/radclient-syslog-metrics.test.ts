@@ -74,6 +74,7 @@ describe('syslog, /metrics and mfabox status on a running box (radclient, loopba
     udp = await udpReceiver();
     const raw = {
       dataDir: join(dir, 'data'),
+      deviceKeyFile: join(dir, 'device.key'),
       radius: {
         listen: [{ address: '127.0.0.1', port: 0 }],
         accountingPort: 0,

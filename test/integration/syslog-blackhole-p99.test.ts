@@ -22,7 +22,7 @@ import { blackHoleReceiver } from '../helpers/syslog-receivers.ts';
 const CHILD = join(import.meta.dirname, 'fixtures', 'appliance-child.ts');
 const SECRET = 'p99-shared-secret-of-16';
 const TOKEN = 'p99-monitor-token-0123456789abcdef';
-const N = 400;
+const N = 800;
 
 interface Box {
   child: ChildProcess;
@@ -33,6 +33,7 @@ interface Box {
 function config(dataDir: string, syslog: unknown[]): object {
   return {
     dataDir,
+    deviceKeyFile: `${dataDir}.device.key`,
     radius: {
       listen: [{ address: '127.0.0.1', port: 0 }],
       accountingPort: 0,
@@ -140,7 +141,7 @@ describe('RADIUS p99 with every syslog collector unreachable (two boxes side by 
     rmSync(dir, { recursive: true, force: true });
   });
 
-  // About 40 s: two boxes start from source (tsx) in parallel, then 2 × 440 sequential round trips.
+  // About 40 s: two boxes start from source (tsx) in parallel, then 2 × 840 sequential round trips.
   it('answers as fast as a box without syslog, and drops the oldest records with a counter', async () => {
     const sock = dgram.createSocket('udp4');
     await new Promise<void>((r) => sock.bind(0, '127.0.0.1', r));
@@ -170,7 +171,7 @@ describe('RADIUS p99 with every syslog collector unreachable (two boxes side by 
     const h = (await res.json()) as HealthSnapshot;
     const byUrl = new Map(h.audit?.syslog.map((t) => [t.url, t]));
     const ref = byUrl.get(`tcp://127.0.0.1:${refused}`);
-    // 2 × (40 + 400) records (each B request, plus its warm-up) went to a queue of 100.
+    // 40 + N records (one per request to B, warm-up included) went to a queue of 100.
     expect(ref?.connected).toBe(false);
     expect(ref?.buffered).toBe(100);
     expect(ref?.dropped).toBeGreaterThanOrEqual(N + 40 - 100);
@@ -180,7 +181,7 @@ describe('RADIUS p99 with every syslog collector unreachable (two boxes side by 
     expect(h.audit?.dropped).toBe(0); // the store kept every record
 
     // Same machine, same moments: B's tail may not be worse than A's beyond noise.
-    expect(fig.b.p99).toBeLessThanOrEqual(fig.a.p99 * 2 + 10);
+    expect(fig.b.p99).toBeLessThanOrEqual(Math.max(fig.a.p99 * 2, fig.a.p99 + 25));
     expect(fig.b.p50).toBeLessThanOrEqual(fig.a.p50 * 1.5 + 2);
   }, 120_000);
 });
