@@ -46,7 +46,11 @@ export interface ApplianceOptions {
    * Demo and tests: run the modem simulator as the only modem, linked in-process through
    * serialport's stream (the driver's real serial code runs; no pty tool is needed).
    */
-  simulator?: { profile: string; smsDelayMs: number };
+  simulator?: {
+    profile: string;
+    smsDelayMs: number;
+    /** A SIM PIN the simulated SIM asks for. */ pin?: string;
+  };
   /** Called for every SMS the simulated handset receives (the demo prints it). */
   onHandsetSms?: (to: string, text: string) => void;
   /**
@@ -135,12 +139,19 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
         profile: opts.simulator.profile,
         smsDelayMs: opts.simulator.smsDelayMs,
         wire: 'in-process',
+        ...(opts.simulator.pin === undefined ? {} : { pin: opts.simulator.pin }),
       });
       const sim = simulator;
       stops.push(() => sim.stop());
       const onSms = opts.onHandsetSms;
       if (onSms) sim.inbox.on('sms', (m) => onSms(m.to, m.text));
-      const sim0 = modemSchema.parse({ name: 'sim0', path: sim.path, profile: 'auto' });
+      const pin = opts.simulator.pin;
+      const sim0 = modemSchema.parse({
+        name: 'sim0',
+        path: sim.path,
+        profile: 'auto',
+        ...(pin ? { pin } : {}),
+      });
       modemsOf = (c) => [sim0, ...c.modems.filter((m) => m.name !== sim0.name)];
       transportFactory = simulatorOrSerial(sim);
     }
