@@ -69,6 +69,8 @@ export interface ApplianceOptions {
   demoAdmin?: boolean;
   /** What Reboot on the System page runs. Default `systemctl reboot`; the demo and tests inject theirs. */
   reboot?: () => Promise<void>;
+  /** Tests: the apply-with-rollback window of the web page (default 90 s). */
+  rollbackMs?: number;
   /** What the config file holds after a factory reset (the demo: its own first config). */
   factoryConfig?: (current: JsonObject) => JsonObject;
 }
@@ -405,6 +407,7 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
             }
           : {}),
         ops,
+        ...(opts.rollbackMs !== undefined ? { rollbackMs: opts.rollbackMs } : {}),
       },
       { demoAdmin: opts.demoAdmin === true },
     );
