@@ -89,6 +89,7 @@ describe('certificate upload over HTTPS (live swap, rollback)', () => {
     app = await startAppliance(
       parseConfig({
         dataDir: join(dir, 'data'),
+        deviceKeyFile: join(dir, 'device.key'),
         radius: { listen: [{ address: '127.0.0.1', port: 0 }], accountingPort: 0 },
         directory: { kind: 'demo', syncIntervalMinutes: 0 },
         web: { address: '127.0.0.1', port: 0, redirectPort: 0, localPort: 0 },
