@@ -15,11 +15,9 @@ import { AuthAdmin } from './auth/admin.ts';
 import { openGeoip } from './auth/geoip.ts';
 import { cryptoRandom, systemClock } from './clock.ts';
 import { directorySchema, modemSchema, type Config, type ModemConfig } from './config/schema.ts';
-import { DEVICE_KEY_FILE, loadOrCreateDeviceKey } from './dispatch/device-key.ts';
 import { openOutbox } from './dispatch/outbox.ts';
 import { createReconfigurableDirectory, createSync } from './directory/factory.ts';
 import type { ConfigFile, JsonObject } from './config/config-file.ts';
-import { join } from 'node:path';
 import { LiveConfig, type ApplyResult } from './config/live-config.ts';
 import { firmwareVersion } from './version.ts';
 import { listSerialPorts, searchUsers, type WebOps } from './web-api/ops.ts';
@@ -40,6 +38,7 @@ import { serialTransport, type TransportFactory } from './modem/transport.ts';
 import { createRadiusServer, radiusServerOptions } from './radius/server.ts';
 import type { RadiusHandler } from './auth/types.ts';
 import { openStore } from './store/store.ts';
+import { openKeyFor } from './store/open-key.ts';
 import { USERS_TABLE, userKey, type UserRecord } from './directory/users.ts';
 
 export interface ApplianceOptions {
@@ -108,7 +107,9 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
     await finishFactoryReset(config.dataDir);
     const store = await openStore(config.dataDir);
     stops.push(() => store.close());
-    const deviceKey = await loadOrCreateDeviceKey(config.dataDir);
+    // Each use derives its own subkey from these bytes (store/device-key.ts).
+    const deviceKeyFile = await openKeyFor(config);
+    const deviceKey = deviceKeyFile.raw();
     const audit = new AuditLog(store, systemClock);
     audit.start();
     stops.push(() => audit.stop());
@@ -395,7 +396,8 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
                 configFile: opts.configFile,
                 live,
                 dataDir: config.dataDir,
-                deviceKeyFile: join(config.dataDir, DEVICE_KEY_FILE),
+                // Where the key was read: deviceKeyFile, or dataDir while it could not be moved.
+                deviceKeyFile: deviceKeyFile.path,
                 adminsFile: adminsFile(config.dataDir),
                 ...(config.web.certFile === undefined ? { tls: tlsPaths(config.dataDir, config.web) } : {}),
                 firmware: firmwareVersion,

@@ -32,7 +32,7 @@ async function load() {
   const [clock, schema, key, outbox, pool, sim, store, transport] = await Promise.all([
     import('../../firmware/src/clock.ts'),
     import('../../firmware/src/config/schema.ts'),
-    import('../../firmware/src/dispatch/device-key.ts'),
+    import('../../firmware/src/store/device-key.ts'),
     import('../../firmware/src/dispatch/outbox.ts'),
     import('../../firmware/src/modem/pool.ts'),
     import('../../firmware/src/modem/simulator/index.ts'),
@@ -42,7 +42,7 @@ async function load() {
   return {
     systemClock: clock.systemClock,
     modemSchema: schema.modemSchema,
-    loadOrCreateDeviceKey: key.loadOrCreateDeviceKey,
+    openDeviceKey: key.openDeviceKey,
     openOutbox: outbox.openOutbox,
     ModemPool: pool.ModemPool,
     startSimulator: sim.startSimulator,
@@ -300,7 +300,7 @@ async function startBox(dir: string, sims: SimLike[]): Promise<Box> {
   const outbox = await fw.openOutbox({
     store,
     sender: pool,
-    deviceKey: await fw.loadOrCreateDeviceKey(dir),
+    deviceKey: (await fw.openDeviceKey({ path: join(dir, 'device.key'), dataDir: dir })).raw(),
     dataDir: dir,
   });
   return {

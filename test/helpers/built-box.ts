@@ -30,6 +30,7 @@ export function writeStartConfig(
     file,
     JSON.stringify({
       dataDir,
+      deviceKeyFile: `${dataDir}.device.key`,
       radius: {
         listen: [{ address: '127.0.0.1', port: 0 }],
         accountingPort: 0,

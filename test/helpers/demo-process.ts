@@ -92,6 +92,7 @@ export async function startDemo(extraArgs: string[] = [], env: NodeJS.ProcessEnv
       const code = await exited;
       await rm(dataDir, { recursive: true, force: true });
       await rm(`${dataDir}.config.json`, { force: true });
+      await rm(`${dataDir}.device.key`, { force: true });
       await rm(`${dataDir}.config.json.history`, { recursive: true, force: true });
       return code;
     },

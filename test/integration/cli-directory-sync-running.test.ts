@@ -49,6 +49,7 @@ describe('mfabox directory sync while the appliance runs', () => {
     await store.close();
     const raw = {
       dataDir,
+      deviceKeyFile: join(dir, 'device.key'),
       radius: { listen: [{ address: '127.0.0.1', port: 0 }], accountingPort: 0, clients: [] },
       directory: { kind: 'demo', syncIntervalMinutes: 0 },
       web: { address: '127.0.0.1', port: 0, tls: false },

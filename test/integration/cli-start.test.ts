@@ -95,6 +95,7 @@ describe('mfabox start --config', () => {
       file,
       JSON.stringify({
         dataDir: join(dir, 'data'),
+        deviceKeyFile: join(dir, 'device.key'),
         radius: {
           listen: [{ address: '127.0.0.1', port: 0 }],
           accountingPort: 0,
@@ -148,6 +149,7 @@ describe('mfabox start --config', () => {
       file,
       JSON.stringify({
         dataDir: join(dir, 'data-empty'),
+        deviceKeyFile: join(dir, 'device-empty.key'),
         radius: { listen: [{ address: '127.0.0.1', port: 0 }], accountingPort: 0 },
         web: { address: '127.0.0.1', port: 0 },
       }),

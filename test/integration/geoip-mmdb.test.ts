@@ -100,6 +100,7 @@ describe('GeoIP country conditions on a real .mmdb (MaxMind writer, maxmind read
       configFile,
       JSON.stringify({
         dataDir: join(dir, 'data'),
+        deviceKeyFile: join(dir, 'device.key'),
         radius: { listen: [{ address: '127.0.0.1', port: 0 }], accountingPort: 0, clients: [] },
         directory: { kind: 'demo', syncIntervalMinutes: 0 },
         policy: {

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { systemClock } from '../../firmware/src/clock.ts';
 import { modemSchema } from '../../firmware/src/config/schema.ts';
-import { loadOrCreateDeviceKey } from '../../firmware/src/dispatch/device-key.ts';
+import { openDeviceKey } from '../../firmware/src/store/device-key.ts';
 import {
   openOutbox,
   type DurableOutbox,
@@ -62,7 +62,7 @@ async function startBox(): Promise<DurableOutbox> {
   outbox = await openOutbox({
     store,
     sender: p,
-    deviceKey: await loadOrCreateDeviceKey(dir),
+    deviceKey: (await openDeviceKey({ path: join(dir, 'device.key'), dataDir: dir })).raw(),
     dataDir: dir,
   });
   await until(() => p.ready(), 15_000, 'modem registered');

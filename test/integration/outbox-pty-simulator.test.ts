@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { systemClock } from '../../firmware/src/clock.ts';
 import { modemSchema } from '../../firmware/src/config/schema.ts';
-import { loadOrCreateDeviceKey } from '../../firmware/src/dispatch/device-key.ts';
+import { openDeviceKey } from '../../firmware/src/store/device-key.ts';
 import { openOutbox, type DurableOutbox, type SmsResendAudit } from '../../firmware/src/dispatch/outbox.ts';
 import { ModemPool } from '../../firmware/src/modem/pool.ts';
 import { serialTransport } from '../../firmware/src/modem/transport.ts';
@@ -53,7 +53,7 @@ async function startBox(n: number): Promise<void> {
   outbox = await openOutbox({
     store,
     sender: pool,
-    deviceKey: await loadOrCreateDeviceKey(dir),
+    deviceKey: (await openDeviceKey({ path: join(dir, 'device.key'), dataDir: dir })).raw(),
     dataDir: dir,
     options: { retryBaseMs: 50 },
   });

@@ -21,6 +21,7 @@ describe('monitor user (radclient, simulator over a pty)', () => {
     dir = await mkdtemp(join(tmpdir(), 'mfabox-monitor-'));
     const config = parseConfig({
       dataDir: dir,
+      deviceKeyFile: `${dir}.device.key`,
       radius: {
         listen: [
           { address: '127.0.0.1', port: 0 },
@@ -53,6 +54,7 @@ describe('monitor user (radclient, simulator over a pty)', () => {
   afterAll(async () => {
     await app?.stop();
     await rm(dir, { recursive: true, force: true });
+    await rm(`${dir}.device.key`, { force: true });
   });
 
   const probe = (password = MONITOR_PASSWORD, target = `127.0.0.1:${app.radiusPort}`) =>

@@ -37,6 +37,7 @@ describe('mfabox log (radclient, simulator over a pty)', () => {
     dir = await mkdtemp(join(tmpdir(), 'mfabox-cli-log-'));
     const raw = {
       dataDir: join(dir, 'data'),
+      deviceKeyFile: join(dir, 'device.key'),
       radius: {
         listen: [{ address: '127.0.0.1', port: 0 }],
         accountingPort: 0,

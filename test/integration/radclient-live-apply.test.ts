@@ -39,6 +39,7 @@ describe('live apply while logins are in flight (radclient, simulator)', () => {
     dir = await mkdtemp(join(tmpdir(), 'mfabox-live-'));
     const fileConfig = {
       dataDir: join(dir, 'data'),
+      deviceKeyFile: join(dir, 'device.key'),
       radius: {
         listen: [
           { address: '127.0.0.1', port: 0 },

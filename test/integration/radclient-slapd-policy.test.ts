@@ -82,6 +82,7 @@ describe('auth policy end to end (radclient, slapd, modem simulator, mfabox)', (
     configFile = join(dir, 'config.json');
     raw = {
       dataDir: join(dir, 'data'),
+      deviceKeyFile: join(dir, 'device.key'),
       defaultCountry: 'DE',
       // Every test texts alice, several times a minute: the per-user budget and the box's global
       // cap (default 60 % of one modem's 10/min) have their own tests (test/unit/auth/guard-sms).

@@ -74,6 +74,7 @@ describe('start over HTTPS (default)', () => {
     app = await startAppliance(
       parseConfig({
         dataDir: join(dir, 'data'),
+        deviceKeyFile: join(dir, 'device.key'),
         radius: { listen: [{ address: '127.0.0.1', port: 0 }], accountingPort: 0 },
         directory: { kind: 'demo', syncIntervalMinutes: 0 },
         web: { address: '127.0.0.1', port: 0, redirectPort, localPort },

@@ -15,6 +15,9 @@ export function setCsrf(token: string): void {
   csrf = token;
 }
 
+/** For the few requests that are not JSON in and out (the backup download). */
+export const csrfToken = (): string => csrf;
+
 export async function api<T>(
   method: string,
   url: string,

@@ -13,6 +13,7 @@ import { radiusPage } from './pages/radius.ts';
 import { systemPage } from './pages/system.ts';
 import { usersPage } from './pages/users.ts';
 import { fail, setLoggedOutHandler } from './page.ts';
+import { checkPending } from './pending.ts';
 
 /** hash → [nav title, page]; the first is the default. */
 const PAGES: [string, string, () => Promise<void>][] = [
@@ -40,6 +41,8 @@ function route(): void {
 function enter(): void {
   nav.hidden = false;
   route();
+  // A change may be waiting for confirmation from before this login or reload.
+  checkPending().catch(() => undefined);
 }
 
 const toLogin = (): void => loginPage(enter);

@@ -1,6 +1,7 @@
 /** What every page shares: the main area, error display, the config view and a live-applied PATCH. */
 import { ApiError, api } from './api.ts';
 import { say } from './dom.ts';
+import { showPending, type Pending } from './pending.ts';
 
 export interface Secret {
   set: boolean;
@@ -71,13 +72,18 @@ export const getConfig = (): Promise<ConfigView> => api<ConfigView>('GET', '/api
 /** A merge patch against the latest revision; the box applies it live and says what needs a restart. */
 export async function patchConfig(patch: unknown): Promise<void> {
   const cur = await getConfig();
-  const r = await api<{ revision: number; restartNeeded: string[] }>('PATCH', '/api/config', patch, {
-    'if-match': String(cur.revision),
-  });
+  const r = await api<{ revision: number; restartNeeded: string[]; confirm?: Pending }>(
+    'PATCH',
+    '/api/config',
+    patch,
+    { 'if-match': String(cur.revision) },
+  );
   say(
     `Saved (revision ${r.revision})${r.restartNeeded.length ? `; restart needed for ${r.restartNeeded.join(', ')}` : ''}`,
     'ok',
   );
+  // A change that could lock the admin out rolls itself back unless kept (web-api/rollback.ts).
+  if (r.confirm) showPending(r.confirm);
 }
 
 /** "set" / "not set" for a write-only secret. */

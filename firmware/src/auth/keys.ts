@@ -1,13 +1,8 @@
 /**
- * The auth policy's keys, derived from the device key with HKDF-SHA256 and a label per use, so
- * the token-secret key and the override-code key are never the raw device key nor each other.
- *
- * One place on purpose: the device key is moving to `store/device-key.ts` with its own
- * `subkey(label)`; when it lands, this file is the only one that changes.
+ * The auth policy's keys: the device key's HKDF subkeys for token secrets and override codes
+ * (store/device-key.ts), so neither is the raw device key nor the other.
  */
-import { hkdfSync } from 'node:crypto';
-
-export type AuthKeyLabel = 'mfabox/oath-secrets' | 'mfabox/override-codes';
+import { deriveSubkey } from '../store/device-key.ts';
 
 export interface AuthKeys {
   /** AES-256-GCM key for OATH token secrets at rest. */
@@ -16,13 +11,9 @@ export interface AuthKeys {
   overrideCodes: Buffer;
 }
 
-function subkey(deviceKey: Buffer, label: AuthKeyLabel): Buffer {
-  return Buffer.from(hkdfSync('sha256', deviceKey, Buffer.alloc(0), label, 32));
-}
-
 export function deriveAuthKeys(deviceKey: Buffer): AuthKeys {
   return {
-    tokenSecrets: subkey(deviceKey, 'mfabox/oath-secrets'),
-    overrideCodes: subkey(deviceKey, 'mfabox/override-codes'),
+    tokenSecrets: deriveSubkey(deviceKey, 'oath-secrets'),
+    overrideCodes: deriveSubkey(deviceKey, 'override-codes'),
   };
 }

@@ -7,8 +7,9 @@
  * code. A dump of the challenges table alone then says nothing about the code during its few
  * minutes of life, and the salt keeps two challenges with the same code from looking alike.
  */
-import { createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { Random } from '../clock.ts';
+import { deriveSubkey } from '../store/device-key.ts';
 
 export const MIN_LENGTH = 4;
 export const MAX_LENGTH = 10;
@@ -44,7 +45,7 @@ export function derivePasscodeKey(deviceSecret: Buffer): Buffer {
   if (deviceSecret.length < MIN_KEY_BYTES) {
     throw new RangeError(`the device secret must be at least ${MIN_KEY_BYTES} bytes`);
   }
-  return Buffer.from(hkdfSync('sha256', deviceSecret, Buffer.alloc(0), 'mfabox passcode hmac v1', 32));
+  return deriveSubkey(deviceSecret, 'passcode');
 }
 
 export function newSalt(random: Random): Buffer {

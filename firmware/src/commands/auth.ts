@@ -15,7 +15,7 @@ import { cryptoRandom, systemClock } from '../clock.ts';
 import { loadConfigFile } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
 import { createDirectory } from '../directory/factory.ts';
-import { loadOrCreateDeviceKey } from '../dispatch/device-key.ts';
+import { openKeyFor } from '../store/open-key.ts';
 import type { Store } from '../store/store.ts';
 import { defineCommand, usageError } from './command.ts';
 import { callLocalApi, configOption, onStoreOrService } from './local-service.ts';
@@ -45,7 +45,7 @@ async function withAdmin<T>(
   fn: (a: AuthAdmin) => Promise<T>,
   live = false,
 ): Promise<T> {
-  const deviceKey = await loadOrCreateDeviceKey(config.dataDir);
+  const deviceKey = (await openKeyFor(config)).raw();
   // The same country lookup as the service, so `policy explain` on a stopped box agrees with it.
   const geoip = live ? await openGeoip(config.policy.geoipFile) : undefined;
   const guard = new AuthGuard(

@@ -174,6 +174,8 @@ export const demoCommand = defineCommand({
     const effective = (c: Config): Config => ({
       ...c,
       dataDir,
+      // Beside the data directory like the config file, never the real box's /etc/mfabox.
+      deviceKeyFile: join(dirname(dataDir), `${basename(dataDir)}.device.key`),
       radius: { ...c.radius, listen: [{ address: '127.0.0.1', port: radiusPort }], accountingPort: acctPort },
       // Plain HTTP, loopback only: nothing on the LAN can reach the demo's page.
       web: { ...c.web, address: '127.0.0.1', port: webPort, tls: false },

@@ -339,6 +339,11 @@ export const configSchema = z
   .object({
     /** LevelDB directory. */
     dataDir: z.string().default('/var/lib/mfabox'),
+    /**
+     * The device key (32 bytes, mode 0600, owned by the service user), outside dataDir so a copy
+     * of the data directory decrypts nothing; created at first start. Default /etc/mfabox/device.key.
+     */
+    deviceKeyFile: z.string().min(1).default('/etc/mfabox/device.key'),
     radius: radiusSchema.default(radiusSchema.parse({})),
     /** The AD/LDAP directory. Default kind none: setup mode (every login refused, health says what is missing). The demo directory works in `mfabox demo` only. */
     directory: directorySchema.prefault({ kind: 'none' }),

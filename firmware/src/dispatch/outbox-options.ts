@@ -57,7 +57,7 @@ export const DEFAULT_OUTBOX_OPTIONS: OutboxOptions = {
 export interface OutboxDeps {
   store: Store;
   sender: SmsSender;
-  /** 32 bytes, from `loadOrCreateDeviceKey`. */
+  /** The device key's 32 bytes (store/device-key.ts); texts are sealed with its outbox-text subkey. */
   deviceKey: Buffer;
   /**
    * The data directory: holds the submit journal (see submit-journal.ts), the fast durable

@@ -18,6 +18,7 @@ import type { Logger } from '../log.ts';
 import type { SmsSender } from '../modem/types.ts';
 import { maskNumber } from '../phone.ts';
 import type { StoreOp } from '../store/store.ts';
+import { deriveSubkey } from '../store/device-key.ts';
 import { insertBySeq, isExpired, liveItem, type LiveItem } from './live-item.ts';
 import { DEFAULT_OUTBOX_OPTIONS, type OutboxDeps, type OutboxOptions } from './outbox-options.ts';
 import {
@@ -50,6 +51,7 @@ const PENDING_GIVE_UP_MS = 60_000;
 export class DurableOutbox implements Outbox {
   private readonly sender: SmsSender;
   private readonly key: Buffer;
+  private readonly legacyKey: Buffer;
   private readonly clock: Clock;
   private readonly random: Random;
   private readonly timers: Timers;
@@ -96,7 +98,9 @@ export class DurableOutbox implements Outbox {
     if (deps.deviceKey.length !== 32)
       throw new MfaError('the device key must be 32 bytes', ErrorCode.OutboxKeyInvalid);
     this.sender = deps.sender;
-    this.key = deps.deviceKey;
+    // Its own subkey, never the device key itself (store/device-key.ts).
+    this.key = deriveSubkey(deps.deviceKey, 'outbox-text');
+    this.legacyKey = deps.deviceKey;
     this.clock = deps.clock ?? systemClock;
     this.random = deps.random ?? cryptoRandom;
     this.timers = deps.timers ?? realTimers;
@@ -108,6 +112,7 @@ export class DurableOutbox implements Outbox {
     this.host = {
       sender: this.sender,
       key: this.key,
+      legacyKey: this.legacyKey,
       clock: this.clock,
       timers: this.timers,
       opts: this.opts,

@@ -20,14 +20,17 @@ import type {
   OutboxRecords,
   SmsResendAudit,
 } from './outbox-records.ts';
-import { openText } from './sealed-text.ts';
+import { openText, type SealedText } from './sealed-text.ts';
 import type { StoreOp } from '../store/store.ts';
 import type { SubmitJournal } from './submit-journal.ts';
 
 /** What a send attempt needs from the outbox that runs it. */
 export interface SendHost {
   readonly sender: SmsSender;
+  /** The device key's outbox-text subkey. */
   readonly key: Buffer;
+  /** The device key itself: entries sealed by a release before subkeys, still queued at the upgrade. */
+  readonly legacyKey?: Buffer;
   readonly clock: Clock;
   readonly timers: Timers;
   readonly opts: OutboxOptions;
@@ -61,6 +64,16 @@ export interface SendHost {
 
 type Ctx = Record<string, string>;
 
+/** Opens with the subkey; an entry queued before the upgrade opens with the device key itself. */
+function openSealed(h: SendHost, aad: string, sealed: SealedText): string {
+  try {
+    return openText(h.key, aad, sealed);
+  } catch (e) {
+    if (!h.legacyKey) throw e;
+    return openText(h.legacyKey, aad, sealed);
+  }
+}
+
 /** Waits between retries of the write that records a sent SMS (about 50 s in all). */
 const FINAL_WRITE_RETRY_MS = [200, 1000, 5000, 15_000, 30_000];
 
@@ -72,7 +85,7 @@ export async function sendAttempt(h: SendHost, it: LiveItem): Promise<void> {
   if (!rec.sealed) return h.finish(it, 'failed', { reason: 'text missing' });
   let text: string;
   try {
-    text = openText(h.key, rec.challengeId, rec.sealed);
+    text = openSealed(h, rec.challengeId, rec.sealed);
   } catch (e) {
     return h.finish(it, 'failed', { reason: describeError(e) });
   }

@@ -8,6 +8,7 @@ import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypt
 import type { Clock } from '../clock.ts';
 import { ErrorCode, MfaError } from '../errors.ts';
 import type { Logger } from '../log.ts';
+import { deriveSubkey } from '../store/device-key.ts';
 import type { Store, Table } from '../store/store.ts';
 import { classifyFinal, isSimBusy } from './at/errors.ts';
 import { parseCpin, parseTriesLeft } from './at/replies.ts';
@@ -17,7 +18,8 @@ import type { ModemState } from './types.ts';
 
 interface PinRejection {
   /**
-   * `h1:` + HMAC-SHA256(pinKey, salt:pin), or (written before the key, or without one)
+   * `h2:` + HMAC-SHA256(sim-pin subkey of pinKey, salt:pin); `h1:` the same keyed with pinKey
+   * itself (earlier releases); or (written before the key, or without one)
    * sha256(salt:pin): tells whether the configured PIN changed since, without storing it.
    */
   hash: string;
@@ -247,19 +249,21 @@ export class SimPin {
     return (await this.cpin()) === 'ready' || this.fail('SIM not ready after PIN');
   }
 
-  private pinDigest(salt: string, pin: string): string {
+  /** `h2:` keys the HMAC with the device key's sim-pin subkey; `h1:` (earlier releases) with the key itself. */
+  private pinDigest(salt: string, pin: string, version: 'h1' | 'h2' = 'h2'): string {
     const k = this.opts.pinKey;
-    return k
-      ? `h1:${createHmac('sha256', k).update(`${salt}:${pin}`).digest('hex')}`
-      : legacyPinHash(salt, pin);
+    if (!k) return legacyPinHash(salt, pin);
+    const key = version === 'h1' ? k : deriveSubkey(k, 'sim-pin');
+    return `${version}:${createHmac('sha256', key).update(`${salt}:${pin}`).digest('hex')}`;
   }
 
   /** Whether a stored marker is for this PIN. One written with a key this process lacks counts as the same PIN: never spend a try on a guess. */
   private samePin(rec: { hash: string; salt: string }, pin: string): boolean {
-    if (!rec.hash.startsWith('h1:')) return rec.hash === legacyPinHash(rec.salt, pin);
+    const version = rec.hash.startsWith('h1:') ? 'h1' : rec.hash.startsWith('h2:') ? 'h2' : undefined;
+    if (version === undefined) return rec.hash === legacyPinHash(rec.salt, pin);
     if (!this.opts.pinKey) return true;
     const want = Buffer.from(rec.hash);
-    const got = Buffer.from(this.pinDigest(rec.salt, pin));
+    const got = Buffer.from(this.pinDigest(rec.salt, pin, version));
     return want.length === got.length && timingSafeEqual(want, got);
   }
 

@@ -14,6 +14,9 @@ import {
 } from '../../../firmware/src/dispatch/outbox.ts';
 import { openStore, type Store, type SublevelName } from '../../../firmware/src/store/store.ts';
 import { SubmitJournal } from '../../../firmware/src/dispatch/submit-journal.ts';
+import { openText, sealText } from '../../../firmware/src/dispatch/sealed-text.ts';
+import { deriveSubkey } from '../../../firmware/src/store/device-key.ts';
+import { cryptoRandom } from '../../../firmware/src/clock.ts';
 import { FakeClock, FakeSender, health } from './fakes.ts';
 
 const MIN = 60_000;
@@ -222,6 +225,27 @@ describe.each([
     expect(() => ob.prepare(entry('c1'))).toThrow(
       expect.objectContaining({ code: ErrorCode.OutboxDuplicateChallenge }),
     );
+  });
+
+  it('seals with the device key outbox-text subkey, and still sends an entry sealed with the key itself before the upgrade', async () => {
+    sender.modems = [health('m1', 'searching')];
+    const ob = await open();
+    await ob.enqueue(entry('c-new'));
+    await ob.enqueue(entry('c-old'));
+    const fresh = await record('c-new');
+    expect(openText(deriveSubkey(key, 'outbox-text'), 'c-new', fresh!.sealed!)).toBe(entry('c-new').text);
+    expect(() => openText(key, 'c-new', fresh!.sealed!)).toThrow();
+    await ob.close(100);
+    // What a release before subkeys wrote: sealed with the device key itself.
+    const old = (await record('c-old'))!;
+    await store
+      .table<OutboxRecord>('outbox')
+      .put(`q!${old.seq}`, { ...old, sealed: sealText(key, 'c-old', 'old release text', cryptoRandom) });
+    sender.modems = [health('m1', 'registered')];
+    await open();
+    await settle('c-old', 'sent');
+    await settle('c-new', 'sent');
+    expect(sender.calls.map((c) => c.text).sort()).toEqual([entry('c-new').text, 'old release text'].sort());
   });
 
   it('sends in arrival order', async () => {
