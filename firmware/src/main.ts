@@ -12,6 +12,7 @@ import { configChanges, type AuditRecord } from './audit/records.ts';
 import { createAuthEngine } from './auth/engine.ts';
 import { notConfiguredHandler, setupGaps } from './auth/setup-mode.ts';
 import { AuthAdmin } from './auth/admin.ts';
+import { SmtpEmailChannel } from './auth/email-channel.ts';
 import { openGeoip } from './auth/geoip.ts';
 import { cryptoRandom, systemClock } from './clock.ts';
 import { directorySchema, modemSchema, type Config, type ModemConfig } from './config/schema.ts';
@@ -212,6 +213,9 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
       await sync.idle();
     });
 
+    const email = new SmtpEmailChannel(() => current.methods.email);
+    // Registered before the engine's stop, so it runs after it: emails in flight get their chance.
+    stops.push(() => email.close());
     const engine = createAuthEngine({
       directory,
       outbox,
@@ -230,6 +234,8 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
         modemsPerMinute: modems.reduce((n, m) => n + m.maxPerMinute, 0),
       }),
       geoip: await openGeoip(config.policy.geoipFile),
+      // Follows the live config: off until methods.email.enabled, a changed relay applies at once.
+      email,
       onDecision: (d) => radiusAudit.onDecision(d),
     });
     engine.start();
