@@ -101,6 +101,27 @@ export enum ErrorCode {
   UpgradeRolledBack = 902,
 }
 
+/**
+ * A failed SMS send, classified once where it happened (modem/send-failure.ts builds these) and
+ * carried as it is on the MfaError to the pool (which retries) and the outbox (which waits,
+ * resends an unknown outcome once, or gives up): nobody downstream maps a code back to a class.
+ */
+export type SendFailure =
+  /** Definitely not sent; another try may work (congestion, SMS collision, a hang before the prompt). */
+  | { class: 'retryable'; reason: string }
+  /** Definitely not sent, and the modem would not say why (CMS 500 before Ctrl-Z): one more try. */
+  | { class: 'unknown'; reason: string }
+  /** This message will never go (bad number, bad PDU, barred). */
+  | { class: 'permanent'; reason: string }
+  /** The SIM is missing, locked or broken: another modem may send it. */
+  | { class: 'sim'; reason: string }
+  /** After Ctrl-Z without a clear refusal: the network may have it. Never retried by the pool. */
+  | { class: 'outcome-unknown'; reason: string }
+  /** The passcode's life ran out before Ctrl-Z: nothing went out. */
+  | { class: 'expired'; reason: string }
+  /** No modem can send now; nothing went out. */
+  | { class: 'no-modem'; reason: string };
+
 export interface MfaErrorOptions {
   cause?: unknown;
   /** Facts a caller may classify on without parsing the message (as node-serialport does). */
@@ -113,12 +134,15 @@ export interface MfaErrorOptions {
   };
   /** The config field or input that is wrong, for errors that name one. */
   field?: string;
+  /** For an SMS send that failed: what it means (see modem/send-failure.ts). */
+  sendFailure?: SendFailure;
 }
 
 export class MfaError extends Error {
   readonly code: ErrorCode;
   readonly flags: NonNullable<MfaErrorOptions['flags']>;
   readonly field: string | undefined;
+  readonly sendFailure: SendFailure | undefined;
 
   constructor(message: string, code: ErrorCode, options: MfaErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -126,6 +150,7 @@ export class MfaError extends Error {
     this.code = code;
     this.flags = options.flags ?? {};
     this.field = options.field;
+    this.sendFailure = options.sendFailure;
   }
 
   /** The stable name of the code, e.g. `ModemTimeout`, for logs and the API. */

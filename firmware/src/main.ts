@@ -12,6 +12,7 @@ import { configChanges, type AuditRecord } from './audit/records.ts';
 import { createAuthEngine } from './auth/engine.ts';
 import { notConfiguredHandler, setupGaps } from './auth/setup-mode.ts';
 import { AuthAdmin } from './auth/admin.ts';
+import { SmtpEmailChannel } from './auth/email-channel.ts';
 import { openGeoip } from './auth/geoip.ts';
 import { cryptoRandom, systemClock } from './clock.ts';
 import { directorySchema, modemSchema, type Config, type ModemConfig } from './config/schema.ts';
@@ -72,6 +73,8 @@ export interface ApplianceOptions {
   demoAdmin?: boolean;
   /** What Reboot on the System page runs. Default `systemctl reboot`; the demo and tests inject theirs. */
   reboot?: () => Promise<void>;
+  /** Tests: the apply-with-rollback window of the web page (default 90 s). */
+  rollbackMs?: number;
   /** What the config file holds after a factory reset (the demo: its own first config). */
   factoryConfig?: (current: JsonObject) => JsonObject;
 }
@@ -221,6 +224,9 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
       await sync.idle();
     });
 
+    const email = new SmtpEmailChannel(() => current.methods.email);
+    // Registered before the engine's stop, so it runs after it: emails in flight get their chance.
+    stops.push(() => email.close());
     const engine = createAuthEngine({
       directory,
       outbox,
@@ -239,6 +245,8 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
         modemsPerMinute: modems.reduce((n, m) => n + m.maxPerMinute, 0),
       }),
       geoip: await openGeoip(config.policy.geoipFile),
+      // Follows the live config: off until methods.email.enabled, a changed relay applies at once.
+      email,
       onDecision: (d) => radiusAudit.onDecision(d),
     });
     engine.start();
@@ -418,6 +426,7 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
             }
           : {}),
         ops,
+        ...(opts.rollbackMs !== undefined ? { rollbackMs: opts.rollbackMs } : {}),
       },
       { demoAdmin: opts.demoAdmin === true },
     );

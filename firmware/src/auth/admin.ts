@@ -32,6 +32,7 @@ export interface UserReport {
     mobile?: string;
     secondaryMobile?: string;
     boxSecondaryMobile?: string;
+    email?: string;
     groups: string[];
   };
   tokens: TokenInfo[];
@@ -97,6 +98,7 @@ export class AuthAdmin {
               groups: rec.groups,
               ...(rec.mobile === undefined ? {} : { mobile: rec.mobile }),
               ...(rec.secondaryMobile === undefined ? {} : { secondaryMobile: rec.secondaryMobile }),
+              ...(rec.email === undefined ? {} : { email: rec.email }),
               ...(rec.overrides?.secondaryMobile === undefined
                 ? {}
                 : { boxSecondaryMobile: rec.overrides.secondaryMobile }),

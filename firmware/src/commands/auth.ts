@@ -90,6 +90,7 @@ function printReport(r: UserReport): void {
     console.log(
       `numbers:   primary ${r.directory.mobile ?? '(none)'}, secondary ${r.directory.boxSecondaryMobile ?? r.directory.secondaryMobile ?? '(none)'}${r.directory.boxSecondaryMobile ? ' (set on the box)' : ''}`,
     );
+    if (r.directory.email) console.log(`email:     ${r.directory.email}`);
   } else console.log('directory: not in the synced user list');
   console.log(`tokens:    ${r.tokens.length === 0 ? '(none)' : ''}`);
   for (const t of r.tokens)

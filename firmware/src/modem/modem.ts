@@ -2,8 +2,9 @@
  * One modem: open → init → SIM/PIN → registered → ready, kept there by a supervisor loop and a
  * recovery ladder, with health as events. The parts with a job of their own live beside it:
  * sim-pin.ts (PIN safety and its records), sms-setup.ts (PDU or text mode, SMSC, CNMI),
- * sms-submit.ts (the CMGS exchange), status-reports.ts, send-failure.ts (what a failure means,
- * and the retry rules) and one-shot.ts (the CLI's probe and send).
+ * sms-submit.ts (the CMGS exchange), urcs.ts (what unsolicited lines mean), status-reports.ts,
+ * send-failure.ts (what a failure means, and the retry rules) and one-shot.ts (the CLI's probe
+ * and send).
  *
  * Where retries live: a Modem makes ONE attempt per part and reports a classified failure; the
  * pool decides on retries, because only the pool can move a retry to another modem, knows the
@@ -22,16 +23,16 @@ import { logger } from '../log.ts';
 import type { AtCommands, ChannelTimeouts } from './channel.ts';
 import { identify, readIccid } from './identify.ts';
 import type { ModemProfile } from './profiles.ts';
-import { ModemLink, type UrcEvent } from './link.ts';
+import { ModemLink } from './link.ts';
 import { RecoveryLadder, type LadderHost } from './recovery.ts';
 import { readRegistration } from './registration.ts';
 import { sendFailure } from './send-failure.ts';
 import { SimPin, type SimPinOptions } from './sim-pin.ts';
 import { configureSms } from './sms-setup.ts';
 import { SmsSubmitter, type SendProgress, type SubmitHost } from './sms-submit.ts';
-import { readStoredReport, statusReportEvent } from './status-reports.ts';
 import type { TransportFactory } from './transport.ts';
-import type { ModemHealth, ModemState, SmsSendOptions } from './types.ts';
+import { UrcHandler } from './urcs.ts';
+import type { ModemFacts, ModemHealth, ModemState, SmsSendOptions } from './types.ts';
 
 import { DEFAULT_TIMINGS, type ModemTimings, type StopOptions } from './timings.ts';
 
@@ -49,26 +50,6 @@ export interface ModemOptions {
   timings?: Partial<ModemTimings>;
   /** See SimPinOptions.pinKey. */
   pinKey?: Buffer;
-}
-
-const GENERIC_BOOT_URCS = ['RDY', 'SMS Ready', '^SYSSTART', '+SYSSTART', 'SMS DONE'];
-const HARD_RESET_URCS = new Set(['RDY', '^SYSSTART', '+SYSSTART', '+CFUN', '^BOOT']);
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-/** What init found about a modem (see Modem.facts). */
-export interface ModemFacts {
-  state: ModemState;
-  detail?: string;
-  identity: NonNullable<ModemHealth['identity']>;
-  profile: string;
-  roaming: boolean;
-  lteOnly: boolean;
-  operator?: string;
-  dbm?: number;
-  bars?: number;
-  smsc?: string;
-  textMode: boolean;
 }
 
 /**
@@ -104,15 +85,14 @@ export class Modem extends EventEmitter {
   private noAtPort = false;
   /** Full ladders climbed without the modem coming back: backs off so a dead modem is not reset every few seconds. */
   private ladderFailures = 0;
-  private lastBootUrcAt = -Infinity;
   private cnmaRequired = false;
   private smscMissing = false;
   /** Set when the modem has no SMS mode at all; cleared on the next init. */
   private smsImpossible = false;
-  private lastHangupAt = -Infinity;
   private readonly sim: SimPin;
   private readonly submitter: SmsSubmitter;
   private readonly ladder: RecoveryLadder;
+  private readonly urcs: UrcHandler;
 
   constructor(private readonly opts: ModemOptions) {
     super();
@@ -126,7 +106,7 @@ export class Modem extends EventEmitter {
       transportFactory: opts.transportFactory,
       ...(opts.timeouts ? { timeouts: opts.timeouts } : {}),
       hangTimeouts: this.timings.hangTimeouts,
-      onUrc: (ev) => this.onUrc(ev),
+      onUrc: (ev) => this.urcs.handle(ev),
       onClosed: () => {
         this.troubled = true;
         this.wake?.();
@@ -142,6 +122,20 @@ export class Modem extends EventEmitter {
     });
     this.submitter = new SmsSubmitter(this.submitHost());
     this.ladder = new RecoveryLadder(this.ladderHost());
+    this.urcs = new UrcHandler({
+      name: this.name,
+      log: this.log,
+      clock: opts.clock,
+      link: this.link,
+      profile: () => this.profile,
+      state: () => this.state,
+      cnmaRequired: () => this.cnmaRequired,
+      restarted: () => {
+        this.reinitNeeded = true;
+      },
+      wake: () => this.wake?.(),
+      statusReport: (ev) => this.emit('status-report', ev),
+    });
   }
 
   private ladderHost(): LadderHost {
@@ -257,15 +251,6 @@ export class Modem extends EventEmitter {
     await this.loop;
   }
 
-  /** Resolves when the modem can send, or rejects after timeoutMs. */
-  async whenReady(timeoutMs: number): Promise<void> {
-    const until = performance.now() + timeoutMs;
-    while (!this.canSend()) {
-      if (performance.now() > until) throw this.notReady();
-      await sleep(25);
-    }
-  }
-
   /** Why the modem cannot send, as the most specific code (the CLI exits with its message). */
   notReady(): MfaError {
     const code =
@@ -343,62 +328,6 @@ export class Modem extends EventEmitter {
         resolve();
       };
     });
-  }
-
-  private onUrc(ev: UrcEvent): void {
-    const boot = this.profile?.bootUrcs ?? GENERIC_BOOT_URCS;
-    const isBoot =
-      boot.includes(ev.name) && !(ev.name === '^BOOT' && this.profile?.quirks.periodicBootUrc === true);
-    // One restart announces itself several times (RDY, +CFUN: 1, Call Ready, SMS Ready over ~10 s).
-    const sameBoot = performance.now() - this.lastBootUrcAt < 10000;
-    if (isBoot) this.lastBootUrcAt = performance.now();
-    if (isBoot && !sameBoot && this.state !== 'initialising' && this.state !== 'absent') {
-      this.log.warn({ urc: ev.name }, 'modem restarted on its own: re-initialising');
-      this.reinitNeeded = true;
-      // RDY / ^SYSSTART / +CFUN: 1 are sent only at power-up: the reply in flight will never come.
-      // Readiness URCs (SMS Ready, SMS DONE) can also follow a boot that happened before the port
-      // was opened, so they schedule a re-init without failing a send that may be going fine.
-      if (HARD_RESET_URCS.has(ev.name))
-        this.link.current?.abortInFlight(
-          // canceled: the restart explains the failure, so the send path does not climb the ladder.
-          new MfaError(`${this.name} restarted (${ev.name})`, ErrorCode.ModemClosed, {
-            flags: { canceled: true },
-          }),
-        );
-      this.wake?.();
-      return;
-    }
-    if (ev.name === '+CDS') {
-      this.statusReport(ev.data ?? ev.line);
-      // With +CSMS=1 (or on modems that insist) a routed report must be acknowledged, or the
-      // network stops sending them.
-      if (this.cnmaRequired) void this.link.current?.exec('AT+CNMA').catch(() => undefined);
-      return;
-    }
-    if (ev.name === '+CDSI') {
-      // ds=2 (Qualcomm): the report was stored; read it, then delete it so storage never fills.
-      const idx = /,\s*(\d+)\s*$/.exec(ev.line)?.[1];
-      if (idx !== undefined) void this.readStoredReport(Number(idx));
-      return;
-    }
-    if (ev.name === 'RING' || ev.name === '+CRING') {
-      // Nobody answers the box: reject the call so a caller does not ring on and tie up a 2G radio.
-      if (performance.now() - this.lastHangupAt > 5000) {
-        this.lastHangupAt = performance.now();
-        void this.link.current?.exec('ATH').catch(() => undefined);
-      }
-      return;
-    }
-    if (ev.name === '+CREG' || ev.name === '+CEREG' || ev.name === '+CGREG') this.wake?.();
-  }
-
-  private statusReport(data: string): void {
-    const ev = statusReportEvent(this.name, data, this.log);
-    if (ev) this.emit('status-report', ev);
-  }
-
-  private async readStoredReport(index: number): Promise<void> {
-    await readStoredReport(this.link, index, (pdu) => this.statusReport(pdu));
   }
 
   /** exec and tryExec through the link (and its hang count), for the parts beside the modem. */
@@ -503,7 +432,7 @@ export class Modem extends EventEmitter {
     this.roaming = reg.roaming;
     this.signal = reg.signal;
     this.operator = reg.operator;
-    if (this.state === 'sms-refused' && performance.now() < this.smsRefusedUntil) {
+    if (this.state === 'sms-refused' && this.opts.clock.monotonic() < this.smsRefusedUntil) {
       this.emit('health', this.health());
       return;
     }
@@ -527,7 +456,10 @@ export class Modem extends EventEmitter {
       const waitMs =
         this.state === 'sms-refused'
           ? // Wake when the hold ends, so the modem is offered again as soon as health says so.
-            Math.max(10, Math.min(this.timings.pollRegistered, this.smsRefusedUntil - performance.now()))
+            Math.max(
+              10,
+              Math.min(this.timings.pollRegistered, this.smsRefusedUntil - this.opts.clock.monotonic()),
+            )
           : this.state === 'registered' || this.state === 'sending'
             ? this.timings.pollRegistered
             : this.state === 'searching' || this.state === 'initialising'
@@ -565,7 +497,7 @@ export class Modem extends EventEmitter {
 
   /**
    * Sends all parts not yet in `progress.refs`. One attempt; see the file comment for retries.
-   * Rejects with an SmsSendError (send-failure.ts) or, for a text that cannot be encoded,
+   * Rejects with an MfaError whose `sendFailure` (send-failure.ts) says what it means or, for a text that cannot be encoded,
    * SmsEncodingFailed.
    */
   async send(to: string, text: string, opts: SmsSendOptions, progress: SendProgress): Promise<number[]> {
@@ -616,7 +548,7 @@ export class Modem extends EventEmitter {
   }
 
   private markSmsRefused(reason: string): void {
-    this.smsRefusedUntil = performance.now() + this.timings.smsRefusedHold;
+    this.smsRefusedUntil = this.opts.clock.monotonic() + this.timings.smsRefusedHold;
     this.setState('sms-refused', `registered on LTE but the network refuses SMS (${reason})`);
     // The monitor re-plans its nap around the hold's end.
     this.wake?.();

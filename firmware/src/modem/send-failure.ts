@@ -1,29 +1,14 @@
 /**
- * A failed send, classified once where it happens and carried as it is to the pool (which
- * retries) and the outbox (which waits, resends an unknown outcome once, or gives up). Nobody
- * downstream maps an error code back to a class.
+ * Builds the MfaError of a failed send, with its classified failure (the `SendFailure` union in
+ * errors.ts) carried on it as it is to the pool and the outbox. Nobody downstream maps an error
+ * code back to a class.
  *
  * The retry rules live here too, so the pool and `mfabox modem send` apply the same ones.
  */
-import { ErrorCode, MfaError, type MfaErrorOptions } from '../errors.ts';
+import { ErrorCode, MfaError, type MfaErrorOptions, type SendFailure } from '../errors.ts';
 import { attemptsFor } from './at/errors.ts';
 
-export type SendFailure =
-  /** Definitely not sent; another try may work (congestion, SMS collision, a hang before the prompt). */
-  | { class: 'retryable'; reason: string }
-  /** Definitely not sent, and the modem would not say why (CMS 500 before Ctrl-Z): one more try. */
-  | { class: 'unknown'; reason: string }
-  /** This message will never go (bad number, bad PDU, barred). */
-  | { class: 'permanent'; reason: string }
-  /** The SIM is missing, locked or broken: another modem may send it. */
-  | { class: 'sim'; reason: string }
-  /** After Ctrl-Z without a clear refusal: the network may have it. Never retried by the pool. */
-  | { class: 'outcome-unknown'; reason: string }
-  /** The passcode's life ran out before Ctrl-Z: nothing went out. */
-  | { class: 'expired'; reason: string }
-  /** No modem can send now; nothing went out. */
-  | { class: 'no-modem'; reason: string };
-
+export type { SendFailure } from '../errors.ts';
 export type SendFailureClass = SendFailure['class'];
 
 /** The one place a class meets an error code (for logs, the API and the README table). */
@@ -37,34 +22,32 @@ const CODE: Record<SendFailureClass, ErrorCode> = {
   'no-modem': ErrorCode.SmsNoModem,
 };
 
-/** The MfaError a send rejects with; `failure` says what it means. */
-export class SmsSendError extends MfaError {
-  readonly failure: SendFailure;
+type SendErrorOptions = Omit<MfaErrorOptions, 'field' | 'sendFailure'>;
 
-  constructor(message: string, failure: SendFailure, options: Omit<MfaErrorOptions, 'field'> = {}) {
-    super(message, CODE[failure.class], {
-      ...options,
-      flags: {
-        ...options.flags,
-        retryable: failure.class === 'retryable' || failure.class === 'no-modem',
-        outcomeUnknown: failure.class === 'outcome-unknown',
-      },
-    });
-    this.failure = failure;
-  }
+/** The MfaError a send rejects with: its code from the class, and the failure itself on `sendFailure`. */
+export function sendError(message: string, failure: SendFailure, options: SendErrorOptions = {}): MfaError {
+  return new MfaError(message, CODE[failure.class], {
+    ...options,
+    flags: {
+      ...options.flags,
+      retryable: failure.class === 'retryable' || failure.class === 'no-modem',
+      outcomeUnknown: failure.class === 'outcome-unknown',
+    },
+    sendFailure: failure,
+  });
 }
 
 export function sendFailure(
   cls: SendFailureClass,
   message: string,
-  options: Omit<MfaErrorOptions, 'field'> = {},
-): SmsSendError {
-  return new SmsSendError(message, { class: cls, reason: message }, options);
+  options: SendErrorOptions = {},
+): MfaError {
+  return sendError(message, { class: cls, reason: message }, options);
 }
 
 /** The classified failure of a send, or undefined for anything else (a bug, our own write). */
 export function sendFailureOf(e: unknown): SendFailure | undefined {
-  return e instanceof SmsSendError ? e.failure : undefined;
+  return e instanceof MfaError ? e.sendFailure : undefined;
 }
 
 /**
@@ -73,10 +56,10 @@ export function sendFailureOf(e: unknown): SendFailure | undefined {
  * not a channel error passes through as it is.
  */
 export function fromChannelError(modem: string, e: unknown): unknown {
-  if (!(e instanceof MfaError) || e instanceof SmsSendError) return e;
+  if (!(e instanceof MfaError) || e.sendFailure !== undefined) return e;
   if (e.code !== ErrorCode.ModemTimeout && e.code !== ErrorCode.ModemClosed) return e;
   const unknown = e.flags.outcomeUnknown === true;
-  return new SmsSendError(
+  return sendError(
     `${modem}: ${e.message}${unknown ? ' (after Ctrl-Z: the message may have gone)' : ''}`,
     { class: unknown ? 'outcome-unknown' : 'retryable', reason: e.codeName },
     { cause: e, flags: e.flags },

@@ -12,7 +12,7 @@ import { parseCmgs } from './at/replies.ts';
 import type { AtChannel, AtCommands } from './channel.ts';
 import { encodeSubmit, secondsToVp, textModeMessage } from './pdu/index.ts';
 import type { ModemProfile } from './profiles.ts';
-import { fromChannelError, SmsSendError, sendFailure } from './send-failure.ts';
+import { fromChannelError, sendError, sendFailure } from './send-failure.ts';
 import type { SmsSendOptions } from './types.ts';
 
 /** Progress of one message across attempts, so a retry never resends a part that went out. */
@@ -160,12 +160,12 @@ export class SmsSubmitter {
     if (c.class === 'sim') host.simChanged();
     if (submitted && !refusedBeforeAcceptance(c))
       // The SMSC may have the message (CMS 332, 500, plain ERROR…): a retry could be a duplicate.
-      throw new SmsSendError(
+      throw sendError(
         `${host.name}: ${c.reason} after Ctrl-Z: the message may have gone`,
         { class: 'outcome-unknown', reason: c.reason },
         { cause: c },
       );
-    throw new SmsSendError(
+    throw sendError(
       `${host.name}: ${c.reason}${submitted ? '' : ' (before the prompt)'}`,
       { class: c.class, reason: c.reason },
       { cause: c },

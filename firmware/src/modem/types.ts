@@ -64,7 +64,7 @@ export interface ModemHealth {
 
 export interface SmsSender {
   /**
-   * Sends one SMS (possibly several parts). Rejects with an SmsSendError whose `failure` says
+   * Sends one SMS (possibly several parts). Rejects with an MfaError whose `sendFailure` says
    * what happened (modem/send-failure.ts), or with the error a `beforeSubmit` threw.
    */
   send(to: string, text: string, opts: SmsSendOptions): Promise<SmsSendResult>;
@@ -75,4 +75,19 @@ export interface SmsSender {
   health(): ModemHealth[];
   /** Calls `listener` whenever any modem changes state; returns the unsubscribe. */
   onHealth(listener: (h: ModemHealth[]) => void): () => void;
+}
+
+/** What init found about a modem (see Modem.facts). */
+export interface ModemFacts {
+  state: ModemState;
+  detail?: string;
+  identity: NonNullable<ModemHealth['identity']>;
+  profile: string;
+  roaming: boolean;
+  lteOnly: boolean;
+  operator?: string;
+  dbm?: number;
+  bars?: number;
+  smsc?: string;
+  textMode: boolean;
 }
