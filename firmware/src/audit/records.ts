@@ -93,6 +93,7 @@ export type AdminAction =
   | 'admin-removed'
   | 'test-sms'
   | 'tls-certificate'
+  | 'directory-ca'
   | 'admin-password-set'
   | 'change-confirmed'
   | 'change-rolled-back'
