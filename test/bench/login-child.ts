@@ -15,6 +15,7 @@ import { radiusClientSchema } from '../../firmware/src/config/schema.ts';
 import { createLdapDirectory } from '../../firmware/src/directory/ldap.ts';
 import { createRadiusServer } from '../../firmware/src/radius/server.ts';
 import type { RadiusHandler } from '../../firmware/src/auth/types.ts';
+import { serveBench } from './children.ts';
 
 configureLogging({ level: 'warn' });
 const SECRET = process.env.BENCH_SECRET ?? 'bench-nas-secret-0123456789';
@@ -50,17 +51,11 @@ const server = createRadiusServer({
 });
 const { auth } = await server.start();
 
-let stopping = false;
-async function shutdown(): Promise<void> {
-  if (stopping) return;
-  stopping = true;
-  const line = JSON.stringify({ stats: directory.bindStats(), memory: process.memoryUsage() }) + '\n';
-  await new Promise<void>((resolve) => process.stdout.write(line, () => resolve()));
-  await server.stop();
-  await directory.close();
-  process.exit(0);
-}
-process.on('SIGTERM', () => void shutdown());
-process.stdin.on('end', () => void shutdown());
-process.stdin.resume();
-process.stdout.write(JSON.stringify({ port: auth[0]!.port, pid: process.pid }) + '\n');
+serveBench(
+  auth[0]!.port,
+  () => ({ stats: directory.bindStats(), memory: process.memoryUsage() }),
+  async () => {
+    await server.stop();
+    await directory.close();
+  },
+);

@@ -1,14 +1,18 @@
 /**
  * The login bench's load generator, in its own process so its CPU is measured apart: step-1
- * Access-Requests (User-Name bulkNNNNN, the users' password, Message-Authenticator) over UDP.
+ * Access-Requests (User-Name bulkNNNNN, the users' password, Message-Authenticator) over UDP, or
+ * with BENCH_REQUESTS (a file of `user<TAB>password<TAB>State hex` lines, taken in turn and
+ * wrapped round) step-2 ones carrying a State.
  *  - closed loop: BENCH_CONCURRENCY requests in flight, each answer sends the next (throughput);
  *  - open loop: BENCH_RATE requests/s on a fixed schedule whatever the answers (latency at a load).
  * Cheap on purpose: no reply authenticator checks, a few sockets, no per-request processes.
- * Env: BENCH_PORT, BENCH_SECRET, BENCH_USERS, BENCH_PASSWORD, BENCH_MODE (closed|open),
- * BENCH_CONCURRENCY, BENCH_RATE, BENCH_SECONDS. Prints one JSON line with the counts and RTTs.
+ * Env: BENCH_PORT, BENCH_SECRET, BENCH_USERS, BENCH_PASSWORD, BENCH_REQUESTS, BENCH_MODE (closed|open),
+ * BENCH_CONCURRENCY, BENCH_RATE, BENCH_SECONDS, BENCH_MAX (stop sending after this many, so
+ * single-use States are not sent twice). Prints one JSON line with the counts and RTTs.
  */
 import dgram from 'node:dgram';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { encodeRequest } from '../../firmware/src/radius/codec.ts';
 
 const port = Number(process.env.BENCH_PORT);
@@ -19,7 +23,17 @@ const mode = process.env.BENCH_MODE ?? 'closed';
 const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 32);
 const rate = Number(process.env.BENCH_RATE ?? 200);
 const seconds = Number(process.env.BENCH_SECONDS ?? 5);
+const max = Number(process.env.BENCH_MAX ?? Infinity);
 const TIMEOUT_MS = 3000;
+const listed = process.env.BENCH_REQUESTS
+  ? readFileSync(process.env.BENCH_REQUESTS, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => {
+        const [user = '', pw = '', state = ''] = l.split('\t');
+        return { user, password: pw, state: Buffer.from(state, 'hex') };
+      })
+  : undefined;
 
 interface Slot {
   sock: dgram.Socket;
@@ -66,15 +80,26 @@ const done = new Promise<void>((resolve) => {
       settle(p.slot, String(m[0]));
     });
   function send(): void {
+    if (sent >= max) {
+      stopped = true;
+      if (pending.size === 0) resolve();
+      return;
+    }
     const slot = free.shift();
     if (!slot) return;
+    const item = listed?.[next % listed.length];
     const n = (next++ % users) + 1;
     const pkt = encodeRequest({
       identifier: slot.id,
       authenticator: randomBytes(16),
       secret,
-      attributes: [['User-Name', `bulk${String(n).padStart(5, '0')}`]],
-      password,
+      attributes: item
+        ? [
+            ['User-Name', item.user],
+            ['State', item.state],
+          ]
+        : [['User-Name', `bulk${String(n).padStart(5, '0')}`]],
+      password: item?.password ?? password,
     });
     const k = key(slot.sock, slot.id);
     const timer = setTimeout(() => {

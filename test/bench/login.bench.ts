@@ -16,13 +16,22 @@
  * request against RSS, to pick the flag by the numbers.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import dgram from 'node:dgram';
 import { startPeer, type Facts } from '../integration/peers.ts';
 import { serviceEnvironment } from './service-env.ts';
+import { passcodeStep } from './passcode-step.ts';
+import {
+  benchCommand,
+  cpuUs,
+  freePort,
+  rssKb,
+  runLoadClient,
+  startBenchChild,
+  type ClientResult,
+} from './children.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..', '..');
@@ -61,16 +70,6 @@ interface Run {
   requests: number;
 }
 
-function cpuUs(pid: number): number {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(f[11]) + Number(f[12])) * 10_000;
-}
-
-function rssKb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
-  const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) : 0;
-}
-
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
 const spread = (xs: number[], digits = 0) =>
   `${Math.min(...xs).toFixed(digits)}–${Math.max(...xs).toFixed(digits)}`;
@@ -107,36 +106,6 @@ function monitorOps(f: Facts): Record<string, number> {
   return out;
 }
 
-async function bundle(name: string): Promise<string[]> {
-  const src = join(here, name);
-  try {
-    const esbuild = await import('esbuild');
-    const out = join(root, 'dist', 'bench', name.replace(/\.ts$/, '.mjs'));
-    await esbuild.build({
-      entryPoints: [src],
-      bundle: true,
-      platform: 'node',
-      format: 'esm',
-      packages: 'external',
-      outfile: out,
-      logLevel: 'error',
-    });
-    return [out];
-  } catch {
-    return ['--import', 'tsx', src];
-  }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = dgram.createSocket('udp4');
-    s.bind(0, '127.0.0.1', () => {
-      const p = s.address().port;
-      s.close(() => resolve(p));
-    });
-  });
-}
-
 async function startFreeRadius(f: Facts, dir: string, startTls: boolean): Promise<Side> {
   const port = await freePort();
   const ldap = new URL(f.LDAP_URL);
@@ -165,9 +134,6 @@ async function startBox(
   startTls: boolean,
   nodeOptions?: string,
 ): Promise<Side & { stop(): Promise<string> }> {
-  const env: NodeJS.ProcessEnv = { ...process.env, MFABOX_LOG_LEVEL: 'warn' };
-  delete env.NODE_OPTIONS;
-  if (nodeOptions !== undefined) env.NODE_OPTIONS = nodeOptions;
   const directory = {
     kind: 'ldap',
     dialect: 'openldap',
@@ -181,70 +147,20 @@ async function startBox(
     // rlm_ldap's pool below may grow to 32 connections; the box's user-bind pool gets the same.
     bindConnections: POOL,
   };
-  const proc = spawn(process.execPath, cmd, {
-    env: { ...env, BENCH_SECRET: SECRET, BENCH_DIRECTORY: JSON.stringify(directory) },
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
-  let buf = '';
-  const ready = await new Promise<{ port: number; pid: number }>((resolve, reject) => {
-    proc.once('exit', (c) => reject(new Error(`login child exited ${c}`)));
-    const on = (d: Buffer) => {
-      buf += d.toString();
-      const nl = buf.indexOf('\n');
-      if (nl < 0) return;
-      proc.stdout.off('data', on);
-      resolve(JSON.parse(buf.slice(0, nl)) as { port: number; pid: number });
-      buf = buf.slice(nl + 1);
-    };
-    proc.stdout.on('data', on);
-  });
-  return {
-    name: 'MFA Box',
-    port: ready.port,
-    pid: ready.pid,
-    proc,
-    stop: () =>
-      new Promise<string>((resolve) => {
-        let out = buf;
-        proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
-        proc.removeAllListeners('exit');
-        proc.once('exit', () => resolve(out.trim()));
-        proc.stdin.end();
-        setTimeout(() => proc.kill('SIGKILL'), 10_000).unref();
-      }),
-  };
-}
-
-interface ClientResult {
-  sent: number;
-  answered: number;
-  lost: number;
-  codes: Record<string, number>;
-  seconds: number;
-  p50: number;
-  p99: number;
-  cpuUs: number;
+  const c = await startBenchChild(
+    cmd,
+    { BENCH_SECRET: SECRET, BENCH_DIRECTORY: JSON.stringify(directory) },
+    nodeOptions === undefined ? undefined : { NODE_OPTIONS: nodeOptions },
+  );
+  return { name: 'MFA Box', ...c };
 }
 
 function client(cmd: string[], port: number, env: Record<string, string>): Promise<ClientResult> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, cmd, {
-      env: {
-        ...process.env,
-        BENCH_PORT: String(port),
-        BENCH_SECRET: SECRET,
-        BENCH_USERS: String(USERS),
-        BENCH_SECONDS: String(SECONDS),
-        ...env,
-      },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    let out = '';
-    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    p.once('error', reject);
-    p.once('exit', (c) =>
-      c === 0 ? resolve(JSON.parse(out.trim()) as ClientResult) : reject(new Error(`client exited ${c}`)),
-    );
+  return runLoadClient(cmd, port, {
+    BENCH_SECRET: SECRET,
+    BENCH_USERS: String(USERS),
+    BENCH_SECONDS: String(SECONDS),
+    ...env,
   });
 }
 
@@ -295,8 +211,8 @@ export async function run(): Promise<void> {
   const f = peer.facts;
   const slapdPid = Number(f.SLAPD_PID);
   const dir = mkdtempSync(join(tmpdir(), 'mfabox-login-bench-'));
-  const childCmd = await bundle('login-child.ts');
-  const clientCmd = await bundle('login-client.ts');
+  const childCmd = (await benchCommand('login-child.ts')).args;
+  const clientCmd = (await benchCommand('login-client.ts')).args;
   const base = { BENCH_PASSWORD: f.USER_PW };
   console.log(
     `login bench: slapd with ${USERS} users ready in ${((performance.now() - t0) / 1000).toFixed(1)} s; ` +
@@ -305,7 +221,9 @@ export async function run(): Promise<void> {
         .join(' ')} (a shared machine)`,
   );
   try {
-    for (const startTls of [true, false]) {
+    // MFABOX_BENCH_LOGIN=tls,plain,passcode (the default: all three) picks the parts to run.
+    const parts = (process.env.MFABOX_BENCH_LOGIN ?? 'tls,plain,passcode').split(',');
+    for (const startTls of [true, false].filter((t) => parts.includes(t ? 'tls' : 'plain'))) {
       const label = startTls ? 'StartTLS' : 'plain LDAP';
       const fr = await startFreeRadius(f, dir, startTls);
       const mb = await startBox(childCmd, f, startTls);
@@ -356,6 +274,7 @@ export async function run(): Promise<void> {
         mb.proc.kill('SIGTERM');
       }
     }
+    if (parts.includes('passcode')) await passcodeStep(dir, ROUNDS, SECONDS);
     // MFABOX_BENCH_HEAP=0 skips the semi-space sweep (about 3 minutes).
     if (process.env.MFABOX_BENCH_HEAP !== '0') await heapFlags(childCmd, clientCmd, f, slapdPid, base);
   } finally {

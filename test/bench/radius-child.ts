@@ -8,7 +8,7 @@
  *             repeats 200 packets with radclient -c (a real State is single use).
  *  - prepare: step 1 of the real engine into the store for the engine run, then exit (below).
  * Env: BENCH_MODE, BENCH_DB (store dir), BENCH_SECRET, BENCH_DEVICE_SECRET (hex, engine/prepare),
- * BENCH_GROUPS / BENCH_PROBES / BENCH_DIR (prepare).
+ * BENCH_GROUPS / BENCH_PROBES / BENCH_DIR / BENCH_FORMAT (prepare).
  * Prints one JSON line when ready; on stdin close prints the counters and exits.
  */
 import { writeFileSync } from 'node:fs';
@@ -24,8 +24,9 @@ import { limitsSchema } from '../../firmware/src/config/auth-schema.ts';
 import { DemoDirectory } from '../../firmware/src/directory/demo.ts';
 import type { DemoUser } from '../../firmware/src/directory/demo.ts';
 import type { Outbox } from '../../firmware/src/dispatch/types.ts';
-import { createAuthEngine } from '../../firmware/src/auth/engine.ts';
+import { createAuthEngine, type AuthEngine } from '../../firmware/src/auth/engine.ts';
 import { preparedWith, quietOutboxParts } from '../helpers/outbox.ts';
+import { serveBench } from './children.ts';
 
 configureLogging({ level: 'warn' });
 
@@ -38,22 +39,29 @@ const engineConfig = () => ({
   policy: policySchema.parse({}),
   defaultCountry: 'US',
   acceptPossibleNumbers: true,
-  // Step 1 for thousands of users at once: the box-wide SMS cap (60 % of one SIM's rate) is off.
-  limits: limitsSchema.parse({ smsPerMinute: 0 }),
+  // Step 1 for thousands of users at once (prepare, in-process) needs the box-wide SMS cap (60 %
+  // of one SIM's rate) off; the passcode step sends no SMS and reads no SMS limit.
+  limits: limitsSchema.parse(mode === 'prepare' || inProcess ? { smsPerMinute: 0 } : {}),
   deviceSecret: Buffer.from(process.env.BENCH_DEVICE_SECRET ?? '', 'hex'),
 });
 
+// BENCH_INPROCESS=1 (engine mode): step 1 runs in this process first, as in production, so the
+// passcode step finds its challenges in the engine's bounded cache; the files go in the ready line.
+const inProcess = mode === 'engine' && process.env.BENCH_INPROCESS === '1';
 if (mode === 'prepare') {
-  await prepare();
+  const { prepared } = await prepare();
+  await new Promise<void>((resolve) =>
+    process.stdout.write(JSON.stringify(prepared) + '\n', () => resolve()),
+  );
   await store.close();
   process.exit(0);
 }
 
 /**
  * Step 1 of the real engine for one user per future request (BENCH_GROUPS files × packets, plus
- * BENCH_PROBES), then radclient packet files for step 2. Prints {files, probes}.
+ * BENCH_PROBES), then packet files for step 2. Returns the engine and {files, probes}.
  */
-async function prepare(): Promise<void> {
+async function prepare(): Promise<{ engine: AuthEngine; prepared: Prepared }> {
   const groups = JSON.parse(process.env.BENCH_GROUPS ?? '[]') as {
     name: string;
     files: number;
@@ -115,8 +123,12 @@ async function prepare(): Promise<void> {
     );
   }
   let n = 0;
+  // BENCH_FORMAT=tsv: `user<TAB>code<TAB>State hex` lines for login-client.ts; radclient's otherwise.
+  const tsv = process.env.BENCH_FORMAT === 'tsv';
   const packet = (k: number): string =>
-    `User-Name = "u${k}"\nUser-Password = "${codes.get(`u${k}`)}"\nState = 0x${states[k]}\nMessage-Authenticator = 0x00\n`;
+    tsv
+      ? `u${k}\t${codes.get(`u${k}`)}\t${states[k]}`
+      : `User-Name = "u${k}"\nUser-Password = "${codes.get(`u${k}`)}"\nState = 0x${states[k]}\nMessage-Authenticator = 0x00\n`;
   const files: Record<string, string[]> = {};
   for (const g of groups) {
     files[g.name] = [];
@@ -129,11 +141,14 @@ async function prepare(): Promise<void> {
   const probes: { user: string; state: string; code: string }[] = [];
   for (let p = 0; p < probeCount; p++, n++)
     probes.push({ user: `u${n}`, state: states[n]!, code: codes.get(`u${n}`)! });
-  await new Promise<void>((resolve) =>
-    process.stdout.write(JSON.stringify({ files, probes }) + '\n', () => resolve()),
-  );
+  return { engine, prepared: { files, probes } };
 }
 
+interface Prepared {
+  files: Record<string, string[]>;
+  probes: { user: string; state: string; code: string }[];
+}
+let prepared: Prepared | undefined;
 let handler: RadiusHandler;
 if (mode === 'leveldb') {
   const table = store.table<{ user: string; attempts: number; used: number }>('challenges');
@@ -148,6 +163,11 @@ if (mode === 'leveldb') {
     await table.put(key, { ...rec, used: rec.used + 1 });
     return { code: 'Access-Accept', attributes: [['Class', 'mfabox']] };
   };
+} else if (inProcess) {
+  const step1 = await prepare();
+  prepared = step1.prepared;
+  step1.engine.start();
+  handler = step1.engine.handle;
 } else {
   const outbox: Outbox = {
     prepare: () => preparedWith([]),
@@ -185,28 +205,20 @@ const server = createRadiusServer({
 });
 const { auth } = await server.start();
 
-let stopping = false;
-async function shutdown(): Promise<void> {
-  if (stopping) return;
-  stopping = true;
-  await new Promise<void>((resolve) =>
-    process.stdout.write(
-      JSON.stringify({
-        counters: server.counters().clients.bench,
-        memory: process.memoryUsage(),
-        afterGc: (() => {
-          (globalThis as { gc?: () => void }).gc?.();
-          return process.memoryUsage();
-        })(),
-      }) + '\n',
-      () => resolve(),
-    ),
-  );
-  await server.stop();
-  await store.close();
-  process.exit(0);
-}
-process.on('SIGTERM', () => void shutdown());
-process.stdin.on('end', () => void shutdown());
-process.stdin.resume();
-process.stdout.write(JSON.stringify({ port: auth[0]!.port, pid: process.pid }) + '\n');
+serveBench(
+  auth[0]!.port,
+  () => ({
+    counters: server.counters().clients.bench,
+    syncs: store.syncCount,
+    memory: process.memoryUsage(),
+    afterGc: (() => {
+      (globalThis as { gc?: () => void }).gc?.();
+      return process.memoryUsage();
+    })(),
+  }),
+  async () => {
+    await server.stop();
+    await store.close();
+  },
+  { ...prepared, syncs: store.syncCount },
+);

@@ -26,7 +26,7 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import dgram from 'node:dgram';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -35,6 +35,7 @@ import { loadavg } from 'node:os';
 import { encodeRequest } from '../../firmware/src/radius/codec.ts';
 import { configureLogging } from '../../firmware/src/log.ts';
 import { serviceEnvironment } from './service-env.ts';
+import { benchCommand, cpuUs, freePort, rssKb, startBenchChild, type BenchChild } from './children.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..', '..');
@@ -67,16 +68,6 @@ interface LoadResult {
   cpuUsPerRequest?: number;
   /** radclient's own CPU per request, µs (all its processes): the load generator shares the 2 cores. */
   clientCpuUsPerRequest?: number;
-}
-
-/** utime + stime of a process, in µs (from /proc, in clock ticks of 10 ms). */
-function cpuUs(pid: number): number {
-  try {
-    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return (Number(f[11]) + Number(f[12])) * 10_000;
-  } catch {
-    return NaN;
-  }
 }
 
 function sh(cmd: string, args: string[]): Promise<{ code: number; out: string }> {
@@ -190,25 +181,6 @@ function pct(xs: number[], p: number): number {
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
 }
 
-function rssKb(pid: number, field: 'VmRSS' | 'VmHWM' | 'RssAnon'): number {
-  try {
-    const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) : 0;
-  } catch {
-    return 0;
-  }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = dgram.createSocket('udp4');
-    s.bind(0, '127.0.0.1', () => {
-      const p = s.address().port;
-      s.close(() => resolve(p));
-    });
-  });
-}
-
 function chalPackets(dir: string, name: string, files: number, per: number): string[] {
   const one = (i: number): string =>
     `User-Name = "chal"\nUser-Password = "123456"\nState = 0x6162636431323334\nCalling-Station-Id = "198.51.100.${i % 250}"\nMessage-Authenticator = 0x00\n`;
@@ -221,7 +193,7 @@ function chalPackets(dir: string, name: string, files: number, per: number): str
   return out;
 }
 
-async function startFreeRadius(dir: string): Promise<{ port: number; proc: ChildProcess }> {
+export async function startFreeRadius(dir: string): Promise<{ port: number; proc: ChildProcess }> {
   const port = await freePort();
   const proc = spawn('bash', [join(root, 'scripts/start-freeradius.sh')], {
     env: { ...process.env, PORT: String(port), DIR: join(dir, 'fr'), SECRET },
@@ -271,6 +243,7 @@ export async function prepareChallenges(
   probeCount: number,
   deviceSecret: Buffer,
   prefix = 'mb',
+  format: 'radclient' | 'tsv' = 'radclient',
 ): Promise<{ files: Record<string, string[]>; probes: Probe[] }> {
   const out = await new Promise<string>((resolve, reject) => {
     const proc = spawn(process.execPath, cmd, {
@@ -284,6 +257,7 @@ export async function prepareChallenges(
         BENCH_PROBES: String(probeCount),
         BENCH_DEVICE_SECRET: deviceSecret.toString('hex'),
         BENCH_PREFIX: prefix,
+        BENCH_FORMAT: format,
       },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
@@ -293,86 +267,6 @@ export async function prepareChallenges(
     proc.on('exit', (code) => (code === 0 ? resolve(buf) : reject(new Error(`prepare exited ${code}`))));
   });
   return JSON.parse(out) as { files: Record<string, string[]>; probes: Probe[] };
-}
-
-interface Child {
-  proc: ChildProcess;
-  port: number;
-  stop(): Promise<string>;
-}
-
-/**
- * A release runs compiled JavaScript, not tsx (whose loader alone adds ~30 MB of RSS), so the
- * child is bundled with esbuild (tsx's own dependency) when it is there; tsx otherwise.
- */
-export async function childCommand(): Promise<{ args: string[]; how: string }> {
-  const src = join(here, 'radius-child.ts');
-  try {
-    const esbuild = await import('esbuild');
-    // Inside the checkout so the bundle's bare imports (level, pino, ...) resolve from node_modules.
-    const out = join(root, 'dist', 'bench', 'radius-child.mjs');
-    await esbuild.build({
-      entryPoints: [src],
-      bundle: true,
-      platform: 'node',
-      format: 'esm',
-      packages: 'external',
-      outfile: out,
-      logLevel: 'error',
-    });
-    return { args: [out], how: 'compiled (esbuild bundle)' };
-  } catch {
-    return { args: ['--import', 'tsx', src], how: 'tsx' };
-  }
-}
-
-/** `service` undefined: node's defaults (NODE_OPTIONS and MALLOC_ARENA_MAX removed). */
-export async function startChild(
-  cmd: string[],
-  env: Record<string, string>,
-  service?: Record<string, string>,
-): Promise<Child> {
-  // MFABOX_BENCH_NODE_FLAGS: extra node flags for the child (e.g. --cpu-prof).
-  const flags = (process.env.MFABOX_BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
-  const base: NodeJS.ProcessEnv = { ...process.env };
-  delete base.NODE_OPTIONS;
-  delete base.MALLOC_ARENA_MAX;
-  const proc = spawn(process.execPath, [...flags, ...cmd], {
-    env: {
-      ...base,
-      ...env,
-      MFABOX_LOG_LEVEL: 'warn',
-      ...service,
-    },
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
-  let buf = '';
-  const ready = await new Promise<{ port: number }>((resolve, reject) => {
-    proc.on('exit', (c) => reject(new Error(`bench child exited ${c}`)));
-    const onData = (d: Buffer): void => {
-      buf += d.toString();
-      const nl = buf.indexOf('\n');
-      if (nl >= 0) {
-        proc.stdout.off('data', onData);
-        resolve(JSON.parse(buf.slice(0, nl)) as { port: number });
-        buf = buf.slice(nl + 1);
-      }
-    };
-    proc.stdout.on('data', onData);
-  });
-  return {
-    proc,
-    port: ready.port,
-    stop: () =>
-      new Promise<string>((resolve) => {
-        let out = buf;
-        proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
-        proc.removeAllListeners('exit');
-        proc.on('exit', () => resolve(out.trim()));
-        proc.stdin.end();
-        setTimeout(() => proc.kill('SIGKILL'), 10_000).unref();
-      }),
-  };
 }
 
 /** The run with the median rate (an odd count of runs). */
@@ -493,7 +387,7 @@ export async function run(): Promise<void> {
     const fixedRate = Math.round(frFirst.rate / 4);
     const perProc = Math.ceil(fixedRate / FIXED_PROCESSES);
 
-    const child = await childCommand();
+    const child = await benchCommand('radius-child.ts');
     // MFA Box B: the real auth engine, one fresh State per request, under node's default flags
     // and under the service's NODE_OPTIONS, each with its own store and prepared challenges.
     const deviceSecret = randomBytes(32);
@@ -511,7 +405,7 @@ export async function run(): Promise<void> {
     ];
     const bs: {
       name: string;
-      child: Child;
+      child: BenchChild;
       prepared: { files: Record<string, string[]>; probes: Probe[] };
     }[] = [];
     for (const [i, f] of flagSets.entries()) {
@@ -525,7 +419,7 @@ export async function run(): Promise<void> {
         deviceSecret,
         `b${i}`,
       );
-      const c = await startChild(
+      const c = await startBenchChild(
         child.args,
         {
           BENCH_MODE: 'engine',
@@ -550,7 +444,7 @@ export async function run(): Promise<void> {
           `User-Name = "u${i}"\nUser-Password = "123456"\nState = 0x${stateA(i).toString('hex')}\nMessage-Authenticator = 0x00\n`,
       ).join('\n'),
     );
-    const a = await startChild(
+    const a = await startBenchChild(
       child.args,
       { BENCH_MODE: 'leveldb', BENCH_SECRET: SECRET, BENCH_DB: join(dir, 'db-a') },
       serviceEnv,

@@ -3,7 +3,7 @@
  * one running demo (its own process) and one real OpenLDAP (scripts/start-slapd.sh): the 24 h
  * charts and recent authentications after a radclient login, a client edited with its secret kept,
  * a modem added / edited / removed live with a write-only PIN, the directory switched to slapd
- * after Test connection passes, and a directory user whose name and display name are XSS payloads
+ * (its CA uploaded from the page) after Test connection passes, and a directory user whose name and display name are XSS payloads
  * rendered as text. Phone-sized viewport; screenshots go to test/artifacts/.
  */
 import { mkdirSync } from 'node:fs';
@@ -11,6 +11,7 @@ import { Attribute, Change, Client } from 'ldapts';
 import { readFileSync } from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEMO_SECRET } from '../../firmware/src/commands/run.ts';
 import { launchChromium } from '../helpers/chromium.ts';
 import { startDemo, type DemoProcess } from '../helpers/demo-process.ts';
 import { q, radclient } from '../helpers/radclient.ts';
@@ -72,7 +73,7 @@ describe('config pages (Chromium, demo, slapd)', () => {
 
   const shot = (name: string) => page.screenshot({ path: `${ARTIFACTS}/${name}.png`, fullPage: true });
   const radius = (user: string, password: string, state?: string) =>
-    radclient(`127.0.0.1:${demo.radiusPort}`, 'demo-secret', [
+    radclient(`127.0.0.1:${demo.radiusPort}`, DEMO_SECRET, [
       ['User-Name', q(user)],
       ['User-Password', q(password)],
       ...(state ? ([['State', state]] as [string, string][]) : []),
@@ -106,7 +107,7 @@ describe('config pages (Chromium, demo, slapd)', () => {
     expect(recent).toContain('accept');
     expect(recent).toContain('challenge');
     await shot('dashboard-charts');
-  });
+  }, 120_000);
 
   it('edits a RADIUS client and keeps its secret unless a new one is typed', async () => {
     await page.goto(`${demo.webUrl}/#radius`);
@@ -127,11 +128,11 @@ describe('config pages (Chromium, demo, slapd)', () => {
         ['Session-Timeout', 3600],
       ],
     });
-    expect(await page.content()).not.toContain('demo-secret');
+    expect(await page.content()).not.toContain(DEMO_SECRET);
     // The kept secret still works.
     expect((await radius('bob', 'bob-pass')).code).toBe('Access-Challenge');
     await shot('radius-edit');
-  });
+  }, 120_000);
 
   it('adds, edits and removes a modem live; the PIN is write-only', async () => {
     await page.goto(`${demo.webUrl}/#modems`);
@@ -159,7 +160,7 @@ describe('config pages (Chromium, demo, slapd)', () => {
     await save('button[data-remove="usb1"]');
     await page.waitForSelector('button[data-edit="usb1"]', { state: 'detached' });
     expect(((await config()) as { config: { modems: unknown[] } }).config.modems).toEqual([]);
-  });
+  }, 120_000);
 
   it('switches the directory to slapd after Test connection passes, syncs, and shows markup names as text', async () => {
     const f = slapd.facts;
@@ -167,7 +168,10 @@ describe('config pages (Chromium, demo, slapd)', () => {
     await page.selectOption('#dir-kind', 'ldap');
     await page.selectOption('#dir-dialect', 'openldap');
     await page.fill('#dir-urls', f.LDAP_URL);
-    await page.fill('#dir-ca-file', f.CA_FILE);
+    // The CA arrives as an upload from the admin's laptop, not as a path on the box.
+    await page.setInputFiles('#dir-ca-upload', f.CA_FILE);
+    await page.waitForSelector('#status.ok:has-text("CA uploaded")');
+    expect(await page.inputValue('#dir-ca-file')).toBe(`${demo.dataDir}/directory-ca.pem`);
     await page.fill('#dir-base-dn', f.BASE);
     await page.fill('#dir-bind-dn', f.SERVICE_DN);
     await page.fill('#dir-bind-password', f.SERVICE_PW);
@@ -202,5 +206,5 @@ describe('config pages (Chromium, demo, slapd)', () => {
     await page.waitForTimeout(300);
     expect(dialogs).toEqual([]);
     await shot('users-xss');
-  });
+  }, 120_000);
 });

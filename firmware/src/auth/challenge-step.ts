@@ -26,6 +26,8 @@ export interface SmsRoute {
   chain: MethodName[];
   step: number;
   numbers: { primary?: string; secondary?: string };
+  /** For moving on to the email method from this SMS. */
+  email?: string;
   clientIp: ClientIp | undefined;
   /** Said before the prompt (the login moved on from another method). */
   note?: string;
@@ -128,6 +130,7 @@ export async function challengeStep(
     groups: [...user.groups],
     used: false,
     ...(route ? { method: route.method, chain: route.chain, step: route.step, numbers: route.numbers } : {}),
+    ...(route?.email === undefined ? {} : { email: route.email }),
   };
   const text = fill(cfg.passcode.smsTemplate, {
     code,

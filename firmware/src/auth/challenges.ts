@@ -51,6 +51,8 @@ export interface ChallengeRecord {
   step?: number;
   /** The usable numbers at step 1 (E.164), so step 2 can move on without the directory. */
   numbers?: { primary?: string; secondary?: string };
+  /** The user's email address at step 1 (the email method's recipient, and for moving on to it). */
+  email?: string;
 }
 
 interface StateRef {

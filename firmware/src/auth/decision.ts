@@ -106,6 +106,7 @@ export const MESSAGES = {
   throttled: 'Too many failed logins, try again later',
   noSecondFactor: 'No second factor available: contact the help desk',
   smsNotDelivered: 'The SMS could not be delivered.',
+  emailNotDelivered: 'The email could not be delivered.',
   internal: 'Service error, try again',
 } as const;
 

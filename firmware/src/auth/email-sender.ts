@@ -1,8 +1,7 @@
 /**
  * The email method's sender: one message through the site's SMTP relay (nodemailer), STARTTLS
- * required, the relay's certificate checked against a pinned CA when one is given. Not wired into
- * the chain yet (method-step.ts still skips `email`); the engine will call `send` in the background
- * like the outbox, so RADIUS never waits on SMTP.
+ * required, the relay's certificate checked against a pinned CA when one is given. The engine
+ * reaches it through email-channel.ts, in the background, so RADIUS never waits on SMTP.
  */
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
@@ -103,4 +102,15 @@ export function maskEmail(address: string): string {
   const at = address.lastIndexOf('@');
   if (at <= 0) return '******';
   return `${address.slice(0, 1)}******${address.slice(at)}`;
+}
+
+/**
+ * The address as the directory gave it, if it is one plain mailbox: one @, a dotted domain, no
+ * spaces, commas, angle brackets or line breaks, so a directory value can never add recipients
+ * or headers.
+ */
+export function usableEmail(raw: string | undefined): string | undefined {
+  const a = raw?.trim();
+  if (a === undefined || a.length > 254) return undefined;
+  return /^[^\s@<>()[\]\\,;:"]+@[^\s@<>()[\]\\,;:"]+\.[^\s@<>()[\]\\,;:".]+$/.test(a) ? a : undefined;
 }

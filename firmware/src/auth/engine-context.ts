@@ -17,6 +17,7 @@ import { ChallengeStore } from './challenges.ts';
 import type { AuthDecision, AuthStats } from './decision.ts';
 import { MIN_KEY_BYTES, derivePasscodeKey } from './passcode.ts';
 import type { LimitsConfig, LockoutConfig, MethodsConfig } from '../config/auth-schema.ts';
+import type { EmailChannel } from './email-channel.ts';
 import type { CountryLookup } from './geoip.ts';
 import { AuthGuard, DEFAULT_GUARD_SETTINGS } from './guard.ts';
 import type { HandlerReply, NasClient } from './types.ts';
@@ -54,11 +55,15 @@ export interface AuthEngineDeps {
   onDecision?: (d: AuthDecision) => void;
   /** Country of an end-user IP (policy.geoipFile); default: none, so country conditions are unknown. */
   geoip?: CountryLookup;
+  /** The email method's delivery (methods.email); default: none, so the method is skipped. */
+  email?: EmailChannel;
 }
 
 export interface EngineContext {
   readonly directory: Directory;
   readonly outbox: Outbox;
+  /** Undefined when the box has no email delivery: the email method is then skipped. */
+  readonly email: EmailChannel | undefined;
   readonly clock: Clock;
   readonly random: Random;
   /** The config in force for this request: read once per step, never cached across requests. */
@@ -95,6 +100,7 @@ export function createEngineContext(deps: AuthEngineDeps): EngineContext {
   return {
     directory: deps.directory,
     outbox: deps.outbox,
+    email: deps.email,
     clock: deps.clock,
     random: deps.random,
     config,

@@ -120,9 +120,10 @@ export class AuthGuard {
    * One new SMS for `user` from `ip`, if every limit allows it. The global cap is taken last, so
    * a login refused by its own limits never uses a slot of everyone's budget; and a login refused
    * by a later limit gets its earlier slots back, so a busy minute box-wide does not also spend
-   * each waiting user's own budget on SMS that were never sent.
+   * each waiting user's own budget on SMS that were never sent. An email passcode counts against
+   * the same per-user and per-IP budgets (new passcodes), but not the modems' global cap.
    */
-  async takeSms(user: string, ip: ClientIp | undefined): Promise<SmsTake> {
+  async takeSms(user: string, ip: ClientIp | undefined, channel: 'sms' | 'email' = 'sms'): Promise<SmsTake> {
     const s = this.settings();
     const perUser = await this.smsUser.take(user, s.smsPerUser);
     if (!perUser.ok)
@@ -147,6 +148,7 @@ export class AuthGuard {
       }
       ipAt = perIp.at;
     }
+    if (channel === 'email') return { ok: true };
     const cap = globalSmsCap(s);
     const all = await this.smsGlobal.take('box', { max: cap, windowMs: MIN });
     if (!all.ok) {

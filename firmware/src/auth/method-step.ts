@@ -2,7 +2,8 @@
  * Starts the second factor of a login: the first method of its chain that can be delivered now
  * (auth/chain.ts), from step 1, or from the next position when step 2 moves on (the user's
  * "sms2", an SMS that failed or is still unsent). An SMS method goes through the challenge step
- * (reuse, limits, the outbox); a token or override-code method is a challenge record with no SMS.
+ * (reuse, limits, the outbox); an email method through the email step; a token or override-code
+ * method is a challenge record with nothing to send.
  */
 import type { MethodName } from '../config/auth-schema.ts';
 import { DEFAULT_CHAIN } from '../config/auth-schema.ts';
@@ -11,6 +12,7 @@ import { maskNumber } from '../phone.ts';
 import type { ClientIp } from './calling-station.ts';
 import { plan, type MethodFacts, type Skipped } from './chain.ts';
 import { challengeStep } from './challenge-step.ts';
+import { emailStep } from './email-step.ts';
 import type { ChallengeRecord } from './challenges.ts';
 import { MESSAGES, reply, type AuthDecision } from './decision.ts';
 import { acceptReply, decide, type AuthEngineConfig, type EngineContext } from './engine-context.ts';
@@ -26,6 +28,8 @@ export interface LoginSubject {
   username: string;
   groups: readonly string[];
   numbers: { primary?: string; secondary?: string };
+  /** A usable email address (email-sender.ts usableEmail), for the email method. */
+  email?: string;
   clientIp: ClientIp | undefined;
 }
 
@@ -66,8 +70,11 @@ export async function startMethod(
     hasOverride:
       pos.chain.includes('override') && (await ctx.guard.overrides.list(subject.userKey)).length > 0,
     smsReady: ctx.outbox.ready() && ctx.outbox.expectedWaitMs() < ttlMs - TYPING_MARGIN_MS,
-    // Email is not wired to a sender in this build: the method is always skipped.
-    emailReady: false,
+    emailReady:
+      pos.chain.includes('email') &&
+      methods.email.enabled &&
+      subject.email !== undefined &&
+      ctx.email?.ready() === true,
   };
   const planned = plan(pos.chain, pos.from, facts);
   const why = (extra: string): string =>
@@ -108,6 +115,7 @@ export async function startMethod(
     chain: [...pos.chain],
     step: planned.index,
     numbers: subject.numbers,
+    ...(subject.email === undefined ? {} : { email: subject.email }),
     clientIp: subject.clientIp,
     ...(pos.note === undefined ? {} : { note: pos.note }),
   };
@@ -124,6 +132,22 @@ export async function startMethod(
       planned.to,
       whoNow,
       route,
+    );
+
+  if (planned.method === 'email' && subject.email !== undefined)
+    return emailStep(
+      ctx,
+      req,
+      client,
+      cfg,
+      { ...subject, email: subject.email },
+      {
+        chain: route.chain,
+        step: planned.index,
+        ...(pos.note === undefined ? {} : { note: pos.note }),
+        ...(pos.retire === undefined ? {} : { retire: pos.retire }),
+      },
+      whoNow,
     );
 
   // token or override: a challenge with nothing to send.
@@ -150,6 +174,7 @@ export async function startMethod(
     chain: route.chain,
     step: planned.index,
     numbers: subject.numbers,
+    ...(subject.email === undefined ? {} : { email: subject.email }),
   };
   const latest = pos.retire ?? (await ctx.challenges.latestForUser(subject.userKey));
   const retire = latest && ctx.challenges.condition(latest) === 'live' ? latest : undefined;

@@ -12,6 +12,7 @@ import { verifyPasscode } from './passcode.ts';
 import type { MethodName } from '../config/auth-schema.ts';
 import { parseCallingStationId } from './calling-station.ts';
 import { asksForNext } from './chain.ts';
+import { maskEmail } from './email-sender.ts';
 import type { ChallengeRecord } from './challenges.ts';
 import { DEFAULT_GUARD_SETTINGS } from './guard.ts';
 import { startMethod, type LoginSubject } from './method-step.ts';
@@ -49,7 +50,8 @@ export async function passcodeStep(
     const r = await ctx.challenges.get(id);
     // A State that the record no longer lists (evicted past the cap) is as good as unknown.
     if (!r || !r.stateIds.includes(stateHex)) return unknown();
-    const who = { ...base, challengeId: r.id, ...(r.to === '' ? {} : { to: maskNumber(r.to) }) };
+    const to = r.to !== '' ? maskNumber(r.to) : r.email !== undefined ? maskEmail(r.email) : undefined;
+    const who = { ...base, challengeId: r.id, ...(to === undefined ? {} : { to }) };
     // A State is bound to the NAS client that received the challenge: replayed through another
     // client it is as good as unknown, and the code is not looked at (no guess tested, no try spent).
     if (r.nas !== client.name) {
@@ -127,6 +129,8 @@ export async function passcodeStep(
       (await undelivered(ctx, r, methods.smsUnsentSeconds))
     )
       return moveOn(MESSAGES.smsNotDelivered);
+    if (method === 'email' && emailUndelivered(ctx, r, methods.smsUnsentSeconds))
+      return moveOn(MESSAGES.emailNotDelivered);
 
     const failed = await ctx.guard.lockout.failure(r.user);
     if (failed.lockedNow) {
@@ -176,6 +180,7 @@ function subjectOf(r: ChallengeRecord): LoginSubject {
     username: r.user,
     groups: r.groups ?? [],
     numbers: r.numbers ?? { primary: r.to },
+    ...(r.email === undefined ? {} : { email: r.email }),
     clientIp: parseCallingStationId(r.callingStationId),
   };
 }
@@ -215,4 +220,11 @@ async function undelivered(ctx: EngineContext, r: ChallengeRecord, unsentSeconds
   if (status === 'failed' || status === 'expired') return true;
   const stale = ctx.clock.now() - r.createdAt >= unsentSeconds * 1000;
   return stale && (status === 'queued' || status === 'submitting');
+}
+
+/** The challenge's email failed, or is still unsent after `unsentSeconds` (the relay hangs). */
+function emailUndelivered(ctx: EngineContext, r: ChallengeRecord, unsentSeconds: number): boolean {
+  const status = ctx.email?.status(r.id);
+  if (status === 'failed') return true;
+  return status === 'sending' && ctx.clock.now() - r.createdAt >= unsentSeconds * 1000;
 }

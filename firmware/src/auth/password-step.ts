@@ -8,6 +8,7 @@ import { userKey as usersKey } from '../directory/users.ts';
 import { ErrorCode } from '../errors.ts';
 import { normaliseNumber } from '../phone.ts';
 import { parseCallingStationId } from './calling-station.ts';
+import { usableEmail } from './email-sender.ts';
 import { startMethod, chainOf } from './method-step.ts';
 import { explainCompact } from './policy.ts';
 import { MESSAGES, PASSWORD_REPLY, reply } from './decision.ts';
@@ -202,12 +203,14 @@ export async function passwordStep(
   }
   const chain = chainOf(cfg, verdict.chain);
   const numbers = await numbersOf(ctx, user, cfg, chain.includes('sms-secondary'));
+  const email = usableEmail(user.email);
   const subject = {
     userKey,
     login: login.account,
     username: user.username,
     groups: user.groups,
     numbers,
+    ...(email === undefined ? {} : { email }),
     clientIp,
   };
   return ctx.locks.run(`u:${userKey}`, () =>

@@ -104,21 +104,29 @@ export const methodsSchema = z.object({
   tokenPrompt: z.string().min(1).max(200).default('Enter your token code'),
   /** Reply-Message for an override-code challenge. */
   overridePrompt: z.string().min(1).max(200).default('Enter your override code'),
-  /** Email passcodes (SMTP relay). Off by default: a mailbox opened with the same AD password is not a second factor. */
+  /**
+   * Email passcodes through the site's SMTP relay. Off by default: a mailbox opened with the same
+   * AD password is not a second factor. The address comes from the directory (directory.attributes.email).
+   */
   email: z
     .object({
       enabled: z.boolean().default(false),
-      /** SMTP relay host; STARTTLS is required. */
+      /** SMTP relay host; STARTTLS is required (a relay that does not offer it is refused). */
       host: z.string().min(1).optional(),
-      /** Default 587. */
+      /** [1...65535], default 587 (submission, STARTTLS). */
       port: z.number().int().min(1).max(65535).default(587),
+      /** The From address, e.g. mfabox@corp.example. */
       from: z.string().min(3).optional(),
-      /** PEM CA bundle that signs the relay's certificate (pinned). */
+      /** PEM CA bundle that signs the relay's certificate (pinned: only it is trusted). */
       caFile: z.string().min(1).optional(),
-      /** Directory attribute with the address; default mail. */
-      attribute: z.string().default('mail'),
+      /** SMTP AUTH user; absent = no AUTH (a relay that trusts the box's address). */
+      user: z.string().min(1).optional(),
+      /** SMTP AUTH password: a secret (write-only in the web API, never logged). */
+      password: z.string().min(1).optional(),
+      /** Subject line of the passcode email. The body is passcode.smsTemplate. */
+      subject: z.string().min(1).max(200).default('Your sign-in passcode'),
     })
-    .default({ enabled: false, port: 587, attribute: 'mail' }),
+    .default({ enabled: false, port: 587, subject: 'Your sign-in passcode' }),
 });
 
 const weekday = z.enum(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun']);

@@ -197,6 +197,8 @@ export const directoryAttributesSchema = z.object({
   secondaryMobile: z.union([ldapAttribute, z.literal('')]).optional(),
   /** displayName | cn. */
   displayName: ldapAttribute.optional(),
+  /** Email address for the email method (methods.email): mail | mail. Set to "" not to read addresses. */
+  email: z.union([ldapAttribute, z.literal('')]).optional(),
   /** Group membership: memberOf (OpenLDAP: the memberof overlay's operational attribute). */
   memberOf: ldapAttribute.optional(),
 });
@@ -378,6 +380,12 @@ export const configSchema = z
       ctx.addIssue({ code: 'custom', path: ['methods', 'chains'], message: 'a "default" chain is required' });
     if (c.methods.email.enabled && (c.methods.email.host === undefined || c.methods.email.from === undefined))
       ctx.addIssue({ code: 'custom', path: ['methods', 'email'], message: 'email needs host and from' });
+    if ((c.methods.email.user === undefined) !== (c.methods.email.password === undefined))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['methods', 'email', c.methods.email.user === undefined ? 'user' : 'password'],
+        message: 'SMTP AUTH needs both user and password (or neither)',
+      });
   });
 
 export type Config = z.infer<typeof configSchema>;

@@ -12,6 +12,7 @@ export const SECRET_PATHS: readonly (readonly string[])[] = [
   ['directory', 'bindPassword'],
   ['modems', '*', 'pin'],
   ['web', 'monitorToken'],
+  ['methods', 'email', 'password'],
 ];
 
 export interface SecretMarker {

@@ -282,45 +282,62 @@ export class LdapConnection {
     if (ms <= 0) throw deadlinePassed(what, this.url);
     const p = fn(this.client);
     this.inFlight++;
-    let watchdog: NodeJS.Timeout | undefined;
-    const silence = new Promise<never>((_, reject) => {
-      watchdog = setTimeout(
-        () => {
-          const e = new MfaError(
-            `${what} on ${this.url}: no answer within ${Math.max(ms, silenceMs)} ms`,
-            ErrorCode.DirectoryTimeout,
-            { flags: { retryable: true } },
-          );
-          this.destroy();
-          this.onSilence?.(e);
+    // Two timers and one promise per operation (this runs twice per login): the caller's wait
+    // and the silence limit settle the same promise, whichever comes first.
+    return new Promise<T>((resolve, reject) => {
+      let waiting = true;
+      const limit = Math.max(ms, silenceMs);
+      const watchdog = setTimeout(() => {
+        const e = new MfaError(
+          `${what} on ${this.url}: no answer within ${limit} ms`,
+          ErrorCode.DirectoryTimeout,
+          {
+            flags: { retryable: true },
+          },
+        );
+        this.destroy();
+        this.onSilence?.(e);
+        if (waiting) {
+          waiting = false;
           reject(e);
-        },
-        Math.max(ms, silenceMs),
-      );
+        }
+      }, limit);
       watchdog.unref();
       this.watchdogs.add(watchdog);
-    });
-    silence.catch(() => undefined);
-    void p
-      .catch(() => undefined)
-      .finally(() => {
-        if (watchdog) {
-          clearTimeout(watchdog);
-          this.watchdogs.delete(watchdog);
-        }
+      const gaveUp =
+        silenceMs > ms
+          ? setTimeout(() => {
+              if (!waiting) return;
+              waiting = false;
+              reject(deadlinePassed(what, this.url, ms));
+            }, ms)
+          : undefined;
+      // Bookkeeping before the caller resumes, so a connection handed back is no longer busy.
+      const settled = (): void => {
+        clearTimeout(watchdog);
+        this.watchdogs.delete(watchdog);
+        if (gaveUp) clearTimeout(gaveUp);
         this.inFlight--;
         if (this.retired && this.inFlight === 0) void this.close();
-      });
-    if (silenceMs <= ms) return Promise.race([p, silence]);
-    let timer: NodeJS.Timeout | undefined;
-    const gaveUp = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(deadlinePassed(what, this.url, ms)), ms);
+      };
+      p.then(
+        (v) => {
+          settled();
+          if (waiting) {
+            waiting = false;
+            resolve(v);
+          }
+        },
+        (e: unknown) => {
+          settled();
+          if (waiting) {
+            waiting = false;
+            // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- ldapts's own error, passed on as is
+            reject(e);
+          }
+        },
+      );
     });
-    try {
-      return await Promise.race([p, silence, gaveUp]);
-    } finally {
-      clearTimeout(timer);
-    }
   }
 
   /**

@@ -90,6 +90,7 @@ export class DemoDirectory implements Directory {
       username: u.username,
       dn: u.dn,
       ...(u.displayName === undefined ? {} : { displayName: u.displayName }),
+      ...(u.email === undefined ? {} : { email: u.email }),
       mobiles: [...u.mobiles],
       groups: [...u.groups],
       disabled: u.disabled,

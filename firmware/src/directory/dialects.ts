@@ -17,6 +17,8 @@ export interface DialectSettings {
   /** Undefined when secondary numbers are switched off. */
   secondaryMobile: string | undefined;
   displayName: string;
+  /** Undefined when addresses are not read (directory.attributes.email ""). */
+  email: string | undefined;
   memberOf: string;
   /** Restricts every user search to people (AD also returns groups and computers otherwise). */
   userFilter: string;
@@ -38,6 +40,7 @@ const DEFAULTS: Record<DialectName, Omit<DialectSettings, 'dialect' | 'domains'>
     mobile: 'mobile',
     secondaryMobile: 'otherMobile',
     displayName: 'displayName',
+    email: 'mail',
     memberOf: 'memberOf',
     userFilter: '(&(objectCategory=person)(objectClass=user))',
     groupFilter: '(objectClass=group)',
@@ -49,6 +52,7 @@ const DEFAULTS: Record<DialectName, Omit<DialectSettings, 'dialect' | 'domains'>
     mobile: 'mobile',
     secondaryMobile: 'telephoneNumber',
     displayName: 'cn',
+    email: 'mail',
     memberOf: 'memberOf',
     userFilter: '(objectClass=inetOrgPerson)',
     groupFilter: '(|(objectClass=groupOfNames)(objectClass=groupOfUniqueNames))',
@@ -100,6 +104,7 @@ export function dialectSettings(
     mobile: a.mobile ?? d.mobile,
     secondaryMobile: a.secondaryMobile === '' ? undefined : (a.secondaryMobile ?? d.secondaryMobile),
     displayName: a.displayName ?? d.displayName,
+    email: a.email === '' ? undefined : (a.email ?? d.email),
     memberOf: a.memberOf ?? d.memberOf,
     userFilter: cfg.userFilter === undefined ? d.userFilter : wrapFilter(cfg.userFilter),
     groupFilter: d.groupFilter,
@@ -180,6 +185,7 @@ export function userAttributes(s: DialectSettings, purpose: 'login' | 'sync' = '
   const attrs = [s.login, s.mobile, s.displayName, s.memberOf];
   if (purpose === 'login') attrs.splice(1, 0, s.altLogin);
   if (s.secondaryMobile !== undefined) attrs.push(s.secondaryMobile);
+  if (s.email !== undefined) attrs.push(s.email);
   if (s.dialect === 'ad') attrs.push(UAC);
   else {
     attrs.push(PWD_LOCKED);
@@ -266,12 +272,14 @@ export function entryToUser(s: DialectSettings, entry: RawEntry): MappedUser {
   const lockedAt = s.dialect === 'openldap' ? get(PWD_LOCKED)[0] : undefined;
   const disabled = s.dialect === 'ad' ? uacDisabled(get(UAC)[0]) : lockedAt === PWD_LOCKED_FOREVER;
   const displayName = get(s.displayName)[0];
+  const email = s.email === undefined ? undefined : get(s.email)[0];
   const groupDns = get(s.memberOf);
   const mobiles = secondary.length === 0 ? primary : [...new Set([...primary, ...secondary])];
   return {
     username: get(s.login)[0] ?? firstRdnValue(entry.dn),
     dn: entry.dn,
     ...(displayName === undefined ? {} : { displayName }),
+    ...(email === undefined ? {} : { email }),
     mobiles,
     secondaryMobiles: secondary.filter((n) => !primary.includes(n)),
     groups: groupDns.map(firstRdnValue),
@@ -292,10 +300,12 @@ export function memberMapper(s: DialectSettings): (entry: RawEntry) => Directory
   const lMobile = s.mobile.toLowerCase();
   const lSecondary = s.secondaryMobile?.toLowerCase();
   const lName = s.displayName.toLowerCase();
+  const lEmail = s.email?.toLowerCase();
   const lGroups = s.memberOf.toLowerCase();
   const lDisabled = (s.dialect === 'ad' ? UAC : PWD_LOCKED).toLowerCase();
   const wanted = new Set([lLogin, lMobile, lName, lGroups, lDisabled]);
   if (lSecondary !== undefined) wanted.add(lSecondary);
+  if (lEmail !== undefined) wanted.add(lEmail);
   const spelled = new Map<string, string>(); // attribute as the server spells it → lower-cased
   const cns = new Map<string, string>(); // group DN → CN
   const lower = (k: string): string => {
@@ -320,6 +330,7 @@ export function memberMapper(s: DialectSettings): (entry: RawEntry) => Directory
     let mobile: unknown;
     let secondary: unknown;
     let name: unknown;
+    let mail: unknown;
     let groups: unknown;
     let dis: unknown;
     for (const k in entry) {
@@ -332,6 +343,7 @@ export function memberMapper(s: DialectSettings): (entry: RawEntry) => Directory
       if (l === lMobile) mobile = v;
       if (l === lSecondary) secondary = v;
       if (l === lName) name = v;
+      if (l === lEmail) mail = v;
       if (l === lGroups) groups = v;
       if (l === lDisabled) dis = v;
     }
@@ -339,6 +351,7 @@ export function memberMapper(s: DialectSettings): (entry: RawEntry) => Directory
     const second = secondary === undefined ? [] : asStrings(secondary);
     const flag = dis === undefined ? undefined : asStrings(dis)[0];
     const displayName = name === undefined ? undefined : asStrings(name)[0];
+    const email = mail === undefined ? undefined : asStrings(mail)[0];
     const username = (login === undefined ? undefined : asStrings(login)[0]) ?? firstRdnValue(entry.dn);
     const groupDns = groups === undefined ? [] : asStrings(groups);
     const cnList: string[] = new Array<string>(groupDns.length);
@@ -347,6 +360,7 @@ export function memberMapper(s: DialectSettings): (entry: RawEntry) => Directory
       username,
       dn: entry.dn,
       ...(displayName === undefined ? {} : { displayName }),
+      ...(email === undefined ? {} : { email }),
       mobiles: second.length === 0 ? primary : [...new Set([...primary, ...second])],
       secondaryMobiles: second.length === 0 ? second : second.filter((n) => !primary.includes(n)),
       groups: cnList,

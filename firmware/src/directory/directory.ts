@@ -6,6 +6,8 @@ export interface DirectoryUser {
   /** Distinguished name exactly as the directory returned it. */
   dn: string;
   displayName?: string;
+  /** Email address (directory.attributes.email, default mail), for the email method; absent when none. */
+  email?: string;
   /** Raw numbers as stored in the directory, primary first; normalised to E.164 by the caller. */
   mobiles: string[];
   /**

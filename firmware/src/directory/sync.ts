@@ -146,6 +146,7 @@ const OPTIONAL_DIRECTORY_FIELDS = [
   'displayName',
   'mobile',
   'secondaryMobile',
+  'email',
   'numberProblem',
   'disabled',
 ] as const;
@@ -160,6 +161,7 @@ function directoryPart(
   if (u.displayName !== undefined) d.displayName = u.displayName;
   if (n?.mobile !== undefined) d.mobile = n.mobile;
   if (n?.secondaryMobile !== undefined) d.secondaryMobile = n.secondaryMobile;
+  if (u.email !== undefined && problem !== 'disabled') d.email = u.email;
   if (problem === 'disabled') d.disabled = true;
   else if (problem === 'no-number' || problem === 'invalid-number') d.numberProblem = problem;
   d.groups = u.groups.length === 1 ? [u.groups[0] ?? ''] : [...u.groups].sort();
@@ -173,6 +175,7 @@ function sameDirectoryFields(a: UserRecord, b: DirectoryFields): boolean {
     a.displayName === b.displayName &&
     a.mobile === b.mobile &&
     a.secondaryMobile === b.secondaryMobile &&
+    a.email === b.email &&
     a.numberProblem === b.numberProblem &&
     a.disabled === b.disabled &&
     a.source === 'directory' &&

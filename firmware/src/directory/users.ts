@@ -29,6 +29,8 @@ export interface UserRecord {
   mobile?: string;
   /** E.164 secondary number from the directory (otherMobile / telephoneNumber). */
   secondaryMobile?: string;
+  /** Email address from the directory (directory.attributes.email), for the email method; absent while disabled. */
+  email?: string;
   /** Set while the directory has no usable number for this member (directory-owned). */
   numberProblem?: NumberProblem;
   /**

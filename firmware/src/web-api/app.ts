@@ -18,6 +18,7 @@ import type { AdminStore } from './admins.ts';
 import type { WebOps } from './ops.ts';
 import { registerActivityRoutes } from './routes/activity.ts';
 import { registerConfigRoutes } from './routes/config.ts';
+import { registerDirectoryCaRoutes } from './routes/directory-ca.ts';
 import { registerDirectoryTestRoutes, type DirectoryTester } from './routes/directory-test.ts';
 import { registerModemRoutes } from './routes/modems.ts';
 import { registerDirectorySyncRoutes, type SyncService } from './routes/directory-sync.ts';
@@ -161,6 +162,7 @@ export async function buildApp(deps: WebDeps): Promise<FastifyInstance> {
   if (deps.config) {
     registerConfigRoutes(app, deps.config, rollback);
     registerDirectoryTestRoutes(app, deps.config, deps.directoryTester);
+    registerDirectoryCaRoutes(app, deps.config, deps.audit);
   }
   registerModemRoutes(app);
   registerSystemRoutes(app, {

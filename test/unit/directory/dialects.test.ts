@@ -106,10 +106,10 @@ describe('filters', () => {
     );
   });
 
-  it('attribute names are configurable; "" switches the secondary number off', () => {
+  it('attribute names are configurable; "" switches the secondary number and the email address off', () => {
     const s = dialectSettings({
       dialect: 'ad',
-      attributes: { mobile: 'pager', secondaryMobile: '' },
+      attributes: { mobile: 'pager', secondaryMobile: '', email: '' },
       userFilter: 'objectClass=user',
     });
     expect(s.userFilter).toBe('(objectClass=user)');
@@ -131,14 +131,15 @@ describe('filters', () => {
       'pwdAccountLockedTime',
       'pwdReset',
     ]);
-    expect(userAttributes(ol, 'sync')).not.toContain('mail');
-    // The sync reads what it maps (memberMapper) and nothing login-only.
+    // The sync reads what it maps (memberMapper) and nothing login-only; mail is the email
+    // method's address (directory.attributes.email), shown by `mfabox user show`.
     expect(userAttributes(ol, 'sync')).toEqual([
       'uid',
       'mobile',
       'cn',
       'memberOf',
       'telephoneNumber',
+      'mail',
       'pwdAccountLockedTime',
     ]);
     expect(userAttributes(ad, 'sync')).toEqual([
@@ -147,6 +148,7 @@ describe('filters', () => {
       'displayName',
       'memberOf',
       'otherMobile',
+      'mail',
       'userAccountControl',
     ]);
   });
@@ -161,9 +163,11 @@ describe('entries', () => {
       otherMobile: ['+49 160 2', '+49 151 1'],
       memberOf: ['CN=MFA Users,CN=Users,DC=x', 'CN=Smith\\, John Fans,DC=x'],
       userAccountControl: '514',
+      MAIL: 'alice.smith@corp.example',
     });
     expect(u).toMatchObject({
       username: 'alice',
+      email: 'alice.smith@corp.example',
       mobiles: ['+49 151 1', '+49 160 2'],
       secondaryMobiles: ['+49 160 2'],
       groups: ['MFA Users', 'Smith, John Fans'],

@@ -72,6 +72,21 @@ describe('planSync (pure)', () => {
     expect(plan.added).toBe(2);
   });
 
+  it('keeps the email address (the email method), drops it when the directory does, and not for a disabled user', () => {
+    const first = planSync(
+      new Map(),
+      [
+        member('alice', ['+4915112345678'], { email: 'alice@corp.example' }),
+        member('carol', ['+4915100000003'], { disabled: true, email: 'carol@corp.example' }),
+      ],
+      opts,
+    );
+    expect(first.puts.map((p) => [p.username, p.email])).toEqual([['alice', 'alice@corp.example']]);
+    const stored = new Map(first.puts.map((p) => [p.username, p]));
+    const next = planSync(stored, [member('alice', ['+4915112345678'])], opts);
+    expect(next.puts.map((p) => [p.username, p.email])).toEqual([['alice', undefined]]);
+  });
+
   it('skips a number that is possible but not valid, as invalid-number, by default', () => {
     const members = [member('ann', ['0151 1234567']), member('ben', ['0151 1234567', '0151 12345678'])];
     const plan = planSync(new Map(), members, opts);

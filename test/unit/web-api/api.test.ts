@@ -83,6 +83,7 @@ const ROUTES: { method: 'GET' | 'POST' | 'PATCH' | 'DELETE'; url: string; payloa
   { method: 'GET', url: '/api/modems/ports' },
   { method: 'GET', url: '/api/modems/profiles' },
   { method: 'POST', url: '/api/directory/test', payload: {} },
+  { method: 'POST', url: '/api/directory/ca', payload: { pem: 'x' } },
   { method: 'GET', url: '/api/system' },
 ];
 

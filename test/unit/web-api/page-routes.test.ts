@@ -3,7 +3,7 @@
  * runs on the unsaved form with the stored bind password (never echoed), and really walks a DC
  * (a closed port fails at TCP with its hint); the 24 h activity buckets logins and SMS send times.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +16,7 @@ import { LiveConfig } from '../../../firmware/src/config/live-config.ts';
 import { parseConfig } from '../../../firmware/src/config/load.ts';
 import type { LdapDirectoryConfig } from '../../../firmware/src/config/schema.ts';
 import { DaySummary } from '../../../firmware/src/web-api/routes/activity.ts';
+import { loadOrCreateTls, tlsPaths } from '../../../firmware/src/web-api/tls.ts';
 import { login, testWeb, type TestWeb } from '../../helpers/web.ts';
 
 const BIND_PW = 'stored-bind-pw-0123';
@@ -36,7 +37,9 @@ describe('directory test connection and modem profiles', () => {
 
   beforeEach(async () => {
     dir = mkdtempSync(join(tmpdir(), 'mfabox-pages-'));
+    mkdirSync(join(dir, 'data'));
     const initial = {
+      dataDir: join(dir, 'data'),
       directory: {
         kind: 'ldap',
         urls: [`ldap://127.0.0.1:${await closedPort()}`],
@@ -114,6 +117,26 @@ describe('directory test connection and modem profiles', () => {
     expect(body.lines.join('\n')).toMatch(/FAILED {2}TCP/);
     expect(body.lines.join('\n')).toContain('nothing answers on that port');
     expect(body.lines.at(-1)).toBe('0 of 1 domain controller(s) passed.');
+  });
+
+  it('stores an uploaded CA bundle in the data directory (certificates only) and audits it', async () => {
+    const { cert, key } = await loadOrCreateTls(tlsPaths(join(dir, 'tls'), {}));
+    const { headers } = await login(web.app);
+    const up = (pem: string) =>
+      web.app.inject({ method: 'POST', url: '/api/directory/ca', headers, payload: { pem } });
+    const bad = await up('hello');
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json<{ issues: { path: string }[] }>().issues[0]?.path).toBe('pem');
+    const res = await up(`${key}\n${cert}`);
+    expect(res.statusCode).toBe(200);
+    const body = res.json<{ path: string; certificates: { subject: string }[] }>();
+    expect(body.path).toBe(join(dir, 'data', 'directory-ca.pem'));
+    expect(body.certificates).toHaveLength(1);
+    const stored = readFileSync(body.path, 'utf8');
+    expect(stored).toContain('BEGIN CERTIFICATE');
+    expect(stored).not.toContain('PRIVATE KEY');
+    expect(statSync(body.path).mode & 0o777).toBe(0o600);
+    expect(web.audits.at(-1)).toMatchObject({ action: 'directory-ca', actor: 'admin', outcome: 'ok' });
   });
 
   it('lists the modem profiles from hardware/modems, auto first', async () => {

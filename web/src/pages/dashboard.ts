@@ -27,7 +27,14 @@ interface Activity {
 }
 
 export async function dashboard(): Promise<void> {
-  const [hl, act] = await Promise.all([getHealth(), api<Activity>('GET', '/api/activity')]);
+  const [hl, act, sync] = await Promise.all([
+    getHealth(),
+    api<Activity>('GET', '/api/activity'),
+    api<{ state: string; finishedAt?: number; seen: number; skippedCount: number }>(
+      'GET',
+      '/api/directory/sync',
+    ).catch(() => undefined),
+  ]);
   const counters = Object.entries(hl.radius.counters).map(([client, c]) => [
     client,
     ...['requests', 'accepts', 'rejects', 'challenges'].map((k) => String(c[k] ?? 0)),
@@ -76,6 +83,13 @@ export async function dashboard(): Promise<void> {
       'p',
       { id: 'directory-state' },
       `${hl.directory.state}${hl.directory.server ? ` — ${hl.directory.server}` : ''}`,
+    ),
+    h(
+      'p',
+      { id: 'last-sync' },
+      sync
+        ? `Last sync: ${sync.state}${sync.finishedAt ? ` at ${new Date(sync.finishedAt).toLocaleString()}` : ''}; ${sync.seen} members, ${sync.skippedCount} skipped`
+        : '',
     ),
     h('h2', {}, 'Recent authentications'),
     h(

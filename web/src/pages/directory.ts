@@ -51,6 +51,26 @@ function settingsForm(v: ConfigView): HTMLFormElement {
   urls.value = Array.isArray(d.urls) ? d.urls.join('\n') : '';
   const srv = input('srv-domain', d.srvDomain, { placeholder: 'corp.example (DNS SRV discovery)' });
   const ca = input('ca-file', d.caFile, { placeholder: '/etc/mfabox/corp-ca.pem' });
+  const caUpload = h('input', { id: 'dir-ca-upload', type: 'file', accept: '.pem,.crt,.cer' });
+  caUpload.addEventListener('change', () => {
+    const file = caUpload.files?.[0];
+    if (!file) return;
+    file
+      .text()
+      .then((pem) =>
+        api<{ path: string; certificates: { subject: string; validTo: string }[] }>(
+          'POST',
+          '/api/directory/ca',
+          { pem },
+        ),
+      )
+      .then((r) => {
+        ca.value = r.path;
+        const who = r.certificates.map((c) => c.subject.replace(/\n/g, ', ')).join('; ');
+        say(`CA uploaded (${who}); test the connection, then save`, 'ok');
+      })
+      .catch(fail);
+  });
   const tlsName = input('tls-server-name', d.tlsServerName);
   const startTls = h('input', { id: 'dir-starttls', type: 'checkbox', checked: d.startTls !== false });
   const baseDn = input('base-dn', d.baseDn, { placeholder: 'DC=corp,DC=example' });
@@ -83,6 +103,7 @@ function settingsForm(v: ConfigView): HTMLFormElement {
     h('label', {}, 'DC URLs, one a line ', urls),
     h('label', {}, 'DNS domain for DC discovery ', srv),
     h('label', {}, 'CA bundle file on the box (pins the DCs’ CA) ', ca),
+    h('label', {}, 'or upload the CA certificate (PEM) ', caUpload),
     h('label', {}, 'TLS server name (when the URLs use IP addresses) ', tlsName),
     h('label', {}, startTls, ' StartTLS on ldap:// URLs'),
     h('label', {}, 'Base DN ', baseDn),

@@ -1,0 +1,103 @@
+/**
+ * The email method's challenge: a passcode made, hashed and checked exactly like the SMS one (the
+ * same length, expiry, tries and constant-time compare in passcode-step.ts), counted against the
+ * user's and the IP's passcode budgets, and sent through the email channel in the background once
+ * the challenge is on disk, so the Access-Challenge never waits on the relay.
+ */
+import { ErrorCode } from '../errors.ts';
+import type { ChallengeRecord } from './challenges.ts';
+import { MESSAGES, fill, reply, type AuthDecision } from './decision.ts';
+import { maskEmail } from './email-sender.ts';
+import { decide, passcodeKey, type AuthEngineConfig, type EngineContext } from './engine-context.ts';
+import { DEFAULT_GUARD_SETTINGS } from './guard.ts';
+import type { LoginSubject } from './method-step.ts';
+import { generatePasscode, hashPasscode, newSalt } from './passcode.ts';
+import type { AccessRequest, HandlerReply, NasClient } from './types.ts';
+
+export interface EmailRoute {
+  chain: ChallengeRecord['chain'] & {};
+  step: number;
+  /** Said before the prompt (the login moved on from another method). */
+  note?: string;
+  /** The challenge this one replaces (step 2 moving on). */
+  retire?: ChallengeRecord;
+}
+
+export async function emailStep(
+  ctx: EngineContext,
+  req: AccessRequest,
+  client: NasClient,
+  cfg: AuthEngineConfig,
+  subject: LoginSubject & { email: string },
+  route: EmailRoute,
+  who: Omit<AuthDecision, 'at' | 'outcome' | 'reason'>,
+): Promise<HandlerReply> {
+  const masked = maskEmail(subject.email);
+  const allowed = await ctx.guard.takeSms(subject.userKey, subject.clientIp, 'email');
+  if (!allowed.ok) {
+    return decide(
+      ctx,
+      {
+        ...who,
+        outcome: 'reject',
+        reason: 'sms-rate-limited',
+        code: ErrorCode.AuthSmsRateLimited,
+        to: masked,
+        detail: `${allowed.limit} limit: ${allowed.detail}; retry in ${Math.ceil(allowed.retryInMs / 60_000)} min`,
+      },
+      reply('Access-Reject', MESSAGES.smsRateLimited),
+    );
+  }
+
+  const state = ctx.random.bytes(16);
+  const code = generatePasscode(ctx.random, cfg.passcode.length);
+  const salt = newSalt(ctx.random);
+  const now = ctx.clock.now();
+  const record: ChallengeRecord = {
+    id: ctx.random.bytes(16).toString('hex'),
+    user: subject.userKey,
+    login: subject.login,
+    stateIds: [state.toString('hex')],
+    passcodeHash: hashPasscode(code, salt, passcodeKey(cfg)),
+    salt: salt.toString('hex'),
+    expiresAt: now + cfg.passcode.ttlSeconds * 1000,
+    attempts: 0,
+    maxAttempts: cfg.passcode.maxAttempts,
+    nas: client.name,
+    ...(req.callingStationId === undefined ? {} : { callingStationId: req.callingStationId }),
+    createdAt: now,
+    to: '',
+    groups: [...subject.groups],
+    used: false,
+    method: 'email',
+    chain: [...route.chain],
+    step: route.step,
+    numbers: subject.numbers,
+    email: subject.email,
+  };
+  const latest = route.retire ?? (await ctx.challenges.latestForUser(subject.userKey));
+  const retire = latest && ctx.challenges.condition(latest) === 'live' ? latest : undefined;
+  await ctx.challenges.create(record, [], retire);
+
+  const methods = cfg.methods ?? DEFAULT_GUARD_SETTINGS.methods;
+  // After the record is on disk, as the outbox does: a code is never sent for a challenge that
+  // could not be stored.
+  ctx.email?.send(record.id, {
+    to: subject.email,
+    subject: methods.email.subject,
+    text: fill(cfg.passcode.smsTemplate, { code, minutes: String(Math.ceil(cfg.passcode.ttlSeconds / 60)) }),
+  });
+  const asked = fill(cfg.passcode.prompt, { masked });
+  return decide(
+    ctx,
+    {
+      ...who,
+      outcome: 'challenge',
+      reason: route.retire ? 'method-changed' : 'challenge-sent',
+      challengeId: record.id,
+      to: masked,
+      triesLeft: record.maxAttempts,
+    },
+    reply('Access-Challenge', route.note ? `${route.note} ${asked}` : asked, state),
+  );
+}

@@ -1,0 +1,183 @@
+/**
+ * What the benches share about their processes: the server under test runs in a child of its own
+ * (so its CPU and RSS are its own, read from /proc), compiled with esbuild as a release runs, and
+ * the child side answers a one-line handshake (ready on stdout, stats on stdin close).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import dgram from 'node:dgram';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, '..', '..');
+
+/** utime + stime of a process, in µs (from /proc, in clock ticks of 10 ms); NaN once it is gone. */
+export function cpuUs(pid: number): number {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(f[11]) + Number(f[12])) * 10_000;
+  } catch {
+    return NaN;
+  }
+}
+
+export function rssKb(pid: number, field: 'VmRSS' | 'VmHWM' | 'RssAnon'): number {
+  try {
+    const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) : 0;
+  } catch {
+    return 0;
+  }
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = dgram.createSocket('udp4');
+    s.bind(0, '127.0.0.1', () => {
+      const p = s.address().port;
+      s.close(() => resolve(p));
+    });
+  });
+}
+
+/**
+ * The node arguments that run `test/bench/<name>`: an esbuild bundle when esbuild is there (a
+ * release runs compiled JavaScript, and tsx's loader alone adds ~30 MB of RSS), tsx otherwise.
+ * The bundle goes inside the checkout so its bare imports (level, pino, ...) resolve.
+ */
+export async function benchCommand(name: string): Promise<{ args: string[]; how: string }> {
+  const src = join(here, name);
+  try {
+    const esbuild = await import('esbuild');
+    const out = join(root, 'dist', 'bench', name.replace(/\.ts$/, '.mjs'));
+    await esbuild.build({
+      entryPoints: [src],
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      packages: 'external',
+      outfile: out,
+      logLevel: 'error',
+    });
+    return { args: [out], how: 'compiled (esbuild bundle)' };
+  } catch {
+    return { args: ['--import', 'tsx', src], how: 'tsx' };
+  }
+}
+
+export interface BenchChild {
+  proc: ChildProcess;
+  pid: number;
+  port: number;
+  /** The child's ready line (its port, and whatever else it reported). */
+  ready: Record<string, unknown>;
+  /** Closes its stdin; resolves with what it printed after the ready line (its stats). */
+  stop(): Promise<string>;
+}
+
+/**
+ * Starts a bench server child and waits for its `{"port":…}` line. NODE_OPTIONS and
+ * MALLOC_ARENA_MAX are cleared (node's defaults) unless `service` sets them;
+ * MFABOX_BENCH_NODE_FLAGS adds node flags (e.g. `--cpu-prof --cpu-prof-dir=/tmp/p`).
+ */
+export async function startBenchChild(
+  cmd: string[],
+  env: Record<string, string>,
+  service?: Record<string, string>,
+): Promise<BenchChild> {
+  const flags = (process.env.MFABOX_BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+  const base: NodeJS.ProcessEnv = { ...process.env };
+  delete base.NODE_OPTIONS;
+  delete base.MALLOC_ARENA_MAX;
+  const proc = spawn(process.execPath, [...flags, ...cmd], {
+    env: { ...base, MFABOX_LOG_LEVEL: 'warn', ...env, ...service },
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  let buf = '';
+  const ready = await new Promise<{ port: number } & Record<string, unknown>>((resolve, reject) => {
+    proc.once('exit', (c) => reject(new Error(`bench child exited ${c}`)));
+    const onData = (d: Buffer): void => {
+      buf += d.toString();
+      const nl = buf.indexOf('\n');
+      if (nl < 0) return;
+      proc.stdout.off('data', onData);
+      resolve(JSON.parse(buf.slice(0, nl)) as { port: number } & Record<string, unknown>);
+      buf = buf.slice(nl + 1);
+    };
+    proc.stdout.on('data', onData);
+  });
+  return {
+    proc,
+    pid: proc.pid!,
+    port: ready.port,
+    ready,
+    stop: () =>
+      new Promise<string>((resolve) => {
+        let out = buf;
+        proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
+        proc.removeAllListeners('exit');
+        proc.once('exit', () => resolve(out.trim()));
+        proc.stdin.end();
+        setTimeout(() => proc.kill('SIGKILL'), 10_000).unref();
+      }),
+  };
+}
+
+/**
+ * The child's side of the handshake: prints `{port, pid}`, and on stdin close (or SIGTERM) prints
+ * `stats()` as one line, runs `close()` and exits.
+ */
+export function serveBench(
+  port: number,
+  stats: () => unknown,
+  close: () => Promise<void>,
+  ready: object = {},
+): void {
+  let stopping = false;
+  const shutdown = async (): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    const line = JSON.stringify(stats()) + '\n';
+    await new Promise<void>((resolve) => process.stdout.write(line, () => resolve()));
+    await close();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown());
+  process.stdin.on('end', () => void shutdown());
+  process.stdin.resume();
+  process.stdout.write(JSON.stringify({ ...ready, port, pid: process.pid }) + '\n');
+}
+
+/** What test/bench/login-client.ts reports for one load run. */
+export interface ClientResult {
+  sent: number;
+  answered: number;
+  lost: number;
+  codes: Record<string, number>;
+  seconds: number;
+  p50: number;
+  p99: number;
+  /** The client's own CPU (user + system), µs. */
+  cpuUs: number;
+}
+
+/** One run of the cheap load client (test/bench/login-client.ts) against 127.0.0.1:`port`. */
+export function runLoadClient(
+  cmd: string[],
+  port: number,
+  env: Record<string, string>,
+): Promise<ClientResult> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, cmd, {
+      env: { ...process.env, BENCH_PORT: String(port), ...env },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    p.once('error', reject);
+    p.once('exit', (c) =>
+      c === 0 ? resolve(JSON.parse(out.trim()) as ClientResult) : reject(new Error(`client exited ${c}`)),
+    );
+  });
+}

@@ -1,0 +1,192 @@
+/**
+ * Step 2 of a login (State + passcode → Access-Accept) for `npm run bench -- login`, with the same
+ * cheap client as step 1 (login-client.ts: radclient busy-waits and burns more CPU than either
+ * server), FreeRADIUS and MFA Box interleaved A/B/A/B in the same run.
+ *  - FreeRADIUS: scripts/start-freeradius.sh, user "chal": one fixed State and passcode held in
+ *    memory, no store, nothing marked used.
+ *  - MFA Box: the real auth engine (test/bench/radius-child.ts, engine mode) under the unit's
+ *    environment (scripts/mfabox.service), challenges in LevelDB with durable group-committed
+ *    writes, one fresh State per request. Step 1 ran in the same process first, as in production,
+ *    so the challenges are in the engine's bounded cache (`npm run bench -- radius` measures the
+ *    harder case: step 1 in another process, most challenges read from LevelDB).
+ * Figures: server CPU per request from /proc (the lead), req/s at CONCURRENCY in flight, p50/p99 at
+ * a fixed FIXED_RATE req/s from the open loop.
+ */
+import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { join } from 'node:path';
+import { benchCommand, cpuUs, rssKb, runLoadClient, startBenchChild, type ClientResult } from './children.ts';
+import { startFreeRadius } from './radius.bench.ts';
+import { serviceEnvironment } from './service-env.ts';
+
+const SECRET = 'bench-nas-secret-0123456789';
+const CONCURRENCY = 32;
+const FIXED_RATE = 200;
+/**
+ * Requests per closed-loop round at most: each State is single use, and all the run's challenges
+ * (warm-up, rounds, open loops) fit the engine's cache of 8192, as a box's logins in flight do.
+ */
+const CLOSED_MAX = 1700;
+const WARM = 1000;
+/** The open loop's seconds: FIXED_RATE × this many States per round. */
+const OPEN_SECONDS = 3;
+
+interface Run {
+  rate: number;
+  serverUs: number;
+  clientUs: number;
+  p50: number;
+  p99: number;
+  accepts: number;
+  answered: number;
+  lost: number;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
+const spread = (xs: number[], digits = 0) =>
+  `${Math.min(...xs).toFixed(digits)}–${Math.max(...xs).toFixed(digits)}`;
+
+async function measure(
+  clientCmd: string[],
+  port: number,
+  pid: number,
+  env: Record<string, string>,
+): Promise<Run> {
+  const c0 = cpuUs(pid);
+  const r: ClientResult = await runLoadClient(clientCmd, port, { BENCH_SECRET: SECRET, ...env });
+  const n = Math.max(1, r.answered);
+  return {
+    rate: r.answered / r.seconds,
+    serverUs: (cpuUs(pid) - c0) / n,
+    clientUs: r.cpuUs / n,
+    p50: r.p50,
+    p99: r.p99,
+    accepts: r.codes['2'] ?? 0,
+    answered: r.answered,
+    lost: r.lost,
+  };
+}
+
+export async function passcodeStep(dir: string, rounds: number, seconds: number): Promise<void> {
+  const clientCmd = (await benchCommand('login-client.ts')).args;
+  const child = await benchCommand('radius-child.ts');
+  const service = serviceEnvironment();
+  const openMax = FIXED_RATE * OPEN_SECONDS + 20;
+  const groups = [
+    { name: 'warm', files: 1, per: WARM },
+    ...Array.from({ length: rounds }, (_, i) => [
+      { name: `closed${i}`, files: 1, per: CLOSED_MAX },
+      { name: `open${i}`, files: 1, per: openMax },
+    ]).flat(),
+  ];
+  const t0 = performance.now();
+  const deviceSecret = randomBytes(32);
+  const frFile = join(dir, 'fr-step2.tsv');
+  writeFileSync(frFile, 'chal\t123456\t6162636431323334\n');
+  const fr = await startFreeRadius(dir);
+  const mb = await startBenchChild(
+    child.args,
+    {
+      BENCH_MODE: 'engine',
+      BENCH_INPROCESS: '1',
+      BENCH_SECRET: SECRET,
+      BENCH_DB: join(dir, 'db-step2'),
+      BENCH_DEVICE_SECRET: deviceSecret.toString('hex'),
+      BENCH_GROUPS: JSON.stringify(groups),
+      BENCH_DIR: dir,
+      BENCH_FORMAT: 'tsv',
+      BENCH_PREFIX: 'step2',
+    },
+    service,
+  );
+  const prepSeconds = (performance.now() - t0) / 1000;
+  const prepared = mb.ready as unknown as { files: Record<string, string[]> };
+  const idleKb = rssKb(mb.pid, 'VmRSS');
+  const file = (name: string) => prepared.files[name]![0]!;
+  try {
+    const closed = (f: string) => ({
+      BENCH_REQUESTS: f,
+      BENCH_MODE: 'closed',
+      BENCH_CONCURRENCY: String(CONCURRENCY),
+      BENCH_SECONDS: String(seconds),
+      BENCH_MAX: String(CLOSED_MAX),
+    });
+    const open = (f: string) => ({
+      BENCH_REQUESTS: f,
+      BENCH_MODE: 'open',
+      BENCH_RATE: String(FIXED_RATE),
+      BENCH_SECONDS: String(OPEN_SECONDS),
+      BENCH_MAX: String(openMax),
+    });
+    await measure(clientCmd, fr.port, fr.proc.pid!, { ...closed(frFile), BENCH_SECONDS: '2' });
+    await measure(clientCmd, mb.port, mb.pid, { ...closed(file('warm')), BENCH_SECONDS: '2' });
+    const runs = {
+      fr: { closed: [] as Run[], open: [] as Run[] },
+      mb: { closed: [] as Run[], open: [] as Run[] },
+    };
+    for (let i = 0; i < rounds; i++) {
+      const sides = i % 2 === 0 ? (['fr', 'mb'] as const) : (['mb', 'fr'] as const);
+      for (const s of sides)
+        runs[s].closed.push(
+          s === 'fr'
+            ? await measure(clientCmd, fr.port, fr.proc.pid!, closed(frFile))
+            : await measure(clientCmd, mb.port, mb.pid, closed(file(`closed${i}`))),
+        );
+      for (const s of sides)
+        runs[s].open.push(
+          s === 'fr'
+            ? await measure(clientCmd, fr.port, fr.proc.pid!, open(frFile))
+            : await measure(clientCmd, mb.port, mb.pid, open(file(`open${i}`))),
+        );
+    }
+    const peakKb = rssKb(mb.pid, 'VmHWM');
+    const cpuRatios = runs.mb.closed.map((r, i) => r.serverUs / runs.fr.closed[i]!.serverUs);
+    const p99Ratios = runs.mb.open.map((r, i) => r.p99 / runs.fr.open[i]!.p99);
+    const env = Object.entries(service)
+      .filter(([k]) => k === 'NODE_OPTIONS' || k === 'MALLOC_ARENA_MAX')
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' ');
+    console.log(
+      `\n  step 2, the passcode (State + code → Access-Accept), median of ${rounds}; spread min–max; load average ${loadavg()
+        .map((x) => x.toFixed(1))
+        .join(' ')}`,
+    );
+    console.log(
+      `    server CPU per request: MFA Box / FreeRADIUS = ${median(cpuRatios).toFixed(2)}× (rounds ${cpuRatios.map((x) => x.toFixed(2)).join(' ')}; target ≤ 3; before: 6×)`,
+    );
+    console.log(
+      `    p99 at ${FIXED_RATE} req/s: MFA Box / FreeRADIUS = ${median(p99Ratios).toFixed(2)}× (rounds ${p99Ratios.map((x) => x.toFixed(2)).join(' ')}; target ≤ 3; before: 16×)`,
+    );
+    for (const [name, side] of [
+      ['FreeRADIUS (users file)', runs.fr],
+      [`MFA Box (real engine, ${env})`, runs.mb],
+    ] as const) {
+      const bad = side.closed.concat(side.open).filter((r) => r.accepts < r.answered);
+      console.log(
+        `    ${name}: ${median(side.closed.map((r) => r.serverUs)).toFixed(0)} µs/request (${spread(side.closed.map((r) => r.serverUs))}),` +
+          ` ${median(side.closed.map((r) => r.rate)).toFixed(0)} req/s (${spread(side.closed.map((r) => r.rate))}) at ${CONCURRENCY} in flight;` +
+          ` p50 ${median(side.open.map((r) => r.p50)).toFixed(1)} ms, p99 ${median(side.open.map((r) => r.p99)).toFixed(1)} ms (${spread(
+            side.open.map((r) => r.p99),
+            1,
+          )}) at ${FIXED_RATE} req/s; client ${median(side.closed.map((r) => r.clientUs)).toFixed(0)} µs/request` +
+          (bad.length > 0 ? '; WARNING some answers were not Access-Accept' : ''),
+      );
+    }
+    console.log(
+      `    MFA Box RSS: idle ${(idleKb / 1024).toFixed(0)} MiB, peak ${(peakKb / 1024).toFixed(0)} MiB; ${groups.reduce((n, g) => n + g.per, 0)} challenges prepared in ${prepSeconds.toFixed(0)} s`,
+    );
+    // Group commit: how many passcode checks shared each fsync (a durable write per Accept).
+    const end = JSON.parse((await mb.stop()).split('\n').pop() ?? '{}') as {
+      syncs?: number;
+      counters?: { requests?: number };
+    };
+    const syncs = (end.syncs ?? NaN) - Number(mb.ready.syncs ?? NaN);
+    console.log(
+      `    MFA Box durable writes: ${syncs} fsyncs for ${end.counters?.requests ?? '?'} passcode checks (${((end.counters?.requests ?? NaN) / syncs).toFixed(1)} per fsync)`,
+    );
+  } finally {
+    fr.proc.kill('SIGTERM');
+    mb.proc.kill('SIGKILL');
+  }
+}
