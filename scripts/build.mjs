@@ -23,36 +23,65 @@ rmSync(join(out, 'firmware'), { recursive: true, force: true });
 rmSync(join(out, 'web'), { recursive: true, force: true });
 run(bin('tsc'), ['-p', 'tsconfig.build.json', '--outDir', out]);
 
-// One bundled file for `mfabox` (scripts/mfabox.mjs prefers it): Node resolves and reads a few
-// hundred modules otherwise, which on a Pi is most of the start time (test/bench/footprint.bench.ts
-// measured about half the start time and ~12 MB less RSS). Native modules and the optional
-// onoff stay outside. It sits one folder below firmware/src, like every module it holds, so
-// their paths relative to import.meta.url (../../../web) resolve the same.
-// Bundled from the TypeScript sources, so packages resolve from this checkout's node_modules.
-run(bin('esbuild'), [
-  join(root, 'firmware/src/cli.ts'),
-  '--bundle',
-  '--platform=node',
-  '--format=esm',
-  '--target=node20',
-  `--outfile=${join(out, 'firmware/src/bundle/mfabox.mjs')}`,
-  '--minify-whitespace',
-  '--minify-syntax',
-  '--keep-names',
-  '--external:level',
-  '--external:classic-level',
-  '--external:serialport',
-  '--external:@serialport/*',
-  '--external:onoff',
-  // reads its dictionaries relative to its own files
-  '--external:radius',
-  // its transports start workers from files beside its own
-  '--external:pino',
-  '--external:epoll',
+// A bundle for `mfabox` (scripts/mfabox.mjs prefers it): Node resolves and reads a few hundred
+// modules otherwise, which on a Pi is most of the start time. Split into chunks, so what a start
+// does not need (the self-signed certificate maker, CSV export, mail, GeoIP: dynamic imports) is
+// not even parsed until it is used. Native modules and the optional onoff stay outside. The
+// chunks sit one folder below firmware/src, like every module they hold, so their paths relative
+// to import.meta.url (../../../web) resolve the same. Bundled from the TypeScript sources, so
+// packages resolve from this checkout's node_modules.
+const bundleDir = join(out, 'firmware/src/bundle');
+rmSync(bundleDir, { recursive: true, force: true });
+// zod's `z` namespace re-exports every locale (~360 KB, parsed at each start); the firmware
+// speaks English only, so the locale index resolves to English alone.
+const englishOnlyZod = {
+  name: 'zod-english-only',
+  setup(b) {
+    b.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (a) =>
+      /[\\/]zod[\\/]v4[\\/](classic|core)[\\/]/.test(a.importer)
+        ? { path: join(dirname(a.importer), '../locales/index.js'), namespace: 'zod-en' }
+        : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'zod-en' }, (a) => ({
+      contents: "export { default as en } from './en.js';",
+      resolveDir: dirname(a.path),
+      loader: 'js',
+    }));
+  },
+};
+const { build } = await import('esbuild');
+await build({
+  entryPoints: { mfabox: join(root, 'firmware/src/cli.ts') },
+  bundle: true,
+  splitting: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  outdir: bundleDir,
+  outExtension: { '.js': '.mjs' },
+  chunkNames: 'chunk-[hash]',
+  minifyWhitespace: true,
+  minifySyntax: true,
+  keepNames: true,
+  external: [
+    'level',
+    'classic-level',
+    'serialport',
+    '@serialport/*',
+    'onoff',
+    // reads its dictionaries relative to its own files
+    'radius',
+    // its transports start workers from files beside its own
+    'pino',
+    'epoll',
+  ],
   // Bundled CommonJS packages call require(); an ES module has none of its own.
-  "--banner:js=import { createRequire as __mfaboxRequire } from 'node:module'; const require = __mfaboxRequire(import.meta.url);",
-  '--log-level=warning',
-]);
+  banner: {
+    js: "import { createRequire as __mfaboxRequire } from 'node:module'; const require = __mfaboxRequire(import.meta.url);",
+  },
+  plugins: [englishOnlyZod],
+  logLevel: 'warning',
+});
 
 const viteConfig = ['vite.config.ts', 'vite.config.mjs', 'vite.config.js']
   .flatMap((f) => [join(root, f), join(root, 'web', f)])

@@ -7,7 +7,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { dirname, join } from 'node:path';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-// The bundle (one file, fastest to start) if the build made it, else the compiled modules.
+// The bundle (fastest to start) if the build made it, else the compiled modules.
 const compiled = [
   join(root, 'dist/firmware/src/bundle/mfabox.mjs'),
   join(root, 'dist/firmware/src/cli.js'),

@@ -7,7 +7,6 @@ import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
 import { hostname, networkInterfaces } from 'node:os';
 import { join } from 'node:path';
-import { generate } from 'selfsigned';
 import { writeFileAtomic } from '../config/atomic-write.ts';
 import { ErrorCode, MfaError } from '../errors.ts';
 
@@ -95,6 +94,9 @@ export function boxNames(): { names: string[]; addresses: string[] } {
 async function generateSelfSigned(): Promise<TlsMaterial> {
   const { names, addresses } = boxNames();
   const now = Date.now();
+  // Loaded only here: the certificate maker and its ASN.1 libraries are a sixth of the bundle, and
+  // most starts already have a certificate.
+  const { generate } = await import('selfsigned');
   const pems = await generate(
     [
       { name: 'commonName', value: names[1] ?? 'mfabox' },
