@@ -27,7 +27,7 @@ import { adminsFile, resetAdminPassword } from './web-api/admins.ts';
 import { createSystemActions, finishFactoryReset } from './web-api/system-actions.ts';
 import { systemReboot } from './web-api/reboot.ts';
 import { tlsPaths } from './web-api/tls.ts';
-import { describeError } from './errors.ts';
+import { ErrorCode, MfaError, describeError } from './errors.ts';
 import { DeliveryWatch } from './health/delivery.ts';
 import { monitorVerdict, takeSnapshot, type HealthSnapshot } from './health/health.ts';
 import { createLedController } from './leds/controller.ts';
@@ -426,6 +426,20 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
             }
           : {}),
         ops,
+        modemTest: {
+          sendVia: async (name, to, text) => {
+            const modem = pool.modems().find((m) => m.name === name);
+            if (!modem) throw new MfaError(`no modem ${name}`, ErrorCode.ConfigInvalid, { field: 'modem' });
+            const refs = await modem.send(
+              to,
+              text,
+              { remainingMs: 120_000, flash: current.passcode.flash },
+              { refs: [], beforeSubmitDone: false },
+            );
+            return { parts: refs.length };
+          },
+          defaultCountry: () => current.defaultCountry,
+        },
         ...(opts.rollbackMs !== undefined ? { rollbackMs: opts.rollbackMs } : {}),
       },
       { demoAdmin: opts.demoAdmin === true },
