@@ -24,6 +24,15 @@ export const SECRET_FIELDS = [
   'deviceKey',
   'authorization',
   'cookie',
+  // The monitor user's password, the rejected-PIN marker's key, a challenge's State (it names a
+  // live challenge: replayed with the right code it logs in), token seeds and admin tokens.
+  'monitorPassword',
+  'pinKey',
+  'state',
+  'State',
+  'seed',
+  'monitorToken',
+  'token',
 ] as const;
 
 function redactPaths(): string[] {

@@ -27,7 +27,7 @@ import { adminsFile, resetAdminPassword } from './web-api/admins.ts';
 import { createSystemActions, finishFactoryReset } from './web-api/system-actions.ts';
 import { systemReboot } from './web-api/reboot.ts';
 import { tlsPaths } from './web-api/tls.ts';
-import { describeError } from './errors.ts';
+import { ErrorCode, MfaError, describeError } from './errors.ts';
 import { DeliveryWatch } from './health/delivery.ts';
 import { monitorVerdict, takeSnapshot, type HealthSnapshot } from './health/health.ts';
 import { createLedController } from './leds/controller.ts';
@@ -47,7 +47,11 @@ export interface ApplianceOptions {
    * Demo and tests: run the modem simulator as the only modem, linked in-process through
    * serialport's stream (the driver's real serial code runs; no pty tool is needed).
    */
-  simulator?: { profile: string; smsDelayMs: number };
+  simulator?: {
+    profile: string;
+    smsDelayMs: number;
+    /** A SIM PIN the simulated SIM asks for. */ pin?: string;
+  };
   /** Called for every SMS the simulated handset receives (the demo prints it). */
   onHandsetSms?: (to: string, text: string) => void;
   /**
@@ -69,6 +73,8 @@ export interface ApplianceOptions {
   demoAdmin?: boolean;
   /** What Reboot on the System page runs. Default `systemctl reboot`; the demo and tests inject theirs. */
   reboot?: () => Promise<void>;
+  /** Tests: the apply-with-rollback window of the web page (default 90 s). */
+  rollbackMs?: number;
   /** What the config file holds after a factory reset (the demo: its own first config). */
   factoryConfig?: (current: JsonObject) => JsonObject;
 }
@@ -136,12 +142,19 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
         profile: opts.simulator.profile,
         smsDelayMs: opts.simulator.smsDelayMs,
         wire: 'in-process',
+        ...(opts.simulator.pin === undefined ? {} : { pin: opts.simulator.pin }),
       });
       const sim = simulator;
       stops.push(() => sim.stop());
       const onSms = opts.onHandsetSms;
       if (onSms) sim.inbox.on('sms', (m) => onSms(m.to, m.text));
-      const sim0 = modemSchema.parse({ name: 'sim0', path: sim.path, profile: 'auto' });
+      const pin = opts.simulator.pin;
+      const sim0 = modemSchema.parse({
+        name: 'sim0',
+        path: sim.path,
+        profile: 'auto',
+        ...(pin ? { pin } : {}),
+      });
       modemsOf = (c) => [sim0, ...c.modems.filter((m) => m.name !== sim0.name)];
       transportFactory = simulatorOrSerial(sim);
     }
@@ -413,6 +426,21 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
             }
           : {}),
         ops,
+        modemTest: {
+          sendVia: async (name, to, text) => {
+            const modem = pool.modems().find((m) => m.name === name);
+            if (!modem) throw new MfaError(`no modem ${name}`, ErrorCode.ConfigInvalid, { field: 'modem' });
+            const refs = await modem.send(
+              to,
+              text,
+              { remainingMs: 120_000, flash: current.passcode.flash },
+              { refs: [], beforeSubmitDone: false },
+            );
+            return { parts: refs.length };
+          },
+          defaultCountry: () => current.defaultCountry,
+        },
+        ...(opts.rollbackMs !== undefined ? { rollbackMs: opts.rollbackMs } : {}),
       },
       { demoAdmin: opts.demoAdmin === true },
     );

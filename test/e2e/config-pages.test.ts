@@ -2,7 +2,8 @@
  * The dashboard, RADIUS client editing, modems and directory pages in headless Chromium against
  * one running demo (its own process) and one real OpenLDAP (scripts/start-slapd.sh): the 24 h
  * charts and recent authentications after a radclient login, a client edited with its secret kept,
- * a modem added / edited / removed live with a write-only PIN, the directory switched to slapd
+ * a test SMS through one modem, a modem added / edited / removed live with a write-only PIN,
+ * the directory switched to slapd
  * (its CA uploaded from the page) after Test connection passes, and a directory user whose name and display name are XSS payloads
  * rendered as text. Phone-sized viewport; screenshots go to test/artifacts/.
  */
@@ -138,6 +139,15 @@ describe('config pages (Chromium, demo, slapd)', () => {
     await page.goto(`${demo.webUrl}/#modems`);
     await page.waitForSelector('td:has-text("sim0")');
     expect(await page.textContent('main')).toMatch(/registered/);
+    // A test SMS through this one modem reaches the simulator's handset.
+    await page.fill('#modem-test-to', '+15550000009');
+    await page.click('button[data-test-send="sim0"]');
+    await page.waitForSelector('#status.ok:has-text("Test SMS sent through sim0")', { timeout: 30_000 });
+    await expect
+      .poll(() => demo.sms.some((m) => m.to === '+15550000009' && m.text.includes('MFA Box test message')), {
+        timeout: 20_000,
+      })
+      .toBe(true);
     await page.fill('#modem-name', 'usb1');
     await page.fill('#modem-path', '/dev/serial/by-id/usb-e2e-not-plugged-if00');
     await page.selectOption('#modem-profile', 'quectel-ec25');

@@ -136,6 +136,7 @@ describe('email passcodes end to end (radclient, slapd, smtp-server with STARTTL
     const port = (relay.server.address() as AddressInfo).port;
     const raw = {
       dataDir: join(dir, 'data'),
+      deviceKeyFile: join(dir, 'device.key'),
       defaultCountry: 'DE',
       passcode: { maxNewPerUser: 100 },
       limits: { smsPerMinute: 100 },

@@ -82,6 +82,7 @@ export type AdminAction =
   | 'web-logout'
   | 'unlock'
   | 'override-issued'
+  | 'secondary-number-set'
   | 'token-enrolled'
   | 'token-removed'
   | 'directory-sync'

@@ -12,6 +12,7 @@ import type { Config } from '../config/schema.ts';
 import type { Directory } from '../directory/directory.ts';
 import { USERS_TABLE, type UserRecord } from '../directory/users.ts';
 import { ErrorCode, MfaError } from '../errors.ts';
+import { maskNumber, normaliseNumber } from '../phone.ts';
 import type { Store } from '../store/store.ts';
 import { parseCallingStationId } from './calling-station.ts';
 import type { AuthGuard } from './guard.ts';
@@ -230,6 +231,56 @@ export class AuthAdmin {
       outcome,
       detail,
     });
+  }
+
+  /**
+   * Sets (or with `undefined` clears) the secondary number kept on the box for a synced user: the
+   * `sms-secondary` method uses it before the directory's secondary attribute, and the sync keeps
+   * it. Stored in E.164 under the config's country and number check.
+   */
+  async setSecondaryNumber(
+    user: string,
+    raw: string | undefined,
+    actor: string,
+    source?: string,
+  ): Promise<{ user: string; secondaryMobile?: string; was?: string }> {
+    const u = account(user);
+    const cfg = this.deps.config();
+    let e164: string | undefined;
+    if (raw !== undefined) {
+      const n = normaliseNumber(raw, cfg.defaultCountry, {
+        acceptPossible: cfg.directory.acceptPossibleNumbers,
+      });
+      if (!n.ok) throw new MfaError(`"${raw}": ${n.reason}`, ErrorCode.CliUsage, { field: 'number' });
+      e164 = n.e164;
+    }
+    const users = this.deps.store.table<UserRecord>(USERS_TABLE);
+    const rec = await users.get(u);
+    if (!rec)
+      throw new MfaError(
+        `${u} is not in the synced user list: run \`mfabox directory sync\` first`,
+        ErrorCode.CliUsage,
+        { field: 'user' },
+      );
+    const was = rec.overrides?.secondaryMobile;
+    const { secondaryMobile: _old, ...otherOverrides } = rec.overrides ?? {};
+    const overrides = e164 === undefined ? otherOverrides : { ...otherOverrides, secondaryMobile: e164 };
+    const { overrides: _drop, ...rest } = rec;
+    await users.put(u, Object.keys(overrides).length === 0 ? rest : { ...rest, overrides });
+    await this.deps.audit.recordDurable({
+      kind: 'admin',
+      action: 'secondary-number-set',
+      actor,
+      ...(source === undefined ? {} : { source }),
+      user: u,
+      outcome: 'ok',
+      detail: `${was === undefined ? '(none)' : maskNumber(was)} → ${e164 === undefined ? '(none)' : maskNumber(e164)}`,
+    });
+    return {
+      user: u,
+      ...(e164 === undefined ? {} : { secondaryMobile: e164 }),
+      ...(was === undefined ? {} : { was }),
+    };
   }
 
   /** What the policy would decide for this user, from this IP and client, at this time. */

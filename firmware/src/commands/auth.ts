@@ -177,6 +177,44 @@ export const userUnlockCommand = defineCommand({
   },
 });
 
+export const userSecondaryCommand = defineCommand({
+  name: 'user secondary',
+  summary: 'Set the secondary SMS number kept on the box for a user (the sms-secondary method), or clear it',
+  details:
+    'The number set here wins over the directory secondary attribute and survives every sync. The user must be in the synced user list.',
+  options: {
+    config: configOption,
+    number: { type: 'string', value: 'NUMBER', help: 'the number, e.g. +49 160 1234567 (E.164 or national)' },
+    clear: { type: 'boolean', help: 'remove the number set on the box' },
+    by: byOption,
+  },
+  args: userArg,
+  async run({ values, args }) {
+    if ((values.number === undefined) === (values.clear !== true))
+      throw usageError('user secondary: give --number NUMBER or --clear', 'number');
+    const config = await loadConfigFile(values.config);
+    const user = args[0] ?? '';
+    const by = actor(values.by);
+    const { result } = await onStoreOrService(
+      config,
+      'user secondary',
+      (store) => withAdmin(config, store, (a) => a.setSecondaryNumber(user, values.number, by)),
+      () =>
+        callLocalApi(config, 'POST', `/api/auth/users/${enc(user)}/secondary`, {
+          number: values.number ?? null,
+          actor: by,
+        }),
+      (r) => r.body as Awaited<ReturnType<AuthAdmin['setSecondaryNumber']>>,
+    );
+    console.log(
+      result.secondaryMobile === undefined
+        ? `${result.user}: no secondary number on the box (the directory's is used, if any)`
+        : `${result.user}: secondary number ${result.secondaryMobile} (set on the box)`,
+    );
+    return 0;
+  },
+});
+
 export const tokenEnrolCommand = defineCommand({
   name: 'token enrol',
   summary: 'Give a user a software token (TOTP or HOTP): prints the otpauth:// URI for an authenticator app',
@@ -338,6 +376,7 @@ export const policyExplainCommand = defineCommand({
 export const AUTH_COMMANDS = [
   userShowCommand,
   userUnlockCommand,
+  userSecondaryCommand,
   tokenEnrolCommand,
   tokenImportCommand,
   overrideIssueCommand,

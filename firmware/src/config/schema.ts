@@ -72,6 +72,8 @@ export const radiusSchema = z
     duplicateCacheSeconds: z.number().int().min(5).max(120).default(30),
     /** [1000...1000000] entries, default 65536: the reply cache's cap (oldest dropped first). */
     duplicateCacheEntries: z.number().int().min(1000).max(1_000_000).default(65_536),
+    /** [1...64] MiB, default 16: the reply cache's cap in bytes, so large replies (Proxy-State) cannot exhaust the 96 MB heap. */
+    duplicateCacheMegabytes: z.number().int().min(1).max(64).default(16),
     /** [16...100000], default 2048: requests waiting for the auth engine; more are dropped and counted. */
     maxPendingRequests: z.number().int().min(16).max(100_000).default(2048),
     /** [1...120] s, default 30: a request the engine has not answered by then is dropped (the NAS retries). */

@@ -210,7 +210,8 @@ export class Modem extends EventEmitter {
     if (state === this.state && detail === this.detail) return;
     this.state = state;
     this.detail = detail;
-    this.log.info({ state, detail }, 'modem state');
+    // Not `state`: log.ts redacts that name (a RADIUS State is a live credential).
+    this.log.info({ modemState: state, detail }, 'modem state');
     this.emit('health', this.health());
   }
 

@@ -52,6 +52,8 @@ export interface RadiusServerOptions {
   duplicateCacheSeconds?: number;
   /** [16...1e6], default 65536 entries. */
   duplicateCacheEntries?: number;
+  /** [1...64] MiB, default 16: the reply cache's byte cap. */
+  duplicateCacheMegabytes?: number;
   /** [1...100000], default 2048 requests waiting for the handler; more are dropped ('overload'). */
   maxPending?: number;
   /** [1000...120000] ms, default 30000: a handler slower than this is abandoned ('handler-timeout'). */
@@ -103,6 +105,7 @@ export function radiusServerOptions(
   | 'accounting'
   | 'duplicateCacheSeconds'
   | 'duplicateCacheEntries'
+  | 'duplicateCacheMegabytes'
   | 'maxPending'
   | 'handlerTimeoutMs'
 > {
@@ -115,6 +118,7 @@ export function radiusServerOptions(
         : cfg.listen.map((l) => ({ address: l.address, port: cfg.accountingPort })),
     duplicateCacheSeconds: cfg.duplicateCacheSeconds,
     duplicateCacheEntries: cfg.duplicateCacheEntries,
+    duplicateCacheMegabytes: cfg.duplicateCacheMegabytes,
     maxPending: cfg.maxPendingRequests,
     handlerTimeoutMs: cfg.handlerTimeoutSeconds * 1000,
   };
@@ -130,6 +134,7 @@ export function createRadiusServer(opts: RadiusServerOptions): RadiusServer {
     cache: new ReplyCache({
       ttlMs: (opts.duplicateCacheSeconds ?? 30) * 1000,
       capacity: opts.duplicateCacheEntries ?? 65_536,
+      maxBytes: (opts.duplicateCacheMegabytes ?? 16) * 1024 * 1024,
       inFlightTimeoutMs: handlerTimeoutMs,
       clock,
     }),
@@ -316,6 +321,7 @@ export function createRadiusServer(opts: RadiusServerOptions): RadiusServer {
       cache.configure({
         ttlMs: cfg.duplicateCacheSeconds * 1000,
         capacity: cfg.duplicateCacheEntries,
+        maxBytes: cfg.duplicateCacheMegabytes * 1024 * 1024,
         inFlightTimeoutMs: state.handlerTimeoutMs,
       });
       const key = (l: readonly ListenAddress[] | undefined): string =>

@@ -20,7 +20,7 @@ import { registerActivityRoutes } from './routes/activity.ts';
 import { registerConfigRoutes } from './routes/config.ts';
 import { registerDirectoryCaRoutes } from './routes/directory-ca.ts';
 import { registerDirectoryTestRoutes, type DirectoryTester } from './routes/directory-test.ts';
-import { registerModemRoutes } from './routes/modems.ts';
+import { registerModemRoutes, type ModemTestSender } from './routes/modems.ts';
 import { registerDirectorySyncRoutes, type SyncService } from './routes/directory-sync.ts';
 import { registerOpsRoutes } from './routes/ops.ts';
 import { registerSessionRoutes, type AdminAudit } from './routes/session.ts';
@@ -54,6 +54,8 @@ export interface WebDeps {
   webRoot?: string;
   /** Users (show, unlock), tokens, override codes and policy explain; local-only until the web login exists. */
   authAdmin?: AdminService;
+  /** Test send through one named modem; without it the route is not served. */
+  modemTest?: ModemTestSender;
   /** Test connection's runner (tests inject one); default the diagnostics of `mfabox directory test`. */
   directoryTester?: DirectoryTester;
   /** The auth log; without it GET /api/audit and /api/activity are not served. */
@@ -164,7 +166,7 @@ export async function buildApp(deps: WebDeps): Promise<FastifyInstance> {
     registerDirectoryTestRoutes(app, deps.config, deps.directoryTester);
     registerDirectoryCaRoutes(app, deps.config, deps.audit);
   }
-  registerModemRoutes(app);
+  registerModemRoutes(app, deps.audit, deps.modemTest);
   registerSystemRoutes(app, {
     ...(deps.ops ? { ops: deps.ops } : {}),
     ...(deps.system ? { system: deps.system } : {}),

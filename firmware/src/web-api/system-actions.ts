@@ -5,7 +5,7 @@
  * Factory reset is two-phase because the store is open while the service runs: the request puts
  * the config file back to factory settings (its history, which holds old secrets, is deleted),
  * removes the admin accounts, leaves a marker in the data directory and reboots; the next start
- * sees the marker and empties the data directory (store, device key, certificate) before
+ * sees the marker and empties the data directory (store, certificate) before
  * opening anything, so a power cut in between still ends in a reset box.
  */
 import { readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';

@@ -2,32 +2,23 @@
  * Issue 9 §2: a State is bound to the NAS client that received the challenge, and a retired
  * (superseded) challenge cannot come back to life through a wrong-code save that lands late.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createAuthEngine, type AuthDecision, type AuthEngine } from '../../../firmware/src/auth/engine.ts';
-import type { AccessRequest, HandlerReply, NasClient } from '../../../firmware/src/auth/types.ts';
+import type { AuthDecision, AuthEngine } from '../../../firmware/src/auth/engine.ts';
 import { passcodeSchema, policySchema } from '../../../firmware/src/config/schema.ts';
-import { DemoDirectory } from '../../../firmware/src/directory/demo.ts';
-import { openStore, type Store, type Table } from '../../../firmware/src/store/store.ts';
-import { FakeClock, FakeOutbox, SeededRandom } from './doubles.ts';
+import type { Store, Table } from '../../../firmware/src/store/store.ts';
+import type { FakeOutbox } from './doubles.ts';
+import {
+  accessRequest as req,
+  nasClient,
+  openEngineRig,
+  passcodeIn,
+  stateOf,
+  wrongCode as wrong,
+  type EngineRig,
+} from './engine-rig.ts';
 
-const nas = (name: string): NasClient => ({
-  name,
-  match: name === 'gw-a' ? '192.0.2.10' : '192.0.2.20',
-  requireMessageAuthenticator: 'yes',
-  passwordCheck: 'directory',
-  acceptAttributes: [],
-});
-const A = nas('gw-a');
-const B = nas('gw-b');
-
-function stateOf(r: HandlerReply): Buffer {
-  const s = r.attributes.find(([n]) => n === 'State')?.[1];
-  if (!Buffer.isBuffer(s)) throw new Error('no State in reply');
-  return s;
-}
+const A = nasClient('gw-a');
+const B = nasClient('gw-b', { match: '192.0.2.20' });
 
 /** Holds the challenges table's next `put` (a wrong-code or used save) until released. */
 class PutGate {
@@ -71,56 +62,33 @@ class PutGate {
 }
 
 describe('auth engine: State bound to its NAS, one lock per challenge', () => {
-  let dir: string;
-  let store: Store;
+  let rig: EngineRig;
   let outbox: FakeOutbox;
   let decisions: AuthDecision[];
   let engine: AuthEngine;
   let gate: PutGate;
 
   beforeEach(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'mfabox-bind-'));
-    store = await openStore(dir);
-    outbox = new FakeOutbox(store);
-    decisions = [];
     gate = new PutGate();
-    engine = createAuthEngine({
-      directory: new DemoDirectory(),
-      outbox,
-      store: gate.wrap(store),
-      clock: new FakeClock(),
-      random: new SeededRandom(),
-      config: {
-        passcode: passcodeSchema.parse({}),
-        policy: policySchema.parse({}),
-        defaultCountry: 'US',
-        acceptPossibleNumbers: true,
-        deviceSecret: Buffer.alloc(32, 7),
-      },
-      onDecision: (d) => decisions.push(d),
-    });
+    const config = {
+      passcode: passcodeSchema.parse({}),
+      policy: policySchema.parse({}),
+      defaultCountry: 'US',
+      acceptPossibleNumbers: true,
+      deviceSecret: Buffer.alloc(32, 7),
+    };
+    rig = await openEngineRig({ config: () => config, wrapStore: (s) => gate.wrap(s) });
+    ({ outbox, decisions, engine } = rig);
   });
-  afterEach(async () => {
-    engine.stop();
-    await store.close();
-    await rm(dir, { recursive: true, force: true });
-  });
+  afterEach(() => rig.close());
 
-  const req = (userName: string, password: string, extra: Partial<AccessRequest> = {}): AccessRequest => ({
-    source: { address: '192.0.2.10', port: 40000 },
-    identifier: 1,
-    userName,
-    password,
-    ...extra,
-  });
   /** The passcode sent for the latest challenge, or for the one with this id. */
   async function code(challengeId = decisions.at(-1)?.challengeId): Promise<string> {
     const entry = (await outbox.entries()).find((e) => e.challengeId === challengeId);
-    const m = /passcode is (\d+)/.exec(entry?.text ?? '');
-    if (!m?.[1]) throw new Error('no passcode SMS');
-    return m[1];
+    const c = passcodeIn(entry?.text);
+    if (!c) throw new Error('no passcode SMS');
+    return c;
   }
-  const wrong = (c: string): string => c.replace(/^\d/, (d) => String((Number(d) + 1) % 10));
 
   it('a State replayed through another NAS client is refused, without testing the code or spending a try', async () => {
     const state = stateOf(await engine.handle(req('alice', 'alice-pass'), A));

@@ -3,12 +3,8 @@
  * override codes, method chains and adaptive rules, on a real store with a fake clock.
  */
 import { createHmac } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
-  createAuthEngine,
   MESSAGES,
   type AuthDecision,
   type AuthEngine,
@@ -18,30 +14,24 @@ import { deriveAuthKeys } from '../../../firmware/src/auth/keys.ts';
 import { Lockout } from '../../../firmware/src/auth/lockout.ts';
 import { OverrideCodes } from '../../../firmware/src/auth/override-codes.ts';
 import { TokenStore } from '../../../firmware/src/auth/tokens.ts';
-import type { AccessRequest, HandlerReply, NasClient } from '../../../firmware/src/auth/types.ts';
+import type { AccessRequest } from '../../../firmware/src/auth/types.ts';
 import { limitsSchema, lockoutSchema, methodsSchema } from '../../../firmware/src/config/auth-schema.ts';
 import { configSchema, passcodeSchema } from '../../../firmware/src/config/schema.ts';
-import { DemoDirectory } from '../../../firmware/src/directory/demo.ts';
+import type { DemoDirectory } from '../../../firmware/src/directory/demo.ts';
 import { ErrorCode } from '../../../firmware/src/errors.ts';
-import { openStore, type Store } from '../../../firmware/src/store/store.ts';
-import { FakeClock, FakeOutbox, SeededRandom } from './doubles.ts';
+import type { Store } from '../../../firmware/src/store/store.ts';
+import { FakeClock, type FakeOutbox, type SeededRandom } from './doubles.ts';
+import {
+  accessRequest as req,
+  messageOf as message,
+  nasClient,
+  openEngineRig,
+  stateOf,
+  type EngineRig,
+} from './engine-rig.ts';
 
-const client: NasClient = {
-  name: 'netscaler',
-  match: '192.0.2.10',
-  requireMessageAuthenticator: 'yes',
-  passwordCheck: 'directory',
-  acceptAttributes: [],
-};
+const client = nasClient();
 const SECRET = Buffer.alloc(32, 9);
-
-const message = (r: HandlerReply) =>
-  r.attributes.find(([n]) => n === 'Reply-Message')?.[1] as string | undefined;
-function stateOf(r: HandlerReply): Buffer {
-  const s = r.attributes.find(([n]) => n === 'State')?.[1];
-  if (!Buffer.isBuffer(s)) throw new Error(`no State in ${r.code} "${message(r)}"`);
-  return s;
-}
 
 function totp(seed: Buffer, t: number): string {
   const msg = Buffer.alloc(8);
@@ -52,24 +42,17 @@ function totp(seed: Buffer, t: number): string {
 }
 
 describe('auth engine with the policy', () => {
-  let dir: string;
+  let rig: EngineRig;
   let store: Store;
   let clock: FakeClock;
-  let random: SeededRandom;
   let directory: DemoDirectory;
   let outbox: FakeOutbox;
   let decisions: AuthDecision[];
   let cfg: AuthEngineConfig;
   let engine: AuthEngine;
+  let random: SeededRandom;
 
   beforeEach(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'mfabox-auth-policy-'));
-    store = await openStore(dir);
-    clock = new FakeClock(Date.UTC(2026, 2, 4, 10, 0));
-    random = new SeededRandom();
-    directory = new DemoDirectory();
-    outbox = new FakeOutbox(store);
-    decisions = [];
     const c = configSchema.parse({});
     cfg = {
       passcode: passcodeSchema.parse({}),
@@ -81,29 +64,11 @@ describe('auth engine with the policy', () => {
       acceptPossibleNumbers: true,
       deviceSecret: SECRET,
     };
-    engine = createAuthEngine({
-      directory,
-      outbox,
-      store,
-      clock,
-      random,
-      config: () => cfg,
-      onDecision: (d) => decisions.push(d),
-    });
+    rig = await openEngineRig({ config: () => cfg, clock: new FakeClock(Date.UTC(2026, 2, 4, 10, 0)) });
+    ({ store, clock, random, directory, outbox, decisions, engine } = rig);
   });
-  afterEach(async () => {
-    engine.stop();
-    await store.close();
-    await rm(dir, { recursive: true, force: true });
-  });
+  afterEach(() => rig.close({ engine, store }));
 
-  const req = (userName: string, password: string, extra: Partial<AccessRequest> = {}): AccessRequest => ({
-    source: { address: '192.0.2.10', port: 40000 },
-    identifier: 1,
-    userName,
-    password,
-    ...extra,
-  });
   const login = (user: string, extra: Partial<AccessRequest> = {}) =>
     engine.handle(req(user, `${user}-pass`, extra), client);
   const answer = (user: string, state: Buffer, text: string) =>
@@ -193,18 +158,8 @@ describe('auth engine with the policy', () => {
       };
       const st = stateOf(await login('alice'));
       for (let i = 0; i < 3; i++) await answer('alice', st, '000000');
-      await store.close();
-      store = await openStore(dir);
-      outbox = new FakeOutbox(store);
-      engine = createAuthEngine({
-        directory,
-        outbox,
-        store,
-        clock,
-        random,
-        config: () => cfg,
-        onDecision: (d) => decisions.push(d),
-      });
+      await rig.restart();
+      ({ store, outbox, engine } = rig);
       expect(message(await login('alice'))).toBe(MESSAGES.smsRateLimited);
     });
   });

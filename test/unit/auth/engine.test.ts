@@ -1,7 +1,4 @@
 import { lockoutSchema } from '../../../firmware/src/config/auth-schema.ts';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   createAuthEngine,
@@ -13,34 +10,29 @@ import {
 import { passcodeSchema, policySchema } from '../../../firmware/src/config/schema.ts';
 import { DEMO_USERS, DemoDirectory, type DemoUser } from '../../../firmware/src/directory/demo.ts';
 import { ErrorCode, MfaError } from '../../../firmware/src/errors.ts';
-import type { AccessRequest, HandlerReply, NasClient } from '../../../firmware/src/auth/types.ts';
+import type { NasClient } from '../../../firmware/src/auth/types.ts';
 import { openStore, type Store } from '../../../firmware/src/store/store.ts';
-import { FakeClock, FakeOutbox, SeededRandom } from './doubles.ts';
+import type { FakeClock, FakeOutbox, SeededRandom } from './doubles.ts';
+import {
+  accessRequest as req,
+  messageOf as message,
+  nasClient,
+  openEngineRig,
+  replyAttr as attr,
+  stateOf,
+  wrongCode as wrong,
+  type EngineRig,
+} from './engine-rig.ts';
 
-const client: NasClient = {
-  name: 'netscaler',
-  match: '192.0.2.10',
-  requireMessageAuthenticator: 'yes',
-  passwordCheck: 'directory',
+const client = nasClient('netscaler', {
   acceptAttributes: [
     ['Class', 'mfabox'],
     ['Session-Timeout', 28800],
   ],
-};
-
-function attr(r: HandlerReply, name: string): string | number | Buffer | undefined {
-  return r.attributes.find(([n]) => n === name)?.[1];
-}
-function message(r: HandlerReply): string | undefined {
-  return attr(r, 'Reply-Message') as string | undefined;
-}
-function stateOf(r: HandlerReply): Buffer {
-  const s = attr(r, 'State');
-  if (!Buffer.isBuffer(s)) throw new Error('no State in reply');
-  return s;
-}
+});
 
 describe('auth engine', () => {
+  let rig: EngineRig;
   let dir: string;
   let store: Store;
   let clock: FakeClock;
@@ -51,26 +43,12 @@ describe('auth engine', () => {
   let cfg: AuthEngineConfig;
   let engine: AuthEngine;
 
+  /** A new engine over the test's current directory, outbox and store. */
   function build(): AuthEngine {
-    return createAuthEngine({
-      directory,
-      outbox,
-      store,
-      clock,
-      random,
-      config: () => cfg,
-      onDecision: (d) => decisions.push(d),
-    });
+    return rig.build({ directory, outbox, store });
   }
 
   beforeEach(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'mfabox-auth-'));
-    store = await openStore(dir);
-    clock = new FakeClock();
-    random = new SeededRandom();
-    directory = new DemoDirectory();
-    outbox = new FakeOutbox(store);
-    decisions = [];
     cfg = {
       passcode: passcodeSchema.parse({}),
       policy: policySchema.parse({}),
@@ -79,26 +57,17 @@ describe('auth engine', () => {
       acceptPossibleNumbers: true,
       deviceSecret: Buffer.alloc(32, 7),
     };
-    engine = build();
+    rig = await openEngineRig({ config: () => cfg });
+    ({ dir, store, clock, random, directory, outbox, decisions, engine } = rig);
   });
-  afterEach(async () => {
-    engine.stop();
-    await store.close();
-    await rm(dir, { recursive: true, force: true });
-  });
+  afterEach(() => rig.close({ engine, store }));
 
-  function req(userName: string, password: string, extra: Partial<AccessRequest> = {}): AccessRequest {
-    return { source: { address: '192.0.2.10', port: 40000 }, identifier: 1, userName, password, ...extra };
-  }
   async function sentCode(index = -1): Promise<string> {
     const entries = await outbox.entries();
     const e = entries.at(index);
     const m = /passcode is (\d+)/.exec(e?.text ?? '');
     if (!m?.[1]) throw new Error('no passcode SMS');
     return m[1];
-  }
-  function wrong(code: string): string {
-    return code.replace(/^\d/, (d) => String((Number(d) + 1) % 10));
   }
 
   it('challenge → correct code → Accept with attributes; SMS queued once, durably with the challenge', async () => {

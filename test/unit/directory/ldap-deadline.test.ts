@@ -6,6 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { LdapDirectory } from '../../../firmware/src/directory/ldap.ts';
+import { LdapConnection } from '../../../firmware/src/directory/connection.ts';
 import { OK, fakeDcFixture, type FakeDc } from './fake-dc.ts';
 
 const fixture = fakeDcFixture();
@@ -90,5 +91,34 @@ describe('the login deadline is not the DC’s', () => {
     expect(d.health().state).toBe('up');
     await sleep(700);
     expect(d.health().state).not.toBe('up');
+  });
+
+  it('an operation is off the connection (not busy) by the time its caller resumes, so the pool can hand it on', async () => {
+    const dc1 = await dc({ userBind: { code: 0, delayMs: 50 } });
+    const conn = await LdapConnection.open({
+      url: dc1.url,
+      startTls: false,
+      allowInsecure: true,
+      tls: {},
+      budgetMs: 2000,
+    });
+    try {
+      const bind = conn.within('bind (user)', 1000, (c) => c.bind('uid=alice,dc=example,dc=com', 'pw'), 5000);
+      expect(conn.busy).toBe(true);
+      await bind;
+      expect(conn.busy).toBe(false);
+      expect(conn.alive).toBe(true);
+      // A caller that gave up leaves the operation running (busy) until the DC answers.
+      dc1.script.userBind = { code: 0, delayMs: 300 };
+      await expect(
+        conn.within('bind (user)', 100, (c) => c.bind('uid=alice,dc=example,dc=com', 'pw'), 5000),
+      ).rejects.toThrow(/no answer within the 100 ms left/);
+      expect(conn.busy).toBe(true);
+      await sleep(400);
+      expect(conn.busy).toBe(false);
+      expect(conn.alive).toBe(true);
+    } finally {
+      conn.destroy();
+    }
   });
 });

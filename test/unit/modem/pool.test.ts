@@ -257,6 +257,29 @@ describe('ModemPool.reconfigure (live apply)', () => {
   const cfg = (name: string, path: string, maxPerMinute = 60) =>
     modemSchema.parse({ name, path, maxPerMinute });
 
+  /**
+   * A ready pool of one modem m0 on /fake/0 (answering each send after `sendDelayMs`), and the
+   * device at /fake/1 that a reconfigure can move it to.
+   */
+  async function portMovingPool(sendDelayMs: number) {
+    const a = fakeModem({ sendDelayMs });
+    const b = fakeModem();
+    const byPath = new Map([
+      ['/fake/0', a.t],
+      ['/fake/1', b.t],
+    ]);
+    const p = new ModemPool([cfg('m0', '/fake/0')], store, systemClock, {
+      transportFactory: (o) => byPath.get(o.path) as MemoryTransport,
+      timeouts: TIMEOUTS,
+      timings: TIMINGS,
+      retryBackoffMs: 20,
+    });
+    pools.push(p);
+    p.start();
+    await p.whenReady(3000);
+    return { a, b, p };
+  }
+
   it('adds, keeps, changes and removes modems in place', async () => {
     const a = fakeModem();
     const b = fakeModem();
@@ -275,21 +298,7 @@ describe('ModemPool.reconfigure (live apply)', () => {
   });
 
   it('a changed modem is stopped and started with its new settings; no send is lost or doubled', async () => {
-    const a = fakeModem({ sendDelayMs: 150 });
-    const b = fakeModem();
-    const byPath = new Map([
-      ['/fake/0', a.t],
-      ['/fake/1', b.t],
-    ]);
-    const p = new ModemPool([cfg('m0', '/fake/0')], store, systemClock, {
-      transportFactory: (o) => byPath.get(o.path) as MemoryTransport,
-      timeouts: TIMEOUTS,
-      timings: TIMINGS,
-      retryBackoffMs: 20,
-    });
-    pools.push(p);
-    p.start();
-    await p.whenReady(3000);
+    const { a, b, p } = await portMovingPool(150);
     const before = p.modems()[0];
     // Four sends in flight or waiting on m0 when its port changes to /fake/1 (another device).
     const sends = ['one', 'two', 'three', 'four'].map((t) =>
@@ -318,21 +327,7 @@ describe('ModemPool.reconfigure (live apply)', () => {
   });
 
   it('with the outbox in front, every queued passcode goes out exactly once across the change', async () => {
-    const a = fakeModem({ sendDelayMs: 100 });
-    const b = fakeModem();
-    const byPath = new Map([
-      ['/fake/0', a.t],
-      ['/fake/1', b.t],
-    ]);
-    const p = new ModemPool([cfg('m0', '/fake/0')], store, systemClock, {
-      transportFactory: (o) => byPath.get(o.path) as MemoryTransport,
-      timeouts: TIMEOUTS,
-      timings: TIMINGS,
-      retryBackoffMs: 20,
-    });
-    pools.push(p);
-    p.start();
-    await p.whenReady(3000);
+    const { a, b, p } = await portMovingPool(100);
     const outbox = await openOutbox({
       store,
       sender: p,

@@ -32,6 +32,45 @@ describe('ReplyCache (RFC 5080)', () => {
     expect(c.begin(key)).toEqual({ kind: 'new' });
   });
 
+  it('caps the bytes held as well as the entries: large replies evict the oldest, never the newest', () => {
+    const maxBytes = 64 * 1024;
+    const c = new ReplyCache({
+      ttlMs: 30_000,
+      capacity: 100_000,
+      inFlightTimeoutMs: 60_000,
+      clock: fakeClock(),
+      maxBytes,
+    });
+    const k = (i: number) => dedupeKey('10.0.0.1', 40000 + i, i % 256, Buffer.alloc(16, i % 256));
+    // 4 KB replies, as a NAS that sends big Proxy-State gets them echoed back.
+    for (let i = 0; i < 200; i++) {
+      c.begin(k(i));
+      c.complete(k(i), Buffer.alloc(4000, i % 256));
+      expect(c.bytes).toBeLessThanOrEqual(maxBytes);
+    }
+    expect(c.size).toBeLessThan(17);
+    expect(c.size).toBeGreaterThan(10);
+    expect(c.begin(k(199))).toEqual({ kind: 'replay', reply: Buffer.alloc(4000, 199) });
+    expect(c.begin(k(0))).toEqual({ kind: 'new' });
+    // Small replies under the same byte cap still fill the entry cap first.
+    const small = new ReplyCache({
+      ttlMs: 30_000,
+      capacity: 100,
+      inFlightTimeoutMs: 60_000,
+      clock: fakeClock(),
+      maxBytes,
+    });
+    for (let i = 0; i < 300; i++) {
+      small.begin(k(i));
+      small.complete(k(i), Buffer.alloc(20));
+    }
+    expect(small.size).toBe(100);
+    // Lowering the cap live drops the oldest at once; the count of bytes stays exact.
+    c.configure({ maxBytes: 16 * 1024 });
+    expect(c.bytes).toBeLessThanOrEqual(16 * 1024);
+    expect(c.size).toBeGreaterThan(0);
+  });
+
   it('forgets an abandoned request so the retransmit runs again', () => {
     const c = new ReplyCache({ ttlMs: 30_000, capacity: 10, inFlightTimeoutMs: 60_000, clock: fakeClock() });
     c.begin(key);

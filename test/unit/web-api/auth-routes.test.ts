@@ -13,6 +13,7 @@ import { AuditLog } from '../../../firmware/src/audit/audit-log.ts';
 import { cryptoRandom, systemClock } from '../../../firmware/src/clock.ts';
 import { parseConfig } from '../../../firmware/src/config/load.ts';
 import { DemoDirectory } from '../../../firmware/src/directory/demo.ts';
+import { USERS_TABLE, type UserRecord } from '../../../firmware/src/directory/users.ts';
 import { openStore, type Store } from '../../../firmware/src/store/store.ts';
 import { testWeb, type TestWeb } from '../../helpers/web.ts';
 
@@ -96,6 +97,37 @@ describe('auth-policy web API', () => {
       'unlock:helpdesk',
       'override-issued:helpdesk',
     ]);
+  });
+
+  it('sets and clears the secondary number kept on the box, audited; refuses a bad number or an unsynced user', async () => {
+    const post = (user: string, payload: Record<string, unknown>) =>
+      app.inject({ method: 'POST', url: `/api/auth/users/${user}/secondary`, ...local, payload });
+    const missing = await post('carol', { number: '+49 160 1234567' });
+    expect(missing.statusCode).toBe(400);
+    expect(missing.json<{ message: string }>().message).toMatch(/not in the synced user list/);
+    await store.table<UserRecord>(USERS_TABLE).put('carol', {
+      username: 'carol',
+      dn: 'CN=carol,DC=x',
+      mobile: '+4915100000003',
+      groups: ['MFA Users'],
+      source: 'directory',
+      syncedAt: 1,
+    });
+    const bad = await post('carol', { number: '12' });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json<{ message: string }>().message).toMatch(/"12": not a possible number/);
+    const set = await post('carol', { number: '+49 160 1234567', actor: 'helpdesk' });
+    expect(set.json()).toEqual({ user: 'carol', secondaryMobile: '+491601234567' });
+    const shown = await app.inject({ method: 'GET', url: '/api/auth/users/carol', ...local });
+    expect(shown.json()).toMatchObject({
+      directory: { mobile: '+4915100000003', boxSecondaryMobile: '+491601234567' },
+      recent: [
+        { kind: 'admin', action: 'secondary-number-set', actor: 'helpdesk', detail: '(none) → ******4567' },
+      ],
+    });
+    const cleared = await post('carol', { number: null });
+    expect(cleared.json()).toEqual({ user: 'carol', was: '+491601234567' });
+    expect((await store.table<UserRecord>(USERS_TABLE).get('carol'))?.overrides).toBeUndefined();
   });
 
   it('enrols a token (the URI once), imports seeds, and shows neither secret again', async () => {

@@ -148,6 +148,44 @@ describe('directory test connection and modem profiles', () => {
   });
 });
 
+describe('modem test send', () => {
+  it('sends through the named modem only, checks the number, and audits without the full number', async () => {
+    const sent: [string, string][] = [];
+    const web = await testWeb({
+      modemTest: {
+        sendVia: async (modem, to) => {
+          if (modem !== 'usb1') throw new Error(`no modem ${modem}`);
+          sent.push([modem, to]);
+          return { parts: 1 };
+        },
+        defaultCountry: () => 'DE',
+      },
+    });
+    try {
+      const { headers } = await login(web.app);
+      const send = (name: string, to: string) =>
+        web.app.inject({ method: 'POST', url: `/api/modems/${name}/test-send`, headers, payload: { to } });
+      const bad = await send('usb1', 'call me');
+      expect(bad.statusCode).toBe(400);
+      expect(bad.json<{ issues: { path: string }[] }>().issues[0]?.path).toBe('to');
+      const ok = await send('usb1', '0151 12345678');
+      expect(ok.json()).toEqual({ modem: 'usb1', parts: 1 });
+      expect(sent).toEqual([['usb1', '+4915112345678']]);
+      expect(web.audits.at(-1)).toMatchObject({
+        action: 'test-sms',
+        outcome: 'ok',
+        detail: 'to ******5678 through usb1',
+      });
+      const none = await send('usb9', '+4915112345678');
+      expect(none.statusCode).toBe(502);
+      expect(web.audits.at(-1)).toMatchObject({ action: 'test-sms', outcome: 'failed' });
+      expect(JSON.stringify(web.audits)).not.toContain('12345678');
+    } finally {
+      await web.close();
+    }
+  });
+});
+
 describe('24 h activity', () => {
   const now = Date.UTC(2026, 11, 6, 12, 2, 30);
   const radius = (t: number, outcome: 'accept' | 'reject' | 'challenge', user = 'alice'): AuditRecord => ({

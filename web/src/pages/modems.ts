@@ -3,7 +3,7 @@
  * (port from /dev/serial/by-id, profile, SIM PIN write-only, rate limit), applied live by the pool.
  */
 import { api } from '../api.ts';
-import { h, table } from '../dom.ts';
+import { h, say, table } from '../dom.ts';
 import {
   type ModemConfig,
   type ModemHealth,
@@ -109,6 +109,21 @@ export async function modemsPage(): Promise<void> {
     patchConfig({ modems: next }).then(modemsPage).catch(fail);
   });
 
+  const testTo = h('input', {
+    id: 'modem-test-to',
+    type: 'tel',
+    placeholder: '+15550000001',
+    'aria-label': 'Number for a test SMS',
+  });
+  const testSend = (name: string): void => {
+    say(`Sending a test SMS through ${name}…`);
+    api<{ modem: string; parts: number }>('POST', `/api/modems/${encodeURIComponent(name)}/test-send`, {
+      to: testTo.value,
+    })
+      .then((r) => say(`Test SMS sent through ${r.modem}`, 'ok'))
+      .catch(fail);
+  };
+
   const q = health.outbox;
   show(
     h('h1', {}, 'Modems'),
@@ -119,6 +134,7 @@ export async function modemsPage(): Promise<void> {
         ? `Queue: ${q.queued} waiting, ${q.inFlight} sending; ${q.sent} sent, ${q.failed} failed, ${q.expired} expired`
         : 'Queue: not running',
     ),
+    h('label', {}, 'Test SMS to ', testTo),
     table(
       ['Name', 'Port', 'State', 'Signal', 'Operator', 'PIN', 'Per minute', 'Sent', 'Failed', ''],
       [
@@ -139,28 +155,38 @@ export async function modemsPage(): Promise<void> {
           m ? String(m.maxPerMinute) : '',
           String(hm.sentCount),
           String(hm.failedCount),
-          m
-            ? h(
-                'span',
-                {},
-                h('button', { type: 'button', 'data-edit': m.name, onclick: () => fill(m) }, 'Edit'),
-                ' ',
-                h(
-                  'button',
-                  {
-                    type: 'button',
-                    'data-remove': m.name,
-                    onclick: () => {
-                      if (confirm(`Remove the modem ${m.name}?`))
-                        patchConfig({ modems: modems.filter((x) => x !== m) })
-                          .then(modemsPage)
-                          .catch(fail);
+          h(
+            'span',
+            {},
+            h(
+              'button',
+              { type: 'button', 'data-test-send': hm.name, onclick: () => testSend(hm.name) },
+              'Test send',
+            ),
+            m ? ' ' : '',
+            m
+              ? h(
+                  'span',
+                  {},
+                  h('button', { type: 'button', 'data-edit': m.name, onclick: () => fill(m) }, 'Edit'),
+                  ' ',
+                  h(
+                    'button',
+                    {
+                      type: 'button',
+                      'data-remove': m.name,
+                      onclick: () => {
+                        if (confirm(`Remove the modem ${m.name}?`))
+                          patchConfig({ modems: modems.filter((x) => x !== m) })
+                            .then(modemsPage)
+                            .catch(fail);
+                      },
                     },
-                  },
-                  'Remove',
-                ),
-              )
-            : '',
+                    'Remove',
+                  ),
+                )
+              : '',
+          ),
         ];
       }),
     ),

@@ -12,7 +12,14 @@ import { isLoopbackAddress, isLoopbackHost } from '../loopback.ts';
 
 export type AdminService = Pick<
   AuthAdmin,
-  'showUser' | 'unlock' | 'enrolToken' | 'importTokens' | 'removeToken' | 'issueOverride' | 'explain'
+  | 'showUser'
+  | 'unlock'
+  | 'setSecondaryNumber'
+  | 'enrolToken'
+  | 'importTokens'
+  | 'removeToken'
+  | 'issueOverride'
+  | 'explain'
 >;
 
 const log = logger('web:auth');

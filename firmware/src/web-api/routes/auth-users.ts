@@ -1,4 +1,7 @@
-/** `GET /api/auth/users/:user` (lock state, counters, numbers, tokens, recent logins) and `POST …/unlock`. */
+/**
+ * `GET /api/auth/users/:user` (lock state, counters, numbers, tokens, recent logins), `POST …/unlock`
+ * and `POST …/secondary` (the box-side secondary number; `{"number": null}` clears it).
+ */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import {
@@ -14,6 +17,7 @@ import {
 export const USERS_ROUTE = '/api/auth/users';
 
 const unlockBody = z.strictObject({ actor: actorSchema });
+const secondaryBody = z.strictObject({ number: z.string().min(1).max(40).nullable(), actor: actorSchema });
 
 export function registerAuthUserRoutes(app: FastifyInstance, admin: AdminService): void {
   app.get(`${USERS_ROUTE}/:user`, LOCAL_ROUTE, async (req, reply) => {
@@ -26,5 +30,13 @@ export function registerAuthUserRoutes(app: FastifyInstance, admin: AdminService
     const r = userRequest(req, reply, unlockBody);
     if (!r) return reply;
     return answer(reply, 'user unlock', () => admin.unlock(r.user, r.actor, r.source));
+  });
+
+  app.post(`${USERS_ROUTE}/:user/secondary`, LOCAL_ROUTE, async (req, reply) => {
+    const r = userRequest(req, reply, secondaryBody);
+    if (!r) return reply;
+    return answer(reply, 'user secondary', () =>
+      admin.setSecondaryNumber(r.user, r.body.number ?? undefined, r.actor, r.source),
+    );
   });
 }
