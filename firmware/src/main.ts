@@ -431,7 +431,24 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
       {
         health,
         audit: (e) => audit.recordDurable({ kind: 'admin', ...e }),
-        directorySync: { run: (o) => sync.run(o), status: () => sync.status() },
+        directorySync: {
+          // A sync asked for through the API (the page, `mfabox directory sync` while the service runs) is an admin action.
+          run: async (o) => {
+            const r = await sync.run(o);
+            const held = r.pendingRemovals
+              ? `, ${r.pendingRemovals.count} removals held for confirmation`
+              : '';
+            await audit.recordDurable({
+              kind: 'admin',
+              action: o.confirm === true ? 'directory-sync-confirmed' : 'directory-sync',
+              actor: 'admin',
+              outcome: r.state === 'failed' ? 'failed' : 'ok',
+              detail: `${r.state}: ${r.added} added, ${r.updated} updated, ${r.removed} removed, ${r.skippedCount} skipped${held}${r.error ? `; ${r.error}` : ''}`,
+            });
+            return r;
+          },
+          status: () => sync.status(),
+        },
         authAdmin,
         auditLog: audit,
         metrics,
