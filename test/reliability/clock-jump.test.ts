@@ -11,18 +11,10 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ModemSimulator } from '../../firmware/src/modem/simulator/index.ts';
-import {
-  bulkUser,
-  makeBox,
-  report,
-  sleep,
-  startDirectory,
-  startModems,
-  type Box,
-  type DirectoryPeer,
-} from './harness.ts';
-import { Handsets, passcodeIn, step1, step2, waitReady } from './users.ts';
+import { bulkUser, report, sleep, type Box, type DirectoryPeer } from './harness.ts';
+import { startRig, type Rig } from './rig.ts';
+import type { Handsets } from './users.ts';
+import { passcodeIn, step1, step2 } from './users.ts';
 
 const TTL_SECONDS = 60;
 
@@ -35,36 +27,32 @@ function libfaketime(): string {
 
 describe('reliability: the wall clock jumps', () => {
   let dir: DirectoryPeer;
-  let sims: ModemSimulator[];
   let box: Box;
+  let rig: Rig | undefined;
   let phones: Handsets;
   let offsetFile: string;
   const jump = (offset: string): void => writeFileSync(offsetFile, `${offset}\n`);
 
   beforeAll(async () => {
-    dir = await startDirectory(20);
-    sims = await startModems(1, 50);
-    phones = new Handsets(sims);
     offsetFile = join(mkdtempSync(join(tmpdir(), 'mfabox-faketime-')), 'offset');
     jump('+0');
-    box = await makeBox({
-      dir,
-      sims,
-      config: { passcode: { ttlSeconds: TTL_SECONDS } },
-      env: {
-        LD_PRELOAD: libfaketime(),
-        FAKETIME_TIMESTAMP_FILE: offsetFile,
-        FAKETIME_NO_CACHE: '1',
-        FAKETIME_DONT_FAKE_MONOTONIC: '1',
+    rig = await startRig({
+      users: 20,
+      smsDelayMs: 50,
+      box: {
+        config: { passcode: { ttlSeconds: TTL_SECONDS } },
+        env: {
+          LD_PRELOAD: libfaketime(),
+          FAKETIME_TIMESTAMP_FILE: offsetFile,
+          FAKETIME_NO_CACHE: '1',
+          FAKETIME_DONT_FAKE_MONOTONIC: '1',
+        },
       },
     });
-    await box.start();
-    await waitReady(box, phones, 20, dir.password);
+    ({ dir, phones, box } = rig);
   });
   afterAll(async () => {
-    await box?.cleanup();
-    for (const s of sims ?? []) await s.stop();
-    await dir?.peer.stop();
+    await rig?.stop();
   });
 
   async function challenge(i: number): Promise<{ state: string; code: string }> {

@@ -10,26 +10,18 @@ import { join } from 'node:path';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ModemSimulator } from '../../firmware/src/modem/simulator/index.ts';
-import {
-  bulkUser,
-  makeBox,
-  report,
-  sleep,
-  startDirectory,
-  startModems,
-  type Box,
-  type DirectoryPeer,
-} from './harness.ts';
-import { Handsets, login, step1, waitReady } from './users.ts';
+import { bulkUser, report, sleep, type Box, type DirectoryPeer } from './harness.ts';
+import { startRig, type Rig } from './rig.ts';
+import type { Handsets } from './users.ts';
+import { login, step1 } from './users.ts';
 import { boxHealth } from './health.ts';
 
 const isRoot = process.getuid?.() === 0;
 
 describe.runIf(isRoot)('reliability: disk full', () => {
   let dir: DirectoryPeer;
-  let sims: ModemSimulator[];
   let box: Box;
+  let rig: Rig | undefined;
   let phones: Handsets;
   let mnt: string;
   const filler = (): string => join(mnt, 'filler');
@@ -37,17 +29,11 @@ describe.runIf(isRoot)('reliability: disk full', () => {
     mnt = mkdtempSync(join(tmpdir(), 'mfabox-tmpfs-'));
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=24m', 'tmpfs', mnt]);
     mkdirSync(join(mnt, 'data'));
-    dir = await startDirectory(40);
-    sims = await startModems(1, 50);
-    phones = new Handsets(sims);
-    box = await makeBox({ dir, sims, dataDir: join(mnt, 'data') });
-    await box.start();
-    await waitReady(box, phones, 40, dir.password);
+    rig = await startRig({ users: 40, smsDelayMs: 50, box: { dataDir: join(mnt, 'data') } });
+    ({ dir, phones, box } = rig);
   });
   afterAll(async () => {
-    await box?.cleanup();
-    for (const s of sims ?? []) await s.stop();
-    await dir?.peer.stop();
+    await rig?.stop();
     if (mnt) {
       execFileSync('umount', ['-l', mnt]);
       rmSync(mnt, { recursive: true, force: true });

@@ -9,17 +9,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ModemSimulator } from '../../firmware/src/modem/simulator/index.ts';
-import {
-  makeBox,
-  report,
-  sleep,
-  startDirectory,
-  startModems,
-  type Box,
-  type DirectoryPeer,
-} from './harness.ts';
+import { report, sleep, type Box, type DirectoryPeer } from './harness.ts';
 import { boxHealth } from './health.ts';
-import { Handsets, login, passcodeIn, step2, waitReady, type LoginResult } from './users.ts';
+import { startRig, type Rig } from './rig.ts';
+import type { Handsets } from './users.ts';
+import { login, passcodeIn, step2, type LoginResult } from './users.ts';
 
 const HANG_MS = 25_000;
 
@@ -42,6 +36,7 @@ describe('reliability: the modem hangs', () => {
   let dir: DirectoryPeer;
   let sims: ModemSimulator[];
   let box: Box;
+  let rig: Rig | undefined;
   let phones: Handsets;
   let sys: string;
   beforeAll(async () => {
@@ -53,17 +48,15 @@ describe('reliability: the modem hangs', () => {
       writeFileSync(join(d, 'max_brightness'), '1');
       writeFileSync(join(d, 'trigger'), 'none [default-on] heartbeat');
     }
-    dir = await startDirectory(20);
-    sims = await startModems(1, 100);
-    phones = new Handsets(sims);
-    box = await makeBox({ dir, sims, env: { MFABOX_LEDS: 'led-class', MFABOX_SYS_ROOT: sys } });
-    await box.start();
-    await waitReady(box, phones, 20, dir.password);
+    rig = await startRig({
+      users: 20,
+      smsDelayMs: 100,
+      box: { env: { MFABOX_LEDS: 'led-class', MFABOX_SYS_ROOT: sys } },
+    });
+    ({ dir, sims, phones, box } = rig);
   });
   afterAll(async () => {
-    await box?.cleanup();
-    for (const s of sims ?? []) await s.stop();
-    await dir?.peer.stop();
+    await rig?.stop();
     rmSync(sys, { recursive: true, force: true });
   });
 

@@ -10,19 +10,10 @@ import net from 'node:net';
 import radius from 'radius';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ModemSimulator } from '../../firmware/src/modem/simulator/index.ts';
-import {
-  SECRET,
-  bindsFor,
-  bulkUser,
-  makeBox,
-  report,
-  sleep,
-  startDirectory,
-  startModems,
-  type Box,
-  type DirectoryPeer,
-} from './harness.ts';
-import { Handsets, login, waitReady } from './users.ts';
+import { SECRET, bindsFor, bulkUser, report, sleep, type Box, type DirectoryPeer } from './harness.ts';
+import { startRig, type Rig } from './rig.ts';
+import type { Handsets } from './users.ts';
+import { login } from './users.ts';
 
 function sendAndCollect(
   sock: dgram.Socket,
@@ -61,19 +52,14 @@ describe('reliability: the NAS and the network misbehave', () => {
   let dir: DirectoryPeer;
   let sims: ModemSimulator[];
   let box: Box;
+  let rig: Rig | undefined;
   let phones: Handsets;
   beforeAll(async () => {
-    dir = await startDirectory(40);
-    sims = await startModems(1, 100);
-    phones = new Handsets(sims);
-    box = await makeBox({ dir, sims });
-    await box.start();
-    await waitReady(box, phones, 40, dir.password);
+    rig = await startRig({ users: 40, smsDelayMs: 100 });
+    ({ dir, sims, phones, box } = rig);
   });
   afterAll(async () => {
-    await box?.cleanup();
-    for (const s of sims ?? []) await s.stop();
-    await dir?.peer.stop();
+    await rig?.stop();
   });
 
   it('a request retransmitted 5× at 1 s gets one SMS and five identical replies', async () => {

@@ -8,20 +8,12 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ModemSimulator } from '../../firmware/src/modem/simulator/index.ts';
 import { openStore } from '../../firmware/src/store/store.ts';
 import { runCli } from './cli.ts';
-import {
-  makeBox,
-  report,
-  sleep,
-  startDirectory,
-  startModems,
-  writesTo,
-  type Box,
-  type DirectoryPeer,
-} from './harness.ts';
-import { Handsets, login, p99, passcodeIn, pool, step2, waitReady, type LoginResult } from './users.ts';
+import { report, sleep, writesTo, type Box, type DirectoryPeer } from './harness.ts';
+import { startRig, type Rig } from './rig.ts';
+import type { Handsets } from './users.ts';
+import { login, p99, passcodeIn, pool, step2, waitReady, type LoginResult } from './users.ts';
 import { bulkUser } from './harness.ts';
 
 // 20 cuts in `npm run test:reliability`; 10 in `npm test`, which must keep CI under 15 minutes.
@@ -30,20 +22,20 @@ const PER_ROUND = 8;
 
 describe('reliability: power cut', () => {
   let dir: DirectoryPeer;
-  let sims: ModemSimulator[];
   let box: Box;
+  let rig: Rig | undefined;
   let phones: Handsets;
   beforeAll(async () => {
-    dir = await startDirectory(CUTS * (PER_ROUND + 1) + 20);
-    // A network time long enough that many kills land between Ctrl-Z and +CMGS.
-    sims = await startModems(1, 400);
-    phones = new Handsets(sims);
-    box = await makeBox({ dir, sims });
+    rig = await startRig({
+      users: CUTS * (PER_ROUND + 1) + 20,
+      // A network time long enough that many kills land between Ctrl-Z and +CMGS.
+      smsDelayMs: 400,
+      start: false,
+    });
+    ({ dir, phones, box } = rig);
   });
   afterAll(async () => {
-    await box?.cleanup();
-    for (const s of sims ?? []) await s.stop();
-    await dir?.peer.stop();
+    await rig?.stop();
   });
 
   it(`keeps every promise across ${CUTS} kill -9s during a login storm`, async () => {

@@ -7,18 +7,10 @@
 import { randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ModemSimulator } from '../../firmware/src/modem/simulator/index.ts';
-import {
-  bulkUser,
-  makeBox,
-  report,
-  sleep,
-  startDirectory,
-  startModems,
-  type Box,
-  type DirectoryPeer,
-} from './harness.ts';
-import { Handsets, login, p99, step1, step2, waitReady } from './users.ts';
+import { bulkUser, report, sleep, type Box, type DirectoryPeer } from './harness.ts';
+import { startRig, type Rig } from './rig.ts';
+import type { Handsets } from './users.ts';
+import { login, p99, step1, step2 } from './users.ts';
 
 // npm test runs the 3-minute form; npm run test:reliability the 30-minute one (SOAK_MINUTES overrides both).
 const MINUTES = Number(process.env.SOAK_MINUTES ?? (process.env.RELIABILITY_FULL === '1' ? 30 : 3));
@@ -27,21 +19,15 @@ const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floo
 
 describe('reliability: soak', () => {
   let dir: DirectoryPeer;
-  let sims: ModemSimulator[];
   let box: Box;
+  let rig: Rig | undefined;
   let phones: Handsets;
   beforeAll(async () => {
-    dir = await startDirectory(USERS);
-    sims = await startModems(2, 100);
-    phones = new Handsets(sims);
-    box = await makeBox({ dir, sims });
-    await box.start();
-    await waitReady(box, phones, USERS, dir.password);
+    rig = await startRig({ users: USERS, modems: 2, smsDelayMs: 100 });
+    ({ dir, phones, box } = rig);
   });
   afterAll(async () => {
-    await box?.cleanup();
-    for (const s of sims ?? []) await s.stop();
-    await dir?.peer.stop();
+    await rig?.stop();
   });
 
   it(
