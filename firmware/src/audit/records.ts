@@ -50,7 +50,8 @@ export interface RadiusRecord {
   triesLeft?: number;
 }
 
-export type SmsEvent = 'queued' | 'sent' | 'failed' | 'expired' | 'delivered' | 'not-delivered';
+/** `resend`: the one resend of an SMS whose first send has an unknown outcome (outbox.ts). */
+export type SmsEvent = 'queued' | 'sent' | 'failed' | 'expired' | 'delivered' | 'not-delivered' | 'resend';
 
 export interface SmsRecord {
   kind: 'sms';
