@@ -276,6 +276,14 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
       email,
       onDecision: (d) => radiusAudit.onDecision(d),
     });
+    engine.guard.onGlobalCap = ({ cap, retryInMs }) =>
+      audit.record({
+        kind: 'admin',
+        action: 'sms-global-cap',
+        actor: 'system',
+        outcome: 'failed',
+        detail: `global SMS cap of ${cap} per minute reached: new passcode SMS refused for about ${Math.ceil(retryInMs / 1000)} s (limits.smsPerMinute)`,
+      });
     engine.start();
     stops.push(() => engine.stop());
 

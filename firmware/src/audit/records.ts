@@ -101,7 +101,8 @@ export type AdminAction =
   | 'backup-downloaded'
   | 'backup-restored'
   | 'reboot'
-  | 'factory-reset';
+  | 'factory-reset'
+  | 'sms-global-cap';
 
 export interface FieldChange {
   /** Dotted path, e.g. "radius.clients[0].secret". */
