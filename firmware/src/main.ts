@@ -21,6 +21,8 @@ import { cryptoRandom, systemClock } from './clock.ts';
 import { directorySchema, modemSchema, type Config, type ModemConfig } from './config/schema.ts';
 import { openOutbox } from './dispatch/outbox.ts';
 import { createReconfigurableDirectory, createSync } from './directory/factory.ts';
+import { syncAuditRecord } from './directory/sync-audit.ts';
+import type { SyncStatus } from './directory/sync.ts';
 import type { ConfigFile, JsonObject } from './config/config-file.ts';
 import { LiveConfig, type ApplyResult } from './config/live-config.ts';
 import { firmwareVersion } from './version.ts';
@@ -239,7 +241,12 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
     // directory.reconfigure(cfg) swaps in a new config without dropping a login in flight.
     const directory = await createReconfigurableDirectory(directoryConfig);
     stops.push(() => directory.close());
+    // A scheduled sync is audited like one an admin starts, with the schedule as its actor.
+    const onScheduledRun = (r: SyncStatus): void => {
+      audit.record(syncAuditRecord(r, { confirm: false, actor: 'schedule' }));
+    };
     let sync = createSync(config, directory, store);
+    sync.onScheduledRun = onScheduledRun;
     if (config.directory.syncIntervalMinutes > 0) {
       sync.startSchedule(config.directory.syncIntervalMinutes);
     }
@@ -361,6 +368,7 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
       ) {
         sync.stopSchedule();
         sync = createSync(next, directory, store);
+        sync.onScheduledRun = onScheduledRun;
         if (next.directory.syncIntervalMinutes > 0) sync.startSchedule(next.directory.syncIntervalMinutes);
       }
       const nextModems = modemsOf(next);
@@ -443,16 +451,7 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
           // A sync asked for through the API (the page, `mfabox directory sync` while the service runs) is an admin action.
           run: async (o) => {
             const r = await sync.run(o);
-            const held = r.pendingRemovals
-              ? `, ${r.pendingRemovals.count} removals held for confirmation`
-              : '';
-            await audit.recordDurable({
-              kind: 'admin',
-              action: o.confirm === true ? 'directory-sync-confirmed' : 'directory-sync',
-              actor: 'admin',
-              outcome: r.state === 'failed' ? 'failed' : 'ok',
-              detail: `${r.state}: ${r.added} added, ${r.updated} updated, ${r.removed} removed, ${r.skippedCount} skipped${held}${r.error ? `; ${r.error}` : ''}`,
-            });
+            await audit.recordDurable(syncAuditRecord(r, { confirm: o.confirm === true, actor: 'admin' }));
             return r;
           },
           status: () => sync.status(),

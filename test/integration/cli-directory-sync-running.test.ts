@@ -95,4 +95,20 @@ describe('mfabox directory sync while the appliance runs', () => {
     expect(syncs[0]?.detail).toMatch(/^needs-confirmation: .*5 removals held for confirmation/);
     expect(syncs[1]?.detail).toMatch(/^ok: .*5 removed/);
   }, 60_000);
+
+  it('with the service stopped, syncs here and audits the run as the CLI one', async () => {
+    await app?.stop();
+    app = undefined;
+    const here = await mfabox(['directory', 'sync', '--config', configFile]);
+    expect(here.out).not.toContain('run by the mfabox service');
+    expect(here.code, here.out).toBe(0);
+    const log = await mfabox(['log', '--config', configFile, '--kind', 'admin', '--json']);
+    const syncs = log.out
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { action: string; actor: string })
+      .filter((r) => r.action.startsWith('directory-sync'));
+    expect(syncs).toHaveLength(3);
+    expect(syncs.some((r) => r.action === 'directory-sync' && r.actor === 'cli')).toBe(true);
+  }, 60_000);
 });

@@ -39,6 +39,11 @@ export function smsRecordOf(e: OutboxEvent, t: number): AuditInput {
   if (e.username !== undefined) r.user = e.username;
   if (e.to !== '') r.to = e.to;
   if (e.status === 'queued') return r;
+  if (e.status === 'resend') {
+    // Spent before the copy goes out: its final outcome follows as an ordinary sent/failed record.
+    r.reason = 'unknown-outcome';
+    return r;
+  }
   if (e.modem !== undefined) r.modem = e.modem;
   if (e.messageRefs) {
     r.messageRefs = e.messageRefs;

@@ -8,6 +8,9 @@ import { ErrorCode, MfaError, describeError, isMfaError } from '../errors.ts';
 import { testDirectory } from '../directory/diagnose.ts';
 import { createDirectory, createSync } from '../directory/factory.ts';
 import type { SyncStatus } from '../directory/sync.ts';
+import { syncAuditRecord } from '../directory/sync-audit.ts';
+import { AuditLog } from '../audit/audit-log.ts';
+import { systemClock } from '../clock.ts';
 import { openStore, type Store } from '../store/store.ts';
 import { localApiTarget } from '../web-api/loopback.ts';
 import { callSyncApi, targetUrl } from './sync-client.ts';
@@ -80,6 +83,10 @@ async function syncHere(config: Config, store: Store, confirm: boolean): Promise
       throw new MfaError(describeError(e), ErrorCode.DirectorySyncAborted, { cause: e });
     }
     printStatus(status);
+    // The service is stopped (this process holds the store): the sync is audited here, as root's.
+    const audit = new AuditLog(store, systemClock);
+    await audit.recordDurable(syncAuditRecord(status, { confirm, actor: 'cli' }));
+    await audit.stop();
     return exitCodeOf(status);
   } finally {
     await directory.close();

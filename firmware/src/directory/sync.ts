@@ -393,11 +393,17 @@ export class DirectorySync {
    * Runs every `minutes` (0: never), and once `firstRunMs` after the start, so a box that was off
    * for a while does not wait a whole interval for fresh numbers. The timers keep no process alive.
    */
+  /** Told of each scheduled run's result (the audit hook); runs asked for by a caller are theirs to report. */
+  onScheduledRun: ((r: SyncStatus) => void) | undefined;
+
   startSchedule(minutes: number, firstRunMs = FIRST_RUN_MS): void {
     this.stopSchedule();
     if (minutes <= 0) return;
     const tick = () => {
-      this.run().catch((e: unknown) => this.log.error({ err: describeError(e) }, 'scheduled sync failed'));
+      this.run().then(
+        (r) => this.onScheduledRun?.(r),
+        (e: unknown) => this.log.error({ err: describeError(e) }, 'scheduled sync failed'),
+      );
     };
     this.first = setTimeout(tick, firstRunMs);
     this.first.unref();

@@ -135,6 +135,7 @@ export class DurableOutbox implements Outbox {
       requeue: (it) => {
         if (!this.closed) insertBySeq(this.queue, it);
       },
+      tellResend: (rec) => this.tell(rec, 'resend'),
       finish: (it, status, extra, auditOutcome) => this.finish(it, status, extra, auditOutcome),
       expire: (it, reason) => this.expire(it, reason),
       finalOps: (it, status, extra, auditOutcome) => this.finalOps(it, status, extra, auditOutcome),
@@ -495,10 +496,10 @@ export class DurableOutbox implements Outbox {
   private tell(rec: OutboxRecord, status: OutboxEvent['status']): void {
     if (!this.onEvent) return;
     // A final record's number is masked already.
-    const to = status === 'queued' ? maskNumber(rec.to) : rec.to;
+    const to = status === 'queued' || status === 'resend' ? maskNumber(rec.to) : rec.to;
     const e: OutboxEvent = { status, challengeId: rec.challengeId, to };
     if (rec.username !== undefined) e.username = rec.username;
-    if (e.status !== 'queued') {
+    if (e.status !== 'queued' && e.status !== 'resend') {
       if (rec.modem !== undefined) e.modem = rec.modem;
       if (rec.messageRefs) e.messageRefs = rec.messageRefs;
       if (rec.reason !== undefined) e.reason = rec.reason;

@@ -46,6 +46,8 @@ export interface SendHost {
   pump(): void;
   /** Puts an item back on the queue (unless the outbox is closed). */
   requeue(it: LiveItem): void;
+  /** Tells the audit hook that an unknown outcome's one resend has been spent. */
+  tellResend(rec: OutboxRecord): void;
   finish(
     it: LiveItem,
     status: FinalStatus,
@@ -101,6 +103,7 @@ export async function sendAttempt(h: SendHost, it: LiveItem): Promise<void> {
       return requeueAfter(h, it, h.opts.retryMaxMs, describeError(e), ctx);
     }
     h.log.warn(ctx, 'resending an SMS whose first send has an unknown outcome (audited)');
+    h.tellResend(rec);
     if (h.closed()) return; // the resend stays due: the next start makes it
   }
 

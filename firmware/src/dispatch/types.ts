@@ -73,6 +73,8 @@ export interface Outbox {
 /** An SMS lifecycle step, for the audit and metrics (OutboxDeps.onEvent). Holds no text; `to` is masked. */
 export type OutboxEvent =
   | { status: 'queued'; challengeId: string; username?: string; to: string }
+  /** The one resend of an SMS whose first send has an unknown outcome, spent durably just now. */
+  | { status: 'resend'; challengeId: string; username?: string; to: string }
   | {
       status: 'sent' | 'failed' | 'expired';
       challengeId: string;

@@ -14,6 +14,17 @@ describe('SMS audit records', () => {
       to: '******0001',
     });
     expect(
+      smsRecordOf({ status: 'resend', challengeId: 'c1', username: 'bob', to: '******0001' }, 6),
+    ).toEqual({
+      kind: 'sms',
+      t: 6,
+      event: 'resend',
+      challengeId: 'c1',
+      user: 'bob',
+      to: '******0001',
+      reason: 'unknown-outcome',
+    });
+    expect(
       smsRecordOf(
         { status: 'sent', challengeId: 'c1', to: '******0001', modem: 'm0', messageRefs: [7, 8] },
         9,

@@ -12,6 +12,8 @@ import {
   type SyncStatus,
 } from '../../../firmware/src/directory/sync.ts';
 import type { UserRecord } from '../../../firmware/src/directory/users.ts';
+import type { AuditInput } from '../../../firmware/src/audit/records.ts';
+import { syncAuditRecord } from '../../../firmware/src/directory/sync-audit.ts';
 import { openStore, type Store } from '../../../firmware/src/store/store.ts';
 
 function member(username: string, mobiles: string[], extra: Partial<DirectoryUser> = {}): DirectoryUser {
@@ -370,6 +372,29 @@ describe('DirectorySync with LevelDB', () => {
     } finally {
       vi.useRealTimers();
     }
+  });
+
+  it('tells the audit hook of each scheduled run, with a record that names the schedule', async () => {
+    const told: AuditInput[] = [];
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'setTimeout', 'clearTimeout'] });
+    try {
+      const s = sync();
+      s.run = () => Promise.resolve({ ...emptyStatus('MFA Users', 'ok'), added: 2, skippedCount: 1 });
+      s.onScheduledRun = (r) => told.push(syncAuditRecord(r, { confirm: false, actor: 'schedule' }));
+      s.startSchedule(15, 10_000);
+      vi.advanceTimersByTime(10_000);
+      s.stopSchedule();
+    } finally {
+      vi.useRealTimers();
+    }
+    await vi.waitFor(() => expect(told).toHaveLength(1));
+    expect(told[0]).toEqual({
+      kind: 'admin',
+      action: 'directory-sync',
+      actor: 'schedule',
+      outcome: 'ok',
+      detail: 'ok: 2 added, 0 updated, 0 removed, 1 skipped',
+    });
   });
 
   it('a run left "running" by a dead process reads as failed (interrupted)', async () => {

@@ -17,6 +17,7 @@ import { SubmitJournal } from '../../../firmware/src/dispatch/submit-journal.ts'
 import { openText, sealText } from '../../../firmware/src/dispatch/sealed-text.ts';
 import { deriveSubkey } from '../../../firmware/src/store/device-key.ts';
 import { cryptoRandom } from '../../../firmware/src/clock.ts';
+import type { OutboxEvent } from '../../../firmware/src/dispatch/types.ts';
 import { FakeClock, FakeSender, health } from './fakes.ts';
 
 const MIN = 60_000;
@@ -46,7 +47,9 @@ describe.each([
     await rm(dir, { recursive: true, force: true });
   });
 
+  let events: OutboxEvent[] = [];
   async function open(options: Partial<OutboxOptions> = {}): Promise<DurableOutbox> {
+    events = [];
     outbox = await openOutbox({
       store,
       sender,
@@ -54,6 +57,7 @@ describe.each([
       clock,
       timers: clock,
       options,
+      onEvent: (e) => events.push(e),
       ...(withJournal ? { dataDir: dir } : {}),
     });
     return outbox;
@@ -418,6 +422,9 @@ describe.each([
     expect(await audits()).toEqual([
       expect.objectContaining({ challengeId: 'c1', outcome: 'sent', modem: 'm2', messageRefs: [1] }),
     ]);
+    // The audit log hears of the resend too, in order, with the number masked.
+    expect(events.map((x) => x.status)).toEqual(['queued', 'resend', 'sent']);
+    expect(events[1]).toEqual({ status: 'resend', challengeId: 'c1', to: '******0001' });
   });
 
   it('treats an unclassified error after beforeSubmit as an unknown outcome', async () => {
