@@ -7,6 +7,9 @@ import type { AddressInfo } from 'node:net';
 import { AuditLog } from './audit/audit-log.ts';
 import { createRadiusAudit } from './audit/radius-hook.ts';
 import { DeliveryTracker, smsRecordOf, type StatusReport } from './audit/sms-hook.ts';
+import { SyslogForwarder } from './audit/syslog.ts';
+import { instrumentDirectory } from './metrics/directory.ts';
+import { Metrics } from './metrics/metrics.ts';
 import type { AuditFilter } from './audit/query.ts';
 import { configChanges, type AuditRecord } from './audit/records.ts';
 import { createAuthEngine } from './auth/engine.ts';
@@ -117,12 +120,32 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
     // Each use derives its own subkey from these bytes (store/device-key.ts).
     const deviceKeyFile = await openKeyFor(config);
     const deviceKey = deviceKeyFile.raw();
-    const audit = new AuditLog(store, systemClock);
+    const audit = new AuditLog(store, systemClock, {
+      maxAgeDays: config.audit.maxAgeDays,
+      maxRecords: config.audit.maxRecords,
+    });
     audit.start();
     stops.push(() => audit.stop());
+    // Every record also goes to the SIEM; send() queues and returns, whatever the collector does.
+    const syslog = new SyslogForwarder(config.syslog);
+    audit.subscribe((r) => syslog.send(r));
+    stops.push(() => syslog.close());
+    // Metrics read health lazily (it is built below, once the services exist).
+    let health: () => HealthSnapshot = () => {
+      throw new Error('health read before start');
+    };
+    const metrics = new Metrics({
+      health: () => health(),
+      audit: () => audit.stats(),
+      syslog: () => syslog.stats(),
+    });
     const users = store.table<UserRecord>(USERS_TABLE);
     const radiusAudit = createRadiusAudit({
       sink: (r) => audit.record(r),
+      observe: {
+        decision: (d, latencyMs) => metrics.decision(d, latencyMs),
+        drop: (d) => metrics.drop(d),
+      },
       lookupDn: (account) => {
         try {
           return users.getSync(userKey(account))?.dn;
@@ -177,12 +200,14 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
       onEvent: (e) => {
         const t = Date.now();
         deliveryReports.noteSent(e, t);
+        metrics.smsEvent(e);
         audit.record(smsRecordOf(e, t));
       },
     });
     pool.on('status-report', (r: StatusReport) => {
       const rec = deliveryReports.recordFor(r, Date.now());
       if (rec?.kind !== 'sms') return;
+      metrics.smsEvent({ status: r.delivered ? 'delivered' : 'not-delivered', challengeId: rec.challengeId });
       audit.record(rec);
       const at = rec.at ?? Date.now();
       outbox
@@ -228,7 +253,9 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
     // Registered before the engine's stop, so it runs after it: emails in flight get their chance.
     stops.push(() => email.close());
     const engine = createAuthEngine({
-      directory,
+      directory: instrumentDirectory(directory, (server, op, ms, error) =>
+        metrics.directoryCall(server, op, ms, error),
+      ),
       outbox,
       store,
       clock: systemClock,
@@ -249,13 +276,17 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
       email,
       onDecision: (d) => radiusAudit.onDecision(d),
     });
+    engine.guard.onGlobalCap = ({ cap, retryInMs }) =>
+      audit.record({
+        kind: 'admin',
+        action: 'sms-global-cap',
+        actor: 'system',
+        outcome: 'failed',
+        detail: `global SMS cap of ${cap} per minute reached: new passcode SMS refused for about ${Math.ceil(retryInMs / 1000)} s (limits.smsPerMinute)`,
+      });
     engine.start();
     stops.push(() => engine.stop());
 
-    // The server is created before health exists; health reads the server lazily.
-    let health: () => HealthSnapshot = () => {
-      throw new Error('health read before start');
-    };
     // Requests still in the engine when the service stops finish before the store closes:
     // otherwise a challenge could be committed half-way, or its write hang on a closed store.
     const inFlight = new Set<Promise<unknown>>();
@@ -290,6 +321,7 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
         radius: () => radius.status(),
         outbox: () => outbox.stats(),
         setupGaps: () => gaps,
+        audit: () => ({ ...audit.stats(), syslog: syslog.stats() }),
       });
 
     if (opts.waitForModemMs) await pool.whenReady(opts.waitForModemMs);
@@ -344,6 +376,8 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
       for (const k of ['address', 'port', 'tls', 'certFile', 'keyFile', 'redirectPort', 'localPort'] as const)
         if (!same(next.web[k], prev.web[k])) restartNeeded.push(`web.${k}`);
       if (next.dataDir !== prev.dataDir) restartNeeded.push('dataDir');
+      if (!same(next.syslog, prev.syslog)) syslog.reconfigure(next.syslog);
+      if (!same(next.audit, prev.audit)) restartNeeded.push('audit');
       if (next.policy.geoipFile !== prev.policy.geoipFile) restartNeeded.push('policy.geoipFile');
       current = next;
       gaps = gapsOf(next);
@@ -405,9 +439,27 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
       {
         health,
         audit: (e) => audit.recordDurable({ kind: 'admin', ...e }),
-        directorySync: { run: (o) => sync.run(o), status: () => sync.status() },
+        directorySync: {
+          // A sync asked for through the API (the page, `mfabox directory sync` while the service runs) is an admin action.
+          run: async (o) => {
+            const r = await sync.run(o);
+            const held = r.pendingRemovals
+              ? `, ${r.pendingRemovals.count} removals held for confirmation`
+              : '';
+            await audit.recordDurable({
+              kind: 'admin',
+              action: o.confirm === true ? 'directory-sync-confirmed' : 'directory-sync',
+              actor: 'admin',
+              outcome: r.state === 'failed' ? 'failed' : 'ok',
+              detail: `${r.state}: ${r.added} added, ${r.updated} updated, ${r.removed} removed, ${r.skippedCount} skipped${held}${r.error ? `; ${r.error}` : ''}`,
+            });
+            return r;
+          },
+          status: () => sync.status(),
+        },
         authAdmin,
         auditLog: audit,
+        metrics,
         ...(live ? { config: live } : {}),
         ...(live && opts.configFile
           ? {

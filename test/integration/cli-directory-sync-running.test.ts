@@ -83,5 +83,16 @@ describe('mfabox directory sync while the appliance runs', () => {
     const res = await fetch(new URL('/api/directory/sync', app?.webUrl));
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ state: 'ok', removed: 5, confirmed: true });
+
+    // Both runs are in the auth log as admin actions: the held one, then the confirmation.
+    const log = await fetch(new URL('/api/audit?kind=admin&format=ndjson', app?.webUrl));
+    const admin = (await log.text())
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { action: string; detail?: string });
+    const syncs = admin.filter((r) => r.action.startsWith('directory-sync'));
+    expect(syncs.map((r) => r.action)).toEqual(['directory-sync', 'directory-sync-confirmed']);
+    expect(syncs[0]?.detail).toMatch(/^needs-confirmation: .*5 removals held for confirmation/);
+    expect(syncs[1]?.detail).toMatch(/^ok: .*5 removed/);
   }, 60_000);
 });

@@ -84,7 +84,17 @@ describe('mfabox log (radclient, simulator over a pty)', () => {
       /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z radius reject {4}reason=bad-password user=CORP\\bob account=bob client=netscaler source=127\.0\.0\.1 callingStationId=203\.0\.113\.7 clientIp=203\.0\.113\.7 method=password step=password latencyMs=[\d.]+$/,
     );
     // Alice got as far as the directory: her record names her DN.
-    const alice = await mfabox(['log', '--config', configFile, '--user', 'alice', '--json']);
+    // Her SMS 'queued' record may carry the same or an earlier millisecond than the decision.
+    const alice = await mfabox([
+      'log',
+      '--config',
+      configFile,
+      '--user',
+      'alice',
+      '--kind',
+      'radius',
+      '--json',
+    ]);
     expect(JSON.parse(alice.out.trim().split('\n')[0] ?? '{}')).toMatchObject({
       outcome: 'challenge',
       reason: 'challenge-sent',

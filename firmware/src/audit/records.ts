@@ -50,7 +50,8 @@ export interface RadiusRecord {
   triesLeft?: number;
 }
 
-export type SmsEvent = 'queued' | 'sent' | 'failed' | 'expired' | 'delivered' | 'not-delivered';
+/** `resend`: the one resend of an SMS whose first send has an unknown outcome (outbox.ts). */
+export type SmsEvent = 'queued' | 'sent' | 'failed' | 'expired' | 'delivered' | 'not-delivered' | 'resend';
 
 export interface SmsRecord {
   kind: 'sms';
@@ -101,7 +102,8 @@ export type AdminAction =
   | 'backup-downloaded'
   | 'backup-restored'
   | 'reboot'
-  | 'factory-reset';
+  | 'factory-reset'
+  | 'sms-global-cap';
 
 export interface FieldChange {
   /** Dotted path, e.g. "radius.clients[0].secret". */

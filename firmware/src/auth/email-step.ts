@@ -8,9 +8,14 @@ import { ErrorCode } from '../errors.ts';
 import type { ChallengeRecord } from './challenges.ts';
 import { MESSAGES, fill, reply, type AuthDecision } from './decision.ts';
 import { maskEmail } from './email-sender.ts';
-import { decide, passcodeKey, type AuthEngineConfig, type EngineContext } from './engine-context.ts';
+import {
+  decide,
+  passcodeKey,
+  type AuthEngineConfig,
+  type EngineContext,
+  type LoginSubject,
+} from './engine-context.ts';
 import { DEFAULT_GUARD_SETTINGS } from './guard.ts';
-import type { LoginSubject } from './method-step.ts';
 import { generatePasscode, hashPasscode, newSalt } from './passcode.ts';
 import type { AccessRequest, HandlerReply, NasClient } from './types.ts';
 

@@ -21,6 +21,21 @@ import type { EmailChannel } from './email-channel.ts';
 import type { CountryLookup } from './geoip.ts';
 import { AuthGuard, DEFAULT_GUARD_SETTINGS } from './guard.ts';
 import type { HandlerReply, NasClient } from './types.ts';
+import type { ClientIp } from './calling-station.ts';
+
+/** Who a login is for, as step 1 found them: what every method step needs. */
+export interface LoginSubject {
+  /** Lower-cased directory username: the key of every per-user table. */
+  userKey: string;
+  /** The account as normalised from step 1's User-Name. */
+  login: string;
+  username: string;
+  groups: readonly string[];
+  numbers: { primary?: string; secondary?: string };
+  /** A usable email address (email-sender.ts usableEmail), for the email method. */
+  email?: string;
+  clientIp: ClientIp | undefined;
+}
 
 export const log = logger('auth');
 

@@ -98,6 +98,10 @@ export class AuthGuard {
     this.coolDown = new RateWindows(store, clock, 'bad-password-cool-down');
   }
 
+  /** Called once when the global SMS cap starts refusing (again at most once a minute while it does). */
+  onGlobalCap: ((e: { cap: number; retryInMs: number }) => void) | undefined;
+  private capTrippedAt = -Infinity;
+
   /** True while the user is in the bad-password cool-down: the box does not ask the directory. */
   async passwordThrottled(user: string): Promise<boolean> {
     const l = this.settings().limits;
@@ -154,6 +158,12 @@ export class AuthGuard {
     if (!all.ok) {
       await this.smsUser.giveBack(user, perUser.at, s.smsPerUser.windowMs);
       if (ip && ipAt !== undefined) await this.smsIp.giveBack(ip.address, ipAt, ipLimit.windowMs);
+      // One event per trip, not one per refused login: the audit gets a record the admin can find.
+      const now = this.clock.now();
+      if (now - this.capTrippedAt >= MIN) {
+        this.capTrippedAt = now;
+        this.onGlobalCap?.({ cap, retryInMs: all.retryInMs });
+      }
       return { ok: false, limit: 'global', retryInMs: all.retryInMs, detail: `global cap ${cap} SMS/min` };
     }
     return { ok: true };

@@ -9,30 +9,22 @@ import type { MethodName } from '../config/auth-schema.ts';
 import { DEFAULT_CHAIN } from '../config/auth-schema.ts';
 import { ErrorCode } from '../errors.ts';
 import { maskNumber } from '../phone.ts';
-import type { ClientIp } from './calling-station.ts';
 import { plan, type MethodFacts, type Skipped } from './chain.ts';
 import { challengeStep } from './challenge-step.ts';
 import { emailStep } from './email-step.ts';
 import type { ChallengeRecord } from './challenges.ts';
 import { MESSAGES, reply, type AuthDecision } from './decision.ts';
-import { acceptReply, decide, type AuthEngineConfig, type EngineContext } from './engine-context.ts';
+import {
+  acceptReply,
+  decide,
+  type AuthEngineConfig,
+  type EngineContext,
+  type LoginSubject,
+} from './engine-context.ts';
 import { DEFAULT_GUARD_SETTINGS } from './guard.ts';
 import type { AccessRequest, HandlerReply, NasClient } from './types.ts';
 
 /** Who the second factor is for, as known after step 1 (step 2 has it from the challenge record). */
-export interface LoginSubject {
-  /** Lower-cased directory username: the key of every per-user table. */
-  userKey: string;
-  /** The account as normalised from step 1's User-Name. */
-  login: string;
-  username: string;
-  groups: readonly string[];
-  numbers: { primary?: string; secondary?: string };
-  /** A usable email address (email-sender.ts usableEmail), for the email method. */
-  email?: string;
-  clientIp: ClientIp | undefined;
-}
-
 export interface ChainPosition {
   chain: readonly MethodName[];
   from: number;

@@ -15,7 +15,8 @@ import { asksForNext } from './chain.ts';
 import { maskEmail } from './email-sender.ts';
 import type { ChallengeRecord } from './challenges.ts';
 import { DEFAULT_GUARD_SETTINGS } from './guard.ts';
-import { startMethod, type LoginSubject } from './method-step.ts';
+import { startMethod } from './method-step.ts';
+import type { LoginSubject } from './engine-context.ts';
 import type { AuthEngineConfig } from './engine-context.ts';
 import type { AccessRequest, HandlerReply, NasClient } from './types.ts';
 

@@ -7,6 +7,7 @@ import { modemProbeCommand, modemSendCommand } from './modem.ts';
 import { pduEncodeCommand } from './pdu.ts';
 import { demoCommand, startCommand } from './run.ts';
 import { simCommand } from './sim.ts';
+import { statusCommand } from './status.ts';
 import { upgradeCommand } from './upgrade.ts';
 
 /** Every subcommand; each area registers its own line here. */
@@ -20,6 +21,7 @@ export const COMMANDS: Command[] = [
   directoryTestCommand,
   directorySyncCommand,
   logCommand,
+  statusCommand,
   upgradeCommand,
   adminResetPasswordCommand,
   ...AUTH_COMMANDS,

@@ -4,6 +4,7 @@
  * running config is never half-applied.
  */
 import { z } from 'zod';
+import { auditSchema, syslogTargetSchema } from './audit-schema.ts';
 import { isIP } from 'node:net';
 import { parseCidr } from '../net/cidr.ts';
 import { adaptiveSchema, limitsSchema, lockoutSchema, methodsSchema } from './auth-schema.ts';
@@ -361,6 +362,10 @@ export const configSchema = z
     /** Second-factor methods and their chains. */
     methods: methodsSchema.default(methodsSchema.parse({})),
     web: webSchema.default(webSchema.parse({})),
+    /** Auth log retention (firmware/src/audit/README.md). */
+    audit: auditSchema.default(auditSchema.parse({})),
+    /** Syslog targets that receive every audit record (RFC 5424); default none. */
+    syslog: z.array(syslogTargetSchema).max(8).default([]),
     /** Default country for numbers without a + prefix (ISO 3166 alpha-2), default US. */
     defaultCountry: z.string().length(2).default('US'),
     log: z

@@ -6,6 +6,16 @@ import { existsSync } from 'node:fs';
 import type { DirectoryHealth } from '../directory/directory.ts';
 import type { OutboxStats } from '../dispatch/types.ts';
 import type { ModemHealth } from '../modem/types.ts';
+import type { AuditStats } from '../audit/audit-log.ts';
+import type { SyslogTargetStats } from '../audit/syslog.ts';
+
+/** The auth log and its syslog feeds: what was written, what waits, what was lost. */
+export interface AuditHealth extends AuditStats {
+  syslog: SyslogTargetStats[];
+}
+
+/** A syslog target unreachable this long is reported (a restart of the collector is not). */
+const SYSLOG_GRACE_MS = 60_000;
 
 export interface RadiusHealth {
   /** "udp 127.0.0.1:1812" etc. */
@@ -30,6 +40,7 @@ export interface HealthSources {
   delivery?(): string | undefined;
   /** What setup mode lacks (auth/setup-mode.ts); non-empty means every login is refused. */
   setupGaps?(): string[];
+  audit?(): AuditHealth;
 }
 
 export interface HealthSnapshot {
@@ -41,6 +52,8 @@ export interface HealthSnapshot {
   store: { writable: boolean };
   radius: RadiusHealth;
   outbox?: OutboxHealth;
+  /** Records written, buffered, dropped (store refused writes too long), and each syslog target. */
+  audit?: AuditHealth;
   /** TLS checks against the DCs depend on the clock; a Pi has no battery clock. */
   clock: { synced: boolean | 'unknown'; now: string };
   uptimeSeconds: number;
@@ -100,6 +113,12 @@ export function takeSnapshot(src: HealthSources, now = new Date()): HealthSnapsh
       `RADIUS client ${c} has a shared secret under 16 characters (allowWeakSecret): passwords can be recovered from captured packets`,
     );
   if (synced === false) problems.push('clock not synced');
+  const audit = src.audit?.();
+  for (const t of audit?.syslog ?? [])
+    if (!t.connected && t.downSince !== undefined && now.getTime() - t.downSince >= SYSLOG_GRACE_MS)
+      problems.push(
+        `syslog target ${t.url} unreachable${t.lastError ? ` (${t.lastError})` : ''}: ${t.buffered} records waiting, ${t.dropped} dropped`,
+      );
 
   return {
     status: down ? 'down' : problems.length > 0 ? 'degraded' : 'ok',
@@ -109,6 +128,7 @@ export function takeSnapshot(src: HealthSources, now = new Date()): HealthSnapsh
     store: { writable },
     radius,
     ...(src.outbox() === undefined ? {} : { outbox: src.outbox() }),
+    ...(audit === undefined ? {} : { audit }),
     clock: { synced, now: now.toISOString() },
     uptimeSeconds: Math.round(process.uptime()),
   };

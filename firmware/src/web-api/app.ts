@@ -14,6 +14,7 @@ import type { HealthSnapshot } from '../health/health.ts';
 import { logger } from '../log.ts';
 import { adminOrLocal } from './local-only.ts';
 import { registerAuditRoutes, type AuditReader } from './routes/audit.ts';
+import { registerMetricsRoutes, registerStatusRoute, type MetricsText } from './routes/metrics.ts';
 import type { AdminStore } from './admins.ts';
 import type { WebOps } from './ops.ts';
 import { registerActivityRoutes } from './routes/activity.ts';
@@ -60,6 +61,8 @@ export interface WebDeps {
   directoryTester?: DirectoryTester;
   /** The auth log; without it GET /api/audit and /api/activity are not served. */
   auditLog?: AuditReader;
+  /** Prometheus metrics; without them GET /metrics is not served. */
+  metrics?: MetricsText;
   /** Backup, restore, reboot, factory reset; without it those routes are not served. */
   system?: SystemActions;
   /** Tests: the rollback window (default 90 s) and the delay before a reboot (default 1 s). */
@@ -138,6 +141,12 @@ export async function buildApp(deps: WebDeps): Promise<FastifyInstance> {
   }
 
   app.get('/api/health', { config: { access: 'monitor' } }, (_req, reply) => reply.send(deps.health()));
+  registerStatusRoute(
+    app,
+    () => deps.health(),
+    adminOrLocal('status API', 'log in, or run `mfabox status` on the box'),
+  );
+  if (deps.metrics) registerMetricsRoutes(app, deps.metrics, () => deps.security().monitorToken);
   registerSessionRoutes(app, deps.admins, deps.audit);
   registerAdminRoutes(app, deps.admins, deps.audit);
   const rollback = new RollbackGuard(

@@ -44,6 +44,23 @@ describe('the SMS limits of the guard (per user, per IP, global)', () => {
     expect(await guard.takeSms('alice', ip('192.0.2.9'))).toMatchObject({ ok: false, limit: 'user' });
   });
 
+  it('tells once when the global cap trips, not once per refused login, and again on a later trip', async () => {
+    const trips: { cap: number; retryInMs: number }[] = [];
+    guard.onGlobalCap = (e) => trips.push(e);
+    await guard.takeSms('u1', undefined);
+    await guard.takeSms('u2', undefined);
+    for (const u of ['a', 'b', 'c'])
+      expect(await guard.takeSms(u, undefined)).toMatchObject({ limit: 'global' });
+    expect(trips).toHaveLength(1);
+    expect(trips[0]).toMatchObject({ cap: 2 });
+    expect(trips[0]!.retryInMs).toBeGreaterThan(0);
+    clock.advance(61_000);
+    await guard.takeSms('d', undefined);
+    await guard.takeSms('e', undefined);
+    expect(await guard.takeSms('f', undefined)).toMatchObject({ limit: 'global' });
+    expect(trips).toHaveLength(2);
+  });
+
   it('the per-IP limit refuses without spending the user’s budget; it survives a restart', async () => {
     settings = {
       ...settings,
