@@ -490,6 +490,7 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
             return { parts: refs.length };
           },
           defaultCountry: () => current.defaultCountry,
+          probe: (name) => pool.probe(name),
         },
         ...(opts.rollbackMs !== undefined ? { rollbackMs: opts.rollbackMs } : {}),
       },

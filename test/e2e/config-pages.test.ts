@@ -2,7 +2,7 @@
  * The dashboard, RADIUS client editing, modems and directory pages in headless Chromium against
  * one running demo (its own process) and one real OpenLDAP (scripts/start-slapd.sh): the 24 h
  * charts and recent authentications after a radclient login, a client edited with its secret kept,
- * a test SMS through one modem, a modem added / edited / removed live with a write-only PIN,
+ * the modem card's last send, a Probe and a test SMS through one modem, a modem added / edited / removed live with a write-only PIN,
  * the directory switched to slapd
  * (its CA uploaded from the page) after Test connection passes, and a directory user whose name and display name are XSS payloads
  * rendered as text. Phone-sized viewport; screenshots go to test/artifacts/.
@@ -107,6 +107,10 @@ describe('config pages (Chromium, demo, slapd)', () => {
     expect(recent).toContain('alice');
     expect(recent).toContain('accept');
     expect(recent).toContain('challenge');
+    // The modem card says when the passcode SMS went out.
+    const lastSend = (await page.textContent('.card .last-send')) ?? '';
+    expect(lastSend).toMatch(/^Last send: \S/);
+    expect(lastSend).not.toContain('none');
     await shot('dashboard-charts');
   }, 120_000);
 
@@ -136,9 +140,26 @@ describe('config pages (Chromium, demo, slapd)', () => {
   }, 120_000);
 
   it('adds, edits and removes a modem live; the PIN is write-only', async () => {
-    await page.goto(`${demo.webUrl}/#modems`);
-    await page.waitForSelector('td:has-text("sim0")');
-    expect(await page.textContent('main')).toMatch(/registered/);
+    // bob's passcode SMS from the test before may still be going out ("sending"): wait for it.
+    await demo.waitForSms(2);
+    await expect
+      .poll(
+        async () => {
+          await page.goto(`${demo.webUrl}/#modems`);
+          await page.waitForSelector('td:has-text("sim0")');
+          return page.textContent('tr:has(button[data-probe="sim0"])');
+        },
+        { timeout: 20_000 },
+      )
+      .toMatch(/registered/);
+    // Probe asks the running simulator modem afresh: its model, SIM and operator.
+    await page.click('button[data-probe="sim0"]');
+    await page.waitForSelector('#status.ok:has-text("Probed sim0")', { timeout: 20_000 });
+    const probed = (await page.textContent('#modem-probe')) ?? '';
+    expect(probed).toContain('SIM-LTE4');
+    expect(probed).toContain('SIM ready');
+    expect(probed).toMatch(/Registration: registered; operator MFA Sim/);
+    await shot('modem-probe');
     // A test SMS through this one modem reaches the simulator's handset.
     await page.fill('#modem-test-to', '+15550000009');
     await page.click('button[data-test-send="sim0"]');

@@ -110,6 +110,8 @@ export interface ModemHealth {
   identity?: { manufacturer?: string; model?: string; imei?: string; iccid?: string };
   sentCount: number;
   failedCount: number;
+  /** Wall ms of the last successful send. */
+  lastSentAt?: number;
 }
 export interface Health {
   status: string;

@@ -93,6 +93,7 @@ export type AdminAction =
   | 'admin-added'
   | 'admin-removed'
   | 'test-sms'
+  | 'modem-probe'
   | 'tls-certificate'
   | 'directory-ca'
   | 'admin-password-set'

@@ -73,6 +73,7 @@ export class Modem extends EventEmitter {
   private lteOnly = false;
   private smsc: string | undefined;
   private sentCount = 0;
+  private lastSentAt: number | undefined; // wall ms, for the dashboard's "last send"
   private failedCount = 0;
   private stopped = true;
   private loop: Promise<void> | undefined;
@@ -179,6 +180,7 @@ export class Modem extends EventEmitter {
       identity: { ...this.identity },
     };
     if (this.detail !== undefined) h.detail = this.detail;
+    if (this.lastSentAt !== undefined) h.lastSentAt = this.lastSentAt;
     if (this.state === 'registered' || this.state === 'sending' || this.state === 'sms-refused') {
       if (this.signal.bars !== undefined) h.bars = this.signal.bars;
       if (this.signal.dbm !== undefined) h.dbm = this.signal.dbm;
@@ -511,6 +513,7 @@ export class Modem extends EventEmitter {
     try {
       await this.submitter.send(to, text, opts, progress, deadlineMono);
       this.sentCount++;
+      this.lastSentAt = this.opts.clock.now();
       this.smsRefusedUntil = 0;
       if (this.state === 'sms-refused') this.setState('sending');
       return progress.refs;
@@ -568,6 +571,17 @@ export class Modem extends EventEmitter {
       this.stopped = true;
       await this.link.close();
     }
+  }
+
+  /** The web Probe: facts asked afresh on the open port; the last known ones while down, in init or mid-send. */
+  async refreshFacts(): Promise<ModemFacts> {
+    const answering = !this.stopped && this.link.isOpen && !this.troubled && !this.reinitNeeded;
+    if (answering && this.state !== 'initialising' && this.sendsInFlight === 0) {
+      const fresh = await identify(this.link, this.cfg.profile, this.log);
+      this.identity = { ...this.identity, ...fresh.identity };
+      if (this.state === 'registered' || this.state === 'searching') await this.checkRegistration();
+    }
+    return this.facts();
   }
 
   /** What init found, for `mfabox modem probe`. */

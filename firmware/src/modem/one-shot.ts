@@ -6,7 +6,7 @@ import { describeError } from '../errors.ts';
 import type { Modem } from './modem.ts';
 import { nextStep, retryDelayMs, sendFailureOf } from './send-failure.ts';
 import type { SendProgress } from './sms-submit.ts';
-import type { ModemHealth, SmsSendOptions } from './types.ts';
+import type { ModemFacts, ModemHealth, SmsSendOptions } from './types.ts';
 
 export interface ProbeReport {
   identity: NonNullable<ModemHealth['identity']>;
@@ -22,26 +22,28 @@ export interface ProbeReport {
 
 /** For `mfabox modem probe`: identity, SIM, registration, signal. */
 export function probeOnce(modem: Modem): Promise<ProbeReport> {
-  return modem.runOnce(() => {
-    const f = modem.facts();
-    const simLocked = f.state === 'no-sim' || f.state.startsWith('pin');
-    const registration = simLocked
-      ? 'not checked (SIM not ready)'
-      : f.state === 'registered'
-        ? `registered${f.roaming ? ' (roaming)' : ''}${f.lteOnly ? ', LTE only' : ''}`
-        : `${f.state}${f.detail ? `: ${f.detail}` : ''}`;
-    return Promise.resolve({
-      identity: f.identity,
-      profile: f.profile,
-      sim: simLocked ? `${f.state}: ${f.detail ?? ''}` : 'ready',
-      registration,
-      ...(f.operator ? { operator: f.operator } : {}),
-      ...(f.dbm === undefined ? {} : { dbm: f.dbm }),
-      ...(f.bars === undefined ? {} : { bars: f.bars }),
-      ...(f.smsc ? { smsc: f.smsc } : {}),
-      textMode: f.textMode,
-    } satisfies ProbeReport);
-  });
+  return modem.runOnce(() => Promise.resolve(probeReport(modem.facts())));
+}
+
+/** What a probe shows, from the modem's facts: the CLI's probe and the web page's Probe button. */
+export function probeReport(f: ModemFacts): ProbeReport {
+  const simLocked = f.state === 'no-sim' || f.state.startsWith('pin');
+  const registration = simLocked
+    ? 'not checked (SIM not ready)'
+    : f.state === 'registered'
+      ? `registered${f.roaming ? ' (roaming)' : ''}${f.lteOnly ? ', LTE only' : ''}`
+      : `${f.state}${f.detail ? `: ${f.detail}` : ''}`;
+  return {
+    identity: f.identity,
+    profile: f.profile,
+    sim: simLocked ? `${f.state}: ${f.detail ?? ''}` : 'ready',
+    registration,
+    ...(f.operator ? { operator: f.operator } : {}),
+    ...(f.dbm === undefined ? {} : { dbm: f.dbm }),
+    ...(f.bars === undefined ? {} : { bars: f.bars }),
+    ...(f.smsc ? { smsc: f.smsc } : {}),
+    textMode: f.textMode,
+  };
 }
 
 export interface SendOnceOptions {

@@ -25,6 +25,7 @@ import { logger } from '../log.ts';
 import type { ChannelTimeouts } from './channel.ts';
 import { Modem, type ModemOptions, type ModemTimings, type SendProgress, type StopOptions } from './modem.ts';
 import { nextStep, retryDelayMs, sendFailure, sendFailureOf } from './send-failure.ts';
+import { probeReport, type ProbeReport } from './one-shot.ts';
 import type { StatusReportEvent } from './status-reports.ts';
 import type { TransportFactory } from './transport.ts';
 import type { ModemHealth, SmsSendOptions, SmsSendResult, SmsSender } from './types.ts';
@@ -184,6 +185,12 @@ export class ModemPool extends EventEmitter implements SmsSender {
       if (this.clock.monotonic() > until) throw sendFailure('no-modem', 'no modem became ready');
       await new Promise((r) => setTimeout(r, 25));
     }
+  }
+
+  /** Fresh facts from the named running modem on its open port; undefined when there is no such modem. */
+  async probe(name: string): Promise<ProbeReport | undefined> {
+    const modem = this.slots.find((s) => s.config.name === name)?.modem;
+    return modem ? probeReport(await modem.refreshFacts()) : undefined;
   }
 
   modems(): Modem[] {

@@ -60,6 +60,8 @@ export interface ModemHealth {
   identity?: { manufacturer?: string; model?: string; revision?: string; imei?: string; iccid?: string };
   sentCount: number;
   failedCount: number;
+  /** Wall ms of this modem's last successful send since start, if any. */
+  lastSentAt?: number;
 }
 
 export interface SmsSender {

@@ -64,6 +64,20 @@ function pool(
 const opts = () => ({ remainingMs: 120_000 });
 
 describe('ModemPool', () => {
+  it('health says when each modem last sent (wall clock), and nothing before its first send', async () => {
+    const a = fakeModem();
+    const b = fakeModem();
+    let wall = Date.UTC(2026, 11, 6, 6, 0, 0);
+    const p = pool([a, b], 60, { now: () => wall, monotonic: () => performance.now() });
+    await p.whenReady(3000);
+    expect(p.health().map((h) => h.lastSentAt)).toEqual([undefined, undefined]);
+    const r = await p.send('+15550000001', 'one', opts());
+    wall += 5000;
+    const h = p.health();
+    expect(h.find((m) => m.name === r.modem)?.lastSentAt).toBe(Date.UTC(2026, 11, 6, 6, 0, 0));
+    expect(h.find((m) => m.name !== r.modem)?.lastSentAt).toBeUndefined();
+  });
+
   it('sends round robin across ready modems and reports health events', async () => {
     const a = fakeModem();
     const b = fakeModem();

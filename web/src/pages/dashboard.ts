@@ -63,6 +63,11 @@ export async function dashboard(): Promise<void> {
             `Signal ${signal(m) || 'unknown'}; ${m.operator ?? 'no operator'}${m.roaming ? ' (roaming)' : ''}`,
           ),
           h('p', {}, `SIM ${m.identity?.iccid ?? 'unknown'}; sent ${m.sentCount}, failed ${m.failedCount}`),
+          h(
+            'p',
+            { class: 'last-send' },
+            `Last send: ${m.lastSentAt === undefined ? 'none since start' : new Date(m.lastSentAt).toLocaleString()}`,
+          ),
         ),
       ),
     ),

@@ -1,6 +1,7 @@
 /**
  * Modems: each one's state, signal, operator and counters, the send queue, and add / edit / remove
- * (port from /dev/serial/by-id, profile, SIM PIN write-only, rate limit), applied live by the pool.
+ * (port from /dev/serial/by-id, profile, SIM PIN write-only, rate limit), applied live by the pool;
+ * Probe asks a running modem afresh for its identity, SIM, registration and signal.
  */
 import { api } from '../api.ts';
 import { h, say, table } from '../dom.ts';
@@ -124,6 +125,25 @@ export async function modemsPage(): Promise<void> {
       .catch(fail);
   };
 
+  const probeOut = h('pre', { id: 'modem-probe', hidden: true });
+  const probe = (name: string): void => {
+    say(`Probing ${name}…`);
+    api<ProbeReport>('POST', `/api/modems/${encodeURIComponent(name)}/probe`)
+      .then((r) => {
+        const id = r.identity;
+        probeOut.textContent = [
+          `${name}: ${[id.manufacturer, id.model].filter(Boolean).join(' ') || 'model unknown'}${id.revision ? ` (${id.revision})` : ''}`,
+          `IMEI ${id.imei ?? 'unknown'}; SIM ${r.sim}${id.iccid ? ` (ICCID ${id.iccid})` : ''}`,
+          `Registration: ${r.registration}; operator ${r.operator ?? 'none'}`,
+          `Signal: ${r.bars === undefined ? 'unknown' : `${r.bars}/5`}${r.dbm === undefined ? '' : ` (${r.dbm} dBm)`}`,
+          `Profile ${r.profile}; ${r.textMode ? 'text' : 'PDU'} mode; SMS centre ${r.smsc ?? 'not set'}`,
+        ].join('\n');
+        probeOut.hidden = false;
+        say(`Probed ${name}`, 'ok');
+      })
+      .catch(fail);
+  };
+
   const q = health.outbox;
   show(
     h('h1', {}, 'Modems'),
@@ -158,6 +178,8 @@ export async function modemsPage(): Promise<void> {
           h(
             'span',
             {},
+            h('button', { type: 'button', 'data-probe': hm.name, onclick: () => probe(hm.name) }, 'Probe'),
+            ' ',
             h(
               'button',
               { type: 'button', 'data-test-send': hm.name, onclick: () => testSend(hm.name) },
@@ -190,6 +212,19 @@ export async function modemsPage(): Promise<void> {
         ];
       }),
     ),
+    probeOut,
     form,
   );
+}
+
+interface ProbeReport {
+  identity: { manufacturer?: string; model?: string; revision?: string; imei?: string; iccid?: string };
+  profile: string;
+  sim: string;
+  registration: string;
+  operator?: string;
+  dbm?: number;
+  bars?: number;
+  smsc?: string;
+  textMode: boolean;
 }
