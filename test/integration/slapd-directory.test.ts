@@ -64,6 +64,7 @@ describe('password check (StartTLS, CA pinned)', () => {
         groups: ['MFA Users', 'Staff'],
         groupDns: [`cn=MFA Users,ou=groups,${f.BASE}`, `cn=Staff,ou=groups,${f.BASE}`],
         disabled: false,
+        email: 'alice@example.com',
       },
     });
     expect(d.health()).toEqual({ state: 'up', server: f.LDAP_URL });
