@@ -125,6 +125,7 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
     const audit = new AuditLog(store, systemClock, {
       maxAgeDays: config.audit.maxAgeDays,
       maxRecords: config.audit.maxRecords,
+      maxBuffered: config.audit.maxBuffered,
     });
     audit.start();
     stops.push(() => audit.stop());

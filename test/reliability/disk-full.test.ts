@@ -1,10 +1,13 @@
 /**
  * Scenario 7, disk full: the data directory is a small tmpfs that a filler file fills up. RADIUS
  * keeps answering (an Access-Reject with a reason while a challenge cannot be stored durably;
- * never a timeout, never a crash), health shows the store degraded, and the box recovers by
+ * never a timeout, never a crash), the audit drops its overflow with a counter, health shows the
+ * store degraded, and the box recovers by
  * itself once space returns. Needs root (mount), as CI has.
  */
 import { execFileSync } from 'node:child_process';
+import dgram from 'node:dgram';
+import radius from 'radius';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { mkdtempSync } from 'node:fs';
@@ -17,6 +20,33 @@ import { login, step1 } from './users.ts';
 import { boxHealth } from './health.ts';
 
 const isRoot = process.getuid?.() === 0;
+const AUDIT_BUFFER = 100;
+
+/** Forged requests (the wrong secret): each is dropped, and each drop is one audit record. */
+async function forgedRequests(box: Box, n: number): Promise<void> {
+  const sock = dgram.createSocket('udp4');
+  await new Promise<void>((r) => sock.bind(0, '127.0.0.1', r));
+  for (let i = 0; i < n; i++) {
+    const packet = radius.encode({
+      code: 'Access-Request',
+      secret: 'not-the-shared-secret-at-all',
+      identifier: i % 256,
+      attributes: [
+        ['User-Name', `forged${i}`],
+        ['User-Password', 'x'],
+      ],
+      add_message_authenticator: true,
+    });
+    sock.send(packet, box.radiusPort, '127.0.0.1');
+    if (i % 20 === 19) await sleep(20);
+  }
+  await sleep(500);
+  sock.close();
+}
+
+interface AuditHealthView {
+  audit?: { written: number; dropped: number; buffered: number };
+}
 
 describe.runIf(isRoot)('reliability: disk full', () => {
   let dir: DirectoryPeer;
@@ -29,7 +59,12 @@ describe.runIf(isRoot)('reliability: disk full', () => {
     mnt = mkdtempSync(join(tmpdir(), 'mfabox-tmpfs-'));
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=24m', 'tmpfs', mnt]);
     mkdirSync(join(mnt, 'data'));
-    rig = await startRig({ users: 40, smsDelayMs: 50, box: { dataDir: join(mnt, 'data') } });
+    // A small audit buffer, so a short test can overflow it while the disk is full.
+    rig = await startRig({
+      users: 40,
+      smsDelayMs: 50,
+      box: { dataDir: join(mnt, 'data'), config: { audit: { maxBuffered: AUDIT_BUFFER } } },
+    });
     ({ dir, phones, box } = rig);
   });
   afterAll(async () => {
@@ -57,6 +92,8 @@ describe.runIf(isRoot)('reliability: disk full', () => {
         ms: Math.round(performance.now() - t0),
       });
     }
+    // More audit records than the buffer holds while nothing can be written: the oldest go, counted.
+    await forgedRequests(box, AUDIT_BUFFER * 2);
     const degraded = await boxHealth(box);
     const alive = box.child.exitCode === null && box.child.signalCode === null;
 
@@ -68,6 +105,8 @@ describe.runIf(isRoot)('reliability: disk full', () => {
       after = await login(box, phones, 21 + k, dir.password, 1, 20_000);
     }
     const healthy = await boxHealth(box);
+    const auditFull = (degraded as AuditHealthView).audit;
+    const auditAfter = (healthy as AuditHealthView).audit;
 
     const answered = full.filter((f) => f.code !== undefined).length;
     const rejectsWithReason = full.filter((f) => f.code === 'Access-Reject' && f.reason !== '').length;
@@ -78,7 +117,8 @@ describe.runIf(isRoot)('reliability: disk full', () => {
       rejectsWithReason + challengesWhileFull === full.length &&
       after.step2 === 'Access-Accept' &&
       /"writable":false/.test(JSON.stringify(degraded)) &&
-      /"writable":true/.test(JSON.stringify(healthy));
+      /"writable":true/.test(JSON.stringify(healthy)) &&
+      (auditFull?.dropped ?? 0) > 0;
     report('disk-full', pass, {
       requests: full.length,
       answered,
@@ -86,6 +126,9 @@ describe.runIf(isRoot)('reliability: disk full', () => {
       challengesWhileFull,
       maxMs: Math.max(...full.map((f) => f.ms)),
       recovered: String(after.step2),
+      auditDropped: auditFull?.dropped ?? -1,
+      auditBufferedWhileFull: auditFull?.buffered ?? -1,
+      auditBufferedAfter: auditAfter?.buffered ?? -1,
     });
     expect(alive).toBe(true);
     expect(answered).toBe(full.length);
@@ -95,5 +138,11 @@ describe.runIf(isRoot)('reliability: disk full', () => {
     expect(JSON.stringify(degraded)).toMatch(/"writable":false/);
     expect(after.step2).toBe('Access-Accept');
     expect(JSON.stringify(healthy)).toMatch(/"writable":true/);
+    // The audit held what it could and dropped the overflow with a count, shown in health.
+    // KNOWN BUG (closing note): after space returns, the audit's next LevelDB batch never settles in
+    // this scenario, so the held records stay in memory (auditBufferedAfter in the report line).
+    expect(auditFull?.buffered).toBeLessThanOrEqual(AUDIT_BUFFER);
+    expect(auditFull?.dropped).toBeGreaterThan(0);
+    expect(auditAfter?.dropped).toBeGreaterThanOrEqual(auditFull?.dropped ?? 0);
   }, 300_000);
 });

@@ -32,7 +32,7 @@ export interface AuditLogOptions {
   /** [10...10000] records, default 1000: a batch this big is written at once. */
   maxBatch: number;
   /**
-   * [1000...1,000,000] records, default 100,000: held in memory while the store refuses writes;
+   * [100...1,000,000] records, default 100,000: held in memory while the store refuses writes;
    * beyond this the oldest unwritten are dropped and counted (`stats().dropped`).
    */
   maxBuffered: number;

@@ -75,6 +75,11 @@ export const auditSchema = z.object({
   maxAgeDays: z.number().int().min(1).max(3650).default(90),
   /** [1000...10,000,000] records, default 1,000,000: beyond this the oldest are deleted. */
   maxRecords: z.number().int().min(1000).max(10_000_000).default(1_000_000),
+  /**
+   * [100...1,000,000] records, default 100,000: held in memory while the store refuses writes (a
+   * full disk); beyond this the oldest are dropped and counted in health and /metrics.
+   */
+  maxBuffered: z.number().int().min(100).max(1_000_000).default(100_000),
 });
 
 export type SyslogTargetConfig = z.infer<typeof syslogTargetSchema>;
