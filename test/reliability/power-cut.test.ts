@@ -16,8 +16,8 @@ import type { Handsets } from './users.ts';
 import { login, p99, passcodeIn, pool, step2, waitReady, type LoginResult } from './users.ts';
 import { bulkUser } from './harness.ts';
 
-// 20 cuts in `npm run test:reliability`; 10 in `npm test`, which must keep CI under 15 minutes.
-const CUTS = Number(process.env.RELIABILITY_CUTS ?? (process.env.RELIABILITY_FULL === '1' ? 20 : 10));
+// 20 cuts in `npm run test:reliability`; 5 in `npm test`, which must keep CI under 15 minutes.
+const CUTS = Number(process.env.RELIABILITY_CUTS ?? (process.env.RELIABILITY_FULL === '1' ? 20 : 5));
 const PER_ROUND = 8;
 
 describe('reliability: power cut', () => {
