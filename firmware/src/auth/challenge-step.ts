@@ -9,7 +9,13 @@ import type { MethodName } from '../config/auth-schema.ts';
 import type { ClientIp } from './calling-station.ts';
 import type { ChallengeRecord } from './challenges.ts';
 import { MESSAGES, fill, reply, type AuthDecision } from './decision.ts';
-import { decide, passcodeKey, type AuthEngineConfig, type EngineContext } from './engine-context.ts';
+import {
+  decide,
+  passcodeKey,
+  rateLimited,
+  type AuthEngineConfig,
+  type EngineContext,
+} from './engine-context.ts';
 import { generatePasscode, hashPasscode, newSalt } from './passcode.ts';
 import type { AccessRequest, HandlerReply, NasClient } from './types.ts';
 
@@ -95,18 +101,7 @@ export async function challengeStep(
   // Durable limits: per user, per end-user IP, and the box's global cap (auth/guard.ts).
   const allowed = await ctx.guard.takeSms(userKey, route?.clientIp);
   if (!allowed.ok) {
-    return decide(
-      ctx,
-      {
-        ...who,
-        outcome: 'reject',
-        reason: 'sms-rate-limited',
-        code: ErrorCode.AuthSmsRateLimited,
-        to: masked,
-        detail: `${allowed.limit} limit: ${allowed.detail}; retry in ${Math.ceil(allowed.retryInMs / 60_000)} min`,
-      },
-      reply('Access-Reject', MESSAGES.smsRateLimited),
-    );
+    return rateLimited(ctx, who, masked, allowed);
   }
 
   const key = passcodeKey(cfg);

@@ -4,13 +4,13 @@
  * user's and the IP's passcode budgets, and sent through the email channel in the background once
  * the challenge is on disk, so the Access-Challenge never waits on the relay.
  */
-import { ErrorCode } from '../errors.ts';
 import type { ChallengeRecord } from './challenges.ts';
-import { MESSAGES, fill, reply, type AuthDecision } from './decision.ts';
+import { fill, reply, type AuthDecision } from './decision.ts';
 import { maskEmail } from './email-sender.ts';
 import {
   decide,
   passcodeKey,
+  rateLimited,
   type AuthEngineConfig,
   type EngineContext,
   type LoginSubject,
@@ -40,18 +40,7 @@ export async function emailStep(
   const masked = maskEmail(subject.email);
   const allowed = await ctx.guard.takeSms(subject.userKey, subject.clientIp, 'email');
   if (!allowed.ok) {
-    return decide(
-      ctx,
-      {
-        ...who,
-        outcome: 'reject',
-        reason: 'sms-rate-limited',
-        code: ErrorCode.AuthSmsRateLimited,
-        to: masked,
-        detail: `${allowed.limit} limit: ${allowed.detail}; retry in ${Math.ceil(allowed.retryInMs / 60_000)} min`,
-      },
-      reply('Access-Reject', MESSAGES.smsRateLimited),
-    );
+    return rateLimited(ctx, who, masked, allowed);
   }
 
   const state = ctx.random.bytes(16);

@@ -14,12 +14,12 @@ import { KeyedSerialQueue } from '../queue.ts';
 import type { Store, Table } from '../store/store.ts';
 import { groupAttributes } from './attributes.ts';
 import { ChallengeStore } from './challenges.ts';
-import type { AuthDecision, AuthStats } from './decision.ts';
+import { MESSAGES, reply, type AuthDecision, type AuthStats } from './decision.ts';
 import { MIN_KEY_BYTES, derivePasscodeKey } from './passcode.ts';
 import type { LimitsConfig, LockoutConfig, MethodsConfig } from '../config/auth-schema.ts';
 import type { EmailChannel } from './email-channel.ts';
 import type { CountryLookup } from './geoip.ts';
-import { AuthGuard, DEFAULT_GUARD_SETTINGS } from './guard.ts';
+import { AuthGuard, DEFAULT_GUARD_SETTINGS, type SmsTake } from './guard.ts';
 import type { HandlerReply, NasClient } from './types.ts';
 import type { ClientIp } from './calling-station.ts';
 
@@ -196,4 +196,25 @@ export function acceptReply(
     log.warn({ omitted: g.omitted.length }, 'some groups left out of the group attribute');
   attributes.push(...g.attributes);
   return { code: 'Access-Accept', attributes };
+}
+
+/** The reject for an SMS or email code that a durable limit refused, naming the limit and the wait. */
+export function rateLimited(
+  ctx: EngineContext,
+  who: Omit<AuthDecision, 'at' | 'outcome' | 'reason'>,
+  to: string,
+  refused: Extract<SmsTake, { ok: false }>,
+): HandlerReply {
+  return decide(
+    ctx,
+    {
+      ...who,
+      outcome: 'reject',
+      reason: 'sms-rate-limited',
+      code: ErrorCode.AuthSmsRateLimited,
+      to,
+      detail: `${refused.limit} limit: ${refused.detail}; retry in ${Math.ceil(refused.retryInMs / 60_000)} min`,
+    },
+    reply('Access-Reject', MESSAGES.smsRateLimited),
+  );
 }
