@@ -27,7 +27,6 @@ import type { ConfigFile, JsonObject } from './config/config-file.ts';
 import { LiveConfig, type ApplyResult } from './config/live-config.ts';
 import { firmwareVersion } from './version.ts';
 import { listSerialPorts, searchUsers, type WebOps } from './web-api/ops.ts';
-import { startWeb } from './web-api/start.ts';
 import { adminsFile, resetAdminPassword } from './web-api/admins.ts';
 import { createSystemActions, finishFactoryReset } from './web-api/system-actions.ts';
 import { systemReboot } from './web-api/reboot.ts';
@@ -82,6 +81,11 @@ export interface ApplianceOptions {
   rollbackMs?: number;
   /** What the config file holds after a factory reset (the demo: its own first config). */
   factoryConfig?: (current: JsonObject) => JsonObject;
+  /**
+   * Called once RADIUS answers (the box's job), before the web page starts: `mfabox start` says
+   * READY=1 to systemd here. `lines` are the RADIUS lines of describe().
+   */
+  onReady?: (ready: { lines: string[]; health: () => HealthSnapshot }) => Promise<void> | void;
 }
 
 export interface Appliance {
@@ -338,6 +342,14 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
 
     const bound = await radius.start();
     stops.push(() => radius.stop());
+    const radiusLines = [
+      ...bound.auth.map((a) => `RADIUS      udp ${fmt(a)}`),
+      ...bound.acct.map((a) => `Accounting  udp ${fmt(a)}`),
+    ];
+    await opts.onReady?.({ lines: radiusLines, health });
+    // The web page's modules (fastify, its plugins, every API route and its schemas: about half
+    // of the start's CPU) are loaded only now, so they do not delay RADIUS.
+    const { startWeb } = await import('./web-api/start.ts');
 
     const authAdmin = new AuthAdmin({
       store,
@@ -539,8 +551,7 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
     log.info({ radius: radius.status().listening, web: webUrl }, 'MFA Box started');
     return {
       describe: () => [
-        ...bound.auth.map((a) => `RADIUS      udp ${fmt(a)}`),
-        ...bound.acct.map((a) => `Accounting  udp ${fmt(a)}`),
+        ...radiusLines,
         `Web         ${webUrl}`,
         ...(web.localUrl && web.localUrl !== webUrl ? [`Local API   ${web.localUrl} (this box only)`] : []),
         ...(simulator

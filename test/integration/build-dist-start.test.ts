@@ -24,7 +24,7 @@ describe('npm run build output starts', () => {
   it('puts the web assets beside the compiled firmware and ships no TypeScript', () => {
     expect(existsSync(join(dir, 'dist/firmware/src/cli.js'))).toBe(true);
     // the one-file bundle scripts/mfabox.mjs prefers
-    expect(existsSync(join(dir, 'dist/firmware/src/bundle/mfabox.mjs'))).toBe(true);
+    expect(existsSync(join(dir, 'dist/firmware/src/bundle/mfabox.cjs'))).toBe(true);
     expect(
       existsSync(join(dir, 'dist/web/status.html')) || existsSync(join(dir, 'dist/web/index.html')),
     ).toBe(true);
