@@ -13,14 +13,17 @@
 // V8 checks its own version and flags again and rejects a mismatch (then it is rewritten).
 import { createHash } from 'node:crypto';
 import {
+  closeSync,
   existsSync,
+  fsyncSync,
   mkdirSync,
+  openSync,
   readdirSync,
   readFileSync,
   renameSync,
   rmSync,
   statSync,
-  writeFileSync,
+  writeSync,
 } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -35,7 +38,8 @@ const compiled = join(root, 'dist/firmware/src/cli.js');
 const CACHE_AFTER_READY_MS = 1000;
 
 function codeCacheFile(file) {
-  const dir = process.env.MFABOX_CODE_CACHE_DIR ?? process.env.CACHE_DIRECTORY?.split(':')[0];
+  // Set by systemd for CacheDirectory=; without it (a shell, the tests) nothing is cached.
+  const dir = process.env.CACHE_DIRECTORY?.split(':')[0];
   if (!dir) return undefined;
   const st = statSync(file);
   const key = createHash('sha256')
@@ -73,10 +77,16 @@ function writeCache(cache, script) {
     const data = script.createCachedData();
     mkdirSync(cache.dir, { recursive: true, mode: 0o700 });
     const tmp = `${cache.file}.${process.pid}.tmp`;
-    writeFileSync(tmp, data, { mode: 0o600 });
+    const fd = openSync(tmp, 'w', 0o600);
+    try {
+      writeSync(fd, data);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
     renameSync(tmp, cache.file);
     for (const f of readdirSync(cache.dir))
-      if (/^mfabox-code-.*\.v8$/.test(f) && join(cache.dir, f) !== cache.file)
+      if (f.startsWith('mfabox-code-') && join(cache.dir, f) !== cache.file)
         rmSync(join(cache.dir, f), { force: true });
   } catch (e) {
     // Only start-up speed is lost; the box runs the same without a cache.
@@ -106,13 +116,9 @@ function runBundle(file) {
   script.runInThisContext()(module.exports, createRequire(file), module, file, dirname(file));
 }
 
-if (process.env.MFABOX_FROM_SOURCE) {
-  const { register } = await import('tsx/esm/api');
-  register();
-  await import(pathToFileURL(join(root, 'firmware/src/cli.ts')).href);
-} else if (existsSync(bundle)) {
+if (!process.env.MFABOX_FROM_SOURCE && existsSync(bundle)) {
   runBundle(bundle);
-} else if (existsSync(compiled)) {
+} else if (!process.env.MFABOX_FROM_SOURCE && existsSync(compiled)) {
   await import(pathToFileURL(compiled).href);
 } else {
   const { register } = await import('tsx/esm/api');
