@@ -74,6 +74,9 @@ export const startCommand = defineCommand({
     // Under systemd (Type=notify): ready once RADIUS answers (the web page starts right after),
     // then watchdog pings from this event loop.
     const sd = sdNotifier();
+    // Listening from the start: a stop that comes after READY=1 but while the web page is still
+    // starting is a clean stop (STOPPING=1, store closed) once the start has finished.
+    const signal = untilSignal();
     const printed = new Set<string>();
     const app = await startAppliance(config, {
       configFile,
@@ -91,7 +94,7 @@ export const startCommand = defineCommand({
     for (const line of app.describe()) if (!printed.has(line)) console.log(line);
     // scripts/mfabox.mjs writes its V8 code cache now that the whole start has run (if it has none).
     (process as NodeJS.EventEmitter).emit('mfabox:started');
-    const sig = untilSignal().then(async (s) => {
+    const sig = signal.then(async (s) => {
       sd.stopWatchdog();
       await sd.stopping();
       return s;
