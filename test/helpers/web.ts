@@ -66,3 +66,28 @@ export async function login(
   const csrf = res.json<{ csrfToken: string }>().csrfToken;
   return { cookie, csrf, headers: { cookie, 'x-csrf-token': csrf } };
 }
+
+/** A logged-in admin whose requests carry the session cookie and the CSRF token. */
+export interface AdminClient {
+  cookie: string;
+  csrf: string;
+  headers: Record<string, string>;
+  get(url: string, opts?: { remoteAddress?: string }): Promise<LightMyRequestResponse>;
+  post(url: string, payload?: object, opts?: { remoteAddress?: string }): Promise<LightMyRequestResponse>;
+}
+
+/** Logs in (as the demo admin by default) and returns a client for the session's requests. */
+export async function adminClient(
+  app: FastifyInstance,
+  user: { username: string; password: string } = DEMO_ADMIN,
+): Promise<AdminClient> {
+  const s = await login(app, user);
+  const at = (opts?: { remoteAddress?: string }) =>
+    opts?.remoteAddress === undefined ? {} : { remoteAddress: opts.remoteAddress };
+  return {
+    ...s,
+    get: (url, opts) => app.inject({ url, headers: s.headers, ...at(opts) }),
+    post: (url, payload = {}, opts) =>
+      app.inject({ method: 'POST', url, headers: s.headers, payload, ...at(opts) }),
+  };
+}

@@ -7,6 +7,7 @@ import { ErrorCode } from '../errors.ts';
 import { maskNumber } from '../phone.ts';
 import type { MethodName } from '../config/auth-schema.ts';
 import type { ClientIp } from './calling-station.ts';
+import { newChallengeRecord } from './challenge-record.ts';
 import type { ChallengeRecord } from './challenges.ts';
 import { MESSAGES, fill, reply, type AuthDecision } from './decision.ts';
 import {
@@ -25,7 +26,6 @@ const REUSE_MIN_REMAINING_MS = 30_000;
 /** Queue wait plus this must fit in the passcode's life, or the login is refused up front. */
 const TYPING_MARGIN_MS = 30_000;
 const STATE_BYTES = 16;
-const ID_BYTES = 16;
 
 /** Where an SMS challenge sits in its login's method chain (method-step.ts). */
 export interface SmsRoute {
@@ -114,26 +114,15 @@ export async function challengeStep(
   const key = passcodeKey(cfg);
   const code = generatePasscode(ctx.random, cfg.passcode.length);
   const salt = newSalt(ctx.random);
-  const now = ctx.clock.now();
-  const record: ChallengeRecord = {
-    id: ctx.random.bytes(ID_BYTES).toString('hex'),
-    user: userKey,
-    login: loginAccount,
-    stateIds: [stateHex],
-    passcodeHash: hashPasscode(code, salt, key),
-    salt: salt.toString('hex'),
-    expiresAt: now + ttlMs,
-    attempts: 0,
-    maxAttempts: cfg.passcode.maxAttempts,
-    nas: client.name,
-    ...(req.callingStationId === undefined ? {} : { callingStationId: req.callingStationId }),
-    createdAt: now,
-    to,
-    groups: [...user.groups],
-    used: false,
-    ...(route ? { method: route.method, chain: route.chain, step: route.step, numbers: route.numbers } : {}),
-    ...(route?.email === undefined ? {} : { email: route.email }),
-  };
+  const record = newChallengeRecord(
+    ctx,
+    cfg.passcode,
+    { userKey, login: loginAccount, groups: user.groups },
+    route,
+    client,
+    req,
+    { stateHex, to, passcode: { hash: hashPasscode(code, salt, key), salt } },
+  );
   const text = fill(cfg.passcode.smsTemplate, {
     code,
     minutes: String(Math.ceil(cfg.passcode.ttlSeconds / 60)),

@@ -4,6 +4,7 @@
  * user's and the IP's passcode budgets, and sent through the email channel in the background once
  * the challenge is on disk, so the Access-Challenge never waits on the relay.
  */
+import { newChallengeRecord } from './challenge-record.ts';
 import type { ChallengeRecord } from './challenges.ts';
 import { fill, reply, type AuthDecision } from './decision.ts';
 import { maskEmail } from './email-sender.ts';
@@ -46,29 +47,19 @@ export async function emailStep(
   const state = ctx.random.bytes(16);
   const code = generatePasscode(ctx.random, cfg.passcode.length);
   const salt = newSalt(ctx.random);
-  const now = ctx.clock.now();
-  const record: ChallengeRecord = {
-    id: ctx.random.bytes(16).toString('hex'),
-    user: subject.userKey,
-    login: subject.login,
-    stateIds: [state.toString('hex')],
-    passcodeHash: hashPasscode(code, salt, passcodeKey(cfg)),
-    salt: salt.toString('hex'),
-    expiresAt: now + cfg.passcode.ttlSeconds * 1000,
-    attempts: 0,
-    maxAttempts: cfg.passcode.maxAttempts,
-    nas: client.name,
-    ...(req.callingStationId === undefined ? {} : { callingStationId: req.callingStationId }),
-    createdAt: now,
-    to: '',
-    groups: [...subject.groups],
-    used: false,
-    method: 'email',
-    chain: [...route.chain],
-    step: route.step,
-    numbers: subject.numbers,
-    email: subject.email,
-  };
+  const record = newChallengeRecord(
+    ctx,
+    cfg.passcode,
+    subject,
+    { method: 'email', chain: route.chain, step: route.step, numbers: subject.numbers, email: subject.email },
+    client,
+    req,
+    {
+      stateHex: state.toString('hex'),
+      to: '',
+      passcode: { hash: hashPasscode(code, salt, passcodeKey(cfg)), salt },
+    },
+  );
   const latest = route.retire ?? (await ctx.challenges.latestForUser(subject.userKey));
   const retire = latest && ctx.challenges.condition(latest) === 'live' ? latest : undefined;
   await ctx.challenges.create(record, [], retire);

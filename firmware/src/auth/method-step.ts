@@ -10,6 +10,7 @@ import { DEFAULT_CHAIN } from '../config/auth-schema.ts';
 import { ErrorCode } from '../errors.ts';
 import { maskNumber } from '../phone.ts';
 import { plan, type MethodFacts, type Skipped } from './chain.ts';
+import { newChallengeRecord } from './challenge-record.ts';
 import { challengeStep } from './challenge-step.ts';
 import { emailStep } from './email-step.ts';
 import type { ChallengeRecord } from './challenges.ts';
@@ -148,30 +149,10 @@ export async function startMethod(
 
   // token or override: a challenge with nothing to send.
   const state = ctx.random.bytes(16);
-  const now = ctx.clock.now();
-  const record: ChallengeRecord = {
-    id: ctx.random.bytes(16).toString('hex'),
-    user: subject.userKey,
-    login: subject.login,
-    stateIds: [state.toString('hex')],
-    // No passcode: an empty hash never verifies (wrong length fails closed).
-    passcodeHash: '',
-    salt: '',
-    expiresAt: now + ttlMs,
-    attempts: 0,
-    maxAttempts: cfg.passcode.maxAttempts,
-    nas: client.name,
-    ...(req.callingStationId === undefined ? {} : { callingStationId: req.callingStationId }),
-    createdAt: now,
+  const record = newChallengeRecord(ctx, cfg.passcode, subject, route, client, req, {
+    stateHex: state.toString('hex'),
     to: '',
-    groups: [...subject.groups],
-    used: false,
-    method: planned.method,
-    chain: route.chain,
-    step: planned.index,
-    numbers: subject.numbers,
-    ...(subject.email === undefined ? {} : { email: subject.email }),
-  };
+  });
   const latest = pos.retire ?? (await ctx.challenges.latestForUser(subject.userKey));
   const retire = latest && ctx.challenges.condition(latest) === 'live' ? latest : undefined;
   await ctx.challenges.create(record, [], retire);

@@ -180,6 +180,8 @@ export class LdapDirectory implements Directory {
         filter: groupMembersFilter(this.s, groupDn),
         attributes: userAttributes(this.s, 'sync'),
         paged: { pageSize: this.cfg.pageSize },
+        // ldapts asks for 10 s unless told; a busy DC resolving nested membership needs what we wait.
+        timeLimit: PAGE_TIMEOUT_MS / 1000,
       });
       const it = pages[Symbol.asyncIterator]();
       const fetchPage = () => {

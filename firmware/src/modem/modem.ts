@@ -3,6 +3,7 @@
  * recovery ladder, with health as events. The parts with a job of their own live beside it:
  * sim-pin.ts (PIN safety and its records), sms-setup.ts (PDU or text mode, SMSC, CNMI),
  * sms-submit.ts (the CMGS exchange), urcs.ts (what unsolicited lines mean), status-reports.ts,
+ * report.ts (health, facts and the not-ready error from one snapshot),
  * send-failure.ts (what a failure means, and the retry rules) and one-shot.ts (the CLI's probe
  * and send).
  *
@@ -26,6 +27,7 @@ import type { ModemProfile } from './profiles.ts';
 import { ModemLink } from './link.ts';
 import { RecoveryLadder, type LadderHost } from './recovery.ts';
 import { readRegistration } from './registration.ts';
+import { factsOf, healthOf, notReadyError, type ModemView } from './report.ts';
 import { sendFailure } from './send-failure.ts';
 import { SimPin, type SimPinOptions } from './sim-pin.ts';
 import { configureSms } from './sms-setup.ts';
@@ -172,22 +174,28 @@ export class Modem extends EventEmitter {
   }
 
   health(): ModemHealth {
-    const h: ModemHealth = {
+    return healthOf(this.view());
+  }
+
+  /** The fields report.ts reads, at this moment. */
+  private view(): ModemView {
+    return {
       name: this.name,
       state: this.state,
+      detail: this.detail,
+      identity: this.identity,
+      signal: this.signal,
+      operator: this.operator,
+      roaming: this.roaming,
+      lteOnly: this.lteOnly,
+      smsc: this.smsc,
+      textMode: this.textMode,
+      profile: this.profile?.name,
       sentCount: this.sentCount,
       failedCount: this.failedCount,
-      identity: { ...this.identity },
+      lastSentAt: this.lastSentAt,
+      smsImpossible: this.smsImpossible,
     };
-    if (this.detail !== undefined) h.detail = this.detail;
-    if (this.lastSentAt !== undefined) h.lastSentAt = this.lastSentAt;
-    if (this.state === 'registered' || this.state === 'sending' || this.state === 'sms-refused') {
-      if (this.signal.bars !== undefined) h.bars = this.signal.bars;
-      if (this.signal.dbm !== undefined) h.dbm = this.signal.dbm;
-      if (this.operator !== undefined) h.operator = this.operator;
-      if (this.roaming !== undefined) h.roaming = this.roaming;
-    }
-    return h;
   }
 
   /**
@@ -255,24 +263,7 @@ export class Modem extends EventEmitter {
 
   /** Why the modem cannot send, as the most specific code (the CLI exits with its message). */
   notReady(): MfaError {
-    const code =
-      this.state === 'no-sim'
-        ? ErrorCode.ModemSimMissing
-        : this.state === 'pin-needed' || this.state === 'pin-rejected'
-          ? ErrorCode.ModemSimPinRejected
-          : this.state === 'searching' || this.state === 'sms-refused'
-            ? ErrorCode.ModemNoNetwork
-            : this.state === 'absent'
-              ? ErrorCode.ModemPortUnavailable
-              : this.smsImpossible
-                ? ErrorCode.ModemCommandFailed
-                : this.detail?.includes('SIM busy')
-                  ? ErrorCode.ModemBusy
-                  : ErrorCode.ModemNotReady;
-    return new MfaError(
-      `${this.name} not ready: ${this.state}${this.detail ? ` (${this.detail})` : ''}`,
-      code,
-    );
+    return notReadyError(this.view());
   }
 
   // ───────────────────────── supervisor ─────────────────────────
@@ -586,17 +577,6 @@ export class Modem extends EventEmitter {
 
   /** What init found, for `mfabox modem probe`. */
   facts(): ModemFacts {
-    return {
-      state: this.state,
-      ...(this.detail === undefined ? {} : { detail: this.detail }),
-      identity: { ...this.identity },
-      profile: this.profile?.name ?? 'unknown',
-      roaming: this.roaming === true,
-      lteOnly: this.lteOnly,
-      ...(this.operator ? { operator: this.operator } : {}),
-      ...this.signal,
-      ...(this.smsc ? { smsc: this.smsc } : {}),
-      textMode: this.textMode,
-    };
+    return factsOf(this.view());
   }
 }

@@ -1,6 +1,6 @@
 /**
- * The backup file (as Pi-hole's teleporter): the config file, the device key, the admin accounts
- * and the web certificate, as one JSON file encrypted with a passphrase the admin chooses. The
+ * The backup file (as Pi-hole's teleporter): the config file, the device key, the admin accounts,
+ * the web certificate and the uploaded directory CA, as one JSON file encrypted with a passphrase the admin chooses. The
  * config holds every secret (RADIUS secrets, the bind password, SIM PINs) and the device key
  * opens the outbox, so nothing of it is ever written in clear: scrypt turns the passphrase into
  * an AES-256-GCM key; the header (format, version, KDF settings) is authenticated too, so a
@@ -39,6 +39,11 @@ export const backupContentsSchema = z.strictObject({
   admins: z.unknown().optional(),
   /** The web certificate and key, when the box made or was given its own. */
   tls: z.strictObject({ cert: z.string(), key: z.string() }).optional(),
+  /** `<dataDir>/directory-ca.pem`, the CA bundle the admin uploaded for the DCs' certificates. */
+  directoryCa: z
+    .string()
+    .max(256 * 1024)
+    .optional(),
 });
 export type BackupContents = z.infer<typeof backupContentsSchema>;
 

@@ -1,6 +1,7 @@
 /**
  * The System page's box-wide actions: backup, restore, reboot and factory reset, on the real
- * files (the config file, `<dataDir>/device.key`, `<dataDir>/admins.json`, the web certificate).
+ * files (the config file, `<dataDir>/device.key`, `<dataDir>/admins.json`, the web certificate,
+ * `<dataDir>/directory-ca.pem`).
  *
  * Factory reset is two-phase because the store is open while the service runs: the request puts
  * the config file back to factory settings (its history, which holds old secrets, is deleted),
@@ -18,6 +19,7 @@ import { ErrorCode, MfaError } from '../errors.ts';
 import { logger } from '../log.ts';
 import { adminsFileSchema } from './admins.ts';
 import type { BackupContents } from './backup.ts';
+import { DIRECTORY_CA_FILE, readCaBundle } from './routes/directory-ca.ts';
 import { checkTls, type TlsPaths } from './tls.ts';
 
 export const FACTORY_RESET_MARKER = 'factory-reset.pending';
@@ -71,6 +73,7 @@ export function createSystemActions(d: SystemActionsDeps): SystemActions {
       const admins = await readOptional(d.adminsFile);
       const cert = d.tls ? await readOptional(d.tls.certFile) : undefined;
       const tlsKey = d.tls ? await readOptional(d.tls.keyFile) : undefined;
+      const directoryCa = await readOptional(join(d.dataDir, DIRECTORY_CA_FILE));
       return {
         createdAt: new Date().toISOString(),
         firmware: await d.firmware(),
@@ -78,6 +81,7 @@ export function createSystemActions(d: SystemActionsDeps): SystemActions {
         deviceKey: key.toString('base64'),
         ...(admins !== undefined ? { admins: JSON.parse(admins) as unknown } : {}),
         ...(cert !== undefined && tlsKey !== undefined ? { tls: { cert, key: tlsKey } } : {}),
+        ...(directoryCa !== undefined ? { directoryCa } : {}),
       };
     },
 
@@ -104,8 +108,22 @@ export function createSystemActions(d: SystemActionsDeps): SystemActions {
       }
       const key = Buffer.from(c.deviceKey, 'base64');
       if (key.length !== 32) throw bad("the backup's device key is not 32 bytes", 'deviceKey');
+      const ca = c.directoryCa === undefined ? undefined : readCaBundle(c.directoryCa);
+      if (ca && !ca.ok) throw bad(`the backup's directory CA is unusable: ${ca.message}`, 'directoryCa');
 
-      const r = await d.live.replace(d.live.stored().revision, c.config, who);
+      // The CA goes first: the restored config may name it, and applying that config connects
+      // to the DCs at once. Put back as it was if the config is refused.
+      const caPath = join(d.dataDir, DIRECTORY_CA_FILE);
+      const oldCa = ca ? await readOptional(caPath) : undefined;
+      if (ca?.ok) await writeFileAtomic(caPath, ca.file, 0o600);
+      let r: Awaited<ReturnType<LiveConfig['replace']>>;
+      try {
+        r = await d.live.replace(d.live.stored().revision, c.config, who);
+      } catch (e) {
+        if (ca?.ok)
+          await (oldCa === undefined ? rm(caPath, { force: true }) : writeFileAtomic(caPath, oldCa, 0o600));
+        throw e;
+      }
       const restartNeeded = [...r.restartNeeded];
       if (admins?.success)
         await writeFileAtomic(d.adminsFile, `${JSON.stringify(admins.data, null, 2)}\n`, 0o600);

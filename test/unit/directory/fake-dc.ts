@@ -111,6 +111,8 @@ export class FakeDc {
   readonly seen = { connections: 0, serviceBinds: 0, userBinds: 0, searches: 0, exops: 0 };
   /** Every request in arrival order, by connection (1-based, in accept order): service-bind, user-bind, search, root-dse, or "exop <OID>". */
   readonly log: { conn: number; op: string }[] = [];
+  /** The timeLimit (seconds; 0 = none) each search asked the DC for, in arrival order. */
+  readonly searchTimeLimits: number[] = [];
   private readonly server: net.Server;
   private readonly sockets = new Set<net.Socket>();
   port = 0;
@@ -193,6 +195,10 @@ export class FakeDc {
       }
       this.seen.searches++;
       this.log.push({ conn, op: 'search' });
+      // baseObject, scope, derefAliases, sizeLimit, then timeLimit.
+      let field = readTlv(body, 0);
+      for (let i = 0; i < 4 && field; i++) field = readTlv(body, field.end);
+      if (field) this.searchTimeLimits.push(field.value.readUIntBE(0, field.value.length));
       send(this.script.search, (code, message) =>
         code === 0
           ? Buffer.concat([aliceEntry(messageId), result(messageId, 0x65, 0)])

@@ -1,6 +1,6 @@
 /**
  * The System page's API through inject, on real files in a temp directory: backup and restore
- * (encrypted, validated, a clear error on a bad file), reboot and factory reset (confirmed,
+ * (encrypted, validated, a clear error on a bad file; the uploaded directory CA included), reboot and factory reset (confirmed,
  * audited, the reboot injected), apply-with-rollback for changes that can lock the admin out,
  * and one admin setting another's password.
  */
@@ -11,6 +11,7 @@ import {
   readFileSync,
   readdirSync,
   rmSync,
+  statSync,
   writeFileSync,
 } from 'node:fs';
 import { randomBytes } from 'node:crypto';
@@ -25,13 +26,15 @@ import type { HealthSnapshot } from '../../../firmware/src/health/health.ts';
 import { AdminStore, DEMO_ADMIN, resetAdminPassword } from '../../../firmware/src/web-api/admins.ts';
 import { buildApp } from '../../../firmware/src/web-api/app.ts';
 import { openBackup, sealBackup, type BackupContents } from '../../../firmware/src/web-api/backup.ts';
+import { DIRECTORY_CA_FILE } from '../../../firmware/src/web-api/routes/directory-ca.ts';
 import type { AdminEvent } from '../../../firmware/src/web-api/routes/session.ts';
 import {
   FACTORY_RESET_MARKER,
   createSystemActions,
   finishFactoryReset,
 } from '../../../firmware/src/web-api/system-actions.ts';
-import { login } from '../../helpers/web.ts';
+import { loadOrCreateTls, tlsPaths } from '../../../firmware/src/web-api/tls.ts';
+import { adminClient, login } from '../../helpers/web.ts';
 import type { FastifyInstance } from 'fastify';
 
 const SECRET = 'nas-secret-0123456789';
@@ -179,13 +182,8 @@ describe('System API', () => {
   });
 
   it('downloads an encrypted backup and restores it: config, device key and admins back, audited', async () => {
-    const { headers } = await login(app);
-    const res = await app.inject({
-      method: 'POST',
-      url: '/api/system/backup',
-      headers,
-      payload: { passphrase: PASSPHRASE },
-    });
+    const admin = await adminClient(app);
+    const res = await admin.post('/api/system/backup', { passphrase: PASSPHRASE });
     expect(res.statusCode).toBe(200);
     expect(String(res.headers['content-disposition'])).toMatch(
       /attachment; filename="mfabox-.*\.mfabox-backup"/,
@@ -195,26 +193,16 @@ describe('System API', () => {
     const keyBefore = readFileSync(join(dataDir, 'device.key'));
 
     // Change things after the backup: a client removed, another admin, a new device key.
-    expect((await patch(headers, { radius: { clients: [] } })).statusCode).toBe(200);
+    expect((await patch(admin.headers, { radius: { clients: [] } })).statusCode).toBe(200);
     await admins.add('bob', 'bobs-long-password');
     writeFileSync(join(dataDir, 'device.key'), randomBytes(32));
 
-    const wrong = await app.inject({
-      method: 'POST',
-      url: '/api/system/restore',
-      headers,
-      payload: { file: backup, passphrase: 'not the passphrase' },
-    });
+    const wrong = await admin.post('/api/system/restore', { file: backup, passphrase: 'not the passphrase' });
     expect(wrong.statusCode).toBe(400);
     expect(wrong.json()).toMatchObject({ code: 'BackupWrongPassphrase', message: /passphrase is wrong/ });
     expect(file.current()).toMatchObject({ radius: { clients: [] } });
 
-    const ok = await app.inject({
-      method: 'POST',
-      url: '/api/system/restore',
-      headers,
-      payload: { file: backup, passphrase: PASSPHRASE },
-    });
+    const ok = await admin.post('/api/system/restore', { file: backup, passphrase: PASSPHRASE });
     expect(ok.statusCode).toBe(200);
     expect(ok.json()).toMatchObject({ revision: 3, restartNeeded: ['device key'] });
     expect(ok.body).not.toContain(SECRET);
@@ -230,8 +218,53 @@ describe('System API', () => {
     );
   });
 
+  it('backs up and restores the uploaded directory CA; a damaged one refuses the whole file', async () => {
+    const admin = await adminClient(app);
+    const caFile = join(dataDir, DIRECTORY_CA_FILE);
+    const backupNow = async (): Promise<string> => {
+      const res = await admin.post('/api/system/backup', { passphrase: PASSPHRASE });
+      expect(res.statusCode).toBe(200);
+      return res.body;
+    };
+    // No CA uploaded: the backup has none, and restoring it leaves the box's alone.
+    expect(await openBackup(await backupNow(), PASSPHRASE)).not.toHaveProperty('directoryCa');
+
+    const [caA, caB] = await Promise.all(
+      ['ca-a', 'ca-b'].map((n) => loadOrCreateTls(tlsPaths(join(dir, n), {}))),
+    );
+    expect((await admin.post('/api/directory/ca', { pem: caA?.cert })).statusCode).toBe(200);
+    const uploaded = readFileSync(caFile, 'utf8');
+    const backup = await backupNow();
+    expect(backup).not.toContain('BEGIN CERTIFICATE');
+    expect((await openBackup(backup, PASSPHRASE)).directoryCa).toBe(uploaded);
+
+    // Another CA uploaded after the backup; the restore puts the first back.
+    expect((await admin.post('/api/directory/ca', { pem: caB?.cert })).statusCode).toBe(200);
+    expect(readFileSync(caFile, 'utf8')).not.toBe(uploaded);
+    const ok = await admin.post('/api/system/restore', { file: backup, passphrase: PASSPHRASE });
+    expect(ok.statusCode).toBe(200);
+    expect(readFileSync(caFile, 'utf8')).toBe(uploaded);
+    expect(statSync(caFile).mode & 0o777).toBe(0o600);
+
+    // A backup whose CA is not a certificate is refused before anything is written.
+    const revision = file.revision();
+    const damaged = await sealBackup(
+      {
+        ...(await openBackup(backup, PASSPHRASE)),
+        config: { ...initial, passcode: { length: 8 } },
+        directoryCa: 'not a certificate',
+      },
+      PASSPHRASE,
+    );
+    const bad = await admin.post('/api/system/restore', { file: damaged, passphrase: PASSPHRASE });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json()).toMatchObject({ code: 'BackupInvalid', message: /directory CA/ });
+    expect(file.revision()).toBe(revision);
+    expect(readFileSync(caFile, 'utf8')).toBe(uploaded);
+  });
+
   it('refuses a backup whose config does not validate, naming the field, and changes nothing', async () => {
-    const { headers } = await login(app);
+    const admin = await adminClient(app);
     const sealed = await sealBackup(
       {
         createdAt: new Date().toISOString(),
@@ -242,37 +275,25 @@ describe('System API', () => {
       PASSPHRASE,
     );
     const keyBefore = readFileSync(join(dataDir, 'device.key'));
-    const res = await app.inject({
-      method: 'POST',
-      url: '/api/system/restore',
-      headers,
-      payload: { file: sealed, passphrase: PASSPHRASE },
-    });
+    const res = await admin.post('/api/system/restore', { file: sealed, passphrase: PASSPHRASE });
     expect(res.statusCode).toBe(400);
     expect(res.json()).toMatchObject({ code: 'BackupInvalid', message: /radius\.clients\.0\.address/ });
     expect(res.body).not.toContain(SECRET);
     expect(file.revision()).toBe(1);
     expect(readFileSync(join(dataDir, 'device.key')).equals(keyBefore)).toBe(true);
 
-    const junk = await app.inject({
-      method: 'POST',
-      url: '/api/system/restore',
-      headers,
-      payload: { file: 'this is not a backup', passphrase: PASSPHRASE },
+    const junk = await admin.post('/api/system/restore', {
+      file: 'this is not a backup',
+      passphrase: PASSPHRASE,
     });
     expect(junk.json()).toMatchObject({ statusCode: 400, code: 'BackupInvalid', message: /not JSON/ });
   });
 
   it('reboots only when confirmed, after answering, and audits it', async () => {
-    const { headers } = await login(app);
-    const no = await app.inject({ method: 'POST', url: '/api/system/reboot', headers, payload: {} });
+    const admin = await adminClient(app);
+    const no = await admin.post('/api/system/reboot', {});
     expect(no.statusCode).toBe(400);
-    const yes = await app.inject({
-      method: 'POST',
-      url: '/api/system/reboot',
-      headers,
-      payload: { confirm: 'reboot' },
-    });
+    const yes = await admin.post('/api/system/reboot', { confirm: 'reboot' });
     expect(yes.statusCode).toBe(202);
     await vi.waitFor(() => expect(reboots).toBe(1), { timeout: 5000 });
     expect(audits).toContainEqual(
@@ -281,22 +302,18 @@ describe('System API', () => {
   });
 
   it('factory reset needs the phrase and the password; resets config, admins and history; the next start empties the data', async () => {
-    const { headers } = await login(app);
-    expect((await patch(headers, { passcode: { length: 8 } })).statusCode).toBe(200);
+    const admin = await adminClient(app);
+    expect((await patch(admin.headers, { passcode: { length: 8 } })).statusCode).toBe(200);
     expect(readdirSync(file.historyDir)).not.toEqual([]);
-    const wrongPw = await app.inject({
-      method: 'POST',
-      url: '/api/system/factory-reset',
-      headers,
-      payload: { confirm: 'factory reset', password: 'not-my-password' },
+    const wrongPw = await admin.post('/api/system/factory-reset', {
+      confirm: 'factory reset',
+      password: 'not-my-password',
     });
     expect(wrongPw.statusCode).toBe(400);
     expect(existsSync(join(dataDir, FACTORY_RESET_MARKER))).toBe(false);
-    const res = await app.inject({
-      method: 'POST',
-      url: '/api/system/factory-reset',
-      headers,
-      payload: { confirm: 'factory reset', password: DEMO_ADMIN.password },
+    const res = await admin.post('/api/system/factory-reset', {
+      confirm: 'factory reset',
+      password: DEMO_ADMIN.password,
     });
     expect(res.statusCode).toBe(202);
     await vi.waitFor(() => expect(reboots).toBe(1), { timeout: 5000 });
@@ -319,15 +336,15 @@ describe('System API', () => {
     rollbackMs = 400;
     await build();
     const lan = '10.1.2.3';
-    const { headers } = await login(app);
-    const r = await patch(headers, { web: { adminNetworks: ['192.168.50.0/24'] } }, lan);
+    const admin = await adminClient(app);
+    const r = await patch(admin.headers, { web: { adminNetworks: ['192.168.50.0/24'] } }, lan);
     expect(r.statusCode).toBe(200);
     expect(r.json).toMatchObject({ revision: 2, confirm: { what: 'web.adminNetworks', seconds: 0 } });
     // The admin is now locked out from the LAN address...
-    expect((await app.inject({ url: '/api/config', headers, remoteAddress: lan })).statusCode).toBe(403);
+    expect((await admin.get('/api/config', { remoteAddress: lan })).statusCode).toBe(403);
     // ...and the timer puts the old list back.
     await vi.waitFor(() => expect(live.current.web.adminNetworks).toEqual([]), { timeout: 5000 });
-    expect((await app.inject({ url: '/api/config', headers, remoteAddress: lan })).statusCode).toBe(200);
+    expect((await admin.get('/api/config', { remoteAddress: lan })).statusCode).toBe(200);
     expect(file.revision()).toBe(3);
     expect(audits).toContainEqual(
       expect.objectContaining({ action: 'change-rolled-back', actor: 'system', outcome: 'ok' }),
@@ -335,50 +352,30 @@ describe('System API', () => {
   });
 
   it('keeps a change confirmed from the new settings, and refuses other changes while one waits', async () => {
-    const { headers } = await login(app);
-    const r = await patch(headers, { web: { adminNetworks: ['10.0.0.0/8'] } });
+    const admin = await adminClient(app);
+    const r = await patch(admin.headers, { web: { adminNetworks: ['10.0.0.0/8'] } });
     const id = (r.json.confirm as { id: string }).id;
-    expect((await app.inject({ url: '/api/pending', headers })).json()).toMatchObject({ pending: { id } });
-    expect((await patch(headers, { passcode: { length: 8 } })).statusCode).toBe(409);
-    const bad = await app.inject({
-      method: 'POST',
-      url: '/api/pending/confirm',
-      headers,
-      payload: { id: 'nope' },
-    });
+    expect((await admin.get('/api/pending')).json()).toMatchObject({ pending: { id } });
+    expect((await patch(admin.headers, { passcode: { length: 8 } })).statusCode).toBe(409);
+    const bad = await admin.post('/api/pending/confirm', { id: 'nope' });
     expect(bad.statusCode).toBe(409);
-    const ok = await app.inject({ method: 'POST', url: '/api/pending/confirm', headers, payload: { id } });
+    const ok = await admin.post('/api/pending/confirm', { id });
     expect(ok.statusCode).toBe(200);
-    expect((await app.inject({ url: '/api/pending', headers })).json()).toEqual({ pending: null });
+    expect((await admin.get('/api/pending')).json()).toEqual({ pending: null });
     expect(live.current.web.adminNetworks).toEqual(['10.0.0.0/8']);
     expect(audits).toContainEqual(expect.objectContaining({ action: 'change-confirmed', actor: 'admin' }));
     // A change that cannot lock anyone out does not wait.
-    expect((await patch(headers, { passcode: { length: 8 } })).json).not.toHaveProperty('confirm');
+    expect((await patch(admin.headers, { passcode: { length: 8 } })).json).not.toHaveProperty('confirm');
   });
 
   it('one admin sets another admin password, which must be changed at next login; not their own', async () => {
-    const { headers } = await login(app);
+    const admin = await adminClient(app);
     await admins.add('bob', 'bobs-long-password');
-    const self = await app.inject({
-      method: 'POST',
-      url: '/api/admins/admin/password',
-      headers,
-      payload: { password: 'another-long-password' },
-    });
+    const self = await admin.post('/api/admins/admin/password', { password: 'another-long-password' });
     expect(self.statusCode).toBe(400);
-    const weak = await app.inject({
-      method: 'POST',
-      url: '/api/admins/bob/password',
-      headers,
-      payload: { password: 'short' },
-    });
+    const weak = await admin.post('/api/admins/bob/password', { password: 'short' });
     expect(weak.json()).toMatchObject({ statusCode: 400, issues: [{ path: 'password' }] });
-    const res = await app.inject({
-      method: 'POST',
-      url: '/api/admins/bob/password',
-      headers,
-      payload: { password: 'bobs-new-long-password' },
-    });
+    const res = await admin.post('/api/admins/bob/password', { password: 'bobs-new-long-password' });
     expect(res.statusCode).toBe(200);
     expect(res.body).not.toContain('bobs-new-long-password');
     expect(await admins.verify('bob', 'bobs-new-long-password')).toMatchObject({

@@ -23,35 +23,60 @@ const PEM_BLOCK = /-----BEGIN CERTIFICATE-----[A-Za-z0-9+/=\s]+-----END CERTIFIC
 
 export const DIRECTORY_CA_FILE = 'directory-ca.pem';
 
+export interface CaCertificate {
+  subject: string;
+  validTo: string;
+  fingerprint256: string;
+  ca: boolean;
+}
+
+/**
+ * The certificates of an uploaded (or restored) CA bundle, each one parsed; the file to keep
+ * holds only them, so anything else pasted along (a key by mistake) is dropped.
+ */
+export function readCaBundle(
+  pem: string,
+):
+  | { ok: true; file: string; certificates: CaCertificate[] }
+  | { ok: false; summary: string; message: string } {
+  const blocks = pem.match(PEM_BLOCK) ?? [];
+  const certificates: CaCertificate[] = [];
+  for (const block of blocks) {
+    try {
+      const x = new X509Certificate(block);
+      certificates.push({
+        subject: x.subject,
+        validTo: x.validTo,
+        fingerprint256: x.fingerprint256,
+        ca: x.ca,
+      });
+    } catch {
+      return {
+        ok: false,
+        summary: 'a certificate in the file does not parse',
+        message: `certificate ${certificates.length + 1} is not a valid X.509 certificate`,
+      };
+    }
+  }
+  if (certificates.length === 0)
+    return {
+      ok: false,
+      summary: 'no PEM certificate in the file (a private key is never needed here)',
+      message: 'expected -----BEGIN CERTIFICATE----- blocks',
+    };
+  return { ok: true, file: `${blocks.join('\n')}\n`, certificates };
+}
+
 export function registerDirectoryCaRoutes(app: FastifyInstance, live: LiveConfig, audit: AdminAudit): void {
   app.post('/api/directory/ca', async (req, reply) => {
     const b = body.safeParse(req.body);
     if (!b.success)
       return badRequest(reply, 'send {"pem": "-----BEGIN CERTIFICATE-----…"}', zodIssues(b.error));
-    const blocks = b.data.pem.match(PEM_BLOCK) ?? [];
-    const certificates = [];
-    for (const block of blocks) {
-      try {
-        const x = new X509Certificate(block);
-        certificates.push({
-          subject: x.subject,
-          validTo: x.validTo,
-          fingerprint256: x.fingerprint256,
-          ca: x.ca,
-        });
-      } catch {
-        return badRequest(reply, 'a certificate in the file does not parse', [
-          { path: 'pem', message: `certificate ${certificates.length + 1} is not a valid X.509 certificate` },
-        ]);
-      }
-    }
-    if (certificates.length === 0)
-      return badRequest(reply, 'no PEM certificate in the file (a private key is never needed here)', [
-        { path: 'pem', message: 'expected -----BEGIN CERTIFICATE----- blocks' },
-      ]);
-    // Only the certificates are kept: anything else pasted along (a key by mistake) is dropped.
+    const bundle = readCaBundle(b.data.pem);
+    if (!bundle.ok) return badRequest(reply, bundle.summary, [{ path: 'pem', message: bundle.message }]);
+    const { certificates } = bundle;
     const path = join(live.current.dataDir, DIRECTORY_CA_FILE);
-    await writeFileAtomic(path, `${blocks.join('\n')}\n`);
+    await writeFileAtomic(path, bundle.file);
     await audit({
       action: 'directory-ca',
       actor: adminOf(req),
