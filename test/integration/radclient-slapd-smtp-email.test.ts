@@ -15,9 +15,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseConfig } from '../../firmware/src/config/load.ts';
-import { startAppliance, type Appliance } from '../../firmware/src/main.ts';
-import { q, radclient, type RadclientReply } from '../helpers/radclient.ts';
+import type { Appliance } from '../../firmware/src/main.ts';
+import { e2eConfig, nas, startE2eBox, waitFor, type HandsetSms } from '../helpers/e2e-box.ts';
 import { slapdDirectory } from './ldap-fixtures.ts';
 import { startPeer, type Peer } from './peers.ts';
 
@@ -88,7 +87,7 @@ describe('email passcodes end to end (radclient, slapd, smtp-server with STARTTL
   let app: Appliance | undefined;
   let relay: SMTPServer;
   const mail: Received[] = [];
-  const sms: { to: string; text: string }[] = [];
+  const sms: HandsetSms[] = [];
   /** While set, the relay holds each message at MAIL FROM until it resolves. */
   let gate: Promise<void> | undefined;
   /** Recipients the relay refuses (550), and how many times it did. */
@@ -134,19 +133,10 @@ describe('email passcodes end to end (radclient, slapd, smtp-server with STARTTL
     });
     await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
     const port = (relay.server.address() as AddressInfo).port;
-    const raw = {
-      dataDir: join(dir, 'data'),
-      deviceKeyFile: join(dir, 'device.key'),
+    const raw = e2eConfig(dir, SECRET, {
       defaultCountry: 'DE',
       passcode: { maxNewPerUser: 100 },
       limits: { smsPerMinute: 100 },
-      radius: {
-        listen: [{ address: '127.0.0.1', port: 0 }],
-        accountingPort: 0,
-        clients: [
-          { name: 'netscaler', address: '127.0.0.1', secret: SECRET, requireMessageAuthenticator: 'yes' },
-        ],
-      },
       directory: { kind: 'ldap', ...slapdDirectory(peer.facts), syncIntervalMinutes: 0 },
       methods: {
         chains: { default: ['email', 'sms'] },
@@ -160,15 +150,9 @@ describe('email passcodes end to end (radclient, slapd, smtp-server with STARTTL
           password: SMTP_PASSWORD,
         },
       },
-      web: { address: '127.0.0.1', port: 0, tls: false },
-      log: { level: 'warn' },
-    };
-    await writeFile(join(dir, 'config.json'), JSON.stringify(raw));
-    app = await startAppliance(parseConfig(raw), {
-      simulator: { profile: 'generic', smsDelayMs: 50 },
-      onHandsetSms: (to, text) => sms.push({ to, text }),
-      waitForModemMs: 20_000,
     });
+    await writeFile(join(dir, 'config.json'), JSON.stringify(raw));
+    app = await startE2eBox(raw, { sms });
   }, 120_000);
 
   afterAll(async () => {
@@ -178,31 +162,8 @@ describe('email passcodes end to end (radclient, slapd, smtp-server with STARTTL
     await rm(dir, { recursive: true, force: true });
   });
 
-  const send = (lines: [string, string][]): Promise<RadclientReply> =>
-    radclient(`127.0.0.1:${app?.radiusPort ?? 0}`, SECRET, [...lines, ['Message-Authenticator', '0x00']], {
-      timeoutSeconds: 5,
-    });
-  const login = (user: string) =>
-    send([
-      ['User-Name', q(user)],
-      ['User-Password', q(peer.facts.USER_PW)],
-      ['Calling-Station-Id', q('198.51.100.20')],
-    ]);
-  const answer = (user: string, challenge: RadclientReply, text: string) =>
-    send([
-      ['User-Name', q(user)],
-      ['User-Password', q(text)],
-      ['State', challenge.attributes.get('State')?.[0] ?? '0x00'],
-    ]);
-  const said = (r: RadclientReply): string => (r.attributes.get('Reply-Message') ?? []).join(' ');
-  async function waitFor<T>(what: string, f: () => T | undefined): Promise<T> {
-    for (let i = 0; i < 400; i++) {
-      const v = f();
-      if (v !== undefined) return v;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    throw new Error(`timed out waiting for ${what}`);
-  }
+  const { answer, said, login: login1 } = nas(() => app?.radiusPort ?? 0, SECRET);
+  const login = (user: string) => login1(user, peer.facts.USER_PW);
 
   it('challenges at once while the relay holds the mail; the emailed code is accepted once', async () => {
     let release: () => void = () => undefined;

@@ -23,6 +23,7 @@ import {
   type LoginSubject,
 } from './engine-context.ts';
 import { DEFAULT_GUARD_SETTINGS } from './guard.ts';
+import type { HeldLocks } from '../queue.ts';
 import type { AccessRequest, HandlerReply, NasClient } from './types.ts';
 
 /** Who the second factor is for, as known after step 1 (step 2 has it from the challenge record). */
@@ -33,6 +34,8 @@ export interface ChainPosition {
   note?: string;
   /** The challenge this one replaces (step 2 moving on). */
   retire?: ChallengeRecord;
+  /** The locks the caller holds (step 2 holds `c:<retire.id>`), so nested steps do not wait on them. */
+  held?: HeldLocks;
 }
 
 /** Queue wait plus this must fit in the passcode's life (as in the challenge step). */
@@ -111,6 +114,7 @@ export async function startMethod(
     ...(subject.email === undefined ? {} : { email: subject.email }),
     clientIp: subject.clientIp,
     ...(pos.note === undefined ? {} : { note: pos.note }),
+    ...(pos.held === undefined ? {} : { held: pos.held }),
   };
   const whoNow = { ...who, method: planned.method, detail: why('') };
   if ((planned.method === 'sms' || planned.method === 'sms-secondary') && planned.to !== undefined)
