@@ -286,7 +286,7 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
       geoip: await openGeoip(config.policy.geoipFile),
       // Follows the live config: off until methods.email.enabled, a changed relay applies at once.
       email,
-      onDecision: (d) => radiusAudit.onDecision(d),
+      onDecision: (d, req) => radiusAudit.onDecision(d, req),
     });
     engine.guard.onGlobalCap = ({ cap, retryInMs }) =>
       audit.record({

@@ -22,6 +22,16 @@ export function cpuUs(pid: number): number {
   }
 }
 
+/** utime and stime of a process apart, in µs: fsync's and the socket calls' kernel work is stime. */
+export function cpuSplitUs(pid: number): { user: number; system: number } {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return { user: Number(f[11]) * 10_000, system: Number(f[12]) * 10_000 };
+  } catch {
+    return { user: NaN, system: NaN };
+  }
+}
+
 export function rssKb(pid: number, field: 'VmRSS' | 'VmHWM' | 'RssAnon'): number {
   try {
     const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));

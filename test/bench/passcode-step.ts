@@ -16,7 +16,14 @@ import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
-import { benchCommand, cpuUs, rssKb, runLoadClient, startBenchChild, type ClientResult } from './children.ts';
+import {
+  benchCommand,
+  cpuSplitUs,
+  rssKb,
+  runLoadClient,
+  startBenchChild,
+  type ClientResult,
+} from './children.ts';
 import { startFreeRadius } from './radius.bench.ts';
 import { serviceEnvironment } from './service-env.ts';
 
@@ -35,6 +42,8 @@ const OPEN_SECONDS = 3;
 interface Run {
   rate: number;
   serverUs: number;
+  /** The kernel's part of serverUs (stime): socket calls, fsync, thread wake-ups. */
+  systemUs: number;
   clientUs: number;
   p50: number;
   p99: number;
@@ -53,12 +62,14 @@ async function measure(
   pid: number,
   env: Record<string, string>,
 ): Promise<Run> {
-  const c0 = cpuUs(pid);
+  const c0 = cpuSplitUs(pid);
   const r: ClientResult = await runLoadClient(clientCmd, port, { BENCH_SECRET: SECRET, ...env });
+  const c1 = cpuSplitUs(pid);
   const n = Math.max(1, r.answered);
   return {
     rate: r.answered / r.seconds,
-    serverUs: (cpuUs(pid) - c0) / n,
+    serverUs: (c1.user + c1.system - c0.user - c0.system) / n,
+    systemUs: (c1.system - c0.system) / n,
     clientUs: r.cpuUs / n,
     p50: r.p50,
     p99: r.p99,
@@ -164,7 +175,7 @@ export async function passcodeStep(dir: string, rounds: number, seconds: number)
     ] as const) {
       const bad = side.closed.concat(side.open).filter((r) => r.accepts < r.answered);
       console.log(
-        `    ${name}: ${median(side.closed.map((r) => r.serverUs)).toFixed(0)} µs/request (${spread(side.closed.map((r) => r.serverUs))}),` +
+        `    ${name}: ${median(side.closed.map((r) => r.serverUs)).toFixed(0)} µs/request (${spread(side.closed.map((r) => r.serverUs))}; kernel ${median(side.closed.map((r) => r.systemUs)).toFixed(0)}),` +
           ` ${median(side.closed.map((r) => r.rate)).toFixed(0)} req/s (${spread(side.closed.map((r) => r.rate))}) at ${CONCURRENCY} in flight;` +
           ` p50 ${median(side.open.map((r) => r.p50)).toFixed(1)} ms, p99 ${median(side.open.map((r) => r.p99)).toFixed(1)} ms (${spread(
             side.open.map((r) => r.p99),

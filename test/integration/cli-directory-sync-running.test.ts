@@ -4,8 +4,7 @@
  * loopback API instead, and prints the same status and exit codes as the offline path. A sync held
  * in needs-confirmation is confirmed without stopping the service.
  */
-import { spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,17 +12,13 @@ import { parseConfig } from '../../firmware/src/config/load.ts';
 import { USERS_TABLE, type UserRecord } from '../../firmware/src/directory/users.ts';
 import { startAppliance, type Appliance } from '../../firmware/src/main.ts';
 import { openStore } from '../../firmware/src/store/store.ts';
+import { writeCliConfig } from '../helpers/e2e-box.ts';
+import { mfabox as runCli } from '../helpers/mfabox-cli.ts';
 
-function mfabox(args: string[]): Promise<{ code: number | null; out: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['scripts/mfabox.mjs', ...args], {
-      env: { ...process.env, MFABOX_FROM_SOURCE: '1', MFABOX_LOG_LEVEL: 'warn' },
-    });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    child.on('exit', (code) => resolve({ code, out }));
-  });
+/** The command's stdout and stderr together: the assertions read what the admin sees. */
+async function mfabox(args: string[]): Promise<{ code: number | null; out: string }> {
+  const r = await runCli(args);
+  return { code: r.code, out: r.out + r.err };
 }
 
 describe('mfabox directory sync while the appliance runs', () => {
@@ -57,9 +52,8 @@ describe('mfabox directory sync while the appliance runs', () => {
     };
     app = await startAppliance(parseConfig(raw), { demo: true });
     // The command reads the same config the service runs with, with the port it got.
-    const port = Number(new URL(app.webUrl).port);
     configFile = join(dir, 'config.json');
-    await writeFile(configFile, JSON.stringify({ ...raw, web: { address: '127.0.0.1', port, tls: false } }));
+    await writeCliConfig(configFile, raw, app);
   }, 30_000);
 
   afterAll(async () => {

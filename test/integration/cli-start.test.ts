@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSimulator, type ModemSimulator } from '../../firmware/src/modem/simulator/index.ts';
 import { q, radclient } from '../helpers/radclient.ts';
+import { e2eConfig } from '../helpers/e2e-box.ts';
 
 function mfabox(
   args: string[],
@@ -93,26 +94,17 @@ describe('mfabox start --config', () => {
     const file = join(dir, 'demo-dir.json');
     await writeFile(
       file,
-      JSON.stringify({
-        dataDir: join(dir, 'data'),
-        deviceKeyFile: join(dir, 'device.key'),
-        radius: {
-          listen: [{ address: '127.0.0.1', port: 0 }],
-          accountingPort: 0,
-          clients: [
-            {
-              name: 'ns',
-              address: '127.0.0.1',
-              secret: 'cli-test-secret-123',
-              requireMessageAuthenticator: 'yes',
-            },
-          ],
-        },
-        directory: { kind: 'demo', syncIntervalMinutes: 0 },
-        modems: [{ name: 'usb0', path: sim.path }],
-        web: { address: '127.0.0.1', port: 0, tls: false },
-        log: { level: 'warn' },
-      }),
+      JSON.stringify(
+        e2eConfig(
+          dir,
+          'cli-test-secret-123',
+          {
+            directory: { kind: 'demo', syncIntervalMinutes: 0 },
+            modems: [{ name: 'usb0', path: sim.path }],
+          },
+          { name: 'ns' },
+        ),
+      ),
     );
     // The config says warn; MFABOX_LOG_LEVEL=info must win, as it does for the demo.
     const run = await mfabox(['start', '--config', file], /RADIUS\s+udp 127\.0\.0\.1:\d+[\s\S]*Web\s+http/, {

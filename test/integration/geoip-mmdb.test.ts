@@ -3,13 +3,15 @@
  * writer (Debian's libmaxmind-db-writer-perl), read by the firmware through npm `maxmind`, cross-
  * checked with libmaxminddb's `mmdblookup`, and used by `mfabox policy explain` as a real process.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseCallingStationId } from '../../firmware/src/auth/calling-station.ts';
 import { openGeoip, type CountryLookup } from '../../firmware/src/auth/geoip.ts';
+import { e2eConfig } from '../helpers/e2e-box.ts';
+import { mfabox } from '../helpers/mfabox-cli.ts';
 
 /** Three networks: 192.0.2.0/24 and 2001:db8:de::/48 in DE, 198.51.100.0/24 in FR. */
 const WRITER = String.raw`
@@ -28,19 +30,6 @@ open my $fh, '>:raw', $ARGV[0] or die "cannot write $ARGV[0]";
 $tree->write_tree($fh);
 close $fh;
 `;
-
-function mfabox(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['scripts/mfabox.mjs', ...args], {
-      env: { ...process.env, MFABOX_FROM_SOURCE: '1', MFABOX_LOG_LEVEL: 'warn' },
-    });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.on('exit', (code) => resolve({ code, out, err }));
-  });
-}
 
 describe('GeoIP country conditions on a real .mmdb (MaxMind writer, maxmind reader, mmdblookup)', () => {
   let dir: string;
@@ -98,18 +87,15 @@ describe('GeoIP country conditions on a real .mmdb (MaxMind writer, maxmind read
     const configFile = join(dir, 'config.json');
     await writeFile(
       configFile,
-      JSON.stringify({
-        dataDir: join(dir, 'data'),
-        deviceKeyFile: join(dir, 'device.key'),
-        radius: { listen: [{ address: '127.0.0.1', port: 0 }], accountingPort: 0, clients: [] },
-        directory: { kind: 'demo', syncIntervalMinutes: 0 },
-        policy: {
-          geoipFile: mmdb,
-          rules: [{ name: 'abroad', if: { notCountries: ['DE'] }, then: 'reject' }],
-        },
-        web: { address: '127.0.0.1', port: 0, tls: false },
-        log: { level: 'warn' },
-      }),
+      JSON.stringify(
+        e2eConfig(dir, 'geoip-nas-secret-0123', {
+          directory: { kind: 'demo', syncIntervalMinutes: 0 },
+          policy: {
+            geoipFile: mmdb,
+            rules: [{ name: 'abroad', if: { notCountries: ['DE'] }, then: 'reject' }],
+          },
+        }),
+      ),
     );
     const explain = (ip: string) =>
       mfabox(['policy', 'explain', '--config', configFile, '--user', 'alice', '--ip', ip]);

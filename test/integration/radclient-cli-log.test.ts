@@ -3,30 +3,17 @@
  * the running appliance (demo directory, simulated modem over a pty); the command reads the log
  * through the service while it runs, and from the store itself once it is stopped.
  */
-import { spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseConfig } from '../../firmware/src/config/load.ts';
-import { startAppliance, type Appliance } from '../../firmware/src/main.ts';
-import { q, radclient } from '../helpers/radclient.ts';
+import type { Appliance } from '../../firmware/src/main.ts';
+import { e2eConfig, nas, startE2eBox, writeCliConfig } from '../helpers/e2e-box.ts';
+import { mfabox } from '../helpers/mfabox-cli.ts';
+import { q } from '../helpers/radclient.ts';
 
 const SECRET = 'cli-log-secret-0123';
-
-function mfabox(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['scripts/mfabox.mjs', ...args], {
-      env: { ...process.env, MFABOX_FROM_SOURCE: '1', MFABOX_LOG_LEVEL: 'warn' },
-    });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.on('exit', (code) => resolve({ code, out, err }));
-  });
-}
 
 describe('mfabox log (radclient, simulator over a pty)', () => {
   let app: Appliance | undefined;
@@ -35,39 +22,29 @@ describe('mfabox log (radclient, simulator over a pty)', () => {
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'mfabox-cli-log-'));
-    const raw = {
-      dataDir: join(dir, 'data'),
-      deviceKeyFile: join(dir, 'device.key'),
-      radius: {
-        listen: [{ address: '127.0.0.1', port: 0 }],
-        accountingPort: 0,
-        clients: [
-          { name: 'netscaler', address: '127.0.0.0/8', secret: SECRET, requireMessageAuthenticator: 'yes' },
-        ],
-      },
-      directory: { kind: 'demo', syncIntervalMinutes: 0 },
-      web: { address: '127.0.0.1', port: 0, tls: false }, // the CLI reaches it on plain loopback HTTP
-    };
-    app = await startAppliance(parseConfig(raw), {
-      demo: true, // the demo directory is refused (setup mode) outside the demo
-      simulator: { profile: 'generic', smsDelayMs: 50 },
-      waitForModemMs: 20_000,
-    });
-    configFile = join(dir, 'config.json');
-    await writeFile(
-      configFile,
-      JSON.stringify({ ...raw, web: { address: '127.0.0.1', port: Number(new URL(app.webUrl).port) } }),
+    const raw = e2eConfig(
+      dir,
+      SECRET,
+      { directory: { kind: 'demo', syncIntervalMinutes: 0 } },
+      { address: '127.0.0.0/8' },
     );
-    const login = (user: string, password: string, secret = SECRET) =>
-      radclient(`127.0.0.1:${app?.radiusPort ?? 0}`, secret, [
-        ['User-Name', q(user)],
-        ['User-Password', q(password)],
-        ['Calling-Station-Id', q('203.0.113.7')],
-        ['Message-Authenticator', '0x00'],
-      ]);
+    // The demo directory is refused (setup mode) outside the demo.
+    app = await startE2eBox(raw, { demo: true });
+    configFile = join(dir, 'config.json');
+    await writeCliConfig(configFile, raw, app);
+    // A dropped request (wrong secret) waits radclient's whole timeout: 2 s is enough on loopback.
+    const { login, send } = nas(() => app?.radiusPort ?? 0, SECRET, { ip: '203.0.113.7', timeoutSeconds: 2 });
     expect((await login('CORP\\bob', 'not-his-password')).code).toBe('Access-Reject');
     expect((await login('alice', 'alice-pass')).code).toBe('Access-Challenge');
-    expect((await login('bob', 'wrong-secret', 'not-the-secret')).code).toBeUndefined();
+    const dropped = await send(
+      [
+        ['User-Name', q('bob')],
+        ['User-Password', q('wrong-secret')],
+        ['Calling-Station-Id', q('203.0.113.7')],
+      ],
+      'not-the-secret',
+    );
+    expect(dropped.code).toBeUndefined();
   }, 60_000);
 
   afterAll(async () => {

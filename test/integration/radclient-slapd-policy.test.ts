@@ -11,68 +11,39 @@
  *   - a lockout survives a restart, and `mfabox user unlock` clears it;
  *   - an override code from `mfabox override issue` works once.
  */
-import { spawn } from 'node:child_process';
-import { createHmac } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseConfig } from '../../firmware/src/config/load.ts';
-import { startAppliance, type Appliance } from '../../firmware/src/main.ts';
-import { q, radclient, type RadclientReply } from '../helpers/radclient.ts';
+import type { Appliance } from '../../firmware/src/main.ts';
+import {
+  e2eConfig,
+  nas,
+  startE2eBox,
+  waitFor,
+  writeCliConfig,
+  type HandsetSms,
+  type RawConfig,
+} from '../helpers/e2e-box.ts';
+import { mfabox } from '../helpers/mfabox-cli.ts';
+import { totp } from '../helpers/totp.ts';
 import { slapdDirectory } from './ldap-fixtures.ts';
 import { startPeer, type Peer } from './peers.ts';
 
 const SECRET = 'policy-e2e-secret-123';
-
-function mfabox(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['scripts/mfabox.mjs', ...args], {
-      env: { ...process.env, MFABOX_FROM_SOURCE: '1', MFABOX_LOG_LEVEL: 'warn' },
-    });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.on('exit', (code) => resolve({ code, out, err }));
-  });
-}
-
-/** RFC 6238 TOTP (SHA-1, 6 digits, 30 s) from node:crypto alone: nothing of the firmware's. */
-function totp(base32: string, t = Date.now()): string {
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-  let bits = '';
-  for (const ch of base32.replace(/=+$/, '')) bits += alphabet.indexOf(ch).toString(2).padStart(5, '0');
-  const seed = Buffer.from((bits.match(/.{8}/g) ?? []).map((b) => parseInt(b, 2)));
-  const msg = Buffer.alloc(8);
-  msg.writeBigUInt64BE(BigInt(Math.floor(t / 30_000)));
-  const h = createHmac('sha1', seed).update(msg).digest();
-  const off = (h[h.length - 1] ?? 0) & 0xf;
-  return String((h.readUInt32BE(off) & 0x7fffffff) % 1_000_000).padStart(6, '0');
-}
 
 describe('auth policy end to end (radclient, slapd, modem simulator, mfabox)', () => {
   let peer: Peer;
   let dir: string;
   let app: Appliance | undefined;
   let configFile: string;
-  let raw: Record<string, unknown>;
-  const sms: { to: string; text: string }[] = [];
+  let raw: RawConfig;
+  const sms: HandsetSms[] = [];
 
   async function start(): Promise<Appliance> {
-    const a = await startAppliance(parseConfig(raw), {
-      simulator: { profile: 'generic', smsDelayMs: 50 },
-      onHandsetSms: (to, text) => sms.push({ to, text }),
-      waitForModemMs: 20_000,
-    });
+    const a = await startE2eBox(raw, { sms });
     // The command reads the config the service runs with, with the ports it got.
-    await writeFile(
-      configFile,
-      JSON.stringify({
-        ...raw,
-        web: { address: '127.0.0.1', port: Number(new URL(a.webUrl).port), tls: false },
-      }),
-    );
+    await writeCliConfig(configFile, raw, a);
     return a;
   }
 
@@ -80,26 +51,15 @@ describe('auth policy end to end (radclient, slapd, modem simulator, mfabox)', (
     peer = await startPeer('scripts/start-slapd.sh');
     dir = await mkdtemp(join(tmpdir(), 'mfabox-policy-e2e-'));
     configFile = join(dir, 'config.json');
-    raw = {
-      dataDir: join(dir, 'data'),
-      deviceKeyFile: join(dir, 'device.key'),
+    raw = e2eConfig(dir, SECRET, {
       defaultCountry: 'DE',
       // Every test texts alice, several times a minute: the per-user budget and the box's global
       // cap (default 60 % of one modem's 10/min) have their own tests (test/unit/auth/guard-sms).
       passcode: { maxNewPerUser: 100 },
       limits: { smsPerMinute: 100 },
-      radius: {
-        listen: [{ address: '127.0.0.1', port: 0 }],
-        accountingPort: 0,
-        clients: [
-          { name: 'netscaler', address: '127.0.0.1', secret: SECRET, requireMessageAuthenticator: 'yes' },
-        ],
-      },
       directory: { kind: 'ldap', ...slapdDirectory(peer.facts), syncIntervalMinutes: 0 },
       policy: { trustedNetworks: ['10.0.0.0/8', '2001:db8:10::/48'] },
-      web: { address: '127.0.0.1', port: 0, tls: false },
-      log: { level: 'warn' },
-    };
+    });
     app = await start();
   }, 120_000);
 
@@ -109,32 +69,13 @@ describe('auth policy end to end (radclient, slapd, modem simulator, mfabox)', (
     await rm(dir, { recursive: true, force: true });
   });
 
-  const send = (lines: [string, string][]): Promise<RadclientReply> =>
-    radclient(`127.0.0.1:${app?.radiusPort ?? 0}`, SECRET, [...lines, ['Message-Authenticator', '0x00']], {
-      timeoutSeconds: 5,
-    });
-  const login = (user: string, password: string, ip = '198.51.100.20') =>
-    send([
-      ['User-Name', q(user)],
-      ['User-Password', q(password)],
-      ['Calling-Station-Id', q(ip)],
-    ]);
-  const answer = (user: string, challenge: RadclientReply, text: string) =>
-    send([
-      ['User-Name', q(user)],
-      ['User-Password', q(text)],
-      ['State', challenge.attributes.get('State')?.[0] ?? '0x00'],
-    ]);
-  const said = (r: RadclientReply): string => (r.attributes.get('Reply-Message') ?? []).join(' ');
+  const { login, answer, said } = nas(() => app?.radiusPort ?? 0, SECRET);
   const pw = () => peer.facts.USER_PW;
-  async function smsTo(number: string, after: number): Promise<string> {
-    for (let i = 0; i < 200; i++) {
+  const smsTo = (number: string, after: number): Promise<string> =>
+    waitFor(`an SMS to ${number}`, () => {
       const m = sms.slice(after).find((s) => s.to === number);
-      if (m) return /(\d{6})/.exec(m.text)?.[1] ?? '';
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    throw new Error(`no SMS to ${number}`);
-  }
+      return m ? (/(\d{6})/.exec(m.text)?.[1] ?? '') : undefined;
+    });
 
   it('a trusted network passes on the password alone, IPv4 and IPv6; outside it, a challenge', async () => {
     const before = sms.length;

@@ -8,16 +8,15 @@
  *   - the emailed passcode is accepted once;
  *   - a relay that refuses the recipient moves the login on to the SMS.
  */
-import { execFileSync } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseConfig } from '../../firmware/src/config/load.ts';
-import { startAppliance, type Appliance } from '../../firmware/src/main.ts';
-import { q, radclient, type RadclientReply } from '../helpers/radclient.ts';
+import type { Appliance } from '../../firmware/src/main.ts';
+import { e2eConfig, nas, startE2eBox, waitFor, type HandsetSms } from '../helpers/e2e-box.ts';
+import { makeTlsFiles } from '../helpers/tls-files.ts';
 import { slapdDirectory } from './ldap-fixtures.ts';
 import { startPeer, type Peer } from './peers.ts';
 
@@ -32,63 +31,13 @@ interface Received {
   user: string | undefined;
 }
 
-/** A CA and a certificate for 127.0.0.1 signed by it (openssl, into `dir`). */
-function makeRelayCert(dir: string): { ca: string; key: string; cert: string } {
-  const run = (args: string[]) => execFileSync('openssl', args, { stdio: 'ignore' });
-  const ca = join(dir, 'ca.crt');
-  const caKey = join(dir, 'ca.key');
-  run([
-    'req',
-    '-x509',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-days',
-    '2',
-    '-subj',
-    '/CN=relay-test-ca',
-    '-keyout',
-    caKey,
-    '-out',
-    ca,
-    '-addext',
-    'basicConstraints=critical,CA:TRUE',
-    '-addext',
-    'keyUsage=critical,keyCertSign',
-  ]);
-  const key = join(dir, 'relay.key');
-  const csr = join(dir, 'relay.csr');
-  const cert = join(dir, 'relay.crt');
-  const ext = join(dir, 'relay.ext');
-  execFileSync('sh', ['-c', `echo 'subjectAltName=IP:127.0.0.1' > '${ext}'`]);
-  run(['req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=127.0.0.1', '-keyout', key, '-out', csr]);
-  run([
-    'x509',
-    '-req',
-    '-in',
-    csr,
-    '-CA',
-    ca,
-    '-CAkey',
-    caKey,
-    '-CAcreateserial',
-    '-days',
-    '2',
-    '-extfile',
-    ext,
-    '-out',
-    cert,
-  ]);
-  return { ca, key, cert };
-}
-
 describe('email passcodes end to end (radclient, slapd, smtp-server with STARTTLS)', () => {
   let peer: Peer;
   let dir: string;
   let app: Appliance | undefined;
   let relay: SMTPServer;
   const mail: Received[] = [];
-  const sms: { to: string; text: string }[] = [];
+  const sms: HandsetSms[] = [];
   /** While set, the relay holds each message at MAIL FROM until it resolves. */
   let gate: Promise<void> | undefined;
   /** Recipients the relay refuses (550), and how many times it did. */
@@ -98,10 +47,10 @@ describe('email passcodes end to end (radclient, slapd, smtp-server with STARTTL
   beforeAll(async () => {
     peer = await startPeer('scripts/start-slapd.sh');
     dir = await mkdtemp(join(tmpdir(), 'mfabox-email-e2e-'));
-    const tls = makeRelayCert(dir);
+    const tls = makeTlsFiles(dir);
     relay = new SMTPServer({
-      key: await readFile(tls.key),
-      cert: await readFile(tls.cert),
+      key: await readFile(tls.keyFile),
+      cert: await readFile(tls.certFile),
       logger: false,
       authMethods: ['PLAIN', 'LOGIN'],
       onAuth(auth, _session, cb) {
@@ -134,19 +83,10 @@ describe('email passcodes end to end (radclient, slapd, smtp-server with STARTTL
     });
     await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
     const port = (relay.server.address() as AddressInfo).port;
-    const raw = {
-      dataDir: join(dir, 'data'),
-      deviceKeyFile: join(dir, 'device.key'),
+    const raw = e2eConfig(dir, SECRET, {
       defaultCountry: 'DE',
       passcode: { maxNewPerUser: 100 },
       limits: { smsPerMinute: 100 },
-      radius: {
-        listen: [{ address: '127.0.0.1', port: 0 }],
-        accountingPort: 0,
-        clients: [
-          { name: 'netscaler', address: '127.0.0.1', secret: SECRET, requireMessageAuthenticator: 'yes' },
-        ],
-      },
       directory: { kind: 'ldap', ...slapdDirectory(peer.facts), syncIntervalMinutes: 0 },
       methods: {
         chains: { default: ['email', 'sms'] },
@@ -155,20 +95,14 @@ describe('email passcodes end to end (radclient, slapd, smtp-server with STARTTL
           host: '127.0.0.1',
           port,
           from: 'mfabox@example.com',
-          caFile: tls.ca,
+          caFile: tls.caFile,
           user: SMTP_USER,
           password: SMTP_PASSWORD,
         },
       },
-      web: { address: '127.0.0.1', port: 0, tls: false },
-      log: { level: 'warn' },
-    };
-    await writeFile(join(dir, 'config.json'), JSON.stringify(raw));
-    app = await startAppliance(parseConfig(raw), {
-      simulator: { profile: 'generic', smsDelayMs: 50 },
-      onHandsetSms: (to, text) => sms.push({ to, text }),
-      waitForModemMs: 20_000,
     });
+    await writeFile(join(dir, 'config.json'), JSON.stringify(raw));
+    app = await startE2eBox(raw, { sms });
   }, 120_000);
 
   afterAll(async () => {
@@ -178,31 +112,8 @@ describe('email passcodes end to end (radclient, slapd, smtp-server with STARTTL
     await rm(dir, { recursive: true, force: true });
   });
 
-  const send = (lines: [string, string][]): Promise<RadclientReply> =>
-    radclient(`127.0.0.1:${app?.radiusPort ?? 0}`, SECRET, [...lines, ['Message-Authenticator', '0x00']], {
-      timeoutSeconds: 5,
-    });
-  const login = (user: string) =>
-    send([
-      ['User-Name', q(user)],
-      ['User-Password', q(peer.facts.USER_PW)],
-      ['Calling-Station-Id', q('198.51.100.20')],
-    ]);
-  const answer = (user: string, challenge: RadclientReply, text: string) =>
-    send([
-      ['User-Name', q(user)],
-      ['User-Password', q(text)],
-      ['State', challenge.attributes.get('State')?.[0] ?? '0x00'],
-    ]);
-  const said = (r: RadclientReply): string => (r.attributes.get('Reply-Message') ?? []).join(' ');
-  async function waitFor<T>(what: string, f: () => T | undefined): Promise<T> {
-    for (let i = 0; i < 400; i++) {
-      const v = f();
-      if (v !== undefined) return v;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    throw new Error(`timed out waiting for ${what}`);
-  }
+  const { answer, said, login: login1 } = nas(() => app?.radiusPort ?? 0, SECRET);
+  const login = (user: string) => login1(user, peer.facts.USER_PW);
 
   it('challenges at once while the relay holds the mail; the emailed code is accepted once', async () => {
     let release: () => void = () => undefined;

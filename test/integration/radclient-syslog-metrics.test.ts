@@ -6,35 +6,21 @@
  *  - `mfabox status` (a real process) prints the components and exits by the health status,
  *    and exits 3 once the service is stopped.
  */
-import { spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { statusCommand } from '../../firmware/src/commands/status.ts';
 import { SD_ID } from '../../firmware/src/audit/syslog-format.ts';
-import { parseConfig } from '../../firmware/src/config/load.ts';
 import type { HealthSnapshot } from '../../firmware/src/health/health.ts';
-import { startAppliance, type Appliance } from '../../firmware/src/main.ts';
+import type { Appliance } from '../../firmware/src/main.ts';
+import { e2eConfig, nas, startE2eBox, writeCliConfig } from '../helpers/e2e-box.ts';
+import { mfabox } from '../helpers/mfabox-cli.ts';
 import { histogramValue, parsePrometheus, sample } from '../helpers/prometheus.ts';
-import { q, radclient } from '../helpers/radclient.ts';
 import { tcpReceiver, udpReceiver, type Receiver } from '../helpers/syslog-receivers.ts';
 
 const SECRET = 'metrics-shared-secret-16';
 const TOKEN = 'prometheus-token-0123456789abcdef';
-
-function mfabox(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['scripts/mfabox.mjs', ...args], {
-      env: { ...process.env, MFABOX_FROM_SOURCE: '1', MFABOX_LOG_LEVEL: 'warn' },
-    });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.on('exit', (code) => resolve({ code, out, err }));
-  });
-}
 
 async function inProcess(args: string[]): Promise<{ code: number; out: string }> {
   const lines: string[] = [];
@@ -60,46 +46,28 @@ describe('syslog, /metrics and mfabox status on a running box (radclient, loopba
     });
     return { status: res.status, text: await res.text() };
   };
-  const login = (user: string, password: string) =>
-    radclient(`127.0.0.1:${app?.radiusPort ?? 0}`, SECRET, [
-      ['User-Name', q(user)],
-      ['User-Password', q(password)],
-      ['Calling-Station-Id', q('203.0.113.7')],
-      ['Message-Authenticator', '0x00'],
-    ]);
+  const { login } = nas(() => app?.radiusPort ?? 0, SECRET, { ip: '203.0.113.7' });
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'mfabox-observe-'));
     tcp = await tcpReceiver();
     udp = await udpReceiver();
-    const raw = {
-      dataDir: join(dir, 'data'),
-      deviceKeyFile: join(dir, 'device.key'),
-      radius: {
-        listen: [{ address: '127.0.0.1', port: 0 }],
-        accountingPort: 0,
-        clients: [
-          { name: 'netscaler', address: '127.0.0.0/8', secret: SECRET, requireMessageAuthenticator: 'yes' },
+    const raw = e2eConfig(
+      dir,
+      SECRET,
+      {
+        directory: { kind: 'demo', syncIntervalMinutes: 0 },
+        web: { address: '127.0.0.1', port: 0, tls: false, monitorToken: TOKEN },
+        syslog: [
+          { url: `tcp://127.0.0.1:${tcp.port}` },
+          { url: `udp://127.0.0.1:${udp.port}`, facility: 'local0' },
         ],
       },
-      directory: { kind: 'demo', syncIntervalMinutes: 0 },
-      web: { address: '127.0.0.1', port: 0, tls: false, monitorToken: TOKEN },
-      syslog: [
-        { url: `tcp://127.0.0.1:${tcp.port}` },
-        { url: `udp://127.0.0.1:${udp.port}`, facility: 'local0' },
-      ],
-    };
-    app = await startAppliance(parseConfig(raw), {
-      simulator: { profile: 'generic', smsDelayMs: 50 },
-      waitForModemMs: 20_000,
-      demo: true,
-      noLeds: true,
-    });
-    configFile = join(dir, 'config.json');
-    await writeFile(
-      configFile,
-      JSON.stringify({ ...raw, web: { ...raw.web, port: Number(new URL(app.webUrl).port) } }),
+      { address: '127.0.0.0/8' },
     );
+    app = await startE2eBox(raw, { demo: true, noLeds: true });
+    configFile = join(dir, 'config.json');
+    await writeCliConfig(configFile, raw, app);
   }, 60_000);
 
   afterAll(async () => {

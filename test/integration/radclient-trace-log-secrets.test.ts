@@ -5,39 +5,20 @@
  * Everything the box and the command wrote is then searched for each secret, in the forms a log
  * could carry it (text, hex, base64).
  */
-import { createHmac } from 'node:crypto';
-import { spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseConfig } from '../../firmware/src/config/load.ts';
 import { configureLogging } from '../../firmware/src/log.ts';
-import { startAppliance, type Appliance } from '../../firmware/src/main.ts';
-import { q, radclient, type RadclientReply } from '../helpers/radclient.ts';
+import type { Appliance } from '../../firmware/src/main.ts';
+import { e2eConfig, nas, startE2eBox, writeCliConfig, type HandsetSms } from '../helpers/e2e-box.ts';
+import { mfabox } from '../helpers/mfabox-cli.ts';
+import { q } from '../helpers/radclient.ts';
+import { base32Bytes, totp } from '../helpers/totp.ts';
 
 const SECRET = 'trace-nas-secret-7f3a9c';
 const MONITOR_PASSWORD = 'trace-monitor-pw-5e1d0b';
 const SIM_PIN = '4821';
-
-function totp(base32: string, t = Date.now()): string {
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-  let bits = '';
-  for (const ch of base32.replace(/=+$/, '')) bits += alphabet.indexOf(ch).toString(2).padStart(5, '0');
-  const seed = Buffer.from((bits.match(/.{8}/g) ?? []).map((b) => parseInt(b, 2)));
-  const msg = Buffer.alloc(8);
-  msg.writeBigUInt64BE(BigInt(Math.floor(t / 30_000)));
-  const h = createHmac('sha1', seed).update(msg).digest();
-  const off = (h[h.length - 1] ?? 0) & 0xf;
-  return String((h.readUInt32BE(off) & 0x7fffffff) % 1_000_000).padStart(6, '0');
-}
-
-function base32Bytes(base32: string): Buffer {
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-  let bits = '';
-  for (const ch of base32.replace(/=+$/, '')) bits += alphabet.indexOf(ch).toString(2).padStart(5, '0');
-  return Buffer.from((bits.match(/.{8}/g) ?? []).map((b) => parseInt(b, 2)));
-}
 
 /** The forms a secret could take in a JSON log line. */
 function forms(secret: string | Buffer): string[] {
@@ -52,20 +33,8 @@ describe('trace-level log of a full login holds no secret (radclient, simulator,
   let dir: string;
   let configFile: string;
   let log = '';
-  const sms: string[] = [];
+  const sms: HandsetSms[] = [];
   const realWrite = process.stderr.write.bind(process.stderr);
-
-  const mfabox = (args: string[]) =>
-    new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
-      const child = spawn(process.execPath, ['scripts/mfabox.mjs', ...args], {
-        env: { ...process.env, MFABOX_FROM_SOURCE: '1', MFABOX_LOG_LEVEL: 'trace' },
-      });
-      let out = '';
-      let err = '';
-      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-      child.on('exit', (code) => resolve({ code, out, err }));
-    });
 
   beforeAll(async () => {
     // pino writes to process.stderr: keep every line this process logs.
@@ -75,42 +44,15 @@ describe('trace-level log of a full login holds no secret (radclient, simulator,
     };
     configureLogging({ level: 'trace' });
     dir = await mkdtemp(join(tmpdir(), 'mfabox-trace-'));
-    const raw = {
-      dataDir: join(dir, 'data'),
-      deviceKeyFile: join(dir, 'device.key'),
-      radius: {
-        listen: [{ address: '127.0.0.1', port: 0 }],
-        accountingPort: 0,
-        clients: [
-          {
-            name: 'netscaler',
-            address: '127.0.0.1',
-            secret: SECRET,
-            requireMessageAuthenticator: 'yes',
-            monitorUser: 'mfabox-monitor',
-            monitorPassword: MONITOR_PASSWORD,
-          },
-        ],
-      },
-      directory: { kind: 'demo', syncIntervalMinutes: 0 },
-      web: { address: '127.0.0.1', port: 0, tls: false },
-      log: { level: 'trace' },
-    };
-    app = await startAppliance(parseConfig(raw), {
-      demo: true,
-      simulator: { profile: 'generic', smsDelayMs: 50, pin: SIM_PIN },
-      onHandsetSms: (_to, text) => sms.push(text),
-      waitForModemMs: 30_000,
-      noLeds: true,
-    });
-    configFile = join(dir, 'config.json');
-    await writeFile(
-      configFile,
-      JSON.stringify({
-        ...raw,
-        web: { address: '127.0.0.1', port: Number(new URL(app.webUrl).port), tls: false },
-      }),
+    const raw = e2eConfig(
+      dir,
+      SECRET,
+      { directory: { kind: 'demo', syncIntervalMinutes: 0 }, log: { level: 'trace' } },
+      { monitorUser: 'mfabox-monitor', monitorPassword: MONITOR_PASSWORD },
     );
+    app = await startE2eBox(raw, { sms, demo: true, pin: SIM_PIN, waitForModemMs: 30_000, noLeds: true });
+    configFile = join(dir, 'config.json');
+    await writeCliConfig(configFile, raw, app);
   }, 60_000);
 
   afterAll(async () => {
@@ -120,22 +62,7 @@ describe('trace-level log of a full login holds no secret (radclient, simulator,
     await rm(dir, { recursive: true, force: true });
   });
 
-  const send = (lines: [string, string][], secret = SECRET): Promise<RadclientReply> =>
-    radclient(`127.0.0.1:${app?.radiusPort ?? 0}`, secret, [...lines, ['Message-Authenticator', '0x00']], {
-      timeoutSeconds: 5,
-    });
-  const login = (user: string, password: string) =>
-    send([
-      ['User-Name', q(user)],
-      ['User-Password', q(password)],
-      ['Calling-Station-Id', q('198.51.100.20')],
-    ]);
-  const answer = (user: string, c: RadclientReply, text: string) =>
-    send([
-      ['User-Name', q(user)],
-      ['User-Password', q(text)],
-      ['State', c.attributes.get('State')?.[0] ?? '0x00'],
-    ]);
+  const { send, login, answer } = nas(() => app?.radiusPort ?? 0, SECRET);
 
   it('logs the login, the monitor probe and the token enrolment without any secret in them', async () => {
     expect(app?.health().modems[0]?.state).toMatch(/registered|sending/);
@@ -145,7 +72,7 @@ describe('trace-level log of a full login holds no secret (radclient, simulator,
     const stateHex = (c.attributes.get('State')?.[0] ?? '').replace(/^0x/, '');
     expect(stateHex.length).toBeGreaterThan(8);
     for (let i = 0; i < 200 && sms.length === 0; i++) await new Promise((r) => setTimeout(r, 50));
-    const passcode = /(\d{6,})/.exec(sms[0] ?? '')?.[1] ?? '';
+    const passcode = /(\d{6,})/.exec(sms[0]?.text ?? '')?.[1] ?? '';
     expect(passcode).toMatch(/^\d{6}$/);
     const wrong = passcode === '000000' ? '111111' : '000000';
     expect((await answer('alice', c, wrong)).code).toBe('Access-Challenge');
@@ -159,7 +86,7 @@ describe('trace-level log of a full login holds no secret (radclient, simulator,
     ]);
     expect(probe.code).toBe('Access-Reject');
     // A token enrolled through the command and used.
-    const e = await mfabox(['token', 'enrol', '--config', configFile, '--user', 'bob']);
+    const e = await mfabox(['token', 'enrol', '--config', configFile, '--user', 'bob'], 'trace');
     expect(e.code, e.err + e.out).toBe(0);
     const seed = new URL(e.out.split('\n')[0] ?? '').searchParams.get('secret') ?? '';
     expect(seed.length).toBeGreaterThan(16);

@@ -89,17 +89,34 @@ describe('KeyedSerialQueue', () => {
     expect(q.keys).toBe(0);
   });
 
-  it('lets the holder take its key again (no self-deadlock) while others still wait', async () => {
+  it('turns a job that throws at once into a rejection, and the next job for the key still runs', async () => {
+    const q = new KeyedSerialQueue();
+    const bad = q.run('k', (): Promise<void> => {
+      throw new Error('sync throw');
+    });
+    const next = q.run('k', () => Promise.resolve('ran'));
+    await expect(bad).rejects.toThrow('sync throw');
+    await expect(next).resolves.toBe('ran');
+    await new Promise((r) => setImmediate(r));
+    expect(q.keys).toBe(0);
+  });
+
+  it('lets the holder take its key again when it passes its held keys (no self-deadlock) while others still wait', async () => {
     const q = new KeyedSerialQueue();
     const log: string[] = [];
     const gate = deferred();
-    const outer = q.run('c:1', async () => {
+    const outer = q.run('c:1', async (held) => {
       log.push('outer');
       await gate.promise;
-      await q.run('c:1', () => {
-        log.push('inner, same holder');
-        return Promise.resolve();
-      });
+      expect([...held]).toEqual(['c:1']);
+      await q.run(
+        'c:1',
+        () => {
+          log.push('inner, same holder');
+          return Promise.resolve();
+        },
+        held,
+      );
       log.push('outer end');
     });
     const other = q.run('c:1', () => {

@@ -2,15 +2,15 @@
  * Turns RADIUS outcomes into audit records: one per decision (accept, reject, challenge) from the
  * engine's `onDecision`, one per dropped packet from the server's `onDrop`.
  *
- * The engine reports a decision before its reply leaves, without the request's raw User-Name or
- * its latency. `auditedHandler` wraps the handler and pairs the two through AsyncLocalStorage, so
- * the engine stays unaware of the audit and concurrent requests never swap records.
+ * The engine reports a decision before its reply leaves, with the request it decided (the raw
+ * User-Name, the source) but not its latency. `wrap` measures the handler and pairs the two by
+ * that request object, so concurrent requests never swap records. Passed by hand, not found
+ * through AsyncLocalStorage: that installs promise hooks that cost every promise in the process.
  *
  * Drops can be a flood (a scanner, a NAS with the wrong secret): each is counted in the metrics,
  * but at most `dropRecordsPerSecond` become records; the rest are summed in one "suppressed"
  * record per second, so a flood cannot push a day of real decisions out of the retention cap.
  */
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { parseCallingStationId } from '../auth/calling-station.ts';
 import type { AuthDecision } from '../auth/decision.ts';
 import { ErrorCode } from '../errors.ts';
@@ -112,8 +112,12 @@ export interface RadiusAuditOptions {
 export interface RadiusAudit {
   /** Wraps the engine's handler: measures latency and pairs it with the decision. */
   wrap(handler: RadiusHandler): RadiusHandler;
-  /** Give to the engine as `onDecision`. */
-  onDecision(d: AuthDecision): void;
+  /**
+   * Give to the engine as `onDecision`: `req` is the request the wrapped handler was called
+   * with. A decision for a request that is not (or no longer) in a wrapped handler, or a second
+   * one for it, is recorded at once, without latency.
+   */
+  onDecision(d: AuthDecision, req?: AccessRequest): void;
   /** Give to the RADIUS server as `onDrop`. */
   onDrop(d: RadiusDrop): void;
   /** Writes the pending "suppressed" summary, if any (at stop). */
@@ -121,7 +125,8 @@ export interface RadiusAudit {
 }
 
 export function createRadiusAudit(o: RadiusAuditOptions): RadiusAudit {
-  const als = new AsyncLocalStorage<Slot>();
+  /** The requests inside a wrapped handler now, each with the decision reported for it. */
+  const inFlight = new WeakMap<AccessRequest, Slot>();
   const now = o.now ?? Date.now;
   const perSecond = o.dropRecordsPerSecond ?? 200;
   let windowStart = 0;
@@ -164,16 +169,22 @@ export function createRadiusAudit(o: RadiusAuditOptions): RadiusAudit {
       return async (req: AccessRequest, client: NasClient) => {
         const slot: Slot = {};
         const t0 = performance.now();
-        const reply = await als.run(slot, () => handler(req, client));
+        inFlight.set(req, slot);
+        let reply;
+        try {
+          reply = await handler(req, client);
+        } finally {
+          inFlight.delete(req);
+        }
         if (slot.decision) emit(slot.decision, req, performance.now() - t0);
         return reply;
       };
     },
-    onDecision(d) {
-      const slot = als.getStore();
+    onDecision(d, req) {
+      const slot = req === undefined ? undefined : inFlight.get(req);
       // The first decision of a request wins; a handler that is not wrapped records at once.
       if (slot && !slot.decision) slot.decision = d;
-      else emit(d, undefined, undefined);
+      else emit(d, req, undefined);
     },
     onDrop(d) {
       o.observe?.drop?.(d);

@@ -18,6 +18,7 @@ import {
   type EngineContext,
 } from './engine-context.ts';
 import { generatePasscode, hashPasscode, newSalt } from './passcode.ts';
+import type { HeldLocks } from '../queue.ts';
 import type { AccessRequest, HandlerReply, NasClient } from './types.ts';
 
 /** Passcode validity below which a pending code is not worth reusing: a new one goes out. */
@@ -37,6 +38,8 @@ export interface SmsRoute {
   clientIp: ClientIp | undefined;
   /** Said before the prompt (the login moved on from another method). */
   note?: string;
+  /** The locks the caller holds (step 2 moving on holds its challenge's). */
+  held?: HeldLocks;
 }
 
 export async function challengeStep(
@@ -60,11 +63,15 @@ export async function challengeStep(
   const pending = await ctx.challenges.latestForUser(userKey);
   if (pending && (await reusable(ctx, pending, to, client))) {
     // Same passcode, new State, no SMS: the first code may just be slow to arrive.
-    const r = await ctx.locks.run(`c:${pending.id}`, async () => {
-      const fresh = await ctx.challenges.get(pending.id);
-      if (!fresh || ctx.challenges.condition(fresh) !== 'live') return undefined;
-      return ctx.challenges.addState(fresh, stateHex);
-    });
+    const r = await ctx.locks.run(
+      `c:${pending.id}`,
+      async () => {
+        const fresh = await ctx.challenges.get(pending.id);
+        if (!fresh || ctx.challenges.condition(fresh) !== 'live') return undefined;
+        return ctx.challenges.addState(fresh, stateHex);
+      },
+      route?.held,
+    );
     if (r) {
       ctx.counters.challengesReused++;
       return decide(
@@ -134,11 +141,15 @@ export async function challengeStep(
       // Retired under the challenge's own lock, from a fresh read: a wrong-code save for it
       // (passcode-step, same lock) can then neither overwrite the retirement with a live copy
       // nor be overwritten by a stale one.
-      await ctx.locks.run(`c:${pending.id}`, async () => {
-        const fresh = await ctx.challenges.get(pending.id);
-        const retire = fresh && ctx.challenges.condition(fresh) === 'live' ? fresh : undefined;
-        await ctx.challenges.create(record, prepared.ops, retire);
-      });
+      await ctx.locks.run(
+        `c:${pending.id}`,
+        async () => {
+          const fresh = await ctx.challenges.get(pending.id);
+          const retire = fresh && ctx.challenges.condition(fresh) === 'live' ? fresh : undefined;
+          await ctx.challenges.create(record, prepared.ops, retire);
+        },
+        route?.held,
+      );
     } else {
       await ctx.challenges.create(record, prepared.ops);
     }

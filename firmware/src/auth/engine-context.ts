@@ -20,7 +20,7 @@ import type { LimitsConfig, LockoutConfig, MethodsConfig } from '../config/auth-
 import type { EmailChannel } from './email-channel.ts';
 import type { CountryLookup } from './geoip.ts';
 import { AuthGuard, DEFAULT_GUARD_SETTINGS, type SmsTake } from './guard.ts';
-import type { HandlerReply, NasClient } from './types.ts';
+import type { AccessRequest, HandlerReply, NasClient } from './types.ts';
 import type { ClientIp } from './calling-station.ts';
 
 /** Who a login is for, as step 1 found them: what every method step needs. */
@@ -66,8 +66,11 @@ export interface AuthEngineDeps {
   random: Random;
   /** A getter is re-read on every request, so a config change applies without a restart. */
   config: AuthEngineConfig | (() => AuthEngineConfig);
-  /** Every decision, for the audit. Holds no secrets (no password, passcode, State or SMS text). */
-  onDecision?: (d: AuthDecision) => void;
+  /**
+   * Every decision, for the audit, with the request it answers. Holds no secrets (no password,
+   * passcode, State or SMS text); `req` carries the password: read only its User-Name and source.
+   */
+  onDecision?: (d: AuthDecision, req: AccessRequest) => void;
   /** Country of an end-user IP (policy.geoipFile); default: none, so country conditions are unknown. */
   geoip?: CountryLookup;
   /** The email method's delivery (methods.email); default: none, so the method is skipped. */
@@ -83,6 +86,7 @@ export interface EngineContext {
   readonly random: Random;
   /** The config in force for this request: read once per step, never cached across requests. */
   config(): AuthEngineConfig;
+  /** Bound to the request in hand: the engine gives each request its own context (engine.ts). */
   readonly onDecision: ((d: AuthDecision) => void) | undefined;
   readonly challenges: ChallengeStore;
   readonly users: Table<UserRecord>;
@@ -119,7 +123,7 @@ export function createEngineContext(deps: AuthEngineDeps): EngineContext {
     clock: deps.clock,
     random: deps.random,
     config,
-    onDecision: deps.onDecision,
+    onDecision: undefined,
     challenges: new ChallengeStore(deps.store, deps.clock),
     users: deps.store.table<UserRecord>(USERS_TABLE),
     locks: new KeyedSerialQueue(),

@@ -7,7 +7,7 @@
  * engine-context.ts holds what they share; decision.ts what they decide and say.
  */
 import { MfaError, ErrorCode, describeError } from '../errors.ts';
-import { MESSAGES, reply, type AuthStats } from './decision.ts';
+import { MESSAGES, reply, type AuthDecision, type AuthStats } from './decision.ts';
 import { createEngineContext, decide, log, passcodeKey, type AuthEngineDeps } from './engine-context.ts';
 import { normaliseLogin } from './login.ts';
 import { passcodeStep } from './passcode-step.ts';
@@ -40,14 +40,18 @@ export interface AuthEngine {
 }
 
 export function createAuthEngine(deps: AuthEngineDeps): AuthEngine {
-  const ctx = createEngineContext(deps);
-  const { challenges, counters } = ctx;
+  const shared = createEngineContext(deps);
+  const { challenges, counters } = shared;
   let timer: NodeJS.Timeout | undefined;
   // A device secret too short fails here, at start, not on the first login.
-  passcodeKey(ctx.config());
+  passcodeKey(shared.config());
 
+  const { onDecision } = deps;
   const handle: RadiusHandler = async (req, client) => {
     counters.requests++;
+    // The audit hook hears which request each decision answers: the context passed down the
+    // steps is this request's own (a shallow copy; every store, lock and counter is shared).
+    const ctx = onDecision ? { ...shared, onDecision: (d: AuthDecision) => onDecision(d, req) } : shared;
     try {
       return req.state !== undefined && req.state.length > 0
         ? await passcodeStep(ctx, req, client, req.state)
@@ -91,7 +95,7 @@ export function createAuthEngine(deps: AuthEngineDeps): AuthEngine {
         });
         // Idle SMS and bad-password counters, expired override codes, old IP history: hourly.
         if (++ticks % 60 === 0)
-          ctx.guard.sweep(ctx.config().policy.ipHistoryDays).catch((e: unknown) => {
+          shared.guard.sweep(shared.config().policy.ipHistoryDays).catch((e: unknown) => {
             log.warn({ err: describeError(e) }, 'auth policy sweep failed');
           });
       }, intervalMs);
@@ -102,6 +106,6 @@ export function createAuthEngine(deps: AuthEngineDeps): AuthEngine {
       timer = undefined;
     },
     stats: () => ({ ...counters }),
-    guard: ctx.guard,
+    guard: shared.guard,
   };
 }

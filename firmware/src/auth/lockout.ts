@@ -97,8 +97,28 @@ export function decideFailure(
   };
 }
 
+/**
+ * What `check` read for a user, so that `success` right after it need not read the row again
+ * (the passcode step's hot path: one read per check, and no queue when there is nothing to reset).
+ */
+export interface LockRead {
+  readonly user: string;
+  /** A row was there. */
+  readonly row: boolean;
+  /** The table's write count when it was read. */
+  readonly writes: number;
+}
+
+/**
+ * Writes started per lockout table (per store), shared by every Lockout on it: a read is stale
+ * once this moved. Counted when a write is queued, not when it lands, so a queued failure makes
+ * a later success read the row again.
+ */
+const writesStarted = new WeakMap<Table<LockRecord>, { n: number }>();
+
 export class Lockout {
   private readonly table: Table<LockRecord>;
+  private readonly writes: { n: number };
   private readonly serial = new KeyedSerialQueue();
   /**
    * The monotonic end of each timed lock this process has seen. A Pi has no battery clock and
@@ -114,6 +134,12 @@ export class Lockout {
     private readonly config: () => LockoutConfig,
   ) {
     this.table = store.table<LockRecord>('lockout');
+    let w = writesStarted.get(this.table);
+    if (!w) {
+      w = { n: 0 };
+      writesStarted.set(this.table, w);
+    }
+    this.writes = w;
   }
 
   /**
@@ -121,12 +147,21 @@ export class Lockout {
    * filter, page cache) costs microseconds, where an async get is a threadpool hop queued behind
    * the group commit's fsync.
    */
-  // eslint-disable-next-line @typescript-eslint/require-await -- async so a corrupt row rejects, not throws
   async state(user: string): Promise<LockState> {
+    return (await this.check(user)).state;
+  }
+
+  /** The state, and what was read for `success` (undefined while lockout is off). */
+  // eslint-disable-next-line @typescript-eslint/require-await -- async so a corrupt row rejects, not throws
+  async check(user: string): Promise<{ state: LockState; read: LockRead | undefined }> {
     const cfg = this.config();
-    if (!cfg.enabled) return { locked: false, count: 0 };
+    if (!cfg.enabled) return { state: { locked: false, count: 0 }, read: undefined };
+    const writes = this.writes.n;
     const rec = this.table.getSync(user);
-    return lockState(rec, this.now(user, rec), cfg);
+    return {
+      state: lockState(rec, this.now(user, rec), cfg),
+      read: { user, row: rec !== undefined, writes },
+    };
   }
 
   /** Wall time as seen by a timed lock: its end minus the monotonic time it still has to run. */
@@ -148,6 +183,7 @@ export class Lockout {
 
   /** Counts a wrong code; says whether it locked the user now. */
   failure(user: string): Promise<{ state: LockState; lockedNow: boolean }> {
+    this.writes.n++;
     return this.serial.run(user, async () => {
       const cfg = this.config();
       if (!cfg.enabled) return { state: { locked: false, count: 0 }, lockedNow: false };
@@ -158,16 +194,27 @@ export class Lockout {
     });
   }
 
-  /** A completed login resets the count. Cheap when there is nothing to reset (no write). */
-  success(user: string): Promise<void> {
+  /**
+   * A completed login resets the count. Cheap when there is nothing to reset (no write); free
+   * when `read` (from `check`) saw no row and no write was queued since: nothing is read again.
+   */
+  success(user: string, read?: LockRead): Promise<void> {
+    if (read?.user === user && !read.row && read.writes === this.writes.n && !this.serial.busy(user)) {
+      this.monoEnds.delete(user);
+      return Promise.resolve();
+    }
     return this.serial.run(user, async () => {
       this.monoEnds.delete(user);
-      if (this.table.getSync(user) !== undefined) await this.table.del(user);
+      if (this.table.getSync(user) !== undefined) {
+        this.writes.n++;
+        await this.table.del(user);
+      }
     });
   }
 
   /** Admin unlock: clears the lock and the count. Returns the state it cleared. */
   unlock(user: string): Promise<LockState> {
+    this.writes.n++;
     return this.serial.run(user, async () => {
       const rec = await this.table.get(user);
       const before = lockState(rec, this.now(user, rec), this.config());

@@ -10,7 +10,7 @@ import { DEFAULT_CHAIN } from '../config/auth-schema.ts';
 import { ErrorCode } from '../errors.ts';
 import { maskNumber } from '../phone.ts';
 import { plan, type MethodFacts, type Skipped } from './chain.ts';
-import { newChallengeRecord } from './challenge-record.ts';
+import { challengeReply, newChallengeRecord, storeChallenge } from './challenge-record.ts';
 import { challengeStep } from './challenge-step.ts';
 import { emailStep } from './email-step.ts';
 import type { ChallengeRecord } from './challenges.ts';
@@ -23,6 +23,7 @@ import {
   type LoginSubject,
 } from './engine-context.ts';
 import { DEFAULT_GUARD_SETTINGS } from './guard.ts';
+import type { HeldLocks } from '../queue.ts';
 import type { AccessRequest, HandlerReply, NasClient } from './types.ts';
 
 /** Who the second factor is for, as known after step 1 (step 2 has it from the challenge record). */
@@ -33,6 +34,8 @@ export interface ChainPosition {
   note?: string;
   /** The challenge this one replaces (step 2 moving on). */
   retire?: ChallengeRecord;
+  /** The locks the caller holds (step 2 holds `c:<retire.id>`), so nested steps do not wait on them. */
+  held?: HeldLocks;
 }
 
 /** Queue wait plus this must fit in the passcode's life (as in the challenge step). */
@@ -111,6 +114,7 @@ export async function startMethod(
     ...(subject.email === undefined ? {} : { email: subject.email }),
     clientIp: subject.clientIp,
     ...(pos.note === undefined ? {} : { note: pos.note }),
+    ...(pos.held === undefined ? {} : { held: pos.held }),
   };
   const whoNow = { ...who, method: planned.method, detail: why('') };
   if ((planned.method === 'sms' || planned.method === 'sms-secondary') && planned.to !== undefined)
@@ -149,21 +153,12 @@ export async function startMethod(
     stateHex: state.toString('hex'),
     to: '',
   });
-  const latest = pos.retire ?? (await ctx.challenges.latestForUser(subject.userKey));
-  const retire = latest && ctx.challenges.condition(latest) === 'live' ? latest : undefined;
-  await ctx.challenges.create(record, [], retire);
-  const prompt = planned.method === 'token' ? methods.tokenPrompt : methods.overridePrompt;
-  return decide(
-    ctx,
-    {
-      ...whoNow,
-      outcome: 'challenge',
-      reason: pos.retire ? 'method-changed' : 'challenge-sent',
-      challengeId: record.id,
-      triesLeft: record.maxAttempts,
-    },
-    reply('Access-Challenge', pos.note ? `${pos.note} ${prompt}` : prompt, state),
-  );
+  await storeChallenge(ctx, record, pos.retire);
+  return challengeReply(ctx, whoNow, record, state, {
+    prompt: planned.method === 'token' ? methods.tokenPrompt : methods.overridePrompt,
+    note: pos.note,
+    movedOn: pos.retire !== undefined,
+  });
 }
 
 /** The masked number of an SMS challenge, for the audit; nothing for a token or override challenge. */

@@ -47,7 +47,7 @@ export async function passcodeStep(
   const id = await ctx.challenges.idForState(stateHex);
   if (id === undefined) return unknown();
 
-  return ctx.locks.run(`c:${id}`, async () => {
+  return ctx.locks.run(`c:${id}`, async (held) => {
     const r = await ctx.challenges.get(id);
     // A State that the record no longer lists (evicted past the cap) is as good as unknown.
     if (!r || !r.stateIds.includes(stateHex)) return unknown();
@@ -83,7 +83,8 @@ export async function passcodeStep(
       const [reason, text, code] = CONDITION_REPLY[cond];
       return decide(ctx, { ...who, outcome: 'reject', reason, code }, reply('Access-Reject', text));
     }
-    const userLock = await ctx.guard.lockout.state(r.user);
+    // Read once: the Accept's reset below reuses this read.
+    const { state: userLock, read: lockRead } = await ctx.guard.lockout.check(r.user);
     if (userLock.locked) {
       return decide(
         ctx,
@@ -100,7 +101,7 @@ export async function passcodeStep(
         client,
         cfg,
         subjectOf(r),
-        { chain: r.chain ?? [method], from: (r.step ?? 0) + 1, retire: r, ...(note ? { note } : {}) },
+        { chain: r.chain ?? [method], from: (r.step ?? 0) + 1, retire: r, held, ...(note ? { note } : {}) },
         who,
       );
     if (asksForNext(req.password, methods.nextWord)) return moveOn();
@@ -109,7 +110,7 @@ export async function passcodeStep(
     if (checked.ok) {
       // Used is on disk before the Accept leaves: a replay after a crash still fails.
       await ctx.challenges.save({ ...r, used: true, usedAt: ctx.clock.now() });
-      await ctx.guard.lockout.success(r.user);
+      await ctx.guard.lockout.success(r.user, lockRead);
       await ctx.guard.ipHistory.record(r.user, parseCallingStationId(r.callingStationId));
       return decide(
         ctx,

@@ -4,6 +4,8 @@ import type { AuditInput } from '../../../firmware/src/audit/records.ts';
 import type { AuthDecision } from '../../../firmware/src/auth/decision.ts';
 import { ErrorCode } from '../../../firmware/src/errors.ts';
 import type { AccessRequest, NasClient } from '../../../firmware/src/auth/types.ts';
+import { passcodeSchema, policySchema } from '../../../firmware/src/config/schema.ts';
+import { accessRequest, nasClient, openEngineRig } from '../auth/engine-rig.ts';
 
 const client: NasClient = {
   name: 'netscaler',
@@ -38,7 +40,7 @@ describe('createRadiusAudit', () => {
         callingStationId: '203.0.113.7',
         clientIp: '203.0.113.7',
       };
-      audit.onDecision(d);
+      audit.onDecision(d, req);
       return { code: 'Access-Reject' as const, attributes: [] };
     };
     const handler = audit.wrap(engine);
@@ -60,6 +62,40 @@ describe('createRadiusAudit', () => {
     expect(bob?.kind === 'radius' && (bob.latencyMs ?? 0) >= 25).toBe(true);
     const alice = out.find((r) => r.kind === 'radius' && r.account === 'alice');
     expect(alice?.kind === 'radius' && alice.dn).toBe(undefined);
+  });
+
+  it('gets from the real engine which request each decision answers (overlapping logins, no AsyncLocalStorage)', async () => {
+    const config = {
+      passcode: passcodeSchema.parse({}),
+      policy: policySchema.parse({}),
+      defaultCountry: 'US',
+      acceptPossibleNumbers: true,
+      deviceSecret: Buffer.alloc(32, 7),
+    };
+    const rig = await openEngineRig({ config: () => config });
+    try {
+      const out: AuditInput[] = [];
+      const audit = createRadiusAudit({ sink: (r) => out.push(r) });
+      const handler = audit.wrap(rig.build({ onDecision: audit.onDecision }).handle);
+      const nas = nasClient();
+      const typed = ['CORP\\Alice', 'bob', 'ALICE', 'nobody', 'Bob'];
+      await Promise.all(
+        typed.map((u, i) =>
+          handler(accessRequest(u, i % 2 === 0 ? 'wrong' : 'bob-pass', { identifier: i }), nas),
+        ),
+      );
+      expect(out).toHaveLength(typed.length);
+      // Each record names the User-Name its own request typed, with its own latency.
+      expect(out.map((r) => (r.kind === 'radius' ? r.user : '')).sort()).toEqual([...typed].sort());
+      for (const r of out) {
+        if (r.kind !== 'radius') throw new Error('radius record expected');
+        expect(r.latencyMs).toBeGreaterThanOrEqual(0);
+        expect(r.source).toBe('192.0.2.10');
+        expect(r.account === undefined || r.user.toLowerCase().endsWith(r.account)).toBe(true);
+      }
+    } finally {
+      await rig.close();
+    }
   });
 
   it('records one drop per packet up to the per-second cap, then one summary', () => {

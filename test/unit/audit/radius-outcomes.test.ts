@@ -114,7 +114,7 @@ describe('one audit record per RADIUS outcome and drop reason', () => {
       if (req.userName === 'broken') throw new Error('engine bug');
       if (req.userName === 'busy') await new Promise<void>((r) => held.push(r));
       const d = DECISIONS[req.userName] ?? LATE;
-      audit.onDecision({ at: Date.now(), user: req.userName, client: client.name, ...d });
+      audit.onDecision({ at: Date.now(), user: req.userName, client: client.name, ...d }, req);
       return { code: REPLY[d.outcome], attributes: [] };
     };
     const server = createRadiusServer({

@@ -113,6 +113,34 @@ describe('Lockout (store)', () => {
     expect((await lockout.failure('alice')).state.count).toBe(1);
   });
 
+  it('a success after check reads nothing again when there was no row, yet still resets a count written since', async () => {
+    const lockout = new Lockout(tmp.store, clock, () => cfg);
+    const table = tmp.store.table<LockRecord>('lockout');
+    let reads = 0;
+    const getSync = table.getSync.bind(table);
+    table.getSync = (k: string) => {
+      reads++;
+      return getSync(k);
+    };
+    // Nothing to reset: one read in all (the check), no write.
+    const first = await lockout.check('alice');
+    expect(first.read).toMatchObject({ user: 'alice', row: false });
+    await lockout.success('alice', first.read);
+    expect(reads).toBe(1);
+    // A wrong code of another login of the same user, queued after the check: the success reads
+    // the row again (under the user's queue) and resets it.
+    const second = await lockout.check('alice');
+    const wrong = lockout.failure('alice');
+    await lockout.success('alice', second.read);
+    await wrong;
+    expect(await lockout.state('alice')).toEqual({ locked: false, count: 0 });
+    // A read for another user, or a read that saw a row, is not trusted either.
+    await lockout.failure('alice');
+    const bobs = await lockout.check('bob');
+    await lockout.success('alice', bobs.read);
+    expect(await lockout.state('alice')).toEqual({ locked: false, count: 0 });
+  });
+
   it('counts concurrent wrong codes exactly once each', async () => {
     const lockout = new Lockout(tmp.store, clock, () => cfg);
     const r = await Promise.all(Array.from({ length: 7 }, () => lockout.failure('carol')));
