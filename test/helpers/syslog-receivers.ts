@@ -1,15 +1,14 @@
 /**
  * Real syslog receivers on loopback for tests: UDP (one datagram a message), TCP and TLS (RFC 6587
  * octet counting), each parsing what arrives with the strict RFC 5424 parser. TLS material is made
- * by the openssl command: a CA and a server certificate for 127.0.0.1.
+ * by tls-files.ts.
  */
-import { execFileSync } from 'node:child_process';
 import dgram from 'node:dgram';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
-import { join } from 'node:path';
 import tls from 'node:tls';
 import { deframe, parse5424, type Syslog5424 } from './rfc5424.ts';
+import type { TlsFiles } from './tls-files.ts';
 
 export interface Receiver {
   port: number;
@@ -131,77 +130,6 @@ export async function blackHoleReceiver(): Promise<{
     port: (server.address() as net.AddressInfo).port,
     accepted: () => sockets.size,
     close: closer(server, sockets),
-  };
-}
-
-export interface TlsFiles {
-  caFile: string;
-  certFile: string;
-  keyFile: string;
-  /** Another CA that signed nothing here: pinning it must refuse the server. */
-  otherCaFile: string;
-}
-
-export function makeTlsFiles(dir: string): TlsFiles {
-  const f = (n: string): string => join(dir, n);
-  const ossl = (args: string[]): void => {
-    execFileSync('openssl', args, { stdio: 'ignore' });
-  };
-  for (const ca of ['ca', 'other-ca'])
-    ossl([
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
-      '-days',
-      '2',
-      '-subj',
-      `/CN=mfabox test ${ca}`,
-      '-keyout',
-      f(`${ca}.key`),
-      '-out',
-      f(`${ca}.pem`),
-    ]);
-  ossl([
-    'req',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-nodes',
-    '-subj',
-    '/CN=siem.test',
-    '-keyout',
-    f('server.key'),
-    '-out',
-    f('server.csr'),
-  ]);
-  writeFileSync(f('ext.cnf'), 'subjectAltName=IP:127.0.0.1,DNS:siem.test\n');
-  ossl([
-    'x509',
-    '-req',
-    '-in',
-    f('server.csr'),
-    '-CA',
-    f('ca.pem'),
-    '-CAkey',
-    f('ca.key'),
-    '-CAcreateserial',
-    '-days',
-    '2',
-    '-extfile',
-    f('ext.cnf'),
-    '-out',
-    f('server.pem'),
-  ]);
-  return {
-    caFile: f('ca.pem'),
-    certFile: f('server.pem'),
-    keyFile: f('server.key'),
-    otherCaFile: f('other-ca.pem'),
   };
 }
 

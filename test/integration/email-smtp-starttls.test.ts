@@ -1,88 +1,28 @@
 /**
  * The email sender against a real SMTP server (smtp-server) on 127.0.0.1 with STARTTLS: a
- * self-signed CA made here with openssl, the relay's certificate signed by it, the CA pinned.
+ * self-signed CA made with openssl (helpers/tls-files.ts), the relay's certificate signed by it, the CA pinned.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEmailSender } from '../../firmware/src/auth/email-sender.ts';
+import { makeTlsFiles, type TlsFiles } from '../helpers/tls-files.ts';
 
 let dir: string;
 let server: SMTPServer;
 let port: number;
+let tlsFiles: TlsFiles;
 const received: { to: string[]; body: string; secure: boolean }[] = [];
-
-function makeCa(name: string): { key: string; cert: string } {
-  const key = join(dir, `${name}.key`);
-  const cert = join(dir, `${name}.crt`);
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-days',
-      '2',
-      '-subj',
-      `/CN=${name}`,
-      '-keyout',
-      key,
-      '-out',
-      cert,
-      '-addext',
-      'basicConstraints=critical,CA:TRUE',
-      '-addext',
-      'keyUsage=critical,keyCertSign',
-    ],
-    { stdio: 'ignore' },
-  );
-  return { key, cert };
-}
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'mfabox-smtp-'));
-  const ca = makeCa('test-ca');
-  makeCa('other-ca');
-  const key = join(dir, 'relay.key');
-  const csr = join(dir, 'relay.csr');
-  const crt = join(dir, 'relay.crt');
-  const ext = join(dir, 'relay.ext');
-  writeFileSync(ext, 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
-  execFileSync(
-    'openssl',
-    ['req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=127.0.0.1', '-keyout', key, '-out', csr],
-    { stdio: 'ignore' },
-  );
-  execFileSync(
-    'openssl',
-    [
-      'x509',
-      '-req',
-      '-in',
-      csr,
-      '-CA',
-      ca.cert,
-      '-CAkey',
-      ca.key,
-      '-CAcreateserial',
-      '-days',
-      '2',
-      '-extfile',
-      ext,
-      '-out',
-      crt,
-    ],
-    { stdio: 'ignore' },
-  );
+  tlsFiles = makeTlsFiles(dir);
   server = new SMTPServer({
-    key: readFileSync(key),
-    cert: readFileSync(crt),
+    key: readFileSync(tlsFiles.keyFile),
+    cert: readFileSync(tlsFiles.certFile),
     authOptional: true,
     logger: false,
     onData(stream, session, cb) {
@@ -109,7 +49,7 @@ describe('email sender over STARTTLS', () => {
       host: '127.0.0.1',
       port,
       from: 'mfabox@example.test',
-      caFile: join(dir, 'test-ca.crt'),
+      caFile: tlsFiles.caFile,
     });
     const r = await s.send({
       to: 'j.smith@example.test',
@@ -130,7 +70,7 @@ describe('email sender over STARTTLS', () => {
       host: '127.0.0.1',
       port,
       from: 'mfabox@example.test',
-      caFile: join(dir, 'other-ca.crt'),
+      caFile: tlsFiles.otherCaFile,
     });
     const r = await s.send({
       to: 'j.smith@example.test',
@@ -159,7 +99,7 @@ describe('email sender over STARTTLS', () => {
       host: '127.0.0.1',
       port: p,
       from: 'mfabox@example.test',
-      caFile: join(dir, 'test-ca.crt'),
+      caFile: tlsFiles.caFile,
     });
     const r = await s.send({
       to: 'j.smith@example.test',

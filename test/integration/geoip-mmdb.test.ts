@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseCallingStationId } from '../../firmware/src/auth/calling-station.ts';
 import { openGeoip, type CountryLookup } from '../../firmware/src/auth/geoip.ts';
+import { e2eConfig } from '../helpers/e2e-box.ts';
 import { mfabox } from '../helpers/mfabox-cli.ts';
 
 /** Three networks: 192.0.2.0/24 and 2001:db8:de::/48 in DE, 198.51.100.0/24 in FR. */
@@ -86,18 +87,15 @@ describe('GeoIP country conditions on a real .mmdb (MaxMind writer, maxmind read
     const configFile = join(dir, 'config.json');
     await writeFile(
       configFile,
-      JSON.stringify({
-        dataDir: join(dir, 'data'),
-        deviceKeyFile: join(dir, 'device.key'),
-        radius: { listen: [{ address: '127.0.0.1', port: 0 }], accountingPort: 0, clients: [] },
-        directory: { kind: 'demo', syncIntervalMinutes: 0 },
-        policy: {
-          geoipFile: mmdb,
-          rules: [{ name: 'abroad', if: { notCountries: ['DE'] }, then: 'reject' }],
-        },
-        web: { address: '127.0.0.1', port: 0, tls: false },
-        log: { level: 'warn' },
-      }),
+      JSON.stringify(
+        e2eConfig(dir, 'geoip-nas-secret-0123', {
+          directory: { kind: 'demo', syncIntervalMinutes: 0 },
+          policy: {
+            geoipFile: mmdb,
+            rules: [{ name: 'abroad', if: { notCountries: ['DE'] }, then: 'reject' }],
+          },
+        }),
+      ),
     );
     const explain = (ip: string) =>
       mfabox(['policy', 'explain', '--config', configFile, '--user', 'alice', '--ip', ip]);

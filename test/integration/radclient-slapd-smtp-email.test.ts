@@ -8,7 +8,6 @@
  *   - the emailed passcode is accepted once;
  *   - a relay that refuses the recipient moves the login on to the SMS.
  */
-import { execFileSync } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -17,6 +16,7 @@ import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Appliance } from '../../firmware/src/main.ts';
 import { e2eConfig, nas, startE2eBox, waitFor, type HandsetSms } from '../helpers/e2e-box.ts';
+import { makeTlsFiles } from '../helpers/tls-files.ts';
 import { slapdDirectory } from './ldap-fixtures.ts';
 import { startPeer, type Peer } from './peers.ts';
 
@@ -29,56 +29,6 @@ interface Received {
   body: string;
   secure: boolean;
   user: string | undefined;
-}
-
-/** A CA and a certificate for 127.0.0.1 signed by it (openssl, into `dir`). */
-function makeRelayCert(dir: string): { ca: string; key: string; cert: string } {
-  const run = (args: string[]) => execFileSync('openssl', args, { stdio: 'ignore' });
-  const ca = join(dir, 'ca.crt');
-  const caKey = join(dir, 'ca.key');
-  run([
-    'req',
-    '-x509',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-days',
-    '2',
-    '-subj',
-    '/CN=relay-test-ca',
-    '-keyout',
-    caKey,
-    '-out',
-    ca,
-    '-addext',
-    'basicConstraints=critical,CA:TRUE',
-    '-addext',
-    'keyUsage=critical,keyCertSign',
-  ]);
-  const key = join(dir, 'relay.key');
-  const csr = join(dir, 'relay.csr');
-  const cert = join(dir, 'relay.crt');
-  const ext = join(dir, 'relay.ext');
-  execFileSync('sh', ['-c', `echo 'subjectAltName=IP:127.0.0.1' > '${ext}'`]);
-  run(['req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=127.0.0.1', '-keyout', key, '-out', csr]);
-  run([
-    'x509',
-    '-req',
-    '-in',
-    csr,
-    '-CA',
-    ca,
-    '-CAkey',
-    caKey,
-    '-CAcreateserial',
-    '-days',
-    '2',
-    '-extfile',
-    ext,
-    '-out',
-    cert,
-  ]);
-  return { ca, key, cert };
 }
 
 describe('email passcodes end to end (radclient, slapd, smtp-server with STARTTLS)', () => {
@@ -97,10 +47,10 @@ describe('email passcodes end to end (radclient, slapd, smtp-server with STARTTL
   beforeAll(async () => {
     peer = await startPeer('scripts/start-slapd.sh');
     dir = await mkdtemp(join(tmpdir(), 'mfabox-email-e2e-'));
-    const tls = makeRelayCert(dir);
+    const tls = makeTlsFiles(dir);
     relay = new SMTPServer({
-      key: await readFile(tls.key),
-      cert: await readFile(tls.cert),
+      key: await readFile(tls.keyFile),
+      cert: await readFile(tls.certFile),
       logger: false,
       authMethods: ['PLAIN', 'LOGIN'],
       onAuth(auth, _session, cb) {
@@ -145,7 +95,7 @@ describe('email passcodes end to end (radclient, slapd, smtp-server with STARTTL
           host: '127.0.0.1',
           port,
           from: 'mfabox@example.com',
-          caFile: tls.ca,
+          caFile: tls.caFile,
           user: SMTP_USER,
           password: SMTP_PASSWORD,
         },

@@ -14,14 +14,8 @@ import type { AuditRecord } from '../../firmware/src/audit/records.ts';
 import { SD_ID } from '../../firmware/src/audit/syslog-format.ts';
 import { SyslogTarget } from '../../firmware/src/audit/syslog.ts';
 import { syslogTargetSchema } from '../../firmware/src/config/audit-schema.ts';
-import {
-  blackHoleReceiver,
-  makeTlsFiles,
-  tcpReceiver,
-  tlsReceiver,
-  udpReceiver,
-  type TlsFiles,
-} from '../helpers/syslog-receivers.ts';
+import { blackHoleReceiver, tcpReceiver, tlsReceiver, udpReceiver } from '../helpers/syslog-receivers.ts';
+import { makeTlsFiles, type TlsFiles } from '../helpers/tls-files.ts';
 
 const fast = { retryMinMs: 50, retryMaxMs: 200, connectTimeoutMs: 2000 };
 

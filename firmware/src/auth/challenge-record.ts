@@ -2,13 +2,17 @@
  * The one place a new challenge record is made. The SMS, email, token and override methods all
  * start a login's second factor with the same record (who, which NAS, expiry, tries, where in the
  * chain); only the passcode and the SMS number differ. Built here once so a field added for one
- * method (or a limit such as maxAttempts) cannot be forgotten in another.
+ * method (or a limit such as maxAttempts) cannot be forgotten in another. The methods with no SMS
+ * (email, token, override) also store it and answer alike; the SMS step has its outbox batch and
+ * its own locking (challenge-step.ts).
  */
 import type { Clock, Random } from '../clock.ts';
 import type { MethodName } from '../config/auth-schema.ts';
 import type { PasscodeConfig } from '../config/schema.ts';
 import type { ChallengeRecord } from './challenges.ts';
-import type { AccessRequest, NasClient } from './types.ts';
+import { reply, type AuthDecision } from './decision.ts';
+import { decide, type EngineContext } from './engine-context.ts';
+import type { AccessRequest, HandlerReply, NasClient } from './types.ts';
 
 /** 16 random bytes: a challenge id is a store key and the outbox key, never guessed from outside. */
 const ID_BYTES = 16;
@@ -71,4 +75,40 @@ export function newChallengeRecord(
       : { method: route.method, chain: [...route.chain], step: route.step, numbers: route.numbers }),
     ...(route?.email === undefined ? {} : { email: route.email }),
   };
+}
+
+/**
+ * Stores a challenge with no outbox entry, retiring the one it replaces: `replaces` when step 2
+ * moves on, else the user's latest while still live (its code must stop working).
+ */
+export async function storeChallenge(
+  ctx: EngineContext,
+  record: ChallengeRecord,
+  replaces: ChallengeRecord | undefined,
+): Promise<void> {
+  const latest = replaces ?? (await ctx.challenges.latestForUser(record.user));
+  const retire = latest && ctx.challenges.condition(latest) === 'live' ? latest : undefined;
+  await ctx.challenges.create(record, [], retire);
+}
+
+/** The Access-Challenge for a new challenge, audited; `note` is said before the prompt. */
+export function challengeReply(
+  ctx: EngineContext,
+  who: Omit<AuthDecision, 'at' | 'outcome' | 'reason'>,
+  record: ChallengeRecord,
+  state: Buffer,
+  o: { prompt: string; note?: string | undefined; movedOn: boolean; to?: string },
+): HandlerReply {
+  return decide(
+    ctx,
+    {
+      ...who,
+      outcome: 'challenge',
+      reason: o.movedOn ? 'method-changed' : 'challenge-sent',
+      challengeId: record.id,
+      ...(o.to === undefined ? {} : { to: o.to }),
+      triesLeft: record.maxAttempts,
+    },
+    reply('Access-Challenge', o.note ? `${o.note} ${o.prompt}` : o.prompt, state),
+  );
 }

@@ -4,12 +4,11 @@
  * user's and the IP's passcode budgets, and sent through the email channel in the background once
  * the challenge is on disk, so the Access-Challenge never waits on the relay.
  */
-import { newChallengeRecord } from './challenge-record.ts';
+import { challengeReply, newChallengeRecord, storeChallenge } from './challenge-record.ts';
 import type { ChallengeRecord } from './challenges.ts';
-import { fill, reply, type AuthDecision } from './decision.ts';
+import { fill, type AuthDecision } from './decision.ts';
 import { maskEmail } from './email-sender.ts';
 import {
-  decide,
   passcodeKey,
   rateLimited,
   type AuthEngineConfig,
@@ -60,9 +59,7 @@ export async function emailStep(
       passcode: { hash: hashPasscode(code, salt, passcodeKey(cfg)), salt },
     },
   );
-  const latest = route.retire ?? (await ctx.challenges.latestForUser(subject.userKey));
-  const retire = latest && ctx.challenges.condition(latest) === 'live' ? latest : undefined;
-  await ctx.challenges.create(record, [], retire);
+  await storeChallenge(ctx, record, route.retire);
 
   const methods = cfg.methods ?? DEFAULT_GUARD_SETTINGS.methods;
   // After the record is on disk, as the outbox does: a code is never sent for a challenge that
@@ -72,17 +69,10 @@ export async function emailStep(
     subject: methods.email.subject,
     text: fill(cfg.passcode.smsTemplate, { code, minutes: String(Math.ceil(cfg.passcode.ttlSeconds / 60)) }),
   });
-  const asked = fill(cfg.passcode.prompt, { masked });
-  return decide(
-    ctx,
-    {
-      ...who,
-      outcome: 'challenge',
-      reason: route.retire ? 'method-changed' : 'challenge-sent',
-      challengeId: record.id,
-      to: masked,
-      triesLeft: record.maxAttempts,
-    },
-    reply('Access-Challenge', route.note ? `${route.note} ${asked}` : asked, state),
-  );
+  return challengeReply(ctx, who, record, state, {
+    prompt: fill(cfg.passcode.prompt, { masked }),
+    note: route.note,
+    movedOn: route.retire !== undefined,
+    to: masked,
+  });
 }

@@ -10,7 +10,7 @@ import { DEFAULT_CHAIN } from '../config/auth-schema.ts';
 import { ErrorCode } from '../errors.ts';
 import { maskNumber } from '../phone.ts';
 import { plan, type MethodFacts, type Skipped } from './chain.ts';
-import { newChallengeRecord } from './challenge-record.ts';
+import { challengeReply, newChallengeRecord, storeChallenge } from './challenge-record.ts';
 import { challengeStep } from './challenge-step.ts';
 import { emailStep } from './email-step.ts';
 import type { ChallengeRecord } from './challenges.ts';
@@ -153,21 +153,12 @@ export async function startMethod(
     stateHex: state.toString('hex'),
     to: '',
   });
-  const latest = pos.retire ?? (await ctx.challenges.latestForUser(subject.userKey));
-  const retire = latest && ctx.challenges.condition(latest) === 'live' ? latest : undefined;
-  await ctx.challenges.create(record, [], retire);
-  const prompt = planned.method === 'token' ? methods.tokenPrompt : methods.overridePrompt;
-  return decide(
-    ctx,
-    {
-      ...whoNow,
-      outcome: 'challenge',
-      reason: pos.retire ? 'method-changed' : 'challenge-sent',
-      challengeId: record.id,
-      triesLeft: record.maxAttempts,
-    },
-    reply('Access-Challenge', pos.note ? `${pos.note} ${prompt}` : prompt, state),
-  );
+  await storeChallenge(ctx, record, pos.retire);
+  return challengeReply(ctx, whoNow, record, state, {
+    prompt: planned.method === 'token' ? methods.tokenPrompt : methods.overridePrompt,
+    note: pos.note,
+    movedOn: pos.retire !== undefined,
+  });
 }
 
 /** The masked number of an SMS challenge, for the audit; nothing for a token or override challenge. */

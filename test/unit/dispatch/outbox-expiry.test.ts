@@ -1,4 +1,7 @@
-/** Outbox: Expiry: a passcode's entry is dropped at whatever stage its life ends, on monotonic time. Both modes (submit journal, LevelDB only) run every test. */
+/**
+ * Outbox: Expiry: a passcode's entry is dropped at whatever stage its life ends, on monotonic time. Both
+ * modes (submit journal, LevelDB only) run every test.
+ */
 import { describe, expect, it, vi } from 'vitest';
 import { ErrorCode, MfaError } from '../../../firmware/src/errors.ts';
 import { sendFailure } from '../../../firmware/src/modem/send-failure.ts';

@@ -1,4 +1,7 @@
-/** Outbox: Restart: what a restart finds (queued, submitting, journal marks), and retention. Both modes (submit journal, LevelDB only) run every test. */
+/**
+ * Outbox: Restart: what a restart finds (queued, submitting, journal marks), and retention. Both modes
+ * (submit journal, LevelDB only) run every test.
+ */
 import { describe, expect, it, vi } from 'vitest';
 import { sendFailure } from '../../../firmware/src/modem/send-failure.ts';
 import { SubmitJournal } from '../../../firmware/src/dispatch/submit-journal.ts';

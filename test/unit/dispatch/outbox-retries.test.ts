@@ -1,4 +1,7 @@
-/** Outbox: Failures and retries: what is sent again, what is resent once and audited, what fails. Both modes (submit journal, LevelDB only) run every test. */
+/**
+ * Outbox: Failures and retries: what is sent again, what is resent once and audited, what fails. Both modes
+ * (submit journal, LevelDB only) run every test.
+ */
 import { describe, expect, it, vi } from 'vitest';
 import { ErrorCode, MfaError } from '../../../firmware/src/errors.ts';
 import { sendFailure } from '../../../firmware/src/modem/send-failure.ts';

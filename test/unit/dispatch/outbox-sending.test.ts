@@ -1,4 +1,7 @@
-/** Outbox: Sending: the queue, prepared entries, sealing at rest, order and flow control. Both modes (submit journal, LevelDB only) run every test. */
+/**
+ * Outbox: Sending: the queue, prepared entries, sealing at rest, order and flow control. Both modes (submit
+ * journal, LevelDB only) run every test.
+ */
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';

@@ -1,4 +1,7 @@
-/** Outbox: Stopping: graceful close, sends that settle after it, and work refused once closed. Both modes (submit journal, LevelDB only) run every test. */
+/**
+ * Outbox: Stopping: graceful close, sends that settle after it, and work refused once closed. Both modes
+ * (submit journal, LevelDB only) run every test.
+ */
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { ErrorCode, MfaError, isMfaError } from '../../../firmware/src/errors.ts';
