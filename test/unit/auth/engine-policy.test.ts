@@ -29,6 +29,7 @@ import {
   stateOf,
   type EngineRig,
 } from './engine-rig.ts';
+import { base32Bytes } from '../../helpers/totp.ts';
 
 const client = nasClient();
 const SECRET = Buffer.alloc(32, 9);
@@ -172,11 +173,7 @@ describe('auth engine with the policy', () => {
         { type: 'totp', digits: 6, algorithm: 'SHA1', period: 30 },
         'test',
       );
-      const b32 = new URL(uri).searchParams.get('secret') ?? '';
-      const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-      let bits = '';
-      for (const ch of b32) bits += alphabet.indexOf(ch).toString(2).padStart(5, '0');
-      return Buffer.from(bits.match(/.{8}/g)!.map((b) => parseInt(b, 2)));
+      return base32Bytes(new URL(uri).searchParams.get('secret') ?? '');
     }
 
     it('a token user gets "Enter your token code", no SMS, and is accepted once per code', async () => {

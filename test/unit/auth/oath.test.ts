@@ -4,6 +4,7 @@ import { HOTP_LOOK_AHEAD, checkOath, otpAt, type OathParams } from '../../../fir
 import { TokenStore } from '../../../firmware/src/auth/tokens.ts';
 import { FakeClock, SeededRandom } from './doubles.ts';
 import { TempStore } from './policy-store.ts';
+import { base32Bytes } from '../../helpers/totp.ts';
 
 const ascii = (s: string) => Buffer.from(s, 'ascii');
 const SEED20 = ascii('12345678901234567890');
@@ -182,7 +183,7 @@ describe('TokenStore', () => {
     // The seed in clear is nowhere in the stored row.
     const raw = JSON.stringify(await tmp.store.table('tokens').get(`alice|${record.id}`));
     expect(raw).not.toContain(b32);
-    const seed = base32Decode(b32);
+    const seed = base32Bytes(b32);
     expect(raw).not.toContain(seed.toString('hex'));
     expect(raw).not.toContain(seed.toString('base64'));
 
@@ -222,12 +223,3 @@ describe('TokenStore', () => {
     );
   });
 });
-
-function base32Decode(s: string): Buffer {
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-  let bits = '';
-  for (const ch of s.replace(/=+$/, '')) bits += alphabet.indexOf(ch).toString(2).padStart(5, '0');
-  const out: number[] = [];
-  for (let i = 0; i + 8 <= bits.length; i += 8) out.push(parseInt(bits.slice(i, i + 8), 2));
-  return Buffer.from(out);
-}
