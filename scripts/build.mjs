@@ -7,8 +7,8 @@
 // without one the static files of web/ are copied as they are.
 // Usage: node scripts/build.mjs [--out DIR]
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
@@ -23,13 +23,16 @@ rmSync(join(out, 'firmware'), { recursive: true, force: true });
 rmSync(join(out, 'web'), { recursive: true, force: true });
 run(bin('tsc'), ['-p', 'tsconfig.build.json', '--outDir', out]);
 
-// A bundle for `mfabox` (scripts/mfabox.mjs prefers it): Node resolves and reads a few hundred
-// modules otherwise, which on a Pi is most of the start time. Split into chunks, so what a start
-// does not need (the self-signed certificate maker, CSV export, mail, GeoIP: dynamic imports) is
-// not even parsed until it is used. Native modules and the optional onoff stay outside. The
-// chunks sit one folder below firmware/src, like every module they hold, so their paths relative
-// to import.meta.url (../../../web) resolve the same. Bundled from the TypeScript sources, so
-// packages resolve from this checkout's node_modules.
+// A bundle for `mfabox` (scripts/mfabox.mjs prefers it): Node resolves, reads and compiles a few
+// hundred modules otherwise, which on a Pi is most of the start time. One CommonJS script, so
+// scripts/mfabox.mjs can compile it through vm.Script with a V8 code cache (Node 20 has no
+// compile cache for ES modules): a restart then skips parsing and compiling what the last start
+// compiled. The pure-JavaScript parts of the CommonJS packages (pino, level, serialport) are in
+// it too; only the files that load a native addon stay outside, beside their package, so
+// node-gyp-build finds the addon from their own __dirname. Code a start does not need (the
+// self-signed certificate maker, mail, GeoIP, CSV export) is either imported dynamically
+// (compiled only when used) or left outside. Bundled from the TypeScript sources, so packages
+// resolve from this checkout's node_modules.
 const bundleDir = join(out, 'firmware/src/bundle');
 rmSync(bundleDir, { recursive: true, force: true });
 // zod's `z` namespace re-exports every locale (~360 KB, parsed at each start); the firmware
@@ -49,39 +52,60 @@ const englishOnlyZod = {
     }));
   },
 };
+// The files that call node-gyp-build(__dirname): kept as files in node_modules and required by a
+// path relative to the bundle in the layout every build runs in (ROOT/dist/firmware/src/bundle
+// beside ROOT/node_modules: a checkout, a release, the tests' built box; same lockfile, same tree).
+const addonLoaders = [
+  { importer: /[\\/]classic-level[\\/][^\\/]+\.js$/, path: './binding' },
+  { importer: /[\\/]@serialport[\\/]bindings-cpp[\\/]dist[\\/][^\\/]+\.js$/, path: './serialport-bindings' },
+];
+const nativeAddonsOutside = {
+  name: 'native-addons-outside',
+  setup(b) {
+    b.onResolve({ filter: /^\.\// }, (a) => {
+      if (!addonLoaders.some((l) => l.importer.test(a.importer) && l.path === a.path)) return undefined;
+      const file = join(dirname(a.importer), `${a.path}.js`);
+      const from = join(root, 'dist/firmware/src/bundle');
+      return { path: `./${relative(from, file).split(sep).join('/')}`, external: true };
+    });
+  },
+};
 const { build } = await import('esbuild');
 await build({
-  entryPoints: { mfabox: join(root, 'firmware/src/cli.ts') },
+  entryPoints: [join(root, 'firmware/src/cli.ts')],
   bundle: true,
-  splitting: true,
   platform: 'node',
-  format: 'esm',
+  format: 'cjs',
   target: 'node20',
-  outdir: bundleDir,
-  outExtension: { '.js': '.mjs' },
-  chunkNames: 'chunk-[hash]',
+  outfile: join(bundleDir, 'mfabox.cjs'),
   minifyWhitespace: true,
   minifySyntax: true,
   keepNames: true,
+  // The ES modules find files (web/, hardware/, package.json) relative to import.meta.url.
+  define: { 'import.meta.url': '__mfaboxModuleUrl' },
+  // The file is Node's CommonJS wrapper around the bundle, so scripts/mfabox.mjs compiles it as
+  // it is (no 3 MB string to concatenate at each start).
+  banner: {
+    js: '(function (exports, require, module, __filename, __dirname) {var __mfaboxModuleUrl = require("node:url").pathToFileURL(__filename).href;',
+  },
+  footer: { js: '})' },
+  // ASCII only (non-ASCII escaped), so the loader reads it as latin1, a plain copy. The packages'
+  // licence comments go to mfabox.cjs.LEGAL.txt beside it.
+  charset: 'ascii',
+  legalComments: 'external',
   external: [
-    'level',
-    'classic-level',
-    'serialport',
-    '@serialport/*',
     'onoff',
+    'epoll',
     // reads its dictionaries relative to its own files
     'radius',
-    // its transports start workers from files beside its own
-    'pino',
-    'epoll',
+    // ES modules (a CommonJS bundle would require() them), used only off the start path
+    'selfsigned',
   ],
-  // Bundled CommonJS packages call require(); an ES module has none of its own.
-  banner: {
-    js: "import { createRequire as __mfaboxRequire } from 'node:module'; const require = __mfaboxRequire(import.meta.url);",
-  },
-  plugins: [englishOnlyZod],
+  plugins: [englishOnlyZod, nativeAddonsOutside],
   logLevel: 'warning',
 });
+if (readFileSync(join(bundleDir, 'mfabox.cjs')).some((b) => b > 0x7f))
+  throw new Error('build: the bundle is not ASCII; scripts/mfabox.mjs reads it as latin1');
 
 const viteConfig = ['vite.config.ts', 'vite.config.mjs', 'vite.config.js']
   .flatMap((f) => [join(root, f), join(root, 'web', f)])

@@ -14,7 +14,6 @@ import type { AuditFilter } from './audit/query.ts';
 import { configChanges, type AuditRecord } from './audit/records.ts';
 import { createAuthEngine } from './auth/engine.ts';
 import { notConfiguredHandler, setupGaps } from './auth/setup-mode.ts';
-import { AuthAdmin } from './auth/admin.ts';
 import { SmtpEmailChannel } from './auth/email-channel.ts';
 import { openGeoip } from './auth/geoip.ts';
 import { cryptoRandom, systemClock } from './clock.ts';
@@ -24,10 +23,9 @@ import { createReconfigurableDirectory, createSync } from './directory/factory.t
 import { syncAuditRecord } from './directory/sync-audit.ts';
 import type { SyncStatus } from './directory/sync.ts';
 import type { ConfigFile, JsonObject } from './config/config-file.ts';
-import { LiveConfig, type ApplyResult } from './config/live-config.ts';
+import type { ApplyResult } from './config/live-config.ts';
 import { firmwareVersion } from './version.ts';
-import { listSerialPorts, searchUsers, type WebOps } from './web-api/ops.ts';
-import { startWeb } from './web-api/start.ts';
+import type { WebOps } from './web-api/ops.ts';
 import { adminsFile, resetAdminPassword } from './web-api/admins.ts';
 import { createSystemActions, finishFactoryReset } from './web-api/system-actions.ts';
 import { systemReboot } from './web-api/reboot.ts';
@@ -35,11 +33,9 @@ import { tlsPaths } from './web-api/tls.ts';
 import { ErrorCode, MfaError, describeError } from './errors.ts';
 import { DeliveryWatch } from './health/delivery.ts';
 import { monitorVerdict, takeSnapshot, type HealthSnapshot } from './health/health.ts';
-import { createLedController } from './leds/controller.ts';
-import { openLeds } from './leds/open.ts';
 import { logger } from './log.ts';
 import { ModemPool } from './modem/pool.ts';
-import { startSimulator, type ModemSimulator } from './modem/simulator/index.ts';
+import type { ModemSimulator } from './modem/simulator/index.ts';
 import { serialTransport, type TransportFactory } from './modem/transport.ts';
 import { createRadiusServer, radiusServerOptions } from './radius/server.ts';
 import type { RadiusHandler } from './auth/types.ts';
@@ -82,6 +78,11 @@ export interface ApplianceOptions {
   rollbackMs?: number;
   /** What the config file holds after a factory reset (the demo: its own first config). */
   factoryConfig?: (current: JsonObject) => JsonObject;
+  /**
+   * Called once RADIUS answers (the box's job), before the web page starts: `mfabox start` says
+   * READY=1 to systemd here. `lines` are the RADIUS lines of describe().
+   */
+  onReady?: (ready: { lines: string[]; health: () => HealthSnapshot }) => Promise<void> | void;
 }
 
 export interface Appliance {
@@ -164,6 +165,7 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
     let modemsOf = (c: Config): ModemConfig[] => c.modems;
     let transportFactory: TransportFactory = serialTransport;
     if (opts.simulator) {
+      const { startSimulator } = await import('./modem/simulator/index.ts');
       simulator = await startSimulator({
         profile: opts.simulator.profile,
         smsDelayMs: opts.simulator.smsDelayMs,
@@ -338,6 +340,28 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
 
     const bound = await radius.start();
     stops.push(() => radius.stop());
+    const radiusLines = [
+      ...bound.auth.map((a) => `RADIUS      udp ${fmt(a)}`),
+      ...bound.acct.map((a) => `Accounting  udp ${fmt(a)}`),
+    ];
+    await opts.onReady?.({ lines: radiusLines, health });
+    // What only the web page and the LEDs use (fastify, its plugins, every API route and its
+    // schemas) is loaded now, so it does not delay RADIUS.
+    const [
+      { startWeb },
+      { AuthAdmin },
+      { LiveConfig },
+      { listSerialPorts, searchUsers },
+      { openLeds },
+      { createLedController },
+    ] = await Promise.all([
+      import('./web-api/start.ts'),
+      import('./auth/admin.ts'),
+      import('./config/live-config.ts'),
+      import('./web-api/ops.ts'),
+      import('./leds/open.ts'),
+      import('./leds/controller.ts'),
+    ]);
 
     const authAdmin = new AuthAdmin({
       store,
@@ -539,8 +563,7 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
     log.info({ radius: radius.status().listening, web: webUrl }, 'MFA Box started');
     return {
       describe: () => [
-        ...bound.auth.map((a) => `RADIUS      udp ${fmt(a)}`),
-        ...bound.acct.map((a) => `Accounting  udp ${fmt(a)}`),
+        ...radiusLines,
         `Web         ${webUrl}`,
         ...(web.localUrl && web.localUrl !== webUrl ? [`Local API   ${web.localUrl} (this box only)`] : []),
         ...(simulator

@@ -1,8 +1,17 @@
 /**
  * `npm run bench -- footprint`: the box's idle RSS and start-to-ready time, each against the
  * floor `node -e "setInterval(()=>{},1e9)"` measured in the same run, both under the unit's
- * environment (NODE_OPTIONS heap flags, MALLOC_ARENA_MAX, UV_THREADPOOL_SIZE). The box runs the
- * compiled build (as on a Pi, no tsx) with a simulated modem on a real pty.
+ * environment (NODE_OPTIONS heap flags, MALLOC_ARENA_MAX, UV_THREADPOOL_SIZE, and the cache
+ * directory systemd gives it: CacheDirectory= sets $CACHE_DIRECTORY). The box runs the compiled
+ * build (as on a Pi, no tsx) with a simulated modem on a real pty.
+ *
+ * "Ready" is the moment RADIUS answers: the `RADIUS udp …` line, printed when `mfabox start`
+ * says READY=1 to systemd. The web page starts right after it; its `Web http…` line is timed too.
+ * Two kinds of start are measured:
+ *  - a normal (re)start: an existing data directory and the code cache an earlier start wrote,
+ *    what every boot of a box in service does; the targets are judged on this one;
+ *  - the first start: an empty data directory and no code cache (device key, first admin
+ *    password, cache written after it), what the first boot of a new box does once.
  * Targets (issue 11): idle RSS < 80 MB; ready within 3 × the floor's start + the store's open.
  */
 import { spawn } from 'node:child_process';
@@ -15,7 +24,7 @@ import { openStore } from '../../firmware/src/store/store.ts';
 import { buildBoxInto, writeStartConfig } from '../helpers/built-box.ts';
 import { serviceEnvironment } from './service-env.ts';
 
-const RUNS = 3;
+const RUNS = 5;
 const IDLE_MS = 5000;
 
 function rssMb(pid: number): number {
@@ -23,27 +32,34 @@ function rssMb(pid: number): number {
   return Number(m?.[1] ?? NaN) / 1024;
 }
 
-/** Spawns, waits for `ready` on stdout, idles, reads RSS, stops. */
-async function measure(
-  args: string[],
-  ready: RegExp,
-  env: NodeJS.ProcessEnv,
-): Promise<{ startMs: number; rss: number }> {
+interface Start {
+  /** ms to the ready line (RADIUS answers; READY=1). */
+  startMs: number;
+  /** ms to the `Web http…` line (the floor has none: its ready line). */
+  webMs: number;
+  /** MB, after IDLE_MS. */
+  rss: number;
+}
+
+/** Spawns, waits for `ready` (and `web`) on stdout, idles, reads RSS, stops. */
+async function measure(args: string[], ready: RegExp, web: RegExp, env: NodeJS.ProcessEnv): Promise<Start> {
   const t0 = performance.now();
   const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
+  let startMs = 0;
   try {
-    const startMs = await new Promise<number>((res, rej) => {
+    const webMs = await new Promise<number>((res, rej) => {
       const on = (d: Buffer): void => {
         out += d.toString();
-        if (ready.test(out)) res(performance.now() - t0);
+        if (!startMs && ready.test(out)) startMs = performance.now() - t0;
+        if (startMs && web.test(out)) res(performance.now() - t0);
       };
       child.stdout.on('data', on);
       child.stderr.on('data', on);
       child.on('exit', (c) => rej(new Error(`exited ${c}: ${out}`)));
     });
     await new Promise((r) => setTimeout(r, IDLE_MS));
-    return { startMs, rss: rssMb(child.pid ?? 0) };
+    return { startMs, webMs, rss: rssMb(child.pid ?? 0) };
   } finally {
     child.kill('SIGTERM');
     await new Promise((r) => child.once('exit', r));
@@ -55,35 +71,55 @@ const spread = (xs: number[], unit: string, digits = 0): string => {
   return `median ${s[Math.floor(s.length / 2)]?.toFixed(digits)} ${unit} (min ${s[0]?.toFixed(digits)}, max ${s[s.length - 1]?.toFixed(digits)})`;
 };
 
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
+const loadAverage = (): string => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+
 export async function run(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'mfabox-footprint-'));
   const sim = await startSimulator({ profile: 'generic', smsDelayMs: 50 });
   try {
     buildBoxInto(dir);
-    const env: NodeJS.ProcessEnv = { ...process.env, ...serviceEnvironment(), MFABOX_LEDS: 'none' };
+    const cacheDir = join(dir, 'cache');
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      ...serviceEnvironment(),
+      MFABOX_LEDS: 'none',
+      // What CacheDirectory=mfabox gives the service (NODE_COMPILE_CACHE: Node >= 22.1 only).
+      CACHE_DIRECTORY: cacheDir,
+      NODE_COMPILE_CACHE: join(cacheDir, 'compile'),
+    };
     delete env.MFABOX_FROM_SOURCE;
+    const box = (data: string, i: number): string[] => [
+      join(dir, 'scripts/mfabox.mjs'),
+      'start',
+      '--config',
+      writeStartConfig(join(dir, `config-${i}.json`), data, [{ name: 'sim0', path: sim.path }]),
+    ];
+    const ready = /RADIUS\s+udp/;
+    const web = /Web\s+http/;
+    const load = [loadAverage()];
 
-    const floor: { startMs: number; rss: number }[] = [];
-    const box: { startMs: number; rss: number }[] = [];
+    const floor: Start[] = [];
+    const restarts: Start[] = [];
     const storeMs: number[] = [];
+    // The first start: empty data directory, no code cache (it writes one about 1 s after it started).
+    const first = await measure(box(join(dir, 'data'), 0), ready, web, env);
     for (let i = 0; i < RUNS; i++) {
-      floor.push(await measure(['-e', "console.log('ready');setInterval(()=>{},1e9)"], /ready/, env));
+      floor.push(
+        await measure(['-e', "console.log('ready');setInterval(()=>{},1e9)"], /ready/, /ready/, env),
+      );
       const t = performance.now();
       const store = await openStore(join(dir, `store-${i}`));
       storeMs.push(performance.now() - t);
       await store.close();
-      const cfg = writeStartConfig(join(dir, `config-${i}.json`), join(dir, `data-${i}`), [
-        { name: 'sim0', path: sim.path },
-      ]);
-      box.push(await measure([join(dir, 'scripts/mfabox.mjs'), 'start', '--config', cfg], /Web\s+http/, env));
+      restarts.push(await measure(box(join(dir, 'data'), i + 1), ready, web, env));
+      load.push(loadAverage());
     }
-    const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
-    const boxRss = median(box.map((b) => b.rss));
     const floorStart = median(floor.map((f) => f.startMs));
     const limit = 3 * floorStart + median(storeMs);
-    const boxStart = median(box.map((b) => b.startMs));
+    const floorRss = median(floor.map((f) => f.rss));
     console.log(
-      `environment: ${env.NODE_OPTIONS}, MALLOC_ARENA_MAX=${env.MALLOC_ARENA_MAX}; ${RUNS} runs each, idle ${IDLE_MS / 1000} s; a shared machine`,
+      `environment: ${env.NODE_OPTIONS}, MALLOC_ARENA_MAX=${env.MALLOC_ARENA_MAX}, a code cache directory; ${RUNS} runs each, idle ${IDLE_MS / 1000} s; a shared machine (load average ${load.join(' → ')})`,
     );
     console.log(
       `floor node -e setInterval: start ${spread(
@@ -97,20 +133,29 @@ export async function run(): Promise<void> {
     );
     console.log(`store open (LevelDB, empty): ${spread(storeMs, 'ms', 1)}`);
     console.log(
-      `MFA Box start → ready: ${spread(
-        box.map((b) => b.startMs),
+      `MFA Box restart (data and code cache from an earlier start): ready (RADIUS answers, READY=1) ${spread(
+        restarts.map((b) => b.startMs),
         'ms',
-      )}, idle RSS ${spread(
-        box.map((b) => b.rss),
+      )}; web page up ${spread(
+        restarts.map((b) => b.webMs),
+        'ms',
+      )}; idle RSS ${spread(
+        restarts.map((b) => b.rss),
         'MB',
         1,
       )}`,
     );
     console.log(
-      `idle RSS ${boxRss.toFixed(1)} MB vs target 80 MB: ${boxRss < 80 ? 'OK' : 'OVER'} (${(boxRss / median(floor.map((f) => f.rss))).toFixed(1)}× the floor)`,
+      `MFA Box first start (empty data directory, no code cache; once per box): ready ${first.startMs.toFixed(0)} ms, web page up ${first.webMs.toFixed(0)} ms, idle RSS ${first.rss.toFixed(1)} MB`,
+    );
+    const rss = median(restarts.map((b) => b.rss));
+    const startMs = median(restarts.map((b) => b.startMs));
+    const verdict = (ok: boolean): string => (ok ? 'OK' : 'OVER');
+    console.log(
+      `idle RSS ${rss.toFixed(1)} MB vs target 80 MB: ${verdict(rss < 80)} (${(rss / floorRss).toFixed(1)}× the floor); first start ${first.rss.toFixed(1)} MB: ${verdict(first.rss < 80)}`,
     );
     console.log(
-      `ready ${boxStart.toFixed(0)} ms vs 3 × floor start + store open = ${limit.toFixed(0)} ms: ${boxStart <= limit ? 'OK' : 'OVER'} (${(boxStart / floorStart).toFixed(1)}× the floor)`,
+      `ready ${startMs.toFixed(0)} ms vs 3 × floor start + store open = ${limit.toFixed(0)} ms: ${verdict(startMs <= limit)} (${(startMs / floorStart).toFixed(1)}× the floor); first start ${first.startMs.toFixed(0)} ms: ${verdict(first.startMs <= limit)}; web page up ${median(restarts.map((b) => b.webMs)).toFixed(0)} ms (${(median(restarts.map((b) => b.webMs)) / floorStart).toFixed(1)}× the floor)`,
     );
   } finally {
     await sim.stop();

@@ -4,7 +4,7 @@
  * what runs), and `mfabox start` there serves the web page and the health API.
  */
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,7 +24,7 @@ describe('npm run build output starts', () => {
   it('puts the web assets beside the compiled firmware and ships no TypeScript', () => {
     expect(existsSync(join(dir, 'dist/firmware/src/cli.js'))).toBe(true);
     // the one-file bundle scripts/mfabox.mjs prefers
-    expect(existsSync(join(dir, 'dist/firmware/src/bundle/mfabox.mjs'))).toBe(true);
+    expect(existsSync(join(dir, 'dist/firmware/src/bundle/mfabox.cjs'))).toBe(true);
     expect(
       existsSync(join(dir, 'dist/web/status.html')) || existsSync(join(dir, 'dist/web/index.html')),
     ).toBe(true);
@@ -60,4 +60,62 @@ describe('npm run build output starts', () => {
       child.kill('SIGTERM');
     }
   }, 120_000);
+
+  /** Starts the built box with a code cache directory, waits for its Web line, runs `then`, stops it. */
+  async function startWithCache(cacheDir: string, then: () => Promise<void>): Promise<void> {
+    const cfg = writeStartConfig(join(dir, 'config-cache.json'), join(dir, 'data-cache'));
+    const env: NodeJS.ProcessEnv = { ...process.env, CACHE_DIRECTORY: cacheDir };
+    delete env.MFABOX_FROM_SOURCE;
+    const child = spawn(process.execPath, [join(dir, 'scripts/mfabox.mjs'), 'start', '--config', cfg], {
+      cwd: dir,
+      env,
+    });
+    let out = '';
+    try {
+      const url = await new Promise<string>((res, rej) => {
+        const on = (d: Buffer): void => {
+          out += d.toString();
+          const m = /Web\s+(http:\/\/\S+)/.exec(out);
+          if (m?.[1]) res(m[1]);
+        };
+        child.stdout.on('data', on);
+        child.stderr.on('data', on);
+        child.on('exit', (code) => rej(new Error(`exited ${code}: ${out}`)));
+      });
+      expect((await fetch(`${url}/api/health`)).status).toBeLessThan(500);
+      await then();
+    } finally {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+    }
+    expect(out).not.toContain('could not write the code cache');
+  }
+
+  const cacheFiles = (d: string): string[] =>
+    existsSync(d) ? readdirSync(d).filter((f) => f.startsWith('mfabox-code-')) : [];
+  async function until(what: string, ok: () => boolean, ms = 30_000): Promise<void> {
+    for (const end = Date.now() + ms; !ok(); await new Promise((r) => setTimeout(r, 100)))
+      if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+  }
+
+  it('writes a V8 code cache after the first start, reads it at the next, rewrites a bad one', async () => {
+    const cacheDir = join(dir, 'cache');
+    // 1. No cache yet: one is written about a second after the start.
+    await startWithCache(cacheDir, () => until('the code cache', () => cacheFiles(cacheDir).length === 1));
+    const [name] = cacheFiles(cacheDir);
+    const file = join(cacheDir, name ?? '');
+    const written = statSync(file).mtimeMs;
+    expect(statSync(file).size).toBeGreaterThan(100_000);
+    // 2. A good cache is used as it is, not written again.
+    await startWithCache(cacheDir, () => new Promise((r) => setTimeout(r, 3000)));
+    expect(cacheFiles(cacheDir)).toEqual([name]);
+    expect(statSync(file).mtimeMs).toBe(written);
+    // 3. A damaged one is rejected by V8: the box starts all the same and writes a good one.
+    const garbage = Buffer.alloc(statSync(file).size, 0x5a);
+    writeFileSync(file, garbage);
+    await startWithCache(cacheDir, () =>
+      until('the rewritten cache', () => !readFileSync(file).equals(garbage)),
+    );
+    expect(cacheFiles(cacheDir)).toEqual([name]);
+  }, 180_000);
 });

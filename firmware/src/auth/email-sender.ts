@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
-import { createTransport, type Transporter } from 'nodemailer';
+import type { Transporter } from 'nodemailer';
 
 export interface EmailSenderOptions {
   host: string;
@@ -43,33 +43,43 @@ export interface EmailSender {
 export function createEmailSender(o: EmailSenderOptions, transport?: Transporter): EmailSender {
   const timeout = o.timeoutMs ?? 20_000;
   const ca = o.ca ?? (o.caFile === undefined ? undefined : readFileSync(o.caFile, 'utf8'));
-  const t =
-    transport ??
-    createTransport({
-      host: o.host,
-      port: o.port ?? 587,
-      // Port 587 + STARTTLS; a relay that does not offer it is refused, never used in clear.
-      secure: false,
-      requireTLS: true,
-      tls: {
-        minVersion: 'TLSv1.2',
-        rejectUnauthorized: true,
-        // SNI takes a name only (RFC 6066); an IP relay is still checked against its certificate's IP SAN.
-        ...(isIP(o.host) === 0 ? { servername: o.host } : {}),
-        ...(ca === undefined ? {} : { ca }),
-      },
-      ...(o.auth === undefined ? {} : { auth: { user: o.auth.user, pass: o.auth.pass } }),
-      connectionTimeout: timeout,
-      greetingTimeout: timeout,
-      socketTimeout: timeout,
-      // nodemailer's own logger would print the SMTP dialogue (AUTH included): off.
-      logger: false,
-      debug: false,
-    });
+  // nodemailer (and the http, https, zlib and dns modules it loads) only once a message is sent:
+  // most boxes never enable email, and none needs it to start.
+  let t: Transporter | undefined = transport;
+  let loading: Promise<Transporter> | undefined;
+  const transporter = (): Promise<Transporter> =>
+    t
+      ? Promise.resolve(t)
+      : (loading ??= import('nodemailer').then(
+          (m) =>
+            (t = m.createTransport({
+              host: o.host,
+              port: o.port ?? 587,
+              // Port 587 + STARTTLS; a relay that does not offer it is refused, never used in clear.
+              secure: false,
+              requireTLS: true,
+              tls: {
+                minVersion: 'TLSv1.2',
+                rejectUnauthorized: true,
+                // SNI takes a name only (RFC 6066); an IP relay is still checked against its certificate's IP SAN.
+                ...(isIP(o.host) === 0 ? { servername: o.host } : {}),
+                ...(ca === undefined ? {} : { ca }),
+              },
+              ...(o.auth === undefined ? {} : { auth: { user: o.auth.user, pass: o.auth.pass } }),
+              connectionTimeout: timeout,
+              greetingTimeout: timeout,
+              socketTimeout: timeout,
+              // nodemailer's own logger would print the SMTP dialogue (AUTH included): off.
+              logger: false,
+              debug: false,
+            })),
+        ));
   return {
     async send(m) {
       try {
-        const info = (await t.sendMail({ from: o.from, to: m.to, subject: m.subject, text: m.text })) as {
+        const info = (await (
+          await transporter()
+        ).sendMail({ from: o.from, to: m.to, subject: m.subject, text: m.text })) as {
           messageId?: string;
           rejected?: unknown[];
         };
@@ -81,7 +91,7 @@ export function createEmailSender(o: EmailSenderOptions, transport?: Transporter
       }
     },
     close() {
-      t.close();
+      t?.close();
     },
   };
 }

@@ -71,13 +71,30 @@ export const startCommand = defineCommand({
     const config = parseConfig(configFile.current());
     configureLogging({ level: values['log-level'] ?? config.log.level });
     guardProcess();
-    const app = await startAppliance(config, { configFile });
-    for (const line of app.describe()) console.log(line);
-    // Under systemd (Type=notify): ready now, then watchdog pings from this event loop.
+    // Under systemd (Type=notify): ready once RADIUS answers (the web page starts right after),
+    // then watchdog pings from this event loop.
     const sd = sdNotifier();
-    await sd.ready(app.health().status);
-    sd.startWatchdog();
-    const sig = untilSignal().then(async (s) => {
+    // Listening from the start: a stop that comes after READY=1 but while the web page is still
+    // starting is a clean stop (STOPPING=1, store closed) once the start has finished.
+    const signal = untilSignal();
+    const printed = new Set<string>();
+    const app = await startAppliance(config, {
+      configFile,
+      onReady: async ({ lines, health }) => {
+        for (const line of lines) console.log(line);
+        lines.forEach((l) => printed.add(l));
+        await sd.ready(health().status);
+        sd.startWatchdog();
+      },
+    }).catch((e: unknown) => {
+      // The web page failed after READY=1: the process exits and systemd restarts it.
+      sd.stopWatchdog();
+      throw e;
+    });
+    for (const line of app.describe()) if (!printed.has(line)) console.log(line);
+    // scripts/mfabox.mjs writes its V8 code cache now that the whole start has run (if it has none).
+    (process as NodeJS.EventEmitter).emit('mfabox:started');
+    const sig = signal.then(async (s) => {
       sd.stopWatchdog();
       await sd.stopping();
       return s;
