@@ -12,17 +12,10 @@ import { fileURLToPath } from 'node:url';
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..', '..');
 
-/** utime + stime of a process, in µs (from /proc, in clock ticks of 10 ms); NaN once it is gone. */
-export function cpuUs(pid: number): number {
-  try {
-    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return (Number(f[11]) + Number(f[12])) * 10_000;
-  } catch {
-    return NaN;
-  }
-}
-
-/** utime and stime of a process apart, in µs: fsync's and the socket calls' kernel work is stime. */
+/**
+ * utime and stime of a process apart, in µs (from /proc, in clock ticks of 10 ms); NaN once it is
+ * gone. fsync's and the socket calls' kernel work is stime.
+ */
 export function cpuSplitUs(pid: number): { user: number; system: number } {
   try {
     const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
@@ -30,6 +23,12 @@ export function cpuSplitUs(pid: number): { user: number; system: number } {
   } catch {
     return { user: NaN, system: NaN };
   }
+}
+
+/** utime + stime of a process, in µs; NaN once it is gone. */
+export function cpuUs(pid: number): number {
+  const c = cpuSplitUs(pid);
+  return c.user + c.system;
 }
 
 export function rssKb(pid: number, field: 'VmRSS' | 'VmHWM' | 'RssAnon'): number {
