@@ -12,17 +12,10 @@ import { fileURLToPath } from 'node:url';
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..', '..');
 
-/** utime + stime of a process, in µs (from /proc, in clock ticks of 10 ms); NaN once it is gone. */
-export function cpuUs(pid: number): number {
-  try {
-    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return (Number(f[11]) + Number(f[12])) * 10_000;
-  } catch {
-    return NaN;
-  }
-}
-
-/** utime and stime of a process apart, in µs: fsync's and the socket calls' kernel work is stime. */
+/**
+ * utime and stime of a process apart, in µs (from /proc, in clock ticks of 10 ms); NaN once it is
+ * gone. fsync's and the socket calls' kernel work is stime.
+ */
 export function cpuSplitUs(pid: number): { user: number; system: number } {
   try {
     const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
@@ -30,6 +23,12 @@ export function cpuSplitUs(pid: number): { user: number; system: number } {
   } catch {
     return { user: NaN, system: NaN };
   }
+}
+
+/** utime + stime of a process, in µs; NaN once it is gone. */
+export function cpuUs(pid: number): number {
+  const c = cpuSplitUs(pid);
+  return c.user + c.system;
 }
 
 export function rssKb(pid: number, field: 'VmRSS' | 'VmHWM' | 'RssAnon'): number {
@@ -82,6 +81,8 @@ export interface BenchChild {
   port: number;
   /** The child's ready line (its port, and whatever else it reported). */
   ready: Record<string, unknown>;
+  /** Sends SIGUSR2 and resolves with the next line the child prints (a child that answers it). */
+  query(): Promise<Record<string, unknown>>;
   /** Closes its stdin; resolves with what it printed after the ready line (its stats). */
   stop(): Promise<string>;
 }
@@ -104,30 +105,41 @@ export async function startBenchChild(
     env: { ...base, MFABOX_LOG_LEVEL: 'warn', ...env, ...service },
     stdio: ['pipe', 'pipe', 'inherit'],
   });
+  // Every line after the ready one goes to a query() waiting for it, or is kept for stop().
   let buf = '';
+  const kept: string[] = [];
+  let waiter: ((line: string) => void) | undefined;
+  let onReady: ((line: string) => void) | undefined;
+  proc.stdout.on('data', (d: Buffer) => {
+    buf += d.toString();
+    for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
+      const line = buf.slice(0, nl);
+      buf = buf.slice(nl + 1);
+      const take = onReady ?? waiter;
+      if (onReady) onReady = undefined;
+      else waiter = undefined;
+      if (take) take(line);
+      else kept.push(line);
+    }
+  });
   const ready = await new Promise<{ port: number } & Record<string, unknown>>((resolve, reject) => {
     proc.once('exit', (c) => reject(new Error(`bench child exited ${c}`)));
-    const onData = (d: Buffer): void => {
-      buf += d.toString();
-      const nl = buf.indexOf('\n');
-      if (nl < 0) return;
-      proc.stdout.off('data', onData);
-      resolve(JSON.parse(buf.slice(0, nl)) as { port: number } & Record<string, unknown>);
-      buf = buf.slice(nl + 1);
-    };
-    proc.stdout.on('data', onData);
+    onReady = (line) => resolve(JSON.parse(line) as { port: number } & Record<string, unknown>);
   });
   return {
     proc,
     pid: proc.pid!,
     port: ready.port,
     ready,
+    query: () =>
+      new Promise<Record<string, unknown>>((resolve) => {
+        waiter = (line) => resolve(JSON.parse(line) as Record<string, unknown>);
+        proc.kill('SIGUSR2');
+      }),
     stop: () =>
       new Promise<string>((resolve) => {
-        let out = buf;
-        proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
         proc.removeAllListeners('exit');
-        proc.once('exit', () => resolve(out.trim()));
+        proc.once('exit', () => resolve([...kept, buf].join('\n').trim()));
         proc.stdin.end();
         setTimeout(() => proc.kill('SIGKILL'), 10_000).unref();
       }),

@@ -136,19 +136,29 @@ export async function passcodeStep(dir: string, rounds: number, seconds: number)
       fr: { closed: [] as Run[], open: [] as Run[] },
       mb: { closed: [] as Run[], open: [] as Run[] },
     };
+    // Group commit per phase: the box's fsyncs and passcode checks, asked before and after each run.
+    const shared = { closed: { syncs: 0, checks: 0 }, open: { syncs: 0, checks: 0 } };
+    const counted = async (phase: 'closed' | 'open', f: () => Promise<Run>): Promise<Run> => {
+      const a = await mb.query();
+      const r = await f();
+      const b = await mb.query();
+      shared[phase].syncs += Number(b.syncs) - Number(a.syncs);
+      shared[phase].checks += Number(b.requests) - Number(a.requests);
+      return r;
+    };
     for (let i = 0; i < rounds; i++) {
       const sides = i % 2 === 0 ? (['fr', 'mb'] as const) : (['mb', 'fr'] as const);
       for (const s of sides)
         runs[s].closed.push(
           s === 'fr'
             ? await measure(clientCmd, fr.port, fr.proc.pid!, closed(frFile))
-            : await measure(clientCmd, mb.port, mb.pid, closed(file(`closed${i}`))),
+            : await counted('closed', () => measure(clientCmd, mb.port, mb.pid, closed(file(`closed${i}`)))),
         );
       for (const s of sides)
         runs[s].open.push(
           s === 'fr'
             ? await measure(clientCmd, fr.port, fr.proc.pid!, open(frFile))
-            : await measure(clientCmd, mb.port, mb.pid, open(file(`open${i}`))),
+            : await counted('open', () => measure(clientCmd, mb.port, mb.pid, open(file(`open${i}`)))),
         );
     }
     const peakKb = rssKb(mb.pid, 'VmHWM');
@@ -193,8 +203,10 @@ export async function passcodeStep(dir: string, rounds: number, seconds: number)
       counters?: { requests?: number };
     };
     const syncs = (end.syncs ?? NaN) - Number(mb.ready.syncs ?? NaN);
+    const per = (p: { syncs: number; checks: number }) => (p.checks / Math.max(1, p.syncs)).toFixed(1);
     console.log(
-      `    MFA Box durable writes: ${syncs} fsyncs for ${end.counters?.requests ?? '?'} passcode checks (${((end.counters?.requests ?? NaN) / syncs).toFixed(1)} per fsync)`,
+      `    MFA Box durable writes: ${syncs} fsyncs for ${end.counters?.requests ?? '?'} passcode checks in all (${((end.counters?.requests ?? NaN) / syncs).toFixed(1)} per fsync);` +
+        ` closed loop (${CONCURRENCY} in flight) ${per(shared.closed)} checks per fsync, open loop at ${FIXED_RATE} req/s ${per(shared.open)} (one check at a time has its fsync alone)`,
     );
   } finally {
     fr.proc.kill('SIGTERM');

@@ -205,6 +205,14 @@ const server = createRadiusServer({
 });
 const { auth } = await server.start();
 
+// The bench asks between its phases how many fsyncs the store made (closed loop vs open loop).
+process.on('SIGUSR2', () => {
+  process.stdout.write(
+    JSON.stringify({ syncs: store.syncCount, requests: server.counters().clients.bench?.requests ?? 0 }) +
+      '\n',
+  );
+});
+
 serveBench(
   auth[0]!.port,
   () => ({

@@ -22,6 +22,7 @@ import type { OutboxEvent } from '../../../firmware/src/dispatch/types.ts';
 import { FakeClock, FakeSender } from './fakes.ts';
 
 export const MIN = 60_000;
+const SETTLE_WAIT = { timeout: 10_000 };
 
 /** The two ways the outbox marks a send before Ctrl-Z: `[name, withJournal]` for `describe.each`. */
 export const OUTBOX_MODES: [string, boolean][] = [
@@ -49,7 +50,10 @@ export interface OutboxFixture {
   /** The stored record of a challenge's entry, as on disk. */
   record(id: string): Promise<OutboxRecord | undefined>;
   audits(): Promise<SmsResendAudit[]>;
-  /** Waits for the status, and for a final one also for its write (memory leads the disk). */
+  /**
+   * Waits for the status, and for a final one also for its write (memory leads the disk); up to
+   * 10 s, since the journal's fsyncs are real IO on a shared machine.
+   */
   settle(id: string, status: string): Promise<void>;
 }
 
@@ -95,7 +99,7 @@ export function outboxFixture(withJournal: boolean): OutboxFixture {
       vi.waitFor(async () => {
         expect(await h.outbox?.status(id)).toBe(status);
         if (['sent', 'failed', 'expired'].includes(status)) expect((await h.record(id))?.status).toBe(status);
-      }),
+      }, SETTLE_WAIT),
   };
 
   beforeEach(async () => {

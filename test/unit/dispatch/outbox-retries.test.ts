@@ -57,10 +57,14 @@ describe.each(OUTBOX_MODES)('outbox (%s)', (_mode, withJournal) => {
     h.sender.script = Array.from({ length: 10 }, () => ({ kind: 'fail' as const, error: noModem() }));
     const ob = await open({ maxAttempts: 3, retryBaseMs: 10 });
     await ob.enqueue(entry('c1'));
-    await vi.waitFor(async () => {
-      h.clock.advance(1000);
-      expect(await h.outbox?.status('c1')).toBe('sent');
-    });
+    // Eleven sends, each behind real journal IO: a loaded machine needs more than waitFor's 1 s.
+    await vi.waitFor(
+      async () => {
+        h.clock.advance(1000);
+        expect(await h.outbox?.status('c1')).toBe('sent');
+      },
+      { timeout: 10_000 },
+    );
     expect(h.sender.calls).toHaveLength(11);
     expect(h.sender.submittedTexts()).toHaveLength(1);
   });
@@ -101,6 +105,14 @@ describe.each(OUTBOX_MODES)('outbox (%s)', (_mode, withJournal) => {
       await new Promise((r) => setTimeout(r, 10));
       h.clock.advance(100);
     }
+    // On a loaded machine the third attempt may set its backoff after the loop's last step.
+    await vi.waitFor(
+      async () => {
+        h.clock.advance(100);
+        expect(await h.outbox?.status('c1')).toBe('failed');
+      },
+      { timeout: 10_000 },
+    );
     await settle('c1', 'failed');
     expect(h.sender.calls).toHaveLength(3);
   });
