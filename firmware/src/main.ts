@@ -9,7 +9,7 @@ import { createRadiusAudit } from './audit/radius-hook.ts';
 import { DeliveryTracker, smsRecordOf, type StatusReport } from './audit/sms-hook.ts';
 import { SyslogForwarder } from './audit/syslog.ts';
 import { instrumentDirectory } from './metrics/directory.ts';
-import { Metrics } from './metrics/metrics.ts';
+import { DeferredMetrics } from './metrics/deferred.ts';
 import type { AuditFilter } from './audit/query.ts';
 import { configChanges, type AuditRecord } from './audit/records.ts';
 import { createAuthEngine } from './auth/engine.ts';
@@ -27,7 +27,7 @@ import type { ApplyResult } from './config/live-config.ts';
 import { firmwareVersion } from './version.ts';
 import type { WebOps } from './web-api/ops.ts';
 import { adminsFile, resetAdminPassword } from './web-api/admins.ts';
-import { createSystemActions, finishFactoryReset } from './web-api/system-actions.ts';
+import { finishFactoryReset } from './web-api/factory-reset.ts';
 import { systemReboot } from './web-api/reboot.ts';
 import { tlsPaths } from './web-api/tls.ts';
 import { ErrorCode, MfaError, describeError } from './errors.ts';
@@ -138,11 +138,8 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
     let health: () => HealthSnapshot = () => {
       throw new Error('health read before start');
     };
-    const metrics = new Metrics({
-      health: () => health(),
-      audit: () => audit.stats(),
-      syslog: () => syslog.stats(),
-    });
+    // Counted from here; prom-client itself is loaded after RADIUS is ready (metrics/deferred.ts).
+    const metrics = new DeferredMetrics();
     const users = store.table<UserRecord>(USERS_TABLE);
     const radiusAudit = createRadiusAudit({
       sink: (r) => audit.record(r),
@@ -354,6 +351,8 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
       { listSerialPorts, searchUsers },
       { openLeds },
       { createLedController },
+      { createSystemActions },
+      promMetrics,
     ] = await Promise.all([
       import('./web-api/start.ts'),
       import('./auth/admin.ts'),
@@ -361,6 +360,8 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
       import('./web-api/ops.ts'),
       import('./leds/open.ts'),
       import('./leds/controller.ts'),
+      import('./web-api/system-actions.ts'),
+      metrics.load({ health: () => health(), audit: () => audit.stats(), syslog: () => syslog.stats() }),
     ]);
 
     const authAdmin = new AuthAdmin({
@@ -485,7 +486,7 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
         },
         authAdmin,
         auditLog: audit,
-        metrics,
+        metrics: promMetrics,
         ...(live ? { config: live } : {}),
         ...(live && opts.configFile
           ? {

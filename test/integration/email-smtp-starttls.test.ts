@@ -44,19 +44,18 @@ afterAll(async () => {
 });
 
 describe('email sender over STARTTLS', () => {
+  /** One mail to the relay with `caFile` pinned, through a sender closed afterwards. */
+  async function sendPinned(caFile: string, text: string) {
+    const s = createEmailSender({ host: '127.0.0.1', port, from: 'mfabox@example.test', caFile });
+    try {
+      return await s.send({ to: 'j.smith@example.test', subject: 'Your code', text });
+    } finally {
+      s.close();
+    }
+  }
+
   it('delivers the passcode through the relay, over TLS, with the CA pinned', async () => {
-    const s = createEmailSender({
-      host: '127.0.0.1',
-      port,
-      from: 'mfabox@example.test',
-      caFile: tlsFiles.caFile,
-    });
-    const r = await s.send({
-      to: 'j.smith@example.test',
-      subject: 'Your code',
-      text: 'Your passcode is 482913',
-    });
-    s.close();
+    const r = await sendPinned(tlsFiles.caFile, 'Your passcode is 482913');
     expect(r.ok).toBe(true);
     const got = received.at(-1);
     expect(got?.to).toEqual(['j.smith@example.test']);
@@ -66,18 +65,7 @@ describe('email sender over STARTTLS', () => {
 
   it('refuses a relay whose certificate is not signed by the pinned CA', async () => {
     const before = received.length;
-    const s = createEmailSender({
-      host: '127.0.0.1',
-      port,
-      from: 'mfabox@example.test',
-      caFile: tlsFiles.otherCaFile,
-    });
-    const r = await s.send({
-      to: 'j.smith@example.test',
-      subject: 'Your code',
-      text: 'Your passcode is 111111',
-    });
-    s.close();
+    const r = await sendPinned(tlsFiles.otherCaFile, 'Your passcode is 111111');
     expect(r.ok).toBe(false);
     if (!r.ok) expect(r.permanent).toBe(true);
     expect(received.length).toBe(before);

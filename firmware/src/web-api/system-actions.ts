@@ -9,8 +9,8 @@
  * sees the marker and empties the data directory (store, certificate) before
  * opening anything, so a power cut in between still ends in a reset box.
  */
-import { readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
-import { isAbsolute, join, resolve } from 'node:path';
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { ConfigFile, JsonObject } from '../config/config-file.ts';
 import { writeFileAtomic } from '../config/atomic-write.ts';
 import { checkConfig } from '../config/load.ts';
@@ -18,11 +18,14 @@ import type { LiveConfig } from '../config/live-config.ts';
 import { ErrorCode, MfaError } from '../errors.ts';
 import { logger } from '../log.ts';
 import { adminsFileSchema } from './admins.ts';
+import { FACTORY_RESET_MARKER } from './factory-reset.ts';
 import type { BackupContents } from './backup.ts';
 import { DIRECTORY_CA_FILE, readCaBundle } from './routes/directory-ca.ts';
 import { checkTls, type TlsPaths } from './tls.ts';
 
-export const FACTORY_RESET_MARKER = 'factory-reset.pending';
+// The marker and the wipe at the next start live in factory-reset.ts, which the start imports
+// without the web page's modules.
+export { FACTORY_RESET_MARKER, finishFactoryReset } from './factory-reset.ts';
 
 export interface SystemActions {
   /** Everything a backup holds, secrets included: the caller seals it before it leaves the box. */
@@ -163,28 +166,4 @@ export function createSystemActions(d: SystemActionsDeps): SystemActions {
       await d.reboot();
     },
   };
-}
-
-/**
- * At start, before the store opens: finishes a factory reset begun before the reboot by
- * emptying the data directory. Returns true when it did.
- */
-export async function finishFactoryReset(dataDir: string): Promise<boolean> {
-  const dir = resolve(dataDir);
-  const marker = join(dir, FACTORY_RESET_MARKER);
-  try {
-    await stat(marker);
-  } catch {
-    return false;
-  }
-  if (!isAbsolute(dir) || dir === '/' || dir.split('/').filter(Boolean).length < 2)
-    throw new MfaError(`refusing to empty ${dir} for a factory reset`, ErrorCode.ConfigInvalid, {
-      field: 'dataDir',
-    });
-  // The marker goes last: a power cut during the wipe wipes again at the next start.
-  for (const name of await readdir(dir))
-    if (name !== FACTORY_RESET_MARKER) await rm(join(dir, name), { recursive: true, force: true });
-  await rm(marker, { force: true });
-  log.warn({ dataDir: dir }, 'factory reset finished: the data directory was emptied');
-  return true;
 }
