@@ -3,6 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { mfaboxEnv, mfaboxScript } from './mfabox-entry.ts';
 
 export interface DemoProcess {
   child: ChildProcess;
@@ -23,7 +24,7 @@ export async function startDemo(extraArgs: string[] = [], env: NodeJS.ProcessEnv
   const child = spawn(
     process.execPath,
     [
-      'scripts/mfabox.mjs',
+      mfaboxScript(),
       'demo',
       '--radius-port',
       '0',
@@ -35,7 +36,7 @@ export async function startDemo(extraArgs: string[] = [], env: NodeJS.ProcessEnv
       dataDir,
       ...extraArgs,
     ],
-    { env: { ...process.env, MFABOX_FROM_SOURCE: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
+    { env: mfaboxEnv(env), stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let out = '';
   let err = '';

@@ -1,8 +1,9 @@
 /**
- * The `mfabox` command as a real process, run from source (scripts/mfabox.mjs), as an admin would
- * run it beside the service: its exit code, stdout and stderr apart.
+ * The `mfabox` command as a real process (the suite's build, test/helpers/mfabox-entry.ts), as an
+ * admin would run it beside the service: its exit code, stdout and stderr apart.
  */
 import { spawn } from 'node:child_process';
+import { mfaboxEnv, mfaboxScript } from './mfabox-entry.ts';
 
 export interface CliRun {
   code: number | null;
@@ -13,8 +14,8 @@ export interface CliRun {
 /** @param logLevel MFABOX_LOG_LEVEL for the child; 'warn' keeps stderr to what the admin sees. */
 export function mfabox(args: string[], logLevel = 'warn'): Promise<CliRun> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['scripts/mfabox.mjs', ...args], {
-      env: { ...process.env, MFABOX_FROM_SOURCE: '1', MFABOX_LOG_LEVEL: logLevel },
+    const child = spawn(process.execPath, [mfaboxScript(), ...args], {
+      env: mfaboxEnv({ MFABOX_LOG_LEVEL: logLevel }),
     });
     let out = '';
     let err = '';

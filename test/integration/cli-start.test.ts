@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSimulator, type ModemSimulator } from '../../firmware/src/modem/simulator/index.ts';
 import { q, radclient } from '../helpers/radclient.ts';
 import { e2eConfig } from '../helpers/e2e-box.ts';
+import { mfaboxEnv, mfaboxScript } from '../helpers/mfabox-entry.ts';
 
 function mfabox(
   args: string[],
@@ -17,8 +18,8 @@ function mfabox(
   env: NodeJS.ProcessEnv = { MFABOX_LOG_LEVEL: 'warn' },
 ): Promise<{ code: number | null; out: string; output: () => string; kill: () => void }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['scripts/mfabox.mjs', ...args], {
-      env: { ...process.env, MFABOX_FROM_SOURCE: '1', MFABOX_LOG_LEVEL: undefined, ...env },
+    const child = spawn(process.execPath, [mfaboxScript(), ...args], {
+      env: mfaboxEnv({ MFABOX_LOG_LEVEL: undefined, ...env }),
     });
     let out = '';
     const output = (): string => out;

@@ -3,6 +3,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSimulator, type ModemSimulator } from '../../firmware/src/modem/simulator/index.ts';
+import { mfaboxEnv, mfaboxScript } from '../helpers/mfabox-entry.ts';
 
 const run = promisify(execFile);
 let sim: ModemSimulator;
@@ -15,8 +16,8 @@ afterAll(async () => {
 });
 
 const mfabox = (args: string[]) =>
-  run(process.execPath, ['scripts/mfabox.mjs', ...args], {
-    env: { ...process.env, MFABOX_FROM_SOURCE: '1', MFABOX_LOG_LEVEL: 'silent' },
+  run(process.execPath, [mfaboxScript(), ...args], {
+    env: mfaboxEnv({ MFABOX_LOG_LEVEL: 'silent' }),
     timeout: 30_000,
   });
 

@@ -143,7 +143,6 @@ describe('auth policy end to end (radclient, slapd, modem simulator, mfabox)', (
       await new Promise((r) => setTimeout(r, 50));
   }, 60_000);
 
-  // KNOWN FAILURE (see the closing note): user show lacks the "override-issued by cli" audit line.
   it('an override code from `mfabox override issue` works once', async () => {
     const o = await mfabox(['override', 'issue', '--config', configFile, '--user', 'alice', '--ttl', '1h']);
     expect(o.code, o.err + o.out).toBe(0);
@@ -158,7 +157,6 @@ describe('auth policy end to end (radclient, slapd, modem simulator, mfabox)', (
     expect(show.out).not.toContain(code);
   }, 60_000);
 
-  // KNOWN FAILURE (see the closing note): after the restart step 1 gets Access-Reject, not a challenge.
   it('a lockout survives a restart; `mfabox user unlock` clears it', async () => {
     // 5 wrong codes: a full challenge (3) and two more.
     for (const n of [3, 2]) {

@@ -24,6 +24,7 @@ while True:
             for fd in fds: os.close(fd)  # the barrier: systemd-notify waits for this close
     print(msg.decode().replace("\\n", "|"), flush=True)
 `;
+import { mfaboxEnv, mfaboxScript } from '../helpers/mfabox-entry.ts';
 
 const available = existsSync('/usr/bin/systemd-notify') && existsSync('/usr/bin/python3');
 
@@ -59,13 +60,8 @@ describe.skipIf(!available)('mfabox start speaks sd_notify through systemd-notif
 
   it('READY=1, then WATCHDOG=1 pings, then STOPPING=1', async () => {
     const cfg = writeStartConfig(join(dir, 'config.json'), join(dir, 'data'));
-    const child = spawn(process.execPath, ['scripts/mfabox.mjs', 'start', '--config', cfg], {
-      env: {
-        ...process.env,
-        MFABOX_FROM_SOURCE: '1',
-        NOTIFY_SOCKET: join(dir, 'notify.sock'),
-        WATCHDOG_USEC: '1000000',
-      },
+    const child = spawn(process.execPath, [mfaboxScript(), 'start', '--config', cfg], {
+      env: mfaboxEnv({ NOTIFY_SOCKET: join(dir, 'notify.sock'), WATCHDOG_USEC: '1000000' }),
     });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));

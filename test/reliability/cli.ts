@@ -1,13 +1,13 @@
-/** Runs one `mfabox` command from source and returns its exit code and output. */
+/** Runs one `mfabox` command (test/helpers/mfabox-entry.ts) and returns its exit code and output. */
 import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { ROOT } from './harness.ts';
+import { mfaboxEnv, mfaboxScript } from '../helpers/mfabox-entry.ts';
 
 export function runCli(args: string[], timeoutMs = 120_000): Promise<{ code: number | null; out: string }> {
   return new Promise((resolve) => {
-    const c = spawn(process.execPath, [join(ROOT, 'scripts/mfabox.mjs'), ...args], {
+    const c = spawn(process.execPath, [mfaboxScript(), ...args], {
       cwd: ROOT,
-      env: { ...process.env, MFABOX_FROM_SOURCE: '1', MFABOX_LOG_LEVEL: 'warn' },
+      env: mfaboxEnv({ MFABOX_LOG_LEVEL: 'warn' }),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { startSimulator, type ModemSimulator } from '../../firmware/src/modem/simulator/index.ts';
 import { serviceEnvironment } from '../bench/service-env.ts';
 import { startPeer, type Peer } from '../integration/peers.ts';
+import { mfaboxEnv, mfaboxScript } from '../helpers/mfabox-entry.ts';
 
 export const SECRET = 'reliability-nas-secret-0123456789';
 export const MONITOR_TOKEN = 'reliability-monitor-token-0123456789';
@@ -140,16 +141,10 @@ export async function makeBox(o: BoxOptions): Promise<Box> {
     out: () => out,
     async start() {
       out = '';
-      const env: NodeJS.ProcessEnv = {
-        ...process.env,
-        ...serviceEnvironment(),
-        MFABOX_FROM_SOURCE: '1',
-        MFABOX_TEST_WRITE_LOG: writeLog,
-        ...o.env,
-      };
+      const env = mfaboxEnv({ ...serviceEnvironment(), MFABOX_TEST_WRITE_LOG: writeLog, ...o.env });
       // The unit's NODE_OPTIONS (heap limits) plus the test-only write recorder.
       env.NODE_OPTIONS = `${env.NODE_OPTIONS ?? ''} --import ${PRELOAD}`.trim();
-      const c = spawn(process.execPath, [join(ROOT, 'scripts/mfabox.mjs'), 'start', '--config', configFile], {
+      const c = spawn(process.execPath, [mfaboxScript(), 'start', '--config', configFile], {
         env,
         cwd: ROOT,
         stdio: ['ignore', 'pipe', 'pipe'],

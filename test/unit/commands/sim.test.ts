@@ -5,6 +5,7 @@ import { createInterface } from 'node:readline';
 import { afterEach, describe, expect, it } from 'vitest';
 import { encodeSubmit } from '../../../firmware/src/modem/pdu/index.ts';
 import { RawClient } from '../modem/simulator/raw-client.ts';
+import { mfaboxEnv, mfaboxScript } from '../../helpers/mfabox-entry.ts';
 
 const children: ChildProcess[] = [];
 afterEach(() => {
@@ -19,10 +20,10 @@ describe('mfabox sim', () => {
   it('prints the pty path, one JSON line per wire event and SMS, and stops cleanly on SIGTERM', async () => {
     const child = spawn(
       process.execPath,
-      ['scripts/mfabox.mjs', 'sim', '--profile', 'sim800', '--sms-ms', '10', '--json'],
+      [mfaboxScript(), 'sim', '--profile', 'sim800', '--sms-ms', '10', '--json'],
       {
         stdio: ['ignore', 'pipe', 'pipe'],
-        env: { ...process.env, MFABOX_FROM_SOURCE: '1' },
+        env: mfaboxEnv(),
       },
     );
     children.push(child);
@@ -69,9 +70,9 @@ describe('mfabox sim', () => {
   });
 
   it('prints "SMS to <number>: <text>" without --json', async () => {
-    const child = spawn(process.execPath, ['scripts/mfabox.mjs', 'sim', '--sms-ms', '10'], {
+    const child = spawn(process.execPath, [mfaboxScript(), 'sim', '--sms-ms', '10'], {
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, MFABOX_FROM_SOURCE: '1' },
+      env: mfaboxEnv(),
     });
     children.push(child);
     const it = lines(child);
@@ -91,9 +92,9 @@ describe('mfabox sim', () => {
   });
 
   it('leaves no pty (and so no socat) behind when killed with SIGKILL', async () => {
-    const child = spawn(process.execPath, ['scripts/mfabox.mjs', 'sim', '--sms-ms', '10'], {
+    const child = spawn(process.execPath, [mfaboxScript(), 'sim', '--sms-ms', '10'], {
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, MFABOX_FROM_SOURCE: '1' },
+      env: mfaboxEnv(),
     });
     children.push(child);
     const first = (await lines(child).next()).value as string;
@@ -122,9 +123,9 @@ describe('mfabox sim', () => {
   });
 
   it('refuses an unknown profile as a usage error (exit code 2)', async () => {
-    const child = spawn(process.execPath, ['scripts/mfabox.mjs', 'sim', '--profile', 'nokia-3310'], {
+    const child = spawn(process.execPath, [mfaboxScript(), 'sim', '--profile', 'nokia-3310'], {
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, MFABOX_FROM_SOURCE: '1' },
+      env: mfaboxEnv(),
     });
     children.push(child);
     let err = '';
