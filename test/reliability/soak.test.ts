@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bulkUser, report, sleep, type Box, type DirectoryPeer } from './harness.ts';
 import { startRig, type Rig } from './rig.ts';
 import type { Handsets } from './users.ts';
-import { login, p99, step1, step2 } from './users.ts';
+import { login, p99, step1, step2, type LoginResult } from './users.ts';
 
 // npm test runs the 3-minute form; npm run test:reliability the 30-minute one (SOAK_MINUTES overrides both).
 const MINUTES = Number(process.env.SOAK_MINUTES ?? (process.env.RELIABILITY_FULL === '1' ? 30 : 3));
@@ -44,6 +44,8 @@ describe('reliability: soak', () => {
       let challenged = 0;
       let accepted = 0;
       const latencies: number[] = [];
+      // A challenged login that did not end in Accept, kept whole so a failure says why.
+      const failed: (LoginResult & { nth: number; at: string })[] = [];
       // Users 1..600 log in properly, round-robin (at most a few logins each, under the per-user
       // SMS budget); 601..999 are the ones typing wrong passwords and wrong codes.
       let good = 0;
@@ -60,7 +62,8 @@ describe('reliability: soak', () => {
             if (r.step2 === 'Access-Accept') {
               accepted++;
               latencies.push(r.ms);
-            }
+            } else if (r.step1 === 'Access-Challenge')
+              failed.push({ ...r, nth, at: new Date().toISOString() });
           } else if (kind === 3) {
             await step1(box, bulkUser((bad++ % 399) + 601).name, 'wrong-password');
           } else {
@@ -107,6 +110,16 @@ describe('reliability: soak', () => {
       expect(fdsEnd).toBeLessThanOrEqual(fdsWarm);
       expect(unhandled).toBe(0);
       expect(dups).toEqual([]);
+      // On a failure, the box's own log lines for those users say which side lost the login.
+      const why = failed.map((f) => ({
+        ...f,
+        log: box
+          .out()
+          .split('\n')
+          .filter((l) => l.includes(f.user))
+          .slice(-20),
+      }));
+      expect(why, JSON.stringify(why, null, 1)).toEqual([]);
       expect(accepted).toBe(challenged);
     },
     (MINUTES + 5) * 60_000,
