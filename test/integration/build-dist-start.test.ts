@@ -31,9 +31,17 @@ describe('npm run build output starts', () => {
     expect(existsSync(join(dir, 'firmware'))).toBe(false);
   });
 
-  it('mfabox start from the build serves the page and /api/health', async () => {
-    const cfg = writeStartConfig(join(dir, 'config.json'), join(dir, 'data'));
-    const env = { ...process.env };
+  /**
+   * Starts the built box (config and data named by `name`), waits for its Web line, runs `then`
+   * with the page's URL, stops it and waits for the exit; returns everything it printed.
+   */
+  async function startBuilt(
+    name: string,
+    extraEnv: NodeJS.ProcessEnv,
+    then: (url: string) => Promise<void>,
+  ): Promise<string> {
+    const cfg = writeStartConfig(join(dir, `${name}.json`), join(dir, `data-${name}`));
+    const env: NodeJS.ProcessEnv = { ...process.env, ...extraEnv };
     delete env.MFABOX_FROM_SOURCE;
     const child = spawn(process.execPath, [join(dir, 'scripts/mfabox.mjs'), 'start', '--config', cfg], {
       cwd: dir,
@@ -51,43 +59,30 @@ describe('npm run build output starts', () => {
         child.stderr.on('data', on);
         child.on('exit', (code) => rej(new Error(`exited ${code}: ${out}`)));
       });
+      await then(url);
+    } finally {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+    }
+    return out;
+  }
+
+  it('mfabox start from the build serves the page and /api/health', async () => {
+    await startBuilt('plain', {}, async (url) => {
       const page = await fetch(url);
       expect(page.status).toBe(200);
       expect(page.headers.get('content-type')).toContain('text/html');
       expect(await page.text()).toContain('MFA Box');
       expect((await fetch(`${url}/api/health`)).status).toBeLessThan(500);
-    } finally {
-      child.kill('SIGTERM');
-    }
+    });
   }, 120_000);
 
   /** Starts the built box with a code cache directory, waits for its Web line, runs `then`, stops it. */
   async function startWithCache(cacheDir: string, then: () => Promise<void>): Promise<void> {
-    const cfg = writeStartConfig(join(dir, 'config-cache.json'), join(dir, 'data-cache'));
-    const env: NodeJS.ProcessEnv = { ...process.env, CACHE_DIRECTORY: cacheDir };
-    delete env.MFABOX_FROM_SOURCE;
-    const child = spawn(process.execPath, [join(dir, 'scripts/mfabox.mjs'), 'start', '--config', cfg], {
-      cwd: dir,
-      env,
-    });
-    let out = '';
-    try {
-      const url = await new Promise<string>((res, rej) => {
-        const on = (d: Buffer): void => {
-          out += d.toString();
-          const m = /Web\s+(http:\/\/\S+)/.exec(out);
-          if (m?.[1]) res(m[1]);
-        };
-        child.stdout.on('data', on);
-        child.stderr.on('data', on);
-        child.on('exit', (code) => rej(new Error(`exited ${code}: ${out}`)));
-      });
+    const out = await startBuilt('cache', { CACHE_DIRECTORY: cacheDir }, async (url) => {
       expect((await fetch(`${url}/api/health`)).status).toBeLessThan(500);
       await then();
-    } finally {
-      child.kill('SIGTERM');
-      await new Promise((r) => child.once('exit', r));
-    }
+    });
     expect(out).not.toContain('could not write the code cache');
   }
 
