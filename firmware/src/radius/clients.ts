@@ -3,7 +3,8 @@
  * Pure: built from config, looked up by source address; the most specific prefix wins.
  */
 import { ErrorCode, MfaError } from '../errors.ts';
-import { MIN_SECRET_CHARS, type RadiusClientConfig } from '../config/schema.ts';
+import { MIN_SECRET_CHARS } from '../config/defaults.ts';
+import type { RadiusClientConfig } from '../config/schema.ts';
 import { encodeAttributes } from './codec.ts';
 import type { NasClient } from '../auth/types.ts';
 import { parseSourceAddress } from '../net/address.ts';
