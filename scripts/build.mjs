@@ -7,7 +7,8 @@
 // without one the static files of web/ are copied as they are.
 // Usage: node scripts/build.mjs [--out DIR]
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -70,6 +71,8 @@ const nativeAddonsOutside = {
     });
   },
 };
+// As long as a SHA-256 in hex, so writing the hash in keeps the file's size and layout.
+const BUILD_ID_PLACEHOLDER = 'mfabox-build-id:'.padEnd(64, '-');
 const { build } = await import('esbuild');
 await build({
   entryPoints: [join(root, 'firmware/src/cli.ts')],
@@ -82,7 +85,11 @@ await build({
   minifySyntax: true,
   keepNames: true,
   // The ES modules find files (web/, hardware/, package.json) relative to import.meta.url.
-  define: { 'import.meta.url': '__mfaboxModuleUrl' },
+  // The build id (firmware/src/build-id.ts) is the bundle's own hash, written in below.
+  define: {
+    'import.meta.url': '__mfaboxModuleUrl',
+    __MFABOX_BUILD_ID__: JSON.stringify(BUILD_ID_PLACEHOLDER),
+  },
   // The file is Node's CommonJS wrapper around the bundle, so scripts/mfabox.mjs compiles it as
   // it is (no 3 MB string to concatenate at each start).
   banner: {
@@ -104,8 +111,17 @@ await build({
   plugins: [englishOnlyZod, nativeAddonsOutside],
   logLevel: 'warning',
 });
-if (readFileSync(join(bundleDir, 'mfabox.cjs')).some((b) => b > 0x7f))
+const bundleFile = join(bundleDir, 'mfabox.cjs');
+const bundleBytes = readFileSync(bundleFile);
+if (bundleBytes.some((b) => b > 0x7f))
   throw new Error('build: the bundle is not ASCII; scripts/mfabox.mjs reads it as latin1');
+const bundleText = bundleBytes.toString('latin1');
+// The build id: the hash of the bundle as built (with the placeholder), so two builds of the
+// same code have the same id and any change of code, dependencies or build options another one.
+const parts = bundleText.split(BUILD_ID_PLACEHOLDER);
+if (parts.length < 2) throw new Error('build: no build id placeholder in the bundle');
+const id = createHash('sha256').update(bundleText, 'latin1').digest('hex');
+writeFileSync(bundleFile, parts.join(id), 'latin1');
 
 const viteConfig = ['vite.config.ts', 'vite.config.mjs', 'vite.config.js']
   .flatMap((f) => [join(root, f), join(root, 'web', f)])

@@ -17,7 +17,7 @@ import { notConfiguredHandler, setupGaps } from './auth/setup-mode.ts';
 import { SmtpEmailChannel } from './auth/email-channel.ts';
 import { openGeoip } from './auth/geoip.ts';
 import { cryptoRandom, systemClock } from './clock.ts';
-import { directorySchema, modemSchema, type Config, type ModemConfig } from './config/schema.ts';
+import type { Config, ModemConfig } from './config/schema.ts';
 import { openOutbox } from './dispatch/outbox.ts';
 import { createReconfigurableDirectory, createSync } from './directory/factory.ts';
 import { syncAuditRecord } from './directory/sync-audit.ts';
@@ -26,7 +26,6 @@ import type { ConfigFile, JsonObject } from './config/config-file.ts';
 import type { ApplyResult } from './config/live-config.ts';
 import { firmwareVersion } from './version.ts';
 import type { WebOps } from './web-api/ops.ts';
-import { adminsFile, resetAdminPassword } from './web-api/admins.ts';
 import { finishFactoryReset } from './web-api/factory-reset.ts';
 import { systemReboot } from './web-api/reboot.ts';
 import { tlsPaths } from './web-api/tls.ts';
@@ -174,6 +173,8 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
       const onSms = opts.onHandsetSms;
       if (onSms) sim.inbox.on('sms', (m) => onSms(m.to, m.text));
       const pin = opts.simulator.pin;
+      // The config schema (zod) loads here, in the demo only: a box's start parses no schema (config/start-config.ts).
+      const { modemSchema } = await import('./config/schema.ts');
       const sim0 = modemSchema.parse({
         name: 'sim0',
         path: sim.path,
@@ -231,11 +232,11 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
     };
     let gaps = gapsOf(config);
     // The demo directory's users have published passwords: outside `mfabox demo` it is no directory.
-    const directoryOf = (c: Config): Config['directory'] =>
+    const directoryOf = async (c: Config): Promise<Config['directory']> =>
       c.directory.kind === 'demo' && opts.demo !== true
-        ? directorySchema.parse({ kind: 'none' })
+        ? (await import('./config/schema.ts')).directorySchema.parse({ kind: 'none' })
         : c.directory;
-    const directoryConfig = directoryOf(config);
+    const directoryConfig = await directoryOf(config);
     // The running config: the engine reads it per request, so a change from the web page applies live.
     let current = config;
     // directory.reconfigure(cfg) swaps in a new config without dropping a login in flight.
@@ -352,6 +353,7 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
       { openLeds },
       { createLedController },
       { createSystemActions },
+      { adminsFile, resetAdminPassword },
       promMetrics,
     ] = await Promise.all([
       import('./web-api/start.ts'),
@@ -361,6 +363,7 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
       import('./leds/open.ts'),
       import('./leds/controller.ts'),
       import('./web-api/system-actions.ts'),
+      import('./web-api/admins.ts'),
       metrics.load({ health: () => health(), audit: () => audit.stats(), syslog: () => syslog.stats() }),
     ]);
 
@@ -383,7 +386,7 @@ export async function startAppliance(config: Config, opts: ApplianceOptions = {}
       if (directoryChanged) {
         try {
           // Builds and starts the new one first; logins in flight finish on the old one.
-          await directory.reconfigure(directoryOf(next));
+          await directory.reconfigure(await directoryOf(next));
         } catch (e) {
           radius.reconfigure(prev.radius);
           throw e;

@@ -3,7 +3,7 @@
  * (scripts/mfabox.mjs, dist/, hardware/, node_modules; no TypeScript sources, so tsx cannot be
  * what runs), and `mfabox start` there serves the web page and the health API.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -112,5 +112,33 @@ describe('npm run build output starts', () => {
       until('the rewritten cache', () => !readFileSync(file).equals(garbage)),
     );
     expect(cacheFiles(cacheDir)).toEqual([name]);
+  }, 180_000);
+
+  it('keeps the validated config for the next start of the same build and file; a bad file is refused all the same', async () => {
+    const cacheDir = join(dir, 'cache-config');
+    const kept = (): string[] => readdirSync(cacheDir).filter((f) => f.startsWith('mfabox-config-'));
+    await startBuilt('kept', { CACHE_DIRECTORY: cacheDir }, () => Promise.resolve());
+    const [file] = kept();
+    expect(file).toBeDefined();
+    const written = statSync(join(cacheDir, file ?? '')).mtimeMs;
+    // The same file again: taken from the cache (not written again), and the box works.
+    await startBuilt('kept', { CACHE_DIRECTORY: cacheDir }, async (url) => {
+      expect((await fetch(`${url}/api/health`)).status).toBeLessThan(500);
+    });
+    expect(kept()).toEqual([file]);
+    expect(statSync(join(cacheDir, file ?? '')).mtimeMs).toBe(written);
+    // A file that fails validation is refused with the field named; nothing is cached for it.
+    const bad = JSON.parse(readFileSync(join(dir, 'kept.json'), 'utf8')) as Record<string, unknown>;
+    writeFileSync(join(dir, 'bad.json'), JSON.stringify({ ...bad, passcode: { ttlSeconds: 5 } }));
+    const env: NodeJS.ProcessEnv = { ...process.env, CACHE_DIRECTORY: cacheDir };
+    delete env.MFABOX_FROM_SOURCE;
+    const r = spawnSync(
+      process.execPath,
+      [join(dir, 'scripts/mfabox.mjs'), 'start', '--config', join(dir, 'bad.json')],
+      { env, encoding: 'utf8', timeout: 60_000 },
+    );
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('passcode.ttlSeconds');
+    expect(kept()).toEqual([file]);
   }, 180_000);
 });

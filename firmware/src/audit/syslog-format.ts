@@ -11,7 +11,7 @@
  * Severity follows the outcome (see SEVERITY below and README.md in this folder); the facility
  * is the target's (default authpriv).
  */
-import { SYSLOG_FACILITIES, type SyslogFacility } from '../config/audit-schema.ts';
+import { SYSLOG_FACILITIES, type SyslogFacility } from '../config/syslog-url.ts';
 import { COLUMNS, flatten, textLine } from './columns.ts';
 import type { AuditRecord } from './records.ts';
 

@@ -5,14 +5,8 @@
  * the store, so a restart changes nothing an attacker could use.
  */
 import type { Clock, Random } from '../clock.ts';
-import {
-  limitsSchema,
-  lockoutSchema,
-  methodsSchema,
-  type LimitsConfig,
-  type LockoutConfig,
-  type MethodsConfig,
-} from '../config/auth-schema.ts';
+import type { LimitsConfig, LockoutConfig, MethodsConfig } from '../config/auth-schema.ts';
+import { AUTH_DEFAULTS } from '../config/defaults.ts';
 import type { Config, PolicyConfig } from '../config/schema.ts';
 import type { Store } from '../store/store.ts';
 import type { ClientIp } from './calling-station.ts';
@@ -36,11 +30,7 @@ export interface GuardSettings {
   modemsPerMinute: number;
 }
 
-export const DEFAULT_GUARD_SETTINGS = {
-  lockout: lockoutSchema.parse({}),
-  limits: limitsSchema.parse({}),
-  methods: methodsSchema.parse({}),
-} as const;
+export const DEFAULT_GUARD_SETTINGS = AUTH_DEFAULTS;
 
 export type SmsLimit = 'user' | 'ip' | 'global';
 

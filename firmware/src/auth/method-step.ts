@@ -6,7 +6,7 @@
  * method is a challenge record with nothing to send.
  */
 import type { MethodName } from '../config/auth-schema.ts';
-import { DEFAULT_CHAIN } from '../config/auth-schema.ts';
+import { DEFAULT_CHAIN } from '../config/defaults.ts';
 import { ErrorCode } from '../errors.ts';
 import { maskNumber } from '../phone.ts';
 import { plan, type MethodFacts, type Skipped } from './chain.ts';

@@ -1,9 +1,9 @@
 /** `mfabox start` (production) and `mfabox demo` (everything on embedded defaults). */
 import { basename, dirname, join, resolve } from 'node:path';
 import { ConfigFile, isJsonObject, type JsonObject } from '../config/config-file.ts';
-import { parseConfig } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
-import { DEMO_ADMIN } from '../web-api/admins.ts';
+import { startConfig } from '../config/start-config.ts';
+import { buildId } from '../build-id.ts';
 import { describeError } from '../errors.ts';
 import { configureLogging, logger } from '../log.ts';
 import { sdNotifier } from '../health/sd-notify.ts';
@@ -68,7 +68,12 @@ export const startCommand = defineCommand({
   },
   async run({ values }) {
     const configFile = await ConfigFile.open(resolve(values.config));
-    const config = parseConfig(configFile.current());
+    // A restart with an unchanged file and build takes its validation from the cache directory
+    // systemd gives the service (CacheDirectory=), without loading the schema (start-config.ts).
+    const config = await startConfig(configFile.current(), {
+      cacheDir: process.env.CACHE_DIRECTORY?.split(':')[0],
+      buildId,
+    });
     configureLogging({ level: values['log-level'] ?? config.log.level });
     guardProcess();
     // Under systemd (Type=notify): ready once RADIUS answers (the web page starts right after),
@@ -197,6 +202,10 @@ export const demoCommand = defineCommand({
       // Plain HTTP, loopback only: nothing on the LAN can reach the demo's page.
       web: { ...c.web, address: '127.0.0.1', port: webPort, tls: false },
     });
+    const [{ parseConfig }, { DEMO_ADMIN }] = await Promise.all([
+      import('../config/load.ts'),
+      import('../web-api/admins.ts'),
+    ]);
     const config = effective(parseConfig(configFile.current()));
     const app = await startAppliance(config, {
       demo: true,

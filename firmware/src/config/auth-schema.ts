@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { parseCidr } from '../net/cidr.ts';
+import { DEFAULT_CHAIN, METHODS, type MethodName } from './defaults.ts';
 
 const cidr = z
   .string()
@@ -80,10 +81,7 @@ export const limitsSchema = z.object({
   badPasswordCoolDownMinutes: z.number().int().min(1).max(1440).default(15),
 });
 
-export const METHODS = ['token', 'sms', 'sms-secondary', 'override', 'email'] as const;
-export type MethodName = (typeof METHODS)[number];
-
-export const DEFAULT_CHAIN: readonly MethodName[] = ['token', 'sms', 'sms-secondary'];
+export { METHODS, DEFAULT_CHAIN, type MethodName };
 
 export const methodsSchema = z.object({
   /** Named chains for rules' `challenge`; "default" is used when no rule names one. Default token → sms → sms-secondary. */

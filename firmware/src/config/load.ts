@@ -2,24 +2,8 @@ import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { ErrorCode, MfaError } from '../errors.ts';
 import { jsonErrorPosition } from './json-position.ts';
+import { inheritMfaGroup } from './defaults.ts';
 import { configSchema, type Config } from './schema.ts';
-
-type Json = Record<string, unknown>;
-const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
-
-/**
- * The MFA group is named twice: `directory.group` (whose members are synced, and nested
- * membership checked at login) and `policy.mfaGroup` (who must use MFA). An admin who renames
- * only the first would lock everyone out, so an unset `policy.mfaGroup` follows `directory.group`.
- * Either may be a name or a DN: the policy matches a DN against the user's group DNs.
- */
-function inheritMfaGroup(input: unknown): unknown {
-  if (!isObject(input) || !isObject(input.directory) || typeof input.directory.group !== 'string')
-    return input;
-  const policy = isObject(input.policy) ? input.policy : {};
-  if (policy.mfaGroup !== undefined) return input;
-  return { ...input, policy: { ...policy, mfaGroup: input.directory.group } };
-}
 
 export interface ConfigIssue {
   /** Dotted path of the failing field, e.g. `radius.clients.0.address`; "" for the whole config. */

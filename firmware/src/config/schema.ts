@@ -8,12 +8,10 @@ import { auditSchema, syslogTargetSchema } from './audit-schema.ts';
 import { isIP } from 'node:net';
 import { parseCidr } from '../net/cidr.ts';
 import { adaptiveSchema, limitsSchema, lockoutSchema, methodsSchema } from './auth-schema.ts';
+import { MIN_SECRET_CHARS } from './defaults.ts';
 
 const port = z.number().int().min(0).max(65535);
 const secret = z.string().min(1);
-
-/** The shared-secret floor (radius.clients[].secret), below which allowWeakSecret is needed. */
-export const MIN_SECRET_CHARS = 16;
 
 export const radiusClientSchema = z
   .object({

@@ -2,7 +2,7 @@
 import type { Logger } from '../log.ts';
 import { identityValue, parseIccid } from './at/replies.ts';
 import type { AtCommands } from './channel.ts';
-import { profileByName, selectProfile, type ModemProfile } from './profiles.ts';
+import type { ModemProfile } from './profiles.ts';
 import type { ModemHealth } from './types.ts';
 
 export type ModemIdentity = NonNullable<ModemHealth['identity']>;
@@ -22,6 +22,8 @@ export async function identify(
   const revision = identityValue((await at.tryExec('AT+CGMR'))?.lines ?? []);
   const imei = identityValue((await at.tryExec('AT+CGSN'))?.lines ?? []);
   const gcap = (await at.tryExec('AT+GCAP'))?.lines.join(' ');
+  // The profiles' schema (zod) loads with the first modem, not before RADIUS answers.
+  const { profileByName, selectProfile } = await import('./profiles.ts');
   const profile =
     configured === 'auto' ? selectProfile({ ati, manufacturer, model, gcap }) : profileByName(configured);
   log.info({ profile: profile.name, manufacturer, model, revision }, 'modem identified');

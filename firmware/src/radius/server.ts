@@ -5,7 +5,6 @@
  */
 import dgram from 'node:dgram';
 import type { AddressInfo } from 'node:net';
-import { isIPv6 } from 'node:net';
 import type { Clock } from '../clock.ts';
 import { systemClock } from '../clock.ts';
 import { ErrorCode, MfaError, describeError } from '../errors.ts';
@@ -154,7 +153,9 @@ export function createRadiusServer(opts: RadiusServerOptions): RadiusServer {
   let listening: string[] = [];
 
   async function bindOne(kind: 'auth' | 'acct', at: ListenAddress): Promise<dgram.Socket> {
-    const v6 = isIPv6(at.address);
+    // The address is a validated IP literal: only IPv6 ones hold a colon (node:net's isIPv6
+    // compiles a large regular expression on first use, up to ~20 ms of a Pi's start).
+    const v6 = at.address.includes(':');
     const sock = dgram.createSocket({ type: v6 ? 'udp6' : 'udp4', ipv6Only: v6 });
     await new Promise<void>((resolve, reject) => {
       const onError = (err: Error): void => {
