@@ -110,15 +110,28 @@ export interface LockRead {
 }
 
 /**
- * Writes started per lockout table (per store), shared by every Lockout on it: a read is stale
- * once this moved. Counted when a write is queued, not when it lands, so a queued failure makes
- * a later success read the row again.
+ * Per lockout table (per store), shared by every Lockout on it.
+ *  - n: writes started; a read is stale once this moved. Counted when a write is queued, not when
+ *    it lands, so a queued failure makes a later success read the row again.
+ *  - pending: writes started and not yet settled.
+ *  - absent: users whose row was read as missing while no write was pending, valid while n is
+ *    still `absentAt`. Nearly every passcode check is for a user with no row; this spares it the
+ *    LevelDB read. Any lockout write anywhere empties it (by moving n), which is rare.
  */
-const writesStarted = new WeakMap<Table<LockRecord>, { n: number }>();
+interface TableState {
+  n: number;
+  pending: number;
+  absent: Set<string>;
+  absentAt: number;
+}
+const tableStates = new WeakMap<Table<LockRecord>, TableState>();
+
+/** Users remembered as having no row; past it the set starts over (memory stays bounded). */
+const MAX_ABSENT = 20_000;
 
 export class Lockout {
   private readonly table: Table<LockRecord>;
-  private readonly writes: { n: number };
+  private readonly writes: TableState;
   private readonly serial = new KeyedSerialQueue();
   /**
    * The monotonic end of each timed lock this process has seen. A Pi has no battery clock and
@@ -134,12 +147,38 @@ export class Lockout {
     private readonly config: () => LockoutConfig,
   ) {
     this.table = store.table<LockRecord>('lockout');
-    let w = writesStarted.get(this.table);
+    let w = tableStates.get(this.table);
     if (!w) {
-      w = { n: 0 };
-      writesStarted.set(this.table, w);
+      w = { n: 0, pending: 0, absent: new Set(), absentAt: 0 };
+      tableStates.set(this.table, w);
     }
     this.writes = w;
+  }
+
+  /** Runs a write of the user's row, counted as started (n) and pending until it settles. */
+  private async writing<T>(job: () => Promise<T>): Promise<T> {
+    this.writes.n++;
+    this.writes.pending++;
+    try {
+      return await job();
+    } finally {
+      this.writes.pending--;
+    }
+  }
+
+  /** The user's row, from the store unless it is known to be absent (see TableState). */
+  private read(user: string): LockRecord | undefined {
+    const w = this.writes;
+    if (w.absentAt === w.n && w.absent.has(user)) return undefined;
+    const rec = this.table.getSync(user);
+    if (rec === undefined && w.pending === 0) {
+      if (w.absentAt !== w.n || w.absent.size >= MAX_ABSENT) {
+        w.absent.clear();
+        w.absentAt = w.n;
+      }
+      w.absent.add(user);
+    }
+    return rec;
   }
 
   /**
@@ -157,7 +196,7 @@ export class Lockout {
     const cfg = this.config();
     if (!cfg.enabled) return { state: { locked: false, count: 0 }, read: undefined };
     const writes = this.writes.n;
-    const rec = this.table.getSync(user);
+    const rec = this.read(user);
     return {
       state: lockState(rec, this.now(user, rec), cfg),
       read: { user, row: rec !== undefined, writes },
@@ -183,15 +222,19 @@ export class Lockout {
 
   /** Counts a wrong code; says whether it locked the user now. */
   failure(user: string): Promise<{ state: LockState; lockedNow: boolean }> {
-    this.writes.n++;
-    return this.serial.run(user, async () => {
-      const cfg = this.config();
-      if (!cfg.enabled) return { state: { locked: false, count: 0 }, lockedNow: false };
-      const now = this.clock.now();
-      const d = decideFailure(await this.table.get(user), now, cfg);
-      await this.table.put(user, d.record);
-      return { state: lockState(d.record, this.now(user, d.record), cfg), lockedNow: d.locked !== undefined };
-    });
+    return this.writing(() =>
+      this.serial.run(user, async () => {
+        const cfg = this.config();
+        if (!cfg.enabled) return { state: { locked: false, count: 0 }, lockedNow: false };
+        const now = this.clock.now();
+        const d = decideFailure(await this.table.get(user), now, cfg);
+        await this.table.put(user, d.record);
+        return {
+          state: lockState(d.record, this.now(user, d.record), cfg),
+          lockedNow: d.locked !== undefined,
+        };
+      }),
+    );
   }
 
   /**
@@ -205,22 +248,20 @@ export class Lockout {
     }
     return this.serial.run(user, async () => {
       this.monoEnds.delete(user);
-      if (this.table.getSync(user) !== undefined) {
-        this.writes.n++;
-        await this.table.del(user);
-      }
+      if (this.read(user) !== undefined) await this.writing(() => this.table.del(user));
     });
   }
 
   /** Admin unlock: clears the lock and the count. Returns the state it cleared. */
   unlock(user: string): Promise<LockState> {
-    this.writes.n++;
-    return this.serial.run(user, async () => {
-      const rec = await this.table.get(user);
-      const before = lockState(rec, this.now(user, rec), this.config());
-      this.monoEnds.delete(user);
-      await this.table.del(user);
-      return before;
-    });
+    return this.writing(() =>
+      this.serial.run(user, async () => {
+        const rec = await this.table.get(user);
+        const before = lockState(rec, this.now(user, rec), this.config());
+        this.monoEnds.delete(user);
+        await this.table.del(user);
+        return before;
+      }),
+    );
   }
 }

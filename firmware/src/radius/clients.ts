@@ -20,6 +20,9 @@ export interface ClientEntry {
   readonly weakSecret: boolean;
 }
 
+/** Source addresses remembered by `lookup`: far more NAS addresses than a site has. */
+const MAX_SEEN_SOURCES = 1024;
+
 function invalid(message: string, field: string): MfaError {
   return new MfaError(message, ErrorCode.RadiusClientInvalid, { field });
 }
@@ -79,9 +82,22 @@ export class ClientTable {
     return new ClientTable(entries);
   }
 
+  /**
+   * Source address text → entry (or null: no client), for the NAS addresses that send every
+   * request: parsing the address was a measurable part of a passcode check. The table is
+   * immutable (a reload builds a new one), so entries never go stale; spoofed sources could
+   * fill it, so it is bounded and simply starts over when full.
+   */
+  private readonly seen = new Map<string, ClientEntry | null>();
+
   /** The most specific entry holding a datagram's source address (IPv4-mapped counts as IPv4). */
   lookup(address: string): ClientEntry | undefined {
-    return this.table.lookup(parseSourceAddress(address));
+    const hit = this.seen.get(address);
+    if (hit !== undefined) return hit ?? undefined;
+    const e = this.table.lookup(parseSourceAddress(address));
+    if (this.seen.size >= MAX_SEEN_SOURCES) this.seen.clear();
+    this.seen.set(address, e ?? null);
+    return e;
   }
 
   list(): readonly ClientEntry[] {

@@ -1,15 +1,32 @@
 /**
- * The RADIUS wire format: the only importer of npm `radius`. Pure: no sockets, no clock.
+ * The RADIUS wire format. Pure: no sockets, no clock.
  *
- * The package gives us its dictionary (names, types, enum values) and its attribute decoding
- * and encoding. Packets themselves are framed here, because the package appends
- * Message-Authenticator last and BlastRADIUS advice (draft-ietf-radext-deprecating-radius)
- * wants it first in every reply; we build replies in that order instead of rearranging its
- * output.
+ * Attribute values (names, types, the package's dictionary) are dictionary.ts's job; packets
+ * are framed here, because the package appends Message-Authenticator last and BlastRADIUS
+ * advice (draft-ietf-radext-deprecating-radius) wants it first in every reply; we build replies
+ * in that order instead of rearranging its output.
  */
-import radius from 'radius';
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { isUtf8 } from 'node:buffer';
+import {
+  ATTR,
+  decodeAttributes as decodePacketAttributes,
+  encodeAttributes,
+  encodeAttributesTransient,
+  type ReplyAttribute,
+} from './dictionary.ts';
+
+export {
+  ATTR,
+  encodeAttributes,
+  MalformedAttributeError,
+  MAX_VSA_DATA,
+  readRequestAttributes,
+  vendorSpecific,
+  type AttributeValue,
+  type ReplyAttribute,
+  type RequestAttributes,
+} from './dictionary.ts';
 
 export const CODE = {
   AccessRequest: 1,
@@ -25,38 +42,6 @@ export const MIN_PACKET = 20;
 export const MAX_PACKET = 4096;
 const HEADER = 20;
 const MA_LENGTH = 16;
-
-/** The slice of the package's runtime we use; @types/radius leaves these out. */
-interface RadiusRuntime {
-  load_dictionaries(): void;
-  attr_name_to_id(name: string, vendor?: number): string | undefined;
-  /** target 2 is the dictionary type ("string", "octets", "integer", ...). */
-  _attr_to(name: string, vendor: number | undefined, target: 2): string | undefined;
-  decode_without_secret(args: { packet: Buffer }): { attributes: Record<string, unknown> };
-  encode_attributes(out: Buffer, attributes: [string | number, unknown][], vendor: number): number;
-}
-const pkg = radius as unknown as RadiusRuntime;
-pkg.load_dictionaries();
-
-function attrId(name: string): number {
-  const id = pkg.attr_name_to_id(name);
-  if (id === undefined) throw new Error(`radius dictionary lacks ${name}`);
-  return Number(id);
-}
-
-/** Attribute numbers, taken from the package's dictionary once. */
-export const ATTR = {
-  UserName: attrId('User-Name'),
-  UserPassword: attrId('User-Password'),
-  ChapPassword: attrId('CHAP-Password'),
-  NasIpAddress: attrId('NAS-IP-Address'),
-  ReplyMessage: attrId('Reply-Message'),
-  State: attrId('State'),
-  CallingStationId: attrId('Calling-Station-Id'),
-  NasIdentifier: attrId('NAS-Identifier'),
-  ProxyState: attrId('Proxy-State'),
-  MessageAuthenticator: attrId('Message-Authenticator'),
-} as const;
 
 export interface RawAttribute {
   type: number;
@@ -216,102 +201,11 @@ export function encodeUserPassword(password: string, secret: Buffer, requestAuth
 }
 
 /**
- * The package's own decoding of every attribute to dictionary names and typed values (strings,
- * dotted IPs, enum names). User-Password comes back null: it is decoded by `decodeUserPassword`.
- * Throws on content the package cannot type (e.g. a 2-octet integer); callers treat that as malformed.
+ * The package's decoding of every attribute to dictionary names and typed values; throws where
+ * it cannot type one. For tests and tools; the request path reads `readRequestAttributes`.
  */
 export function decodeAttributes(p: ParsedPacket): Record<string, unknown> {
-  return pkg.decode_without_secret({ packet: p.bytes }).attributes;
-}
-
-/** A reply attribute: a dictionary name, or `26:<vendorId>:<type>` for a vendor-specific one. */
-export type AttributeValue = string | number | Buffer;
-export type ReplyAttribute = [string, AttributeValue];
-
-const VSA = /^26:(\d{1,10}):(\d{1,3})$/;
-
-function vsaValue(v: AttributeValue): Buffer {
-  if (Buffer.isBuffer(v)) return v;
-  if (typeof v === 'number') {
-    const b = Buffer.alloc(4);
-    b.writeUInt32BE(v >>> 0);
-    return b;
-  }
-  return Buffer.from(v, 'utf8');
-}
-
-/**
- * A Vendor-Specific attribute (RFC 2865 §5.26): type 26, length, 4-byte vendor id, then one
- * sub-attribute (vendor type, length, data). Throws when it cannot fit one attribute.
- */
-export function vendorSpecific(vendorId: number, type: number, data: Buffer): Buffer {
-  const out = Buffer.alloc(8 + Math.min(data.length, MAX_VSA_DATA));
-  writeVendorSpecific(out, 0, vendorId, type, data);
-  return out;
-}
-
-/** `vendorSpecific` written in place (replies are built in one scratch buffer); returns the new offset. */
-function writeVendorSpecific(out: Buffer, off: number, vendorId: number, type: number, data: Buffer): number {
-  if (!Number.isInteger(vendorId) || vendorId < 0 || vendorId > 0xffffffff)
-    throw new RangeError(`bad vendor id ${vendorId}`);
-  if (!Number.isInteger(type) || type < 0 || type > 255) throw new RangeError(`bad vendor type ${type}`);
-  if (data.length > MAX_VSA_DATA)
-    throw new RangeError(`vendor attribute data is ${data.length} > ${MAX_VSA_DATA} bytes`);
-  out[off] = 26;
-  out[off + 1] = 8 + data.length;
-  out.writeUInt32BE(vendorId, off + 2);
-  out[off + 6] = type;
-  out[off + 7] = 2 + data.length;
-  data.copy(out, off + 8);
-  return off + 8 + data.length;
-}
-
-/** 255 octets of attribute less the type/length, vendor id and vendor type/length headers. */
-export const MAX_VSA_DATA = 247;
-
-/** Writes one attribute at `off` and returns the new offset. Throws on unknown names or values. */
-function writeAttribute(out: Buffer, off: number, [name, value]: ReplyAttribute): number {
-  const vsa = VSA.exec(name);
-  if (vsa) {
-    return writeVendorSpecific(out, off, Number(vsa[1]), Number(vsa[2]), vsaValue(value));
-  }
-  if (Buffer.isBuffer(value)) {
-    const id = pkg.attr_name_to_id(name) ?? (/^\d{1,3}$/.test(name) ? name : undefined);
-    if (id === undefined || Number(id) > 255) throw new RangeError(`unknown attribute ${name}`);
-    if (value.length > 253) throw new RangeError(`attribute ${name} longer than 253 octets`);
-    out[off] = Number(id);
-    out[off + 1] = 2 + value.length;
-    value.copy(out, off + 2);
-    return off + 2 + value.length;
-  }
-  if (pkg.attr_name_to_id(name) === undefined) throw new RangeError(`unknown attribute ${name}`);
-  if (pkg._attr_to(name, undefined, 2) === 'octets') {
-    // Config files cannot hold a Buffer: octets (Class, State, ...) come as 0x-hex or UTF-8 text.
-    if (typeof value !== 'string') throw new RangeError(`attribute ${name} holds octets, not a number`);
-    const raw = /^0x([0-9a-f]{2})*$/i.test(value)
-      ? Buffer.from(value.slice(2), 'hex')
-      : Buffer.from(value, 'utf8');
-    return writeAttribute(out, off, [name, raw]);
-  }
-  if (typeof value === 'string' && Buffer.byteLength(value, 'utf8') > 253)
-    throw new RangeError(`attribute ${name} longer than 253 octets`);
-  // The package's dictionary-aware encoder writes strings, integers, enum names and addresses.
-  return off + pkg.encode_attributes(out.subarray(off), [[name, value]], -1);
-}
-
-/** Encodes attributes on their own (no header); throws if any is unknown or too long. */
-/** Scratch space for encodeAttributes: synchronous, so one buffer serves every call. */
-const scratch = Buffer.alloc(MAX_PACKET);
-
-export function encodeAttributes(attributes: readonly ReplyAttribute[]): Buffer {
-  if (attributes.length === 0) return Buffer.alloc(0);
-  const out = scratch;
-  let off = 0;
-  for (const a of attributes) {
-    if (off + 2 + 255 > MAX_PACKET) throw new RangeError('attributes exceed 4096 octets');
-    off = writeAttribute(out, off, a);
-  }
-  return Buffer.from(out.subarray(0, off));
+  return decodePacketAttributes(p.bytes);
 }
 
 export interface ReplyInput {
@@ -319,8 +213,11 @@ export interface ReplyInput {
   identifier: number;
   requestAuthenticator: Buffer;
   secret: Buffer;
-  /** Already encoded attributes (see `encodeAttributes`), placed after Message-Authenticator. */
-  attributes: Buffer;
+  /**
+   * Placed after Message-Authenticator: already encoded (see `encodeAttributes`), or a list
+   * encoded here straight into the reply (throws as `encodeAttributes` does).
+   */
+  attributes: Buffer | readonly ReplyAttribute[];
   /** Proxy-State values from the request, copied back last and in order (RFC 2865 §5.33). */
   proxyStates?: readonly Buffer[];
   /** Default true. False only to reproduce historic packets (RFC 2865 §7 examples) in tests. */
@@ -334,7 +231,8 @@ export interface ReplyInput {
  */
 export function encodeReply(r: ReplyInput): Buffer {
   const withMa = r.messageAuthenticator ?? true;
-  let length = HEADER + (withMa ? 2 + MA_LENGTH : 0) + r.attributes.length;
+  const attributes = Buffer.isBuffer(r.attributes) ? r.attributes : encodeAttributesTransient(r.attributes);
+  let length = HEADER + (withMa ? 2 + MA_LENGTH : 0) + attributes.length;
   for (const ps of r.proxyStates ?? []) length += 2 + ps.length;
   if (length > MAX_PACKET) throw new RangeError('reply exceeds 4096 octets');
   // From Node's shared pool: replies live in the reply cache, and a pooled slice costs far less
@@ -351,8 +249,8 @@ export function encodeReply(r: ReplyInput): Buffer {
     out.fill(0, off + 2, off + 2 + MA_LENGTH);
     off += 2 + MA_LENGTH;
   }
-  r.attributes.copy(out, off);
-  off += r.attributes.length;
+  attributes.copy(out, off);
+  off += attributes.length;
   for (const ps of r.proxyStates ?? []) {
     out[off] = ATTR.ProxyState;
     out[off + 1] = 2 + ps.length;

@@ -18,16 +18,15 @@ import type { AccessRequest, HandlerReply, RadiusHandler } from '../auth/types.t
 import {
   ATTR,
   CODE,
-  decodeAttributes,
   decodeUserPassword,
-  encodeAttributes,
   encodeReply,
   firstAttribute,
   parsePacket,
+  readRequestAttributes,
   verifyAccountingAuthenticator,
   verifyMessageAuthenticator,
 } from './codec.ts';
-import type { ParsedPacket, ReplyAttribute } from './codec.ts';
+import type { ParsedPacket, ReplyAttribute, RequestAttributes } from './codec.ts';
 import type { ClientEntry, ClientTable } from './clients.ts';
 import { DROP_CODE, type ClientCounters, type CounterBook, type DropReason } from './counters.ts';
 import type { ReplyCache } from './dedupe.ts';
@@ -89,11 +88,6 @@ const REPLY_CODE: Record<HandlerReply['code'], number> = {
   'Access-Reject': CODE.AccessReject,
   'Access-Challenge': CODE.AccessChallenge,
 };
-
-function asString(v: unknown): string | undefined {
-  if (Array.isArray(v)) return asString(v[0]);
-  return typeof v === 'string' ? v : undefined;
-}
 
 /** The whole pipeline for one datagram; `send` is called at most once. Never throws. */
 export function handleDatagram(
@@ -200,9 +194,9 @@ export function parseAccessRequest(s: PipelineState, r: Checked): AccessRequest 
     if (!d.ok) return drop(s, e, d.reason === 'bad-length' ? 'malformed' : 'bad-password', source, d.reason);
     password = d.password;
   }
-  let attrs: Record<string, unknown>;
+  let attrs: RequestAttributes;
   try {
-    attrs = decodeAttributes(p);
+    attrs = readRequestAttributes(p.bytes);
   } catch (err) {
     return drop(s, e, 'malformed', source, describeError(err));
   }
@@ -213,7 +207,7 @@ export function parseAccessRequest(s: PipelineState, r: Checked): AccessRequest 
       'client sends no Message-Authenticator: exposed to BlastRADIUS forgery (set it to send Message-Authenticator, then requireMessageAuthenticator yes)',
       3_600_000,
     );
-  const userName = asString(attrs['User-Name']);
+  const { userName } = attrs;
   if (userName === undefined || userName === '' || password === undefined) return 'not-pap';
   const req: AccessRequest = {
     source: { address: source.address, port: source.port },
@@ -224,12 +218,9 @@ export function parseAccessRequest(s: PipelineState, r: Checked): AccessRequest 
   };
   const state = firstAttribute(p, ATTR.State);
   if (state) req.state = Buffer.from(state);
-  const csi = asString(attrs['Calling-Station-Id']);
-  if (csi !== undefined) req.callingStationId = csi;
-  const nasId = asString(attrs['NAS-Identifier']);
-  if (nasId !== undefined) req.nasIdentifier = nasId;
-  const nasIp = asString(attrs['NAS-IP-Address']);
-  if (nasIp !== undefined) req.nasIpAddress = nasIp;
+  if (attrs.callingStationId !== undefined) req.callingStationId = attrs.callingStationId;
+  if (attrs.nasIdentifier !== undefined) req.nasIdentifier = attrs.nasIdentifier;
+  if (attrs.nasIpAddress !== undefined) req.nasIpAddress = attrs.nasIpAddress;
   return req;
 }
 
@@ -405,7 +396,7 @@ function encode(
     identifier: p.identifier,
     requestAuthenticator: p.authenticator,
     secret: e.secret,
-    attributes: encodeAttributes(attributes),
+    attributes,
     proxyStates: p.proxyStates,
   });
 }

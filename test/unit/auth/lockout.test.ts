@@ -141,6 +141,36 @@ describe('Lockout (store)', () => {
     expect(await lockout.state('alice')).toEqual({ locked: false, count: 0 });
   });
 
+  it('remembers users with no row (no read per check), and never past a write', async () => {
+    const lockout = new Lockout(tmp.store, clock, () => cfg);
+    const table = tmp.store.table<LockRecord>('lockout');
+    let reads = 0;
+    const getSync = table.getSync.bind(table);
+    table.getSync = (k: string) => {
+      reads++;
+      return getSync(k);
+    };
+    for (let i = 0; i < 5; i++)
+      expect((await lockout.check('dave')).state).toEqual({ locked: false, count: 0 });
+    expect(reads).toBe(1);
+    // A check while a wrong code is being written reads (and does not remember) the absence...
+    const wrong = lockout.failure('dave');
+    expect((await lockout.check('dave')).state.count).toBe(0);
+    await wrong;
+    // ...so once the write landed the row is seen, from any Lockout on the same table.
+    expect((await lockout.check('dave')).state.count).toBe(1);
+    expect((await new Lockout(tmp.store, clock, () => cfg).check('dave')).state.count).toBe(1);
+    // Four more lock the user: the lock is seen at once, however many checks came before.
+    for (let i = 0; i < 4; i++) await lockout.check('dave');
+    for (let i = 0; i < 4; i++) await lockout.failure('dave');
+    expect((await lockout.check('dave')).state).toMatchObject({ locked: true, count: 5 });
+    // An unlock deletes the row; the absence is read once and then remembered again.
+    await lockout.unlock('dave');
+    const before = reads;
+    for (let i = 0; i < 3; i++) expect((await lockout.check('dave')).state.locked).toBe(false);
+    expect(reads).toBe(before + 1);
+  });
+
   it('counts concurrent wrong codes exactly once each', async () => {
     const lockout = new Lockout(tmp.store, clock, () => cfg);
     const r = await Promise.all(Array.from({ length: 7 }, () => lockout.failure('carol')));

@@ -43,6 +43,19 @@ describe('ClientTable', () => {
     expect(table.lookup('garbage')).toBeUndefined();
   });
 
+  it('answers the same again from its memory of sources, and past its bound', () => {
+    const t = ClientTable.fromConfig([client('netscaler', '10.1.2.3'), client('subnet', '10.1.0.0/16')]);
+    for (let round = 0; round < 2; round++) {
+      expect(t.lookup('10.1.2.3')?.client.name).toBe('netscaler');
+      expect(t.lookup('10.1.2.4')?.client.name).toBe('subnet');
+      expect(t.lookup('11.0.0.1')).toBeUndefined();
+    }
+    // A flood of (spoofed) sources: the memory starts over, the answers do not change.
+    for (let i = 0; i < 3000; i++) expect(t.lookup(`172.16.${i >> 8}.${i & 255}`)).toBeUndefined();
+    expect(t.lookup('10.1.2.3')?.client.name).toBe('netscaler');
+    expect(t.lookup('11.0.0.1')).toBeUndefined();
+  });
+
   it('defaults to requireMessageAuthenticator auto and passwordCheck directory; keeps secrets out of NasClient', () => {
     const e = table.lookup('10.1.2.3')!;
     expect(e.client.requireMessageAuthenticator).toBe('auto');
