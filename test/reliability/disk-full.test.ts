@@ -107,10 +107,10 @@ describe.runIf(isRoot)('reliability: disk full', () => {
     rmSync(filler());
     rmSync(`${filler()}-tail`, { force: true });
     // The box notices by itself: no restart, no admin.
-    let after = await login(box, phones, 20, dir.password, 1, 20_000);
+    let after = await login(box, phones, 20, dir.password, 20_000);
     for (let k = 0; k < 30 && after.step2 !== 'Access-Accept'; k++) {
       await sleep(1_000);
-      after = await login(box, phones, 21 + k, dir.password, 1, 20_000);
+      after = await login(box, phones, 21 + k, dir.password, 20_000);
     }
     // The audit retries on its own flush interval (1 s): give it a few to write what it held.
     let healthy = await boxHealth(box);

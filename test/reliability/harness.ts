@@ -5,11 +5,12 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import dgram from 'node:dgram';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startSimulator, type ModemSimulator } from '../../firmware/src/modem/simulator/index.ts';
+import { descriptorKinds } from './descriptors.ts';
 import { serviceEnvironment } from '../bench/service-env.ts';
 import { startPeer, type Peer } from '../integration/peers.ts';
 import { mfaboxEnv, mfaboxScript } from '../helpers/mfabox-entry.ts';
@@ -85,7 +86,7 @@ export interface Box {
   /** SIGTERM and wait for a clean exit; returns the exit code. */
   stop(): Promise<number | null>;
   /** RSS in kB and open descriptors, from /proc. */
-  footprint(): { rssKb: number; fds: number };
+  footprint(): { rssKb: number; fds: number; fdKinds: Record<string, number> };
   cleanup(): Promise<void>;
 }
 
@@ -190,8 +191,8 @@ export async function makeBox(o: BoxOptions): Promise<Box> {
       const pid = box.pid();
       const status = readFileSync(`/proc/${pid}/status`, 'utf8');
       const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
-      const fds = readdirSync(`/proc/${pid}/fd`).length;
-      return { rssKb, fds };
+      const { fds, kinds } = descriptorKinds(pid, dataDir);
+      return { rssKb, fds, fdKinds: kinds };
     },
     async cleanup() {
       await box.kill9();

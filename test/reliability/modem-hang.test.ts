@@ -65,7 +65,7 @@ describe('reliability: the modem hangs', () => {
     sims[0]?.fault({ kind: 'hang' });
     const hungAt = Date.now();
     // A login during the hang: challenged (queued) or refused, never a crash or a NAS timeout.
-    const during: Promise<LoginResult> = login(box, phones, 1, dir.password, 1, HANG_MS + 60_000);
+    const during: Promise<LoginResult> = login(box, phones, 1, dir.password, HANG_MS + 60_000);
 
     // Wait for the driver to notice (its periodic check or the stuck send times out).
     let healthDuring = '';
@@ -83,7 +83,7 @@ describe('reliability: the modem hangs', () => {
     let recoveredLogin = r.step2;
     if (r.step1 !== 'Access-Challenge') {
       // Refused during the hang: the next login after recovery must work.
-      recoveredLogin = (await login(box, phones, 2, dir.password, 1, 60_000)).step2;
+      recoveredLogin = (await login(box, phones, 2, dir.password, 60_000)).step2;
     } else if (r.step2 !== 'Access-Accept' && r.state && r.smsText) {
       recoveredLogin = (await step2(box, r.user, passcodeIn(r.smsText) ?? '', r.state)).code;
     }

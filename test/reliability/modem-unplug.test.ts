@@ -41,7 +41,7 @@ async function storm(
     const results = await pool(users, 6, async (i) => {
       // Pull the first modem once a third of the storm has started.
       if (i === Math.floor(USERS / 3)) unplugged = sims[0]?.unplug(UNPLUG_MS);
-      return login(box, phones, i, dir.password, 1, UNPLUG_MS + 40_000);
+      return login(box, phones, i, dir.password, UNPLUG_MS + 40_000);
     });
     await unplugged;
     await sleep(2_000);

@@ -93,6 +93,8 @@ export function step2(box: Box, user: string, code: string, state: string): Prom
 export interface LoginResult {
   user: string;
   step1: string | undefined;
+  /** Step 1's Reply-Message, which says why a reject was a reject. */
+  reply?: string;
   state?: string;
   smsText?: string;
   step2?: string | undefined;
@@ -101,21 +103,25 @@ export interface LoginResult {
 
 /**
  * A whole login for bulk user `i`: password → challenge → read the SMS → passcode → accept.
- * `nth` is which SMS to that number carries this login's passcode (1 for the first login).
+ * This login's passcode is the first SMS to the user's number after those already there before
+ * step 1: a caller's own count would go wrong as soon as an earlier login was refused at step 1
+ * (by the box's SMS cap, say) and sent nothing. One login per user at a time.
  */
 export async function login(
   box: Box,
   phones: Handsets,
   i: number,
   password: string,
-  nth: number,
   smsTimeoutMs = 20_000,
   onChallenge: () => void = () => undefined,
 ): Promise<LoginResult> {
   const t0 = performance.now();
   const u = bulkUser(i);
+  const nth = (phones.byNumber.get(u.number)?.length ?? 0) + 1;
   const r1 = await step1(box, u.name, password);
   const res: LoginResult = { user: u.name, step1: r1.code, ms: 0 };
+  const reply = r1.attributes.get('Reply-Message')?.[0];
+  if (reply !== undefined) res.reply = reply;
   const state = r1.attributes.get('State')?.[0];
   if (r1.code !== 'Access-Challenge' || !state) {
     res.ms = performance.now() - t0;
@@ -159,8 +165,7 @@ export async function waitReady(
   password: string,
 ): Promise<LoginResult> {
   for (let k = 0; k < 80; k++) {
-    const before = phones.byNumber.get(bulkUser(i).number)?.length ?? 0;
-    const r = await login(box, phones, i, password, before + 1);
+    const r = await login(box, phones, i, password);
     if (r.step1 === 'Access-Challenge') return r;
     await sleep(250);
   }
