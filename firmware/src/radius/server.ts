@@ -4,6 +4,7 @@
  * Status-Server itself and hands the rest to the auth engine through `RadiusHandler`.
  */
 import dgram from 'node:dgram';
+import type dns from 'node:dns';
 import type { AddressInfo } from 'node:net';
 import type { Clock } from '../clock.ts';
 import { systemClock } from '../clock.ts';
@@ -123,6 +124,19 @@ export function radiusServerOptions(
   };
 }
 
+/**
+ * Replies go only to the address a request came from, an IP literal from the kernel: dgram's
+ * default (dns.lookup) would test it against the IP regexes and answer a tick later, for every
+ * reply. Called back at once; the send then happens in the same turn.
+ */
+function literalLookup(
+  address: string,
+  family: number | dns.LookupOneOptions,
+  callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void,
+): void {
+  callback(null, address, address.includes(':') ? 6 : 4);
+}
+
 export function createRadiusServer(opts: RadiusServerOptions): RadiusServer {
   const clock = opts.clock ?? systemClock;
   const log = opts.log ?? logger('radius');
@@ -156,7 +170,7 @@ export function createRadiusServer(opts: RadiusServerOptions): RadiusServer {
     // The address is a validated IP literal: only IPv6 ones hold a colon (node:net's isIPv6
     // compiles a large regular expression on first use, up to ~20 ms of a Pi's start).
     const v6 = at.address.includes(':');
-    const sock = dgram.createSocket({ type: v6 ? 'udp6' : 'udp4', ipv6Only: v6 });
+    const sock = dgram.createSocket({ type: v6 ? 'udp6' : 'udp4', ipv6Only: v6, lookup: literalLookup });
     await new Promise<void>((resolve, reject) => {
       const onError = (err: Error): void => {
         sock.close();
