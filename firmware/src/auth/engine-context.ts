@@ -4,7 +4,7 @@
  * with the NAS's attributes).
  */
 import type { Clock, Random } from '../clock.ts';
-import type { PasscodeConfig, PolicyConfig } from '../config/schema.ts';
+import type { GroupAttributeConfig, PasscodeConfig, PolicyConfig } from '../config/schema.ts';
 import type { Directory } from '../directory/directory.ts';
 import { USERS_TABLE, type UserRecord } from '../directory/users.ts';
 import type { Outbox } from '../dispatch/types.ts';
@@ -12,7 +12,7 @@ import { ErrorCode, MfaError, describeError } from '../errors.ts';
 import { logger } from '../log.ts';
 import { KeyedSerialQueue } from '../queue.ts';
 import type { Store, Table } from '../store/store.ts';
-import { groupAttributes } from './attributes.ts';
+import { groupAttributes, type GroupAttributesResult } from './attributes.ts';
 import { ChallengeStore } from './challenges.ts';
 import { MESSAGES, reply, type AuthDecision, type AuthStats } from './decision.ts';
 import { MIN_KEY_BYTES, derivePasscodeKey } from './passcode.ts';
@@ -188,6 +188,36 @@ export function decide(ctx: EngineContext, d: Omit<AuthDecision, 'at'>, r: Handl
   return r;
 }
 
+/**
+ * groupAttributes, remembered per group list for each groupAttribute config (a reload brings a
+ * new object): most users share a handful of group lists, and packing them anew built a dozen
+ * Buffers per Accept. The results are shared, so they are frozen; the encoder only reads them.
+ */
+const groupMemo = new WeakMap<GroupAttributeConfig, Map<string, GroupAttributesResult>>();
+const GROUP_MEMO_ENTRIES = 256;
+
+function groupAttributesFor(groups: readonly string[], cfg: GroupAttributeConfig): GroupAttributesResult {
+  let memo = groupMemo.get(cfg);
+  if (!memo) {
+    memo = new Map();
+    groupMemo.set(cfg, memo);
+  }
+  const key = JSON.stringify(groups);
+  let g = memo.get(key);
+  if (!g) {
+    const fresh = groupAttributes(groups, cfg);
+    g = {
+      attributes: Object.freeze(
+        fresh.attributes.map((a) => Object.freeze(a)),
+      ) as GroupAttributesResult['attributes'],
+      omitted: Object.freeze(fresh.omitted) as string[],
+    };
+    if (memo.size >= GROUP_MEMO_ENTRIES) memo.clear();
+    memo.set(key, g);
+  }
+  return g;
+}
+
 export function acceptReply(
   ctx: EngineContext,
   client: NasClient,
@@ -195,7 +225,7 @@ export function acceptReply(
   cfg: AuthEngineConfig,
 ): HandlerReply {
   const attributes: HandlerReply['attributes'] = [...client.acceptAttributes];
-  const g = groupAttributes(groups, cfg.policy.groupAttribute);
+  const g = groupAttributesFor(groups, cfg.policy.groupAttribute);
   if (g.omitted.length > 0)
     log.warn({ omitted: g.omitted.length }, 'some groups left out of the group attribute');
   attributes.push(...g.attributes);

@@ -44,10 +44,31 @@ const HEADER = 20;
 const MA_LENGTH = 16;
 
 export interface RawAttribute {
-  type: number;
+  readonly type: number;
   /** Offset of the attribute's type octet inside the packet. */
-  offset: number;
-  value: Buffer;
+  readonly offset: number;
+  readonly value: Buffer;
+}
+
+/**
+ * An attribute whose value view is made when first read: a request has half a dozen attributes
+ * and the pipeline reads two of them (User-Password, State), so the other views were garbage.
+ */
+class LazyAttribute implements RawAttribute {
+  private view: Buffer | undefined;
+
+  constructor(
+    private readonly packet: Buffer,
+    readonly type: number,
+    readonly offset: number,
+  ) {}
+
+  get value(): Buffer {
+    return (this.view ??= this.packet.subarray(
+      this.offset + 2,
+      this.offset + (this.packet[this.offset + 1] as number),
+    ));
+  }
 }
 
 export interface ParsedPacket {
@@ -93,16 +114,15 @@ export function parsePacket(datagram: Buffer): ParseResult {
     const type = bytes[off] as number;
     const alen = bytes[off + 1] as number;
     if (alen < 2 || off + alen > length) return { ok: false, reason: 'bad-attribute-length' };
-    const value = bytes.subarray(off + 2, off + alen);
     if (type === ATTR.MessageAuthenticator) {
       if (alen !== 2 + MA_LENGTH) return { ok: false, reason: 'bad-message-authenticator-length' };
       if (messageAuthenticatorOffset !== undefined)
         return { ok: false, reason: 'duplicate-message-authenticator' };
       messageAuthenticatorOffset = off;
     } else if (type === ATTR.ProxyState) {
-      proxyStates.push(value);
+      proxyStates.push(bytes.subarray(off + 2, off + alen));
     }
-    attributes.push({ type, offset: off, value });
+    attributes.push(new LazyAttribute(bytes, type, off));
     off += alen;
   }
   return {

@@ -4,7 +4,13 @@ import {
   MAX_VSA_DATA,
   groupAttributes,
 } from '../../../firmware/src/auth/attributes.ts';
-import { groupAttributeSchema } from '../../../firmware/src/config/schema.ts';
+import { groupAttributeSchema, type GroupAttributeConfig } from '../../../firmware/src/config/schema.ts';
+import {
+  acceptReply,
+  type AuthEngineConfig,
+  type EngineContext,
+} from '../../../firmware/src/auth/engine-context.ts';
+import type { HandlerReply, NasClient } from '../../../firmware/src/auth/types.ts';
 import { encodeAttributes } from '../../../firmware/src/radius/codec.ts';
 
 const cfg = groupAttributeSchema.parse({});
@@ -72,5 +78,40 @@ describe('group attributes for NetScaler', () => {
     expect(capped.omitted.length).toBeGreaterThan(0);
     const sent = capped.attributes.flatMap(([n, v]) => decode(n, v).text.slice(15).split(';'));
     expect([...sent, ...capped.omitted].sort()).toEqual([...many].sort());
+  });
+});
+
+describe('the Accept reply (acceptReply) and its remembered group attributes', () => {
+  const client: NasClient = {
+    name: 'ns',
+    match: '10.0.0.1',
+    requireMessageAuthenticator: 'yes',
+    passwordCheck: 'directory',
+    acceptAttributes: [['Class', 'mfabox']],
+  };
+  const engineCfg = (groupAttribute: GroupAttributeConfig) =>
+    ({ policy: { groupAttribute } }) as unknown as AuthEngineConfig;
+  const ctx = {} as EngineContext;
+  const text = (r: HandlerReply) => r.attributes.map(([k, v]) => `${k}=${v.toString()}`);
+
+  it('answers the same group list alike, a changed config at once, and shares nothing writable', () => {
+    const a = engineCfg(cfg);
+    const first = acceptReply(ctx, client, ['MFA Users', 'VPN'], a);
+    expect(text(first)).toEqual(['Class=mfabox', '26:66:16=CTXSUserGroups=MFA Users;VPN']);
+    expect(text(acceptReply(ctx, client, ['MFA Users', 'VPN'], a))).toEqual(text(first));
+    expect(text(acceptReply(ctx, client, ['MFA Users'], a))).toEqual([
+      'Class=mfabox',
+      '26:66:16=CTXSUserGroups=MFA Users',
+    ]);
+    // A reload hands a new config object: its prefix applies to the very next Accept.
+    const b = engineCfg(groupAttributeSchema.parse({ prefix: 'G:' }));
+    expect(text(acceptReply(ctx, client, ['MFA Users', 'VPN'], b))).toEqual([
+      'Class=mfabox',
+      '26:66:16=G:MFA Users;VPN',
+    ]);
+    // Each reply has its own list; the remembered pairs inside are frozen.
+    first.attributes.push(['Reply-Message', 'x']);
+    expect(acceptReply(ctx, client, ['MFA Users', 'VPN'], a).attributes).toHaveLength(2);
+    expect(Object.isFrozen(first.attributes[1])).toBe(true);
   });
 });
