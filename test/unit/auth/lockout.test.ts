@@ -3,6 +3,7 @@ import { lockoutSchema } from '../../../firmware/src/config/auth-schema.ts';
 import { Lockout, decideFailure, lockState, type LockRecord } from '../../../firmware/src/auth/lockout.ts';
 import { FakeClock } from './doubles.ts';
 import { TempStore } from './policy-store.ts';
+import type { Table } from '../../../firmware/src/store/store.ts';
 
 const cfg = lockoutSchema.parse({});
 const MIN = 60_000;
@@ -81,6 +82,17 @@ describe('lockout escalation (pure)', () => {
   });
 });
 
+/** Counts the table's synchronous reads (the ones a passcode check makes). */
+function countReads(table: Table<LockRecord>): { n: number } {
+  const reads = { n: 0 };
+  const getSync = table.getSync.bind(table);
+  table.getSync = (k: string) => {
+    reads.n++;
+    return getSync(k);
+  };
+  return reads;
+}
+
 describe('Lockout (store)', () => {
   const tmp = new TempStore();
   let clock: FakeClock;
@@ -115,18 +127,12 @@ describe('Lockout (store)', () => {
 
   it('a success after check reads nothing again when there was no row, yet still resets a count written since', async () => {
     const lockout = new Lockout(tmp.store, clock, () => cfg);
-    const table = tmp.store.table<LockRecord>('lockout');
-    let reads = 0;
-    const getSync = table.getSync.bind(table);
-    table.getSync = (k: string) => {
-      reads++;
-      return getSync(k);
-    };
+    const reads = countReads(tmp.store.table<LockRecord>('lockout'));
     // Nothing to reset: one read in all (the check), no write.
     const first = await lockout.check('alice');
     expect(first.read).toMatchObject({ user: 'alice', row: false });
     await lockout.success('alice', first.read);
-    expect(reads).toBe(1);
+    expect(reads.n).toBe(1);
     // A wrong code of another login of the same user, queued after the check: the success reads
     // the row again (under the user's queue) and resets it.
     const second = await lockout.check('alice');
@@ -143,16 +149,10 @@ describe('Lockout (store)', () => {
 
   it('remembers users with no row (no read per check), and never past a write', async () => {
     const lockout = new Lockout(tmp.store, clock, () => cfg);
-    const table = tmp.store.table<LockRecord>('lockout');
-    let reads = 0;
-    const getSync = table.getSync.bind(table);
-    table.getSync = (k: string) => {
-      reads++;
-      return getSync(k);
-    };
+    const reads = countReads(tmp.store.table<LockRecord>('lockout'));
     for (let i = 0; i < 5; i++)
       expect((await lockout.check('dave')).state).toEqual({ locked: false, count: 0 });
-    expect(reads).toBe(1);
+    expect(reads.n).toBe(1);
     // A check while a wrong code is being written reads (and does not remember) the absence...
     const wrong = lockout.failure('dave');
     expect((await lockout.check('dave')).state.count).toBe(0);
@@ -166,9 +166,9 @@ describe('Lockout (store)', () => {
     expect((await lockout.check('dave')).state).toMatchObject({ locked: true, count: 5 });
     // An unlock deletes the row; the absence is read once and then remembered again.
     await lockout.unlock('dave');
-    const before = reads;
+    const before = reads.n;
     for (let i = 0; i < 3; i++) expect((await lockout.check('dave')).state.locked).toBe(false);
-    expect(reads).toBe(before + 1);
+    expect(reads.n).toBe(before + 1);
   });
 
   it('counts concurrent wrong codes exactly once each', async () => {
