@@ -114,8 +114,12 @@ describe('auth policy end to end (radclient, slapd, modem simulator, mfabox)', (
     const c = await login('alice', pw());
     expect(said(c)).toBe('Enter the PASSCODE sent to ******5678');
     // The network refuses it for good (CMS 21); the user waits, gets nothing, presses on.
-    for (let i = 0; i < 200 && (app?.health().outbox?.failed ?? 0) === failedBefore; i++)
-      await new Promise((r) => setTimeout(r, 50));
+    // Waited for, not assumed: on a loaded machine the refusal can take longer than the user.
+    await waitFor(
+      'the outbox to record the refused SMS',
+      () => ((app?.health().outbox?.failed ?? 0) > failedBefore ? true : undefined),
+      800,
+    );
     const next = await answer('alice', c, '000000');
     expect(next.code, said(next)).toBe('Access-Challenge');
     expect(said(next)).toBe('The SMS could not be delivered. Enter the PASSCODE sent to ******4567');
