@@ -86,8 +86,18 @@ export interface Box {
   /** SIGTERM and wait for a clean exit; returns the exit code. */
   stop(): Promise<number | null>;
   /** RSS in kB and open descriptors, from /proc. */
-  footprint(): { rssKb: number; fds: number; fdKinds: Record<string, number> };
+  footprint(): Footprint;
   cleanup(): Promise<void>;
+}
+
+export interface Footprint {
+  /** VmRSS in kB: the process's own memory (RssAnon) plus the file pages it maps (RssFile). */
+  rssKb: number;
+  anonKb: number;
+  /** Mapped file pages: code, and LevelDB's memory-mapped table files, which the kernel can drop. */
+  fileKb: number;
+  fds: number;
+  fdKinds: Record<string, number>;
 }
 
 export async function makeBox(o: BoxOptions): Promise<Box> {
@@ -190,9 +200,10 @@ export async function makeBox(o: BoxOptions): Promise<Box> {
     footprint() {
       const pid = box.pid();
       const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-      const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+      const kb = (field: string): number => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
+      const rssKb = kb('VmRSS');
       const { fds, kinds } = descriptorKinds(pid, dataDir);
-      return { rssKb, fds, fdKinds: kinds };
+      return { rssKb, anonKb: kb('RssAnon'), fileKb: kb('RssFile'), fds, fdKinds: kinds };
     },
     async cleanup() {
       await box.kill9();

@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bulkUser, report, sleep, type Box, type DirectoryPeer } from './harness.ts';
+import { bulkUser, report, sleep, type Box, type DirectoryPeer, type Footprint } from './harness.ts';
 import { startRig, type Rig } from './rig.ts';
 import type { Handsets } from './users.ts';
 import { login, p99, step1, step2, type LoginResult } from './users.ts';
@@ -38,7 +38,7 @@ describe('reliability: soak', () => {
     async () => {
       const end = Date.now() + MINUTES * 60_000;
       const warmUpEnd = Date.now() + Math.min(60_000, (MINUTES * 60_000) / 4);
-      const samples: { t: number; rssKb: number; fds: number; fdKinds: Record<string, number> }[] = [];
+      const samples: (Footprint & { t: number })[] = [];
       const sampler = setInterval(() => samples.push({ t: Date.now(), ...box.footprint() }), 5_000);
       const junk = dgram.createSocket('udp4');
       await new Promise<void>((r) => junk.bind(0, '127.0.0.1', r));
@@ -92,6 +92,14 @@ describe('reliability: soak', () => {
       const third = Math.max(1, Math.floor(after.length / 3));
       const rssWarm = median(after.slice(0, third).map((s) => s.rssKb));
       const rssEnd = median(after.slice(-third).map((s) => s.rssKb));
+      const mb = (kb: number): number => Math.round(kb / 102.4) / 10;
+      const medianOf = (xs: typeof samples, k: 'anonKb' | 'fileKb'): number =>
+        mb(median(xs.map((s) => s[k])));
+      // Minute by minute, so a long run shows a plateau from a climb.
+      const byMinute = samples
+        .filter((_, i) => i % 12 === 11)
+        .map((s) => `${mb(s.rssKb)}/${mb(s.anonKb)}/${mb(s.fileKb)}`);
+      console.log(`soak memory per minute, MB rss/anon/file: ${byMinute.join(' ')}`);
       // The password-check pool opens connections to the DC as logins overlap, up to its size, and
       // closes idle ones: those move with the load, not with a leak. They are held to the pool's
       // bound, and every other descriptor may not grow.
@@ -125,6 +133,10 @@ describe('reliability: soak', () => {
         p99ms: p99(latencies),
         rssWarmMb: Math.round(rssWarm / 1024),
         rssEndMb: Math.round(rssEnd / 1024),
+        anonWarmMb: medianOf(after.slice(0, third), 'anonKb'),
+        anonEndMb: medianOf(after.slice(-third), 'anonKb'),
+        fileWarmMb: medianOf(after.slice(0, third), 'fileKb'),
+        fileEndMb: medianOf(after.slice(-third), 'fileKb'),
         fdsWarm,
         fdsEnd,
         dcConns: dcMax,
