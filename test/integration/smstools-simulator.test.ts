@@ -79,9 +79,13 @@ describe.skipIf(!existsSync(SMSD) && peersSkipped)(
       expect(sim.inbox.messages.map((m) => [m.to, m.text]).sort()).toEqual(
         texts.map((t) => ['+15550000001', t]).sort(),
       );
-      while (readdirSync(join(dir, 'sent')).length < texts.length && Date.now() < deadline)
-        await new Promise((r) => setTimeout(r, 100));
-      expect(readdirSync(join(dir, 'sent')).sort()).toEqual(['msg0', 'msg1']);
+      // smsd holds a `<file>.LOCK` beside a file while it moves it: filed means no lock left.
+      const sent = (): string[] => readdirSync(join(dir, 'sent')).sort();
+      const filed = (): boolean =>
+        sent().filter((f) => !f.endsWith('.LOCK')).length >= texts.length &&
+        !sent().some((f) => f.endsWith('.LOCK'));
+      while (!filed() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      expect(sent()).toEqual(['msg0', 'msg1']);
       expect(readdirSync(join(dir, 'failed'))).toEqual([]);
     }, 40_000);
   },
