@@ -81,9 +81,8 @@ describe.skipIf(!existsSync(SMSD) && peersSkipped)(
       );
       // smsd holds a `<file>.LOCK` beside a file while it moves it: filed means no lock left.
       const sent = (): string[] => readdirSync(join(dir, 'sent')).sort();
-      const filed = (): boolean =>
-        sent().filter((f) => !f.endsWith('.LOCK')).length >= texts.length &&
-        !sent().some((f) => f.endsWith('.LOCK'));
+      const filed = (files = sent()): boolean =>
+        files.length >= texts.length && !files.some((f) => f.endsWith('.LOCK'));
       while (!filed() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
       expect(sent()).toEqual(['msg0', 'msg1']);
       expect(readdirSync(join(dir, 'failed'))).toEqual([]);

@@ -90,8 +90,10 @@ describe('reliability: soak', () => {
 
       const after = samples.filter((s) => s.t >= warmUpEnd);
       const third = Math.max(1, Math.floor(after.length / 3));
-      const rssWarm = median(after.slice(0, third).map((s) => s.rssKb));
-      const rssEnd = median(after.slice(-third).map((s) => s.rssKb));
+      const warm = after.slice(0, third);
+      const last = after.slice(-third);
+      const rssWarm = median(warm.map((s) => s.rssKb));
+      const rssEnd = median(last.map((s) => s.rssKb));
       const mb = (kb: number): number => Math.round(kb / 102.4) / 10;
       const medianOf = (xs: typeof samples, k: 'anonKb' | 'fileKb'): number =>
         mb(median(xs.map((s) => s[k])));
@@ -107,8 +109,8 @@ describe('reliability: soak', () => {
       const dcConns = (k: Record<string, number>): number =>
         Object.entries(k).reduce((n, [kind, c]) => (kind.startsWith(toDc) ? n + c : n), 0);
       const others = (s: (typeof samples)[number]): number => s.fds - dcConns(s.fdKinds);
-      const fdsWarm = Math.max(...after.slice(0, third).map(others));
-      const fdsEnd = Math.min(...after.slice(-third).map(others));
+      const fdsWarm = Math.max(...warm.map(others));
+      const fdsEnd = Math.min(...last.map(others));
       const dcMax = Math.max(...samples.map((s) => dcConns(s.fdKinds)));
       const unhandled = (box.out().match(/unhandled/gi) ?? []).length;
       const dups = phones.duplicates();
@@ -133,10 +135,10 @@ describe('reliability: soak', () => {
         p99ms: p99(latencies),
         rssWarmMb: Math.round(rssWarm / 1024),
         rssEndMb: Math.round(rssEnd / 1024),
-        anonWarmMb: medianOf(after.slice(0, third), 'anonKb'),
-        anonEndMb: medianOf(after.slice(-third), 'anonKb'),
-        fileWarmMb: medianOf(after.slice(0, third), 'fileKb'),
-        fileEndMb: medianOf(after.slice(-third), 'fileKb'),
+        anonWarmMb: medianOf(warm, 'anonKb'),
+        anonEndMb: medianOf(last, 'anonKb'),
+        fileWarmMb: medianOf(warm, 'fileKb'),
+        fileEndMb: medianOf(last, 'fileKb'),
         fdsWarm,
         fdsEnd,
         dcConns: dcMax,
@@ -150,8 +152,8 @@ describe('reliability: soak', () => {
       expect(
         fdsEnd,
         JSON.stringify({
-          warm: kindsAt(fdsWarm, after.slice(0, third)),
-          end: kindsAt(fdsEnd, after.slice(-third)),
+          warm: kindsAt(fdsWarm, warm),
+          end: kindsAt(fdsEnd, last),
         }),
       ).toBeLessThanOrEqual(fdsWarm);
       expect(dcMax).toBeLessThanOrEqual(DC_CONNECTIONS);
