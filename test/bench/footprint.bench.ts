@@ -138,7 +138,11 @@ export async function run(): Promise<void> {
       const t = performance.now();
       const r = spawnSync(
         process.execPath,
-        [join(dir, 'scripts/warm-cache.mjs'), '--config', config, '--cache-dir', cache, '--same-user'],
+        [
+          join(dir, 'scripts/warm-cache.mjs'),
+          ...['--config', config, '--unit', join(dir, 'scripts/mfabox.service')],
+          ...['--cache-dir', cache, '--same-user'],
+        ],
         { encoding: 'utf8' },
       );
       warmUpMs.push(performance.now() - t);
