@@ -207,7 +207,7 @@ export async function passcodeStep(dir: string, rounds: number, seconds: number)
     ] as const) {
       const bad = side.closed.concat(side.open).filter((r) => r.accepts < r.answered);
       console.log(
-        `    ${name}: ${median(side.closed.map((r) => r.serverUs)).toFixed(0)} µs/request (${spread(side.closed.map((r) => r.serverUs))}; kernel ${median(side.closed.map((r) => r.systemUs)).toFixed(0)}),` +
+        `    ${name}: ${median(side.closed.map((r) => r.serverUs)).toFixed(0)} µs/request (rounds ${side.closed.map((r) => r.serverUs.toFixed(0)).join(' ')}; kernel ${median(side.closed.map((r) => r.systemUs)).toFixed(0)}),` +
           ` ${median(side.closed.map((r) => r.rate)).toFixed(0)} req/s (${spread(side.closed.map((r) => r.rate))}) at ${CONCURRENCY} in flight;` +
           ` p50 ${median(side.open.map((r) => r.p50)).toFixed(1)} ms, p99 ${median(side.open.map((r) => r.p99)).toFixed(1)} ms (${spread(
             side.open.map((r) => r.p99),
