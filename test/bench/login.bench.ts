@@ -221,8 +221,11 @@ export async function run(): Promise<void> {
         .join(' ')} (a shared machine)`,
   );
   try {
-    // MFABOX_BENCH_LOGIN=tls,plain,passcode (the default: all three) picks the parts to run.
-    const parts = (process.env.MFABOX_BENCH_LOGIN ?? 'tls,plain,passcode').split(',');
+    // MFABOX_BENCH_LOGIN=tls,plain,passcode (the default: all three) picks the parts to run;
+    // `password` is step 1 alone, both ways (tls,plain).
+    const parts = (process.env.MFABOX_BENCH_LOGIN ?? 'tls,plain,passcode')
+      .split(',')
+      .flatMap((p) => (p === 'password' ? ['tls', 'plain'] : [p]));
     for (const startTls of [true, false].filter((t) => parts.includes(t ? 'tls' : 'plain'))) {
       const label = startTls ? 'StartTLS' : 'plain LDAP';
       const fr = await startFreeRadius(f, dir, startTls);

@@ -282,12 +282,13 @@ export class LdapConnection {
     if (ms <= 0) throw deadlinePassed(what, this.url);
     const p = fn(this.client);
     this.inFlight++;
-    // Two timers and one promise per operation (this runs twice per login): the caller's wait
-    // and the silence limit settle the same promise, whichever comes first.
+    // One promise and one timer at a time per operation (this runs twice per login): the
+    // caller's wait first, then, if that ends unanswered, the rest of the silence limit.
     return new Promise<T>((resolve, reject) => {
       let waiting = true;
       const limit = Math.max(ms, silenceMs);
-      const watchdog = setTimeout(() => {
+      const silent = (): void => {
+        this.watchdogs.delete(timer);
         const e = new MfaError(
           `${what} on ${this.url}: no answer within ${limit} ms`,
           ErrorCode.DirectoryTimeout,
@@ -301,22 +302,28 @@ export class LdapConnection {
           waiting = false;
           reject(e);
         }
-      }, limit);
-      watchdog.unref();
-      this.watchdogs.add(watchdog);
-      const gaveUp =
+      };
+      const watch = (after: number): NodeJS.Timeout => {
+        const t = setTimeout(silent, after);
+        t.unref();
+        this.watchdogs.add(t);
+        return t;
+      };
+      let timer =
         silenceMs > ms
           ? setTimeout(() => {
-              if (!waiting) return;
-              waiting = false;
-              reject(deadlinePassed(what, this.url, ms));
+              if (waiting) {
+                waiting = false;
+                reject(deadlinePassed(what, this.url, ms));
+              }
+              // A destroyed connection has already failed the operation: nothing left to watch.
+              if (!this.destroyed) timer = watch(limit - ms);
             }, ms)
-          : undefined;
+          : watch(limit);
       // Bookkeeping before the caller resumes, so a connection handed back is no longer busy.
       const settled = (): void => {
-        clearTimeout(watchdog);
-        this.watchdogs.delete(watchdog);
-        if (gaveUp) clearTimeout(gaveUp);
+        clearTimeout(timer);
+        this.watchdogs.delete(timer);
         this.inFlight--;
         if (this.retired && this.inFlight === 0) void this.close();
       };

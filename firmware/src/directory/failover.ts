@@ -44,11 +44,15 @@ export class ServerPool {
    * order, then the down ones as a last resort (their mark may be stale, and trying beats failing).
    */
   order(): string[] {
+    // Runs on every login: one pass, no intermediate arrays.
     const n = this.servers.length;
-    const rotated = Array.from({ length: n }, (_, k) => this.servers[(this.preferred + k) % n]).filter(
-      (s): s is ServerState => s !== undefined,
-    );
-    return [...rotated.filter((s) => s.up), ...rotated.filter((s) => !s.up)].map((s) => s.url);
+    const up: string[] = [];
+    const down: string[] = [];
+    for (let k = 0; k < n; k++) {
+      const s = this.servers[(this.preferred + k) % n];
+      if (s) (s.up ? up : down).push(s.url);
+    }
+    return down.length === 0 ? up : up.concat(down);
   }
 
   markUp(url: string, now: number): void {

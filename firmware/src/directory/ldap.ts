@@ -69,6 +69,8 @@ const SILENCE_MIN_MS = 10_000;
 
 export class LdapDirectory implements Directory {
   private readonly s: DialectSettings;
+  /** The attributes a login's search asks for (computed once: it runs on every login). */
+  private readonly loginAttributes: string[];
   private readonly clock: Clock;
   private readonly log: Logger;
   private readonly dcs: DomainControllers;
@@ -87,6 +89,7 @@ export class LdapDirectory implements Directory {
     deps: LdapDirectoryDeps = {},
   ) {
     this.s = dialectSettings(cfg);
+    this.loginAttributes = userAttributes(this.s);
     this.clock = deps.clock ?? systemClock;
     this.log = deps.log ?? logger('directory:ldap');
     this.silenceMs = deps.silenceMs ?? Math.max(SILENCE_MIN_MS, 2 * cfg.timeoutMs);
@@ -270,7 +273,7 @@ export class LdapDirectory implements Directory {
     const size = this.dcs.servers.size;
     for (let attempt = 0; attempt < Math.max(1, size); attempt++) {
       if (deadline.remaining() <= 0) break;
-      const svc = await this.service.get(deadline, slow);
+      const svc = this.service.ready(slow) ?? (await this.service.get(deadline, slow));
       try {
         const budget = attemptBudget(deadline.remaining(), Math.max(1, size - attempt));
         const groupDn = this.s.nestedGroups ? await this.cachedGroupDn(svc.conn, budget) : undefined;
@@ -281,7 +284,7 @@ export class LdapDirectory implements Directory {
             c.search(this.cfg.baseDn, {
               scope: 'sub',
               filter,
-              attributes: userAttributes(this.s),
+              attributes: this.loginAttributes,
               sizeLimit: 2,
             }),
           this.silenceMs,

@@ -138,9 +138,15 @@ export class ServiceConnection {
    * moves to another DC (the old one is retired, not destroyed: other logins' requests on it still
    * get their answers, and it is not marked down for being slow).
    */
-  async get(deadline: Deadline, avoid: ReadonlySet<string> = new Set()): Promise<Bound> {
+  /** The warm service connection when it is usable now (every login's path: no await). */
+  ready(avoid?: ReadonlySet<string>): Bound | undefined {
     const svc = this.service;
-    if (svc && svc.conn.alive && svc.conn.client.isBound && !avoid.has(svc.url)) return svc;
+    return svc && svc.conn.alive && svc.conn.client.isBound && !avoid?.has(svc.url) ? svc : undefined;
+  }
+
+  async get(deadline: Deadline, avoid: ReadonlySet<string> = new Set()): Promise<Bound> {
+    const svc = this.ready(avoid);
+    if (svc) return svc;
     // The connection is adopted when it is ready, even if every caller stopped waiting for it.
     if (avoid.size > 0) {
       // Logins that gave up on the same DC at the same moment (a burst under load) share one move.

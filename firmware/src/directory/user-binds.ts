@@ -94,7 +94,8 @@ export class UserBinds {
    * password, a second try could count twice towards the lockout.
    */
   async verify(url: string, dn: string, password: string, deadline: Deadline): Promise<BindOutcome> {
-    const order = [url, ...this.dcs.servers.order().filter((u) => u !== url)];
+    const listed = this.dcs.servers.order();
+    const order = listed[0] === url ? listed : [url, ...listed.filter((u) => u !== url)];
     let lastDetail = 'no domain controller answered within the deadline';
     for (let i = 0; i < order.length; i++) {
       const target = order[i] ?? url;
