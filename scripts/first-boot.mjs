@@ -7,7 +7,10 @@
 //   - the first admin password, printed once (console and journal), if this release has the
 //     web admin store;
 //   - /etc/mfabox and the data directory owned by the service user;
-//   - the CAP_NET_BIND_SERVICE drop-in only when the config uses a port under 1024.
+//   - the CAP_NET_BIND_SERVICE drop-in only when the config uses a port under 1024;
+//   - the start caches (warm-cache.mjs: V8 code cache, validated config) in /var/cache/mfabox, as
+//     the service user, so the service's first start is not a cold one. A warm-up that cannot
+//     run prints one line and first boot goes on: the first start then does that work itself.
 // Usage: first-boot.mjs [--root DIR]   (DIR: a mounted card or a test tree; default /)
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -30,6 +33,7 @@ import {
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { warmCaches } from './warm-cache.mjs';
 
 const { values } = parseArgs({
   options: { root: { type: 'string', default: '/' }, help: { type: 'boolean' } },
@@ -187,6 +191,11 @@ if (want !== have) {
   changed.push(want ? `CAP_NET_BIND_SERVICE for port ${low.join(', ')}` : 'CAP_NET_BIND_SERVICE removed');
   if (root === '/') execFileSync('systemctl', ['daemon-reload']);
 }
+
+// 6. The start caches, last: the trial start reads what the steps above made (the certificate).
+const warm = warmCaches({ root, release, config: configPath });
+say(warm.line.replace(/^mfabox:? ?/, ''));
+if (warm.ok && / written /.test(warm.line)) changed.push('start caches');
 
 const done = join(dataDir, '.first-boot-done');
 if (!existsSync(done)) {

@@ -11,6 +11,8 @@
 // JavaScript. The cache's name is derived from the bundle file (path, size, mtime, inode), Node's
 // version, the CPU and the V8 flags, so a new release or another Node never reads a stale one;
 // V8 checks its own version and flags again and rejects a mismatch (then it is rewritten).
+// `mfabox warm` (scripts/warm-cache.mjs: first boot, `mfabox upgrade`) writes the cache before the
+// service's first start, through the handle this script leaves on `process.mfaboxCodeCache`.
 import { createHash } from 'node:crypto';
 import {
   closeSync,
@@ -71,7 +73,10 @@ function readCache(cache) {
   }
 }
 
-/** Written once, atomically (a power cut leaves the old cache or none), replacing older ones. */
+/**
+ * Written once, atomically (a power cut leaves the old cache or none), replacing older ones.
+ * True once written; a failure costs only start-up speed (one line on stderr).
+ */
 function writeCache(cache, script) {
   try {
     const data = script.createCachedData();
@@ -88,9 +93,11 @@ function writeCache(cache, script) {
     for (const f of readdirSync(cache.dir))
       if (f.startsWith('mfabox-code-') && join(cache.dir, f) !== cache.file)
         rmSync(join(cache.dir, f), { force: true });
+    return true;
   } catch (e) {
     // Only start-up speed is lost; the box runs the same without a cache.
     console.error(`mfabox: could not write the code cache in ${cache.dir}: ${e.message}`);
+    return false;
   }
 }
 
@@ -107,7 +114,15 @@ function runBundle(file) {
     // goes through Node's ordinary loader.
     importModuleDynamically: vm.constants?.USE_MAIN_CONTEXT_DEFAULT_LOADER ?? ((s) => import(s)),
   });
-  if (cache && (!cachedData || script.cachedDataRejected)) {
+  const state = !cache ? 'off' : !cachedData ? 'none' : script.cachedDataRejected ? 'rejected' : 'accepted';
+  // For `mfabox warm` (firmware/src/commands/warm.ts): whether this start had a usable cache, and
+  // a way to write it at once, after its trial start.
+  process.mfaboxCodeCache = {
+    state,
+    file: cache?.file,
+    write: () => (cache ? writeCache(cache, script) : false),
+  };
+  if (state === 'none' || state === 'rejected') {
     process.once('mfabox:started', () =>
       setTimeout(() => writeCache(cache, script), CACHE_AFTER_READY_MS).unref(),
     );

@@ -66,12 +66,13 @@ export class KeyedSerialQueue {
         result = Promise.reject(e instanceof Error ? e : new Error(String(e)));
       }
     }
-    const tail = result.then(settled, settled);
-    this.tails.set(key, tail);
-    // The key is forgotten once its last job settled, so an idle lock costs nothing.
-    void tail.then(() => {
+    // The key is forgotten once its last job settled, so an idle lock costs nothing. (`tail` is
+    // read only when the job has settled, by which time it is assigned.)
+    const forget = (): void => {
       if (this.tails.get(key) === tail) this.tails.delete(key);
-    });
+    };
+    const tail: Promise<void> = result.then(forget, forget);
+    this.tails.set(key, tail);
     return result;
   }
 
@@ -85,5 +86,3 @@ export class KeyedSerialQueue {
     return this.tails.size;
   }
 }
-
-function settled(): void {}

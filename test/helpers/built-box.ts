@@ -14,7 +14,9 @@ export function buildBoxInto(dir: string): void {
     stdio: 'pipe',
   });
   mkdirSync(join(dir, 'scripts'), { recursive: true });
-  cpSync(join(repo, 'scripts/mfabox.mjs'), join(dir, 'scripts/mfabox.mjs'));
+  // The launcher, the warm-up first boot and upgrade run, and the unit it reads its environment from.
+  for (const f of ['mfabox.mjs', 'warm-cache.mjs', 'mfabox.service'])
+    cpSync(join(repo, 'scripts', f), join(dir, 'scripts', f));
   cpSync(join(repo, 'package.json'), join(dir, 'package.json'));
   cpSync(join(repo, 'hardware'), join(dir, 'hardware'), { recursive: true });
   symlinkSync(join(repo, 'node_modules'), join(dir, 'node_modules'));

@@ -3,7 +3,14 @@
  * tarball (every native module an aarch64 ELF, checked with file(1)); scripts/flash --rootfs
  * installs it into a temp directory as if it were a card; systemd-analyze verify passes on the
  * installed units; first boot (in the temp root) makes a key, a certificate and, with the web
- * admin store in the release, a password; a second first boot changes nothing.
+ * admin store in the release, a password, and the service's start caches (code cache, validated
+ * config); a second first boot changes nothing. `mfabox upgrade` warms the caches of the release
+ * it switches to before restarting it, and those of the old one again when it rolls back.
+ *
+ * The warm-ups are real trial starts of the release's bundle (a few seconds each, 4 in this file,
+ * which is why it runs longer than most). This x64 machine cannot load the release's aarch64
+ * addons (LevelDB, serialport), so each release warmed here gets this checkout's node_modules
+ * (same lockfile) first; the JavaScript that runs and is cached is the release's.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { X509Certificate, createHash } from 'node:crypto';
@@ -18,8 +25,10 @@ import {
   readFileSync,
   readdirSync,
   readlinkSync,
+  renameSync,
   rmSync,
   statSync,
+  symlinkSync,
   truncateSync,
   writeFileSync,
   writeSync,
@@ -28,6 +37,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { warmRelease } from '../../firmware/src/commands/upgrade.ts';
+import { ErrorCode, isMfaError } from '../../firmware/src/errors.ts';
+import { upgrade } from '../../firmware/src/release/upgrade.ts';
 import { prepareVerifyRoot, systemdAnalyzeAvailable, verifyUnits } from '../helpers/systemd.ts';
 
 const repo = resolve(import.meta.dirname, '../..');
@@ -68,6 +80,24 @@ function canLoopMount(): boolean {
   } finally {
     rmSync(probe, { recursive: true, force: true });
   }
+}
+
+/** This machine's addons for a release's trial start (see the header); the aarch64 ones kept aside. */
+function hostModules(release: string): void {
+  const nm = join(release, 'node_modules');
+  if (lstatSync(nm).isSymbolicLink()) return;
+  renameSync(nm, `${nm}.aarch64`);
+  symlinkSync(join(repo, 'node_modules'), nm);
+}
+
+/** The start caches in a card's /var/cache/mfabox: the code cache file and the validated config file. */
+function startCaches(root: string): { code: string[]; config: string[] } {
+  const d = join(root, 'var/cache/mfabox');
+  const files = existsSync(d) ? readdirSync(d) : [];
+  return {
+    code: files.filter((f) => /^mfabox-code-[0-9a-f]{20}\.v8$/.test(f)),
+    config: files.filter((f) => /^mfabox-config-[0-9a-f]{32}\.json$/.test(f)),
+  };
 }
 
 function listFiles(d: string): string[] {
@@ -201,6 +231,7 @@ describe.skipIf(!haveFile || !existsSync(aarch64Elf))('release, flash and first 
     }
 
     // First boot, in the card's tree.
+    hostModules(join(root, 'opt/mfabox/releases', version));
     const firstBoot = (): string =>
       execFileSync(
         process.execPath,
@@ -224,9 +255,20 @@ describe.skipIf(!haveFile || !existsSync(aarch64Elf))('release, flash and first 
       readFileSync(join(root, 'etc/systemd/system/mfabox.service.d/50-low-port.conf'), 'utf8'),
     ).toContain('AmbientCapabilities=CAP_NET_BIND_SERVICE');
 
+    // The start caches, written by a trial start that never touched the card's data directory.
+    expect(out1).toMatch(/warm: config validated and cached; code cache written/);
+    const caches = startCaches(root);
+    expect(caches.code).toHaveLength(1);
+    expect(caches.config).toHaveLength(1);
+    expect(statSync(join(root, 'var/cache/mfabox', caches.code[0] ?? '')).size).toBeGreaterThan(500_000);
+    expect(readdirSync(join(root, 'var/lib/mfabox')).filter((f) => /^(CURRENT|LOCK|LOG)$/.test(f))).toEqual(
+      [],
+    );
+
     const snapshot = (): string =>
       listFiles(join(root, 'etc'))
         .concat(listFiles(join(root, 'var/lib/mfabox')))
+        .concat(listFiles(join(root, 'var/cache/mfabox')))
         .sort()
         .map(
           (f) => `${f} ${statSync(f).mtimeMs} ${createHash('sha256').update(readFileSync(f)).digest('hex')}`,
@@ -235,9 +277,90 @@ describe.skipIf(!haveFile || !existsSync(aarch64Elf))('release, flash and first 
     const before = snapshot();
     const out2 = firstBoot();
     expect(out2).toContain('nothing to do');
+    // V8 accepted the cache under the unit's flags, and the config came from its cache.
+    expect(out2).toContain('warm: already warm');
     expect(out2).not.toMatch(/password:/);
     expect(snapshot()).toBe(before);
-  }, 120_000);
+  }, 240_000);
+
+  it('mfabox upgrade warms the new release before restarting it, and the old one again on a rollback', async () => {
+    const root = await mkdtemp(join(dir, 'card-upgrade-'));
+    expect(flash(root).status).toBe(0);
+    const home = join(root, 'opt/mfabox');
+    hostModules(join(home, 'releases', version));
+    execFileSync(process.execPath, [join(home, 'current/scripts/first-boot.mjs'), '--root', root]);
+    const atFirstBoot = startCaches(root).code;
+    expect(atFirstBoot).toHaveLength(1);
+
+    // The next release: the same build under another version (unpacked anew: another code cache key).
+    const next = `${version}-next`;
+    const stage = await mkdtemp(join(dir, 'next-'));
+    execFileSync('tar', ['-xzf', tarball, '-C', stage]);
+    const top = join(stage, `mfabox-${next}-linux-arm64`);
+    renameSync(join(stage, `mfabox-${version}-linux-arm64`), top);
+    const manifest = JSON.parse(readFileSync(join(top, 'manifest.json'), 'utf8')) as { version: string };
+    writeFileSync(join(top, 'manifest.json'), JSON.stringify({ ...manifest, version: next }));
+    const nextTarball = join(dir, `mfabox-${next}-linux-arm64.tar.gz`);
+    execFileSync('tar', ['-czf', nextTarball, '-C', stage, `mfabox-${next}-linux-arm64`]);
+    writeFileSync(
+      `${nextTarball}.sha256`,
+      `${createHash('sha256').update(readFileSync(nextTarball)).digest('hex')}  x\n`,
+    );
+
+    const config = join(root, 'etc/mfabox/config.json');
+    /** What `current` and the cache directory held at each restart. */
+    const restarts: { current: string; code: string[]; config: string[] }[] = [];
+    const warmLines: string[] = [];
+    const deps = (healthy: boolean): Parameters<typeof upgrade>[1] => ({
+      home,
+      waitMs: 1000,
+      pollMs: 100,
+      restart: () => {
+        restarts.push({ current: readlinkSync(join(home, 'current')), ...startCaches(root) });
+        return Promise.resolve();
+      },
+      healthy: () => Promise.resolve(healthy),
+      warm: (releaseDir) => {
+        hostModules(releaseDir);
+        return warmRelease(releaseDir, config, ['--root', root]).then((l) => {
+          warmLines.push(l);
+          return l;
+        });
+      },
+    });
+    /** `mfabox warm` of the release `current` points at, as first boot runs it: "already warm" or not. */
+    const warmAgain = (): string =>
+      execFileSync(process.execPath, [join(home, 'current/scripts/warm-cache.mjs'), '--root', root], {
+        encoding: 'utf8',
+      }).trim();
+
+    process.env.MFABOX_UPGRADE_ANY_PLATFORM = '1';
+    try {
+      // Not healthy: back to the first release, whose caches are warmed again before its restart.
+      const err = await upgrade(nextTarball, deps(false)).catch((e: unknown) => e);
+      expect(isMfaError(err, ErrorCode.UpgradeRolledBack)).toBe(true);
+      expect(restarts.map((r) => r.current)).toEqual([`releases/${next}`, `releases/${version}`]);
+      expect(warmLines).toHaveLength(2);
+      for (const l of warmLines) expect(l).toMatch(/code cache written/);
+      // One code cache at a time: the new release's replaced the old one's, then the reverse.
+      expect(restarts[0]?.code).toHaveLength(1);
+      expect(restarts[0]?.code).not.toEqual(atFirstBoot);
+      expect(restarts[1]?.code).toEqual(atFirstBoot);
+      for (const r of restarts) expect(r.config).toHaveLength(1);
+      expect(warmAgain()).toBe('mfabox warm: already warm: nothing to do');
+
+      // Healthy: the new release (unpacked again) runs, with its own caches made before its restart.
+      restarts.length = 0;
+      const r = await upgrade(nextTarball, deps(true));
+      expect(r.to).toBe(next);
+      expect(restarts.map((x) => x.current)).toEqual([`releases/${next}`]);
+      expect(restarts[0]?.code).toHaveLength(1);
+      expect(restarts[0]?.code).not.toEqual(atFirstBoot);
+      expect(warmAgain()).toBe('mfabox warm: already warm: nothing to do');
+    } finally {
+      delete process.env.MFABOX_UPGRADE_ANY_PLATFORM;
+    }
+  }, 300_000);
 
   // Root with loop devices (this CI machine; a container without them skips, saying why).
   it.skipIf(!canLoopMount())(

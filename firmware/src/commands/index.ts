@@ -9,6 +9,7 @@ import { demoCommand, startCommand } from './run.ts';
 import { simCommand } from './sim.ts';
 import { statusCommand } from './status.ts';
 import { upgradeCommand } from './upgrade.ts';
+import { warmCommand } from './warm.ts';
 
 /** Every subcommand; each area registers its own line here. */
 export const COMMANDS: Command[] = [
@@ -23,6 +24,7 @@ export const COMMANDS: Command[] = [
   logCommand,
   statusCommand,
   upgradeCommand,
+  warmCommand,
   adminResetPasswordCommand,
   ...AUTH_COMMANDS,
 ];

@@ -1,6 +1,8 @@
 /** `mfabox upgrade FILE.tar.gz`: install a release beside the running one; roll back if unhealthy. */
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { upgrade } from '../release/upgrade.ts';
 import { defineCommand, usageError } from './command.ts';
 
@@ -17,6 +19,27 @@ async function healthyAt(configFile: string): Promise<boolean> {
   if (!res.ok) return false;
   const body = (await res.json()) as { status?: string };
   return body.status === 'ok' || body.status === 'degraded';
+}
+
+/**
+ * Runs the release's own scripts/warm-cache.mjs (it drops to the service user and reads the
+ * installed unit); resolves to its one line. A release without one (older than the warm-up)
+ * starts cold, as it always did.
+ */
+export function warmRelease(releaseDir: string, configFile: string, extra: string[] = []): Promise<string> {
+  const script = join(releaseDir, 'scripts/warm-cache.mjs');
+  if (!existsSync(script)) return Promise.resolve(`${releaseDir} has no warm-up: it starts cold`);
+  return new Promise((resolve) =>
+    execFile(
+      process.execPath,
+      [script, '--release', releaseDir, '--config', configFile, ...extra],
+      { timeout: 180_000 },
+      (err, stdout, stderr) => {
+        const last = `${stdout}\n${stderr}`.trim().split('\n').at(-1)?.trim();
+        resolve(err && !last ? `start caches not warmed: ${err.message}` : (last ?? 'warm-up: no output'));
+      },
+    ),
+  );
 }
 
 export const upgradeCommand = defineCommand({
@@ -66,6 +89,7 @@ export const upgradeCommand = defineCommand({
           ),
         ),
       healthy: () => healthyAt(values.config),
+      warm: (dir) => warmRelease(dir, values.config),
       say: (l) => console.log(`upgrade: ${l}`),
     });
     console.log(

@@ -85,6 +85,8 @@ export interface StartConfigOptions {
   buildId?: string | undefined;
   /** Tests: the full validation (config/load.ts, loaded only when needed). */
   validate?: (input: unknown) => Config;
+  /** Told where the result came from (`mfabox warm` reports it, and avoids loading the schema twice). */
+  onSource?: (source: 'cache' | 'validated') => void;
 }
 
 const PREFIX = 'mfabox-config-';
@@ -107,8 +109,11 @@ export async function startConfig(file: JsonObject, opts: StartConfigOptions): P
   if (cacheFile) {
     try {
       const kept = JSON.parse(readFileSync(cacheFile, 'utf8')) as { key?: unknown; shape?: Shape };
-      if (kept.key === key && kept.shape !== undefined)
-        return applyShape(JSON.parse(text), kept.shape) as Config;
+      if (kept.key === key && kept.shape !== undefined) {
+        const config = applyShape(JSON.parse(text), kept.shape) as Config;
+        opts.onSource?.('cache');
+        return config;
+      }
     } catch {
       // none yet, or damaged: validate
     }
@@ -116,6 +121,7 @@ export async function startConfig(file: JsonObject, opts: StartConfigOptions): P
   const validate = opts.validate ?? (await import('./load.ts')).parseConfig;
   const config = validate(input);
   if (cacheFile && key && opts.cacheDir) keep(opts.cacheDir, cacheFile, key, input, config);
+  opts.onSource?.('validated');
   return config;
 }
 

@@ -8,6 +8,7 @@
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { isUtf8 } from 'node:buffer';
+import { hmacMd5Into, md5Into } from './md5.ts';
 import {
   ATTR,
   decodeAttributes as decodePacketAttributes,
@@ -150,19 +151,27 @@ export function firstAttribute(p: ParsedPacket, type: number): Buffer | undefine
  * radclient and FreeRADIUS do) uses 16 zero octets in its place.
  */
 const ZEROS = Buffer.alloc(16);
+/** The computed Message-Authenticator, compared at once (every use is synchronous). */
+const MA_SCRATCH = Buffer.alloc(MA_LENGTH);
 
 export function verifyMessageAuthenticator(p: ParsedPacket, secret: Buffer): boolean {
   const at = p.messageAuthenticatorOffset;
   if (at === undefined) return false;
-  // Hashed in pieces with the zeroed parts fed separately: no copy of the packet.
-  const h = createHmac('md5', secret);
+  // Hashed in pieces with the zeroed parts given as counts: no copy of the packet (md5.ts).
+  const b = p.bytes;
   if (p.code === CODE.AccountingRequest)
-    h.update(p.bytes.subarray(0, 4))
-      .update(ZEROS)
-      .update(p.bytes.subarray(HEADER, at + 2));
-  else h.update(p.bytes.subarray(0, at + 2));
-  h.update(ZEROS).update(p.bytes.subarray(at + 2 + MA_LENGTH));
-  return timingSafeEqual(h.digest(), p.bytes.subarray(at + 2, at + 2 + MA_LENGTH));
+    hmacMd5Into(
+      MA_SCRATCH,
+      0,
+      secret,
+      b.subarray(0, 4),
+      16,
+      b.subarray(HEADER, at + 2),
+      MA_LENGTH,
+      b.subarray(at + 2 + MA_LENGTH),
+    );
+  else hmacMd5Into(MA_SCRATCH, 0, secret, b.subarray(0, at + 2), MA_LENGTH, b.subarray(at + 2 + MA_LENGTH));
+  return timingSafeEqual(MA_SCRATCH, b.subarray(at + 2, at + 2 + MA_LENGTH));
 }
 
 /** RFC 2866 §3: Request Authenticator = MD5(Code|ID|Length|16 zero octets|Attributes|Secret). */
@@ -174,6 +183,8 @@ export function verifyAccountingAuthenticator(p: ParsedPacket, secret: Buffer): 
   h.update(secret);
   return timingSafeEqual(h.digest(), p.authenticator);
 }
+
+const PW_SCRATCH = Buffer.alloc(16);
 
 export type PasswordResult =
   { ok: true; password: string } | { ok: false; reason: 'bad-length' | 'undecodable' };
@@ -191,9 +202,10 @@ export function decodeUserPassword(
   if (cipher.length < 16 || cipher.length > 128 || cipher.length % 16 !== 0)
     return { ok: false, reason: 'bad-length' };
   const plain = Buffer.allocUnsafe(cipher.length);
+  const b = PW_SCRATCH;
   let prev = requestAuthenticator;
   for (let i = 0; i < cipher.length; i += 16) {
-    const b = createHash('md5').update(secret).update(prev).digest();
+    md5Into(b, 0, secret, prev);
     for (let j = 0; j < 16; j++) plain[i + j] = (cipher[i + j] as number) ^ (b[j] as number);
     prev = cipher.subarray(i, i + 16);
   }
@@ -277,12 +289,8 @@ export function encodeReply(r: ReplyInput): Buffer {
     ps.copy(out, off + 2);
     off += 2 + ps.length;
   }
-  if (withMa)
-    createHmac('md5', r.secret)
-      .update(out)
-      .digest()
-      .copy(out, HEADER + 2);
-  createHash('md5').update(out).update(r.secret).digest().copy(out, 4);
+  if (withMa) hmacMd5Into(out, HEADER + 2, r.secret, out);
+  md5Into(out, 4, out, r.secret);
   return out;
 }
 

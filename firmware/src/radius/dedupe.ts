@@ -10,6 +10,10 @@ import type { Clock } from '../clock.ts';
 
 export type DedupeResult = { kind: 'new' } | { kind: 'in-flight' } | { kind: 'replay'; reply: Buffer };
 
+/** The answers without a payload, shared: one fewer object per request. */
+const NEW: DedupeResult = Object.freeze({ kind: 'new' });
+const IN_FLIGHT: DedupeResult = Object.freeze({ kind: 'in-flight' });
+
 export interface ReplyCacheOptions {
   /** How long a completed reply is replayed, ms (radius.duplicateCacheSeconds × 1000). */
   ttlMs: number;
@@ -101,13 +105,11 @@ export class ReplyCache {
     this.sweep(now);
     const e = this.entries.get(key);
     if (e && e.expires > now)
-      return e.reply !== undefined
-        ? { kind: 'replay', reply: Buffer.from(e.reply, 'latin1') }
-        : { kind: 'in-flight' };
+      return e.reply !== undefined ? { kind: 'replay', reply: Buffer.from(e.reply, 'latin1') } : IN_FLIGHT;
     if (e) this.remove(key);
     this.makeRoom(cost(key, undefined));
     this.put(key, { reply: undefined, expires: now + this.opts.inFlightTimeoutMs });
-    return { kind: 'new' };
+    return NEW;
   }
 
   /** Stores the reply for replay; moves the entry to the young end. */

@@ -292,8 +292,15 @@ export function callHandler(s: PipelineState, r: Checked, key: string, req: Acce
     drop(s, e, 'handler-timeout', source);
   }, s.handlerTimeoutMs);
   timer.unref();
-  Promise.resolve()
-    .then(() => s.handler(req, e.client))
+  // Called at once, not from a microtask: the engine's handler is async, so even a bug in it
+  // comes back as a rejection; a synchronous throw (a handler that is not) is turned into one.
+  let pending: Promise<HandlerReply>;
+  try {
+    pending = s.handler(req, e.client);
+  } catch (err) {
+    pending = Promise.reject(err instanceof Error ? err : new Error(String(err)));
+  }
+  pending
     .then(
       (hr) => {
         if (settled) return;

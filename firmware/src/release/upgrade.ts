@@ -4,6 +4,8 @@
  * symlink atomically, restarts the service, and waits for the health model to say the box can
  * serve. Not healthy within the wait: `current` goes back to the previous release, which is
  * restarted, and the upgrade fails. Healthy: releases beyond the newest two are removed.
+ * Before each restart the release about to start gets its start caches warmed (`warm`,
+ * scripts/warm-cache.mjs), so neither the new release nor a rolled-back one starts cold.
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -17,6 +19,11 @@ export interface UpgradeDeps {
   home: string;
   /** Restarts the service (default: systemctl restart mfabox). */
   restart(): Promise<void>;
+  /**
+   * Warms the start caches of the release in this directory (scripts/warm-cache.mjs), before
+   * the restart that starts it; resolves to the line to show. A failure fails nothing.
+   */
+  warm?(releaseDir: string): Promise<string>;
   /** True once the restarted box reports healthy (the health model's verdict). */
   healthy(): Promise<boolean>;
   /** [1000...3600000] ms to wait for healthy before rolling back. */
@@ -125,6 +132,15 @@ export async function switchCurrent(home: string, version: string): Promise<void
 
 export async function upgrade(tarball: string, d: UpgradeDeps): Promise<UpgradeResult> {
   const say = (line: string): void => d.say?.(line);
+  const warm = async (version: string): Promise<void> => {
+    if (!d.warm) return;
+    try {
+      say(await d.warm(join(d.home, 'releases', version)));
+    } catch (e) {
+      // Only the first start's speed is lost.
+      say(`start caches of ${version} not warmed: ${describeError(e)}`);
+    }
+  };
   const sleep = (ms: number): Promise<void> =>
     d.sleep ? d.sleep(ms) : new Promise<void>((r) => setTimeout(r, ms));
   const sum = await verifyChecksum(tarball);
@@ -149,7 +165,9 @@ export async function upgrade(tarball: string, d: UpgradeDeps): Promise<UpgradeR
   await rename(staging, dest);
 
   await switchCurrent(d.home, manifest.version);
-  say(`switched current → releases/${manifest.version}; restarting`);
+  say(`switched current → releases/${manifest.version}`);
+  await warm(manifest.version);
+  say('restarting');
   await d.restart();
 
   const pollMs = d.pollMs ?? 5000;
@@ -163,7 +181,10 @@ export async function upgrade(tarball: string, d: UpgradeDeps): Promise<UpgradeR
   if (!ok) {
     if (from && from !== manifest.version) {
       await switchCurrent(d.home, from);
-      say(`not healthy within ${Math.round(d.waitMs / 1000)} s: back to ${from}, restarting`);
+      say(`not healthy within ${Math.round(d.waitMs / 1000)} s: back to ${from}`);
+      // The new release's warm-up replaced the old one's caches (one release's caches are kept).
+      await warm(from);
+      say('restarting');
       await d.restart();
     }
     throw new MfaError(

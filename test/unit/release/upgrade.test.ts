@@ -50,16 +50,28 @@ function fakeRelease(version: string, opts: { manifest?: boolean } = {}): string
   return file;
 }
 
-function deps(healthyAfter: number | 'never'): UpgradeDeps & { restarts: string[] } {
+function deps(healthyAfter: number | 'never'): UpgradeDeps & { restarts: string[]; steps: string[] } {
   const restarts: string[] = [];
+  // warm-ups and restarts in order, each with what `current` pointed at then
+  const steps: string[] = [];
   let checks = 0;
   return {
     home,
     restarts,
+    steps,
+    warm: (releaseDir) => {
+      steps.push(
+        `warm ${releaseDir.slice(home.length + 1)} (current ${readlinkSync(join(home, 'current'))})`,
+      );
+      return Promise.resolve(`warmed ${releaseDir}`);
+    },
     waitMs: 2000,
     pollMs: 10,
     sleep: () => new Promise((r) => setTimeout(r, 10)),
-    restart: () => Promise.resolve(void restarts.push(readlinkSync(join(home, 'current')))),
+    restart: () => {
+      steps.push(`restart ${readlinkSync(join(home, 'current'))}`);
+      return Promise.resolve(void restarts.push(readlinkSync(join(home, 'current'))));
+    },
     healthy: () => Promise.resolve(healthyAfter !== 'never' && ++checks > healthyAfter),
   };
 }
@@ -86,6 +98,35 @@ describe('mfabox upgrade', () => {
     expect(running()).toBe('// 1.0.0');
     // restarted into the new release, then back into the old one
     expect(d.restarts).toEqual(['releases/1.1.0', 'releases/1.0.0']);
+  });
+
+  it('warms the new release after switching current and before the restart; the old one again on a rollback', async () => {
+    const ok = deps(0);
+    await upgrade(fakeRelease('1.1.0'), ok);
+    expect(ok.steps).toEqual(['warm releases/1.1.0 (current releases/1.1.0)', 'restart releases/1.1.0']);
+    const bad = deps('never');
+    await upgrade(fakeRelease('1.2.0'), bad).catch(() => undefined);
+    expect(bad.steps).toEqual([
+      'warm releases/1.2.0 (current releases/1.2.0)',
+      'restart releases/1.2.0',
+      'warm releases/1.1.0 (current releases/1.1.0)',
+      'restart releases/1.1.0',
+    ]);
+  });
+
+  it('a warm-up that fails is one line and fails nothing', async () => {
+    const lines: string[] = [];
+    const d = {
+      ...deps(0),
+      say: (l: string) => lines.push(l),
+      warm: () => Promise.reject(new Error('no room')),
+    };
+    const r = await upgrade(fakeRelease('1.1.0'), d);
+    expect(r.to).toBe('1.1.0');
+    expect(d.restarts).toEqual(['releases/1.1.0']);
+    expect(lines.filter((l) => l.includes('not warmed'))).toEqual([
+      'start caches of 1.1.0 not warmed: Error: no room',
+    ]);
   });
 
   it('keeps two releases: a third upgrade removes the oldest', async () => {
