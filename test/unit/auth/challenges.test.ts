@@ -82,6 +82,9 @@ describe('ChallengeStore cache (write-through, never ahead of the disk)', () => 
       get writable() {
         return !fail;
       },
+      get memoryBytes() {
+        return store.memoryBytes;
+      },
       close: () => store.close(),
     };
     const cs = new ChallengeStore(flaky, clock);
