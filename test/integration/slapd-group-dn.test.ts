@@ -124,7 +124,7 @@ describe('a group given as a DN (slapd)', () => {
       expect(frank.code).toBe('Access-Reject');
       expect(frank.decision).toMatchObject({ outcome: 'reject', reason: 'not-in-mfa-group' });
     } finally {
-      engine.stop();
+      await engine.stop();
     }
   });
 
@@ -142,7 +142,7 @@ describe('a group given as a DN (slapd)', () => {
       // bob: MFA Users only → still a passcode.
       expect((await login('bob')).code).toBe('Access-Challenge');
     } finally {
-      engine.stop();
+      await engine.stop();
     }
   });
 });

@@ -33,7 +33,8 @@ export interface AuthEngine {
   sweep(graceMs?: number): Promise<number>;
   /** Sweeps every `intervalMs` (default 60 s) until stop(). */
   start(intervalMs?: number): void;
-  stop(): void;
+  /** Ends the sweeps; resolves once a sweep in progress is done, so the store can close after it. */
+  stop(): Promise<void>;
   stats(): AuthStats;
   /** The policy state (lockout, tokens, override codes, limits), for the admin actions. */
   readonly guard: AuthGuard;
@@ -43,6 +44,7 @@ export function createAuthEngine(deps: AuthEngineDeps): AuthEngine {
   const shared = createEngineContext(deps);
   const { challenges, counters } = shared;
   let timer: NodeJS.Timeout | undefined;
+  let sweeping: Promise<unknown> = Promise.resolve();
   // A device secret too short fails here, at start, not on the first login.
   passcodeKey(shared.config());
 
@@ -90,20 +92,25 @@ export function createAuthEngine(deps: AuthEngineDeps): AuthEngine {
       });
       let ticks = 0;
       timer = setInterval(() => {
-        challenges.sweep(DEFAULT_SWEEP_GRACE_MS).catch((e: unknown) => {
+        const swept = challenges.sweep(DEFAULT_SWEEP_GRACE_MS).catch((e: unknown) => {
           log.warn({ err: describeError(e) }, 'challenge sweep failed');
         });
         // Idle SMS and bad-password counters, expired override codes, old IP history: hourly.
-        if (++ticks % 60 === 0)
-          shared.guard.sweep(shared.config().policy.ipHistoryDays).catch((e: unknown) => {
-            log.warn({ err: describeError(e) }, 'auth policy sweep failed');
-          });
+        const policySwept =
+          ++ticks % 60 === 0
+            ? shared.guard.sweep(shared.config().policy.ipHistoryDays).catch((e: unknown) => {
+                log.warn({ err: describeError(e) }, 'auth policy sweep failed');
+              })
+            : undefined;
+        sweeping = Promise.all([sweeping, swept, policySwept]);
       }, intervalMs);
       timer.unref();
     },
-    stop() {
+    async stop() {
       if (timer) clearInterval(timer);
       timer = undefined;
+      // A sweep still iterating when the store closes fails with "Iterator is not open".
+      await sweeping;
     },
     stats: () => ({ ...counters }),
     guard: shared.guard,

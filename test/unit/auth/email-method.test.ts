@@ -114,7 +114,7 @@ describe('the email method', () => {
     });
   });
   afterEach(async () => {
-    engine.stop();
+    await engine.stop();
     await channel.close(0);
     await store.close();
     await rm(dir, { recursive: true, force: true });

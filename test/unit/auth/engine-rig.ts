@@ -110,14 +110,14 @@ export async function openEngineRig(o: EngineRigOptions): Promise<EngineRig> {
         ...over,
       }),
     restart: async () => {
-      rig.engine.stop();
+      await rig.engine.stop();
       await rig.store.close();
       rig.store = await openStore(dir);
       rig.outbox = new FakeOutbox(rig.store);
       rig.engine = rig.build();
     },
     close: async (live = rig) => {
-      live.engine.stop();
+      await live.engine.stop();
       await live.store.close();
       await rm(dir, { recursive: true, force: true });
     },

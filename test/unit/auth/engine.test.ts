@@ -581,9 +581,37 @@ describe('auth engine', () => {
     engine.start(5);
     engine.start(5);
     for (let i = 0; i < 200 && (await count()) > 0; i++) await new Promise((r) => setTimeout(r, 5));
-    engine.stop();
-    engine.stop();
+    await engine.stop();
+    await engine.stop();
     expect(await count()).toBe(0);
+  });
+
+  it('stop() resolves only after a sweep in progress is done, so the store can close after it', async () => {
+    await engine.handle(req('alice', 'alice-pass'), client);
+    let began!: () => void;
+    const sweepBegan = new Promise<void>((r) => (began = r));
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const atomic = store.atomic.bind(store);
+    store.atomic = async (ops) => {
+      if (ops.some((o) => o.sublevel === 'challenges' && o.type === 'del')) {
+        began();
+        await gate;
+      }
+      return atomic(ops);
+    };
+    clock.advance(3_600_000);
+    engine.start(5);
+    await sweepBegan;
+    let stopped = false;
+    const stopping = engine.stop().then(() => (stopped = true));
+    await new Promise((r) => setTimeout(r, 30));
+    expect(stopped).toBe(false);
+    release();
+    await stopping;
+    let left = 0;
+    for await (const _ of store.table('challenges').entries()) left++;
+    expect(left).toBe(0);
   });
 
   it('refuses a device secret shorter than 16 bytes', () => {

@@ -70,7 +70,7 @@ async function loginOnce(
   try {
     return await engine.handle(req(user), client);
   } finally {
-    engine.stop();
+    await engine.stop();
   }
 }
 
