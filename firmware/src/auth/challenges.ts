@@ -183,9 +183,13 @@ export class ChallengeStore {
     return next;
   }
 
-  /** Durable update of a record (attempts, used, superseded). */
-  async save(r: ChallengeRecord): Promise<void> {
-    await this.written([r], () => this.records.put(C + r.id, r));
+  /** Durable update of a record (attempts, used, superseded), with `ops` in the same batch. */
+  async save(r: ChallengeRecord, ops: readonly StoreOp[] = []): Promise<void> {
+    await this.written([r], () =>
+      ops.length === 0
+        ? this.records.put(C + r.id, r)
+        : this.store.atomic([this.records.op({ type: 'put', key: C + r.id, value: r }), ...ops]),
+    );
   }
 
   /**

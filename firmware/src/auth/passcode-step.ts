@@ -108,10 +108,11 @@ export async function passcodeStep(
 
     const checked = await checkAnswer(ctx, r, method, req.password, cfg);
     if (checked.ok) {
-      // Used is on disk before the Accept leaves: a replay after a crash still fails.
-      await ctx.challenges.save({ ...r, used: true, usedAt: ctx.clock.now() });
+      // Used is on disk before the Accept leaves: a replay after a crash still fails. Where the
+      // user came from goes in the same batch, so an Accept costs one LevelDB write.
+      const seen = ctx.guard.ipHistory.recordOp(r.user, parseCallingStationId(r.callingStationId));
+      await ctx.challenges.save({ ...r, used: true, usedAt: ctx.clock.now() }, seen ? [seen] : []);
       await ctx.guard.lockout.success(r.user, lockRead);
-      await ctx.guard.ipHistory.record(r.user, parseCallingStationId(r.callingStationId));
       return decide(
         ctx,
         {
