@@ -174,14 +174,12 @@ export function verifyMessageAuthenticator(p: ParsedPacket, secret: Buffer): boo
   return timingSafeEqual(MA_SCRATCH, b.subarray(at + 2, at + 2 + MA_LENGTH));
 }
 
+const ACCT_SCRATCH = Buffer.alloc(16);
+
 /** RFC 2866 §3: Request Authenticator = MD5(Code|ID|Length|16 zero octets|Attributes|Secret). */
 export function verifyAccountingAuthenticator(p: ParsedPacket, secret: Buffer): boolean {
-  const h = createHash('md5');
-  h.update(p.bytes.subarray(0, 4));
-  h.update(ZEROS);
-  h.update(p.bytes.subarray(HEADER));
-  h.update(secret);
-  return timingSafeEqual(h.digest(), p.authenticator);
+  md5Into(ACCT_SCRATCH, 0, p.bytes.subarray(0, 4), ZEROS, p.bytes.subarray(HEADER), secret);
+  return timingSafeEqual(ACCT_SCRATCH, p.authenticator);
 }
 
 const PW_SCRATCH = Buffer.alloc(16);
