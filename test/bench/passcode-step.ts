@@ -5,7 +5,7 @@
  *  - FreeRADIUS: scripts/start-freeradius.sh, user "chal": one fixed State and passcode held in
  *    memory, no store, nothing marked used.
  *  - MFA Box: the real auth engine (test/bench/radius-child.ts, engine mode) under the unit's
- *    environment (scripts/mfabox.service), challenges in LevelDB with durable group-committed
+ *    environment and ExecStart's node flags (scripts/mfabox.service), challenges in LevelDB with durable group-committed
  *    writes, one fresh State per request. Step 1 ran in the same process first, as in production,
  *    so the challenges are in the engine's bounded cache (`npm run bench -- radius` measures the
  *    harder case: step 1 in another process, most challenges read from LevelDB).
@@ -26,7 +26,7 @@ import {
   type ClientResult,
 } from './children.ts';
 import { startFreeRadius } from './radius.bench.ts';
-import { serviceEnvironment } from './service-env.ts';
+import { serviceEnvironment, serviceNodeArgs } from './service-env.ts';
 
 const SECRET = 'bench-nas-secret-0123456789';
 const CONCURRENCY = 32;
@@ -115,8 +115,9 @@ export async function passcodeStep(dir: string, rounds: number, seconds: number)
   const frFile = join(dir, 'fr-step2.tsv');
   writeFileSync(frFile, 'chal\t123456\t6162636431323334\n');
   const fr = await startFreeRadius(dir);
+  // ExecStart's node flags too (--min-semi-space-size): the young generation the service starts with.
   const mb = await startBenchChild(
-    child.args,
+    [...serviceNodeArgs(), ...child.args],
     {
       BENCH_MODE: 'engine',
       BENCH_INPROCESS: '1',
@@ -189,6 +190,7 @@ export async function passcodeStep(dir: string, rounds: number, seconds: number)
     const env = Object.entries(service)
       .filter(([k]) => k === 'NODE_OPTIONS' || k === 'MALLOC_ARENA_MAX')
       .map(([k, v]) => `${k}=${v}`)
+      .concat(serviceNodeArgs())
       .join(' ');
     console.log(
       `\n  step 2, the passcode (State + code → Access-Accept), median of ${rounds}; spread min–max; load average ${loadavg()

@@ -82,6 +82,29 @@ function finished(r: ChallengeRecord): boolean {
   return r.used || r.superseded === true || r.attempts >= r.maxAttempts;
 }
 
+const EXPIRES_KEY = '"expiresAt":';
+
+/**
+ * A record's expiresAt read from its stored JSON without parsing it (a sweep passes over every
+ * live challenge each minute). A `"expiresAt":` can only be that key: a quote inside a JSON string
+ * value is escaped, so no user-supplied field can hold the sequence. Undefined when it is not a
+ * plain non-negative integer there: the row is then parsed and judged as before.
+ */
+export function storedExpiry(raw: string): number | undefined {
+  const i = raw.indexOf(EXPIRES_KEY);
+  if (i < 0) return undefined;
+  let n = 0;
+  let j = i + EXPIRES_KEY.length;
+  for (; j < raw.length; j++) {
+    const c = raw.charCodeAt(j) - 48;
+    if (c < 0 || c > 9) break;
+    n = n * 10 + c;
+  }
+  const end = raw.charCodeAt(j);
+  // At least one digit, then the end of the value (',' or '}'); '.', 'e' and the like are parsed.
+  return j > i + EXPIRES_KEY.length && (end === 44 || end === 125) ? n : undefined;
+}
+
 export class ChallengeStore {
   private readonly records: Table<ChallengeRecord>;
   private readonly refs: Table<StateRef>;
@@ -160,9 +183,13 @@ export class ChallengeStore {
     return next;
   }
 
-  /** Durable update of a record (attempts, used, superseded). */
-  async save(r: ChallengeRecord): Promise<void> {
-    await this.written([r], () => this.records.put(C + r.id, r));
+  /** Durable update of a record (attempts, used, superseded), with `ops` in the same batch. */
+  async save(r: ChallengeRecord, ops: readonly StoreOp[] = []): Promise<void> {
+    await this.written([r], () =>
+      ops.length === 0
+        ? this.records.put(C + r.id, r)
+        : this.store.atomic([this.records.op({ type: 'put', key: C + r.id, value: r }), ...ops]),
+    );
   }
 
   /**
@@ -236,7 +263,12 @@ export class ChallengeStore {
     const cutoff = this.clock.now() - graceMs;
     const ops: StoreOp[] = [];
     const gone: string[] = [];
-    for await (const [key, r] of this.records.entries({ gte: C, lt: 'c;' })) {
+    // Most rows are live: their expiry is read off the stored JSON, and only the others parsed.
+    const due = (raw: string): boolean => {
+      const at = storedExpiry(raw);
+      return at === undefined || at <= cutoff;
+    };
+    for await (const [key, r] of this.records.entriesWhere(due, { gte: C, lt: 'c;' })) {
       if (r.expiresAt > cutoff) continue;
       gone.push(r.id);
       ops.push(this.records.op({ type: 'del', key }));

@@ -1,10 +1,10 @@
 /**
  * Where each user completed MFA from, for the `ipSeenWithinDays` condition: the store's
- * 'ip-history' table, key `user|ip`, value the last wall ms. Written with putFast after an
- * accepted second factor (a power cut may cost one entry: the user then gets one more challenge).
+ * 'ip-history' table, key `user|ip`, value the last wall ms. Written by an accepted second factor
+ * in the same durable batch that marks its challenge used (`recordOp`): no write of its own.
  */
 import type { Clock } from '../clock.ts';
-import type { Store, Table } from '../store/store.ts';
+import type { Store, StoreOp, Table } from '../store/store.ts';
 import type { ClientIp } from './calling-station.ts';
 import type { IpHistoryFact } from './conditions.ts';
 
@@ -28,9 +28,11 @@ export class IpHistory {
     return { known: true, lastSeen: v?.t };
   }
 
-  async record(user: string, ip: ClientIp | undefined): Promise<void> {
-    if (!ip) return;
-    await this.table.putFast(`${user}|${ip.address}`, { t: this.clock.now() });
+  /** The row that records `ip` for `user` now, for the caller's durable batch; undefined without an IP. */
+  recordOp(user: string, ip: ClientIp | undefined): StoreOp | undefined {
+    return ip
+      ? this.table.op({ type: 'put', key: `${user}|${ip.address}`, value: { t: this.clock.now() } })
+      : undefined;
   }
 
   /** The user's addresses, newest first, for `user show`. */

@@ -5,7 +5,7 @@
 import { ErrorCode } from '../errors.ts';
 import { maskNumber } from '../phone.ts';
 import { MAX_STATE_BYTES, MIN_STATE_BYTES } from './challenges.ts';
-import { CONDITION_REPLY, MESSAGES, reply } from './decision.ts';
+import { CONDITION_REPLY, MESSAGES, reply, type AuthDecision } from './decision.ts';
 import { acceptReply, decide, passcodeKey, type EngineContext } from './engine-context.ts';
 import { normaliseLogin } from './login.ts';
 import { verifyPasscode } from './passcode.ts';
@@ -28,31 +28,22 @@ export async function passcodeStep(
 ): Promise<HandlerReply> {
   const cfg = ctx.config();
   const login = normaliseLogin(req.userName);
-  const base = {
-    step: 'passcode' as const,
-    client: client.name,
-    user: login?.account ?? '',
-    ...(req.callingStationId === undefined ? {} : { callingStationId: req.callingStationId }),
-  };
-  const unknown = (): HandlerReply =>
-    decide(
-      ctx,
-      { ...base, outcome: 'reject', reason: 'state-unknown', code: ErrorCode.AuthChallengeUnknown },
-      reply('Access-Reject', MESSAGES.unknownState),
-    );
-  if (state.length < MIN_STATE_BYTES || state.length > MAX_STATE_BYTES) return unknown();
+  const base: Who = { step: 'passcode', client: client.name, user: login?.account ?? '' };
+  if (req.callingStationId !== undefined) base.callingStationId = req.callingStationId;
+  if (state.length < MIN_STATE_BYTES || state.length > MAX_STATE_BYTES) return unknown(ctx, base);
   const stateHex = state.toString('hex');
   // One lookup outside the lock (State → id, from memory when the challenge is cached), and the
   // record itself read once, inside it: two requests for one challenge see each other's writes.
   const id = await ctx.challenges.idForState(stateHex);
-  if (id === undefined) return unknown();
+  if (id === undefined) return unknown(ctx, base);
 
   return ctx.locks.run(`c:${id}`, async (held) => {
     const r = await ctx.challenges.get(id);
     // A State that the record no longer lists (evicted past the cap) is as good as unknown.
-    if (!r || !r.stateIds.includes(stateHex)) return unknown();
+    if (!r || !r.stateIds.includes(stateHex)) return unknown(ctx, base);
     const to = r.to !== '' ? maskNumber(r.to) : r.email !== undefined ? maskEmail(r.email) : undefined;
-    const who = { ...base, challengeId: r.id, ...(to === undefined ? {} : { to }) };
+    const who: Who = { ...base, challengeId: r.id };
+    if (to !== undefined) who.to = to;
     // A State is bound to the NAS client that received the challenge: replayed through another
     // client it is as good as unknown, and the code is not looked at (no guess tested, no try spent).
     if (r.nas !== client.name) {
@@ -108,10 +99,11 @@ export async function passcodeStep(
 
     const checked = await checkAnswer(ctx, r, method, req.password, cfg);
     if (checked.ok) {
-      // Used is on disk before the Accept leaves: a replay after a crash still fails.
-      await ctx.challenges.save({ ...r, used: true, usedAt: ctx.clock.now() });
+      // Used is on disk before the Accept leaves: a replay after a crash still fails. Where the
+      // user came from goes in the same batch, so an Accept costs one LevelDB write.
+      const seen = ctx.guard.ipHistory.recordOp(r.user, parseCallingStationId(r.callingStationId));
+      await ctx.challenges.save({ ...r, used: true, usedAt: ctx.clock.now() }, seen ? [seen] : []);
       await ctx.guard.lockout.success(r.user, lockRead);
-      await ctx.guard.ipHistory.record(r.user, parseCallingStationId(r.callingStationId));
       return decide(
         ctx,
         {
@@ -173,6 +165,17 @@ export async function passcodeStep(
       reply('Access-Challenge', MESSAGES.wrongCode(left), state),
     );
   });
+}
+
+/** Who a decision is about: the request's part, then the challenge's once it is read. */
+type Who = Omit<AuthDecision, 'at' | 'outcome' | 'reason'>;
+
+function unknown(ctx: EngineContext, base: Who): HandlerReply {
+  return decide(
+    ctx,
+    { ...base, outcome: 'reject', reason: 'state-unknown', code: ErrorCode.AuthChallengeUnknown },
+    reply('Access-Reject', MESSAGES.unknownState),
+  );
 }
 
 function subjectOf(r: ChallengeRecord): LoginSubject {

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ChallengeStore, type ChallengeRecord } from '../../../firmware/src/auth/challenges.ts';
+import { ChallengeStore, storedExpiry, type ChallengeRecord } from '../../../firmware/src/auth/challenges.ts';
 import { openStore, type Store, type StoreOp, type Table } from '../../../firmware/src/store/store.ts';
 import { FakeClock } from './doubles.ts';
 
@@ -153,6 +153,36 @@ describe('ChallengeStore cache (write-through, never ahead of the disk)', () => 
     await store.table<ChallengeRecord>('challenges').put('c:a', record('a', { used: true, attempts: 1 }));
     expect(await cs.get('a')).toMatchObject({ used: true, attempts: 1 });
     expect((await cs.byState('a-s1'))?.used).toBe(true);
+  });
+
+  it('sweep() reads expiry off the stored JSON: user-supplied text cannot fake it, odd rows are parsed', async () => {
+    const at = Date.UTC(2026, 0, 1) + 300_000;
+    expect(storedExpiry(JSON.stringify(record('a')))).toBe(at);
+    // A login that spells the key, quotes and all, is escaped inside its string and never matches.
+    const sly = record('b', { user: 'x","expiresAt":1,"y', login: '"expiresAt":2}', expiresAt: at });
+    expect(storedExpiry(JSON.stringify(sly))).toBe(at);
+    // No plain integer there: undefined, so the sweep parses the row and judges it as before.
+    expect(storedExpiry('{"expiresAt":1.5e12,"id":"c"}')).toBeUndefined();
+    expect(storedExpiry('{"expiresAt":null}')).toBeUndefined();
+    expect(storedExpiry('{"id":"c"}')).toBeUndefined();
+
+    const cs = new ChallengeStore(store, clock);
+    await cs.create(sly, []);
+    await cs.create(record('c', { expiresAt: at + 600_000 }), []);
+    // An old row without a readable expiry is still swept (parsed: its expiresAt is past).
+    await store.atomic([
+      {
+        sublevel: 'challenges',
+        type: 'put',
+        key: 'c:d',
+        value: JSON.stringify(record('d')).replace(`"expiresAt":${at}`, `"expiresAt":${at}.0`),
+      },
+    ]);
+    clock.advance(400_000);
+    expect(await cs.sweep(0)).toBe(2);
+    expect(await onDisk(store, 'b')).toBeUndefined();
+    expect(await onDisk(store, 'd')).toBeUndefined();
+    expect((await onDisk(store, 'c'))?.id).toBe('c');
   });
 
   it('sweep() drops swept records from memory too', async () => {

@@ -3,7 +3,7 @@
  * override codes, method chains and adaptive rules, on a real store with a fake clock.
  */
 import { createHmac } from 'node:crypto';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   MESSAGES,
   type AuthDecision,
@@ -289,6 +289,19 @@ describe('auth engine with the policy', () => {
         detail: expect.stringContaining('trusted-network=MATCH(networks:y)'),
       });
       expect(await outbox.entries()).toHaveLength(0);
+    });
+
+    it('an Accept marks its challenge used and records where the user came from in one durable write', async () => {
+      const r = await login('alice', { callingStationId: '203.0.113.5' });
+      const code = await lastCode();
+      const before = store.syncCount;
+      const ownWrite = vi.spyOn(store.table('ip-history'), 'putFast');
+      expect((await answer('alice', stateOf(r), code)).code).toBe('Access-Accept');
+      expect(store.syncCount - before).toBe(1);
+      expect(ownWrite).not.toHaveBeenCalled();
+      expect((await engine.guard.ipHistory.recent('alice')).map((s) => s.ip)).toEqual(['203.0.113.5']);
+      // Used, on disk: the replay is refused.
+      expect((await answer('alice', stateOf(r), code)).code).toBe('Access-Reject');
     });
 
     it('a reject rule, and IP history after a completed MFA', async () => {

@@ -80,6 +80,40 @@ describe('store', () => {
     expect(await store.table<string>('outbox').get('x')).toBe('queued');
   });
 
+  it('scans past one read batch in order, parses only the rows `keep` passes, and stops early on break', async () => {
+    const t = store.table<{ n: number }>('audit');
+    // More rows than one iterator batch (256), so the scan crosses batches.
+    await t.batch(
+      Array.from({ length: 600 }, (_, i) => ({
+        type: 'put' as const,
+        key: String(i).padStart(4, '0'),
+        value: { n: i },
+      })),
+    );
+    const all: number[] = [];
+    for await (const [, v] of t.entries()) all.push(v.n);
+    expect(all).toEqual(Array.from({ length: 600 }, (_, i) => i));
+    const seen: string[] = [];
+    const odd: number[] = [];
+    for await (const [, v] of t.entriesWhere(
+      (raw) => {
+        seen.push(raw);
+        return raw.endsWith('1}') || raw.endsWith('3}');
+      },
+      { gte: '0100', lt: '0120' },
+    ))
+      odd.push(v.n);
+    expect(seen).toHaveLength(20);
+    expect(odd).toEqual([101, 103, 111, 113]);
+    const firstTwo: string[] = [];
+    for await (const [k] of t.entries({ reverse: true })) {
+      firstTwo.push(k);
+      if (firstTwo.length === 2) break;
+    }
+    expect(firstTwo).toEqual(['0599', '0598']);
+    // The broken-off scan closed its iterator: the store still closes cleanly (afterEach).
+  });
+
   it('writes across sublevels atomically', async () => {
     const c = store.table<string>('challenges');
     const o = store.table<string>('outbox');
