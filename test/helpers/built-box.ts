@@ -14,8 +14,9 @@ export function buildBoxInto(dir: string): void {
     stdio: 'pipe',
   });
   mkdirSync(join(dir, 'scripts'), { recursive: true });
-  // The launcher, the warm-up first boot and upgrade run, and the unit it reads its environment from.
-  for (const f of ['mfabox.mjs', 'warm-cache.mjs', 'mfabox.service'])
+  // The launcher and its code cache, the warm-up first boot and upgrade run, and the unit it reads
+  // its environment from.
+  for (const f of ['mfabox.mjs', 'code-cache.mjs', 'warm-cache.mjs', 'mfabox.service'])
     cpSync(join(repo, 'scripts', f), join(dir, 'scripts', f));
   cpSync(join(repo, 'package.json'), join(dir, 'package.json'));
   cpSync(join(repo, 'hardware'), join(dir, 'hardware'), { recursive: true });

@@ -4,7 +4,7 @@
  * what runs), and `mfabox start` there serves the web page and the health API.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -111,6 +111,30 @@ describe('npm run build output starts', () => {
     await startWithCache(cacheDir, () =>
       until('the rewritten cache', () => !readFileSync(file).equals(garbage)),
     );
+    expect(cacheFiles(cacheDir)).toEqual([name]);
+  }, 180_000);
+
+  // ~25 s: the rewrite comes REWRITE_AFTER_START_MS (20 s) after the start, the box's real delay
+  // (no knob to shorten it in a release); the rules themselves: test/unit/release/code-cache.test.ts.
+  it("replaces the warm-up's trial cache once with a full one, which the next start leaves alone", async () => {
+    const cacheDir = join(dir, 'cache-trial');
+    await startWithCache(cacheDir, () => until('the code cache', () => cacheFiles(cacheDir).length === 1));
+    // What `mfabox warm` leaves: a cache under the trial name.
+    const [name] = cacheFiles(cacheDir);
+    const full = join(cacheDir, name ?? '');
+    const trial = full.replace(/\.v8$/, '.trial.v8');
+    renameSync(full, trial);
+    // The first start accepts it, and writes the full cache once, well after its start.
+    const t = Date.now();
+    await startWithCache(cacheDir, () =>
+      until('the full cache', () => existsSync(full) && !existsSync(trial), 60_000),
+    );
+    expect(Date.now() - t).toBeGreaterThan(15_000);
+    expect(cacheFiles(cacheDir)).toEqual([name]);
+    // The next start accepts the full one and does not write it again.
+    const written = statSync(full).mtimeMs;
+    await startWithCache(cacheDir, () => new Promise((r) => setTimeout(r, 3000)));
+    expect(statSync(full).mtimeMs).toBe(written);
     expect(cacheFiles(cacheDir)).toEqual([name]);
   }, 180_000);
 

@@ -95,7 +95,8 @@ function startCaches(root: string): { code: string[]; config: string[] } {
   const d = join(root, 'var/cache/mfabox');
   const files = existsSync(d) ? readdirSync(d) : [];
   return {
-    code: files.filter((f) => /^mfabox-code-[0-9a-f]{20}\.v8$/.test(f)),
+    // The warm-up writes a trial one; the service's first start replaces it (scripts/code-cache.mjs).
+    code: files.filter((f) => /^mfabox-code-[0-9a-f]{20}(\.trial)?\.v8$/.test(f)),
     config: files.filter((f) => /^mfabox-config-[0-9a-f]{32}\.json$/.test(f)),
   };
 }
@@ -259,6 +260,7 @@ describe.skipIf(!haveFile || !existsSync(aarch64Elf))('release, flash and first 
     expect(out1).toMatch(/warm: config validated and cached; code cache written/);
     const caches = startCaches(root);
     expect(caches.code).toHaveLength(1);
+    expect(caches.code[0]).toMatch(/\.trial\.v8$/);
     expect(caches.config).toHaveLength(1);
     expect(statSync(join(root, 'var/cache/mfabox', caches.code[0] ?? '')).size).toBeGreaterThan(500_000);
     expect(readdirSync(join(root, 'var/lib/mfabox')).filter((f) => /^(CURRENT|LOCK|LOG)$/.test(f))).toEqual(

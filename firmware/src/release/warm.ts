@@ -29,8 +29,11 @@ import { tlsPaths } from '../web-api/tls.ts';
 export interface CodeCacheHandle {
   /** off: no $CACHE_DIRECTORY; none: no cache yet; rejected: V8 refused it; accepted: in use. */
   state: 'off' | 'none' | 'rejected' | 'accepted';
+  /** Which file it read: the full one a service start wrote, or a trial one (scripts/code-cache.mjs). */
+  kind?: 'full' | 'trial' | undefined;
+  /** The trial cache's file, which `write` writes. */
   file?: string | undefined;
-  /** Writes the cache now; false when it could not (a line on stderr says why). */
+  /** Writes the trial cache now; false when it could not (a line on stderr says why). */
   write(): boolean;
 }
 
