@@ -51,6 +51,15 @@ const server = createRadiusServer({
 });
 const { auth } = await server.start();
 
+// Between the bench's phases: how busy the event loop was since the last question (0–1), so a
+// saturated loop shows as such.
+let loopLast = performance.eventLoopUtilization();
+process.on('SIGUSR2', () => {
+  const busy = performance.eventLoopUtilization(loopLast).utilization;
+  loopLast = performance.eventLoopUtilization();
+  process.stdout.write(JSON.stringify({ busy }) + '\n');
+});
+
 serveBench(
   auth[0]!.port,
   () => ({ stats: directory.bindStats(), memory: process.memoryUsage() }),

@@ -12,6 +12,8 @@
  *  - LDAP operations per request: slapd's cn=Operations,cn=Monitor counters, by operation.
  *  - The sides alternate A/B/A/B, so other work on a shared machine hits both alike; the median of
  *    ROUNDS runs is the figure and min–max is printed as the spread.
+ * MFABOX_BENCH_B_ENV='{"NAME":"value"}' adds a second MFA Box child with that environment to the
+ * same rounds (side B): an A/B of one change, free of the drift between runs.
  * Then MFA Box alone under the unit's V8 flags with --max-semi-space-size 2, 4, 8, 16: CPU per
  * request against RSS, to pick the flag by the numbers.
  */
@@ -51,13 +53,17 @@ const BEFORE = {
 };
 
 interface Side {
-  name: 'FreeRADIUS+rlm_ldap' | 'MFA Box';
+  name: 'FreeRADIUS+rlm_ldap' | 'MFA Box' | 'MFA Box (B)';
   port: number;
   pid: number;
   proc: ChildProcess;
+  /** The box: how busy its event loop was since the last call (login-child.ts answers SIGUSR2). */
+  query?(): Promise<Record<string, unknown>>;
 }
 
 interface Run {
+  /** The box's event-loop utilisation during the run (0–1). */
+  loopBusy?: number | undefined;
   rate: number;
   serverUs: number;
   slapdUs: number;
@@ -133,6 +139,7 @@ async function startBox(
   f: Facts,
   startTls: boolean,
   nodeOptions?: string,
+  sideB?: Record<string, string>,
 ): Promise<Side & { stop(): Promise<string> }> {
   const directory = {
     kind: 'ldap',
@@ -149,10 +156,10 @@ async function startBox(
   };
   const c = await startBenchChild(
     cmd,
-    { BENCH_SECRET: SECRET, BENCH_DIRECTORY: JSON.stringify(directory) },
+    { BENCH_SECRET: SECRET, BENCH_DIRECTORY: JSON.stringify(directory), ...sideB },
     nodeOptions === undefined ? undefined : { NODE_OPTIONS: nodeOptions },
   );
-  return { name: 'MFA Box', ...c };
+  return { name: sideB ? 'MFA Box (B)' : 'MFA Box', ...c };
 }
 
 function client(cmd: string[], port: number, env: Record<string, string>): Promise<ClientResult> {
@@ -171,6 +178,7 @@ async function measure(
   slapdPid: number,
   env: Record<string, string>,
 ): Promise<Run> {
+  await side.query?.();
   const ops0 = monitorOps(f);
   const s0 = cpuUs(side.pid);
   const l0 = cpuUs(slapdPid);
@@ -178,6 +186,7 @@ async function measure(
   const s1 = cpuUs(side.pid);
   const l1 = cpuUs(slapdPid);
   const ops1 = monitorOps(f);
+  const busy = (await side.query?.())?.busy;
   const n = Math.max(1, r.answered);
   const ops: Record<string, number> = {};
   // The two ldapsearch reads of the counters cost a bind, a search and an unbind each; left in (±0.01/request).
@@ -192,6 +201,7 @@ async function measure(
     p99: r.p99,
     lost: r.lost,
     challenges: r.codes['11'] ?? 0,
+    loopBusy: typeof busy === 'number' ? busy : undefined,
     requests: r.sent,
   };
 }
@@ -230,23 +240,37 @@ export async function run(): Promise<void> {
       const label = startTls ? 'StartTLS' : 'plain LDAP';
       const fr = await startFreeRadius(f, dir, startTls);
       const mb = await startBox(childCmd, f, startTls);
+      // MFABOX_BENCH_B_ENV='{"NAME":"value",…}': a second box, with that environment, measured in
+      // the same rounds (an A/B of a change, free of the drift between runs on a shared machine).
+      const b = process.env.MFABOX_BENCH_B_ENV
+        ? await startBox(
+            childCmd,
+            f,
+            startTls,
+            undefined,
+            JSON.parse(process.env.MFABOX_BENCH_B_ENV) as Record<string, string>,
+          )
+        : undefined;
+      const sides = b ? [fr, mb, b] : [fr, mb];
+      const key = (s: Side) => (s === fr ? 'fr' : s === mb ? 'mb' : 'b');
       try {
         await new Promise((r) => setTimeout(r, 1500)); // FreeRADIUS opens its LDAP pool
         // Warm-up: JIT (a box serves logins for months; its first seconds are not its speed), pools,
         // slapd caches; unmeasured.
-        for (const s of [fr, mb])
+        for (const s of sides)
           await client(clientCmd, s.port, {
             ...base,
             BENCH_MODE: 'closed',
             BENCH_CONCURRENCY: String(CONCURRENCY),
             BENCH_SECONDS: '3',
           });
-        const closed: Record<string, Run[]> = { fr: [], mb: [] };
-        const open: Record<string, Run[]> = { fr: [], mb: [] };
+        const closed: Record<string, Run[]> = { fr: [], mb: [], b: [] };
+        const open: Record<string, Run[]> = { fr: [], mb: [], b: [] };
         for (let i = 0; i < ROUNDS; i++) {
-          const order = i % 2 === 0 ? [fr, mb] : [mb, fr];
+          // Each round starts with the next side, so none always runs first.
+          const order = sides.map((_, k) => sides[(k + i) % sides.length]!);
           for (const s of order)
-            closed[s === fr ? 'fr' : 'mb']!.push(
+            closed[key(s)]!.push(
               await measure(clientCmd, s, f, slapdPid, {
                 ...base,
                 BENCH_MODE: 'closed',
@@ -254,13 +278,22 @@ export async function run(): Promise<void> {
               }),
             );
           for (const s of order)
-            open[s === fr ? 'fr' : 'mb']!.push(
+            open[key(s)]!.push(
               await measure(clientCmd, s, f, slapdPid, {
                 ...base,
                 BENCH_MODE: 'open',
                 BENCH_RATE: String(FIXED_RATE),
               }),
             );
+        }
+        if (b) {
+          report(
+            `${label}, side B (${process.env.MFABOX_BENCH_B_ENV})`,
+            { fr: closed.fr!, mb: closed.b! },
+            { fr: open.fr!, mb: open.b! },
+            {},
+          );
+          await b.stop();
         }
         report(label, closed, open, startTls ? BEFORE.starttls : BEFORE.plain);
         console.log(
@@ -275,6 +308,7 @@ export async function run(): Promise<void> {
       } finally {
         fr.proc.kill('SIGTERM');
         mb.proc.kill('SIGTERM');
+        b?.proc.kill('SIGTERM');
       }
     }
     if (parts.includes('passcode')) await passcodeStep(dir, ROUNDS, SECONDS);
@@ -328,7 +362,10 @@ function report(
         .padStart(5)} req/s (${spread(rs.map((r) => r.rate))}) at ${CONCURRENCY} in flight;` +
         ` CPU/request server ${median(rs.map((r) => r.serverUs)).toFixed(0)} µs + slapd ${median(rs.map((r) => r.slapdUs)).toFixed(0)} µs` +
         ` = ${median(rs.map(total)).toFixed(0)} µs (${spread(rs.map(total))}); client ${median(rs.map((r) => r.clientUs)).toFixed(0)} µs;` +
-        ` LDAP ops/request ${opsText(rs)}`,
+        ` LDAP ops/request ${opsText(rs)}` +
+        (rs[0]?.loopBusy !== undefined
+          ? `; event loop busy ${(100 * median(rs.map((r) => r.loopBusy ?? 0))).toFixed(0)} %`
+          : ''),
     );
     console.log(
       `    ${''.padEnd(20)} at ${FIXED_RATE} req/s (open loop): p50 ${median(os.map((r) => r.p50)).toFixed(1)} ms, p99 ${median(os.map((r) => r.p99)).toFixed(1)} ms` +

@@ -97,7 +97,10 @@ export async function passcodeStep(
       );
     if (asksForNext(req.password, methods.nextWord)) return moveOn();
 
-    const checked = await checkAnswer(ctx, r, method, req.password, cfg);
+    // The SMS or email passcode is checked here, synchronously: the common answer costs no await.
+    const checked = passcodeMatches(r, method, req.password, cfg)
+      ? { ok: true as const, method }
+      : await checkOtherAnswers(ctx, r, method, req.password);
     if (checked.ok) {
       // Used is on disk before the Accept leaves: a replay after a crash still fails. Where the
       // user came from goes in the same batch, so an Accept costs one LevelDB write.
@@ -190,25 +193,35 @@ function subjectOf(r: ChallengeRecord): LoginSubject {
   };
 }
 
-/**
- * The answer against the challenge's method, then against the user's override codes (accepted
- * at any challenge). Each check is constant-time in the code.
- */
-async function checkAnswer(
-  ctx: EngineContext,
+/** The answer is the passcode of a challenge that has one (SMS, email), in constant time. */
+function passcodeMatches(
   r: ChallengeRecord,
   method: MethodName,
   answer: string,
   cfg: AuthEngineConfig,
+): boolean {
+  return (
+    method !== 'token' &&
+    method !== 'override' &&
+    verifyPasscode(answer, { hash: r.passcodeHash, salt: r.salt }, passcodeKey(cfg))
+  );
+}
+
+/**
+ * When it is not the challenge's passcode: the answer against a token challenge's token, then
+ * against the user's override codes (accepted at any challenge). Each check is constant-time in
+ * the code.
+ */
+async function checkOtherAnswers(
+  ctx: EngineContext,
+  r: ChallengeRecord,
+  method: MethodName,
+  answer: string,
 ): Promise<{ ok: true; method: string; detail?: string } | { ok: false }> {
   if (method === 'token') {
     const t = await ctx.guard.tokens.verify(r.user, answer);
     if (t.ok) return { ok: true, method: 'token', detail: `token ${t.tokenId}` };
-  } else if (
-    method !== 'override' &&
-    verifyPasscode(answer, { hash: r.passcodeHash, salt: r.salt }, passcodeKey(cfg))
-  )
-    return { ok: true, method };
+  }
   const o = await ctx.guard.overrides.use(r.user, answer);
   if (o)
     return {

@@ -10,6 +10,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { Random } from '../clock.ts';
 import { deriveSubkey } from '../store/device-key.ts';
+import { HmacSha256 } from './hmac-sha256.ts';
 
 export const MIN_LENGTH = 4;
 export const MAX_LENGTH = 10;
@@ -70,6 +71,29 @@ export function normaliseInput(input: string): string | undefined {
   return /^\d{1,64}$/.test(compact) ? compact : undefined;
 }
 
+/** The key's precomputed HMAC states, per key Buffer (a config reload keeps the same one). */
+const keyStates = new WeakMap<Buffer, HmacSha256>();
+/** salt || code for the check: a 16-octet salt and at most 64 digits fit without growing it. */
+let scratch = new Uint8Array(128);
+
+/** mac(key, salt, code) for an ASCII code (what normaliseInput lets through), without node:crypto. */
+function checkMac(key: Buffer, saltHex: string, code: string): Buffer {
+  let h = keyStates.get(key);
+  if (!h) {
+    h = new HmacSha256(key);
+    keyStates.set(key, h);
+  }
+  const salt = Buffer.from(saltHex, 'hex');
+  const len = salt.length + code.length;
+  if (len > scratch.length) scratch = new Uint8Array(len);
+  scratch.set(salt);
+  for (let i = 0; i < code.length; i++) scratch[salt.length + i] = code.charCodeAt(i);
+  const out = h.mac(scratch, len);
+  // Nor here: the typed code does not stay in memory past its check.
+  scratch.fill(0, 0, len);
+  return out;
+}
+
 /**
  * Constant-time check of a typed code against a stored hash. Malformed input is still run through
  * the HMAC and the comparison, so a wrong-format guess takes as long as a wrong code.
@@ -77,7 +101,8 @@ export function normaliseInput(input: string): string | undefined {
 export function verifyPasscode(input: string, stored: { hash: string; salt: string }, key: Buffer): boolean {
   const code = normaliseInput(input);
   const expected = Buffer.from(stored.hash, 'hex');
-  const actual = mac(key, Buffer.from(stored.salt, 'hex'), code ?? '\u0000');
+  // Digits or a NUL: one octet per character, as UTF-8 would encode them.
+  const actual = checkMac(key, stored.salt, code ?? '\u0000');
   // A corrupt stored hash (wrong length) must fail closed, not throw from timingSafeEqual.
   const sameLength = expected.length === actual.length;
   const equal = timingSafeEqual(actual, sameLength ? expected : actual) && sameLength;
