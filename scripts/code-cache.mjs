@@ -26,6 +26,7 @@ import {
   rmSync,
   writeSync,
 } from 'node:fs';
+import { mkdir, open, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /** After a start that found no usable cache: soon, while what the start compiled is still fresh. */
@@ -70,10 +71,13 @@ export function writePlan(state, kind) {
   return undefined;
 }
 
+/** The other code caches in `dir` (the other kind, older releases, a temp file a power cut left). */
+const isOther = (files, name, target) => name.startsWith('mfabox-code-') && join(files.dir, name) !== target;
+
 /**
  * Writes `createData()` as the cache of `kind`, atomically and fsynced, then removes every other
- * code cache in the directory (the other kind, older releases, a temp file a power cut left).
- * True once written; a failure costs only start-up speed (one line through `warn`).
+ * code cache in the directory. True once written; a failure costs only start-up speed (one line
+ * through `warn`). Synchronous: for `mfabox warm`, whose trial start serves nothing.
  */
 export function writeCache(files, kind, createData, warn = console.error) {
   const target = files[kind];
@@ -90,11 +94,37 @@ export function writeCache(files, kind, createData, warn = console.error) {
     }
     renameSync(tmp, target);
     for (const f of readdirSync(files.dir))
-      if (f.startsWith('mfabox-code-') && join(files.dir, f) !== target)
-        rmSync(join(files.dir, f), { force: true });
+      if (isOther(files, f, target)) rmSync(join(files.dir, f), { force: true });
     return true;
   } catch (e) {
     // Only start-up speed is lost; the box runs the same without a cache.
+    warn(`mfabox: could not write the code cache in ${files.dir}: ${e.message}`);
+    return false;
+  }
+}
+
+/**
+ * The same for the running service: V8 serialises on the event loop (~65 ms here, once), the
+ * write and fsync run in libuv's thread pool, so RADIUS is not held up by an SD card's fsync.
+ */
+export async function writeCacheAsync(files, kind, createData, warn = console.error) {
+  const target = files[kind];
+  try {
+    const data = createData();
+    await mkdir(files.dir, { recursive: true, mode: 0o700 });
+    const tmp = `${target}.${process.pid}.tmp`;
+    const fh = await open(tmp, 'w', 0o600);
+    try {
+      await fh.writeFile(data);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, target);
+    for (const f of await readdir(files.dir))
+      if (isOther(files, f, target)) await rm(join(files.dir, f), { force: true });
+    return true;
+  } catch (e) {
     warn(`mfabox: could not write the code cache in ${files.dir}: ${e.message}`);
     return false;
   }

@@ -21,7 +21,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import vm from 'node:vm';
-import { cacheFiles, readCache, writeCache, writePlan } from './code-cache.mjs';
+import { cacheFiles, readCache, writeCache, writeCacheAsync, writePlan } from './code-cache.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const bundle = join(root, 'dist/firmware/src/bundle/mfabox.cjs');
@@ -78,7 +78,10 @@ function runBundle(file) {
   const plan = writePlan(state, read?.kind);
   if (plan)
     process.once('mfabox:started', () =>
-      setTimeout(() => writeCache(cache, plan.kind, () => script.createCachedData()), plan.afterMs).unref(),
+      setTimeout(
+        () => void writeCacheAsync(cache, plan.kind, () => script.createCachedData()),
+        plan.afterMs,
+      ).unref(),
     );
   const module = { exports: {}, filename: file, id: file };
   script.runInThisContext()(module.exports, createRequire(file), module, file, dirname(file));
