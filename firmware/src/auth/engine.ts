@@ -44,7 +44,7 @@ export function createAuthEngine(deps: AuthEngineDeps): AuthEngine {
   const shared = createEngineContext(deps);
   const { challenges, counters } = shared;
   let timer: NodeJS.Timeout | undefined;
-  let sweeping: Promise<unknown> = Promise.resolve();
+  let sweeping: Promise<void> = Promise.resolve();
   // A device secret too short fails here, at start, not on the first login.
   passcodeKey(shared.config());
 
@@ -102,7 +102,9 @@ export function createAuthEngine(deps: AuthEngineDeps): AuthEngine {
                 log.warn({ err: describeError(e) }, 'auth policy sweep failed');
               })
             : undefined;
-        sweeping = Promise.all([sweeping, swept, policySwept]);
+        // Settled to undefined: Promise.all's array would hold the previous one, a chain that
+        // grows by one array a minute for as long as the box runs.
+        sweeping = Promise.all([sweeping, swept, policySwept]).then(() => undefined);
       }, intervalMs);
       timer.unref();
     },
