@@ -7,7 +7,7 @@
  * code. A dump of the challenges table alone then says nothing about the code during its few
  * minutes of life, and the salt keeps two challenges with the same code from looking alike.
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
 import type { Random } from '../clock.ts';
 import { deriveSubkey } from '../store/device-key.ts';
 import { HmacSha256 } from './hmac-sha256.ts';
@@ -53,11 +53,6 @@ export function newSalt(random: Random): Buffer {
   return random.bytes(SALT_BYTES);
 }
 
-function mac(key: Buffer, salt: Buffer, code: string): Buffer {
-  // The salt has a fixed length, so salt || code is unambiguous without a separator.
-  return createHmac('sha256', key).update(salt).update(code, 'utf8').digest();
-}
-
 export function hashPasscode(code: string, salt: Buffer, key: Buffer): string {
   return mac(key, salt, code).toString('hex');
 }
@@ -76,14 +71,17 @@ const keyStates = new WeakMap<Buffer, HmacSha256>();
 /** salt || code for the check: a 16-octet salt and at most 64 digits fit without growing it. */
 let scratch = new Uint8Array(128);
 
-/** mac(key, salt, code) for an ASCII code (what normaliseInput lets through), without node:crypto. */
-function checkMac(key: Buffer, saltHex: string, code: string): Buffer {
+/**
+ * HMAC-SHA256(key, salt || code) for an ASCII code (what generatePasscode makes and normaliseInput
+ * lets through: one octet per character, as UTF-8 would encode it), without node:crypto. The salt
+ * has a fixed length, so salt || code is unambiguous without a separator.
+ */
+function mac(key: Buffer, salt: Uint8Array, code: string): Buffer {
   let h = keyStates.get(key);
   if (!h) {
     h = new HmacSha256(key);
     keyStates.set(key, h);
   }
-  const salt = Buffer.from(saltHex, 'hex');
   const len = salt.length + code.length;
   if (len > scratch.length) scratch = new Uint8Array(len);
   scratch.set(salt);
@@ -101,8 +99,7 @@ function checkMac(key: Buffer, saltHex: string, code: string): Buffer {
 export function verifyPasscode(input: string, stored: { hash: string; salt: string }, key: Buffer): boolean {
   const code = normaliseInput(input);
   const expected = Buffer.from(stored.hash, 'hex');
-  // Digits or a NUL: one octet per character, as UTF-8 would encode them.
-  const actual = checkMac(key, stored.salt, code ?? '\u0000');
+  const actual = mac(key, Buffer.from(stored.salt, 'hex'), code ?? '\u0000');
   // A corrupt stored hash (wrong length) must fail closed, not throw from timingSafeEqual.
   const sameLength = expected.length === actual.length;
   const equal = timingSafeEqual(actual, sameLength ? expected : actual) && sameLength;

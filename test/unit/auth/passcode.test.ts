@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
   MAX_LENGTH,
@@ -70,6 +71,17 @@ describe('hash and verify', () => {
     expect(salt).toHaveLength(SALT_BYTES);
     expect(stored.hash).toMatch(/^[0-9a-f]{64}$/);
     expect(stored.hash).not.toContain('012345');
+  });
+
+  it('stores plain HMAC-SHA256(key, salt || code), so hashes an older release wrote still verify', () => {
+    const standard = createHmac('sha256', key).update(salt).update('012345', 'utf8').digest('hex');
+    expect(stored.hash).toBe(standard);
+    for (const code of ['0000', '9876543210']) {
+      const s = newSalt(new SeededRandom(code));
+      const h = createHmac('sha256', key).update(s).update(code, 'utf8').digest('hex');
+      expect(hashPasscode(code, s, key)).toBe(h);
+      expect(verifyPasscode(code, { hash: h, salt: s.toString('hex') }, key)).toBe(true);
+    }
   });
 
   it('accepts the right code, also with spaces around or inside', () => {
