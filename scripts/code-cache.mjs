@@ -15,17 +15,7 @@
 // one never writes, so the card sees one write per release (two with the warm-up), never one per
 // start. The name is the marker, and it changes by rename: a power cut mid-write leaves the trial
 // cache (rewritten at the next start) or the full one, never a torn file under either name.
-import {
-  closeSync,
-  fsyncSync,
-  mkdirSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  writeSync,
-} from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { mkdir, open, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -77,37 +67,10 @@ const isOther = (files, name, target) => name.startsWith('mfabox-code-') && join
 /**
  * Writes `createData()` as the cache of `kind`, atomically and fsynced, then removes every other
  * code cache in the directory. True once written; a failure costs only start-up speed (one line
- * through `warn`). Synchronous: for `mfabox warm`, whose trial start serves nothing.
+ * through `warn`). V8 serialises on the event loop (~65 ms here, once); the write and fsync run in
+ * libuv's thread pool, so a running service's RADIUS is not held up by an SD card's fsync.
  */
-export function writeCache(files, kind, createData, warn = console.error) {
-  const target = files[kind];
-  try {
-    const data = createData();
-    mkdirSync(files.dir, { recursive: true, mode: 0o700 });
-    const tmp = `${target}.${process.pid}.tmp`;
-    const fd = openSync(tmp, 'w', 0o600);
-    try {
-      writeSync(fd, data);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, target);
-    for (const f of readdirSync(files.dir))
-      if (isOther(files, f, target)) rmSync(join(files.dir, f), { force: true });
-    return true;
-  } catch (e) {
-    // Only start-up speed is lost; the box runs the same without a cache.
-    warn(`mfabox: could not write the code cache in ${files.dir}: ${e.message}`);
-    return false;
-  }
-}
-
-/**
- * The same for the running service: V8 serialises on the event loop (~65 ms here, once), the
- * write and fsync run in libuv's thread pool, so RADIUS is not held up by an SD card's fsync.
- */
-export async function writeCacheAsync(files, kind, createData, warn = console.error) {
+export async function writeCache(files, kind, createData, warn = console.error) {
   const target = files[kind];
   try {
     const data = createData();
@@ -125,6 +88,7 @@ export async function writeCacheAsync(files, kind, createData, warn = console.er
       if (isOther(files, f, target)) await rm(join(files.dir, f), { force: true });
     return true;
   } catch (e) {
+    // Only start-up speed is lost; the box runs the same without a cache.
     warn(`mfabox: could not write the code cache in ${files.dir}: ${e.message}`);
     return false;
   }

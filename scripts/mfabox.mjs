@@ -21,7 +21,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import vm from 'node:vm';
-import { cacheFiles, readCache, writeCache, writeCacheAsync, writePlan } from './code-cache.mjs';
+import { cacheFiles, readCache, writeCache, writePlan } from './code-cache.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const bundle = join(root, 'dist/firmware/src/bundle/mfabox.cjs');
@@ -72,14 +72,15 @@ function runBundle(file) {
     state,
     kind: read?.kind,
     file: cache?.trial,
-    write: () => (cache ? writeCache(cache, 'trial', () => script.createCachedData()) : false),
+    write: () =>
+      cache ? writeCache(cache, 'trial', () => script.createCachedData()) : Promise.resolve(false),
   };
   // `mfabox start` emits this once the whole start has run (the web page too); `warm` never does.
   const plan = writePlan(state, read?.kind);
   if (plan)
     process.once('mfabox:started', () =>
       setTimeout(
-        () => void writeCacheAsync(cache, plan.kind, () => script.createCachedData()),
+        () => void writeCache(cache, plan.kind, () => script.createCachedData()),
         plan.afterMs,
       ).unref(),
     );

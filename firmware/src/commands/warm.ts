@@ -56,7 +56,7 @@ export const warmCommand = defineCommand({
         const app = await startAppliance(config, { noLeds: true });
         try {
           await new Promise((r) => setTimeout(r, AFTER_START_MS));
-          beforeStop();
+          await beforeStop();
         } finally {
           await app.stop();
         }

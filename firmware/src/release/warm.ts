@@ -34,7 +34,7 @@ export interface CodeCacheHandle {
   /** The trial cache's file, which `write` writes. */
   file?: string | undefined;
   /** Writes the trial cache now; false when it could not (a line on stderr says why). */
-  write(): boolean;
+  write(): Promise<boolean>;
 }
 
 export function codeCacheHandle(): CodeCacheHandle | undefined {
@@ -82,7 +82,7 @@ export interface WarmDeps {
   config(): Promise<{ config: Config; source: 'cache' | 'validated' }>;
   code: CodeCacheHandle;
   /** Starts the box on `config`, waits as `start` does before it writes its cache, and stops it. */
-  trialStart(config: Config, beforeStop: () => void): Promise<void>;
+  trialStart(config: Config, beforeStop: () => Promise<void>): Promise<void>;
   /** Runs this command again in a fresh process; its exit status. */
   again(): number;
   /** True in the process `again` started. */
@@ -105,8 +105,8 @@ export async function warm(d: WarmDeps): Promise<number> {
   const dir = await mkdtemp(join(tmpdir(), 'mfabox-warm-'));
   let written = false;
   try {
-    await d.trialStart(trialConfig(config, dir), () => {
-      written = d.code.write();
+    await d.trialStart(trialConfig(config, dir), async () => {
+      written = await d.code.write();
     });
   } finally {
     await rm(dir, { recursive: true, force: true });

@@ -24,8 +24,7 @@ interface CodeCache {
   cacheFiles(dir: string, key: string): Files;
   readCache(files: Files): { kind: Kind; data: Buffer } | undefined;
   writePlan(state: string, kind: Kind | undefined): { kind: Kind; afterMs: number } | undefined;
-  writeCache(files: Files, kind: Kind, createData: () => Buffer, warn?: (line: string) => void): boolean;
-  writeCacheAsync(
+  writeCache(
     files: Files,
     kind: Kind,
     createData: () => Buffer,
@@ -93,7 +92,7 @@ describe('scripts/code-cache.mjs', () => {
     // The warm-up's trial start runs a() only (as it runs no modem) and writes the trial cache.
     const warm = start(files, source, ['a']);
     expect(warm.state).toBe('none');
-    expect(cc.writeCache(files, 'trial', () => warm.script.createCachedData())).toBe(true);
+    expect(await cc.writeCache(files, 'trial', () => warm.script.createCachedData())).toBe(true);
     expect(names()).toEqual(['mfabox-code-k2.trial.v8']);
     const trialBytes = readFileSync(files.trial);
 
@@ -102,10 +101,7 @@ describe('scripts/code-cache.mjs', () => {
     expect([first.state, first.kind]).toEqual(['accepted', 'trial']);
     expect(first.plan).toEqual({ kind: 'full', afterMs: cc.REWRITE_AFTER_START_MS });
     if (!first.plan) return;
-    // The service writes in the background (writeCacheAsync), the warm-up at once (writeCache).
-    expect(await cc.writeCacheAsync(files, first.plan.kind, () => first.script.createCachedData())).toBe(
-      true,
-    );
+    expect(await cc.writeCache(files, first.plan.kind, () => first.script.createCachedData())).toBe(true);
     // The full one replaced the trial one, and holds b(), which was compiled lazily after it was read.
     expect(names()).toEqual(['mfabox-code-k2.v8']);
     expect(readFileSync(files.full).length).toBeGreaterThan(trialBytes.length);
@@ -117,50 +113,38 @@ describe('scripts/code-cache.mjs', () => {
     }
   });
 
-  const writers = [
-    [
-      'writeCache (the warm-up)',
-      (...a: Parameters<CodeCache['writeCache']>) => Promise.resolve(cc.writeCache(...a)),
-    ],
-    [
-      'writeCacheAsync (the service)',
-      (...a: Parameters<CodeCache['writeCache']>) => cc.writeCacheAsync(...a),
-    ],
-  ] as const;
+  it('a write that fails midway leaves the old cache as it was (and says why); the next one tidies up', async () => {
+    const write = cc.writeCache;
+    const files = cc.cacheFiles(dir, 'k3');
+    writeFileSync(files.trial, 'old trial');
+    // A power cut during an earlier write left a temp file; an older release left its cache.
+    writeFileSync(`${files.full}.4242.tmp`, 'torn');
+    writeFileSync(join(dir, 'mfabox-code-older.v8'), 'older release');
+    writeFileSync(join(dir, 'mfabox-config-x.json'), '{}');
+    const warned: string[] = [];
+    const failed = await write(
+      files,
+      'full',
+      () => {
+        throw new Error('serialiser out of memory');
+      },
+      (l) => warned.push(l),
+    );
+    expect(failed).toBe(false);
+    expect(warned).toEqual([`mfabox: could not write the code cache in ${dir}: serialiser out of memory`]);
+    expect(existsSync(files.full)).toBe(false);
+    expect(readFileSync(files.trial, 'utf8')).toBe('old trial');
+    // So the next start reads the trial cache again and plans the rewrite again.
+    expect(cc.readCache(files)?.kind).toBe('trial');
 
-  it.each(writers)(
-    '%s: a write that fails midway leaves the old cache as it was (and says why); the next one tidies up',
-    async (_, write) => {
-      const files = cc.cacheFiles(dir, 'k3');
-      writeFileSync(files.trial, 'old trial');
-      // A power cut during an earlier write left a temp file; an older release left its cache.
-      writeFileSync(`${files.full}.4242.tmp`, 'torn');
-      writeFileSync(join(dir, 'mfabox-code-older.v8'), 'older release');
-      writeFileSync(join(dir, 'mfabox-config-x.json'), '{}');
-      const warned: string[] = [];
-      const failed = await write(
-        files,
-        'full',
-        () => {
-          throw new Error('serialiser out of memory');
-        },
-        (l) => warned.push(l),
-      );
-      expect(failed).toBe(false);
-      expect(warned).toEqual([`mfabox: could not write the code cache in ${dir}: serialiser out of memory`]);
-      expect(existsSync(files.full)).toBe(false);
-      expect(readFileSync(files.trial, 'utf8')).toBe('old trial');
-      // So the next start reads the trial cache again and plans the rewrite again.
-      expect(cc.readCache(files)?.kind).toBe('trial');
+    expect(await write(files, 'full', () => Buffer.from('new full'))).toBe(true);
+    expect(readFileSync(files.full, 'utf8')).toBe('new full');
+    // Only the new cache is left among the code caches; the config cache is not the launcher's.
+    expect(names()).toEqual(['mfabox-code-k3.v8', 'mfabox-config-x.json']);
+  });
 
-      expect(await write(files, 'full', () => Buffer.from('new full'))).toBe(true);
-      expect(readFileSync(files.full, 'utf8')).toBe('new full');
-      // Only the new cache is left among the code caches; the config cache is not the launcher's.
-      expect(names()).toEqual(['mfabox-code-k3.v8', 'mfabox-config-x.json']);
-    },
-  );
-
-  it.each(writers)('%s: a directory it cannot write to is one line, and no file', async (_, write) => {
+  it('a directory it cannot write to is one line, and no file', async () => {
+    const write = cc.writeCache;
     const blocker = join(dir, 'not-a-dir');
     writeFileSync(blocker, '');
     const files = cc.cacheFiles(join(blocker, 'cache'), 'k4');

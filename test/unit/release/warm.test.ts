@@ -94,14 +94,13 @@ function deps(
       file: '/var/cache/mfabox/mfabox-code-x.v8',
       write: () => {
         events.push('write');
-        return opts.writes ?? true;
+        return Promise.resolve(opts.writes ?? true);
       },
     },
     trialStart: async (config, beforeStop) => {
       events.push(`start ${config.radius.listen[0]?.address}:${config.radius.listen[0]?.port}`);
-      beforeStop();
+      await beforeStop();
       events.push('stop');
-      return Promise.resolve();
     },
     again: () => {
       events.push('again');
