@@ -8,7 +8,7 @@
  * Env: BENCH_DIRECTORY (the directory config, JSON), BENCH_SECRET.
  * Prints {port, pid} when ready; on stdin close prints {stats, memory} and exits.
  */
-import { randomBytes } from 'node:crypto';
+import { cryptoRandom } from '../../firmware/src/clock.ts';
 import { configureLogging } from '../../firmware/src/log.ts';
 import { parseConfig } from '../../firmware/src/config/load.ts';
 import { radiusClientSchema } from '../../firmware/src/config/schema.ts';
@@ -31,7 +31,7 @@ const handler: RadiusHandler = async (req) => {
   return {
     code: 'Access-Challenge',
     attributes: [
-      ['State', randomBytes(16)],
+      ['State', cryptoRandom.bytes(16)],
       ['Reply-Message', 'Enter the code sent by SMS'],
     ],
   };

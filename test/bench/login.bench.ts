@@ -23,7 +23,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startPeer, type Facts } from '../integration/peers.ts';
-import { serviceEnvironment } from './service-env.ts';
+import { serviceEnvironment, serviceNodeArgs } from './service-env.ts';
 import { passcodeStep } from './passcode-step.ts';
 import {
   benchCommand,
@@ -154,10 +154,17 @@ async function startBox(
     // rlm_ldap's pool below may grow to 32 connections; the box's user-bind pool gets the same.
     bindConnections: POOL,
   };
+  // As the service runs: the unit's environment (NODE_OPTIONS, MALLOC_ARENA_MAX, …) and ExecStart's
+  // node flags; side B's environment and MFABOX_BENCH_B_ARGS's flags on top.
+  const bArgs = sideB ? (process.env.MFABOX_BENCH_B_ARGS ?? '').split(' ').filter(Boolean) : [];
   const c = await startBenchChild(
-    cmd,
-    { BENCH_SECRET: SECRET, BENCH_DIRECTORY: JSON.stringify(directory), ...sideB },
-    nodeOptions === undefined ? undefined : { NODE_OPTIONS: nodeOptions },
+    [...serviceNodeArgs(), ...bArgs, ...cmd],
+    { BENCH_SECRET: SECRET, BENCH_DIRECTORY: JSON.stringify(directory) },
+    {
+      ...serviceEnvironment(),
+      ...(nodeOptions === undefined ? {} : { NODE_OPTIONS: nodeOptions }),
+      ...sideB,
+    },
   );
   return { name: sideB ? 'MFA Box (B)' : 'MFA Box', ...c };
 }
@@ -242,15 +249,16 @@ export async function run(): Promise<void> {
       const mb = await startBox(childCmd, f, startTls);
       // MFABOX_BENCH_B_ENV='{"NAME":"value",…}': a second box, with that environment, measured in
       // the same rounds (an A/B of a change, free of the drift between runs on a shared machine).
-      const b = process.env.MFABOX_BENCH_B_ENV
-        ? await startBox(
-            childCmd,
-            f,
-            startTls,
-            undefined,
-            JSON.parse(process.env.MFABOX_BENCH_B_ENV) as Record<string, string>,
-          )
-        : undefined;
+      const b =
+        process.env.MFABOX_BENCH_B_ENV || process.env.MFABOX_BENCH_B_ARGS
+          ? await startBox(
+              childCmd,
+              f,
+              startTls,
+              undefined,
+              JSON.parse(process.env.MFABOX_BENCH_B_ENV ?? '{}') as Record<string, string>,
+            )
+          : undefined;
       const sides = b ? [fr, mb, b] : [fr, mb];
       const key = (s: Side) => (s === fr ? 'fr' : s === mb ? 'mb' : 'b');
       try {
@@ -288,7 +296,7 @@ export async function run(): Promise<void> {
         }
         if (b) {
           report(
-            `${label}, side B (${process.env.MFABOX_BENCH_B_ENV})`,
+            `${label}, side B (${process.env.MFABOX_BENCH_B_ARGS ?? ''} ${process.env.MFABOX_BENCH_B_ENV ?? ''})`,
             { fr: closed.fr!, mb: closed.b! },
             { fr: open.fr!, mb: open.b! },
             {},

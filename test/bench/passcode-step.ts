@@ -21,6 +21,7 @@ import {
   cpuSplitUs,
   rssKb,
   runLoadClient,
+  runtimeByThreadUs,
   runtimeUs,
   startBenchChild,
   type ClientResult,
@@ -56,6 +57,8 @@ interface Run {
   accepts: number;
   answered: number;
   lost: number;
+  /** serverUs by thread name (main, V8's GC helpers, libuv's pool, LevelDB's compaction thread). */
+  threads: Record<string, number>;
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
@@ -69,11 +72,15 @@ async function measure(
   env: Record<string, string>,
 ): Promise<Run> {
   const c0 = cpuSplitUs(pid);
+  const th0 = runtimeByThreadUs(pid);
   const t0 = runtimeUs(pid);
   const r: ClientResult = await runLoadClient(clientCmd, port, { BENCH_SECRET: SECRET, ...env });
   const t1 = runtimeUs(pid);
   const c1 = cpuSplitUs(pid);
+  const th1 = runtimeByThreadUs(pid);
   const n = Math.max(1, r.answered);
+  const threads: Record<string, number> = {};
+  for (const [name, us] of Object.entries(th1)) threads[name] = (us - (th0[name] ?? 0)) / n;
   return {
     rate: r.answered / r.seconds,
     // Run time to the nanosecond (schedstat); the user/kernel split below is in 10 ms ticks.
@@ -85,6 +92,7 @@ async function measure(
     accepts: r.codes['2'] ?? 0,
     answered: r.answered,
     lost: r.lost,
+    threads,
   };
 }
 
@@ -116,28 +124,39 @@ export async function passcodeStep(dir: string, rounds: number, seconds: number)
   writeFileSync(frFile, 'chal\t123456\t6162636431323334\n');
   const fr = await startFreeRadius(dir);
   // ExecStart's node flags too (--min-semi-space-size): the young generation the service starts with.
-  const mb = await startBenchChild(
-    [...serviceNodeArgs(), ...child.args],
-    {
-      BENCH_MODE: 'engine',
-      BENCH_INPROCESS: '1',
-      BENCH_SECRET: SECRET,
-      BENCH_DB: join(dir, 'db-step2'),
-      BENCH_DEVICE_SECRET: deviceSecret.toString('hex'),
-      BENCH_GROUPS: JSON.stringify(groups),
-      BENCH_DIR: dir,
-      BENCH_FORMAT: 'tsv',
-      BENCH_PREFIX: 'step2',
-    },
-    service,
-  );
-  // Step 1 for ~10,000 users leaves LevelDB compacting in the child's background thread for
-  // seconds: that CPU is the preparation's, so wait for the child to go quiet first.
-  await quiet(mb.pid);
+  const startBox = async (prefix: string, args: string[], env: Record<string, string>) => {
+    const box = await startBenchChild(
+      [...serviceNodeArgs(), ...args, ...child.args],
+      {
+        BENCH_MODE: 'engine',
+        BENCH_INPROCESS: '1',
+        BENCH_SECRET: SECRET,
+        BENCH_DB: join(dir, `db-${prefix}`),
+        BENCH_DEVICE_SECRET: deviceSecret.toString('hex'),
+        BENCH_GROUPS: JSON.stringify(groups),
+        BENCH_DIR: dir,
+        BENCH_FORMAT: 'tsv',
+        BENCH_PREFIX: prefix,
+      },
+      { ...service, ...env },
+    );
+    // Step 1 for ~10,000 users leaves LevelDB compacting in the child's background thread for
+    // seconds: that CPU is the preparation's, so wait for the child to go quiet first.
+    await quiet(box.pid);
+    const prepared = box.ready as unknown as { files: Record<string, string[]> };
+    return { child: box, file: (name: string) => prepared.files[name]![0]!, gc: [] as string[] };
+  };
+  const mbBox = await startBox('step2', [], {});
+  const mb = mbBox.child;
   const prepSeconds = (performance.now() - t0) / 1000;
-  const prepared = mb.ready as unknown as { files: Record<string, string[]> };
   const idleKb = rssKb(mb.pid, 'VmRSS');
-  const file = (name: string) => prepared.files[name]![0]!;
+  // MFABOX_BENCH_B_ARGS='--node-flag …' and/or MFABOX_BENCH_B_ENV='{"NAME":"value"}': a second box
+  // measured in the same rounds (an A/B of a change, free of the drift between runs).
+  const bArgs = (process.env.MFABOX_BENCH_B_ARGS ?? '').split(' ').filter(Boolean);
+  const bEnv = JSON.parse(process.env.MFABOX_BENCH_B_ENV ?? '{}') as Record<string, string>;
+  const bBox =
+    bArgs.length > 0 || Object.keys(bEnv).length > 0 ? await startBox('step2b', bArgs, bEnv) : undefined;
+  const boxes = { mb: mbBox, ...(bBox ? { b: bBox } : {}) } as Record<'mb' | 'b', typeof mbBox | undefined>;
   try {
     const closed = (f: string) => ({
       BENCH_REQUESTS: f,
@@ -154,39 +173,61 @@ export async function passcodeStep(dir: string, rounds: number, seconds: number)
       BENCH_MAX: String(openMax),
     });
     await measure(clientCmd, fr.port, fr.proc.pid!, { ...closed(frFile), BENCH_SECONDS: '2' });
-    await measure(clientCmd, mb.port, mb.pid, { ...closed(file('warm')), BENCH_MAX: String(WARM) });
+    for (const box of [mbBox, bBox])
+      if (box)
+        await measure(clientCmd, box.child.port, box.child.pid, {
+          ...closed(box.file('warm')),
+          BENCH_MAX: String(WARM),
+        });
     const runs = {
       fr: { closed: [] as Run[], open: [] as Run[] },
       mb: { closed: [] as Run[], open: [] as Run[] },
+      b: { closed: [] as Run[], open: [] as Run[] },
     };
     // Group commit per phase: the box's fsyncs and passcode checks, asked before and after each run.
     const shared = { closed: { syncs: 0, checks: 0 }, open: { syncs: 0, checks: 0 } };
-    const counted = async (phase: 'closed' | 'open', f: () => Promise<Run>): Promise<Run> => {
-      const a = await mb.query();
-      const r = await f();
-      const b = await mb.query();
-      shared[phase].syncs += Number(b.syncs) - Number(a.syncs);
-      shared[phase].checks += Number(b.requests) - Number(a.requests);
+    const counted = async (side: 'mb' | 'b', phase: 'closed' | 'open', f: string): Promise<Run> => {
+      const box = boxes[side]!;
+      const a = await box.child.query();
+      const r = await measure(
+        clientCmd,
+        box.child.port,
+        box.child.pid,
+        phase === 'closed' ? closed(f) : open(f),
+      );
+      const b = await box.child.query();
+      const d = (k: string) => Number(b[k]) - Number(a[k]);
+      if (side === 'mb') {
+        shared[phase].syncs += d('syncs');
+        shared[phase].checks += d('requests');
+      }
+      if (phase === 'closed')
+        box.gc.push(
+          `${d('minor')} scavenges ${d('minorMs').toFixed(0)} ms, ${d('major')} mark-compacts ${d('majorMs').toFixed(0)} ms`,
+        );
       return r;
     };
+    const sides = ['fr', 'mb', ...(bBox ? ['b'] : [])] as ('fr' | 'mb' | 'b')[];
     for (let i = 0; i < rounds; i++) {
-      const sides = i % 2 === 0 ? (['fr', 'mb'] as const) : (['mb', 'fr'] as const);
-      for (const s of sides)
-        runs[s].closed.push(
-          s === 'fr'
-            ? await measure(clientCmd, fr.port, fr.proc.pid!, closed(frFile))
-            : await counted('closed', () => measure(clientCmd, mb.port, mb.pid, closed(file(`closed${i}`)))),
-        );
-      for (const s of sides)
-        runs[s].open.push(
-          s === 'fr'
-            ? await measure(clientCmd, fr.port, fr.proc.pid!, open(frFile))
-            : await counted('open', () => measure(clientCmd, mb.port, mb.pid, open(file(`open${i}`)))),
-        );
+      // Each round starts with the next side, so none always runs first.
+      const order = sides.map((_, k) => sides[(k + i) % sides.length]!);
+      for (const phase of ['closed', 'open'] as const)
+        for (const s of order)
+          runs[s][phase].push(
+            s === 'fr'
+              ? await measure(
+                  clientCmd,
+                  fr.port,
+                  fr.proc.pid!,
+                  phase === 'closed' ? closed(frFile) : open(frFile),
+                )
+              : await counted(s, phase, boxes[s]!.file(`${phase}${i}`)),
+          );
     }
     const peakKb = rssKb(mb.pid, 'VmHWM');
-    const cpuRatios = runs.mb.closed.map((r, i) => r.serverUs / runs.fr.closed[i]!.serverUs);
-    const p99Ratios = runs.mb.open.map((r, i) => r.p99 / runs.fr.open[i]!.p99);
+    const cpuRatios = (side: 'mb' | 'b') =>
+      runs[side].closed.map((r, i) => r.serverUs / runs.fr.closed[i]!.serverUs);
+    const p99Ratios = (side: 'mb' | 'b') => runs[side].open.map((r, i) => r.p99 / runs.fr.open[i]!.p99);
     const env = Object.entries(service)
       .filter(([k]) => k === 'NODE_OPTIONS' || k === 'MALLOC_ARENA_MAX')
       .map(([k, v]) => `${k}=${v}`)
@@ -198,14 +239,23 @@ export async function passcodeStep(dir: string, rounds: number, seconds: number)
         .join(' ')}`,
     );
     console.log(
-      `    server CPU per request: MFA Box / FreeRADIUS = ${median(cpuRatios).toFixed(2)}× (rounds ${cpuRatios.map((x) => x.toFixed(2)).join(' ')}; target ≤ 3; before: 6×)`,
+      `    server CPU per request: MFA Box / FreeRADIUS = ${median(cpuRatios('mb')).toFixed(2)}× (rounds ${cpuRatios(
+        'mb',
+      )
+        .map((x) => x.toFixed(2))
+        .join(' ')}; target ≤ 3; before: 6×)`,
     );
     console.log(
-      `    p99 at ${FIXED_RATE} req/s: MFA Box / FreeRADIUS = ${median(p99Ratios).toFixed(2)}× (rounds ${p99Ratios.map((x) => x.toFixed(2)).join(' ')}; target ≤ 3; before: 16×)`,
+      `    p99 at ${FIXED_RATE} req/s: MFA Box / FreeRADIUS = ${median(p99Ratios('mb')).toFixed(2)}× (rounds ${p99Ratios(
+        'mb',
+      )
+        .map((x) => x.toFixed(2))
+        .join(' ')}; target ≤ 3; before: 16×)`,
     );
     for (const [name, side] of [
       ['FreeRADIUS (users file)', runs.fr],
       [`MFA Box (real engine, ${env})`, runs.mb],
+      ...(bBox ? [[`side B (${bArgs.join(' ')} ${JSON.stringify(bEnv)})`, runs.b] as const] : []),
     ] as const) {
       const bad = side.closed.concat(side.open).filter((r) => r.accepts < r.answered);
       console.log(
@@ -217,6 +267,24 @@ export async function passcodeStep(dir: string, rounds: number, seconds: number)
           )}) at ${FIXED_RATE} req/s; client ${median(side.closed.map((r) => r.clientUs)).toFixed(0)} µs/request` +
           (bad.length > 0 ? '; WARNING some answers were not Access-Accept' : ''),
       );
+    }
+    for (const side of bBox ? (['mb', 'b'] as const) : (['mb'] as const)) {
+      const names = [...new Set(runs[side].closed.flatMap((r) => Object.keys(r.threads)))].sort();
+      console.log(
+        `    ${side === 'mb' ? 'MFA Box' : 'side B'}: CPU by thread, µs/request in each closed round: ${names
+          .map((t) => `${t} ${runs[side].closed.map((r) => (r.threads[t] ?? 0).toFixed(0)).join('/')}`)
+          .join(', ')}; garbage collection: ${boxes[side]!.gc.join('; ')}`,
+      );
+      if (side === 'b')
+        console.log(
+          `    side B / FreeRADIUS: CPU ${median(cpuRatios('b')).toFixed(2)}× (rounds ${cpuRatios('b')
+            .map((x) => x.toFixed(2))
+            .join(' ')}), p99 ${median(p99Ratios('b')).toFixed(2)}× (rounds ${p99Ratios('b')
+            .map((x) => x.toFixed(2))
+            .join(
+              ' ',
+            )}); B / A CPU ${runs.b.closed.map((r, i) => (r.serverUs / runs.mb.closed[i]!.serverUs).toFixed(2)).join(' ')}`,
+        );
     }
     console.log(
       `    MFA Box RSS: idle ${(idleKb / 1024).toFixed(0)} MiB, peak ${(peakKb / 1024).toFixed(0)} MiB; ${groups.reduce((n, g) => n + g.per, 0)} challenges prepared in ${prepSeconds.toFixed(0)} s`,
@@ -235,5 +303,6 @@ export async function passcodeStep(dir: string, rounds: number, seconds: number)
   } finally {
     fr.proc.kill('SIGTERM');
     mb.proc.kill('SIGKILL');
+    bBox?.child.proc.kill('SIGKILL');
   }
 }

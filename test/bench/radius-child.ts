@@ -11,6 +11,7 @@
  * BENCH_GROUPS / BENCH_PROBES / BENCH_DIR / BENCH_FORMAT (prepare).
  * Prints one JSON line when ready; on stdin close prints the counters and exits.
  */
+import { PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { configureLogging } from '../../firmware/src/log.ts';
@@ -205,11 +206,27 @@ const server = createRadiusServer({
 });
 const { auth } = await server.start();
 
+// Garbage collections so far: pauses on the main thread, by kind (the bench prints them per round).
+const gcs = { minor: 0, major: 0, minorMs: 0, majorMs: 0 };
+new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) {
+    // NODE_PERFORMANCE_GC_MAJOR is 4 (mark-compact); the rest are scavenges and weak-callback runs.
+    const kind =
+      (e as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind === 4 ? 'major' : 'minor';
+    gcs[kind]++;
+    gcs[`${kind}Ms`] += e.duration;
+  }
+}).observe({ entryTypes: ['gc'] });
+
 // The bench asks between its phases how many fsyncs the store made (closed loop vs open loop).
 process.on('SIGUSR2', () => {
   process.stdout.write(
-    JSON.stringify({ syncs: store.syncCount, requests: server.counters().clients.bench?.requests ?? 0 }) +
-      '\n',
+    JSON.stringify({
+      syncs: store.syncCount,
+      requests: server.counters().clients.bench?.requests ?? 0,
+      ...gcs,
+      heapUsed: process.memoryUsage().heapUsed,
+    }) + '\n',
   );
 });
 
