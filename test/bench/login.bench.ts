@@ -157,8 +157,15 @@ async function startBox(
   // As the service runs: the unit's environment (NODE_OPTIONS, MALLOC_ARENA_MAX, …) and ExecStart's
   // node flags; side B's environment and MFABOX_BENCH_B_ARGS's flags on top.
   const bArgs = sideB ? (process.env.MFABOX_BENCH_B_ARGS ?? '').split(' ').filter(Boolean) : [];
+  // The heap-flag sweep's young generation may be smaller than ExecStart's starting size.
+  const semi = /--max-semi-space-size=(\d+)/.exec(nodeOptions ?? '')?.[1];
+  const nodeArgs = serviceNodeArgs().map((a) =>
+    semi !== undefined && /^--min-semi-space-size=(\d+)$/.test(a) && Number(a.split('=')[1]) > Number(semi)
+      ? `--min-semi-space-size=${semi}`
+      : a,
+  );
   const c = await startBenchChild(
-    [...serviceNodeArgs(), ...bArgs, ...cmd],
+    [...nodeArgs, ...bArgs, ...cmd],
     { BENCH_SECRET: SECRET, BENCH_DIRECTORY: JSON.stringify(directory) },
     {
       ...serviceEnvironment(),
