@@ -186,9 +186,7 @@ export class ChallengeStore {
   /** Durable update of a record (attempts, used, superseded), with `ops` in the same batch. */
   async save(r: ChallengeRecord, ops: readonly StoreOp[] = []): Promise<void> {
     await this.written([r], () =>
-      ops.length === 0
-        ? this.records.put(C + r.id, r)
-        : this.store.atomic([this.records.op({ type: 'put', key: C + r.id, value: r }), ...ops]),
+      this.store.atomic([this.records.op({ type: 'put', key: C + r.id, value: r }), ...ops]),
     );
   }
 

@@ -5,7 +5,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { AuthDecision, AuthEngine } from '../../../firmware/src/auth/engine.ts';
 import { passcodeSchema, policySchema } from '../../../firmware/src/config/schema.ts';
-import type { Store, Table } from '../../../firmware/src/store/store.ts';
+import type { Store, StoreOp } from '../../../firmware/src/store/store.ts';
 import type { FakeOutbox } from './doubles.ts';
 import {
   accessRequest as req,
@@ -20,7 +20,7 @@ import {
 const A = nasClient('gw-a');
 const B = nasClient('gw-b', { match: '192.0.2.20' });
 
-/** Holds the challenges table's next `put` (a wrong-code or used save) until released. */
+/** Holds the next durable write of a challenge row (a wrong-code or used save) until released. */
 class PutGate {
   armed = false;
   private release: (() => void) | undefined;
@@ -34,23 +34,14 @@ class PutGate {
   wrap(store: Store): Store {
     return new Proxy(store, {
       get: (target, prop, receiver) => {
-        if (prop !== 'table') return Reflect.get(target, prop, receiver) as unknown;
-        return <V>(name: Parameters<Store['table']>[0]): Table<V> => {
-          const t = target.table<V>(name);
-          if (name !== 'challenges') return t;
-          return new Proxy(t, {
-            get: (tt, p, rr) => {
-              if (p !== 'put') return Reflect.get(tt, p, rr) as unknown;
-              return async (key: string, value: V): Promise<void> => {
-                if (this.armed) {
-                  this.armed = false;
-                  this.onHeld();
-                  await new Promise<void>((r) => (this.release = r));
-                }
-                await tt.put(key, value);
-              };
-            },
-          });
+        if (prop !== 'atomic') return Reflect.get(target, prop, receiver) as unknown;
+        return async (ops: StoreOp[]): Promise<void> => {
+          if (this.armed && ops.some((o) => o.sublevel === 'challenges' && o.type === 'put')) {
+            this.armed = false;
+            this.onHeld();
+            await new Promise<void>((r) => (this.release = r));
+          }
+          await target.atomic(ops);
         };
       },
     });
