@@ -26,40 +26,37 @@ export function cpuSplitUs(pid: number): { user: number; system: number } {
 }
 
 /**
- * Time a process's threads have run, in µs, to the nanosecond: the sum of each thread's
- * /proc/PID/task/TID/schedstat. /proc/PID/stat counts in 10 ms ticks, so a round of 1,700
- * requests at ~50 µs each (FreeRADIUS's passcode step) read as 8 or 9 ticks, ±12 %. For
- * processes whose threads live as long as the measurement (a thread that exits in between is
- * missed): the bench servers, not slapd. NaN once the process is gone.
+ * Time a process's threads have run, in µs, to the nanosecond, from each thread's
+ * /proc/PID/task/TID/schedstat: the main thread, and all the others as one figure (Node names none
+ * of its threads: V8's GC and compiler helpers, libuv's pool with LevelDB's writes and fsync,
+ * LevelDB's compaction thread). /proc/PID/stat counts in 10 ms ticks, so a round of 1,700 requests
+ * at ~50 µs each (FreeRADIUS's passcode step) read as 8 or 9 ticks, ±12 %. For processes whose
+ * threads live as long as the measurement (a thread that exits in between is missed): the bench
+ * servers, not slapd. Undefined once the process is gone.
  */
-export function runtimeUs(pid: number): number {
+export function runtimeByThreadUs(pid: number): { main: number; others: number } | undefined {
   try {
-    let ns = 0;
-    for (const tid of readdirSync(`/proc/${pid}/task`))
-      ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
-    return ns / 1000;
+    const out = { main: 0, others: 0 };
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      const ns = Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+      out[tid === String(pid) ? 'main' : 'others'] += ns / 1000;
+    }
+    return out;
   } catch {
-    return NaN;
+    return undefined;
   }
 }
 
 /**
- * Run time of a process's main thread and of all its other threads, in µs. Node names none of
- * its threads, so the others are one figure: V8's GC and compiler helpers, libuv's pool (LevelDB
- * writes, fsync) and LevelDB's compaction thread.
+ * The second MFA Box of an A/B (`npm run bench -- login`, both steps), measured in the same rounds:
+ * MFABOX_BENCH_B_ARGS='--node-flag …' and/or MFABOX_BENCH_B_ENV='{"NAME":"value"}'. Undefined
+ * when neither is set.
  */
-export function runtimeByThreadUs(pid: number): Record<string, number> {
-  const out: Record<string, number> = {};
-  try {
-    for (const tid of readdirSync(`/proc/${pid}/task`)) {
-      const base = `/proc/${pid}/task/${tid}`;
-      const name = tid === String(pid) ? 'main' : 'others';
-      out[name] = (out[name] ?? 0) + Number(readFileSync(`${base}/schedstat`, 'utf8').split(' ')[0]) / 1000;
-    }
-  } catch {
-    // a thread ended between the listing and the read: its time is left out
-  }
-  return out;
+export function benchSideB(): { args: string[]; env: Record<string, string>; label: string } | undefined {
+  const args = (process.env.MFABOX_BENCH_B_ARGS ?? '').split(' ').filter(Boolean);
+  const env = JSON.parse(process.env.MFABOX_BENCH_B_ENV ?? '{}') as Record<string, string>;
+  if (args.length === 0 && Object.keys(env).length === 0) return undefined;
+  return { args, env, label: `${args.join(' ')} ${JSON.stringify(env)}`.trim() };
 }
 
 /** utime + stime of a process, in µs; NaN once it is gone. */

@@ -27,6 +27,7 @@ import { serviceEnvironment, serviceNodeArgs } from './service-env.ts';
 import { passcodeStep } from './passcode-step.ts';
 import {
   benchCommand,
+  benchSideB,
   cpuUs,
   freePort,
   rssKb,
@@ -139,7 +140,7 @@ async function startBox(
   f: Facts,
   startTls: boolean,
   nodeOptions?: string,
-  sideB?: Record<string, string>,
+  sideB?: { args: string[]; env: Record<string, string> },
 ): Promise<Side & { stop(): Promise<string> }> {
   const directory = {
     kind: 'ldap',
@@ -155,8 +156,7 @@ async function startBox(
     bindConnections: POOL,
   };
   // As the service runs: the unit's environment (NODE_OPTIONS, MALLOC_ARENA_MAX, …) and ExecStart's
-  // node flags; side B's environment and MFABOX_BENCH_B_ARGS's flags on top.
-  const bArgs = sideB ? (process.env.MFABOX_BENCH_B_ARGS ?? '').split(' ').filter(Boolean) : [];
+  // node flags; side B's environment and node flags on top.
   // The heap-flag sweep's young generation may be smaller than ExecStart's starting size.
   const semi = /--max-semi-space-size=(\d+)/.exec(nodeOptions ?? '')?.[1];
   const nodeArgs = serviceNodeArgs().map((a) =>
@@ -165,12 +165,12 @@ async function startBox(
       : a,
   );
   const c = await startBenchChild(
-    [...nodeArgs, ...bArgs, ...cmd],
+    [...nodeArgs, ...(sideB?.args ?? []), ...cmd],
     { BENCH_SECRET: SECRET, BENCH_DIRECTORY: JSON.stringify(directory) },
     {
       ...serviceEnvironment(),
       ...(nodeOptions === undefined ? {} : { NODE_OPTIONS: nodeOptions }),
-      ...sideB,
+      ...sideB?.env,
     },
   );
   return { name: sideB ? 'MFA Box (B)' : 'MFA Box', ...c };
@@ -254,18 +254,10 @@ export async function run(): Promise<void> {
       const label = startTls ? 'StartTLS' : 'plain LDAP';
       const fr = await startFreeRadius(f, dir, startTls);
       const mb = await startBox(childCmd, f, startTls);
-      // MFABOX_BENCH_B_ENV='{"NAME":"value",…}': a second box, with that environment, measured in
-      // the same rounds (an A/B of a change, free of the drift between runs on a shared machine).
-      const b =
-        process.env.MFABOX_BENCH_B_ENV || process.env.MFABOX_BENCH_B_ARGS
-          ? await startBox(
-              childCmd,
-              f,
-              startTls,
-              undefined,
-              JSON.parse(process.env.MFABOX_BENCH_B_ENV ?? '{}') as Record<string, string>,
-            )
-          : undefined;
+      // A second box measured in the same rounds (an A/B of a change, free of the drift between
+      // runs on a shared machine).
+      const sideB = benchSideB();
+      const b = sideB ? await startBox(childCmd, f, startTls, undefined, sideB) : undefined;
       const sides = b ? [fr, mb, b] : [fr, mb];
       const key = (s: Side) => (s === fr ? 'fr' : s === mb ? 'mb' : 'b');
       try {
@@ -303,7 +295,7 @@ export async function run(): Promise<void> {
         }
         if (b) {
           report(
-            `${label}, side B (${process.env.MFABOX_BENCH_B_ARGS ?? ''} ${process.env.MFABOX_BENCH_B_ENV ?? ''})`,
+            `${label}, side B (${sideB?.label})`,
             { fr: closed.fr!, mb: closed.b! },
             { fr: open.fr!, mb: open.b! },
             {},

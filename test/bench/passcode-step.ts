@@ -21,8 +21,8 @@ import {
   cpuSplitUs,
   rssKb,
   runLoadClient,
+  benchSideB,
   runtimeByThreadUs,
-  runtimeUs,
   startBenchChild,
   type ClientResult,
 } from './children.ts';
@@ -57,8 +57,8 @@ interface Run {
   accepts: number;
   answered: number;
   lost: number;
-  /** serverUs by thread name (main, V8's GC helpers, libuv's pool, LevelDB's compaction thread). */
-  threads: Record<string, number>;
+  /** serverUs split: the main thread, and the others (runtimeByThreadUs). */
+  threads: { main: number; others: number };
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
@@ -72,19 +72,20 @@ async function measure(
   env: Record<string, string>,
 ): Promise<Run> {
   const c0 = cpuSplitUs(pid);
-  const th0 = runtimeByThreadUs(pid);
-  const t0 = runtimeUs(pid);
+  const t0 = runtimeByThreadUs(pid);
   const r: ClientResult = await runLoadClient(clientCmd, port, { BENCH_SECRET: SECRET, ...env });
-  const t1 = runtimeUs(pid);
+  const t1 = runtimeByThreadUs(pid);
   const c1 = cpuSplitUs(pid);
-  const th1 = runtimeByThreadUs(pid);
   const n = Math.max(1, r.answered);
-  const threads: Record<string, number> = {};
-  for (const [name, us] of Object.entries(th1)) threads[name] = (us - (th0[name] ?? 0)) / n;
+  // NaN (printed as such) when the process was gone at either end.
+  const threads = {
+    main: ((t1?.main ?? NaN) - (t0?.main ?? NaN)) / n,
+    others: ((t1?.others ?? NaN) - (t0?.others ?? NaN)) / n,
+  };
   return {
     rate: r.answered / r.seconds,
     // Run time to the nanosecond (schedstat); the user/kernel split below is in 10 ms ticks.
-    serverUs: (t1 - t0) / n,
+    serverUs: threads.main + threads.others,
     systemUs: (c1.system - c0.system) / n,
     clientUs: r.cpuUs / n,
     p50: r.p50,
@@ -152,10 +153,8 @@ export async function passcodeStep(dir: string, rounds: number, seconds: number)
   const idleKb = rssKb(mb.pid, 'VmRSS');
   // MFABOX_BENCH_B_ARGS='--node-flag …' and/or MFABOX_BENCH_B_ENV='{"NAME":"value"}': a second box
   // measured in the same rounds (an A/B of a change, free of the drift between runs).
-  const bArgs = (process.env.MFABOX_BENCH_B_ARGS ?? '').split(' ').filter(Boolean);
-  const bEnv = JSON.parse(process.env.MFABOX_BENCH_B_ENV ?? '{}') as Record<string, string>;
-  const bBox =
-    bArgs.length > 0 || Object.keys(bEnv).length > 0 ? await startBox('step2b', bArgs, bEnv) : undefined;
+  const sideB = benchSideB();
+  const bBox = sideB ? await startBox('step2b', sideB.args, sideB.env) : undefined;
   const boxes = { mb: mbBox, ...(bBox ? { b: bBox } : {}) } as Record<'mb' | 'b', typeof mbBox | undefined>;
   try {
     const closed = (f: string) => ({
@@ -255,7 +254,7 @@ export async function passcodeStep(dir: string, rounds: number, seconds: number)
     for (const [name, side] of [
       ['FreeRADIUS (users file)', runs.fr],
       [`MFA Box (real engine, ${env})`, runs.mb],
-      ...(bBox ? [[`side B (${bArgs.join(' ')} ${JSON.stringify(bEnv)})`, runs.b] as const] : []),
+      ...(bBox ? [[`side B (${sideB?.label})`, runs.b] as const] : []),
     ] as const) {
       const bad = side.closed.concat(side.open).filter((r) => r.accepts < r.answered);
       console.log(
@@ -269,10 +268,11 @@ export async function passcodeStep(dir: string, rounds: number, seconds: number)
       );
     }
     for (const side of bBox ? (['mb', 'b'] as const) : (['mb'] as const)) {
-      const names = [...new Set(runs[side].closed.flatMap((r) => Object.keys(r.threads)))].sort();
       console.log(
-        `    ${side === 'mb' ? 'MFA Box' : 'side B'}: CPU by thread, µs/request in each closed round: ${names
-          .map((t) => `${t} ${runs[side].closed.map((r) => (r.threads[t] ?? 0).toFixed(0)).join('/')}`)
+        `    ${side === 'mb' ? 'MFA Box' : 'side B'}: CPU by thread, µs/request in each closed round: ${(
+          ['main', 'others'] as const
+        )
+          .map((t) => `${t} ${runs[side].closed.map((r) => r.threads[t].toFixed(0)).join('/')}`)
           .join(', ')}; garbage collection: ${boxes[side]!.gc.join('; ')}`,
       );
       if (side === 'b')
