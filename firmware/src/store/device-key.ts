@@ -12,6 +12,7 @@
 import { hkdfSync, randomBytes } from 'node:crypto';
 import { chmod, link, mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { syncDir } from '../config/atomic-write.ts';
 import { ErrorCode, MfaError } from '../errors.ts';
 import { logger } from '../log.ts';
 
@@ -73,15 +74,6 @@ export class DeviceKey {
   }
 }
 
-async function fsyncDir(dir: string): Promise<void> {
-  const fh = await open(dir, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
-
 async function readKey(path: string): Promise<Buffer | undefined> {
   let key: Buffer;
   try {
@@ -131,7 +123,7 @@ async function writeKey(path: string, bytes: Buffer, replace: boolean): Promise<
       }
       await unlink(tmp);
     }
-    await fsyncDir(dir);
+    await syncDir(dir);
   } catch (e) {
     await unlink(tmp).catch(() => undefined);
     throw new MfaError(`cannot write the device key ${path}`, ErrorCode.OutboxKeyInvalid, { cause: e });
@@ -150,7 +142,7 @@ async function moveLegacy(legacy: Buffer, legacyPath: string, at: DeviceKeyLocat
     await writeKey(at.path, legacy, true);
   }
   await unlink(legacyPath);
-  await fsyncDir(at.dataDir);
+  await syncDir(at.dataDir);
   log.info({ from: legacyPath, to: at.path }, 'moved the device key out of the data directory');
 }
 
