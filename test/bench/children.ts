@@ -49,14 +49,19 @@ export function runtimeByThreadUs(pid: number): { main: number; others: number }
 
 /**
  * The second MFA Box of an A/B (`npm run bench -- login`, both steps), measured in the same rounds:
- * MFABOX_BENCH_B_ARGS='--node-flag …' and/or MFABOX_BENCH_B_ENV='{"NAME":"value"}'. Undefined
- * when neither is set.
+ * MFABOX_BENCH_B_ARGS='--node-flag …' and/or MFABOX_BENCH_B_ENV='{"NAME":"value"}', and/or
+ * MFABOX_BENCH_B_TREE=/path/to/another/checkout (with its node_modules): side B then runs that
+ * checkout's code, so a change is measured against main in the same rounds. Undefined when none is set.
  */
-export function benchSideB(): { args: string[]; env: Record<string, string>; label: string } | undefined {
+export function benchSideB():
+  | { args: string[]; env: Record<string, string>; tree?: string; label: string }
+  | undefined {
   const args = (process.env.MFABOX_BENCH_B_ARGS ?? '').split(' ').filter(Boolean);
   const env = JSON.parse(process.env.MFABOX_BENCH_B_ENV ?? '{}') as Record<string, string>;
-  if (args.length === 0 && Object.keys(env).length === 0) return undefined;
-  return { args, env, label: `${args.join(' ')} ${JSON.stringify(env)}`.trim() };
+  const tree = process.env.MFABOX_BENCH_B_TREE || undefined;
+  if (args.length === 0 && Object.keys(env).length === 0 && !tree) return undefined;
+  const label = `${tree ? `code of ${tree} ` : ''}${args.join(' ')} ${JSON.stringify(env)}`.trim();
+  return { args, env, ...(tree ? { tree } : {}), label };
 }
 
 /** utime + stime of a process, in µs; NaN once it is gone. */
@@ -89,11 +94,14 @@ export function freePort(): Promise<number> {
  * release runs compiled JavaScript, and tsx's loader alone adds ~30 MB of RSS), tsx otherwise.
  * The bundle goes inside the checkout so its bare imports (level, pino, ...) resolve.
  */
-export async function benchCommand(name: string): Promise<{ args: string[]; how: string }> {
-  const src = join(here, name);
+export async function benchCommand(
+  name: string,
+  tree = root,
+): Promise<{ args: string[]; how: string }> {
+  const src = join(tree, 'test', 'bench', name);
   try {
     const esbuild = await import('esbuild');
-    const out = join(root, 'dist', 'bench', name.replace(/\.ts$/, '.mjs'));
+    const out = join(tree, 'dist', 'bench', name.replace(/\.ts$/, '.mjs'));
     await esbuild.build({
       entryPoints: [src],
       bundle: true,

@@ -257,7 +257,8 @@ export async function run(): Promise<void> {
       // A second box measured in the same rounds (an A/B of a change, free of the drift between
       // runs on a shared machine).
       const sideB = benchSideB();
-      const b = sideB ? await startBox(childCmd, f, startTls, undefined, sideB) : undefined;
+      const bCmd = sideB?.tree ? (await benchCommand('login-child.ts', sideB.tree)).args : childCmd;
+      const b = sideB ? await startBox(bCmd, f, startTls, undefined, sideB) : undefined;
       const sides = b ? [fr, mb, b] : [fr, mb];
       const key = (s: Side) => (s === fr ? 'fr' : s === mb ? 'mb' : 'b');
       try {

@@ -125,9 +125,14 @@ export async function passcodeStep(dir: string, rounds: number, seconds: number)
   writeFileSync(frFile, 'chal\t123456\t6162636431323334\n');
   const fr = await startFreeRadius(dir);
   // ExecStart's node flags too (--min-semi-space-size): the young generation the service starts with.
-  const startBox = async (prefix: string, args: string[], env: Record<string, string>) => {
+  const startBox = async (
+    prefix: string,
+    args: string[],
+    env: Record<string, string>,
+    childArgs = child.args,
+  ) => {
     const box = await startBenchChild(
-      [...serviceNodeArgs(), ...args, ...child.args],
+      [...serviceNodeArgs(), ...args, ...childArgs],
       {
         BENCH_MODE: 'engine',
         BENCH_INPROCESS: '1',
@@ -151,10 +156,11 @@ export async function passcodeStep(dir: string, rounds: number, seconds: number)
   const mb = mbBox.child;
   const prepSeconds = (performance.now() - t0) / 1000;
   const idleKb = rssKb(mb.pid, 'VmRSS');
-  // MFABOX_BENCH_B_ARGS='--node-flag …' and/or MFABOX_BENCH_B_ENV='{"NAME":"value"}': a second box
-  // measured in the same rounds (an A/B of a change, free of the drift between runs).
+  // A second box measured in the same rounds (benchSideB: other node flags, environment or code),
+  // an A/B of a change free of the drift between runs.
   const sideB = benchSideB();
-  const bBox = sideB ? await startBox('step2b', sideB.args, sideB.env) : undefined;
+  const bChild = sideB?.tree ? (await benchCommand('radius-child.ts', sideB.tree)).args : child.args;
+  const bBox = sideB ? await startBox('step2b', sideB.args, sideB.env, bChild) : undefined;
   const boxes = { mb: mbBox, ...(bBox ? { b: bBox } : {}) } as Record<'mb' | 'b', typeof mbBox | undefined>;
   try {
     const closed = (f: string) => ({
@@ -290,7 +296,9 @@ export async function passcodeStep(dir: string, rounds: number, seconds: number)
       `    MFA Box RSS: idle ${(idleKb / 1024).toFixed(0)} MiB, peak ${(peakKb / 1024).toFixed(0)} MiB; ${groups.reduce((n, g) => n + g.per, 0)} challenges prepared in ${prepSeconds.toFixed(0)} s`,
     );
     // Group commit: how many passcode checks shared each fsync (a durable write per Accept).
-    const end = JSON.parse((await mb.stop()).split('\n').pop() ?? '{}') as {
+    // Side B exits on its own too: a --cpu-prof profile is written only at a clean exit.
+    const [mbEnd] = await Promise.all([mb.stop(), bBox?.child.stop()]);
+    const end = JSON.parse(mbEnd.split('\n').pop() ?? '{}') as {
       syncs?: number;
       counters?: { requests?: number };
     };

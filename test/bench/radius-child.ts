@@ -8,11 +8,14 @@
  *             repeats 200 packets with radclient -c (a real State is single use).
  *  - prepare: step 1 of the real engine into the store for the engine run, then exit (below).
  * Env: BENCH_MODE, BENCH_DB (store dir), BENCH_SECRET, BENCH_DEVICE_SECRET (hex, engine/prepare),
- * BENCH_GROUPS / BENCH_PROBES / BENCH_DIR / BENCH_FORMAT (prepare).
+ * BENCH_GROUPS / BENCH_PROBES / BENCH_DIR / BENCH_FORMAT (prepare), BENCH_ALLOC_PROFILE (a path:
+ * every allocation from serving on, sampled, garbage included, written there as a .heapprofile
+ * at exit; --heap-prof keeps only what is still live, and the young generation's churn is the cost).
  * Prints one JSON line when ready; on stdin close prints the counters and exits.
  */
 import { PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
 import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { join } from 'node:path';
 import { configureLogging } from '../../firmware/src/log.ts';
 import { cryptoRandom, systemClock } from '../../firmware/src/clock.ts';
@@ -230,6 +233,17 @@ process.on('SIGUSR2', () => {
   );
 });
 
+const allocProfile = process.env.BENCH_ALLOC_PROFILE;
+const inspector = allocProfile ? new Session() : undefined;
+if (inspector) {
+  inspector.connect();
+  await inspector.post('HeapProfiler.startSampling', {
+    samplingInterval: 4096,
+    includeObjectsCollectedByMajorGC: true,
+    includeObjectsCollectedByMinorGC: true,
+  });
+}
+
 serveBench(
   auth[0]!.port,
   () => ({
@@ -242,6 +256,10 @@ serveBench(
     })(),
   }),
   async () => {
+    if (inspector && allocProfile) {
+      const { profile } = await inspector.post('HeapProfiler.stopSampling');
+      writeFileSync(allocProfile, JSON.stringify(profile));
+    }
     await server.stop();
     await store.close();
   },

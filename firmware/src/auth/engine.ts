@@ -90,6 +90,10 @@ export function createAuthEngine(deps: AuthEngineDeps): AuthEngine {
       challenges.warm().catch((e: unknown) => {
         log.warn({ err: describeError(e) }, 'loading live challenges failed');
       });
+      // Which users have a lockout row: a passcode check for anyone else then reads nothing.
+      shared.guard.lockout.load().catch((e: unknown) => {
+        log.warn({ err: describeError(e) }, 'loading the lockout table failed');
+      });
       let ticks = 0;
       timer = setInterval(() => {
         const swept = challenges.sweep(DEFAULT_SWEEP_GRACE_MS).catch((e: unknown) => {

@@ -105,7 +105,7 @@ export async function passcodeStep(
       // Used is on disk before the Accept leaves: a replay after a crash still fails. Where the
       // user came from goes in the same batch, so an Accept costs one LevelDB write.
       const seen = ctx.guard.ipHistory.recordOp(r.user, parseCallingStationId(r.callingStationId));
-      await ctx.challenges.save({ ...r, used: true, usedAt: ctx.clock.now() }, seen ? [seen] : []);
+      await ctx.challenges.use(r, ctx.clock.now(), seen ? [seen] : []);
       await ctx.guard.lockout.success(r.user, lockRead);
       return decide(
         ctx,

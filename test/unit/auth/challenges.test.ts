@@ -155,6 +155,50 @@ describe('ChallengeStore cache (write-through, never ahead of the disk)', () => 
     expect((await cs.byState('a-s1'))?.used).toBe(true);
   });
 
+  it('use() keeps the spent form: the replay answer and the sweep have what they need, the passcode hash is gone', async () => {
+    const cs = new ChallengeStore(store, clock);
+    const live = record('a', {
+      groups: ['VPN Users'],
+      callingStationId: '203.0.113.9',
+      method: 'sms',
+      chain: ['sms', 'email'],
+      step: 0,
+      numbers: { primary: '+15550000001', secondary: '+15550000002' },
+      email: 'a@example.com',
+    });
+    await cs.create(live, []);
+    const extra = store.table<{ n: number }>('ip-history').op({ type: 'put', key: 'k', value: { n: 1 } });
+    await cs.use(live, 1234, [extra]);
+    const kept = await onDisk(store, 'a');
+    expect(kept).toEqual({
+      id: 'a',
+      user: 'user-a',
+      login: 'user-a',
+      stateIds: ['a-s1'],
+      passcodeHash: '',
+      salt: '',
+      expiresAt: live.expiresAt,
+      attempts: 0,
+      maxAttempts: 3,
+      nas: 'nas',
+      callingStationId: '203.0.113.9',
+      createdAt: live.createdAt,
+      to: '+15550000001',
+      email: 'a@example.com',
+      used: true,
+      usedAt: 1234,
+    });
+    expect(JSON.stringify(kept).length).toBeLessThan(JSON.stringify(live).length * 0.75);
+    expect(await store.table<{ n: number }>('ip-history').get('k')).toEqual({ n: 1 });
+    // A replay of its State finds it used.
+    const again = await cs.byState('a-s1');
+    expect(again && cs.condition(again)).toBe('used');
+    // And the sweep still removes it with its State.
+    clock.advance(live.expiresAt - clock.now() + 10_000);
+    expect(await cs.sweep(0)).toBe(1);
+    expect(await cs.idForState('a-s1')).toBeUndefined();
+  });
+
   it('sweep() reads expiry off the stored JSON: user-supplied text cannot fake it, odd rows are parsed', async () => {
     const at = Date.UTC(2026, 0, 1) + 300_000;
     expect(storedExpiry(JSON.stringify(record('a')))).toBe(at);

@@ -1,6 +1,12 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { lockoutSchema } from '../../../firmware/src/config/auth-schema.ts';
-import { Lockout, decideFailure, lockState, type LockRecord } from '../../../firmware/src/auth/lockout.ts';
+import {
+  Lockout,
+  MAX_ROWS,
+  decideFailure,
+  lockState,
+  type LockRecord,
+} from '../../../firmware/src/auth/lockout.ts';
 import { FakeClock } from './doubles.ts';
 import { TempStore } from './policy-store.ts';
 import type { Table } from '../../../firmware/src/store/store.ts';
@@ -147,13 +153,22 @@ describe('Lockout (store)', () => {
     expect(await lockout.state('alice')).toEqual({ locked: false, count: 0 });
   });
 
-  it('remembers users with no row (no read per check), and never past a write', async () => {
+  it('once loaded, answers users with no row without a read, and never past a write', async () => {
     const lockout = new Lockout(tmp.store, clock, () => cfg);
-    const reads = countReads(tmp.store.table<LockRecord>('lockout'));
+    const table = tmp.store.table<LockRecord>('lockout');
+    // A row a previous run left: load must find it.
+    await table.put('erin', decideFailure(undefined, clock.now(), cfg).record);
+    const reads = countReads(table);
+    // Not loaded yet: every check reads.
+    for (let i = 0; i < 3; i++) await lockout.check('dave');
+    expect(reads.n).toBe(3);
+    await lockout.load();
     for (let i = 0; i < 5; i++)
       expect((await lockout.check('dave')).state).toEqual({ locked: false, count: 0 });
-    expect(reads.n).toBe(1);
-    // A check while a wrong code is being written reads (and does not remember) the absence...
+    expect(reads.n).toBe(3);
+    expect((await lockout.check('erin')).state.count).toBe(1);
+    expect(reads.n).toBe(4);
+    // A check while a wrong code is being written reads the disk (dave is in the index first)...
     const wrong = lockout.failure('dave');
     expect((await lockout.check('dave')).state.count).toBe(0);
     await wrong;
@@ -164,11 +179,75 @@ describe('Lockout (store)', () => {
     for (let i = 0; i < 4; i++) await lockout.check('dave');
     for (let i = 0; i < 4; i++) await lockout.failure('dave');
     expect((await lockout.check('dave')).state).toMatchObject({ locked: true, count: 5 });
-    // An unlock deletes the row; the absence is read once and then remembered again.
+    // An unlock deletes the row and takes dave out of the index: no read after it.
     await lockout.unlock('dave');
     const before = reads.n;
     for (let i = 0; i < 3; i++) expect((await lockout.check('dave')).state.locked).toBe(false);
-    expect(reads.n).toBe(before + 1);
+    expect(reads.n).toBe(before);
+    // So does a good login after a wrong code.
+    await lockout.failure('erin');
+    await lockout.success('erin');
+    const after = reads.n;
+    expect((await lockout.check('erin')).state.count).toBe(0);
+    expect(reads.n).toBe(after);
+  });
+
+  it('a delete that a wrong code overtook (another Lockout on the table) leaves the user indexed', async () => {
+    const a = new Lockout(tmp.store, clock, () => cfg);
+    const b = new Lockout(tmp.store, clock, () => cfg);
+    const table = tmp.store.table<LockRecord>('lockout');
+    await a.load();
+    await a.failure('gus');
+    // The unlock's delete is queued, and held from resolving until b's wrong code is on disk after it.
+    const realDel = table.del.bind(table);
+    let delQueued = false;
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    table.del = async (k: string) => {
+      const done = realDel(k);
+      delQueued = true;
+      await done;
+      await held;
+    };
+    const unlocking = a.unlock('gus');
+    while (!delQueued) await new Promise((r) => setTimeout(r, 1));
+    await b.failure('gus');
+    release();
+    await unlocking;
+    // b's row is on disk (the unlock's delete came first), and a sees it.
+    const onDisk = (await table.get('gus'))?.count;
+    expect(onDisk).toBeGreaterThan(0);
+    expect((await a.check('gus')).state.count).toBe(onDisk);
+  });
+
+  it('a wrong code written while the table loads is in the index', async () => {
+    const lockout = new Lockout(tmp.store, clock, () => cfg);
+    const table = tmp.store.table<LockRecord>('lockout');
+    await table.batch(
+      Array.from({ length: 200 }, (_, i) => ({
+        type: 'put' as const,
+        key: `u${i}`,
+        value: decideFailure(undefined, clock.now(), cfg).record,
+      })),
+    );
+    await Promise.all([lockout.load(), lockout.failure('frank'), lockout.failure('u7')]);
+    expect((await lockout.check('frank')).state.count).toBe(1);
+    expect((await lockout.check('u7')).state.count).toBe(2);
+    expect((await lockout.check('u199')).state.count).toBe(1);
+  });
+
+  it(`past ${MAX_ROWS} rows the table is read on each check`, async () => {
+    const lockout = new Lockout(tmp.store, clock, () => cfg);
+    const table = tmp.store.table<LockRecord>('lockout');
+    const row = decideFailure(undefined, clock.now(), cfg).record;
+    await table.batch(
+      Array.from({ length: MAX_ROWS + 1 }, (_, i) => ({ type: 'put' as const, key: `u${i}`, value: row })),
+    );
+    await lockout.load();
+    const reads = countReads(table);
+    expect((await lockout.check('nobody')).state.count).toBe(0);
+    expect(reads.n).toBe(1);
+    expect((await lockout.check(`u${MAX_ROWS}`)).state.count).toBe(1);
   });
 
   it('counts concurrent wrong codes exactly once each', async () => {
