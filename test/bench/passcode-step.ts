@@ -13,7 +13,7 @@
  * a fixed FIXED_RATE req/s from the open loop.
  */
 import { randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -94,6 +94,30 @@ async function measure(
     answered: r.answered,
     lost: r.lost,
     threads,
+  };
+}
+
+/**
+ * LevelDB's own account of its background work so far, from the LOG in the store's directory:
+ * compactions and the bytes they wrote, and memtables flushed to level-0 tables.
+ */
+function levelDbWork(dbDir: string): { compactions: number; compactedBytes: number; flushes: number } {
+  let log: string;
+  try {
+    log = readFileSync(join(dbDir, 'LOG'), 'utf8');
+  } catch {
+    return { compactions: NaN, compactedBytes: NaN, flushes: NaN };
+  }
+  let compactions = 0;
+  let compactedBytes = 0;
+  for (const m of log.matchAll(/Compacted .* => (\d+) bytes/g)) {
+    compactions++;
+    compactedBytes += Number(m[1]);
+  }
+  return {
+    compactions,
+    compactedBytes,
+    flushes: (log.match(/Level-0 table #\d+: \d+ bytes OK/g) ?? []).length,
   };
 }
 
@@ -184,6 +208,8 @@ export async function passcodeStep(dir: string, rounds: number, seconds: number)
           ...closed(box.file('warm')),
           BENCH_MAX: String(WARM),
         });
+    const dbOf = (side: 'mb' | 'b') => join(dir, side === 'mb' ? 'db-step2' : 'db-step2b');
+    const ldb0 = { mb: levelDbWork(dbOf('mb')), b: levelDbWork(dbOf('b')) };
     const runs = {
       fr: { closed: [] as Run[], open: [] as Run[] },
       mb: { closed: [] as Run[], open: [] as Run[] },
@@ -229,6 +255,12 @@ export async function passcodeStep(dir: string, rounds: number, seconds: number)
               : await counted(s, phase, boxes[s]!.file(`${phase}${i}`)),
           );
     }
+    // LevelDB's background work during the rounds (LOG is written as it happens).
+    const ldb = (side: 'mb' | 'b') => {
+      const a = ldb0[side];
+      const b = levelDbWork(dbOf(side));
+      return `${b.compactions - a.compactions} compactions writing ${((b.compactedBytes - a.compactedBytes) / 1048576).toFixed(1)} MiB, ${b.flushes - a.flushes} memtable flushes`;
+    };
     const peakKb = rssKb(mb.pid, 'VmHWM');
     const cpuRatios = (side: 'mb' | 'b') =>
       runs[side].closed.map((r, i) => r.serverUs / runs.fr.closed[i]!.serverUs);
@@ -279,7 +311,9 @@ export async function passcodeStep(dir: string, rounds: number, seconds: number)
           ['main', 'others'] as const
         )
           .map((t) => `${t} ${runs[side].closed.map((r) => r.threads[t].toFixed(0)).join('/')}`)
-          .join(', ')}; garbage collection: ${boxes[side]!.gc.join('; ')}`,
+          .join(
+            ', ',
+          )}; garbage collection: ${boxes[side]!.gc.join('; ')}; LevelDB in the rounds: ${ldb(side)}`,
       );
       if (side === 'b')
         console.log(
