@@ -16,12 +16,12 @@ const root = join(here, '..', '..');
  * utime and stime of a process apart, in µs (from /proc, in clock ticks of 10 ms); NaN once it is
  * gone. fsync's and the socket calls' kernel work is stime.
  */
-export function cpuSplitUs(pid: number): { user: number; system: number } {
+export function cpuSplitUs(pid: number): { user: number; system: number; minorFaults: number } {
   try {
     const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return { user: Number(f[11]) * 10_000, system: Number(f[12]) * 10_000 };
+    return { user: Number(f[11]) * 10_000, system: Number(f[12]) * 10_000, minorFaults: Number(f[7]) };
   } catch {
-    return { user: NaN, system: NaN };
+    return { user: NaN, system: NaN, minorFaults: NaN };
   }
 }
 
@@ -54,8 +54,7 @@ export function runtimeByThreadUs(pid: number): { main: number; others: number }
  * checkout's code, so a change is measured against main in the same rounds. Undefined when none is set.
  */
 export function benchSideB():
-  | { args: string[]; env: Record<string, string>; tree?: string; label: string }
-  | undefined {
+  { args: string[]; env: Record<string, string>; tree?: string; label: string } | undefined {
   const args = (process.env.MFABOX_BENCH_B_ARGS ?? '').split(' ').filter(Boolean);
   const env = JSON.parse(process.env.MFABOX_BENCH_B_ENV ?? '{}') as Record<string, string>;
   const tree = process.env.MFABOX_BENCH_B_TREE || undefined;
@@ -94,10 +93,7 @@ export function freePort(): Promise<number> {
  * release runs compiled JavaScript, and tsx's loader alone adds ~30 MB of RSS), tsx otherwise.
  * The bundle goes inside the checkout so its bare imports (level, pino, ...) resolve.
  */
-export async function benchCommand(
-  name: string,
-  tree = root,
-): Promise<{ args: string[]; how: string }> {
+export async function benchCommand(name: string, tree = root): Promise<{ args: string[]; how: string }> {
   const src = join(tree, 'test', 'bench', name);
   try {
     const esbuild = await import('esbuild');

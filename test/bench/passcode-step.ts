@@ -59,6 +59,8 @@ interface Run {
   lost: number;
   /** serverUs split: the main thread, and the others (runtimeByThreadUs). */
   threads: { main: number; others: number };
+  /** Page faults served without I/O (fresh heap or malloc pages touched), per request. */
+  faults: number;
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
@@ -94,6 +96,7 @@ async function measure(
     answered: r.answered,
     lost: r.lost,
     threads,
+    faults: (c1.minorFaults - c0.minorFaults) / n,
   };
 }
 
@@ -313,7 +316,7 @@ export async function passcodeStep(dir: string, rounds: number, seconds: number)
           .map((t) => `${t} ${runs[side].closed.map((r) => r.threads[t].toFixed(0)).join('/')}`)
           .join(
             ', ',
-          )}; garbage collection: ${boxes[side]!.gc.join('; ')}; LevelDB in the rounds: ${ldb(side)}`,
+          )}; minor page faults per request ${runs[side].closed.map((r) => r.faults.toFixed(1)).join('/')}; garbage collection: ${boxes[side]!.gc.join('; ')}; LevelDB in the rounds: ${ldb(side)}`,
       );
       if (side === 'b')
         console.log(
