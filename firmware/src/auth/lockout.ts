@@ -121,6 +121,8 @@ export interface LockRead {
  *    seek budget: a burst of logins set off compactions with the reads alone (measured: 1,700
  *    absent reads compacted a 1 MB table).
  *  - building: the set `load` fills; writes started meanwhile go in it too.
+ *  - inFlight: users with a put queued and not yet settled (a count each). `load` starts from them:
+ *    its scan reads a snapshot, which a put queued before it and not yet on disk is not in.
  * It errs one way only: a user is added before their row is written, and dropped only after a
  * delete that no other write overlapped. A stale entry costs one read; a missing one would skip a
  * lock, so there are none.
@@ -129,6 +131,7 @@ interface TableState {
   n: number;
   rows: Set<string> | undefined;
   building: Set<string> | undefined;
+  inFlight: Map<string, number>;
 }
 const tableStates = new WeakMap<Table<LockRecord>, TableState>();
 
@@ -158,7 +161,7 @@ export class Lockout {
     this.table = store.table<LockRecord>('lockout');
     let w = tableStates.get(this.table);
     if (!w) {
-      w = { n: 0, rows: undefined, building: undefined };
+      w = { n: 0, rows: undefined, building: undefined, inFlight: new Map() };
       tableStates.set(this.table, w);
     }
     this.writes = w;
@@ -182,7 +185,14 @@ export class Lockout {
       w.rows.add(user);
       if (w.rows.size > MAX_ROWS) w.rows = undefined;
     }
-    await this.table.put(user, rec);
+    w.inFlight.set(user, (w.inFlight.get(user) ?? 0) + 1);
+    try {
+      await this.table.put(user, rec);
+    } finally {
+      const left = (w.inFlight.get(user) ?? 1) - 1;
+      if (left > 0) w.inFlight.set(user, left);
+      else w.inFlight.delete(user);
+    }
   }
 
   /** Deletes the user's row; they leave `rows` only if no other write started meanwhile. */
@@ -200,13 +210,13 @@ export class Lockout {
   async load(): Promise<void> {
     const w = this.writes;
     if (w.rows || w.building) return;
-    const building = (w.building = new Set<string>());
+    const building = (w.building = new Set(w.inFlight.keys()));
     try {
       for await (const user of this.table.keys()) {
         building.add(user);
         if (building.size > MAX_ROWS) return;
       }
-      w.rows = building;
+      if (building.size <= MAX_ROWS) w.rows = building;
     } finally {
       w.building = undefined;
     }

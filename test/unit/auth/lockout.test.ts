@@ -220,6 +220,24 @@ describe('Lockout (store)', () => {
     expect((await a.check('gus')).state.count).toBe(onDisk);
   });
 
+  it('a wrong code queued but not yet on disk when the table loads is in the index', async () => {
+    const lockout = new Lockout(tmp.store, clock, () => cfg);
+    const table = tmp.store.table<LockRecord>('lockout');
+    const realPut = table.put.bind(table);
+    let queued!: () => void;
+    const isQueued = new Promise<void>((r) => (queued = r));
+    table.put = (k: string, v: LockRecord) => {
+      const p = realPut(k, v);
+      queued();
+      return p;
+    };
+    const wrong = lockout.failure('hank');
+    // The put is queued; the group commit runs on a later turn, so the load's snapshot misses it.
+    await isQueued;
+    await Promise.all([lockout.load(), wrong]);
+    expect((await lockout.check('hank')).state.count).toBe(1);
+  });
+
   it('a wrong code written while the table loads is in the index', async () => {
     const lockout = new Lockout(tmp.store, clock, () => cfg);
     const table = tmp.store.table<LockRecord>('lockout');
