@@ -224,9 +224,14 @@ export class Lockout {
 
   /** The user's row, unless they are known to have none (TableState). */
   private read(user: string): LockRecord | undefined {
-    const rows = this.writes.rows;
+    const w = this.writes;
+    const rows = w.rows;
     if (rows && !rows.has(user)) return undefined;
-    return this.table.getSync(user);
+    const rec = this.table.getSync(user);
+    // A stale entry (its delete overlapped another write) heals here: the disk says no row, and
+    // no put of theirs is queued, so none can land after this read.
+    if (rec === undefined && rows && !w.inFlight.has(user)) rows.delete(user);
+    return rec;
   }
 
   /**

@@ -168,7 +168,7 @@ describe('Lockout (store)', () => {
     expect(reads.n).toBe(3);
     expect((await lockout.check('erin')).state.count).toBe(1);
     expect(reads.n).toBe(4);
-    // A check while a wrong code is being written reads the disk (dave is in the index first)...
+    // A check while a wrong code is still on its way (its job has not reached the write) sees no row...
     const wrong = lockout.failure('dave');
     expect((await lockout.check('dave')).state.count).toBe(0);
     await wrong;
@@ -218,6 +218,56 @@ describe('Lockout (store)', () => {
     const onDisk = (await table.get('gus'))?.count;
     expect(onDisk).toBeGreaterThan(0);
     expect((await a.check('gus')).state.count).toBe(onDisk);
+  });
+
+  it('a stale index entry (its delete overlapped another write) is read once, then dropped', async () => {
+    const lockout = new Lockout(tmp.store, clock, () => cfg);
+    const table = tmp.store.table<LockRecord>('lockout');
+    await lockout.load();
+    await lockout.failure('ivy');
+    const realDel = table.del.bind(table);
+    let delQueued = false;
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    table.del = async (k: string) => {
+      const done = realDel(k);
+      delQueued = true;
+      await done;
+      await held;
+    };
+    const unlocking = lockout.unlock('ivy');
+    while (!delQueued) await new Promise((r) => setTimeout(r, 1));
+    // Another user's wrong code overlaps the delete: ivy stays indexed, though her row is gone.
+    await lockout.failure('jack');
+    release();
+    await unlocking;
+    expect(await table.get('ivy')).toBeUndefined();
+    const reads = countReads(table);
+    expect((await lockout.check('ivy')).state.count).toBe(0);
+    expect(reads.n).toBe(1);
+    expect((await lockout.check('ivy')).state.count).toBe(0);
+    expect(reads.n).toBe(1);
+    expect((await lockout.check('jack')).state.count).toBe(1);
+  });
+
+  it('a check between a wrong code queued and on disk keeps the user indexed', async () => {
+    const lockout = new Lockout(tmp.store, clock, () => cfg);
+    const table = tmp.store.table<LockRecord>('lockout');
+    await lockout.load();
+    const realPut = table.put.bind(table);
+    let queued!: () => void;
+    const isQueued = new Promise<void>((r) => (queued = r));
+    table.put = (k: string, v: LockRecord) => {
+      const p = realPut(k, v);
+      queued();
+      return p;
+    };
+    const wrong = lockout.failure('kim');
+    await isQueued;
+    // Not on disk yet: the read finds nothing, and must not take kim out of the index for it.
+    expect((await lockout.check('kim')).state.count).toBe(0);
+    await wrong;
+    expect((await lockout.check('kim')).state.count).toBe(1);
   });
 
   it('a wrong code queued but not yet on disk when the table loads is in the index', async () => {
