@@ -99,6 +99,37 @@ function countReads(table: Table<LockRecord>): { n: number } {
   return reads;
 }
 
+/**
+ * Holds the table's deletes from resolving until `release`; `queued` resolves once one is queued
+ * (in the store's group commit, so a write queued after it lands after it).
+ */
+function holdDeletes(table: Table<LockRecord>): { queued: Promise<void>; release: () => void } {
+  const realDel = table.del.bind(table);
+  let release!: () => void;
+  const held = new Promise<void>((r) => (release = r));
+  let signal!: () => void;
+  const queued = new Promise<void>((r) => (signal = r));
+  table.del = async (k: string) => {
+    const done = realDel(k);
+    signal();
+    await done;
+    await held;
+  };
+  return { queued, release };
+}
+
+/** Resolves once a put is queued: its group commit runs on a later turn, so it is not on disk yet. */
+function putQueued(table: Table<LockRecord>): Promise<void> {
+  const realPut = table.put.bind(table);
+  return new Promise<void>((queued) => {
+    table.put = (k: string, v: LockRecord) => {
+      const p = realPut(k, v);
+      queued();
+      return p;
+    };
+  });
+}
+
 describe('Lockout (store)', () => {
   const tmp = new TempStore();
   let clock: FakeClock;
@@ -199,18 +230,9 @@ describe('Lockout (store)', () => {
     await a.load();
     await a.failure('gus');
     // The unlock's delete is queued, and held from resolving until b's wrong code is on disk after it.
-    const realDel = table.del.bind(table);
-    let delQueued = false;
-    let release!: () => void;
-    const held = new Promise<void>((r) => (release = r));
-    table.del = async (k: string) => {
-      const done = realDel(k);
-      delQueued = true;
-      await done;
-      await held;
-    };
+    const { queued, release } = holdDeletes(table);
     const unlocking = a.unlock('gus');
-    while (!delQueued) await new Promise((r) => setTimeout(r, 1));
+    await queued;
     await b.failure('gus');
     release();
     await unlocking;
@@ -225,18 +247,9 @@ describe('Lockout (store)', () => {
     const table = tmp.store.table<LockRecord>('lockout');
     await lockout.load();
     await lockout.failure('ivy');
-    const realDel = table.del.bind(table);
-    let delQueued = false;
-    let release!: () => void;
-    const held = new Promise<void>((r) => (release = r));
-    table.del = async (k: string) => {
-      const done = realDel(k);
-      delQueued = true;
-      await done;
-      await held;
-    };
+    const { queued, release } = holdDeletes(table);
     const unlocking = lockout.unlock('ivy');
-    while (!delQueued) await new Promise((r) => setTimeout(r, 1));
+    await queued;
     // Another user's wrong code overlaps the delete: ivy stays indexed, though her row is gone.
     await lockout.failure('jack');
     release();
@@ -254,14 +267,7 @@ describe('Lockout (store)', () => {
     const lockout = new Lockout(tmp.store, clock, () => cfg);
     const table = tmp.store.table<LockRecord>('lockout');
     await lockout.load();
-    const realPut = table.put.bind(table);
-    let queued!: () => void;
-    const isQueued = new Promise<void>((r) => (queued = r));
-    table.put = (k: string, v: LockRecord) => {
-      const p = realPut(k, v);
-      queued();
-      return p;
-    };
+    const isQueued = putQueued(table);
     const wrong = lockout.failure('kim');
     await isQueued;
     // Not on disk yet: the read finds nothing, and must not take kim out of the index for it.
@@ -273,14 +279,7 @@ describe('Lockout (store)', () => {
   it('a wrong code queued but not yet on disk when the table loads is in the index', async () => {
     const lockout = new Lockout(tmp.store, clock, () => cfg);
     const table = tmp.store.table<LockRecord>('lockout');
-    const realPut = table.put.bind(table);
-    let queued!: () => void;
-    const isQueued = new Promise<void>((r) => (queued = r));
-    table.put = (k: string, v: LockRecord) => {
-      const p = realPut(k, v);
-      queued();
-      return p;
-    };
+    const isQueued = putQueued(table);
     const wrong = lockout.failure('hank');
     // The put is queued; the group commit runs on a later turn, so the load's snapshot misses it.
     await isQueued;
