@@ -214,10 +214,8 @@ export class ChallengeStore {
    * Marks a challenge used, durably, with `ops` in the same batch. What stays on disk is the spent
    * form (spentRecord): the Accept's one write carries half the bytes, and LevelDB compacts them.
    */
-  async use(r: ChallengeRecord, at: number, ops: readonly StoreOp[] = []): Promise<ChallengeRecord> {
-    const used = spentRecord(r, at);
-    await this.save(used, ops);
-    return used;
+  use(r: ChallengeRecord, at: number, ops: readonly StoreOp[] = []): Promise<void> {
+    return this.save(spentRecord(r, at), ops);
   }
 
   /** Durable update of a record (attempts, superseded), with `ops` in the same batch. */
