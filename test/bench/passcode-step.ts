@@ -158,13 +158,14 @@ export async function passcodeStep(dir: string, rounds: number, seconds: number)
     env: Record<string, string>,
     childArgs = child.args,
   ) => {
+    const db = join(dir, `db-${prefix}`);
     const box = await startBenchChild(
       [...serviceNodeArgs(), ...args, ...childArgs],
       {
         BENCH_MODE: 'engine',
         BENCH_INPROCESS: '1',
         BENCH_SECRET: SECRET,
-        BENCH_DB: join(dir, `db-${prefix}`),
+        BENCH_DB: db,
         BENCH_DEVICE_SECRET: deviceSecret.toString('hex'),
         BENCH_GROUPS: JSON.stringify(groups),
         BENCH_DIR: dir,
@@ -177,7 +178,7 @@ export async function passcodeStep(dir: string, rounds: number, seconds: number)
     // seconds: that CPU is the preparation's, so wait for the child to go quiet first.
     await quiet(box.pid);
     const prepared = box.ready as unknown as { files: Record<string, string[]> };
-    return { child: box, file: (name: string) => prepared.files[name]![0]!, gc: [] as string[] };
+    return { child: box, file: (name: string) => prepared.files[name]![0]!, gc: [] as string[], db };
   };
   const mbBox = await startBox('step2', [], {});
   const mb = mbBox.child;
@@ -211,8 +212,7 @@ export async function passcodeStep(dir: string, rounds: number, seconds: number)
           ...closed(box.file('warm')),
           BENCH_MAX: String(WARM),
         });
-    const dbOf = (side: 'mb' | 'b') => join(dir, side === 'mb' ? 'db-step2' : 'db-step2b');
-    const ldb0 = { mb: levelDbWork(dbOf('mb')), b: levelDbWork(dbOf('b')) };
+    const ldb0 = { mb: levelDbWork(mbBox.db), b: levelDbWork(bBox?.db ?? '') };
     const runs = {
       fr: { closed: [] as Run[], open: [] as Run[] },
       mb: { closed: [] as Run[], open: [] as Run[] },
@@ -261,7 +261,7 @@ export async function passcodeStep(dir: string, rounds: number, seconds: number)
     // LevelDB's background work during the rounds (LOG is written as it happens).
     const ldb = (side: 'mb' | 'b') => {
       const a = ldb0[side];
-      const b = levelDbWork(dbOf(side));
+      const b = levelDbWork(boxes[side]!.db);
       return `${b.compactions - a.compactions} compactions writing ${((b.compactedBytes - a.compactedBytes) / 1048576).toFixed(1)} MiB, ${b.flushes - a.flushes} memtable flushes`;
     };
     const peakKb = rssKb(mb.pid, 'VmHWM');
