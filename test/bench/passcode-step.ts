@@ -9,6 +9,10 @@
  *    writes, one fresh State per request. Step 1 ran in the same process first, as in production,
  *    so the challenges are in the engine's bounded cache (`npm run bench -- radius` measures the
  *    harder case: step 1 in another process, most challenges read from LevelDB).
+ *  - Floors, in the same closed rounds: the same RADIUS server answering every request at once, and
+ *    answering after one durable write of a spent challenge record (radius-child.ts, modes accept and
+ *    write). What Node and this server, and the durable write the issue requires, cost before any
+ *    of the engine's checks; MFABOX_BENCH_FLOORS=0 leaves them out.
  * Figures: server CPU per request from /proc (the lead), req/s at CONCURRENCY in flight, p50/p99 at
  * a fixed FIXED_RATE req/s from the open loop.
  */
@@ -190,6 +194,19 @@ export async function passcodeStep(dir: string, rounds: number, seconds: number)
   const bChild = sideB?.tree ? (await benchCommand('radius-child.ts', sideB.tree)).args : child.args;
   const bBox = sideB ? await startBox('step2b', sideB.args, sideB.env, bChild) : undefined;
   const boxes = { mb: mbBox, ...(bBox ? { b: bBox } : {}) } as Record<'mb' | 'b', typeof mbBox | undefined>;
+  // The floors (see the header), each a child of its own with a store of its own.
+  const floors =
+    process.env.MFABOX_BENCH_FLOORS === '0'
+      ? undefined
+      : await Promise.all(
+          (['accept', 'write'] as const).map((mode) =>
+            startBenchChild(
+              [...serviceNodeArgs(), ...child.args],
+              { BENCH_MODE: mode, BENCH_SECRET: SECRET, BENCH_DB: join(dir, `db-floor-${mode}`) },
+              service,
+            ),
+          ),
+        );
   try {
     const closed = (f: string) => ({
       BENCH_REQUESTS: f,
@@ -212,11 +229,16 @@ export async function passcodeStep(dir: string, rounds: number, seconds: number)
           ...closed(box.file('warm')),
           BENCH_MAX: String(WARM),
         });
+    // The floors replay the engine box's packets: they answer whatever State they are sent.
+    for (const f of floors ?? [])
+      await measure(clientCmd, f.port, f.pid, { ...closed(mbBox.file('warm')), BENCH_MAX: String(WARM) });
     const ldb0 = { mb: levelDbWork(mbBox.db), b: levelDbWork(bBox?.db ?? '') };
     const runs = {
       fr: { closed: [] as Run[], open: [] as Run[] },
       mb: { closed: [] as Run[], open: [] as Run[] },
       b: { closed: [] as Run[], open: [] as Run[] },
+      accept: { closed: [] as Run[], open: [] as Run[] },
+      write: { closed: [] as Run[], open: [] as Run[] },
     };
     // Group commit per phase: the box's fsyncs and passcode checks, asked before and after each run.
     const shared = { closed: { syncs: 0, checks: 0 }, open: { syncs: 0, checks: 0 } };
@@ -241,12 +263,21 @@ export async function passcodeStep(dir: string, rounds: number, seconds: number)
         );
       return r;
     };
-    const sides = ['fr', 'mb', ...(bBox ? ['b'] : [])] as ('fr' | 'mb' | 'b')[];
+    const sides = ['fr', 'mb', ...(bBox ? ['b'] : []), ...(floors ? ['accept', 'write'] : [])] as (
+      'fr' | 'mb' | 'b' | 'accept' | 'write'
+    )[];
     for (let i = 0; i < rounds; i++) {
       // Each round starts with the next side, so none always runs first.
       const order = sides.map((_, k) => sides[(k + i) % sides.length]!);
       for (const phase of ['closed', 'open'] as const)
-        for (const s of order)
+        for (const s of order) {
+          if (s === 'accept' || s === 'write') {
+            // CPU per request is what the floors are for: closed rounds only.
+            const f = floors![s === 'accept' ? 0 : 1]!;
+            if (phase === 'closed')
+              runs[s].closed.push(await measure(clientCmd, f.port, f.pid, closed(mbBox.file(`closed${i}`))));
+            continue;
+          }
           runs[s][phase].push(
             s === 'fr'
               ? await measure(
@@ -257,6 +288,7 @@ export async function passcodeStep(dir: string, rounds: number, seconds: number)
                 )
               : await counted(s, phase, boxes[s]!.file(`${phase}${i}`)),
           );
+        }
     }
     // LevelDB's background work during the rounds (LOG is written as it happens).
     const ldb = (side: 'mb' | 'b') => {
@@ -265,7 +297,7 @@ export async function passcodeStep(dir: string, rounds: number, seconds: number)
       return `${b.compactions - a.compactions} compactions writing ${((b.compactedBytes - a.compactedBytes) / 1048576).toFixed(1)} MiB, ${b.flushes - a.flushes} memtable flushes`;
     };
     const peakKb = rssKb(mb.pid, 'VmHWM');
-    const cpuRatios = (side: 'mb' | 'b') =>
+    const cpuRatios = (side: 'mb' | 'b' | 'accept' | 'write') =>
       runs[side].closed.map((r, i) => r.serverUs / runs.fr.closed[i]!.serverUs);
     const p99Ratios = (side: 'mb' | 'b') => runs[side].open.map((r, i) => r.p99 / runs.fr.open[i]!.p99);
     const env = Object.entries(service)
@@ -306,6 +338,20 @@ export async function passcodeStep(dir: string, rounds: number, seconds: number)
             1,
           )}) at ${FIXED_RATE} req/s; client ${median(side.closed.map((r) => r.clientUs)).toFixed(0)} µs/request` +
           (bad.length > 0 ? '; WARNING some answers were not Access-Accept' : ''),
+      );
+    }
+    if (floors) {
+      const floor = (side: 'accept' | 'write') =>
+        `${median(cpuRatios(side)).toFixed(2)}× (rounds ${cpuRatios(side)
+          .map((x) => x.toFixed(2))
+          .join(' ')}; ${median(runs[side].closed.map((r) => r.serverUs)).toFixed(0)} µs, main ${median(
+          runs[side].closed.map((r) => r.threads.main),
+        ).toFixed(0)} + others ${median(runs[side].closed.map((r) => r.threads.others)).toFixed(0)})`;
+      const over = runs.mb.closed.map((r, i) => r.serverUs - runs.write.closed[i]!.serverUs);
+      console.log(
+        `    floors, same server and rounds, CPU per request / FreeRADIUS: answering at once ${floor('accept')};` +
+          ` after the one durable write of an Accept (a spent record, group-committed) ${floor('write')};` +
+          ` the engine's checks above that floor ${median(over).toFixed(0)} µs (rounds ${over.map((x) => x.toFixed(0)).join(' ')})`,
       );
     }
     for (const side of bBox ? (['mb', 'b'] as const) : (['mb'] as const)) {
@@ -349,5 +395,6 @@ export async function passcodeStep(dir: string, rounds: number, seconds: number)
     fr.proc.kill('SIGTERM');
     mb.proc.kill('SIGKILL');
     bBox?.child.proc.kill('SIGKILL');
+    for (const f of floors ?? []) f.proc.kill('SIGKILL');
   }
 }

@@ -7,6 +7,10 @@
  *             (the passcode-verify step's storage work without the engine), for the load shape that
  *             repeats 200 packets with radclient -c (a real State is single use).
  *  - prepare: step 1 of the real engine into the store for the engine run, then exit (below).
+ *  - accept:  floors under the engine run, fed its packet files: every request answered Access-
+ *  - write:   Accept at once (accept), or after one durable write of a spent challenge record keyed
+ *             by its State (write), so the bench can say what Node and this server, and the
+ *             durable write an Accept needs, cost on their own.
  * Env: BENCH_MODE, BENCH_DB (store dir), BENCH_SECRET, BENCH_DEVICE_SECRET (hex, engine/prepare),
  * BENCH_GROUPS / BENCH_PROBES / BENCH_DIR / BENCH_FORMAT (prepare), BENCH_ALLOC_PROFILE (a path:
  * every allocation from serving on, sampled, garbage included, written there as a .heapprofile
@@ -29,6 +33,7 @@ import { DemoDirectory } from '../../firmware/src/directory/demo.ts';
 import type { DemoUser } from '../../firmware/src/directory/demo.ts';
 import type { Outbox } from '../../firmware/src/dispatch/types.ts';
 import { createAuthEngine, type AuthEngine } from '../../firmware/src/auth/engine.ts';
+import { spentRecord, type ChallengeRecord } from '../../firmware/src/auth/challenges.ts';
 import { preparedWith, quietOutboxParts } from '../helpers/outbox.ts';
 import { serveBench } from './children.ts';
 
@@ -152,6 +157,7 @@ interface Prepared {
   files: Record<string, string[]>;
   probes: { user: string; state: string; code: string }[];
 }
+const ACCEPT: HandlerReply = { code: 'Access-Accept', attributes: [['Class', 'mfabox']] };
 let prepared: Prepared | undefined;
 let handler: RadiusHandler;
 if (mode === 'leveldb') {
@@ -166,6 +172,35 @@ if (mode === 'leveldb') {
     if (!rec || req.password !== '123456') return { code: 'Access-Reject', attributes: [] };
     await table.put(key, { ...rec, used: rec.used + 1 });
     return { code: 'Access-Accept', attributes: [['Class', 'mfabox']] };
+  };
+} else if (mode === 'accept') {
+  handler = () => Promise.resolve(ACCEPT);
+} else if (mode === 'write') {
+  const table = store.table<ChallengeRecord>('challenges');
+  handler = async (req: AccessRequest): Promise<HandlerReply> => {
+    const state = req.state?.toString('hex') ?? '';
+    const now = Date.now();
+    // The record as the engine keeps a used challenge: spentRecord of one shaped like step 1's.
+    const spent = spentRecord(
+      {
+        id: state,
+        user: req.userName,
+        login: req.userName,
+        stateIds: [state],
+        passcodeHash: '',
+        salt: '',
+        expiresAt: now + 1_800_000,
+        attempts: 0,
+        maxAttempts: 3,
+        nas: 'bench',
+        createdAt: now,
+        to: '+15550000000',
+        used: false,
+      },
+      now,
+    );
+    await store.atomic([table.op({ type: 'put', key: `c:${state}`, value: spent })]);
+    return ACCEPT;
   };
 } else if (inProcess) {
   const step1 = await prepare();
