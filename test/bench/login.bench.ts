@@ -279,7 +279,7 @@ export async function run(): Promise<void> {
           const order = sides.map((_, k) => sides[(k + i) % sides.length]!);
           for (const s of order) {
             // A side idles while the others are measured, and V8's memory reducer then throws a
-            // Node side's optimized code away (passcode-step.ts, REWARM): one unmeasured second
+            // Node side's optimized code away (passcode-step.ts, beside WARM): one unmeasured second
             // brings each side back to its steady state, and its open loop follows at once.
             await client(clientCmd, s.port, {
               ...base,

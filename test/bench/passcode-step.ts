@@ -48,16 +48,15 @@ const CLOSED_MAX = 1700;
  * the warm-up's own challenges are the oldest, so those past the cache are read from disk.
  */
 const WARM = 3000;
-/**
- * Requests that bring a side back to its compiled state before each measured round, unmeasured.
- * A side idles while the others are measured; V8's memory reducer then runs a full GC, the maps
- * that only the last round's requests used die with them, and every optimized function that
- * embedded one is thrown away ("weak objects": 90–130 functions at once, traced). The next round
- * then recompiled them while it was measured: round 1 cost 1.5–2× the later ones in every run and
- * most of the floors' other-thread CPU was TurboFan. A box under steady load has no such pauses.
- * Their challenges are made first, so they are the ones past the engine's cache (read from disk).
- */
-const REWARM = 1500;
+// Between its rounds a side idles while the others are measured. V8's memory reducer then runs a
+// full GC, the maps only the last round's requests used die, and every optimized function that
+// embedded one is thrown away ("weak objects": 90–130 functions at once, traced with
+// --trace-deopt --trace-gc), so each round also pays for recompiling them, on the other threads
+// mostly. A box under steady load does not idle. An unmeasured re-warm before each round was tried
+// (stop 24): its 1,500 extra durable writes a round set off LevelDB compactions inside the measured
+// rounds instead (5 compactions writing 16–19 MiB against 1 writing 3.8; 3.9–5.1× against
+// 3.0–3.9×), so the rounds stay as they were and this cost stays in the figure.
+
 /** The open loop's seconds: FIXED_RATE × this many States per round. */
 const OPEN_SECONDS = 3;
 
@@ -140,10 +139,9 @@ function levelDbWork(dbDir: string): { compactions: number; compactedBytes: numb
 }
 
 /**
- * The prepared challenges that do not fit the engine's cache: the oldest (the re-warms', then the
- * warm-up's, then with many rounds the first rounds') are read from LevelDB when used, a cost a
- * box's logins in flight do not pay. Said beside the figures, so a run whose measured rounds read
- * the disk is not mixed with the others.
+ * The prepared challenges that do not fit the engine's cache: the oldest (the warm-up's first, then
+ * with more than 3 rounds the first rounds') are read from LevelDB when used, a cost a box's
+ * logins in flight do not pay. Said beside the figures so runs of different lengths are not mixed.
  */
 function pastCache(groups: { name: string; per: number }[]): string {
   let over = groups.reduce((n, g) => n + g.per, 0) - MAX_CACHED_CHALLENGES;
@@ -173,7 +171,6 @@ export async function passcodeStep(dir: string, rounds: number, seconds: number)
   const service = serviceEnvironment();
   const openMax = FIXED_RATE * OPEN_SECONDS + 20;
   const groups = [
-    ...Array.from({ length: rounds }, (_, i) => ({ name: `rewarm${i}`, files: 1, per: REWARM })),
     { name: 'warm', files: 1, per: WARM },
     ...Array.from({ length: rounds }, (_, i) => [
       { name: `closed${i}`, files: 1, per: CLOSED_MAX },
@@ -270,8 +267,6 @@ export async function passcodeStep(dir: string, rounds: number, seconds: number)
       accept: { closed: [] as Run[], open: [] as Run[] },
       write: { closed: [] as Run[], open: [] as Run[] },
     };
-    const rewarm = (port: number, pid: number, f: string) =>
-      measure(clientCmd, port, pid, { ...closed(f), BENCH_MAX: String(REWARM) });
     // Group commit per phase: the box's fsyncs and passcode checks, asked before and after each run.
     const shared = { closed: { syncs: 0, checks: 0 }, open: { syncs: 0, checks: 0 } };
     const counted = async (side: 'mb' | 'b', phase: 'closed' | 'open', f: string): Promise<Run> => {
@@ -301,20 +296,15 @@ export async function passcodeStep(dir: string, rounds: number, seconds: number)
     for (let i = 0; i < rounds; i++) {
       // Each round starts with the next side, so none always runs first.
       const order = sides.map((_, k) => sides[(k + i) % sides.length]!);
-      // Each side's open loop follows its closed one at once, while its code is still compiled.
-      for (const s of order)
-        for (const phase of ['closed', 'open'] as const) {
+      for (const phase of ['closed', 'open'] as const)
+        for (const s of order) {
           if (s === 'accept' || s === 'write') {
             // CPU per request is what the floors are for: closed rounds only.
             const f = floors![s === 'accept' ? 0 : 1]!;
-            if (phase === 'closed') {
-              await rewarm(f.port, f.pid, mbBox.file(`rewarm${i}`));
+            if (phase === 'closed')
               runs[s].closed.push(await measure(clientCmd, f.port, f.pid, closed(mbBox.file(`closed${i}`))));
-            }
             continue;
           }
-          if (s !== 'fr' && phase === 'closed')
-            await rewarm(boxes[s]!.child.port, boxes[s]!.child.pid, boxes[s]!.file(`rewarm${i}`));
           runs[s][phase].push(
             s === 'fr'
               ? await measure(
