@@ -277,16 +277,7 @@ export async function run(): Promise<void> {
         for (let i = 0; i < ROUNDS; i++) {
           // Each round starts with the next side, so none always runs first.
           const order = sides.map((_, k) => sides[(k + i) % sides.length]!);
-          for (const s of order) {
-            // A side idles while the others are measured, and V8's memory reducer then throws a
-            // Node side's optimized code away (passcode-step.ts, beside WARM): one unmeasured second
-            // brings each side back to its steady state, and its open loop follows at once.
-            await client(clientCmd, s.port, {
-              ...base,
-              BENCH_MODE: 'closed',
-              BENCH_CONCURRENCY: String(CONCURRENCY),
-              BENCH_SECONDS: '1',
-            });
+          for (const s of order)
             closed[key(s)]!.push(
               await measure(clientCmd, s, f, slapdPid, {
                 ...base,
@@ -294,6 +285,7 @@ export async function run(): Promise<void> {
                 BENCH_CONCURRENCY: String(CONCURRENCY),
               }),
             );
+          for (const s of order)
             open[key(s)]!.push(
               await measure(clientCmd, s, f, slapdPid, {
                 ...base,
@@ -301,7 +293,6 @@ export async function run(): Promise<void> {
                 BENCH_RATE: String(FIXED_RATE),
               }),
             );
-          }
         }
         if (b) {
           report(
