@@ -100,10 +100,16 @@ function countReads(table: Table<LockRecord>): { n: number } {
 }
 
 /**
- * Holds the table's deletes from resolving until `release`; `queued` resolves once one is queued
- * (in the store's group commit, so a write queued after it lands after it).
+ * `lockout.unlock(user)` with `overlap` run between its delete's queueing and its settling: the
+ * delete is in the store's group commit, so a write `overlap` queues lands after it, and the
+ * unlock learns of it only then.
  */
-function holdDeletes(table: Table<LockRecord>): { queued: Promise<void>; release: () => void } {
+async function unlockOverlapped(
+  lockout: Lockout,
+  table: Table<LockRecord>,
+  user: string,
+  overlap: () => Promise<unknown>,
+): Promise<void> {
   const realDel = table.del.bind(table);
   let release!: () => void;
   const held = new Promise<void>((r) => (release = r));
@@ -115,7 +121,11 @@ function holdDeletes(table: Table<LockRecord>): { queued: Promise<void>; release
     await done;
     await held;
   };
-  return { queued, release };
+  const unlocking = lockout.unlock(user);
+  await queued;
+  await overlap();
+  release();
+  await unlocking;
 }
 
 /** Resolves once a put is queued: its group commit runs on a later turn, so it is not on disk yet. */
@@ -230,12 +240,7 @@ describe('Lockout (store)', () => {
     await a.load();
     await a.failure('gus');
     // The unlock's delete is queued, and held from resolving until b's wrong code is on disk after it.
-    const { queued, release } = holdDeletes(table);
-    const unlocking = a.unlock('gus');
-    await queued;
-    await b.failure('gus');
-    release();
-    await unlocking;
+    await unlockOverlapped(a, table, 'gus', () => b.failure('gus'));
     // b's row is on disk (the unlock's delete came first), and a sees it.
     const onDisk = (await table.get('gus'))?.count;
     expect(onDisk).toBeGreaterThan(0);
@@ -247,13 +252,8 @@ describe('Lockout (store)', () => {
     const table = tmp.store.table<LockRecord>('lockout');
     await lockout.load();
     await lockout.failure('ivy');
-    const { queued, release } = holdDeletes(table);
-    const unlocking = lockout.unlock('ivy');
-    await queued;
     // Another user's wrong code overlaps the delete: ivy stays indexed, though her row is gone.
-    await lockout.failure('jack');
-    release();
-    await unlocking;
+    await unlockOverlapped(lockout, table, 'ivy', () => lockout.failure('jack'));
     expect(await table.get('ivy')).toBeUndefined();
     const reads = countReads(table);
     expect((await lockout.check('ivy')).state.count).toBe(0);
