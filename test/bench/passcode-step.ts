@@ -222,18 +222,19 @@ export async function passcodeStep(dir: string, rounds: number, seconds: number)
   const bBox = sideB ? await startBox('step2b', sideB.args, sideB.env, bChild) : undefined;
   const boxes = { mb: mbBox, ...(bBox ? { b: bBox } : {}) } as Record<'mb' | 'b', typeof mbBox | undefined>;
   // The floors (see the header), each a child of its own with a store of its own.
+  const startFloor = (mode: 'accept' | 'write') =>
+    startBenchChild(
+      [...serviceNodeArgs(), ...child.args],
+      { BENCH_MODE: mode, BENCH_SECRET: SECRET, BENCH_DB: join(dir, `db-floor-${mode}`) },
+      service,
+    );
   const floors =
     process.env.MFABOX_BENCH_FLOORS === '0'
       ? undefined
-      : await Promise.all(
-          (['accept', 'write'] as const).map((mode) =>
-            startBenchChild(
-              [...serviceNodeArgs(), ...child.args],
-              { BENCH_MODE: mode, BENCH_SECRET: SECRET, BENCH_DB: join(dir, `db-floor-${mode}`) },
-              service,
-            ),
-          ),
-        );
+      : await Promise.all([startFloor('accept'), startFloor('write')]).then(([accept, write]) => ({
+          accept,
+          write,
+        }));
   try {
     const closed = (f: string) => ({
       BENCH_REQUESTS: f,
@@ -257,7 +258,7 @@ export async function passcodeStep(dir: string, rounds: number, seconds: number)
           BENCH_MAX: String(WARM),
         });
     // The floors replay the engine box's packets: they answer whatever State they are sent.
-    for (const f of floors ?? [])
+    for (const f of Object.values(floors ?? {}))
       await measure(clientCmd, f.port, f.pid, { ...closed(mbBox.file('warm')), BENCH_MAX: String(WARM) });
     const ldb0 = { mb: levelDbWork(mbBox.db), b: levelDbWork(bBox?.db ?? '') };
     const runs = {
@@ -300,7 +301,7 @@ export async function passcodeStep(dir: string, rounds: number, seconds: number)
         for (const s of order) {
           if (s === 'accept' || s === 'write') {
             // CPU per request is what the floors are for: closed rounds only.
-            const f = floors![s === 'accept' ? 0 : 1]!;
+            const f = floors![s];
             if (phase === 'closed')
               runs[s].closed.push(await measure(clientCmd, f.port, f.pid, closed(mbBox.file(`closed${i}`))));
             continue;
@@ -422,6 +423,6 @@ export async function passcodeStep(dir: string, rounds: number, seconds: number)
     fr.proc.kill('SIGTERM');
     mb.proc.kill('SIGKILL');
     bBox?.child.proc.kill('SIGKILL');
-    for (const f of floors ?? []) f.proc.kill('SIGKILL');
+    for (const f of Object.values(floors ?? {})) f.proc.kill('SIGKILL');
   }
 }
